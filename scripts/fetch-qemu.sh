@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Fetch QEMU's QAPI schema sources from Debian's source packages into .cache/qemu/VERSION.
+# Usage: scripts/fetch-qemu.sh [VERSION...]   (default: every line of scripts/qemu-versions)
+# Idempotent: a version whose cache is complete is skipped instantly.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+cache=${QAPI_TS_CACHE:-$root/.cache/qemu}
+src_list=/etc/apt/sources.list.d/qapi-ts-deb-src.sources
+
+die() { echo "fetch-qemu: $*" >&2; exit 1; }
+
+debver_of() {
+  awk -v v="$1" '!/^#/ && $1 == v { print $2 }' "$here/qemu-versions"
+}
+
+# Derive deb-src entries from the machine's own Debian entries, so no host is written in our files.
+ensure_deb_src() {
+  [ -f "$src_list" ] && return 0
+  [ "$(id -u)" = 0 ] || die "need root to add a deb-src entry ($src_list)"
+  local out="" uris keyring
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # Each deb822 stanza: keep URIs and Signed-By of Types: deb stanzas whose suites look like Debian's main archive.
+    out+=$(awk '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && uris != "" && suites !~ /security/ && suites ~ /(bookworm|trixie|sid|forky)/)
+          printf "Types: deb-src\nURIs: %s\nSuites: bookworm trixie sid\nComponents: main\n%s\n", uris, (signed != "" ? "Signed-By: " signed "\n" : "")
+        types = uris = suites = signed = ""
+      }
+      /^[ \t]*$/ { flush(); next }
+      /^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
+      /^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+      /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+      /^Signed-By:/ { sub(/^Signed-By:[ \t]*/, ""); signed = $0 }
+      END { flush() }' "$f")
+  done
+  if [ -z "$out" ] && [ -f /etc/apt/sources.list ]; then
+    # One-line format: "deb [opts] URI SUITE COMPONENTS"
+    uris=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
+    keyring=$(ls /usr/share/keyrings/debian-archive-keyring.gpg 2>/dev/null || true)
+    [ -n "$uris" ] && out=$(printf "Types: deb-src\nURIs: %s\nSuites: bookworm trixie sid\nComponents: main\n%s\n" "$uris" "${keyring:+Signed-By: $keyring}")
+  fi
+  [ -n "$out" ] || die "found no Debian apt source entry to derive a deb-src entry from"
+  printf '%s\n' "$out" > "$src_list"
+  apt-get update -qq || die "apt-get update failed after adding $src_list"
+}
+
+fetch_one() {
+  local ver=$1 debver dest work
+  debver=$(debver_of "$ver")
+  [ -n "$debver" ] || die "unknown QEMU version '$ver' (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$here/qemu-versions"))"
+  dest=$cache/$ver
+  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$debver" ]; then
+    return 0
+  fi
+  ensure_deb_src
+  work=$(mktemp -d "${TMPDIR:-/tmp}/qapi-ts-fetch.XXXXXX")
+  trap 'rm -rf "$work"' RETURN
+  echo "fetch-qemu: downloading qemu=$debver source package" >&2
+  if ! (cd "$work" && apt-get source --download-only -qq "qemu=$debver" >"$work/apt.log" 2>&1); then
+    # A version apt lists may still be missing from the mirror: say so plainly.
+    sed 's/^/  /' "$work/apt.log" | tail -n 5 >&2
+    die "apt could not deliver the source of qemu=$debver (is it still on the mirror? try 'apt-cache showsrc qemu')"
+  fi
+  local orig
+  orig=$(ls "$work"/qemu_*.orig.tar.* 2>/dev/null | head -n 1)
+  [ -n "$orig" ] || die "no upstream tarball in the downloaded source of qemu=$debver"
+  rm -rf "$dest" && mkdir -p "$dest"
+  tar -xf "$orig" -C "$dest" --strip-components=1 --wildcards --no-anchored \
+    '*/qapi/*' '*/qga/*' '*/storage-daemon/qapi/*' '*/tests/qapi-schema/*' '*/docs/*' '*/scripts/qapi*' '*/VERSION' \
+    2>/dev/null || true
+  [ -f "$dest/qapi/qapi-schema.json" ] || die "qemu=$debver: qapi/qapi-schema.json missing after extraction"
+  echo "$debver" > "$dest/.complete"
+  echo "fetch-qemu: $ver ready in $dest" >&2
+}
+
+if [ $# -eq 0 ]; then
+  set -- $(awk '!/^#/ && NF { print $1 }' "$here/qemu-versions")
+fi
+for v in "$@"; do fetch_one "$v"; done

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run every test and end with the totals alone on the last line: "N passed, N failed[, N skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+report=$(mktemp "${TMPDIR:-/tmp}/qapi-ts-tests.XXXXXX.json")
+trap 'rm -f "$report"' EXIT
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+status=$?
+node -e '
+  const fs = require("node:fs");
+  let r;
+  try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch { console.log("0 passed, 1 failed"); process.exit(1); }
+  // A file that fails to load has no failing test of its own: count it as one failure.
+  const broken = (r.testResults ?? []).filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests + broken} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$report"
+exit $status

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Everything qapi-ts needs on a fresh Debian/Ubuntu machine (run as root):
+# QEMU binaries for the end-to-end tests, npm dependencies, QEMU's schema sources, a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "setup: need root to install: ${need[*]}" >&2; exit 1; }
+  echo "setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+bash scripts/fetch-qemu.sh
+npm run --silent build

@@ -1,0 +1,64 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../cli/main.js';
+
+function run(argv: string[]): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const code = main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+function schema(text: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-cli-'));
+  const file = path.join(dir, 's.json');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('qapi-ts check-schema', () => {
+  const good = schema(`{ 'enum': 'Color', 'data': [ 'red', 'green' ] }
+{ 'struct': 'Paint', 'data': { 'color': 'Color', '*shade': 'int' } }
+{ 'command': 'paint', 'data': { 'what': 'Paint' }, 'returns': 'Paint' }
+{ 'event': 'PAINTED', 'data': { 'color': 'Color' } }
+`);
+
+  it('prints the summary line for a valid schema', () => {
+    expect(run(['check-schema', good])).toEqual({
+      code: 0,
+      out: 'commands=1 events=1 structs=1 unions=0 alternates=0 enums=1\n',
+      err: '',
+    });
+  });
+
+  it('prints the model as JSON with --json', () => {
+    const r = run(['check-schema', good, '--json']);
+    expect(r.code).toBe(0);
+    const ir = JSON.parse(r.out) as unknown;
+    expect(JSON.stringify(ir)).toContain('"Paint"');
+    expect(JSON.stringify(ir)).toContain('"PAINTED"');
+  });
+
+  it('reports an error as file:line:col: message and exits 1', () => {
+    const bad = schema(`{ 'struct': 'A', 'data': { 'x': 'int' } }\n{ 'struct': 'B', 'data': { 'y': 'Nope' } }\n`);
+    const r = run(['check-schema', bad]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2(:\\d+)?: .*Nope`, 'm'));
+  });
+
+  it('reports a lexical error with its column', () => {
+    const bad = schema(`{ 'struct': 'A',\n  'data': { 'x': 'int' }, oops }\n`);
+    const r = run(['check-schema', bad]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/s\.json:2:\d+: /);
+  });
+
+  it('rejects bad usage with exit code 2', () => {
+    expect(run(['check-schema']).code).toBe(2);
+    expect(run(['frobnicate']).code).toBe(2);
+    expect(run(['check-schema', good, '--dialect', 'klingon']).code).toBe(2);
+  });
+});

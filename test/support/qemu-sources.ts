@@ -1,0 +1,34 @@
+/** Where the fetched QEMU sources live (scripts/fetch-qemu.sh), and the schemas in them. */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CACHE = process.env.QAPI_TS_CACHE ?? path.join(ROOT, '.cache/qemu');
+
+/** Versions from scripts/qemu-versions, the single list of supported releases. */
+export const VERSIONS: string[] = readFileSync(path.join(ROOT, 'scripts/qemu-versions'), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() && !l.startsWith('#'))
+  .map((l) => l.split(/\s+/)[0]);
+
+export type SchemaKind = 'qmp' | 'qga' | 'qsd';
+
+const SCHEMA_PATH: Record<SchemaKind, string> = {
+  qmp: 'qapi/qapi-schema.json',
+  qga: 'qga/qapi-schema.json',
+  qsd: 'storage-daemon/qapi/qapi-schema.json',
+};
+
+export function schemaFile(version: string, kind: SchemaKind): string {
+  return path.join(CACHE, version, SCHEMA_PATH[kind]);
+}
+
+/** Fail loudly rather than skip: the sources are part of the test setup (scripts/setup.sh). */
+export function requireSources(version: string): string {
+  const dir = path.join(CACHE, version);
+  if (!existsSync(path.join(dir, '.complete'))) {
+    throw new Error(`QEMU ${version} sources are missing from ${dir}: run scripts/setup.sh (or npm run fetch)`);
+  }
+  return dir;
+}
