@@ -6,12 +6,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 cache=${QAPI_TS_CACHE:-$root/.cache/qemu}
+versions=${QAPI_TS_VERSIONS:-$here/qemu-versions}
 src_list=/etc/apt/sources.list.d/qapi-ts-deb-src.sources
 
 die() { echo "fetch-qemu: $*" >&2; exit 1; }
 
 debver_of() {
-  awk -v v="$1" '!/^#/ && $1 == v { print $2 }' "$here/qemu-versions"
+  awk -v v="$1" '!/^#/ && $1 == v { print $2 }' "$versions"
 }
 
 # Derive deb-src entries from the machine's own Debian entries, so no host is written in our files.
@@ -49,7 +50,7 @@ ensure_deb_src() {
 fetch_one() {
   local ver=$1 debver dest work
   debver=$(debver_of "$ver")
-  [ -n "$debver" ] || die "unknown QEMU version '$ver' (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$here/qemu-versions"))"
+  [ -n "$debver" ] || die "unknown QEMU version '$ver' (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$versions"))"
   dest=$cache/$ver
   if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$debver" ]; then
     return 0
@@ -76,6 +77,6 @@ fetch_one() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- $(awk '!/^#/ && NF { print $1 }' "$here/qemu-versions")
+  set -- $(awk '!/^#/ && NF { print $1 }' "$versions")
 fi
 for v in "$@"; do fetch_one "$v"; done

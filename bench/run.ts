@@ -1,0 +1,12 @@
+/** `npm run bench`: every benchmark, one BENCH line per figure. Pass names to run only some. */
+import { benchFrontend } from './frontend.js';
+
+const BENCHES: Record<string, () => void | Promise<void>> = {
+  frontend: () => benchFrontend('10.2'),
+};
+
+const wanted = process.argv.slice(2);
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  await run();
+}
