@@ -30,7 +30,7 @@ export interface ParseOptions {
 }
 
 export interface ParseResult {
-  /** Definitions, includes excluded, in source order after expansion of includes. */
+  /** Definitions and `{include: FILE}` directives, in source order with includes expanded after their directive. */
   readonly exprs: QapiExpression[];
   /** Every doc comment, free-form ones included, in source order. */
   readonly docs: QapiDoc[];

@@ -6,7 +6,7 @@
  * The parser builds a QapiDoc; the schema connects members and features to
  * their sections and then check()s that nothing documented is missing.
  */
-import type { QapiExpression } from './ast.js';
+import type { DocDialect, QapiExpression } from './ast.js';
 import { QapiSemanticError } from './errors.js';
 import type { SourceInfo } from './source.js';
 
@@ -83,6 +83,11 @@ export class QapiDoc {
     readonly info: SourceInfo,
     /** The documented definition's name; undefined for a free-form block. */
     readonly symbol?: string,
+    /**
+     * The rules it was written under. Legacy (QEMU 7.2) docs may leave members
+     * undocumented and report Returns/member mismatches at the comment's start.
+     */
+    readonly dialect: DocDialect = 'modern',
   ) {
     this.body = new DocSection(info, 'plain');
     this.allSections = [this.body];
@@ -106,6 +111,13 @@ export class QapiDoc {
       last.text += '\n';
       return;
     }
+    const s = new DocSection(info, 'plain');
+    this.sections.push(s);
+    this.allSections.push(s);
+  }
+
+  /** Always start a new untagged section (the legacy dialect's paragraphs after member descriptions). */
+  newUntaggedSection(info: SourceInfo): void {
     const s = new DocSection(info, 'plain');
     this.sections.push(s);
     this.allSections.push(s);
@@ -150,7 +162,7 @@ export class QapiDoc {
     let section = this.args.get(member.name);
     if (!section) {
       const info = member.info!;
-      if (!this.symbol || !info.pragma.documentationExceptions.includes(this.symbol)) {
+      if (this.dialect === 'modern' && (!this.symbol || !info.pragma.documentationExceptions.includes(this.symbol))) {
         throw new QapiSemanticError(info, `${member.role} '${member.name}' has no documentation`);
       }
       // An exempted undocumented member gets an empty section at the end of the member sections.
@@ -188,6 +200,13 @@ export class QapiDoc {
 
   /** Checks that need the expression the comment documents. */
   checkExpr(expr: QapiExpression): void {
+    if (this.dialect === 'legacy') {
+      // QEMU 7.2 only rejected 'Returns:' outside commands, at the comment's first line.
+      if (this.returns && !expr.expr.has('command')) {
+        throw new QapiSemanticError(this.info, "'Returns' section is allowed only for commands");
+      }
+      return;
+    }
     if (expr.expr.has('command')) {
       if (this.returns && !expr.expr.has('returns')) {
         throw new QapiSemanticError(this.returns.info, "'Returns' section, but the command returns nothing");
@@ -205,7 +224,7 @@ export class QapiDoc {
       if (bogus.length) {
         const names = bogus.map((s) => `'${s.name}'`).join(', ');
         throw new QapiSemanticError(
-          bogus[0].info,
+          this.dialect === 'legacy' ? this.info : bogus[0].info,
           `documented ${what}${bogus.length > 1 ? 's' : ''} ${names} ${bogus.length > 1 ? 'do' : 'does'} not exist`,
         );
       }

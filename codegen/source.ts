@@ -65,14 +65,14 @@ export class SourceInfo {
   }
 
   /** `file:line` or `file:line:col`. */
-  loc(col = this.col): string {
+  loc(col: number | undefined = this.col): string {
     return col === undefined ? `${this.file}:${this.line}` : `${this.file}:${this.line}:${col}`;
   }
 
   /** Context lines printed before an error: the include chain, then the definition. */
   context(): string[] {
     const lines: string[] = [];
-    for (let p = this.parent; p; p = p.parent) lines.unshift(`In file included from ${p.loc(undefined)}:`);
+    for (let p = this.parent; p; p = p.parent) lines.unshift(`In file included from ${`${p.file}:${p.line}`}:`);
     if (this.defnName !== undefined) lines.push(`${this.file}: In ${this.defnMeta} '${this.defnName}':`);
     return lines;
   }

@@ -42,7 +42,7 @@ describe('qapi-ts check-schema', () => {
   });
 
   it('reports an error as file:line:col: message and exits 1', () => {
-    const bad = schema(`{ 'struct': 'A', 'data': { 'x': 'int' } }\n{ 'struct': 'B', 'data': { 'y': 'Nope' } }\n`);
+    const bad = schema(`{ 'struct': 'Alpha', 'data': { 'x': 'int' } }\n{ 'struct': 'Beta', 'data': { 'y': 'Nope' } }\n`);
     const r = run(['check-schema', bad]);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
@@ -50,7 +50,7 @@ describe('qapi-ts check-schema', () => {
   });
 
   it('reports a lexical error with its column', () => {
-    const bad = schema(`{ 'struct': 'A',\n  'data': { 'x': 'int' }, oops }\n`);
+    const bad = schema(`{ 'struct': 'Alpha',\n  'data': { 'x': 'int' }, oops }\n`);
     const r = run(['check-schema', bad]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/s\.json:2:\d+: /);

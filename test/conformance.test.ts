@@ -21,15 +21,15 @@ function suiteCases(): string[] {
   return [...list.matchAll(/'([^']+\.json)'/g)].map((m) => m[1]);
 }
 
-/** The error location QEMU expects: the last `file:line[:col]: message` line of the .err. */
+/** The error location QEMU expects: the first `file:line[:col]: message` line of the .err (later ones are notes). */
 function expectedError(name: string): { file: string; line: number } | undefined {
   const err = readFileSync(path.join(dir, name.replace(/\.json$/, '.err')), 'utf8');
-  let found: { file: string; line: number } | undefined;
+
   for (const l of err.split('\n')) {
     const m = /^([^:\s]+):(\d+)(?::\d+)?: /.exec(l);
-    if (m) found = { file: path.basename(m[1]), line: Number(m[2]) };
+    if (m) return { file: path.basename(m[1]), line: Number(m[2]) };
   }
-  return found;
+  return undefined;
 }
 
 const cases = suiteCases();

@@ -1,0 +1,13 @@
+/** The schema front end as a library: `import { loadSchema } from 'qapi-ts/codegen'`. */
+export type { DocDialect, ParseOptions, ParseResult, QapiDict, QapiExpression, QapiValue } from './ast.js';
+export { DocArgSection, DocSection, QapiDoc } from './doc.js';
+export { QapiError, QapiParseError, QapiSemanticError, QapiSourceError } from './errors.js';
+export { countDefinitions, loadSchema, type DefinitionCounts } from './frontend.js';
+export { schemaToJson } from './ir.js';
+export { parseSchema } from './parser.js';
+export { Schema } from './schema.js';
+export * from './entities.js';
+export * from './members.js';
+export type { IfCond } from './ifcond.js';
+export type { SchemaVisitor } from './visitor.js';
+export { SourceInfo, type Pragma } from './source.js';
