@@ -1,0 +1,77 @@
+/**
+ * What the generated types cost a user's type-check: tsc --noEmit --extendedDiagnostics
+ * on the same ~50-line program (bench/fixtures/user-program.ts), once against a
+ * generated version's declarations and once against loose stand-ins for the same names.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, report } from './report.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const RUNS = 3;
+
+interface Diagnostics {
+  checkMs: number;
+  totalMs: number;
+  instantiations: number;
+}
+
+function typecheck(sdkDeclarations: string): Diagnostics {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-tsc-'));
+  try {
+    copyFileSync(path.join(ROOT, 'bench/fixtures/user-program.ts'), path.join(dir, 'program.ts'));
+    writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          skipLibCheck: true,
+          types: [],
+          paths: { sdk: [sdkDeclarations] },
+        },
+        files: ['program.ts'],
+      }),
+    );
+    const runs: Diagnostics[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const out = execFileSync(
+        process.execPath,
+        [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir, '--extendedDiagnostics'],
+        { encoding: 'utf8' },
+      );
+      const num = (label: string) => Number(new RegExp(`^${label}:\\s+([\\d.]+)`, 'm').exec(out)?.[1] ?? NaN);
+      runs.push({ checkMs: num('Check time') * 1000, totalMs: num('Total time') * 1000, instantiations: num('Instantiations') });
+    }
+    return {
+      checkMs: median(runs.map((r) => r.checkMs)),
+      totalMs: median(runs.map((r) => r.totalMs)),
+      instantiations: runs[0].instantiations,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function benchTypecheck(label = 'qemu-10.2'): void {
+  const ours = typecheck(path.join(ROOT, `dist/generated/${label}/index.d.ts`));
+  const base = typecheck(path.join(ROOT, 'bench/fixtures/no-sdk.d.ts'));
+  const name = `typecheck-${label}`;
+  report({ name: `${name}-check-time`, ours: ours.checkMs, baseline: base.checkMs, unit: 'ms', better: 'lower', goal: 1.5 });
+  report({ name: `${name}-total-time`, ours: ours.totalMs, baseline: base.totalMs, unit: 'ms', better: 'lower', goal: 1.5 });
+  report({
+    name: `${name}-instantiations`,
+    ours: ours.instantiations,
+    baseline: Math.max(base.instantiations, 1),
+    unit: '',
+    better: 'lower',
+    goal: 1.5,
+  });
+  console.log(`# ${name}: total ${ours.totalMs.toFixed(0)} ms with the SDK (goal < 1000 ms)`);
+}

@@ -1,0 +1,97 @@
+/**
+ * Throwaway QEMU processes for end-to-end tests: each in a private short temp
+ * dir (unix socket paths are limited to 108 bytes), always killed and reaped,
+ * even when a test fails or the test process exits early.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+export interface QemuProcess {
+  readonly dir: string;
+  /** The main QMP monitor's socket. */
+  readonly qmpPath: string;
+  readonly child: ChildProcess;
+  /** Output QEMU printed, for failure messages. */
+  readonly output: () => string;
+  /** Resolves with the exit code or signal once the process is gone. */
+  readonly exited: Promise<number | NodeJS.Signals>;
+  kill(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
+}
+
+export interface QemuOptions {
+  /** Machine type; default 'none' (no guest, enough for most of QMP). */
+  machine?: string;
+  /** Extra command-line arguments; `{dir}` is replaced with the temp dir. */
+  args?: string[];
+  /** Binary; default qemu-system-x86_64. */
+  binary?: string;
+  /** Start without the default `-qmp unix:{dir}/qmp.sock` monitor. */
+  noDefaultMonitor?: boolean;
+  /** Socket files to wait for besides the main one. */
+  waitFor?: string[];
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export function tempDir(prefix = 'qt'): string {
+  return mkdtempSync(path.join('/tmp', `${prefix}-`));
+}
+
+export async function startQemu(opts: QemuOptions = {}): Promise<QemuProcess> {
+  const dir = tempDir();
+  const qmpPath = path.join(dir, 'qmp.sock');
+  const args = [
+    '-machine',
+    opts.machine ?? 'none',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-serial',
+    'none',
+    ...(opts.noDefaultMonitor ? [] : ['-qmp', `unix:${qmpPath},server=on,wait=off`]),
+    ...(opts.args ?? []).map((a) => a.replaceAll('{dir}', dir)),
+  ];
+  const child = spawn(opts.binary ?? 'qemu-system-x86_64', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => {
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal ?? -1);
+    });
+    child.on('error', (e) => {
+      live.delete(child);
+      output += String(e);
+      resolve(-1);
+    });
+  });
+  const proc: QemuProcess = {
+    dir,
+    qmpPath,
+    child,
+    output: () => output,
+    exited,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const r = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return r;
+    },
+  };
+  const wanted = [...(opts.noDefaultMonitor ? [] : [qmpPath]), ...(opts.waitFor ?? []).map((p) => p.replaceAll('{dir}', dir))];
+  const deadline = Date.now() + 15_000;
+  while (!wanted.every((p) => existsSync(p))) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      await proc.kill();
+      throw new Error(`QEMU did not start (${args.join(' ')}):\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return proc;
+}
