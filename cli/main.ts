@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { QapiError, QapiSourceError } from '../codegen/errors.js';
 import { countDefinitions, loadSchema } from '../codegen/frontend.js';
+import { generate, generateAll, type GenerateResult, type Protocol } from '../codegen/generate.js';
 import { schemaToJson } from '../codegen/ir.js';
 import type { DocDialect } from '../codegen/ast.js';
 
@@ -15,6 +16,16 @@ commands:
       Parse and check a QAPI schema (e.g. qapi/qapi-schema.json of a QEMU tree).
       Prints one summary line, or with --json the resolved model as JSON.
       On errors prints each as file:line:col: message and exits 1.
+  gen --schema FILE --out DIR [--protocol qmp|qga] [--label NAME] [--check]
+      Generate the TypeScript SDK of one schema into DIR: types.ts, commands.ts,
+      events.ts, table.ts, schema.ts and index.ts. The protocol is guessed from
+      the path when omitted (a schema under qga/ is the guest agent's).
+  gen --all [--out DIR] [--check]
+      Generate the SDKs of every supported QEMU release (scripts/qemu-versions)
+      from the fetched sources: QMP, guest agent and storage daemon each, into
+      DIR (default: generated/ of this package). Files are rewritten only when
+      their text changes. With --check nothing is written: the files that are
+      out of date are listed and the exit code is 1 when there are any.
   help                      this text
   version                   the qapi-ts version
 `;
@@ -70,6 +81,61 @@ function checkSchema(argv: string[], io: Io): number {
   return 0;
 }
 
+function reportResult(r: GenerateResult, check: boolean, io: Io): void {
+  const what = check ? 'stale' : 'written';
+  const ms = r.timings.load + r.timings.emit;
+  io.out(`${r.label}: ${r.files.length} files, ${r.changed.length} ${what} (${ms.toFixed(0)} ms)\n`);
+  const unformatted = r.files.filter((f) => f.unformatted).map((f) => f.name);
+  if (unformatted.length) {
+    io.err(`qapi-ts: warning: ${r.label}: not laid out as prettier would: ${unformatted.join(', ')}\n`);
+  }
+}
+
+function gen(argv: string[], io: Io): number {
+  const { positional, flags } = parseArgs(argv, ['schema', 'out', 'protocol', 'label']);
+  const known = ['schema', 'out', 'protocol', 'label', 'all', 'check'];
+  for (const f of flags.keys()) if (!known.includes(f)) throw new UsageError(`unknown option --${f}`);
+  if (positional.length) throw new UsageError(`gen takes no positional arguments (got '${positional[0]}')`);
+  const check = flags.has('check');
+  const out = flags.get('out') as string | undefined;
+  if (flags.has('all')) {
+    for (const f of ['schema', 'protocol', 'label']) {
+      if (flags.has(f)) throw new UsageError(`--${f} cannot be used with --all`);
+    }
+    const all = generateAll({ outDir: out, check, onResult: (r) => reportResult(r, check, io) });
+    const stale = [...all.changed, ...all.extra.map((f) => `${f} (no longer generated)`)];
+    if (check) {
+      for (const f of stale) io.out(`stale: ${f}\n`);
+      io.out(stale.length ? `${stale.length} generated files are out of date: run npm run gen\n` : 'up to date\n');
+      return stale.length ? 1 : 0;
+    }
+    for (const f of all.extra) io.out(`removed: ${f}\n`);
+    return 0;
+  }
+  const schema = flags.get('schema') as string | undefined;
+  if (schema === undefined || out === undefined) throw new UsageError('gen needs --schema FILE and --out DIR, or --all');
+  const protocol = flags.get('protocol');
+  if (protocol !== undefined && protocol !== 'qmp' && protocol !== 'qga') {
+    throw new UsageError(`--protocol must be qmp or qga, not '${String(protocol)}'`);
+  }
+  // What the header says regenerates the files: the options that decide their content.
+  const regenerate = `qapi-ts gen --schema ${schema} --out ${out}` + (protocol ? ` --protocol ${String(protocol)}` : '');
+  const r = generate({
+    schemaFile: schema,
+    outDir: out,
+    protocol: protocol as Protocol | undefined,
+    label: flags.get('label') as string | undefined,
+    regenerate,
+    check,
+  });
+  reportResult(r, check, io);
+  if (check) {
+    for (const f of r.changed) io.out(`stale: ${f}\n`);
+    return r.changed.length ? 1 : 0;
+  }
+  return 0;
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -92,6 +158,8 @@ export function main(argv: string[], io: Io = processIo): number {
     switch (command) {
       case 'check-schema':
         return checkSchema(rest, io);
+      case 'gen':
+        return gen(rest, io);
       case 'version':
       case '--version':
         io.out(version() + '\n');

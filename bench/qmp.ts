@@ -1,0 +1,159 @@
+/**
+ * The QMP client against a real QEMU 7.2 (-machine none), versus raw clients
+ * in the same run against the same QEMU: a plain `net` socket with
+ * JSON.parse, and a python3 stdlib socket loop. (a) sequential query-status
+ * round trips per second, (b) pipelined throughput in batches of 100, (c) the
+ * time from import to the first reply in a fresh process.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { connect as netConnect, type Socket } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectQmp } from '../generated/qemu-7.2/index.js';
+import { startQemu } from '../test/support/qemu.js';
+import { median, report } from './report.js';
+
+const SEQUENTIAL = 2000;
+const BATCH = 100;
+const BATCHES = 20;
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+
+/** The smallest correct QMP client: newline framing, JSON.parse, ids in order. */
+class RawClient {
+  private buf = '';
+  private waiters: ((msg: unknown) => void)[] = [];
+  private constructor(private readonly sock: Socket) {
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        const msg = JSON.parse(line) as { event?: string };
+        if (!msg.event) this.waiters.shift()?.(msg);
+      }
+    });
+  }
+  static async open(file: string): Promise<RawClient> {
+    const sock = netConnect(file);
+    const c = new RawClient(sock);
+    await c.next(); // greeting
+    await c.call('{"execute":"qmp_capabilities"}');
+    return c;
+  }
+  next(): Promise<unknown> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+  call(text: string): Promise<unknown> {
+    const p = this.next();
+    this.sock.write(text);
+    return p;
+  }
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+const PYTHON = `
+import socket, sys, time, json
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rb')
+def reply():
+    while True:
+        m = json.loads(f.readline())
+        if 'event' not in m: return m
+reply(); s.sendall(b'{"execute":"qmp_capabilities"}'); reply()
+n = int(sys.argv[2]); batch = int(sys.argv[3]); batches = int(sys.argv[4])
+t0 = time.perf_counter()
+for i in range(n):
+    s.sendall(b'{"execute":"query-status","id":%d}' % i); reply()
+seq = n / (time.perf_counter() - t0)
+t0 = time.perf_counter()
+for b in range(batches):
+    s.sendall(b''.join(b'{"execute":"query-status","id":%d}' % i for i in range(batch)))
+    for i in range(batch): reply()
+pipe = batch * batches / (time.perf_counter() - t0)
+print(seq, pipe)
+`;
+
+async function rate(calls: number, fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await fn();
+  return calls / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+async function pipelined(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (let b = 0; b < BATCHES; b++) await Promise.all(Array.from({ length: BATCH }, fn));
+  return (BATCH * BATCHES) / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+/** Fresh node process: ms from the start of the import to the first reply. */
+function firstReplyMs(sock: string, raw: boolean): number {
+  const ours = `
+const t0 = performance.now();
+const { connectQmp } = await import(${JSON.stringify(path.join(DIST, 'generated/qemu-7.2/index.js'))});
+const qmp = await connectQmp({ path: process.argv[1] });
+await qmp.execute('query-status');
+console.log(performance.now() - t0);
+await qmp.close();`;
+  const base = `
+const t0 = performance.now();
+const { connect } = await import('node:net');
+const s = connect(process.argv[1]); s.setEncoding('utf8');
+let buf = '', n = 0;
+await new Promise((done) => s.on('data', (d) => { buf += d; let i;
+  while ((i = buf.indexOf('\\n')) >= 0) { const m = JSON.parse(buf.slice(0, i)); buf = buf.slice(i + 1);
+    if (m.event) continue; n++;
+    if (n === 1) s.write('{"execute":"qmp_capabilities"}');
+    else if (n === 2) s.write('{"execute":"query-status","id":1}');
+    else done(); } }));
+console.log(performance.now() - t0); s.destroy();`;
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', raw ? base : ours, sock], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    times.push(Number(r.stdout.trim()));
+  }
+  return median(times);
+}
+
+export async function benchQmp(): Promise<void> {
+  const qemu = await startQemu();
+  try {
+    // Warm QEMU and both clients up, then measure each in turn on the same monitor.
+    const raw = await RawClient.open(qemu.qmpPath);
+    let id = 0;
+    const rawCall = () => raw.call(`{"execute":"query-status","id":${id++}}`);
+    await rate(200, rawCall);
+    const rawSeq = await rate(SEQUENTIAL, rawCall);
+    const rawPipe = await pipelined(rawCall);
+    raw.close();
+    await new Promise((r) => setTimeout(r, 50));
+
+    const qmp = await connectQmp({ path: qemu.qmpPath });
+    const ourCall = () => qmp.execute('query-status');
+    await rate(200, ourCall);
+    const ourSeq = await rate(SEQUENTIAL, ourCall);
+    const ourPipe = await pipelined(ourCall);
+    await qmp.close();
+    await new Promise((r) => setTimeout(r, 50));
+
+    const [pySeq, pyPipe] = execFileSync('python3', ['-c', PYTHON, qemu.qmpPath, String(SEQUENTIAL), String(BATCH), String(BATCHES)], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split(' ')
+      .map(Number);
+
+    report({ name: 'qmp-sequential-vs-raw-node', ours: ourSeq, baseline: rawSeq, unit: '/s', better: 'higher', goal: 0.9 });
+    report({ name: 'qmp-sequential-vs-python', ours: ourSeq, baseline: pySeq, unit: '/s', better: 'higher', goal: 0.9 });
+    report({ name: 'qmp-pipelined-vs-raw-node', ours: ourPipe, baseline: rawPipe, unit: '/s', better: 'higher', goal: 0.9 });
+    report({ name: 'qmp-pipelined-vs-python', ours: ourPipe, baseline: pyPipe, unit: '/s', better: 'higher', goal: 0.9 });
+    const oursFirst = firstReplyMs(qemu.qmpPath, false);
+    const rawFirst = firstReplyMs(qemu.qmpPath, true);
+    report({ name: 'qmp-import-to-first-reply', ours: oursFirst, baseline: rawFirst, unit: 'ms', better: 'lower', goal: 1 / 0.9 });
+  } finally {
+    await qemu.kill();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * index.ts of a generated SDK: the entry point. Re-exports every type, the
+ * command and event maps, the method facade, the descriptor (`schema`) and
+ * the runtime table (`table`), says which QEMU release the schema came from,
+ * and for QMP schemas offers `connectQmp`: the client bound to this release's
+ * types, descriptor and table.
+ */
+import type { EmitContext } from './context.js';
+import { methodsName } from './methods.js';
+import { stringLiteral } from './naming.js';
+
+/** `clientModule`: where the runtime's client lives, as an import specifier. */
+export function emitIndex(ctx: EmitContext, qemuVersion: string, clientModule: string): string {
+  const methods = methodsName(ctx);
+  const lines = [
+    `export * from './types.js';`,
+    `export type { ${ctx.commandsName} } from './commands.js';`,
+    `export type { ${ctx.eventsName} } from './events.js';`,
+    `export type { ${methods} } from './methods.js';`,
+    `export { schema } from './schema.js';`,
+    `export { table } from './table.js';`,
+    '',
+    `/** The QEMU release whose schema this SDK was generated from (its VERSION file). */`,
+    `export const qemuVersion = ${stringLiteral(qemuVersion)};`,
+    '',
+  ];
+  if (ctx.protocol === 'qga') return lines.join('\n');
+  return [
+    `import { bindConnect, type QmpClient } from ${stringLiteral(clientModule)};`,
+    `import type { ${ctx.commandsName} } from './commands.js';`,
+    `import type { ${ctx.eventsName} } from './events.js';`,
+    `import type { ${methods} } from './methods.js';`,
+    `import { schema } from './schema.js';`,
+    `import { table } from './table.js';`,
+    '',
+    ...lines,
+    `/** A QMP client typed for this release: \`execute\`, \`cmd.*\`, events and the rest. */`,
+    `export type Client = QmpClient<${ctx.commandsName}, ${ctx.eventsName}, ${methods}>;`,
+    '',
+    '/**',
+    ' * Connects to a QMP monitor (`{ path }`, `{ host, port }`, `{ stream }` or `{ listen }`),',
+    ' * reads the greeting, negotiates capabilities and returns a client typed for this release,',
+    ' * which checks arguments against its schema before sending them.',
+    ' */',
+    `export const connectQmp = bindConnect<${ctx.commandsName}, ${ctx.eventsName}, ${methods}>({ schema, table });`,
+    '',
+  ].join('\n');
+}

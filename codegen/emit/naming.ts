@@ -1,0 +1,116 @@
+/**
+ * QAPI names as TypeScript identifiers and property keys.
+ *
+ * Type names: every character other than a letter, digit or '_' becomes '_'
+ * (downstream names such as `__com.redhat_Foo` contain '.' and '-'), a
+ * leading digit gets a '_' prefix, and words TypeScript reserves (keywords,
+ * predefined type names) and the names the generated files define themselves
+ * get a '_' suffix. QAPI's own rules make the result unique in practice;
+ * when two names still end up the same, that is an error naming both.
+ *
+ * Helper types the emitters make up contain '$', which no QAPI name can
+ * contain: `Union$branch` for a union's branches and `Union$$base` for its
+ * inline base, so they can never collide with a schema type.
+ */
+import { QapiError } from '../errors.js';
+import { cName } from '../names.js';
+
+/** Words that cannot name a type: ECMAScript reserved words and TypeScript's predefined types. */
+// prettier-ignore
+const RESERVED = new Set([
+  'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do', 'else',
+  'enum', 'export', 'extends', 'false', 'finally', 'for', 'function', 'if', 'import', 'in', 'instanceof',
+  'new', 'null', 'return', 'super', 'switch', 'this', 'throw', 'true', 'try', 'typeof', 'var', 'void',
+  'while', 'with', 'implements', 'interface', 'let', 'package', 'private', 'protected', 'public', 'static',
+  'yield', 'await', 'arguments', 'eval', 'as', 'asserts', 'async', 'declare', 'get', 'infer', 'is', 'keyof',
+  'module', 'namespace', 'never', 'readonly', 'require', 'set', 'type', 'unique', 'unknown', 'any', 'boolean',
+  'number', 'bigint', 'string', 'symbol', 'object', 'undefined', 'intrinsic', 'global', 'satisfies', 'out',
+  'accessor', 'using', 'of', 'from',
+]);
+
+/**
+ * Names the generated files define or import next to the schema's types.
+ * Exported so that tests and docs can list them.
+ */
+export const GENERATED_TYPE_NAMES: readonly string[] = [
+  'JsonValue',
+  'Int64',
+  'Returned',
+  'QmpCommands',
+  'QmpEvents',
+  'QgaCommands',
+  'QgaEvents',
+  'RuntimeTable',
+  'SchemaDescriptor',
+  // Standard library types the generated code refers to.
+  'Record',
+  'Array',
+  'Exclude',
+  'Extract',
+];
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Two QAPI names that would become the same TypeScript identifier. */
+export class NameCollisionError extends QapiError {
+  override name = 'NameCollisionError';
+}
+
+/** A QAPI type name as a TypeScript type name (not checked for collisions: see TypeNamer). */
+export function tsTypeName(qapiName: string): string {
+  let id = qapiName.replace(/[^A-Za-z0-9_]/g, '_');
+  if (/^[0-9]/.test(id)) id = '_' + id;
+  if (RESERVED.has(id) || GENERATED_TYPE_NAMES.includes(id)) id += '_';
+  return id;
+}
+
+/** The part of a helper name that stands for a union branch (a discriminator value). */
+export function branchSuffix(value: string): string {
+  return cName(value, false);
+}
+
+/**
+ * Hands out TypeScript names for QAPI types, remembering which QAPI name
+ * got which identifier so that a second name mapping to the same identifier
+ * is reported instead of silently merging two types.
+ */
+export class TypeNamer {
+  private readonly byId = new Map<string, string>();
+  private readonly byName = new Map<string, string>();
+
+  /** Registers `qapiName` and returns its identifier; throws NameCollisionError on a clash. */
+  declare(qapiName: string, id = tsTypeName(qapiName)): string {
+    const known = this.byName.get(qapiName);
+    if (known !== undefined) return known;
+    const other = this.byId.get(id);
+    if (other !== undefined) {
+      throw new NameCollisionError(
+        `QAPI names '${other}' and '${qapiName}' both become the TypeScript identifier '${id}'`,
+      );
+    }
+    this.byId.set(id, qapiName);
+    this.byName.set(qapiName, id);
+    return id;
+  }
+
+  /** The identifier of a declared QAPI name. */
+  get(qapiName: string): string {
+    const id = this.byName.get(qapiName);
+    if (id === undefined) throw new Error(`type '${qapiName}' has no TypeScript name`);
+    return id;
+  }
+
+  has(qapiName: string): boolean {
+    return this.byName.has(qapiName);
+  }
+}
+
+/** A property key: bare when it is an identifier, else a single-quoted string. */
+export function propertyKey(name: string): string {
+  return IDENTIFIER.test(name) ? name : stringLiteral(name);
+}
+
+/** A single-quoted TypeScript string literal. */
+export function stringLiteral(value: string): string {
+  return `'${value.replace(/[\\']/g, (c) => '\\' + c).replace(/\n/g, '\\n')}'`;
+}

@@ -1,0 +1,199 @@
+/**
+ * types.ts of a generated SDK: one declaration per named schema type, under
+ * its QAPI name, in the schema's own order.
+ *
+ * - enum → a union of string literals, one doc comment per value;
+ * - struct → an interface, `extends` its base;
+ * - union → a discriminated union of one interface per branch
+ *   (`Union$branch`), each extending the base (`Union$$base` when the base
+ *   is written inline) and the branch's type, with the discriminator narrowed
+ *   to the branch's value; a branch whose type is itself a union is an
+ *   intersection instead;
+ * - alternate → a union of its alternatives.
+ *
+ * Plus `Returned<T>`, the helper output positions use for the few types that
+ * travel both ways (see context.ts).
+ */
+import { AlternateType, EnumType, ObjectType } from '../entities.js';
+import type { ObjectMember } from '../members.js';
+import { type EmitContext, is64BitInteger, isDeclaredType, type Mode, TypeWriter } from './context.js';
+import { definitionDoc, memberDoc } from './jsdoc.js';
+import { branchSuffix, propertyKey, stringLiteral } from './naming.js';
+import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';
+
+/** The note on members holding 64-bit integers. */
+export const INT64_NOTE = 'A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.';
+
+const RETURNED_DOC = `\`T\` as QEMU sends it: every enum (a union of string literals) in it is opened
+to \`E | (string & {})\`, because a newer QEMU may send values this version does
+not know. A single literal, such as a union branch's discriminator, stays as
+it is, so narrowing on the discriminator still works; a discriminator value
+this version does not know is not in the types (the validator tolerates it).
+
+Output positions use this only for the few types that also travel to QEMU
+and hold an enum; types that only travel from QEMU are declared open already.`;
+
+/** The helper's declarations, formatted: small, and instantiated only for a handful of types. */
+const RETURNED_DECLARATIONS = `export type Returned<T> = [JsonValue] extends [T] ? T : Returned$Each<T>;
+type Returned$Each<T> = T extends readonly (infer E)[]
+  ? Returned$Value<E>[]
+  : T extends object
+    ? { [K in keyof T]: Returned$Value<Exclude<T[K], undefined>> }
+    : T;
+type Returned$Value<V> = Returned$Open<Extract<V, string>> | Returned<Exclude<V, string>>;
+type Returned$Open<S> = [S] extends [never]
+  ? never
+  : string extends S
+    ? S
+    : Returned$IsUnion<S> extends true
+      ? S | (string & {})
+      : S;
+type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;`;
+
+/** Members of an object type, in order, each with its doc comment. */
+export function memberProperties(members: readonly ObjectMember[], mode: Mode, writer: TypeWriter): PropertyNode[] {
+  return members.map((m) => ({
+    key: propertyKey(m.name),
+    optional: m.optional,
+    type: writer.ref(m.type, mode),
+    doc: memberDoc(m.doc, writer.ctx.doc, {
+      ifcond: m.ifcond,
+      features: m.features,
+      notes: is64BitInteger(m.type) ? [INT64_NOTE] : [],
+    }),
+  }));
+}
+
+/** An implicit object type written inline; one without members is `Record<string, never>`. */
+export function inlineObjectType(type: ObjectType, mode: Mode, writer: TypeWriter): TypeNode {
+  if (type.branches) throw new Error(`${type.describe()} cannot be written inline`);
+  return { kind: 'object', members: memberProperties(type.members, mode, writer) };
+}
+
+/** The writer the emitters use: implicit objects inline. */
+export function typeWriter(ctx: EmitContext): TypeWriter {
+  return new TypeWriter(ctx, inlineObjectType);
+}
+
+function enumDeclaration(type: EnumType, ctx: EmitContext): Statement {
+  const values = type.members.map((m) => ({
+    type: ref(stringLiteral(m.name)),
+    doc: memberDoc(m.doc, ctx.doc, { ifcond: m.ifcond, features: m.features }),
+  }));
+  return {
+    kind: 'alias',
+    name: ctx.names.get(type.name),
+    type: values.length ? union(values) : ref('never'),
+    doc: definitionDoc(type, ctx.doc),
+  };
+}
+
+function structDeclaration(type: ObjectType, ctx: EmitContext, writer: TypeWriter): Statement {
+  const mode = ctx.declarationMode(type);
+  const base = type.base;
+  return {
+    kind: 'interface',
+    name: ctx.names.get(type.name),
+    extends: base ? [flatRef(writer.ref(base, mode))] : undefined,
+    members: memberProperties(base ? type.localMembers : type.members, mode, writer),
+    doc: definitionDoc(type, ctx.doc),
+  };
+}
+
+function flatRef(t: TypeNode): string {
+  if (t.kind !== 'ref') throw new Error('expected a type reference');
+  return t.text;
+}
+
+function unionDeclarations(type: ObjectType, ctx: EmitContext, writer: TypeWriter): Statement[] {
+  const mode = ctx.declarationMode(type);
+  const name = ctx.names.get(type.name);
+  const branches = type.branches!;
+  const tag = branches.tagMember;
+  const out: Statement[] = [];
+  const base = type.base!;
+  let baseRef: string;
+  if (base.isImplicit) {
+    baseRef = ctx.names.declare(`${type.name}$$base`, `${name}$$base`);
+    out.push({
+      kind: 'interface',
+      name: baseRef,
+      members: memberProperties(base.members, mode, writer),
+      doc: `The members every \`${name}\` has, whatever its \`${tag.name}\`.`,
+    });
+  } else {
+    baseRef = flatRef(writer.ref(base, mode));
+  }
+  const tagValues = new Map((tag.type as EnumType).members.map((m) => [m.name, m]));
+  const alternatives: TypeNode[] = [];
+  for (const v of branches.variants) {
+    const branchName = ctx.names.declare(`${type.name}$${v.name}`, `${name}$${branchSuffix(v.name)}`);
+    alternatives.push(ref(branchName));
+    const summary = `\`${name}\` when \`${tag.name}\` is \`${stringLiteral(v.name)}\`.`;
+    // What the discriminator's enum says about the value: its doc, condition and features.
+    const value = tagValues.get(v.name);
+    const more = memberDoc(value?.doc, ctx.doc, { ifcond: v.ifcond, features: value?.features });
+    const doc = more ? `${summary}\n\n${more}` : summary;
+    const tagProperty: PropertyNode = { key: propertyKey(tag.name), type: ref(stringLiteral(v.name)) };
+    const vt = v.type as ObjectType;
+    if (vt.isUnion) {
+      out.push({
+        kind: 'alias',
+        name: branchName,
+        type: {
+          kind: 'intersection',
+          parts: [ref(baseRef), { kind: 'inlineObject', text: `{ ${tagProperty.key}: ${flatRef(tagProperty.type)} }` }, writer.ref(vt, mode)],
+        },
+        doc,
+      });
+      continue;
+    }
+    const extendsList = [baseRef];
+    if (!vt.isEmpty) extendsList.push(flatRef(writer.ref(vt, mode)));
+    out.push({ kind: 'interface', name: branchName, extends: extendsList, members: [tagProperty], doc });
+  }
+  out.unshift({ kind: 'alias', name, type: union(alternatives), doc: definitionDoc(type, ctx.doc) });
+  return out;
+}
+
+function alternateDeclaration(type: AlternateType, ctx: EmitContext, writer: TypeWriter): Statement {
+  const mode = ctx.declarationMode(type);
+  const alternatives = type.alternatives.variants.map((v) => ({
+    type: writer.ref(v.type, mode),
+    doc: memberDoc(v.doc, ctx.doc, { ifcond: v.ifcond, notes: is64BitInteger(v.type) ? [INT64_NOTE] : [] }),
+  }));
+  return {
+    kind: 'alias',
+    name: ctx.names.get(type.name),
+    type: union(alternatives),
+    doc: definitionDoc(type, ctx.doc),
+  };
+}
+
+export interface EmittedFile {
+  /** Statements after the imports. */
+  readonly statements: Statement[];
+  /** What the statements refer to (for the file's imports). */
+  readonly writer: TypeWriter;
+}
+
+/** Every named non-implicit struct, union, alternate and enum, in visit order, after Returned<T>. */
+export function emitTypes(ctx: EmitContext): EmittedFile {
+  const writer = typeWriter(ctx);
+  writer.usedRuntime.add('JsonValue'); // Returned<T> refers to it
+  const statements: Statement[] = [{ kind: 'text', text: `/**\n${RETURNED_DOC.split('\n').map((l) => ` * ${l}`.trimEnd()).join('\n')}\n */\n${RETURNED_DECLARATIONS}` }];
+  ctx.schema.visit({
+    visitEnumType: (t) => {
+      if (isDeclaredType(t)) statements.push(enumDeclaration(t, ctx));
+    },
+    visitObjectType: (t) => {
+      if (!isDeclaredType(t)) return;
+      if (t.isUnion) statements.push(...unionDeclarations(t, ctx, writer));
+      else statements.push(structDeclaration(t, ctx, writer));
+    },
+    visitAlternateType: (t) => {
+      statements.push(alternateDeclaration(t, ctx, writer));
+    },
+  });
+  return { statements, writer };
+}

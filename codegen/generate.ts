@@ -1,0 +1,318 @@
+/**
+ * The generation driver: schema file → a folder of TypeScript (types.ts,
+ * commands.ts, events.ts, table.ts, schema.ts, index.ts). One code path for
+ * every QEMU version and protocol: loadSchema, then every emitter.
+ *
+ * `generateAll` does it for every supported release (scripts/qemu-versions)
+ * and each of its three schemas: QMP (`qemu-V`), the guest agent (`qga-V`)
+ * and the storage daemon (`qsd-V`, a QMP server).
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ParseOptions } from './ast.js';
+import { buildDescriptor } from './emit/descriptor.js';
+import { EmitContext, type Protocol, type RuntimeType } from './emit/context.js';
+import { emitCommands } from './emit/commands.js';
+import { emitEvents } from './emit/events.js';
+import { emitIndex } from './emit/index-file.js';
+import { emitMethods } from './emit/methods.js';
+import { headerComment, listFiles, type OutputFile, renderFile, writeFiles } from './emit/output.js';
+import type { Statement } from './emit/printer.js';
+import { buildTable } from './emit/table.js';
+import { emitTypes, type EmittedFile } from './emit/types.js';
+import { QapiError } from './errors.js';
+import { loadSchema } from './frontend.js';
+import type { Schema } from './schema.js';
+
+export type { Protocol } from './emit/context.js';
+
+/** The package's root folder (where package.json is), from here or from dist/. */
+export const PACKAGE_ROOT = findUp(path.dirname(fileURLToPath(import.meta.url)), 'package.json')!;
+
+function findUp(dir: string, file: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, file))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+/** The schema's protocol, guessed from its path: a schema under `qga/` is the guest agent's. */
+export function guessProtocol(schemaFile: string): Protocol {
+  return schemaFile.split(/[\\/]/).includes('qga') ? 'qga' : 'qmp';
+}
+
+/** The QEMU source tree a schema file is in: the nearest folder up with a VERSION file. */
+export function qemuTreeOf(schemaFile: string): { root: string; version: string } | undefined {
+  const root = findUp(path.dirname(path.resolve(schemaFile)), 'VERSION');
+  if (!root) return undefined;
+  return { root, version: readFileSync(path.join(root, 'VERSION'), 'utf8').trim() };
+}
+
+export interface RenderOptions {
+  readonly protocol: Protocol;
+  /** Where the header says the schema comes from, e.g. "qapi/qapi-schema.json of QEMU 10.2.2". */
+  readonly source: string;
+  /** What the header says regenerates the files. */
+  readonly regenerate: string;
+  readonly qemuVersion: string;
+  /**
+   * How generated files import the runtime's types: 'package' imports them
+   * from 'qapi-ts'; a path imports them from that folder (runtime/ of this
+   * package, relative to the output folder, '/'-separated).
+   */
+  readonly runtime: 'package' | { readonly relativeDir: string };
+}
+
+/** Time spent per stage of one generation, in milliseconds. */
+export interface Timings {
+  /** Parsing and checking the schema. */
+  load: number;
+  /** Declarations, docs, table and descriptor, printed. */
+  emit: number;
+}
+
+type RuntimeName = RuntimeType | 'SchemaDescriptor' | 'RuntimeTable' | 'Method';
+
+const RUNTIME_FILE: Record<RuntimeName, string> = {
+  JsonValue: 'json',
+  Int64: 'json',
+  SchemaDescriptor: 'descriptor',
+  RuntimeTable: 'table',
+  Method: 'client',
+};
+
+function runtimeModule(runtime: RenderOptions['runtime'], type: RuntimeName): string {
+  if (runtime === 'package') return 'qapi-ts';
+  const file = RUNTIME_FILE[type];
+  return `${runtime.relativeDir}/${file}.js`;
+}
+
+/** Type-only import statements, grouped by module, modules and names sorted. */
+function imports(runtime: RenderOptions['runtime'], runtimeNames: Iterable<RuntimeName>, local: Iterable<string> = []): Statement[] {
+  const byModule = new Map<string, Set<string>>();
+  const add = (from: string, name: string): void => {
+    if (!byModule.has(from)) byModule.set(from, new Set());
+    byModule.get(from)!.add(name);
+  };
+  for (const r of runtimeNames) add(runtimeModule(runtime, r), r);
+  for (const n of local) add('./types.js', n);
+  return [...byModule]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([from, names]) => ({ kind: 'import', from, names: [...names].sort() }));
+}
+
+/** The files of one SDK, formatted, in a fixed order. */
+export function renderSdk(schema: Schema, options: RenderOptions): OutputFile[] {
+  const ctx = new EmitContext(schema, options.protocol);
+  const header = headerComment(options.source, options.regenerate);
+  const files: OutputFile[] = [];
+  const typed = (name: string, emitted: EmittedFile, local: boolean): void => {
+    const used = local ? [] : emitted.writer.usedTypes;
+    const head = imports(options.runtime, emitted.writer.usedRuntime, used);
+    files.push(renderFile(name, header, [...head, ...emitted.statements]));
+  };
+  typed('types.ts', emitTypes(ctx), true);
+  typed('commands.ts', emitCommands(ctx), false);
+  typed('events.ts', emitEvents(ctx), false);
+  const data = (name: string, constName: string, type: 'SchemaDescriptor' | 'RuntimeTable', value: unknown): void => {
+    const head = imports(options.runtime, [type]);
+    files.push(renderFile(name, header, [...head, { kind: 'data', name: constName, type, value }]));
+  };
+  data('table.ts', 'table', 'RuntimeTable', buildTable(schema, options.protocol));
+  data('schema.ts', 'schema', 'SchemaDescriptor', buildDescriptor(schema));
+  files.push(
+    renderFile('methods.ts', header, [
+      ...imports(options.runtime, ['Method']),
+      { kind: 'import', from: './commands.js', names: [ctx.commandsName] },
+      ...emitMethods(ctx),
+    ]),
+  );
+  const index = emitIndex(ctx, options.qemuVersion, runtimeModule(options.runtime, 'Method'));
+  files.push(renderFile('index.ts', header, [{ kind: 'text', text: index }]));
+  return files;
+}
+
+export interface GenerateOptions {
+  readonly schemaFile: string;
+  readonly outDir: string;
+  /** Default: guessed from the schema's path (see guessProtocol). */
+  readonly protocol?: Protocol;
+  /** A name for the output in messages, e.g. 'qemu-10.2'; default: the output folder's name. */
+  readonly label?: string;
+  /** What the header says regenerates the files; default 'npm run gen'. */
+  readonly regenerate?: string;
+  /** Compare instead of writing. */
+  readonly check?: boolean;
+  /** Default: relative imports when the output is inside this package, else imports from 'qapi-ts'. */
+  readonly runtime?: RenderOptions['runtime'];
+  /** Passed to the parser (tests read schemas from memory). */
+  readonly parse?: ParseOptions;
+}
+
+export interface GenerateResult {
+  readonly label: string;
+  readonly outDir: string;
+  readonly files: readonly OutputFile[];
+  /** Files written (or with `check`, stale), relative to outDir. */
+  readonly changed: readonly string[];
+  readonly unchanged: readonly string[];
+  readonly timings: Timings;
+}
+
+/** How an output folder imports the runtime: relatively from inside this package, else from 'qapi-ts'. */
+export function defaultRuntime(outDir: string): RenderOptions['runtime'] {
+  const rel = path.relative(PACKAGE_ROOT, path.resolve(outDir));
+  if (rel.startsWith('..') || path.isAbsolute(rel) || rel.split(path.sep).includes('node_modules')) return 'package';
+  const relativeDir = path.relative(path.resolve(outDir), path.join(PACKAGE_ROOT, 'runtime')).split(path.sep).join('/');
+  return { relativeDir: relativeDir.startsWith('.') ? relativeDir : `./${relativeDir}` };
+}
+
+/** Loads one schema and writes (or checks) its SDK. */
+export function generate(options: GenerateOptions): GenerateResult {
+  const timings: Timings = { load: 0, emit: 0 };
+  const t0 = performance.now();
+  const schema = loadSchema(options.schemaFile, { dialect: 'auto', ...options.parse });
+  timings.load = performance.now() - t0;
+  const tree = options.parse?.readFile ? undefined : qemuTreeOf(options.schemaFile);
+  const relative = tree
+    ? path.relative(tree.root, path.resolve(options.schemaFile)).split(path.sep).join('/')
+    : path.basename(options.schemaFile);
+  const t1 = performance.now();
+  const files = renderSdk(schema, {
+    protocol: options.protocol ?? guessProtocol(options.schemaFile),
+    source: tree ? `${relative} of QEMU ${tree.version}` : relative,
+    regenerate: options.regenerate ?? 'npm run gen',
+    qemuVersion: tree?.version ?? 'unknown',
+    runtime: options.runtime ?? defaultRuntime(options.outDir),
+  });
+  timings.emit = performance.now() - t1;
+  const { changed, unchanged } = writeFiles(options.outDir, files, options.check);
+  return {
+    label: options.label ?? path.basename(path.resolve(options.outDir)),
+    outDir: options.outDir,
+    files,
+    changed,
+    unchanged,
+    timings,
+  };
+}
+
+// ---------------------------------------------------------------- every supported version
+
+/** The schemas of a QEMU tree that get an SDK, by output prefix. */
+export const SCHEMAS: readonly { readonly prefix: string; readonly path: string; readonly protocol: Protocol }[] = [
+  { prefix: 'qemu', path: 'qapi/qapi-schema.json', protocol: 'qmp' },
+  { prefix: 'qga', path: 'qga/qapi-schema.json', protocol: 'qga' },
+  { prefix: 'qsd', path: 'storage-daemon/qapi/qapi-schema.json', protocol: 'qmp' },
+];
+
+/** Short versions from scripts/qemu-versions, the single list of supported releases. */
+export function supportedVersions(file = path.join(PACKAGE_ROOT, 'scripts/qemu-versions')): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'))
+    .map((l) => l.split(/\s+/)[0]);
+}
+
+export const GENERATED_README = `# Generated SDKs — do not edit
+
+Everything in this folder is generated by qapi-ts from the QAPI schemas of
+the supported QEMU releases (\`scripts/qemu-versions\`), one folder per
+release and schema:
+
+- \`qemu-<version>/\`: QMP, the QEMU monitor protocol (\`qapi/qapi-schema.json\`);
+- \`qga-<version>/\`: the guest agent, qemu-ga (\`qga/qapi-schema.json\`);
+- \`qsd-<version>/\`: the storage daemon, a QMP server (\`storage-daemon/qapi/qapi-schema.json\`).
+
+Each holds \`types.ts\` (every named type), \`commands.ts\` and \`events.ts\`
+(the command and event maps), \`methods.ts\` (the client's per-command methods),
+\`table.ts\` and \`schema.ts\` (data for the runtime), and \`index.ts\`, which
+re-exports them all and, for QMP, binds \`connectQmp\` to them. \`latest.ts\`
+re-exports the newest release.
+
+Do not edit these files: change the generator (\`codegen/\`) instead and regenerate:
+
+\`\`\`sh
+npm run gen            # rewrite what changed
+npm run gen -- --check # exit 1 and list the files that are out of date
+\`\`\`
+
+\`npm run gen\` reads the QEMU sources fetched by \`npm run fetch\` (into \`.cache/qemu/\`).
+A test (\`test/generated-fresh.test.ts\`) fails when this folder is out of date.
+`;
+
+export interface GenerateAllOptions {
+  /** Default: generated/ of this package. */
+  readonly outDir?: string;
+  /** Default: $QAPI_TS_CACHE or .cache/qemu of this package. */
+  readonly cacheDir?: string;
+  /** Default: supportedVersions(). */
+  readonly versions?: readonly string[];
+  readonly check?: boolean;
+  /** How the files import the runtime; default: see defaultRuntime (per SDK folder). */
+  readonly runtime?: RenderOptions['runtime'];
+  /** Called after each SDK, for progress output. */
+  readonly onResult?: (result: GenerateResult) => void;
+}
+
+export interface GenerateAllResult {
+  readonly results: readonly GenerateResult[];
+  /** Files written (or stale, with `check`), relative to outDir. */
+  readonly changed: readonly string[];
+  /** Files in outDir's SDK folders that are no longer generated: removed, or with `check`, reported. */
+  readonly extra: readonly string[];
+}
+
+/** Every supported version × {QMP, guest agent, storage daemon}, plus README.md. */
+export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult {
+  const outDir = options.outDir ?? path.join(PACKAGE_ROOT, 'generated');
+  const cacheDir = options.cacheDir ?? process.env.QAPI_TS_CACHE ?? path.join(PACKAGE_ROOT, '.cache/qemu');
+  const versions = options.versions ?? supportedVersions();
+  const results: GenerateResult[] = [];
+  const changed: string[] = [];
+  const expected = new Set<string>(['README.md', 'latest.ts']);
+  // The newest release (the last line of scripts/qemu-versions) is what `import ... from 'qapi-ts'` gives.
+  const latest =
+    `${headerComment('scripts/qemu-versions', 'npm run gen')}\n` +
+    `/** The newest supported QEMU release: what \`import ... from 'qapi-ts'\` gives. */\n` +
+    `export * from './qemu-${versions[versions.length - 1]}/index.js';\n`;
+  const readme = writeFiles(
+    outDir,
+    [
+      { name: 'README.md', text: GENERATED_README },
+      { name: 'latest.ts', text: latest },
+    ],
+    options.check,
+  );
+  changed.push(...readme.changed);
+  for (const version of versions) {
+    for (const s of SCHEMAS) {
+      if (!existsSync(path.join(cacheDir, version, s.path))) {
+        throw new QapiError(`QEMU ${version} sources are missing from ${path.join(cacheDir, version)}: run npm run fetch`);
+      }
+    }
+  }
+  for (const version of versions) {
+    for (const s of SCHEMAS) {
+      const label = `${s.prefix}-${version}`;
+      const result = generate({
+        schemaFile: path.join(cacheDir, version, s.path),
+        outDir: path.join(outDir, label),
+        protocol: s.protocol,
+        label,
+        check: options.check,
+        runtime: options.runtime,
+      });
+      results.push(result);
+      for (const f of result.files) expected.add(`${label}/${f.name}`);
+      changed.push(...result.changed.map((f) => `${label}/${f}`));
+      options.onResult?.(result);
+    }
+  }
+  // Only the folders this function manages: anything else in outDir is left alone.
+  const managed = new RegExp(`^(${SCHEMAS.map((s) => s.prefix).join('|')})-[^/]+/`);
+  const extra = listFiles(outDir).filter((f) => managed.test(f) && !expected.has(f));
+  if (!options.check) for (const f of extra) rmSync(path.join(outDir, f));
+  return { results, changed, extra };
+}

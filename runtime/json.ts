@@ -1,0 +1,390 @@
+/**
+ * JSON as the QMP and guest-agent wires carry it, without losing integers.
+ *
+ * QAPI integers are 64-bit (int, int64, uint64, size), beyond what a
+ * JavaScript number holds exactly (2^53). The policy:
+ *
+ * - Receiving: {@link parseJson} decodes an integer literal whose magnitude
+ *   exceeds `Number.MAX_SAFE_INTEGER` as a `bigint`, exactly; every other
+ *   value (smaller integers, numbers with a fraction or an exponent, strings,
+ *   ...) decodes as `JSON.parse` would. So values of the QAPI types int,
+ *   int64, uint64 and size beyond 2^53 arrive as bigint and all others as
+ *   number; code reading a 64-bit member must expect both ({@link Int64}).
+ *   The 8-, 16- and 32-bit integer types always arrive as number.
+ * - Sending: {@link stringifyJson} writes a bigint as a plain integer literal,
+ *   so bigint is accepted for any integer argument (and for 'number' ones).
+ *
+ * Parsing costs about what `JSON.parse` costs when the text holds no run of
+ * 16 or more digits (the common case: a quick scan, then `JSON.parse`); only
+ * otherwise does a careful tokenizer take over.
+ */
+
+/** A JSON value as {@link parseJson} returns it and {@link stringifyJson} accepts it. */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A QAPI 64-bit integer (int, int64, uint64, size): a bigint when beyond 2^53 in magnitude. */
+export type Int64 = number | bigint;
+
+/** Invalid JSON text; `position` is the offset (in UTF-16 code units) where parsing stopped. */
+export class JsonParseError extends SyntaxError {
+  override name = 'JsonParseError';
+  constructor(
+    readonly reason: string,
+    readonly position: number,
+    text: string,
+  ) {
+    super(`invalid JSON at position ${position} (${lineColumn(text, position)}): ${reason}`);
+  }
+}
+
+function lineColumn(text: string, position: number): string {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < position; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `line ${line}, column ${position - start + 1}`;
+}
+
+/** Integers of 16 digits or more may be beyond 2^53 (9007199254740992 has 16). */
+const LONG_DIGIT_RUN = /\d{16}/;
+
+/**
+ * Parses JSON text like `JSON.parse`, except that integer literals beyond
+ * `Number.MAX_SAFE_INTEGER` in magnitude become exact bigints. Throws
+ * {@link JsonParseError} on invalid text.
+ */
+export function parseJson(text: string): JsonValue {
+  if (!LONG_DIGIT_RUN.test(text)) {
+    try {
+      return JSON.parse(text) as JsonValue;
+    } catch {
+      // Parse again below for an error with a precise position.
+    }
+  }
+  return new Parser(text).document();
+}
+
+// Character codes.
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const QUOTE = 34;
+const PLUS = 43;
+const COMMA = 44;
+const MINUS = 45;
+const DOT = 46;
+const SLASH = 47;
+const ZERO = 48;
+const ONE = 49;
+const NINE = 57;
+const COLON = 58;
+const UPPER_A = 65;
+const UPPER_E = 69;
+const UPPER_F = 70;
+const LBRACKET = 91;
+const BACKSLASH = 92;
+const RBRACKET = 93;
+const LOWER_A = 97;
+const LOWER_B = 98;
+const LOWER_E = 101;
+const LOWER_F = 102;
+const LOWER_N = 110;
+const LOWER_R = 114;
+const LOWER_T = 116;
+const LOWER_U = 117;
+const LBRACE = 123;
+const RBRACE = 125;
+
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+const isHex = (c: number): boolean => isDigit(c) || (c >= UPPER_A && c <= UPPER_F) || (c >= LOWER_A && c <= LOWER_F);
+
+/** The careful path: a recursive-descent parser following RFC 8259 exactly, as JSON.parse does. */
+class Parser {
+  private pos = 0;
+
+  constructor(private readonly text: string) {}
+
+  document(): JsonValue {
+    this.skipSpace();
+    const value = this.value();
+    this.skipSpace();
+    if (this.pos < this.text.length) this.unexpected();
+    return value;
+  }
+
+  private fail(reason: string, at = this.pos): never {
+    throw new JsonParseError(reason, at, this.text);
+  }
+
+  private unexpected(): never {
+    if (this.pos >= this.text.length) this.fail('unexpected end of input');
+    this.fail(`unexpected character ${JSON.stringify(this.text[this.pos])}`);
+  }
+
+  private skipSpace(): void {
+    const t = this.text;
+    let p = this.pos;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === SPACE || c === LF || c === CR || c === TAB) p++;
+      else break;
+    }
+    this.pos = p;
+  }
+
+  private value(): JsonValue {
+    const c = this.text.charCodeAt(this.pos);
+    switch (c) {
+      case LBRACE:
+        return this.object();
+      case LBRACKET:
+        return this.array();
+      case QUOTE:
+        return this.string();
+      case LOWER_T:
+        return this.literal('true', true);
+      case LOWER_F:
+        return this.literal('false', false);
+      case LOWER_N:
+        return this.literal('null', null);
+      default:
+        if (c === MINUS || isDigit(c)) return this.number();
+        return this.unexpected();
+    }
+  }
+
+  private literal<T extends JsonValue>(word: string, value: T): T {
+    for (let i = 0; i < word.length; i++) {
+      if (this.text.charCodeAt(this.pos) !== word.charCodeAt(i)) this.unexpected();
+      this.pos++;
+    }
+    return value;
+  }
+
+  private object(): { [key: string]: JsonValue } {
+    const obj: { [key: string]: JsonValue } = {};
+    this.pos++; // {
+    this.skipSpace();
+    if (this.text.charCodeAt(this.pos) === RBRACE) {
+      this.pos++;
+      return obj;
+    }
+    for (;;) {
+      if (this.text.charCodeAt(this.pos) !== QUOTE) this.unexpected();
+      const key = this.string();
+      this.skipSpace();
+      if (this.text.charCodeAt(this.pos) !== COLON) this.unexpected();
+      this.pos++;
+      this.skipSpace();
+      const value = this.value();
+      if (key === '__proto__') {
+        // An own property, as JSON.parse makes it, not the prototype.
+        Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+      } else {
+        obj[key] = value;
+      }
+      this.skipSpace();
+      const c = this.text.charCodeAt(this.pos);
+      if (c === COMMA) {
+        this.pos++;
+        this.skipSpace();
+      } else if (c === RBRACE) {
+        this.pos++;
+        return obj;
+      } else {
+        this.unexpected();
+      }
+    }
+  }
+
+  private array(): JsonValue[] {
+    const arr: JsonValue[] = [];
+    this.pos++; // [
+    this.skipSpace();
+    if (this.text.charCodeAt(this.pos) === RBRACKET) {
+      this.pos++;
+      return arr;
+    }
+    for (;;) {
+      arr.push(this.value());
+      this.skipSpace();
+      const c = this.text.charCodeAt(this.pos);
+      if (c === COMMA) {
+        this.pos++;
+        this.skipSpace();
+      } else if (c === RBRACKET) {
+        this.pos++;
+        return arr;
+      } else {
+        this.unexpected();
+      }
+    }
+  }
+
+  private string(): string {
+    const t = this.text;
+    const start = this.pos;
+    let p = start + 1;
+    let escaped = false;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === QUOTE) break;
+      if (c !== c) this.fail('unterminated string', start); // NaN: end of input
+      if (c < 0x20) this.fail('control character in string', p);
+      if (c === BACKSLASH) {
+        escaped = true;
+        const e = t.charCodeAt(p + 1);
+        if (e === LOWER_U) {
+          for (let i = 2; i < 6; i++) if (!isHex(t.charCodeAt(p + i))) this.fail('invalid \\u escape', p);
+          p += 6;
+          continue;
+        }
+        if (
+          e !== QUOTE &&
+          e !== BACKSLASH &&
+          e !== SLASH &&
+          e !== LOWER_B &&
+          e !== LOWER_F &&
+          e !== LOWER_N &&
+          e !== LOWER_R &&
+          e !== LOWER_T
+        ) {
+          this.fail('invalid escape', p);
+        }
+        p += 2;
+        continue;
+      }
+      p++;
+    }
+    this.pos = p + 1;
+    // Escapes are valid, so JSON.parse decodes them exactly as it would have.
+    return escaped ? (JSON.parse(t.slice(start, p + 1)) as string) : t.slice(start + 1, p);
+  }
+
+  /** The position after the run of digits starting at `p`. */
+  private digits(p: number): number {
+    const t = this.text;
+    while (isDigit(t.charCodeAt(p))) p++;
+    return p;
+  }
+
+  private number(): number | bigint {
+    const t = this.text;
+    const start = this.pos;
+    let p = start;
+    if (t.charCodeAt(p) === MINUS) p++;
+    const first = t.charCodeAt(p);
+    if (first === ZERO) {
+      p++;
+    } else if (first >= ONE && first <= NINE) {
+      p = this.digits(p);
+    } else {
+      this.pos = p;
+      this.unexpected();
+    }
+    let integer = true;
+    if (t.charCodeAt(p) === DOT) {
+      integer = false;
+      if (!isDigit(t.charCodeAt(++p))) {
+        this.pos = p;
+        this.unexpected();
+      }
+      p = this.digits(p);
+    }
+    const e = t.charCodeAt(p);
+    if (e === LOWER_E || e === UPPER_E) {
+      integer = false;
+      const s = t.charCodeAt(++p);
+      if (s === PLUS || s === MINUS) p++;
+      if (!isDigit(t.charCodeAt(p))) {
+        this.pos = p;
+        this.unexpected();
+      }
+      p = this.digits(p);
+    }
+    this.pos = p;
+    const literal = t.slice(start, p);
+    const n = Number(literal);
+    // Beyond 2^53 the double is inexact (or at best ambiguous): keep every digit.
+    if (integer && p - start >= 16 && !Number.isSafeInteger(n)) return BigInt(literal);
+    return n;
+  }
+}
+
+/**
+ * Serializes like `JSON.stringify(value)` (compact, no spaces; `toJSON`
+ * honored; undefined, functions and symbols omitted from objects and null in
+ * arrays; non-finite numbers as null), except that a bigint is written as a
+ * plain integer literal. Throws a TypeError for values with no JSON form
+ * (undefined itself, cycles).
+ */
+export function stringifyJson(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    if (!(e instanceof TypeError) || !/bigint/i.test(e.message)) throw e;
+    text = new Writer().write(value, '');
+  }
+  if (text === undefined) throw new TypeError(`${typeof value} has no JSON form`);
+  return text;
+}
+
+/** The bigint-aware path, following the JSON.stringify algorithm. */
+class Writer {
+  private readonly stack: object[] = [];
+
+  write(input: unknown, key: string): string | undefined {
+    let value = input;
+    if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') value = toJSON.call(value, key);
+    }
+    if (typeof value === 'object' && value !== null) {
+      // Boxed primitives are written as their values.
+      if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) {
+        value = value.valueOf();
+      }
+    }
+    switch (typeof value) {
+      case 'bigint':
+        return value.toString();
+      case 'string':
+      case 'number':
+      case 'boolean':
+        return JSON.stringify(value);
+      case 'object':
+        if (value === null) return 'null';
+        return Array.isArray(value) ? this.array(value) : this.object(value);
+      default:
+        return undefined; // undefined, function, symbol
+    }
+  }
+
+  private enter(value: object): void {
+    if (this.stack.includes(value)) throw new TypeError('Converting circular structure to JSON');
+    this.stack.push(value);
+  }
+
+  private array(arr: unknown[]): string {
+    this.enter(arr);
+    const parts: string[] = [];
+    for (let i = 0; i < arr.length; i++) parts.push(this.write(arr[i], String(i)) ?? 'null');
+    this.stack.pop();
+    return `[${parts.join(',')}]`;
+  }
+
+  private object(obj: object): string {
+    this.enter(obj);
+    const parts: string[] = [];
+    for (const k of Object.keys(obj)) {
+      const v = this.write((obj as Record<string, unknown>)[k], k);
+      if (v !== undefined) parts.push(`${JSON.stringify(k)}:${v}`);
+    }
+    this.stack.pop();
+    return `{${parts.join(',')}}`;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Getting a byte stream to a QMP peer: a unix socket, TCP, any Duplex the
+ * caller made (TLS, pipes, test doubles), or a listening socket QEMU connects
+ * to (`-qmp unix:PATH,server=off`). Every wait is bounded by a timeout and an
+ * optional AbortSignal.
+ */
+import { createServer, connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ConnectionError } from './errors.js';
+
+export type Target =
+  | { path: string }
+  | { host: string; port: number }
+  | { stream: Duplex }
+  /** Server mode: listen on this unix path (or port) and take the first peer that connects. */
+  | { listen: { path: string } | { host?: string; port: number } };
+
+export interface OpenOptions {
+  timeout: number;
+  signal?: AbortSignal;
+}
+
+export function describeTarget(t: Target): string {
+  if ('path' in t) return `unix:${t.path}`;
+  if ('host' in t) return `tcp:${t.host}:${t.port}`;
+  if ('listen' in t) return 'path' in t.listen ? `listen:unix:${t.listen.path}` : `listen:tcp:${t.listen.host ?? '127.0.0.1'}:${t.listen.port}`;
+  return 'stream';
+}
+
+/** Runs `start` with a deadline and the caller's signal; `cleanup` undoes a half-done attempt. */
+function bounded<T>(
+  what: string,
+  opts: OpenOptions,
+  start: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
+  cleanup: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | undefined, v?: T) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        cleanup();
+        reject(err);
+      } else resolve(v as T);
+    };
+    const onAbort = () => finish(new ConnectionError('connect-failed', `${what}: aborted`, { cause: opts.signal?.reason }));
+    const timer = setTimeout(
+      () => finish(new ConnectionError('connect-timeout', `${what}: no connection within ${opts.timeout} ms`)),
+      opts.timeout,
+    );
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    start(
+      (v) => finish(undefined, v),
+      (e) => finish(e),
+    );
+  });
+}
+
+export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex> {
+  const what = describeTarget(target);
+  if ('stream' in target) return Promise.resolve(target.stream);
+  if ('listen' in target) return listenOnce(target.listen, what, opts);
+  let socket: Socket | undefined;
+  return bounded<Duplex>(
+    `connecting to ${what}`,
+    opts,
+    (resolve, reject) => {
+      socket = 'path' in target ? netConnect(target.path) : netConnect(target.port, target.host);
+      socket.setNoDelay?.(true);
+      socket.once('connect', () => {
+        socket!.removeAllListeners('error');
+        resolve(socket!);
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new ConnectionError('connect-failed', `connecting to ${what}: ${e.code ?? e.message}`, { cause: e })),
+      );
+    },
+    () => socket?.destroy(),
+  );
+}
+
+function listenOnce(where: { path: string } | { host?: string; port: number }, what: string, opts: OpenOptions): Promise<Duplex> {
+  const server = createServer();
+  return bounded<Duplex>(
+    `waiting on ${what}`,
+    opts,
+    (resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new ConnectionError('connect-failed', `listening on ${what}: ${e.code ?? e.message}`, { cause: e })),
+      );
+      server.once('connection', (socket) => {
+        server.close();
+        socket.setNoDelay(true);
+        resolve(socket);
+      });
+      if ('path' in where) server.listen(where.path);
+      else server.listen(where.port, where.host ?? '127.0.0.1');
+    },
+    () => server.close(),
+  );
+}

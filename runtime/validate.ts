@@ -1,0 +1,460 @@
+/**
+ * Checking values against a schema descriptor, before sending them or after
+ * receiving them.
+ *
+ * Inputs (command arguments, and types unless told otherwise) are checked
+ * strictly, as QEMU would check them: unknown members, missing required
+ * members, wrong JSON types, enum values not in the enum, integers out of the
+ * range of their type (int8 ... uint64; bigints accepted), union tags and the
+ * members of the branch they select, alternates (the alternative is picked by
+ * the value's JSON type, as QEMU picks it). Commands marked `gen: false`
+ * (device_add) accept members beyond those listed.
+ *
+ * Outputs (command returns, event data) are checked tolerantly, since a newer
+ * QEMU may add to them: unknown members, enum values and union tags are fine,
+ * and so is a missing member that has the 'deprecated' or 'unstable' feature
+ * (QEMU hides them under `-compat deprecated-output=hide`); wrong JSON types
+ * of known members are problems.
+ *
+ * Live descriptors (from `query-qmp-schema`) work too. Their single integer
+ * type 'int' stands for all of QEMU's, so it accepts any integer from -2^63
+ * to 2^64-1; and since they cannot say which commands take extra members,
+ * device_add is assumed to.
+ */
+import type {
+  SchemaInfo,
+  SchemaInfoAlternate,
+  SchemaInfoCommand,
+  SchemaInfoEvent,
+  SchemaInfoObject,
+} from './descriptor.js';
+
+export interface ValidationProblem {
+  /** Where, JSONPath-like: '$' is the value itself, then '.member' (or "['odd name']") and '[index]'. */
+  path: string;
+  message: string;
+  /** What the value should have been, e.g. 'string', 'integer from -128 to 127', 'object'. */
+  expected?: string;
+  /** The accepted enum values, or the known members for an unknown one. */
+  allowed?: string[];
+}
+
+export type ValidationTarget =
+  | { command: string; direction: 'arguments' | 'return' }
+  | { event: string }
+  /** A type by its descriptor name; checked as an input unless `direction` is 'return'. */
+  | { type: string; direction?: 'arguments' | 'return' };
+
+/**
+ * Checks `value` against the command arguments, command return, event data
+ * or type named by `target`; returns the problems found, none when valid.
+ * Absent arguments and absent event data count as `{}`, as on the wire.
+ * A member whose value is undefined counts as absent (it is not sent).
+ */
+export function validate(schema: readonly SchemaInfo[], target: ValidationTarget, value: unknown): ValidationProblem[] {
+  const index = indexOf(schema);
+  const problems: ValidationProblem[] = [];
+  let typeName: string;
+  let strict: boolean;
+  let open = false;
+  let absentIsEmpty = false;
+  if ('command' in target) {
+    const command = index.commands.get(target.command);
+    if (!command) return [{ path: '$', message: `unknown command '${target.command}'` }];
+    strict = target.direction === 'arguments';
+    typeName = strict ? command['arg-type'] : command['ret-type'];
+    absentIsEmpty = strict;
+    open = strict && (command.gen === false || (index.collapsed && LIVE_OPEN_COMMANDS.has(command.name)));
+  } else if ('event' in target) {
+    const event = index.events.get(target.event);
+    if (!event) return [{ path: '$', message: `unknown event '${target.event}'` }];
+    typeName = event['arg-type'];
+    strict = false;
+    absentIsEmpty = true;
+  } else {
+    if (!index.types.has(target.type)) return [{ path: '$', message: `unknown type '${target.type}'` }];
+    typeName = target.type;
+    strict = target.direction !== 'return';
+  }
+  if (value === undefined && absentIsEmpty) value = {};
+  const checker = new Checker(index, strict, problems);
+  if (open) checker.checkOpenObject(typeName, value);
+  else checker.check(typeName, value, '$');
+  return problems;
+}
+
+/** Commands whose arguments are open in every QEMU (`'gen': false`), for live descriptors. */
+const LIVE_OPEN_COMMANDS = new Set(['device_add']);
+
+// ------------------------------------------------------------------ index
+
+interface IntRange {
+  min: bigint;
+  max: bigint;
+  minNumber: number;
+  maxNumber: number;
+  /** For messages. */
+  text: string;
+}
+
+function range(min: bigint, max: bigint): IntRange {
+  return { min, max, minNumber: Number(min), maxNumber: Number(max), text: `integer from ${min} to ${max}` };
+}
+
+const INT64 = range(-(2n ** 63n), 2n ** 63n - 1n);
+const UINT64 = range(0n, 2n ** 64n - 1n);
+const INT_RANGES: { [name: string]: IntRange } = {
+  int: INT64,
+  int8: range(-128n, 127n),
+  int16: range(-32768n, 32767n),
+  int32: range(-(2n ** 31n), 2n ** 31n - 1n),
+  int64: INT64,
+  uint8: range(0n, 255n),
+  uint16: range(0n, 65535n),
+  uint32: range(0n, 2n ** 32n - 1n),
+  uint64: UINT64,
+  size: UINT64,
+};
+/** A live descriptor's 'int' is every integer type at once. */
+const ANY_INT64 = range(-(2n ** 63n), 2n ** 64n - 1n);
+
+type Kind = 'string' | 'number' | 'int' | 'boolean' | 'null' | 'any' | 'enum' | 'array' | 'object' | 'alternate';
+
+interface MemberNode {
+  name: string;
+  type: string;
+  optional: boolean;
+  /** Has the 'deprecated' or 'unstable' feature: QEMU may hide it from output. */
+  hidable: boolean;
+}
+
+interface TypeNode {
+  kind: Kind;
+  /** 'int' */
+  range?: IntRange;
+  /** 'enum' */
+  values?: Set<string>;
+  valueList?: string[];
+  /** 'array' */
+  element?: string;
+  /** 'object' */
+  members?: MemberNode[];
+  memberNames?: Set<string>;
+  tag?: string;
+  variants?: Map<string, string>;
+  /** 'alternate': JSON type of a value ('string', 'number', 'boolean', 'null', 'array', 'object') to the alternative's type. */
+  alternatives?: Map<string, string>;
+  /** 'alternate': what it accepts, for messages. */
+  accepts?: string;
+}
+
+interface Index {
+  commands: Map<string, SchemaInfoCommand>;
+  events: Map<string, SchemaInfoEvent>;
+  types: Map<string, TypeNode>;
+  /** A live descriptor: integer types collapsed into 'int'. */
+  collapsed: boolean;
+}
+
+const cache = new WeakMap<readonly SchemaInfo[], Index>();
+
+/** The index of a descriptor, built on first use and kept as long as the descriptor lives. */
+function indexOf(schema: readonly SchemaInfo[]): Index {
+  let index = cache.get(schema);
+  if (!index) {
+    index = buildIndex(schema);
+    cache.set(schema, index);
+  }
+  return index;
+}
+
+const hidable = (features: readonly string[] | undefined): boolean =>
+  !!features && (features.includes('deprecated') || features.includes('unstable'));
+
+function buildIndex(schema: readonly SchemaInfo[]): Index {
+  const collapsed = !schema.some((i) => i.name === 'int64' && i['meta-type'] === 'builtin');
+  const commands = new Map<string, SchemaInfoCommand>();
+  const events = new Map<string, SchemaInfoEvent>();
+  const types = new Map<string, TypeNode>();
+  const alternates: SchemaInfoAlternate[] = [];
+  for (const info of schema) {
+    switch (info['meta-type']) {
+      case 'command':
+        commands.set(info.name, info);
+        break;
+      case 'event':
+        events.set(info.name, info);
+        break;
+      case 'builtin':
+        types.set(info.name, builtinNode(info.name, info['json-type'], collapsed));
+        break;
+      case 'enum': {
+        const valueList = info.members ? info.members.map((m) => m.name) : (info.values ?? []);
+        types.set(info.name, { kind: 'enum', values: new Set(valueList), valueList });
+        break;
+      }
+      case 'array':
+        types.set(info.name, { kind: 'array', element: info['element-type'] });
+        break;
+      case 'object':
+        types.set(info.name, objectNode(info));
+        break;
+      case 'alternate':
+        types.set(info.name, { kind: 'alternate' });
+        alternates.push(info);
+        break;
+    }
+  }
+  // Alternatives are told apart by JSON type, which needs every type known.
+  for (const info of alternates) {
+    const alternatives = new Map<string, string>();
+    for (const m of info.members) {
+      const kind = types.get(m.type)?.kind;
+      const json = kind === 'enum' ? 'string' : kind === 'int' ? 'number' : kind;
+      if (json && json !== 'any' && json !== 'alternate' && !alternatives.has(json)) alternatives.set(json, m.type);
+    }
+    const node = types.get(info.name)!;
+    node.alternatives = alternatives;
+    node.accepts = [...alternatives.keys()].join(' or ');
+  }
+  return { commands, events, types, collapsed };
+}
+
+function builtinNode(name: string, json: string, collapsed: boolean): TypeNode {
+  switch (json) {
+    case 'int':
+      return { kind: 'int', range: collapsed && name === 'int' ? ANY_INT64 : (INT_RANGES[name] ?? ANY_INT64) };
+    case 'value':
+      return { kind: 'any' };
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'null':
+      return { kind: json };
+    default:
+      // Not a built-in JSON type QEMU has today: accept anything.
+      return { kind: 'any' };
+  }
+}
+
+function objectNode(info: SchemaInfoObject): TypeNode {
+  const members = info.members.map((m) => ({
+    name: m.name,
+    type: m.type,
+    optional: 'default' in m,
+    hidable: hidable(m.features),
+  }));
+  const node: TypeNode = { kind: 'object', members, memberNames: new Set(members.map((m) => m.name)) };
+  if (info.tag !== undefined && info.variants) {
+    node.tag = info.tag;
+    node.variants = new Map(info.variants.map((v) => [v.case, v.type]));
+  }
+  return node;
+}
+
+// ------------------------------------------------------------------ checking
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+function memberPath(path: string, name: string): string {
+  return IDENTIFIER.test(name) ? `${path}.${name}` : `${path}['${name.replace(/[\\']/g, '\\$&')}']`;
+}
+
+/** The JSON type of a value, as messages name it. */
+function jsonTypeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  switch (typeof value) {
+    case 'bigint':
+      return 'number';
+    case 'object':
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return typeof value;
+    default:
+      return `${typeof value} (not JSON)`;
+  }
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+class Checker {
+  constructor(
+    private readonly index: Index,
+    private readonly strict: boolean,
+    private readonly problems: ValidationProblem[],
+  ) {}
+
+  private problem(path: string, message: string, extra?: Omit<ValidationProblem, 'path' | 'message'>): void {
+    this.problems.push({ path, message, ...extra });
+  }
+
+  private wrongType(path: string, expected: string, value: unknown): void {
+    this.problem(path, `expected ${expected}, got ${jsonTypeOf(value)}`, { expected });
+  }
+
+  check(typeName: string, value: unknown, path: string): void {
+    const node = this.index.types.get(typeName);
+    if (!node) {
+      this.problem(path, `the schema descriptor lacks type '${typeName}'`);
+      return;
+    }
+    switch (node.kind) {
+      case 'string':
+        if (typeof value !== 'string') this.wrongType(path, 'string', value);
+        return;
+      case 'boolean':
+        if (typeof value !== 'boolean') this.wrongType(path, 'boolean', value);
+        return;
+      case 'null':
+        if (value !== null) this.wrongType(path, 'null', value);
+        return;
+      case 'number':
+        if (typeof value === 'bigint') return;
+        if (typeof value !== 'number') this.wrongType(path, 'number', value);
+        else if (!Number.isFinite(value)) this.problem(path, `${value} is not a JSON number`, { expected: 'number' });
+        return;
+      case 'int':
+        this.checkInt(node.range!, value, path);
+        return;
+      case 'any':
+        if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+          this.wrongType(path, 'a JSON value', value);
+        }
+        return;
+      case 'enum':
+        if (typeof value !== 'string') this.wrongType(path, 'string', value);
+        else if (!node.values!.has(value) && this.strict) {
+          this.problem(path, `'${value}' is not one of the allowed values${suggest(value, node.valueList!)}`, {
+            expected: 'string',
+            allowed: node.valueList!,
+          });
+        }
+        return;
+      case 'array':
+        if (!Array.isArray(value)) this.wrongType(path, 'array', value);
+        else for (let i = 0; i < value.length; i++) this.check(node.element!, value[i], `${path}[${i}]`);
+        return;
+      case 'object':
+        this.checkObject(node, value, path, false);
+        return;
+      case 'alternate': {
+        const json = jsonTypeOf(value);
+        const alternative = node.alternatives!.get(json);
+        if (alternative === undefined) this.wrongType(path, node.accepts!, value);
+        else this.check(alternative, value, path);
+        return;
+      }
+    }
+  }
+
+  private checkInt(r: IntRange, value: unknown, path: string): void {
+    let n: bigint;
+    if (typeof value === 'number') {
+      if (!Number.isInteger(value)) {
+        this.problem(path, `${value} is not an integer`, { expected: r.text });
+        return;
+      }
+      // Bounds as numbers are exact or far beyond 2^53, so safe integers compare exactly.
+      if (Number.isSafeInteger(value) && value >= r.minNumber && value <= r.maxNumber) return;
+      n = BigInt(value);
+    } else if (typeof value === 'bigint') {
+      n = value;
+    } else {
+      this.wrongType(path, 'integer', value);
+      return;
+    }
+    if (n < r.min || n > r.max) this.problem(path, `${n} is out of range`, { expected: r.text });
+  }
+
+  /** A gen: false command's arguments: the listed members are checked, others accepted. */
+  checkOpenObject(typeName: string, value: unknown): void {
+    const node = this.index.types.get(typeName);
+    if (node?.kind === 'object') this.checkObject(node, value, '$', true);
+    else this.check(typeName, value, '$');
+  }
+
+  private checkObject(node: TypeNode, value: unknown, path: string, open: boolean): void {
+    if (!isPlainObject(value)) {
+      this.wrongType(path, 'object', value);
+      return;
+    }
+    const known = this.strict && !open ? new Set<string>() : undefined;
+    const complete = this.checkMembers(node, value, path, known);
+    if (known && complete) {
+      for (const key of Object.keys(value)) {
+        if (known.has(key) || value[key] === undefined) continue;
+        const names = [...known];
+        this.problem(memberPath(path, key), `unknown member '${key}'${suggest(key, names)}`, { allowed: names });
+      }
+    }
+  }
+
+  /**
+   * Checks the members of `node` and of the union branch the tag selects,
+   * recording their names in `known`. Returns false when the set of members
+   * could not be known (an invalid tag), so unknown ones must not be reported.
+   */
+  private checkMembers(
+    node: TypeNode,
+    value: Record<string, unknown>,
+    path: string,
+    known: Set<string> | undefined,
+  ): boolean {
+    for (const m of node.members!) {
+      known?.add(m.name);
+      const v = value[m.name];
+      if (v === undefined || !Object.hasOwn(value, m.name)) {
+        if (!m.optional && (this.strict || !m.hidable)) {
+          this.problem(memberPath(path, m.name), `missing required member '${m.name}'`);
+        }
+        continue;
+      }
+      this.check(m.type, v, memberPath(path, m.name));
+    }
+    if (node.tag === undefined) return true;
+    const tag = value[node.tag];
+    const branch = typeof tag === 'string' ? node.variants!.get(tag) : undefined;
+    if (branch === undefined) return false;
+    const branchNode = this.index.types.get(branch);
+    if (branchNode?.kind !== 'object') {
+      this.problem(path, `the schema descriptor lacks object type '${branch}'`);
+      return false;
+    }
+    return this.checkMembers(branchNode, value, path, known);
+  }
+}
+
+/** " (did you mean 'x'?)" for a near miss among `names`, else "". */
+function suggest(word: string, names: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const name of names) {
+    const d = editDistance(word.toLowerCase(), name.toLowerCase(), bestDistance);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best === undefined ? '' : ` (did you mean '${best}'?)`;
+}
+
+/** Levenshtein distance, giving up (returning `limit`) once it is at least `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const d = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row.push(d);
+      if (d < rowMin) rowMin = d;
+    }
+    if (rowMin >= limit) return limit;
+    prev = row;
+  }
+  return Math.min(prev[b.length], limit);
+}
