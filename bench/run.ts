@@ -1,12 +1,14 @@
 /** `npm run bench`: every benchmark, one BENCH line per figure. Pass names to run only some. */
 import { benchFrontend } from './frontend.js';
 import { benchGenerate } from './generate.js';
+import { benchQmp } from './qmp.js';
 import { benchTypecheck } from './typecheck.js';
 
 const BENCHES: Record<string, () => void | Promise<void>> = {
   frontend: () => benchFrontend('10.2'),
   generate: () => benchGenerate('10.2'),
   typecheck: () => benchTypecheck('qemu-10.2'),
+  qmp: () => benchQmp(),
 };
 
 const wanted = process.argv.slice(2);
