@@ -1,0 +1,47 @@
+/**
+ * The package as users import it: `qapi-ts`, `qapi-ts/qemu-<version>`,
+ * `qapi-ts/qga-<version>`, `qapi-ts/codegen`, through package.json's exports
+ * and the built dist/ (scripts/setup.sh builds it).
+ */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ROOT, VERSIONS } from './support/qemu-sources.js';
+
+function run(code: string): { status: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('package entry points', () => {
+  it('qapi-ts gives the client, errors, validate and the newest release', () => {
+    const r = run(`
+      const m = await import('qapi-ts');
+      console.log([typeof m.connectQmp, typeof m.QmpError, typeof m.ConnectionError, typeof m.validate, m.qemuVersion].join(' '));
+      console.log(m.validate(m.schema, { command: 'blockdev-del', direction: 'arguments' }, {}).map((p) => p.path + ' ' + p.message).join('; '));`);
+    expect(r.err).toBe('');
+    const [first, second] = r.out.split('\n');
+    expect(first).toBe(`function function function function ${'10.2.2'}`);
+    expect(second).toMatch(/^\$\.node-name /);
+  });
+
+  it.each(VERSIONS)('qapi-ts/qemu-%s, qga-%s and qsd-%s load', (v) => {
+    const r = run(`
+      for (const p of ['qemu', 'qga', 'qsd']) {
+        const m = await import('qapi-ts/' + p + '-${v}');
+        console.log(p, m.qemuVersion.split('.').slice(0, 2).join('.'), Object.keys(m.table.commands).length, typeof m.connectQmp);
+      }`);
+    expect(r.err).toBe('');
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^qemu ${v.replace('.', '\\.')} \\d{3} function$`));
+    expect(lines[1]).toMatch(/^qga \S+ \d{2} undefined$/);
+    expect(lines[2]).toMatch(/^qsd \S+ \d{2} function$/);
+  });
+
+  it('qapi-ts/codegen loads a schema', () => {
+    const r = run(`
+      const { loadSchema, countDefinitions } = await import('qapi-ts/codegen');
+      console.log(JSON.stringify(countDefinitions(loadSchema('.cache/qemu/10.2/qga/qapi-schema.json'))));`);
+    expect(r.err).toBe('');
+    expect(JSON.parse(r.out)).toEqual({ commands: 44, events: 0, structs: 34, unions: 3, alternates: 2, enums: 8 });
+  });
+});

@@ -1,0 +1,31 @@
+/** The documented imports type-check through package.json's exports (as users write them). */
+import { expectTypeOf, test } from 'vitest';
+import type { BlockdevOptions, QmpCommands, StatusInfo } from 'qapi-ts/qemu-10.2';
+import { connectQmp, QmpError, type Client } from 'qapi-ts';
+import { connectQmp as connect72, type Client as Client72 } from 'qapi-ts/qemu-7.2';
+
+test('entry points', () => {
+  expectTypeOf<QmpCommands['query-status']['returns']>().toEqualTypeOf<StatusInfo>();
+  expectTypeOf<BlockdevOptions>().toHaveProperty('driver');
+  expectTypeOf(connectQmp).returns.resolves.toEqualTypeOf<Client>();
+  expectTypeOf(connect72).returns.resolves.toEqualTypeOf<Client72>();
+  expectTypeOf<QmpError['errorClass']>().toEqualTypeOf<string>();
+});
+
+test('the client is typed per release', async () => {
+  const qmp = await connectQmp({ path: '/run/vm.qmp' });
+  expectTypeOf(await qmp.execute('query-status')).toEqualTypeOf<StatusInfo>();
+  expectTypeOf(qmp.cmd.queryStatus).returns.resolves.toEqualTypeOf<StatusInfo>();
+  // @ts-expect-error unknown command
+  await qmp.execute('query-statuss');
+  // @ts-expect-error wrong argument
+  await qmp.cmd.blockdevDel({ node: 'x' });
+  await qmp.execute('query-status', { timeout: 1000 });
+  await qmp.execute('blockdev-del', { 'node-name': 'x' }, { timeout: 1000 });
+  const ev = await qmp.waitForEvent('JOB_STATUS_CHANGE', (e) => e.data.id === 'j1');
+  expectTypeOf(ev.data.id).toEqualTypeOf<string>();
+  await qmp.executeRaw('__com.example_cmd', { any: 'thing' });
+  const q72 = await connect72({ host: '127.0.0.1', port: 4444 });
+  // @ts-expect-error 7.2 has no such command (added in 10.x)
+  await q72.execute('query-accelerators');
+});
