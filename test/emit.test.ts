@@ -443,6 +443,36 @@ const CASES: Case[] = [
     `,
   },
   {
+    name: 'free-form-docs',
+    schema: lines(
+      '##',
+      '# = Colours',
+      '#',
+      '# Everything about colours, */ included.',
+      '##',
+      '',
+      '##',
+      '# @Colour:',
+      '#',
+      '# A colour.',
+      '#',
+      '# @red: red',
+      '##',
+      "{ 'enum': 'Colour', 'data': [ 'red' ] }",
+      '',
+      '##',
+      '# = Trailing section',
+      '##',
+    ),
+    contains: {
+      'types.ts': [
+        '/*\n * = Colours\n *\n * Everything about colours, *\\/ included.\n */\n\n/** A colour. */',
+        "export type Colour =",
+        '/*\n * = Trailing section\n */\n',
+      ],
+    },
+  },
+  {
     name: 'guest-agent',
     protocol: 'qga',
     schema: lines(

@@ -14,7 +14,8 @@
  * Plus `Returned<T>`, the helper output positions use for the few types that
  * travel both ways (see context.ts).
  */
-import { AlternateType, EnumType, ObjectType } from '../entities.js';
+import type { QapiDoc } from '../doc.js';
+import { AlternateType, type Definition, EnumType, ObjectType } from '../entities.js';
 import type { ObjectMember } from '../members.js';
 import { type EmitContext, is64BitInteger, isDeclaredType, type Mode, TypeWriter } from './context.js';
 import { definitionDoc, memberDoc } from './jsdoc.js';
@@ -182,18 +183,72 @@ export function emitTypes(ctx: EmitContext): EmittedFile {
   const writer = typeWriter(ctx);
   writer.usedRuntime.add('JsonValue'); // Returned<T> refers to it
   const statements: Statement[] = [{ kind: 'text', text: `/**\n${RETURNED_DOC.split('\n').map((l) => ` * ${l}`.trimEnd()).join('\n')}\n */\n${RETURNED_DECLARATIONS}` }];
+  const freeform = new FreeformDocs(ctx);
+  const before = (t: Definition): void => {
+    if (t.info) statements.push(...freeform.before(t.info.file, t.info.line));
+  };
   ctx.schema.visit({
+    visitModule: (m) => statements.push(...freeform.enter(m.file)),
     visitEnumType: (t) => {
-      if (isDeclaredType(t)) statements.push(enumDeclaration(t, ctx));
+      if (!isDeclaredType(t)) return;
+      before(t);
+      statements.push(enumDeclaration(t, ctx));
     },
     visitObjectType: (t) => {
       if (!isDeclaredType(t)) return;
+      before(t);
       if (t.isUnion) statements.push(...unionDeclarations(t, ctx, writer));
       else statements.push(structDeclaration(t, ctx, writer));
     },
     visitAlternateType: (t) => {
+      before(t);
       statements.push(alternateDeclaration(t, ctx, writer));
     },
   });
+  statements.push(...freeform.finish());
   return { statements, writer };
+}
+
+/**
+ * Free-form doc comments (section headings and introductions) belong to no
+ * definition: they are kept as plain comments where they stood, before the
+ * next type of their file, so that no documentation text is lost.
+ */
+class FreeformDocs {
+  private readonly byFile = new Map<string, QapiDoc[]>();
+  private current: string | undefined;
+
+  constructor(ctx: EmitContext) {
+    for (const d of ctx.schema.docs) {
+      if (d.symbol !== undefined) continue;
+      if (!this.byFile.has(d.info.file)) this.byFile.set(d.info.file, []);
+      this.byFile.get(d.info.file)!.push(d);
+    }
+  }
+
+  /** The comments of `file` above `line`. */
+  before(file: string, line: number): Statement[] {
+    const queue = this.byFile.get(file) ?? [];
+    const out: Statement[] = [];
+    while (queue.length && queue[0].info.line < line) out.push(freeformComment(queue.shift()!));
+    return out;
+  }
+
+  /** Moving on to another module (a system module has no file): the rest of the current one's first. */
+  enter(file: string | undefined): Statement[] {
+    const out = this.current === undefined ? [] : this.before(this.current, Infinity);
+    this.current = file;
+    return out;
+  }
+
+  /** After the last module: whatever is left. */
+  finish(): Statement[] {
+    return [...this.byFile.keys()].flatMap((f) => this.before(f, Infinity));
+  }
+}
+
+function freeformComment(doc: QapiDoc): Statement {
+  const text = doc.allSections.map((sec) => sec.text).filter(Boolean).join('\n\n');
+  const lines = text.replaceAll('*/', '*\\/').split('\n').map((l) => ` * ${l}`.trimEnd());
+  return { kind: 'text', text: ['/*', ...lines, ' */'].join('\n') };
 }

@@ -29,6 +29,33 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * = Introduction
+ *
+ * This manual describes the commands and events supported by the QEMU
+ * Monitor Protocol (QMP).
+ *
+ * For locating a particular item, please see the `qapi-qmp-index`.
+ *
+ * The following notation is used in examples:
+ *
+ * .. qmp-example::
+ *
+ *   -> ... text sent by client (commands) ...
+ *   <- ... text sent by server (command responses and events) ...
+ *
+ * Example text is formatted for readability.  However, in real
+ * protocol usage, its commonly emitted as a single line.
+ *
+ * Please refer to the
+ * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * for the general format of commands, responses, and events.
+ */
+
+/*
+ * = QMP errors
+ */
+
 /**
  * QEMU error classes
  *
@@ -51,6 +78,10 @@ export type QapiErrorClass =
    * required KVM capability is missing
    */
   | 'KVMMissingCap';
+
+/*
+ * = Common data types
+ */
 
 /**
  * An enumeration of the I/O operation types
@@ -242,6 +273,10 @@ export type EndianMode =
   | 'little'
   /** Big endianness */
   | 'big';
+
+/*
+ * = Socket data types
+ */
 
 /**
  * The network address family
@@ -505,6 +540,10 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
 export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
   type: 'fd';
 }
+
+/*
+ * = VM run state
+ */
 
 /** An enumeration of VM run states. */
 export type RunState =
@@ -913,6 +952,10 @@ export type NotifyVmexitOption =
   | 'internal-error'
   /** disable the feature. */
   | 'disable';
+
+/*
+ * = Cryptography
+ */
 
 /**
  * The type of network endpoint that will be using the credentials.
@@ -1558,6 +1601,10 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
   alg: 'rsa';
 }
 
+/*
+ * = Background jobs
+ */
+
 /**
  * Type of a background job.
  *
@@ -1719,6 +1766,14 @@ export interface JobInfo {
   error?: string;
 }
 
+/*
+ * = Block devices
+ */
+
+/*
+ * == Additional block stuff (VM related)
+ */
+
 /**
  * Policy that BIOS should use to interpret cylinder/head/sector
  * addresses.  Note that Bochs BIOS and SeaBIOS will not actually
@@ -1803,6 +1858,10 @@ export type BlockdevChangeReadOnlyMode =
   | 'read-only'
   /** Makes the device writable */
   | 'read-write';
+
+/*
+ * == Block core (VM unrelated)
+ */
 
 /** @since 1.3 */
 export interface SnapshotInfo {
@@ -8372,6 +8431,10 @@ export interface DummyBlockCoreForceArrays {
   'unused-block-graph-info': BlockGraphInfo[];
 }
 
+/*
+ * == Block device exports
+ */
+
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
 export interface NbdServerOptionsBase {
   /**
@@ -8754,6 +8817,10 @@ export interface BlockExportInfo {
    */
   'shutting-down': boolean;
 }
+
+/*
+ * = Character devices
+ */
 
 /**
  * Information about a character device.
@@ -9532,6 +9599,10 @@ export interface ChardevReturn {
   pty?: string;
 }
 
+/*
+ * = Dump guest memory
+ */
+
 /**
  * An enumeration of guest-memory-dump's format.
  *
@@ -9618,6 +9689,10 @@ export interface DumpGuestMemoryCapability {
   /** the available formats for dump-guest-memory */
   formats: (DumpGuestMemoryFormat | (string & {}))[];
 }
+
+/*
+ * = Net devices
+ */
 
 /**
  * Create a new Network Interface Card.
@@ -10523,6 +10598,18 @@ export interface AnnounceParameters {
   id?: string;
 }
 
+/*
+ * = eBPF Objects
+ *
+ * eBPF object is an ELF binary that contains the eBPF program and eBPF
+ * map description(BTF).  Overall, eBPF object should contain the
+ * program and enough metadata to create/load eBPF with libbpf.  As the
+ * eBPF maps/program should correspond to QEMU, the eBPF can't be used
+ * from different QEMU build.
+ *
+ * Currently, there is a possible eBPF for receive-side scaling (RSS).
+ */
+
 /**
  * An eBPF ELF object.
  *
@@ -10550,6 +10637,10 @@ export type EbpfProgramID =
    * with virtio-net.
    */
   'rss';
+
+/*
+ * = Rocker switch device
+ */
 
 /**
  * Rocker switch information.
@@ -10755,6 +10846,10 @@ export interface RockerOfDpaGroup {
   'ttl-check'?: number;
 }
 
+/*
+ * = TPM (trusted platform module) devices
+ */
+
 /**
  * An enumeration of TPM models
  *
@@ -10886,6 +10981,10 @@ export interface TPMInfo {
   /** The TPM (backend) type configuration options */
   options: TpmTypeOptions;
 }
+
+/*
+ * = Remote desktop
+ */
 
 /**
  * Display protocols which support changing password options.
@@ -11020,6 +11119,10 @@ export type ImageFormat =
   /** PNG format */
   | 'png';
 
+/*
+ * == Spice
+ */
+
 /**
  * The basic information for SPICE network connection
  *
@@ -11153,6 +11256,10 @@ export interface SpiceInfo {
   /** a list of `SpiceChannel` for each active spice channel */
   channels?: SpiceChannel[];
 }
+
+/*
+ * == VNC
+ */
 
 /**
  * The basic information for vnc network connection
@@ -11339,6 +11446,10 @@ export interface VncInfo2 {
   /** The display device the vnc server is linked to. */
   display?: string;
 }
+
+/*
+ * = Input
+ */
 
 /**
  * Information about a mouse device.
@@ -12289,6 +12400,10 @@ export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, Di
   type: 'vnc';
 }
 
+/*
+ * = User authorization
+ */
+
 /**
  * The authorization policy result
  *
@@ -12385,6 +12500,10 @@ export interface AuthZSimpleProperties {
    */
   identity: string;
 }
+
+/*
+ * = Migration
+ */
 
 /**
  * Detailed migration status.
@@ -14192,6 +14311,10 @@ export interface MigrationThreadInfo {
   'thread-id': Int64;
 }
 
+/*
+ * = Transactions
+ */
+
 /**
  * This action can be used to test transaction failure.
  *
@@ -14450,6 +14573,10 @@ export interface TransactionProperties {
   'completion-mode'?: ActionCompletionMode;
 }
 
+/*
+ * = Tracing
+ */
+
 /**
  * State of a tracing event.
  *
@@ -14474,6 +14601,10 @@ export interface TraceEventInfo {
   /** Tracing state. */
   state: TraceEventState | (string & {});
 }
+
+/*
+ * = Compatibility policy
+ */
 
 /**
  * Policy for handling "funny" input.
@@ -14532,6 +14663,10 @@ export interface CompatPolicy {
    */
   'unstable-output'?: CompatPolicyOutput;
 }
+
+/*
+ * = QMP monitor control
+ */
 
 /**
  * Enumeration of capabilities to be advertised during initial client
@@ -14634,6 +14769,10 @@ export interface MonitorOptions {
   /** Name of a character device to expose the monitor on */
   chardev: string;
 }
+
+/*
+ * = QMP introspection
+ */
 
 /**
  * This is a `SchemaInfo`'s meta type, i.e. the kind of entity it
@@ -14964,6 +15103,10 @@ export interface SchemaInfoEvent {
    */
   'arg-type': string;
 }
+
+/*
+ * = QEMU Object Model (QOM)
+ */
 
 /** @since 1.2 */
 export interface ObjectPropertyInfo {
@@ -16322,6 +16465,14 @@ export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
   'qom-type': 's390-pv-guest';
 }
 
+/*
+ * = Device infrastructure (qdev)
+ */
+
+/*
+ * = Common machine types
+ */
+
 /**
  * An enumeration of CPU entitlements that can be assumed by a virtual
  * S390 CPU
@@ -16430,6 +16581,10 @@ export interface SmpCachePropertiesWrapper {
   /** the list of SmpCacheProperties. */
   caches: SmpCacheProperties[];
 }
+
+/*
+ * = Machines
+ */
 
 /**
  * The comprehensive enumeration of QEMU system emulation ("softmmu")
@@ -18154,6 +18309,10 @@ export interface CpuPolarizationInfo {
   polarization: S390CpuPolarization | (string & {});
 }
 
+/*
+ * = Record/replay
+ */
+
 /**
  * Mode of the replay subsystem.
  *
@@ -18193,6 +18352,10 @@ export interface ReplayInfo {
    */
   icount: Int64;
 }
+
+/*
+ * = Yank feature
+ */
 
 /**
  * An enumeration of yank instance types.  See `YankInstance` for more
@@ -18262,6 +18425,10 @@ export interface YankInstance$chardev extends YankInstance$$base, YankInstanceCh
 export interface YankInstance$migration extends YankInstance$$base {
   type: 'migration';
 }
+
+/*
+ * = Miscellanea
+ */
 
 /**
  * Guest name information.
@@ -18705,6 +18872,10 @@ export interface EvtchnInfo {
   /** port is masked */
   masked: boolean;
 }
+
+/*
+ * = Audio
+ */
 
 /**
  * General audio backend options that are used for both playback and
@@ -19264,6 +19435,10 @@ export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
   driver: 'wav';
 }
 
+/*
+ * = ACPI
+ */
+
 /**
  * Specify an ACPI table on the command line to load.
  *
@@ -19354,6 +19529,10 @@ export interface ACPIOSTInfo {
    */
   status: Int64;
 }
+
+/*
+ * = PCI
+ */
 
 /**
  * A PCI device memory region
@@ -19574,6 +19753,10 @@ export interface PciInfo {
   /** a list of devices on this bus */
   devices: PciDeviceInfo[];
 }
+
+/*
+ * = Statistics
+ */
 
 /**
  * Enumeration of statistics types
@@ -19800,6 +19983,10 @@ export interface StatsSchema {
   /** list of statistics. */
   stats: StatsSchemaValue[];
 }
+
+/*
+ * = Virtio devices
+ */
 
 /**
  * Basic information about a given VirtIODevice
@@ -20232,6 +20419,10 @@ export type VMAppleVirtioBlkVariant =
   /** Block device holding auxiliary data required for boot */
   | 'aux';
 
+/*
+ * = VFIO devices
+ */
+
 /**
  * An enumeration of the VFIO device migration states.
  *
@@ -20265,6 +20456,10 @@ export type QapiVfioMigrationState =
    * for reading.
    */
   | 'pre-copy-p2p';
+
+/*
+ * = Cryptography devices
+ */
 
 /**
  * The supported algorithm types of a crypto device.
@@ -20332,6 +20527,10 @@ export interface QCryptodevInfo {
   /** the additional information of the crypto device */
   client: QCryptodevBackendClient[];
 }
+
+/*
+ * = CXL devices
+ */
 
 /**
  * CXL has a number of separate event logs for different types of
@@ -20531,6 +20730,17 @@ export type CxlExtentRemovalPolicy =
    * the request payload.
    */
   | 'prescriptive';
+
+/*
+ * = UEFI Variable Store
+ *
+ * The qemu efi variable store implementation (hw/uefi/) uses this to
+ * store non-volatile variables in json format on disk.
+ *
+ * This is an existing format already supported by (at least) two other
+ * projects, specifically https://gitlab.com/kraxel/virt-firmware and
+ * https://github.com/awslabs/python-uefivars.
+ */
 
 /**
  * UEFI Variable.  Check the UEFI specifification for more detailed

@@ -29,6 +29,37 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * ************
+ * Introduction
+ * ************
+ *
+ * This manual describes the commands and events supported by the QEMU
+ * Monitor Protocol (QMP).
+ *
+ * For locating a particular item, please see the `qapi-qmp-index`.
+ *
+ * The following notation is used in examples:
+ *
+ * .. qmp-example::
+ *
+ *   -> ... text sent by client (commands) ...
+ *   <- ... text sent by server (command responses and events) ...
+ *
+ * Example text is formatted for readability.  However, in real
+ * protocol usage, its commonly emitted as a single line.
+ *
+ * Please refer to the
+ * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * for the general format of commands, responses, and events.
+ */
+
+/*
+ * **********
+ * QMP errors
+ * **********
+ */
+
 /**
  * QEMU error classes
  *
@@ -51,6 +82,12 @@ export type QapiErrorClass =
    * required KVM capability is missing
    */
   | 'KVMMissingCap';
+
+/*
+ * *****************
+ * Common data types
+ * *****************
+ */
 
 /**
  * An enumeration of the I/O operation types
@@ -242,6 +279,12 @@ export type EndianMode =
   | 'little'
   /** Big endianness */
   | 'big';
+
+/*
+ * *****************
+ * Socket data types
+ * *****************
+ */
 
 /**
  * The network address family
@@ -535,6 +578,12 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
 export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
   type: 'fd';
 }
+
+/*
+ * ************
+ * VM run state
+ * ************
+ */
 
 /** An enumeration of VM run states. */
 export type RunState =
@@ -980,6 +1029,12 @@ export type NotifyVmexitOption =
   | 'internal-error'
   /** disable the feature. */
   | 'disable';
+
+/*
+ * ************
+ * Cryptography
+ * ************
+ */
 
 /**
  * The type of network endpoint that will be using the credentials.
@@ -1628,6 +1683,12 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
   alg: 'rsa';
 }
 
+/*
+ * ***************
+ * Background jobs
+ * ***************
+ */
+
 /**
  * Type of a background job.
  *
@@ -1789,6 +1850,12 @@ export interface JobInfo {
   error?: string;
 }
 
+/*
+ * ************
+ * Accelerators
+ * ************
+ */
+
 /**
  * Information about support for KVM acceleration
  *
@@ -1838,6 +1905,17 @@ export interface AcceleratorInfo {
    */
   present: (Accelerator | (string & {}))[];
 }
+
+/*
+ * *************
+ * Block devices
+ * *************
+ */
+
+/*
+ * Additional block stuff (VM related)
+ * ===================================
+ */
 
 /**
  * Policy that BIOS should use to interpret cylinder/head/sector
@@ -1923,6 +2001,11 @@ export type BlockdevChangeReadOnlyMode =
   | 'read-only'
   /** Makes the device writable */
   | 'read-write';
+
+/*
+ * Block core (VM unrelated)
+ * =========================
+ */
 
 /** @since 1.3 */
 export interface SnapshotInfo {
@@ -8590,6 +8673,11 @@ export interface DummyBlockCoreForceArrays {
   'unused-block-graph-info': BlockGraphInfo[];
 }
 
+/*
+ * Block device exports
+ * ====================
+ */
+
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
 export interface NbdServerOptionsBase {
   /**
@@ -8974,6 +9062,12 @@ export interface BlockExportInfo {
    */
   'shutting-down': boolean;
 }
+
+/*
+ * *****************
+ * Character devices
+ * *****************
+ */
 
 /**
  * Information about a character device.
@@ -9739,6 +9833,12 @@ export interface ChardevReturn {
   pty?: string;
 }
 
+/*
+ * *****************
+ * Dump guest memory
+ * *****************
+ */
+
 /**
  * An enumeration of guest-memory-dump's format.
  *
@@ -9825,6 +9925,12 @@ export interface DumpGuestMemoryCapability {
   /** the available formats for `dump-guest-memory` */
   formats: (DumpGuestMemoryFormat | (string & {}))[];
 }
+
+/*
+ * ***********
+ * Net devices
+ * ***********
+ */
 
 /**
  * Create a new Network Interface Card.
@@ -10838,6 +10944,20 @@ export interface AnnounceParameters {
   id?: string;
 }
 
+/*
+ * ************
+ * eBPF Objects
+ * ************
+ *
+ * eBPF object is an ELF binary that contains the eBPF program and eBPF
+ * map description(BTF).  Overall, eBPF object should contain the
+ * program and enough metadata to create/load eBPF with libbpf.  As the
+ * eBPF maps/program should correspond to QEMU, the eBPF can't be used
+ * from different QEMU build.
+ *
+ * Currently, there is a possible eBPF for receive-side scaling (RSS).
+ */
+
 /**
  * An eBPF ELF object.
  *
@@ -10865,6 +10985,12 @@ export type EbpfProgramID =
    * with virtio-net.
    */
   'rss';
+
+/*
+ * ********************
+ * Rocker switch device
+ * ********************
+ */
 
 /**
  * Rocker switch information.
@@ -11070,6 +11196,12 @@ export interface RockerOfDpaGroup {
   'ttl-check'?: number;
 }
 
+/*
+ * *************************************
+ * TPM (trusted platform module) devices
+ * *************************************
+ */
+
 /**
  * An enumeration of TPM models
  *
@@ -11201,6 +11333,12 @@ export interface TPMInfo {
   /** The TPM (backend) type configuration options */
   options: TpmTypeOptions;
 }
+
+/*
+ * **************
+ * Remote desktop
+ * **************
+ */
 
 /**
  * Display protocols which support changing password options.
@@ -11335,6 +11473,11 @@ export type ImageFormat =
   /** PNG format */
   | 'png';
 
+/*
+ * Spice
+ * =====
+ */
+
 /**
  * The basic information for SPICE network connection
  *
@@ -11468,6 +11611,11 @@ export interface SpiceInfo {
   /** a list of `SpiceChannel` for each active spice channel */
   channels?: SpiceChannel[];
 }
+
+/*
+ * VNC
+ * ===
+ */
 
 /**
  * The basic information for vnc network connection
@@ -11654,6 +11802,12 @@ export interface VncInfo2 {
   /** The display device the vnc server is linked to. */
   display?: string;
 }
+
+/*
+ * *****
+ * Input
+ * *****
+ */
 
 /**
  * Information about a mouse device.
@@ -12614,6 +12768,12 @@ export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, Di
   type: 'vnc';
 }
 
+/*
+ * ******************
+ * User authorization
+ * ******************
+ */
+
 /**
  * The authorization policy result
  *
@@ -12710,6 +12870,12 @@ export interface AuthZSimpleProperties {
    */
   identity: string;
 }
+
+/*
+ * *********
+ * Migration
+ * *********
+ */
 
 /**
  * Detailed migration status.
@@ -14641,6 +14807,12 @@ export interface MigrationThreadInfo {
   'thread-id': Int64;
 }
 
+/*
+ * ************
+ * Transactions
+ * ************
+ */
+
 /**
  * This action can be used to test transaction failure.
  *
@@ -14899,6 +15071,12 @@ export interface TransactionProperties {
   'completion-mode'?: ActionCompletionMode;
 }
 
+/*
+ * *******
+ * Tracing
+ * *******
+ */
+
 /**
  * State of a tracing event.
  *
@@ -14923,6 +15101,12 @@ export interface TraceEventInfo {
   /** Tracing state. */
   state: TraceEventState | (string & {});
 }
+
+/*
+ * ********************
+ * Compatibility policy
+ * ********************
+ */
 
 /**
  * Policy for handling "funny" input.
@@ -14981,6 +15165,12 @@ export interface CompatPolicy {
    */
   'unstable-output'?: CompatPolicyOutput;
 }
+
+/*
+ * *******************
+ * QMP monitor control
+ * *******************
+ */
 
 /**
  * Enumeration of capabilities to be advertised during initial client
@@ -15083,6 +15273,12 @@ export interface MonitorOptions {
   /** Name of a character device to expose the monitor on */
   chardev: string;
 }
+
+/*
+ * *****************
+ * QMP introspection
+ * *****************
+ */
 
 /**
  * This is a `SchemaInfo`'s meta type, i.e. the kind of entity it
@@ -15413,6 +15609,12 @@ export interface SchemaInfoEvent {
    */
   'arg-type': string;
 }
+
+/*
+ * ***********************
+ * QEMU Object Model (QOM)
+ * ***********************
+ */
 
 /** @since 1.2 */
 export interface ObjectPropertyInfo {
@@ -16869,6 +17071,18 @@ export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
   'qom-type': 's390-pv-guest';
 }
 
+/*
+ * ****************************
+ * Device infrastructure (qdev)
+ * ****************************
+ */
+
+/*
+ * ********************
+ * Common machine types
+ * ********************
+ */
+
 /**
  * An enumeration of CPU entitlements that can be assumed by a virtual
  * S390 CPU
@@ -16977,6 +17191,12 @@ export interface SmpCachePropertiesWrapper {
   /** the list of `SmpCacheProperties`. */
   caches: SmpCacheProperties[];
 }
+
+/*
+ * ********
+ * Machines
+ * ********
+ */
 
 /**
  * The comprehensive enumeration of QEMU system emulation ("softmmu")
@@ -18688,6 +18908,12 @@ export interface CpuPolarizationInfo {
   polarization: S390CpuPolarization | (string & {});
 }
 
+/*
+ * *************
+ * Record/replay
+ * *************
+ */
+
 /**
  * Mode of the replay subsystem.
  *
@@ -18727,6 +18953,12 @@ export interface ReplayInfo {
    */
   icount: Int64;
 }
+
+/*
+ * ************
+ * Yank feature
+ * ************
+ */
 
 /**
  * An enumeration of yank instance types.  See `YankInstance` for more
@@ -18796,6 +19028,12 @@ export interface YankInstance$chardev extends YankInstance$$base, YankInstanceCh
 export interface YankInstance$migration extends YankInstance$$base {
   type: 'migration';
 }
+
+/*
+ * ***********
+ * Miscellanea
+ * ***********
+ */
 
 /**
  * Guest name information.
@@ -19215,6 +19453,12 @@ export interface EvtchnInfo {
   /** port is masked */
   masked: boolean;
 }
+
+/*
+ * *****
+ * Audio
+ * *****
+ */
 
 /**
  * General audio backend options that are used for both playback and
@@ -19775,6 +20019,12 @@ export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
   driver: 'wav';
 }
 
+/*
+ * ****
+ * ACPI
+ * ****
+ */
+
 /**
  * Specify an ACPI table on the command line to load.
  *
@@ -19865,6 +20115,21 @@ export interface ACPIOSTInfo {
    */
   status: Int64;
 }
+
+/*
+ * == GHESv2 CPER Error Injection
+ *
+ * Defined since ACPI Specification 6.1, section 18.3.2.8 Generic
+ * Hardware Error Source version 2.  See:
+ *
+ * https://uefi.org/sites/default/files/resources/ACPI_6_1.pdf
+ */
+
+/*
+ * ***
+ * PCI
+ * ***
+ */
 
 /**
  * A PCI device memory region
@@ -20085,6 +20350,12 @@ export interface PciInfo {
   /** a list of devices on this bus */
   devices: PciDeviceInfo[];
 }
+
+/*
+ * **********
+ * Statistics
+ * **********
+ */
 
 /**
  * Enumeration of statistics types
@@ -20311,6 +20582,12 @@ export interface StatsSchema {
   /** list of statistics. */
   stats: StatsSchemaValue[];
 }
+
+/*
+ * **************
+ * Virtio devices
+ * **************
+ */
 
 /**
  * Basic information about a given VirtIODevice
@@ -20761,6 +21038,12 @@ export type VMAppleVirtioBlkVariant =
   /** Block device holding auxiliary data required for boot */
   | 'aux';
 
+/*
+ * ************
+ * VFIO devices
+ * ************
+ */
+
 /**
  * An enumeration of the VFIO device migration states.
  *
@@ -20794,6 +21077,12 @@ export type QapiVfioMigrationState =
    * for reading.
    */
   | 'pre-copy-p2p';
+
+/*
+ * ********************
+ * Cryptography devices
+ * ********************
+ */
 
 /**
  * The supported algorithm types of a crypto device.
@@ -20861,6 +21150,12 @@ export interface QCryptodevInfo {
   /** the additional information of the crypto device */
   client: QCryptodevBackendClient[];
 }
+
+/*
+ * ***********
+ * CXL devices
+ * ***********
+ */
 
 /**
  * CXL has a number of separate event logs for different types of
@@ -21060,6 +21355,19 @@ export type CxlExtentRemovalPolicy =
    * the request payload.
    */
   | 'prescriptive';
+
+/*
+ * *******************
+ * UEFI Variable Store
+ * *******************
+ *
+ * The QEMU efi variable store implementation (hw/uefi/) uses this to
+ * store non-volatile variables in json format on disk.
+ *
+ * This is an existing format already supported by (at least) two other
+ * projects, specifically https://gitlab.com/kraxel/virt-firmware and
+ * https://github.com/awslabs/python-uefivars.
+ */
 
 /**
  * UEFI Variable.  Check the UEFI specifification for more detailed

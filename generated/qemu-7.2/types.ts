@@ -29,6 +29,63 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * = Introduction
+ *
+ * This document describes all commands currently supported by QMP.
+ *
+ * Most of the time their usage is exactly the same as in the user Monitor, this
+ * means that any other document which also describe commands (the manpage,
+ * QEMU's manual, etc) can and should be consulted.
+ *
+ * QMP has two types of commands: regular and query commands. Regular commands
+ * usually change the Virtual Machine's state someway, while query commands just
+ * return information. The sections below are divided accordingly.
+ *
+ * It's important to observe that all communication examples are formatted in
+ * a reader-friendly way, so that they're easier to understand. However, in real
+ * protocol usage, they're emitted as a single line.
+ *
+ * Also, the following notation is used to denote data flow:
+ *
+ * Example:
+ *
+ * ::
+ *
+ *   -> data issued by the Client
+ *   <- Server data response
+ *
+ * Please, refer to the QMP specification (docs/interop/qmp-spec.txt) for
+ * detailed information on the Server command and response formats.
+ */
+
+/*
+ * = Stability Considerations
+ *
+ * The current QMP command set (described in this file) may be useful for a
+ * number of use cases, however it's limited and several commands have bad
+ * defined semantics, specially with regard to command completion.
+ *
+ * These problems are going to be solved incrementally in the next QEMU releases
+ * and we're going to establish a deprecation policy for badly defined commands.
+ *
+ * If you're planning to adopt QMP, please observe the following:
+ *
+ *     1. The deprecation policy will take effect and be documented soon, please
+ *        check the documentation of each used command as soon as a new release of
+ *        QEMU is available
+ *
+ *     2. DO NOT rely on anything which is not explicit documented
+ *
+ *     3. Errors, in special, are not documented. Applications should NOT check
+ *        for specific errors classes or data (it's strongly recommended to only
+ *        check for the "error" key)
+ */
+
+/*
+ * = QMP errors
+ */
+
 /**
  * QEMU error classes
  *
@@ -51,6 +108,10 @@ export type QapiErrorClass =
    * required KVM capability is missing
    */
   | 'KVMMissingCap';
+
+/*
+ * = Common data types
+ */
 
 /**
  * An enumeration of the I/O operation types
@@ -226,6 +287,10 @@ export interface HumanReadableText {
   /** Formatted output intended for humans. */
   'human-readable-text': string;
 }
+
+/*
+ * = Socket data types
+ */
 
 /**
  * The network address family
@@ -475,6 +540,10 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
 export interface SocketAddress$fd extends SocketAddress$$base, String {
   type: 'fd';
 }
+
+/*
+ * = VM run state
+ */
 
 /** An enumeration of VM run states. */
 export type RunState =
@@ -838,6 +907,10 @@ export type NotifyVmexitOption =
   | 'internal-error'
   /** disable the feature. */
   | 'disable';
+
+/*
+ * = Cryptography
+ */
 
 /**
  * The type of network endpoint that will be using the credentials.
@@ -1495,6 +1568,14 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
   alg: 'rsa';
 }
 
+/*
+ * = Block devices
+ */
+
+/*
+ * == Additional block stuff (VM related)
+ */
+
 /**
  * Policy that BIOS should use to interpret cylinder/head/sector
  * addresses.  Note that Bochs BIOS and SeaBIOS will not actually
@@ -1579,6 +1660,10 @@ export type BlockdevChangeReadOnlyMode =
   | 'read-only'
   /** Makes the device writable */
   | 'read-write';
+
+/*
+ * == Block core (VM unrelated)
+ */
 
 /** @since 1.3 */
 export interface SnapshotInfo {
@@ -7575,6 +7660,10 @@ export interface BlockdevSnapshotInternal {
   name: string;
 }
 
+/*
+ * == Background jobs
+ */
+
 /**
  * Type of a background job.
  *
@@ -7720,6 +7809,10 @@ export interface JobInfo {
    */
   error?: string;
 }
+
+/*
+ * == Block device exports
+ */
 
 /**
  * Keep this type consistent with the nbd-server-start arguments. The only
@@ -8063,6 +8156,10 @@ export interface BlockExportInfo {
    */
   'shutting-down': boolean;
 }
+
+/*
+ * = Character devices
+ */
 
 /**
  * Information about a character device.
@@ -8706,6 +8803,10 @@ export interface ChardevReturn {
   pty?: string;
 }
 
+/*
+ * = Dump guest memory
+ */
+
 /**
  * An enumeration of guest-memory-dump's format.
  *
@@ -8771,6 +8872,10 @@ export interface DumpQueryResult {
 export interface DumpGuestMemoryCapability {
   formats: (DumpGuestMemoryFormat | (string & {}))[];
 }
+
+/*
+ * = Net devices
+ */
 
 /**
  * Create a new Network Interface Card.
@@ -9551,6 +9656,14 @@ export interface AnnounceParameters {
   id?: string;
 }
 
+/*
+ * = RDMA device
+ */
+
+/*
+ * = Rocker switch device
+ */
+
 /**
  * Rocker switch information.
  *
@@ -9755,6 +9868,10 @@ export interface RockerOfDpaGroup {
   'ttl-check'?: number;
 }
 
+/*
+ * = TPM (trusted platform module) devices
+ */
+
 /**
  * An enumeration of TPM models
  *
@@ -9886,6 +10003,10 @@ export interface TPMInfo {
   options: TpmTypeOptions;
 }
 
+/*
+ * = Remote desktop
+ */
+
 /**
  * Display protocols which support changing password options.
  *
@@ -10016,6 +10137,10 @@ export type ImageFormat =
   | 'ppm'
   /** PNG format */
   | 'png';
+
+/*
+ * == Spice
+ */
 
 /**
  * The basic information for SPICE network connection
@@ -10151,6 +10276,10 @@ export interface SpiceInfo {
   /** a list of `SpiceChannel` for each active spice channel */
   channels?: SpiceChannel[];
 }
+
+/*
+ * == VNC
+ */
 
 /**
  * The basic information for vnc network connection
@@ -10325,6 +10454,10 @@ export interface VncInfo2 {
   /** The display device the vnc server is linked to. */
   display?: string;
 }
+
+/*
+ * = Input
+ */
 
 /**
  * Information about a mouse device.
@@ -11141,6 +11274,10 @@ export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, Di
   type: 'vnc';
 }
 
+/*
+ * = User authorization
+ */
+
 /**
  * The authorization policy result
  *
@@ -11234,6 +11371,10 @@ export interface AuthZSimpleProperties {
    */
   identity: string;
 }
+
+/*
+ * = Migration
+ */
 
 /**
  * Detailed migration status.
@@ -12686,6 +12827,10 @@ export interface DirtyLimitInfo {
   'current-rate': Int64;
 }
 
+/*
+ * = Transactions
+ */
+
 /**
  * This action can be used to test transaction failure.
  *
@@ -12943,6 +13088,10 @@ export interface TransactionProperties {
   'completion-mode'?: ActionCompletionMode;
 }
 
+/*
+ * = Tracing
+ */
+
 /**
  * State of a tracing event.
  *
@@ -12972,6 +13121,10 @@ export interface TraceEventInfo {
   /** Whether this is a per-vCPU event (since 2.7). */
   vcpu: boolean;
 }
+
+/*
+ * = Compatibility policy
+ */
 
 /**
  * Policy for handling "funny" input.
@@ -13027,6 +13180,10 @@ export interface CompatPolicy {
    */
   'unstable-output'?: CompatPolicyOutput;
 }
+
+/*
+ * = QMP monitor control
+ */
 
 /**
  * Enumeration of capabilities to be advertised during initial client
@@ -13129,6 +13286,10 @@ export interface MonitorOptions {
   /** Name of a character device to expose the monitor on */
   chardev: string;
 }
+
+/*
+ * = QMP introspection
+ */
 
 /**
  * This is a `SchemaInfo`'s meta type, i.e. the kind of entity it
@@ -13447,6 +13608,10 @@ export interface SchemaInfoEvent {
    */
   'arg-type': string;
 }
+
+/*
+ * = QEMU Object Model (QOM)
+ */
 
 /** @since 1.2 */
 export interface ObjectPropertyInfo {
@@ -14507,6 +14672,14 @@ export interface ObjectOptions$pef_guest extends ObjectOptions$$base {
 export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
   'qom-type': 's390-pv-guest';
 }
+
+/*
+ * = Device infrastructure (qdev)
+ */
+
+/*
+ * = Machines
+ */
 
 /**
  * The comprehensive enumeration of QEMU system emulation ("softmmu")
@@ -15998,6 +16171,10 @@ export interface CpuDefinitionInfo {
   deprecated: boolean;
 }
 
+/*
+ * = Record/replay
+ */
+
 /**
  * Mode of the replay subsystem.
  *
@@ -16038,6 +16215,10 @@ export interface ReplayInfo {
    */
   icount: Int64;
 }
+
+/*
+ * = Yank feature
+ */
 
 /**
  * An enumeration of yank instance types. See `YankInstance` for more
@@ -16108,6 +16289,10 @@ export interface YankInstance$chardev extends YankInstance$$base, YankInstanceCh
 export interface YankInstance$migration extends YankInstance$$base {
   type: 'migration';
 }
+
+/*
+ * = Miscellanea
+ */
 
 /**
  * Guest name information.
@@ -16446,6 +16631,10 @@ export interface SGXInfo {
   /** The EPC sections info for guest (Since: 7.0) */
   sections: SGXEPCSection[];
 }
+
+/*
+ * = Audio
+ */
 
 /**
  * General audio backend options that are used for both playback and
@@ -16887,6 +17076,10 @@ export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
   driver: 'wav';
 }
 
+/*
+ * = ACPI
+ */
+
 /**
  * Specify an ACPI table on the command line to load.
  *
@@ -16976,6 +17169,10 @@ export interface ACPIOSTInfo {
    */
   status: Int64;
 }
+
+/*
+ * = PCI
+ */
 
 /**
  * A PCI device memory region
@@ -17193,6 +17390,10 @@ export interface PciInfo {
   devices: PciDeviceInfo[];
 }
 
+/*
+ * = Statistics
+ */
+
 /**
  * Enumeration of statistics types
  *
@@ -17392,6 +17593,10 @@ export interface StatsSchema {
   /** list of statistics. */
   stats: StatsSchemaValue[];
 }
+
+/*
+ * = Virtio devices
+ */
 
 /**
  * Basic information about a given VirtIODevice

@@ -29,6 +29,27 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * This manual describes the commands supported by the QEMU Guest
+ * Agent Protocol.
+ *
+ * For locating  a particular item, please see the `qapi-qga-index`.
+ *
+ * The following notation is used in examples:
+ *
+ * .. qmp-example::
+ *
+ *   -> ... text sent by client (commands) ...
+ *   <- ... text sent by server (command responses and events) ...
+ *
+ * Example text is formatted for readability.  However, in real
+ * protocol usage, its commonly emitted as a single line.
+ *
+ * Please refer to the
+ * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * for the general format of commands, responses, and events.
+ */
+
 /**
  * Information about guest agent commands.
  *

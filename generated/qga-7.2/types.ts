@@ -29,6 +29,19 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * = General note concerning the use of guest agent interfaces
+ *
+ * "unsupported" is a higher-level error than the errors that individual
+ * commands might document. The caller should always be prepared to receive
+ * QERR_UNSUPPORTED, even if the given command doesn't specify it, or doesn't
+ * document any failure mode at all.
+ */
+
+/*
+ * = QEMU guest agent protocol commands and structs
+ */
+
 /**
  * Information about guest agent commands.
  *

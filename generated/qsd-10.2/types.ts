@@ -29,6 +29,43 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * ************
+ * Introduction
+ * ************
+ *
+ * This manual describes the commands and events supported by the QEMU
+ * storage daemon QMP.
+ *
+ * For locating a particular item, please see the `qapi-qsd-index`.
+ *
+ * The following notation is used in examples:
+ *
+ * .. qmp-example::
+ *
+ *   -> ... text sent by client (commands) ...
+ *   <- ... text sent by server (command responses and events) ...
+ *
+ * Example text is formatted for readability.  However, in real
+ * protocol usage, its commonly emitted as a single line.
+ *
+ * Please refer to the
+ * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * for the general format of commands, responses, and events.
+ */
+
+/*
+ * *************
+ * Block devices
+ * *************
+ */
+
+/*
+ * *****************
+ * Common data types
+ * *****************
+ */
+
 /**
  * An enumeration of the I/O operation types
  *
@@ -219,6 +256,12 @@ export type EndianMode =
   | 'little'
   /** Big endianness */
   | 'big';
+
+/*
+ * *****************
+ * Socket data types
+ * *****************
+ */
 
 /**
  * The network address family
@@ -512,6 +555,12 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
 export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
   type: 'fd';
 }
+
+/*
+ * ************
+ * Cryptography
+ * ************
+ */
 
 /**
  * The type of network endpoint that will be using the credentials.
@@ -1160,6 +1209,12 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
   alg: 'rsa';
 }
 
+/*
+ * ***************
+ * Background jobs
+ * ***************
+ */
+
 /**
  * Type of a background job.
  *
@@ -1320,6 +1375,11 @@ export interface JobInfo {
    */
   error?: string;
 }
+
+/*
+ * Block core (VM unrelated)
+ * =========================
+ */
 
 /** @since 1.3 */
 export interface SnapshotInfo {
@@ -7987,6 +8047,11 @@ export interface DummyBlockCoreForceArrays {
   'unused-block-graph-info': BlockGraphInfo[];
 }
 
+/*
+ * Block device exports
+ * ====================
+ */
+
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
 export interface NbdServerOptionsBase {
   /**
@@ -8371,6 +8436,12 @@ export interface BlockExportInfo {
    */
   'shutting-down': boolean;
 }
+
+/*
+ * *****************
+ * Character devices
+ * *****************
+ */
 
 /**
  * Information about a character device.
@@ -9136,6 +9207,12 @@ export interface ChardevReturn {
   pty?: string;
 }
 
+/*
+ * ******************
+ * User authorization
+ * ******************
+ */
+
 /**
  * The authorization policy result
  *
@@ -9232,6 +9309,12 @@ export interface AuthZSimpleProperties {
    */
   identity: string;
 }
+
+/*
+ * ************
+ * Transactions
+ * ************
+ */
 
 /**
  * This action can be used to test transaction failure.
@@ -9491,6 +9574,12 @@ export interface TransactionProperties {
   'completion-mode'?: ActionCompletionMode;
 }
 
+/*
+ * *******************
+ * QMP monitor control
+ * *******************
+ */
+
 /**
  * Enumeration of capabilities to be advertised during initial client
  * connection, used for agreeing on particular QMP extension behaviors.
@@ -9592,6 +9681,12 @@ export interface MonitorOptions {
   /** Name of a character device to expose the monitor on */
   chardev: string;
 }
+
+/*
+ * *****************
+ * QMP introspection
+ * *****************
+ */
 
 /**
  * This is a `SchemaInfo`'s meta type, i.e. the kind of entity it
@@ -9922,6 +10017,12 @@ export interface SchemaInfoEvent {
    */
   'arg-type': string;
 }
+
+/*
+ * ***********************
+ * QEMU Object Model (QOM)
+ * ***********************
+ */
 
 /** @since 1.2 */
 export interface ObjectPropertyInfo {

@@ -29,6 +29,14 @@ type Returned$Open<S> = [S] extends [never]
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
+/*
+ * = Block devices
+ */
+
+/*
+ * == Block core (VM unrelated)
+ */
+
 /** @since 1.3 */
 export interface SnapshotInfo {
   /** unique snapshot id */
@@ -6024,6 +6032,10 @@ export interface BlockdevSnapshotInternal {
   name: string;
 }
 
+/*
+ * = Common data types
+ */
+
 /**
  * An enumeration of the I/O operation types
  *
@@ -6198,6 +6210,10 @@ export interface HumanReadableText {
   /** Formatted output intended for humans. */
   'human-readable-text': string;
 }
+
+/*
+ * = Cryptography
+ */
 
 /**
  * The type of network endpoint that will be using the credentials.
@@ -6855,6 +6871,10 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
   alg: 'rsa';
 }
 
+/*
+ * == Background jobs
+ */
+
 /**
  * Type of a background job.
  *
@@ -7000,6 +7020,10 @@ export interface JobInfo {
    */
   error?: string;
 }
+
+/*
+ * = Socket data types
+ */
 
 /**
  * The network address family
@@ -7249,6 +7273,10 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
 export interface SocketAddress$fd extends SocketAddress$$base, String {
   type: 'fd';
 }
+
+/*
+ * == Block device exports
+ */
 
 /**
  * Keep this type consistent with the nbd-server-start arguments. The only
@@ -7592,6 +7620,10 @@ export interface BlockExportInfo {
    */
   'shutting-down': boolean;
 }
+
+/*
+ * = Character devices
+ */
 
 /**
  * Information about a character device.
@@ -8235,6 +8267,10 @@ export interface ChardevReturn {
   pty?: string;
 }
 
+/*
+ * = QMP monitor control
+ */
+
 /**
  * Enumeration of capabilities to be advertised during initial client
  * connection, used for agreeing on particular QMP extension behaviors.
@@ -8336,6 +8372,10 @@ export interface MonitorOptions {
   /** Name of a character device to expose the monitor on */
   chardev: string;
 }
+
+/*
+ * = QMP introspection
+ */
 
 /**
  * This is a `SchemaInfo`'s meta type, i.e. the kind of entity it
@@ -8655,6 +8695,10 @@ export interface SchemaInfoEvent {
   'arg-type': string;
 }
 
+/*
+ * = User authorization
+ */
+
 /**
  * The authorization policy result
  *
@@ -8748,6 +8792,10 @@ export interface AuthZSimpleProperties {
    */
   identity: string;
 }
+
+/*
+ * = QEMU Object Model (QOM)
+ */
 
 /** @since 1.2 */
 export interface ObjectPropertyInfo {
@@ -9808,6 +9856,10 @@ export interface ObjectOptions$pef_guest extends ObjectOptions$$base {
 export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
   'qom-type': 's390-pv-guest';
 }
+
+/*
+ * = Transactions
+ */
 
 /**
  * This action can be used to test transaction failure.
