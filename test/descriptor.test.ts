@@ -5,7 +5,6 @@
  * events and following the types they use).
  */
 import net from 'node:net';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../codegen/frontend.js';
@@ -16,19 +15,8 @@ import type { SchemaDescriptor, SchemaInfo, SchemaInfoCommand, SchemaInfoObject 
 import { parseJson, stringifyJson } from '../runtime/json.js';
 import { validate } from '../runtime/validate.js';
 import { requireSources, schemaFile } from './support/qemu-sources.js';
-import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
-
-function schemaFrom(text: string): Schema {
-  const dir = tempDir('qd');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 's.json');
-  writeFileSync(file, text);
-  try {
-    return loadSchema(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { schemaFrom } from './support/schemas.js';
+import { startQemu, type QemuProcess } from './support/qemu.js';
 
 const byName = (d: SchemaDescriptor): Map<string, SchemaInfo> => new Map(d.map((i) => [i.name, i]));
 

@@ -1,26 +1,11 @@
 /** buildTable: method names, command and event flags, where 64-bit integers live. */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSchema } from '../codegen/frontend.js';
 import { QapiError } from '../codegen/errors.js';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';
 import { buildTable, methodName } from '../codegen/emit/table.js';
-import type { Schema } from '../codegen/schema.js';
 import { requireSources, schemaFile } from './support/qemu-sources.js';
-import { tempDir } from './support/qemu.js';
-
-function schemaFrom(text: string): Schema {
-  const dir = tempDir('qt');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 's.json');
-  writeFileSync(file, text);
-  try {
-    return loadSchema(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { schemaFrom } from './support/schemas.js';
 
 describe('methodName', () => {
   it.each([
