@@ -23,7 +23,7 @@ interface Diagnostics {
 function typecheck(sdkDeclarations: string, mustPass: boolean): Diagnostics {
   const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-tsc-'));
   try {
-    copyFileSync(path.join(ROOT, 'bench/fixtures/user-program.ts'), path.join(dir, 'program.ts'));
+    copyFileSync(path.join(ROOT, 'bench/fixtures/user-program.ts'), path.join(dir, 'program.mts'));
     writeFileSync(
       path.join(dir, 'tsconfig.json'),
       JSON.stringify({
@@ -38,7 +38,7 @@ function typecheck(sdkDeclarations: string, mustPass: boolean): Diagnostics {
           typeRoots: [path.join(ROOT, 'node_modules/@types')],
           paths: { sdk: [sdkDeclarations] },
         },
-        files: ['program.ts'],
+        files: ['program.mts'],
       }),
     );
     const runs: Diagnostics[] = [];
