@@ -80,6 +80,8 @@ interface Pending {
   id: number;
   command: string;
   message: JsonObject;
+  /** The message as written on the wire. */
+  text: string;
   oob: boolean;
   resolve(v: JsonValue): void;
   reject(e: Error): void;
@@ -116,7 +118,7 @@ export class QmpClient<
   readonly enabled: string[] = [];
   /** Replies that arrived after their call timed out or was aborted (dropped). */
   lateReplies = 0;
-  /** Messages from QEMU that could not be read (garbage, oversized, unknown shape). */
+  /** Messages from QEMU that could not be read (garbage, oversized, unknown shape), and errors thrown by the tap or event listeners. */
   readonly protocolErrors: Error[] = [];
 
   private state = State.Handshake;
@@ -126,7 +128,8 @@ export class QmpClient<
   /** Ids of sent in-band requests in send order, for replies that carry no id. */
   private readonly order: number[] = [];
   private inFlight = 0;
-  private readonly hub = new EventHub();
+  /** A throwing listener must not break the protocol: its error is kept with the protocol errors. */
+  private readonly hub = new EventHub((e) => this.protocolError(e));
   private readonly decoder: MessageDecoder;
   private readonly closedPromise: Promise<void>;
   private markClosed!: () => void;
@@ -173,6 +176,7 @@ export class QmpClient<
 
   /** @internal Reads the greeting and negotiates capabilities. */
   async open(signal?: AbortSignal, limit = this.opts.connectTimeout): Promise<this> {
+    const deadline = Date.now() + limit;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => this.failHandshake(new ConnectionError('handshake-failed', `${this.peer}: aborted`, { cause: signal?.reason }));
     try {
@@ -195,7 +199,22 @@ export class QmpClient<
       this.greeting = parseGreeting(greeting, this.peer);
       const wanted = this.opts.oob && this.greeting.capabilities.includes('oob') ? ['oob'] : [];
       this.state = State.Ready;
-      await this.send('qmp_capabilities', wanted.length ? { enable: wanted } : undefined, { timeout: limit, validate: false }, false);
+      // The negotiation shares the budget and the signal; however it fails, connect fails with a ConnectionError.
+      await this.send(
+        'qmp_capabilities',
+        wanted.length ? { enable: wanted } : undefined,
+        { timeout: Math.max(1, deadline - Date.now()), signal, validate: false },
+        false,
+      ).catch((e: Error) => {
+        if (e instanceof ConnectionError) throw e;
+        const why =
+          e instanceof QmpTimeoutError
+            ? `no reply to qmp_capabilities within ${limit} ms of connecting`
+            : e instanceof QmpAbortError
+              ? 'aborted'
+              : `qmp_capabilities failed: ${e.message}`;
+        throw new ConnectionError('handshake-failed', `${this.peer}: ${why}`, { cause: e instanceof QmpAbortError ? signal?.reason : e });
+      });
       this.enabled.push(...wanted);
       this.hub.start();
       return this;
@@ -320,9 +339,16 @@ export class QmpClient<
     const message: JsonObject = oob ? { 'exec-oob': command } : { execute: command };
     if (args !== undefined) message.arguments = args;
     message.id = id;
+    // Written now, so that arguments with no JSON form fail this call alone, before it takes a slot.
+    let text: string;
+    try {
+      text = stringifyJson(message);
+    } catch (e) {
+      return Promise.reject(new QmpUsageError(`${command}: the arguments cannot be written as JSON: ${(e as Error).message}`, { cause: e }));
+    }
 
     return new Promise<JsonValue>((resolve, reject) => {
-      const p: Pending = { id, command, message, oob, resolve, reject, sent: false, abandoned: false };
+      const p: Pending = { id, command, message, text, oob, resolve, reject, sent: false, abandoned: false };
       const timeout = options?.timeout ?? this.opts.timeout;
       if (timeout > 0) p.timer = setTimeout(() => this.abandon(p, new QmpTimeoutError(command, timeout)), timeout);
       const signal = options?.signal;
@@ -344,15 +370,15 @@ export class QmpClient<
       this.inFlight++;
       this.order.push(p.id);
     }
-    this.tapped('out', redactRequest(p.message));
-    this.stream.write(stringifyJson(p.message));
+    this.tapped('out', p.message);
+    this.stream.write(p.text);
   }
 
   /** A throwing tap must not break the protocol: its error is kept with the protocol errors. */
   private tapped(direction: 'in' | 'out', message: JsonObject): void {
     if (!this.opts.tap) return;
     try {
-      this.opts.tap({ direction, message: direction === 'in' ? (redact(message) as JsonObject) : message });
+      this.opts.tap({ direction, message: direction === 'in' ? (redact(message) as JsonObject) : redactRequest(message) });
     } catch (e) {
       this.protocolError(e as Error);
     }
@@ -396,6 +422,13 @@ export class QmpClient<
     }
     if (typeof msg.event === 'string') {
       this.hub.emit(msg as unknown as QmpEvent);
+      return;
+    }
+    if (this.handshake) {
+      // Before the greeting only events may come: this peer does not speak QMP (or not as a server).
+      this.failHandshake(
+        new ConnectionError('protocol', `${this.peer}: not a QMP peer: expected a greeting, got ${JSON.stringify(msg).slice(0, 120)}`),
+      );
       return;
     }
     if ('return' in msg || 'error' in msg) {
@@ -497,7 +530,7 @@ function parseGreeting(msg: JsonObject, peer: string): QmpGreeting {
 }
 
 /** Opens the transport and performs the handshake; rejects with ConnectionError on failure. */
-export async function connect<C extends CommandMap<C>, E, M = Methods>(
+export async function connect<C extends CommandMap<C> = Record<string, CommandSpec>, E = Record<string, JsonValue>, M = Methods>(
   target: Target,
   data: VersionData,
   options: ClientOptions = {},

@@ -1,7 +1,10 @@
 /**
  * Event delivery: listeners, bounded async streams and one-shot waiters.
  * Events that arrive before the handshake is done are held and delivered
- * once it is, so nothing QEMU says early is lost.
+ * once it is, so nothing QEMU says early is lost: in a later turn of the
+ * event loop, after the code awaiting the connection has had its chance to
+ * subscribe. A listener that throws does not stop the others, nor the
+ * reading of the messages after the event.
  */
 import type { JsonValue } from './json.js';
 
@@ -30,8 +33,13 @@ interface Subscription {
 export class EventHub {
   private readonly subs = new Set<Subscription>();
   private early: QmpEvent[] | undefined = [];
+  /** start() was called: the held events go out on the next turn of the event loop. */
+  private starting = false;
   private closedWith: Error | undefined;
   private readonly closers = new Set<(e: Error) => void>();
+
+  /** `onListenerError` receives what a listener throws (default: ignored). */
+  constructor(private readonly onListenerError: (err: Error) => void = () => undefined) {}
 
   on(name: string | readonly string[] | undefined, listener: Listener): Disposable {
     const sub: Subscription = { name: name === undefined ? undefined : new Set(typeof name === 'string' ? [name] : name), listener };
@@ -45,18 +53,35 @@ export class EventHub {
       return;
     }
     for (const s of [...this.subs]) {
-      if (!s.name || s.name.has(e.event)) s.listener(e);
+      if (!this.subs.has(s) || (s.name && !s.name.has(e.event))) continue;
+      try {
+        s.listener(e);
+      } catch (err) {
+        this.onListenerError(err instanceof Error ? err : new Error(String(err)));
+      }
     }
   }
 
-  /** The handshake is done: deliver what was held. */
+  /**
+   * The handshake is done: deliver what was held, and what comes meanwhile,
+   * once the caller has had the connection and a chance to subscribe.
+   */
   start(): void {
-    const held = this.early ?? [];
+    if (!this.early || this.starting) return;
+    this.starting = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const held = this.early;
+    if (!held || !this.starting) return;
     this.early = undefined;
     for (const e of held) this.emit(e);
   }
 
   close(reason: Error): void {
+    // Events held for delivery reach the subscribers before the end.
+    this.flush();
     this.closedWith = reason;
     for (const c of [...this.closers]) c(reason);
     this.closers.clear();
