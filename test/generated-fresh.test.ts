@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../cli/main.js';
+import { runCli } from './support/cli.js';
 import { loadSchema } from '../codegen/frontend.js';
 import { listFiles } from '../codegen/emit/output.js';
 import { generateAll, SCHEMAS } from '../codegen/generate.js';
@@ -24,12 +24,7 @@ afterAll(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
-function run(argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('generated/', () => {
   it('holds an SDK per supported version and schema, latest.ts and a README', () => {

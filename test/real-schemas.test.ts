@@ -1,6 +1,6 @@
 /** QEMU's real schemas of every supported release load, with QEMU's own definition counts. */
 import { describe, expect, it } from 'vitest';
-import { main } from '../cli/main.js';
+import { runCli } from './support/cli.js';
 import { requireSources, schemaFile, type SchemaKind } from './support/qemu-sources.js';
 
 // commands events structs unions alternates enums, as QEMU's generator counts them.
@@ -19,12 +19,7 @@ const EXPECTED: Record<string, Partial<Record<SchemaKind, string>>> = {
   },
 };
 
-function run(argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe.each(Object.keys(EXPECTED))('QEMU %s', (version) => {
   requireSources(version);
