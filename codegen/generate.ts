@@ -75,11 +75,11 @@ export interface Timings {
 type RuntimeName = RuntimeType | 'SchemaDescriptor' | 'RuntimeTable' | 'Method';
 
 const RUNTIME_FILE: Record<RuntimeName, string> = {
-  JsonValue: 'json',
-  Int64: 'json',
-  SchemaDescriptor: 'descriptor',
-  RuntimeTable: 'table',
-  Method: 'client',
+  JsonValue: 'wire/json',
+  Int64: 'wire/json',
+  SchemaDescriptor: 'schema/descriptor',
+  RuntimeTable: 'schema/table',
+  Method: 'qmp/client',
 };
 
 function runtimeModule(runtime: RenderOptions['runtime'], type: RuntimeName): string {

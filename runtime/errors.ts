@@ -1,13 +1,16 @@
 /**
- * What a QMP call can fail with. QmpError is QEMU's own answer; the others
- * are local: the connection, a timeout or abort, a validation failure, or a
- * peer breaking the protocol.
+ * What a call, a connection or a peer can fail with. Every class has a
+ * `code`: match on it (or on the class), never on the message text.
+ * QmpError is QEMU's own answer; the others are local: the connection, a
+ * deadline, the caller's arguments, or a peer breaking the protocol.
  */
-import type { JsonValue } from './json.js';
+import { inspect } from 'node:util';
+import type { JsonValue } from './wire/json.js';
 
 /** QEMU answered with {"error": {"class", "desc"}}. */
 export class QmpError extends Error {
   override name = 'QmpError';
+  readonly code = 'command-failed';
   constructor(
     /** QEMU's error class: GenericError, CommandNotFound, DeviceNotFound, ... */
     readonly errorClass: string,
@@ -47,21 +50,32 @@ export class ConnectionError extends Error {
   }
 }
 
-/** A call got no reply in time; the connection stays usable and a late reply is dropped. */
+/**
+ * A call, or a wait for an event, passed its deadline. A call that was sent
+ * leaves the connection usable (its late reply is dropped); one that was
+ * never sent (`sent: false`) waited behind requests QEMU had not answered.
+ */
 export class QmpTimeoutError extends Error {
   override name = 'QmpTimeoutError';
+  readonly code = 'timeout';
   constructor(
+    /** The command, or 'event NAME' for a wait. */
     readonly command: string,
     readonly timeoutMs: number,
+    /** Whether the request had been written; always false for event waits. */
+    readonly sent = true,
+    detail?: string,
   ) {
-    super(`${command}: no reply within ${timeoutMs} ms`);
+    super(detail ? `${command}: ${detail}` : `${command}: no reply within ${timeoutMs} ms`);
   }
 }
 
-/** The caller's AbortSignal fired before the reply came. */
+/** The caller's AbortSignal fired (or the wait was cancelled) before the reply or event came. */
 export class QmpAbortError extends Error {
   override name = 'AbortError';
+  readonly code = 'aborted';
   constructor(
+    /** The command, or 'event NAME' for a wait. */
     readonly command: string,
     readonly reason: unknown,
   ) {
@@ -79,6 +93,7 @@ export interface ArgumentProblem {
 /** The arguments do not match the schema; nothing was sent. */
 export class QmpValidationError extends Error {
   override name = 'QmpValidationError';
+  readonly code = 'invalid-arguments';
   constructor(
     readonly command: string,
     readonly problems: readonly ArgumentProblem[],
@@ -97,7 +112,76 @@ export class QmpValidationError extends Error {
   }
 }
 
-/** The command cannot be sent as asked (e.g. exec-oob for a command that does not allow it). */
+export type UsageErrorCode =
+  /** An option of the client or of a call is not a valid value. */
+  | 'bad-option'
+  /** exec-oob without the 'oob' capability, or for a command that does not allow it. */
+  | 'oob-unavailable'
+  /** Arguments with no JSON form (cycles, a throwing getter or toJSON). */
+  | 'unserialisable'
+  /** Beyond what QEMU's JSON parser reads, or beyond the client's maxRequestBytes. */
+  | 'too-large'
+  | 'too-deep'
+  | 'too-many-tokens'
+  /** A string QEMU's parser refuses: a NUL character or an unpaired surrogate. */
+  | 'unsupported-string'
+  /** Arguments given to a command that takes none. */
+  | 'unexpected-arguments';
+
+/** The request cannot be sent as asked; nothing was sent. */
 export class QmpUsageError extends Error {
   override name = 'QmpUsageError';
+  constructor(
+    readonly code: UsageErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export type ProtocolErrorCode =
+  /** A message larger than maxMessageBytes: discarded. */
+  | 'oversized'
+  /** Nested deeper than maxMessageDepth: discarded. */
+  | 'too-deep'
+  | 'invalid-json'
+  | 'not-an-object'
+  /** The connection ended in the middle of a message. */
+  | 'truncated'
+  /** Valid JSON, but not a message this protocol has. */
+  | 'unknown-shape'
+  /** A reply whose id matches no request, or a reply without id that cannot be attributed. */
+  | 'unmatched-reply'
+  /** The client failed to handle a message (a bug of ours): reported, and reading goes on. */
+  | 'internal';
+
+/**
+ * The peer sent something this client does not accept. Reported through
+ * `onError` (and rejects a call only when the message was provably its reply).
+ */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+    /** The start of the offending text, for logs (at most 120 characters). */
+    readonly excerpt = '',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A listener, tap or predicate of the caller's threw; the protocol went on. */
+export class CallbackError extends Error {
+  override name = 'CallbackError';
+  readonly code = 'callback-threw';
+  constructor(
+    /** Which callback: 'tap', 'event listener', 'error listener', ... */
+    readonly callback: string,
+    cause: unknown,
+  ) {
+    super(`a ${callback} threw: ${cause instanceof Error ? cause.message : inspect(cause, { depth: 0 })}`, { cause });
+  }
 }

@@ -1,5 +1,12 @@
 /** The package entry point: `import { connectQmp, QmpError, validate } from 'qapi-ts'`. Nothing here depends on more than Node. */
-export { JsonParseError, parseJson, stringifyJson, type Int64, type JsonValue } from './json.js';
+
+// The wire: lossless JSON, framing, QEMU's parser limits.
+export { JsonParseError, parseJson, stringifyJson, type Int64, type JsonValue } from './wire/json.js';
+export { MessageDecoder, type DecoderEvents, type DecoderOptions, type JsonObject } from './wire/framing.js';
+export { QEMU_JSON_LIMITS } from './wire/limits.js';
+export type { Target } from './wire/transport.js';
+
+// Schemas at run time: descriptors, tables, validation.
 export type {
   JsonTypeName,
   SchemaDescriptor,
@@ -16,9 +23,26 @@ export type {
   SchemaInfoObjectMember,
   SchemaInfoObjectVariant,
   SchemaMetaType,
-} from './descriptor.js';
-export type { CommandEntry, EventEntry, RuntimeTable } from './table.js';
-export { validate, type ValidationProblem, type ValidationTarget } from './validate.js';
+} from './schema/descriptor.js';
+export type { CommandEntry, EventEntry, RuntimeTable } from './schema/table.js';
+export { validate, type ValidationProblem, type ValidationTarget } from './schema/validate.js';
+
+// Errors, each with a `code`.
+export {
+  CallbackError,
+  ConnectionError,
+  ProtocolError,
+  QmpAbortError,
+  QmpError,
+  QmpTimeoutError,
+  QmpUsageError,
+  QmpValidationError,
+  type ArgumentProblem,
+  type ConnectionErrorCode,
+  type ProtocolErrorCode,
+  type UsageErrorCode,
+} from './errors.js';
+export type { StallInfo } from './core/requests.js';
 
 // The QMP client.
 export {
@@ -27,6 +51,8 @@ export {
   QmpClient,
   type CallOptions,
   type ClientOptions,
+  type ClientProblem,
+  type ClientStats,
   type CommandMap,
   type CommandSpec,
   type Method,
@@ -34,21 +60,9 @@ export {
   type QmpGreeting,
   type TapEntry,
   type VersionData,
-} from './client.js';
-export {
-  ConnectionError,
-  QmpAbortError,
-  QmpError,
-  QmpTimeoutError,
-  QmpUsageError,
-  QmpValidationError,
-  type ArgumentProblem,
-  type ConnectionErrorCode,
-} from './errors.js';
-export type { Disposable, EventStreamOptions, QmpEvent } from './events.js';
-export { FramingError, MessageDecoder } from './framing.js';
-export { redact } from './redact.js';
-export type { Target } from './transport.js';
+} from './qmp/client.js';
+export type { Disposable, EventStream, EventStreamOptions, EventWait, QmpEvent, WaitOptions } from './qmp/events.js';
+export { redact, redactArguments, REDACTED } from './qmp/redact.js';
 
 // The newest supported QEMU release's SDK: its types, connectQmp, schema and table.
 export * from '../generated/latest.js';

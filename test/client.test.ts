@@ -5,271 +5,42 @@
  * integers, the tap and its redaction, and the `cmd` facade. Real-QEMU
  * behaviour is covered by qmp-e2e.test.ts; this file stays fast.
  */
-import { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { schema, table, type Client } from '../generated/qemu-7.2/index.js';
-import type { QmpCommands } from '../generated/qemu-7.2/commands.js';
-import type { QmpEvents } from '../generated/qemu-7.2/events.js';
-import type { QmpMethods } from '../generated/qemu-7.2/methods.js';
-import { connect, type ClientOptions, type TapEntry, type VersionData } from '../runtime/client.js';
+import { describe, expect, it, vi } from 'vitest';
+import { schema, table } from '../generated/qemu-7.2/index.js';
+import { connect, type ClientOptions, type TapEntry, type VersionData } from '../runtime/qmp/client.js';
 import {
+  CallbackError,
   ConnectionError,
+  ProtocolError,
   QmpAbortError,
   QmpError,
   QmpTimeoutError,
   QmpUsageError,
   QmpValidationError,
 } from '../runtime/errors.js';
-import type { JsonObject } from '../runtime/framing.js';
-import { parseJson, stringifyJson, type JsonValue } from '../runtime/json.js';
+import type { JsonObject } from '../runtime/wire/framing.js';
+import type { JsonValue } from '../runtime/wire/json.js';
+import {
+  caught,
+  event,
+  FakeQmp,
+  holding,
+  opened,
+  typed,
+  type FakeOptions,
+  line,
+  open,
+  problems,
+  replyText,
+  settle,
+  setup,
+  slowly,
+  until,
+  type Request,
+} from './support/fake-qmp.js';
 
 // Everything here takes milliseconds: a regression that hangs should fail fast.
 vi.setConfig({ testTimeout: 3000 });
-
-// -- the fake server ------------------------------------------------------
-
-interface Request {
-  /** The command, from 'execute' or 'exec-oob'. */
-  command: string;
-  oob: boolean;
-  id: JsonValue | undefined;
-  arguments: JsonObject | undefined;
-  msg: JsonObject;
-  /** The request's text exactly as the client wrote it. */
-  raw: string;
-}
-
-interface FakeOptions {
-  /** Send the greeting on its own as soon as the client is there (default true). */
-  greet?: boolean;
-  /** The capabilities offered in the greeting (default ['oob']). */
-  capabilities?: string[];
-  /** How qmp_capabilities is answered (default: an empty return). */
-  onCapabilities?: (req: Request, server: FakeQmp) => void;
-  /** How every other request is answered (default: an empty return). */
-  onRequest?: (req: Request, server: FakeQmp) => void;
-}
-
-const GREETING = { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: 'v7.2.0' }, capabilities: ['oob'] } };
-
-/**
- * A scripted QMP peer. What the client writes is split into JSON objects
- * (the client, like QEMU's parser, needs no newlines between them); what the
- * server sends is pushed in later turns of the event loop, in order, so the
- * client never re-enters itself from inside a write.
- */
-class FakeQmp {
-  readonly stream: Duplex;
-  /** Every request, qmp_capabilities included, in arrival order. */
-  readonly requests: Request[] = [];
-  /** Every message pushed to the client, in order (strings as lines, for garbage). */
-  readonly sent: (JsonObject | string)[] = [];
-  /** Ids of in-band requests not answered yet, and the most there ever were. */
-  readonly unanswered = new Set<JsonValue | undefined>();
-  maxUnanswered = 0;
-  /** Bytes the client wrote, all told. */
-  bytesIn = 0;
-  onRequest: (req: Request, server: FakeQmp) => void;
-  private readonly onCapabilities: (req: Request, server: FakeQmp) => void;
-  private text = '';
-  private depth = 0;
-  private inString = false;
-  private escaped = false;
-
-  constructor(private readonly options: FakeOptions = {}) {
-    this.onRequest = options.onRequest ?? ((req, s) => s.reply(req));
-    this.onCapabilities = options.onCapabilities ?? ((req, s) => s.reply(req));
-    this.stream = new Duplex({
-      read() {},
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.bytesIn += chunk.length;
-        this.receive(chunk.toString('utf8'));
-        callback();
-      },
-    });
-    if (options.greet !== false) this.greet();
-  }
-
-  /** Requests other than qmp_capabilities. */
-  get calls(): Request[] {
-    return this.requests.filter((r) => r.command !== 'qmp_capabilities');
-  }
-
-  greet(capabilities = this.options.capabilities ?? ['oob']): void {
-    this.send({ QMP: { ...GREETING.QMP, capabilities } });
-  }
-
-  /** Sends a message (an object, or raw text sent as it is) in one chunk. */
-  send(message: JsonObject | string): void {
-    this.sendChunks(typeof message === 'string' ? message : line(message), Infinity);
-  }
-
-  /** Sends text cut into pieces of `size` bytes, each pushed in its own turn. */
-  sendChunks(text: string | Buffer, size: number): void {
-    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
-    for (const m of bytes.toString('utf8').split('\n')) {
-      if (m.trim()) this.sent.push(isJsonObject(m) ? (parseJson(m) as JsonObject) : m.replace(/\r$/, ''));
-    }
-    for (let i = 0; i < bytes.length; i += size) {
-      const piece = bytes.subarray(i, Math.min(bytes.length, i + size));
-      setImmediate(() => {
-        if (!this.stream.destroyed) this.stream.push(piece);
-      });
-    }
-  }
-
-  /** Answers a request with a return value (default {}). */
-  reply(req: Request, ret: JsonValue = {}): void {
-    this.answered(req);
-    this.send(replyText(req, ret));
-  }
-
-  /** Answers a request with a QMP error. */
-  fail(req: Request, errorClass: string, desc: string): void {
-    this.answered(req);
-    this.send({ error: { class: errorClass, desc }, id: req.id ?? null });
-  }
-
-  /** Marks a request answered by text the test sends itself. */
-  answered(req: Request): void {
-    this.unanswered.delete(req.id);
-  }
-
-  /** The server closes its end. */
-  end(): void {
-    setImmediate(() => this.stream.push(null));
-  }
-
-  private receive(text: string): void {
-    for (const ch of text) {
-      if (this.depth === 0 && /\s/.test(ch)) continue;
-      this.text += ch;
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (ch === '\\') this.escaped = true;
-        else if (ch === '"') this.inString = false;
-      } else if (ch === '"') this.inString = true;
-      else if (ch === '{' || ch === '[') this.depth++;
-      else if ((ch === '}' || ch === ']') && --this.depth === 0) {
-        const raw = this.text;
-        this.text = '';
-        this.request(raw);
-      }
-    }
-  }
-
-  private request(raw: string): void {
-    const msg = parseJson(raw) as JsonObject;
-    const oob = 'exec-oob' in msg;
-    const req: Request = {
-      command: String(oob ? msg['exec-oob'] : msg.execute),
-      oob,
-      id: msg.id,
-      arguments: msg.arguments as JsonObject | undefined,
-      msg,
-      raw,
-    };
-    this.requests.push(req);
-    if (!oob) {
-      this.unanswered.add(req.id);
-      this.maxUnanswered = Math.max(this.maxUnanswered, this.unanswered.size);
-    }
-    if (req.command === 'qmp_capabilities') this.onCapabilities(req, this);
-    else this.onRequest(req, this);
-  }
-}
-
-function line(message: JsonObject): string {
-  return stringifyJson(message) + '\r\n';
-}
-
-function isJsonObject(text: string): boolean {
-  try {
-    const v = parseJson(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-  } catch {
-    return false;
-  }
-}
-
-function replyText(req: Request, ret: JsonValue = {}): JsonObject {
-  return { return: ret, id: req.id ?? null };
-}
-
-let clock = 1_700_000_000;
-function event(name: string, data?: JsonObject): JsonObject {
-  const e: JsonObject = { event: name, timestamp: { seconds: clock++, microseconds: 0 } };
-  if (data) e.data = data;
-  return e;
-}
-
-// -- helpers --------------------------------------------------------------
-
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const c of opened.splice(0)) await c.close();
-});
-
-const typed: VersionData = { schema, table };
-
-async function open(server: FakeQmp, options: ClientOptions = {}, data: VersionData = typed): Promise<Client> {
-  const qmp = await connect<QmpCommands, QmpEvents, QmpMethods>({ stream: server.stream }, data, { connectTimeout: 1000, ...options });
-  opened.push(qmp);
-  return qmp;
-}
-
-async function setup(fake: FakeOptions = {}, options: ClientOptions = {}): Promise<{ server: FakeQmp; qmp: Client }> {
-  const server = new FakeQmp(fake);
-  return { server, qmp: await open(server, options) };
-}
-
-/** A few turns of the event loop: everything pushed so far has been read. */
-async function settle(turns = 3): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
-}
-
-/** Waits for a condition (by turns of the event loop, 1 s at most). */
-async function until(cond: () => boolean, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + 1000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-function caught(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x))}`);
-    },
-    (e: unknown) => e,
-  );
-}
-
-/** A server that keeps every request for the test to answer. */
-function holding(): { held: Request[]; onRequest: (req: Request) => void } {
-  const held: Request[] = [];
-  return { held, onRequest: (req) => void held.push(req) };
-}
-
-/** A server that answers in order, one request per millisecond, as a busy QEMU would. */
-function slowly(): (req: Request, server: FakeQmp) => void {
-  const backlog: Request[] = [];
-  let draining = false;
-  const drain = (s: FakeQmp) => {
-    draining = true;
-    setTimeout(() => {
-      const req = backlog.shift();
-      if (req) s.reply(req, req.oob ? [] : { name: `vm${String(req.id)}` });
-      if (backlog.length) drain(s);
-      else draining = false;
-    }, 1);
-  };
-  return (req, s) => {
-    backlog.push(req);
-    if (!draining) drain(s);
-  };
-}
 
 // -- handshake ------------------------------------------------------------
 
@@ -472,7 +243,7 @@ describe('replies and framing', () => {
     qmp.onAny((e) => notes.push(e.data));
     expect(await qmp.execute('query-name')).toEqual({ name: 'vm-é🚀' });
     expect(notes).toEqual([{ text: 'grüße 🚀' }]);
-    expect(qmp.protocolErrors).toEqual([]);
+    expect(problems(qmp)).toEqual([]);
   });
 
   it('reads several replies, events and garbage merged in one chunk', async () => {
@@ -501,8 +272,8 @@ describe('replies and framing', () => {
     expect((err as QmpError).command).toBe('x-unknown');
     expect((err as QmpError).id).toBe(h.held[2].id);
     expect(seen).toEqual(['STOP', 'RESUME']);
-    expect(qmp.protocolErrors).toHaveLength(1);
-    expect(qmp.protocolErrors[0].message).toMatch(/invalid JSON/);
+    expect(problems(qmp)).toHaveLength(1);
+    expect(problems(qmp)[0].message).toMatch(/invalid JSON/);
   });
 
   it('counts a reply with an unknown id as a protocol error and goes on', async () => {
@@ -513,11 +284,12 @@ describe('replies and framing', () => {
       },
     });
     expect(await qmp.execute('query-name')).toEqual({ name: 'mine' });
-    expect(qmp.protocolErrors).toHaveLength(1);
-    expect(qmp.protocolErrors[0]).toBeInstanceOf(ConnectionError);
-    expect(qmp.protocolErrors[0].message).toMatch(/no request \(id 9999\)/);
+    expect(problems(qmp)).toHaveLength(1);
+    expect(problems(qmp)[0]).toBeInstanceOf(ProtocolError);
+    expect(problems(qmp)[0].code).toBe('unmatched-reply');
+    expect(problems(qmp)[0].message).toMatch(/no request \(id 9999\)/);
     expect(await qmp.execute('query-name')).toEqual({ name: 'mine' });
-    expect(qmp.protocolErrors).toHaveLength(2);
+    expect(problems(qmp)).toHaveLength(2);
   });
 
   it("rejects the oldest in-flight call with QmpError on a reply without id (QEMU's parse error)", async () => {
@@ -535,7 +307,7 @@ describe('replies and framing', () => {
     expect((err as QmpError).id).toBeUndefined();
     expect((err as QmpError).desc).toMatch(/could not read the request: JSON parse error/);
     expect(await second).toMatchObject({ status: 'running' });
-    expect(qmp.protocolErrors).toEqual([]);
+    expect(problems(qmp)).toEqual([]);
   });
 
   it('rejects the oldest call when its reply exceeds maxMessageBytes, and goes on', async () => {
@@ -548,8 +320,8 @@ describe('replies and framing', () => {
     // The oversized reply and the next one in one chunk.
     server.send(line(replyText(h.held[0], { name: 'x'.repeat(2000) })) + line(replyText(h.held[1], { name: 'small' })));
     const err = await caught(big);
-    expect(err).toBeInstanceOf(ConnectionError);
-    expect((err as ConnectionError).code).toBe('protocol');
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe('oversized');
     expect((err as Error).message).toMatch(/query-name: the reply exceeded 300 bytes/);
     server.answered(h.held[1]);
     expect(await next).toEqual({ name: 'small' });
@@ -604,7 +376,7 @@ describe('timeouts and AbortSignal', () => {
     server.reply(h.held[1], { name: 'on time' });
     expect(await next).toEqual({ name: 'on time' });
     expect(qmp.lateReplies).toBe(1);
-    expect(qmp.protocolErrors).toEqual([]);
+    expect(problems(qmp)).toEqual([]);
   });
 
   it("uses the client's default timeout, and 0 waits forever", async () => {
@@ -785,7 +557,7 @@ describe('events', () => {
     qmp.onAny((e) => seen.push(e.event));
     expect(await qmp.execute('query-name')).toEqual({ name: 'ok' });
     expect(seen).toEqual(['STOP']);
-    expect(qmp.protocolErrors.map((e) => e.message)).toContain('listener bug');
+    expect(problems(qmp).map((e) => (e.cause as Error).message)).toContain('listener bug');
   });
 
   it('events() yields in order, filters by name, and ends when the connection closes', async () => {
@@ -847,20 +619,22 @@ describe('events', () => {
     // Armed after the fact, it waits for a new event.
     const late = qmp.waitForEvent('JOB_STATUS_CHANGE', undefined, { timeout: 30 });
     const err = await caught(late);
-    expect((err as Error).name).toBe('TimeoutError');
+    expect(err).toBeInstanceOf(QmpTimeoutError);
+    expect((err as QmpTimeoutError).sent).toBe(false);
   });
 
   it('waitForEvent() times out, and is cancelled by its signal', async () => {
     const { qmp } = await setup();
     const started = Date.now();
     const err = await caught(qmp.waitForEvent('STOP', undefined, { timeout: 30 }));
-    expect((err as Error).name).toBe('TimeoutError');
+    expect(err).toBeInstanceOf(QmpTimeoutError);
+    expect((err as QmpTimeoutError).command).toBe('event STOP');
     expect((err as Error).message).toMatch(/no STOP event within 30 ms/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
     const ac = new AbortController();
     const w = qmp.waitForEvent('STOP', undefined, { signal: ac.signal });
     ac.abort();
-    expect(((await caught(w)) as Error).name).toBe('AbortError');
+    expect(await caught(w)).toBeInstanceOf(QmpAbortError);
   });
 
   it('waitForEvent() rejects when its predicate throws', async () => {
@@ -1054,8 +828,10 @@ describe('tap', () => {
       },
     );
     expect(await qmp.execute('query-name')).toEqual({});
-    expect(qmp.protocolErrors.length).toBeGreaterThanOrEqual(4);
-    expect(qmp.protocolErrors.every((e) => e.message === 'tap bug')).toBe(true);
+    // Those of the handshake are counted; those after it are reported too.
+    expect(qmp.stats.errors).toBeGreaterThanOrEqual(4);
+    expect(problems(qmp).length).toBeGreaterThanOrEqual(2);
+    expect(problems(qmp).every((e) => e instanceof CallbackError && e.callback === 'tap' && (e.cause as Error).message === 'tap bug')).toBe(true);
   });
 });
 

@@ -1,16 +1,17 @@
 /** The stream decoder: any split of a valid stream gives the same messages; garbage gives errors, never a hang. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FramingError, MessageDecoder, type JsonObject } from '../runtime/framing.js';
-import { stringifyJson } from '../runtime/json.js';
+import { ProtocolError } from '../runtime/errors.js';
+import { MessageDecoder, type JsonObject } from '../runtime/wire/framing.js';
+import { stringifyJson } from '../runtime/wire/json.js';
 
-function decodeAll(chunks: Buffer[], max?: number): { messages: JsonObject[]; errors: FramingError[]; syncs: number } {
+function decodeAll(chunks: Buffer[], max?: number): { messages: JsonObject[]; errors: ProtocolError[]; syncs: number } {
   const messages: JsonObject[] = [];
-  const errors: FramingError[] = [];
+  const errors: ProtocolError[] = [];
   let syncs = 0;
   const d = new MessageDecoder(
     { message: (m) => messages.push(m), error: (e) => errors.push(e), sync: () => syncs++ },
-    max,
+    { maxMessageBytes: max },
   );
   for (const c of chunks) d.push(c);
   d.end();
@@ -69,7 +70,7 @@ describe('MessageDecoder', () => {
         const got = decodeAll(split(wire, cuts));
         // Whatever the garbage was, the message after the next newline (or 0xFF) arrives.
         expect(got.messages.at(-1)).toEqual({ return: {}, id: 1 });
-        for (const e of got.errors) expect(e).toBeInstanceOf(FramingError);
+        for (const e of got.errors) expect(e).toBeInstanceOf(ProtocolError);
       }),
       { numRuns: 300 },
     );

@@ -1,7 +1,7 @@
 /** The lossless JSON codec of the QMP wire. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonParseError, parseJson, stringifyJson, type JsonValue } from '../runtime/json.js';
+import { JsonParseError, parseJson, stringifyJson, type JsonValue } from '../runtime/wire/json.js';
 
 /** Bigints (which must be beyond 2^53) as the numbers JSON.parse would have made of them. */
 function numbersOnly(v: JsonValue): unknown {

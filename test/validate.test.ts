@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSchema } from '../codegen/frontend.js';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';
-import type { SchemaDescriptor, SchemaInfo } from '../runtime/descriptor.js';
+import type { SchemaDescriptor, SchemaInfo } from '../runtime/schema/descriptor.js';
 import { validate, type ValidationProblem, type ValidationTarget } from '../runtime/index.js';
 import { requireSources, schemaFile } from './support/qemu-sources.js';
 import { tempDir } from './support/qemu.js';

@@ -1,5 +1,5 @@
 /**
- * The schema descriptor (runtime/descriptor.ts): what `query-qmp-schema`
+ * The schema descriptor (runtime/schema/descriptor.ts): what `query-qmp-schema`
  * would report for the schema, with real type names and exact built-ins.
  *
  * Like QEMU's introspection: commands and events first, in visit order
@@ -37,7 +37,7 @@ import type {
   SchemaInfoEvent,
   SchemaInfoObject,
   SchemaInfoObjectMember,
-} from '../../runtime/descriptor.js';
+} from '../../runtime/schema/descriptor.js';
 
 /** The name a type has in a descriptor: its own, or '[' element ']' for arrays. */
 export function descriptorTypeName(type: Type): string {

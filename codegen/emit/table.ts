@@ -1,12 +1,12 @@
 /**
- * The runtime table (runtime/table.ts): method names and flags per command,
+ * The runtime table (runtime/schema/table.ts): method names and flags per command,
  * the events, and the members holding 64-bit integers per object type.
  */
 import { AlternateType, ArrayType, BuiltinType, type Command, type Event, ObjectType, type Type } from '../entities.js';
 import { QapiError } from '../errors.js';
 import type { Feature } from '../members.js';
 import type { Schema } from '../schema.js';
-import type { CommandEntry, EventEntry, RuntimeTable } from '../../runtime/table.js';
+import type { CommandEntry, EventEntry, RuntimeTable } from '../../runtime/schema/table.js';
 import { buildDescriptor } from './descriptor.js';
 
 /**

@@ -13,7 +13,7 @@ import type {
   StatusInfo,
 } from '../../generated/qemu-10.2/index.js';
 import type { QgaCommands } from '../../generated/qga-10.2/index.js';
-import type { Int64 } from '../../runtime/json.js';
+import type { Int64 } from '../../runtime/wire/json.js';
 
 declare function execute<K extends keyof QmpCommands>(
   command: K,

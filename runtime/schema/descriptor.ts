@@ -22,7 +22,7 @@
  * Commands and events come first, in schema order, then the types they use,
  * in order of first use (as QEMU orders its introspection).
  */
-import type { JsonValue } from './json.js';
+import type { JsonValue } from '../wire/json.js';
 
 export type SchemaMetaType = 'builtin' | 'enum' | 'array' | 'object' | 'alternate' | 'command' | 'event';
 

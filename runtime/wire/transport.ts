@@ -6,7 +6,8 @@
  */
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ConnectionError } from './errors.js';
+import { deadline, type Deadline } from '../core/deadline.js';
+import { ConnectionError } from '../errors.js';
 
 export type Target =
   | { path: string }
@@ -16,6 +17,7 @@ export type Target =
   | { listen: { path: string } | { host?: string; port: number } };
 
 export interface OpenOptions {
+  /** Milliseconds; 0 waits forever. */
   timeout: number;
   signal?: AbortSignal;
 }
@@ -36,23 +38,24 @@ function bounded<T>(
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const finish = (err: Error | undefined, v?: T) => {
+    let limit: Deadline | undefined;
+    const finish = (err: Error | undefined, v?: T): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+      limit?.dispose();
       if (err) {
         cleanup();
         reject(err);
       } else resolve(v as T);
     };
-    const onAbort = () => finish(new ConnectionError('connect-failed', `${what}: aborted`, { cause: opts.signal?.reason }));
-    const timer = setTimeout(
-      () => finish(new ConnectionError('connect-timeout', `${what}: no connection within ${opts.timeout} ms`)),
-      opts.timeout,
+    limit = deadline(opts, (why) =>
+      finish(
+        why.kind === 'abort'
+          ? new ConnectionError('connect-failed', `${what}: aborted`, { cause: why.reason })
+          : new ConnectionError('connect-timeout', `${what}: no connection within ${opts.timeout} ms`),
+      ),
     );
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (settled) return;
     start(
       (v) => finish(undefined, v),
       (e) => finish(e),

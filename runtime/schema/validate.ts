@@ -60,14 +60,14 @@ export function validate(schema: readonly SchemaInfo[], target: ValidationTarget
   let absentIsEmpty = false;
   if ('command' in target) {
     const command = index.commands.get(target.command);
-    if (!command) return [{ path: '$', message: `unknown command '${target.command}'` }];
+    if (!command) return [{ path: '$', message: `unknown command '${target.command}'${suggest(target.command, [...index.commands.keys()])}` }];
     strict = target.direction === 'arguments';
     typeName = strict ? command['arg-type'] : command['ret-type'];
     absentIsEmpty = strict;
     open = strict && (command.gen === false || (index.collapsed && LIVE_OPEN_COMMANDS.has(command.name)));
   } else if ('event' in target) {
     const event = index.events.get(target.event);
-    if (!event) return [{ path: '$', message: `unknown event '${target.event}'` }];
+    if (!event) return [{ path: '$', message: `unknown event '${target.event}'${suggest(target.event, [...index.events.keys()])}` }];
     typeName = event['arg-type'];
     strict = false;
     absentIsEmpty = true;
@@ -280,7 +280,13 @@ function jsonTypeOf(value: unknown): string {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** QEMU's JSON parser refuses deeper nesting; a value this deep is reported, not walked further. */
+const MAX_DEPTH = 1024;
+
 class Checker {
+  /** The objects and arrays on the path being checked: meeting one again is a cycle. */
+  private readonly ancestors = new Set<object>();
+
   constructor(
     private readonly index: Index,
     private readonly strict: boolean,
@@ -296,6 +302,27 @@ class Checker {
   }
 
   check(typeName: string, value: unknown, path: string): void {
+    if (typeof value === 'object' && value !== null) {
+      if (this.ancestors.has(value)) {
+        this.problem(path, 'a circular reference: the value contains itself');
+        return;
+      }
+      if (this.ancestors.size >= MAX_DEPTH) {
+        this.problem(path, `nested deeper than QEMU accepts (${MAX_DEPTH} levels)`);
+        return;
+      }
+      this.ancestors.add(value);
+      try {
+        this.checkNode(typeName, value, path);
+      } finally {
+        this.ancestors.delete(value);
+      }
+      return;
+    }
+    this.checkNode(typeName, value, path);
+  }
+
+  private checkNode(typeName: string, value: unknown, path: string): void {
     const node = this.index.types.get(typeName);
     if (!node) {
       this.problem(path, `the schema descriptor lacks type '${typeName}'`);
@@ -344,7 +371,8 @@ class Checker {
         const json = jsonTypeOf(value);
         const alternative = node.alternatives!.get(json);
         if (alternative === undefined) this.wrongType(path, node.accepts!, value);
-        else this.check(alternative, value, path);
+        // The same value again, one level of type down: not a cycle.
+        else this.checkNode(alternative, value, path);
         return;
       }
     }

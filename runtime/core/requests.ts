@@ -1,0 +1,238 @@
+/**
+ * The request layer, shared by every protocol face: ids, the calls waiting
+ * for a reply, the local send queue behind the in-flight bound, deadlines,
+ * and what happens to a reply that comes after its caller gave up.
+ *
+ * It knows nothing of message shapes: the face writes the text it is given
+ * when a slot is free, and tells this layer which call a reply belongs to.
+ * Every call settles exactly once: with its reply, its deadline, the
+ * connection closing, or a face's verdict; a reply to a call that has
+ * already given up is counted and dropped.
+ */
+import { inspect } from 'node:util';
+import { QmpAbortError, QmpTimeoutError } from '../errors.js';
+import type { JsonValue } from '../wire/json.js';
+import { deadline, type Deadline, type DeadlineOptions } from './deadline.js';
+
+export interface StallInfo {
+  /** Requests sent and not answered. */
+  inFlight: number;
+  /** Requests waiting for a slot. */
+  queued: number;
+  /** When the oldest unanswered request was written. */
+  since: Date;
+  /** Its command. */
+  oldest: string;
+}
+
+export interface RequestsOptions<M = unknown> {
+  /** In-band requests sent but not answered at most (Infinity: no bound). */
+  maxInFlight: number;
+  /** Writes a request's text to the peer. */
+  write(text: string, call: Call<M>): void;
+  /** How long calls may wait for a slot with no reply coming before `onStall` (ms). */
+  stallAfter: number;
+  onStall(info: StallInfo): void;
+}
+
+/** One request, from submit to settlement. Holds its text only until written. */
+export class Call<M = unknown> {
+  readonly id: number;
+  readonly command: string;
+  /** Out of band: not counted against the bound, replies may come in any order. */
+  readonly oob: boolean;
+  /** The face's own data for the call (e.g. its arguments, for error messages). */
+  readonly #meta: M;
+  #text: string | undefined;
+  #resolve: (v: JsonValue) => void;
+  #reject: (e: Error) => void;
+  #deadline: Deadline | undefined;
+  /** When it was written; undefined while queued. */
+  sentAt: number | undefined;
+  /** The caller stopped waiting (deadline); a late reply is dropped. */
+  abandoned = false;
+  settled = false;
+
+  constructor(id: number, command: string, oob: boolean, text: string, meta: M, resolve: (v: JsonValue) => void, reject: (e: Error) => void) {
+    this.id = id;
+    this.command = command;
+    this.oob = oob;
+    this.#text = text;
+    this.#meta = meta;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  get meta(): M {
+    return this.#meta;
+  }
+
+  /** @internal */
+  takeText(): string {
+    const t = this.#text!;
+    this.#text = undefined;
+    return t;
+  }
+
+  /** @internal */
+  arm(d: Deadline): void {
+    this.#deadline = d;
+  }
+
+  /** @internal Settles the caller's promise once; later calls are ignored. */
+  finish(outcome: { value: JsonValue } | { error: Error }): void {
+    this.#deadline?.dispose();
+    this.#deadline = undefined;
+    if (this.abandoned || this.settled) return;
+    this.settled = true;
+    if ('error' in outcome) this.#reject(outcome.error);
+    else this.#resolve(outcome.value);
+  }
+
+  [inspect.custom](): string {
+    return `Call { id: ${this.id}, command: ${JSON.stringify(this.command)}, ${this.sentAt === undefined ? 'queued' : 'sent'} }`;
+  }
+}
+
+export class Requests<M = unknown> {
+  /** Replies that came after their call timed out or was aborted (dropped). */
+  lateReplies = 0;
+  private nextId = 1;
+  /** Every call not settled by a reply yet, by id (abandoned sent ones too, until answered). */
+  private readonly pending = new Map<number, Call<M>>();
+  /** Sent in-band calls not answered, in send order. */
+  private readonly order = new Set<Call<M>>();
+  /** Calls waiting for a slot, in submit order. */
+  private readonly queue = new Set<Call<M>>();
+  private stallTimer: NodeJS.Timeout | undefined;
+  private closed: Error | undefined;
+
+  constructor(private readonly options: RequestsOptions<M>) {}
+
+  get inFlight(): number {
+    return this.order.size;
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** The id the next call will get (so the face can write it into the text). */
+  allocateId(): number {
+    return this.nextId++;
+  }
+
+  /**
+   * Sends `text` now when a slot is free (oob calls always), else queues it.
+   * Rejects with QmpTimeoutError / QmpAbortError per `limits`.
+   */
+  submit(id: number, command: string, oob: boolean, text: string, meta: M, limits: DeadlineOptions): Promise<JsonValue> {
+    if (this.closed) return Promise.reject(this.closed);
+    return new Promise<JsonValue>((resolve, reject) => {
+      const call = new Call<M>(id, command, oob, text, meta, resolve, reject);
+      call.arm(
+        deadline(limits, (why) =>
+          this.abandon(call, why.kind === 'abort' ? new QmpAbortError(command, why.reason) : this.timeoutError(call, limits.timeout!)),
+        ),
+      );
+      if (call.abandoned) return; // already aborted
+      this.pending.set(id, call);
+      if (oob || this.order.size < this.options.maxInFlight) this.write(call);
+      else {
+        this.queue.add(call);
+        this.watchStall();
+      }
+    });
+  }
+
+  /** A sent call by id (undefined for unknown ids and queued calls). */
+  sent(id: number): Call<M> | undefined {
+    const call = this.pending.get(id);
+    return call?.sentAt === undefined ? undefined : call;
+  }
+
+  /** The oldest sent in-band call still waiting for its reply. */
+  oldestInBand(): Call<M> | undefined {
+    for (const c of this.order) return c;
+    return undefined;
+  }
+
+  /**
+   * The reply (or the face's verdict) for a sent call: frees its slot and
+   * settles it. Returns false when the caller had given up (a late reply).
+   */
+  settle(call: Call<M>, outcome: { value: JsonValue } | { error: Error }): boolean {
+    if (!this.pending.delete(call.id)) return false;
+    const wasInBand = this.order.delete(call);
+    const late = call.abandoned;
+    if (late) this.lateReplies++;
+    call.finish(outcome);
+    if (wasInBand) this.drain();
+    return !late;
+  }
+
+  /** The connection is gone: every call not yet settled rejects with `reason`. */
+  close(reason: Error): void {
+    if (this.closed) return;
+    this.closed = reason;
+    clearTimeout(this.stallTimer);
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    this.order.clear();
+    this.queue.clear();
+    for (const c of calls) c.finish({ error: reason });
+  }
+
+  private write(call: Call<M>): void {
+    call.sentAt = Date.now();
+    if (!call.oob) this.order.add(call);
+    this.options.write(call.takeText(), call);
+  }
+
+  /** The caller stops waiting; a sent request keeps its slot until the peer answers. */
+  private abandon(call: Call<M>, err: Error): void {
+    if (call.settled || call.abandoned) return;
+    call.finish({ error: err });
+    call.abandoned = true;
+    if (call.sentAt === undefined) {
+      this.pending.delete(call.id);
+      this.queue.delete(call);
+    }
+  }
+
+  private drain(): void {
+    for (const next of this.queue) {
+      if (this.order.size >= this.options.maxInFlight) break;
+      this.queue.delete(next);
+      this.write(next);
+    }
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    this.watchStall();
+  }
+
+  /** While calls wait for a slot and no reply frees one, say so after stallAfter ms. */
+  private watchStall(): void {
+    if (this.stallTimer || !this.queue.size || !(this.options.stallAfter > 0)) return;
+    this.stallTimer = setTimeout(() => {
+      const oldest = this.oldestInBand();
+      if (!this.queue.size || !oldest) return;
+      this.options.onStall({ inFlight: this.order.size, queued: this.queue.size, since: new Date(oldest.sentAt!), oldest: oldest.command });
+    }, Math.min(this.options.stallAfter, 2 ** 31 - 1));
+    this.stallTimer.unref?.();
+  }
+
+  private timeoutError(call: Call<M>, ms: number): QmpTimeoutError {
+    if (call.sentAt !== undefined) return new QmpTimeoutError(call.command, ms);
+    const oldest = this.oldestInBand();
+    const since = oldest ? new Date(oldest.sentAt!).toISOString() : 'now';
+    return new QmpTimeoutError(
+      call.command,
+      ms,
+      false,
+      `not sent within ${ms} ms: ${this.order.size} requests outstanding since ${since}` +
+        (oldest ? ` (the oldest: ${oldest.command})` : '') +
+        '; executeOob() passes this queue for commands that allow it',
+    );
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Secrets never reach logs, taps or error objects. Redacted, by member name
+ * anywhere in a message: `password`, `new-password`, `passwd`, `secret`,
+ * `cookie` (the curl/http block drivers' cookie is the secret itself); the
+ * `data` and `props` of a `secret`/`secret_keyring` object; by command:
+ * the `value` of `qom-set` and the return of `qom-get` when the property is
+ * one of those names or `data` (a secret object's payload), and whole HMP
+ * command lines that mention a password, secret, cookie or key, or that set
+ * or read QOM properties or add objects (with their output).
+ */
+import type { JsonValue } from '../wire/json.js';
+
+export const REDACTED = '<redacted>';
+const SECRET_KEYS = new Set(['password', 'new-password', 'passwd', 'secret', 'cookie']);
+/** QOM types whose 'data' is the secret itself. */
+const SECRET_OBJECTS = new Set(['secret', 'secret_keyring']);
+/** QOM properties whose value may be a secret: the secret-bearing keys, and a secret object's data. */
+const SECRET_PROPERTIES = new Set([...SECRET_KEYS, 'data', 'key']);
+/** HMP commands whose line or output may carry a secret whatever it says. */
+const SECRET_HMP = /^\s*(qom[-_]set|qom[-_]get|object[-_]add)\b/i;
+const SECRET_HMP_WORDS = /pass|secret|cookie|key/i;
+
+type Obj = { [key: string]: JsonValue };
+
+function isObj(v: JsonValue | undefined): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A copy of `value` with secret-bearing members replaced; the input is not changed. */
+export function redact(value: JsonValue | undefined): JsonValue | undefined {
+  return value === undefined ? undefined : walk(value);
+}
+
+/** A command's arguments as they may be shown: per command, then by member name. */
+export function redactArguments(command: string, args: JsonValue | undefined): JsonValue | undefined {
+  if (!isObj(args)) return redact(args);
+  if (command === 'human-monitor-command' && typeof args['command-line'] === 'string' && secretHmp(args['command-line'])) {
+    return { ...walk(args) as Obj, 'command-line': REDACTED };
+  }
+  if (command === 'qom-set' && secretProperty(args) && 'value' in args) return { ...(walk(args) as Obj), value: REDACTED };
+  return walk(args);
+}
+
+/** A command's return value as it may be shown, given the arguments it was called with. */
+export function redactReturn(command: string, args: JsonValue | undefined, ret: JsonValue | undefined): JsonValue | undefined {
+  if (ret === undefined) return undefined;
+  if (command === 'qom-get' && isObj(args) && secretProperty(args)) return REDACTED;
+  if (command === 'human-monitor-command' && isObj(args) && typeof args['command-line'] === 'string' && secretHmp(args['command-line'])) {
+    return REDACTED;
+  }
+  return walk(ret);
+}
+
+/** Whether a request message (execute or exec-oob) needs redacting before it is shown. */
+export function redactRequest(msg: Obj): Obj {
+  const command = (msg.execute ?? msg['exec-oob']) as string | undefined;
+  return 'arguments' in msg ? { ...msg, arguments: redactArguments(String(command), msg.arguments) as JsonValue } : msg;
+}
+
+function secretProperty(args: Obj): boolean {
+  return typeof args.property === 'string' && SECRET_PROPERTIES.has(args.property);
+}
+
+function secretHmp(line: string): boolean {
+  return SECRET_HMP.test(line) || SECRET_HMP_WORDS.test(line);
+}
+
+function walk(v: JsonValue): JsonValue {
+  if (Array.isArray(v)) return v.map(walk);
+  if (!isObj(v)) return v;
+  const out: Obj = {};
+  const secretObject = typeof v['qom-type'] === 'string' && SECRET_OBJECTS.has(v['qom-type']);
+  for (const k of Object.keys(v)) {
+    const x = v[k];
+    const hidden = SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props'));
+    // defineProperty: a '__proto__' member stays an own member, as JSON.parse makes it.
+    Object.defineProperty(out, k, { value: hidden ? REDACTED : walk(x), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
