@@ -1,0 +1,461 @@
+/**
+ * What a hostile or buggy peer, or an unlucky caller, must not be able to do
+ * to the client: crash the process, route a reply to the wrong call, pin
+ * memory, leak a secret, or turn a mistake into a hang or a synchronous
+ * throw. Each block is one defect of issue 7, over the scripted fake peer.
+ */
+import { inspect } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MessageDecoder } from '../runtime/wire/framing.js';
+import { QEMU_JSON_LIMITS } from '../runtime/wire/limits.js';
+import {
+  ConnectionError,
+  ProtocolError,
+  QmpAbortError,
+  QmpError,
+  QmpTimeoutError,
+  QmpUsageError,
+  QmpValidationError,
+} from '../runtime/errors.js';
+import type { TapEntry } from '../runtime/qmp/client.js';
+import type { StallInfo } from '../runtime/core/requests.js';
+import { caught, event, FakeQmp, holding, line, open, problems, replyText, settle, setup, until } from './support/fake-qmp.js';
+
+vi.setConfig({ testTimeout: 10_000 });
+
+/** Uncaught exceptions and unhandled rejections during a test: there must be none. */
+let escaped: unknown[] = [];
+const onEscape = (e: unknown): void => void escaped.push(e);
+beforeEach(() => {
+  escaped = [];
+  process.on('uncaughtException', onEscape);
+  process.on('unhandledRejection', onEscape);
+});
+afterEach(() => {
+  process.off('uncaughtException', onEscape);
+  process.off('unhandledRejection', onEscape);
+});
+
+const nested = (depth: number, inner = '0'): string => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+describe('1. deeply nested JSON from the peer', () => {
+  it('never throws out of the data path: unknown shape, error desc, unknown id, 100,000 levels deep', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest });
+    const call = qmp.execute('query-name');
+    await until(() => h.held.length === 1);
+    const deep = nested(100_000);
+    server.send(`{"x":${deep}}\r\n`);
+    server.send(`{"error":{"class":"GenericError","desc":${deep}},"id":${String(h.held[0].id)}}\r\n`);
+    server.send(`{"return":${deep},"id":9999}\r\n`);
+    server.send(`{"event":"X","data":${deep},"timestamp":{"seconds":1,"microseconds":0}}\r\n`);
+    server.reply(h.held[0], { name: 'still fine' });
+    expect(await call).toEqual({ name: 'still fine' });
+    expect(problems(qmp).map((p) => p.code)).toEqual(['too-deep', 'too-deep', 'too-deep', 'too-deep']);
+    expect(escaped).toEqual([]);
+    expect(qmp.isOpen).toBe(true);
+  });
+
+  it('reads deep messages within the limit, the careful 64-bit parser included', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest });
+    const call = qmp.executeRaw('x-deep');
+    await until(() => h.held.length === 1);
+    // An error whose desc is no string, nested 4,000 deep around a number beyond 2^53.
+    server.send(`{"error":{"class":"GenericError","desc":${nested(4000, '18446744073709551615')}},"id":${String(h.held[0].id)}}\r\n`);
+    const err = await caught(call);
+    expect(err).toBeInstanceOf(QmpError);
+    expect((err as QmpError).desc).toMatch(/"desc":\[\[\[/);
+    expect(escaped).toEqual([]);
+  });
+
+  it('fails the handshake cleanly on a deep message before the greeting', async () => {
+    const server = new FakeQmp({ greet: false });
+    server.send(`{"x":${nested(100_000)}}\r\n`);
+    const err = await caught(open(server));
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as ConnectionError).code).toBe('protocol');
+    expect(escaped).toEqual([]);
+  });
+});
+
+describe('2. replies without an id', () => {
+  it('never gives an id-less return to a call', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest });
+    const call = qmp.execute('query-name');
+    await until(() => h.held.length === 1);
+    server.send({ return: { name: 'forged' } });
+    server.reply(h.held[0], { name: 'real' });
+    expect(await call).toEqual({ name: 'real' });
+    expect(problems(qmp).map((p) => p.code)).toEqual(['unmatched-reply']);
+    expect(qmp.stats.unmatchedReplies).toBe(1);
+  });
+
+  it('gives a flood of id-less errors to one call only: the calls after it get their own replies', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest });
+    const first = qmp.execute('query-name');
+    const second = qmp.execute('query-status');
+    const third = qmp.execute('query-uuid');
+    await until(() => h.held.length === 3);
+    // QEMU answers one unreadable request with many id-less errors (1,032 for a value nested 1,100 deep).
+    const flood = Array.from({ length: 1032 }, () => line({ error: { class: 'GenericError', desc: 'JSON parse error, too deep' } })).join('');
+    server.answered(h.held[0]);
+    server.send(flood);
+    server.reply(h.held[1], { status: 'running', singlestep: false, running: true });
+    server.reply(h.held[2], { UUID: '00000000-0000-0000-0000-000000000000' });
+    const err = await caught(first);
+    expect(err).toBeInstanceOf(QmpError);
+    expect((err as QmpError).desc).toMatch(/could not read the request/);
+    expect(await second).toMatchObject({ status: 'running' });
+    expect(await third).toMatchObject({ UUID: expect.any(String) });
+    expect(qmp.stats.unmatchedReplies).toBe(1031);
+  });
+
+  it('blames an oversized reply on a call only when its id proves it; an oversized event fails nothing', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest }, { maxMessageBytes: 1000 });
+    const call = qmp.execute('query-name');
+    await until(() => h.held.length === 1);
+    server.send(event('X_HUGE', { blob: 'x'.repeat(5000) }));
+    server.send({ return: { name: 'y'.repeat(5000) } }); // no id: nobody's
+    await until(() => problems(qmp).length === 2);
+    expect(problems(qmp).map((p) => p.code)).toEqual(['oversized', 'oversized']);
+    let settled = false;
+    void call.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await settle();
+    expect(settled).toBe(false);
+    // Its own oversized reply, id last as QEMU writes it: that one fails the call.
+    server.answered(h.held[0]);
+    server.send(`{"return": {"name": "${'z'.repeat(5000)}"}, "id": ${String(h.held[0].id)}}\r\n`);
+    const err = await caught(call);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe('oversized');
+    const next = qmp.execute('query-name');
+    await until(() => h.held.length === 2);
+    server.reply(h.held[1], { name: 'ok' });
+    expect(await next).toEqual({ name: 'ok' });
+  });
+});
+
+describe('3. limits on what is sent', () => {
+  it("refuses locally what QEMU's parser refuses, naming the limit, and sends nothing", async () => {
+    const { server, qmp } = await setup();
+    const sentBefore = server.calls.length;
+    const cases: [unknown, string][] = [
+      [Array.from({ length: 1_100_000 }, () => 1), 'too-many-tokens'],
+      [JSON.parse(nested(QEMU_JSON_LIMITS.maxDepth - 1)), 'too-deep'], // +2 for the envelope: 1025
+      ['x'.repeat(QEMU_JSON_LIMITS.maxBytes + 1), 'too-large'],
+      ['nul \u0000 inside', 'unsupported-string'],
+      ['lone \ud800 surrogate', 'unsupported-string'],
+      ['lone \udc00 low surrogate', 'unsupported-string'],
+    ];
+    for (const [value, code] of cases) {
+      const err = await caught(qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: value as never }));
+      expect(err, code).toBeInstanceOf(QmpUsageError);
+      expect((err as QmpUsageError).code).toBe(code);
+      expect((err as Error).message).toMatch(/nothing was sent/);
+    }
+    // The typed API checks 'any'-typed members the same way.
+    const typed = await caught(qmp.execute('qom-set', { path: '/machine', property: 'x', value: Array.from({ length: 1_100_000 }, () => 1) }));
+    expect((typed as QmpUsageError).code).toBe('too-many-tokens');
+    await settle();
+    expect(server.calls.length).toBe(sentBefore);
+  });
+
+  it('sends what is just within the limits, and a valid surrogate pair', async () => {
+    const { server, qmp } = await setup();
+    await qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: JSON.parse(nested(QEMU_JSON_LIMITS.maxDepth - 2)) as never });
+    await qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: 'emoji \ud83d\ude00 and \\u0000 written out' });
+    expect(server.calls).toHaveLength(2);
+  });
+
+  it('honours a lower maxRequestBytes', async () => {
+    const { qmp } = await setup({}, { maxRequestBytes: 1000 });
+    const err = await caught(qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: 'y'.repeat(2000) }));
+    expect((err as QmpUsageError).code).toBe('too-large');
+    expect((err as Error).message).toMatch(/1000-byte limit \(maxRequestBytes\)/);
+  });
+});
+
+describe('4. memory a peer can pin', () => {
+  it('holds a bounded number of events before the handshake completes, and counts the rest', async () => {
+    const server = new FakeQmp({
+      onCapabilities: (req, s) => {
+        s.send(Array.from({ length: 5000 }, () => line(event('STOP'))).join(''));
+        s.reply(req);
+      },
+    });
+    const qmp = await open(server);
+    let seen = 0;
+    qmp.on('STOP', () => seen++);
+    await until(() => seen === 1024);
+    await settle();
+    expect(seen).toBe(1024);
+    expect(qmp.stats.droppedEarlyEvents).toBe(5000 - 1024);
+  });
+
+  it('keeps a message arriving in tiny reads in one buffer, not one Buffer per read', () => {
+    const messages: unknown[] = [];
+    const d = new MessageDecoder({ message: (m) => messages.push(m), error: (e) => expect.fail(e.message) });
+    const text = Buffer.from(`{"return": "${'a'.repeat(300_000)}"}\r\n`);
+    const before = process.memoryUsage();
+    // Like a socket, a fresh allocation per read.
+    for (let i = 0; i < text.length - 2; i++) d.push(Buffer.from(text.subarray(i, i + 1)));
+    expect(d.buffered).toBe(text.length - 2);
+    const after = process.memoryUsage();
+    // Retaining a Buffer per read costs hundreds of bytes each: 100+ MB here. One growing buffer: about 0.5 MB.
+    expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(8 * 1024 * 1024);
+    d.push(text.subarray(text.length - 2));
+    expect(messages).toHaveLength(1);
+  });
+
+  it('finds 0xFF in linear time within a chunk', () => {
+    const lines = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `{"n":${i}}\n`).join(''));
+    const chunk = Buffer.concat([lines, Buffer.from([0xff]), Buffer.from('{"last":1}\n')]);
+    let scanned = 0;
+    const indexOf = chunk.indexOf.bind(chunk);
+    // Count the bytes the decoder's searches for 0xFF cover.
+    chunk.indexOf = ((value: number, start = 0) => {
+      if (value === 0xff) scanned += chunk.length - start;
+      return indexOf(value, start);
+    }) as typeof chunk.indexOf;
+    let count = 0;
+    let syncs = 0;
+    new MessageDecoder({ message: () => count++, error: (e) => expect.fail(e.message), sync: () => syncs++ }).push(chunk);
+    expect(count).toBe(20_001);
+    expect(syncs).toBe(1);
+    expect(scanned).toBeLessThanOrEqual(2 * chunk.length);
+  });
+});
+
+describe('5. secrets', () => {
+  it('never shows a planted secret in taps, errors, stacks or util.inspect', async () => {
+    const secrets = ['hunter2-vnc', 'cookie-s3cr3t', 'qom-data-s3cr3t', 'hmp-data-s3cr3t', 'object-data-s3cr3t', 'qom-get-s3cr3t', 'hmp-get-s3cr3t'];
+    const h = holding();
+    const taps: TapEntry[] = [];
+    const { server, qmp } = await setup({ onRequest: h.onRequest }, { tap: (t) => taps.push(t) });
+    const errors: unknown[] = [];
+    const keep = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (e: unknown) => void errors.push(e));
+    // Pending while the client is inspected.
+    const pending = [
+      keep(qmp.execute('set_password', { protocol: 'vnc', password: secrets[0] })),
+      keep(qmp.executeRaw('blockdev-add', { driver: 'https', 'node-name': 'web', url: 'https://x/y', cookie: secrets[1] })),
+      keep(qmp.execute('qom-set', { path: '/objects/sec0', property: 'data', value: secrets[2] })),
+      keep(qmp.hmp(`qom-set /objects/sec0 data ${secrets[3]}`)),
+      keep(qmp.execute('object-add', { 'qom-type': 'secret', id: 'sec1', data: secrets[4] })),
+      keep(qmp.execute('qom-get', { path: '/objects/sec0', property: 'data' })),
+      keep(qmp.hmp('qom-get /objects/sec0 data')),
+      keep(qmp.execute('set_password', { protocol: 'vnc', password: secrets[0] }, { timeout: 1 })),
+    ];
+    await until(() => h.held.length === 8);
+    const shown = [inspect(qmp, { depth: 10, showHidden: true }), String(qmp)];
+    // Some fail, some answer with the secret itself, one times out, one is closed under.
+    for (const req of h.held.slice(0, 5)) server.fail(req, 'GenericError', 'no');
+    server.reply(h.held[5], secrets[5]);
+    server.reply(h.held[6], `${secrets[6]}\r\n`);
+    await Promise.all(pending.slice(0, 7));
+    await qmp.close();
+    await Promise.all(pending);
+    expect(errors.length).toBeGreaterThanOrEqual(6);
+    for (const e of errors) shown.push(inspect(e, { depth: 10, showHidden: true }), (e as Error).message, String((e as Error).stack), JSON.stringify(e));
+    for (const t of taps) shown.push(JSON.stringify(t));
+    const all = shown.join('\n');
+    for (const s of secrets) expect(all, s).not.toContain(s);
+    // The wire still carries them.
+    expect(server.requests.map((r) => r.raw).join('')).toContain(secrets[1]);
+  });
+});
+
+describe("6. the caller's mistakes", () => {
+  it('a circular value or a throwing getter rejects, never throws', async () => {
+    const { server, qmp } = await setup();
+    const loop: Record<string, unknown> = { driver: 'qcow2' };
+    loop.file = loop;
+    let p: Promise<unknown> | undefined;
+    expect(() => (p = qmp.execute('blockdev-add', loop as never))).not.toThrow();
+    const e1 = await caught(p!);
+    expect(e1).toBeInstanceOf(QmpValidationError);
+    expect((e1 as Error).message).toMatch(/\$\.file: a circular reference/);
+    expect(() => (p = qmp.executeRaw('blockdev-add', loop as never))).not.toThrow();
+    expect(((await caught(p!)) as QmpUsageError).code).toBe('unserialisable');
+    const getter = {
+      get 'node-name'(): string {
+        throw new Error('getter bug');
+      },
+    };
+    expect(() => (p = qmp.execute('blockdev-del', getter))).not.toThrow();
+    const e3 = await caught(p!);
+    expect(e3).toBeInstanceOf(QmpUsageError);
+    expect((e3 as Error).message).toMatch(/getter bug/);
+    expect(() => (p = qmp.execute('blockdev-del', getter, { validate: false }))).not.toThrow();
+    expect(await caught(p!)).toBeInstanceOf(QmpUsageError);
+    await settle();
+    expect(server.calls).toEqual([]);
+  });
+
+  it('timeout: Infinity or 2^31 ms waits (no 1 ms timer overflow), for calls and event waits', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest });
+    const outcomes: string[] = [];
+    const a = qmp.execute('query-name', { timeout: Infinity }).then(() => outcomes.push('a'), () => outcomes.push('a failed'));
+    const b = qmp.execute('query-name', { timeout: 2 ** 31 }).then(() => outcomes.push('b'), () => outcomes.push('b failed'));
+    const w = qmp.waitForEvent('STOP', undefined, { timeout: 2 ** 31 + 5 });
+    void w.then(() => outcomes.push('w'), () => outcomes.push('w failed'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(outcomes).toEqual([]);
+    server.reply(h.held[0], { name: 'a' });
+    server.reply(h.held[1], { name: 'b' });
+    server.send(event('STOP'));
+    await Promise.all([a, b, w]);
+    expect(outcomes.sort()).toEqual(['a', 'b', 'w']);
+  });
+
+  it('bad options are a QmpUsageError naming the option, at connect and per call', async () => {
+    for (const options of [{ maxInFlight: 0 }, { maxInFlight: NaN }, { timeout: -1 }, { maxMessageBytes: 1.5 }, { timeout: 'soon' as never }]) {
+      const err = await caught(open(new FakeQmp(), options));
+      expect(err, JSON.stringify(options)).toBeInstanceOf(QmpUsageError);
+      expect((err as QmpUsageError).code).toBe('bad-option');
+      expect((err as Error).message).toContain(Object.keys(options)[0]);
+    }
+    const { qmp } = await setup();
+    const err = await caught(qmp.execute('query-name', { timeout: NaN }));
+    expect((err as QmpUsageError).code).toBe('bad-option');
+    const w = await caught(qmp.waitForEvent('STOP', undefined, { timeout: -5 }));
+    expect((w as QmpUsageError).code).toBe('bad-option');
+  });
+
+  it('arguments to a command that takes none are refused, not read as call options', async () => {
+    const { server, qmp } = await setup();
+    const err = await caught(qmp.execute('query-status', { verbose: true } as never));
+    expect(err).toBeInstanceOf(QmpUsageError);
+    expect((err as QmpUsageError).code).toBe('unexpected-arguments');
+    expect((err as Error).message).toMatch(/query-status takes no arguments.*'verbose'/);
+    expect(((await caught(qmp.cmd.queryStatus({ verbose: true } as never))) as QmpUsageError).code).toBe('unexpected-arguments');
+    expect(await qmp.execute('query-status', { timeout: 500 })).toEqual({});
+    expect(server.calls).toHaveLength(1);
+  });
+
+  it('an unknown command gets a "did you mean"', async () => {
+    const { qmp } = await setup();
+    const err = await caught(qmp.execute('qury-status' as never));
+    expect(err).toBeInstanceOf(QmpValidationError);
+    expect((err as Error).message).toMatch(/unknown command 'qury-status' \(did you mean 'query-status'\?\)/);
+  });
+});
+
+describe('7. the documented event pattern', () => {
+  it('a wait armed before a command that fails never raises an unhandled rejection', async () => {
+    const { qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'Job not found') });
+    // The README pattern: arm, run the command, await the event. The command fails, so the wait is never awaited.
+    const run = async (): Promise<void> => {
+      const done = qmp.waitForEvent('JOB_STATUS_CHANGE', (e) => e.data.id === 'j1', { timeout: 20 });
+      await qmp.execute('job-dismiss', { id: 'j1' });
+      await done;
+    };
+    expect(await caught(run())).toBeInstanceOf(QmpError);
+    await new Promise((r) => setTimeout(r, 60)); // past the wait's timeout
+    expect(escaped).toEqual([]);
+    // Awaited, the same wait still reports its timeout; cancel() disarms one.
+    const w = qmp.waitForEvent('STOP', undefined, { timeout: 10 });
+    expect(await caught(w)).toBeInstanceOf(QmpTimeoutError);
+    const c = qmp.waitForEvent('STOP');
+    c.cancel('not needed');
+    expect(await caught(c)).toBeInstanceOf(QmpAbortError);
+  });
+});
+
+describe('8. iterators and shared signals', () => {
+  it('two concurrent next() calls on one events() iterator both settle, and both end on close', async () => {
+    const { server, qmp } = await setup();
+    const it1 = qmp.events('STOP');
+    const [a, b] = [it1.next(), it1.next()];
+    const first = event('STOP');
+    const second = event('STOP');
+    server.send(line(first) + line(second));
+    expect((await a).value?.timestamp).toEqual(first.timestamp);
+    expect((await b).value?.timestamp).toEqual(second.timestamp);
+    const [c, d] = [it1.next(), it1.next()];
+    await qmp.close();
+    expect(await c).toEqual({ value: undefined, done: true });
+    expect(await d).toEqual({ value: undefined, done: true });
+  });
+
+  it('one AbortSignal shared by many calls and waits raises no MaxListenersExceededWarning, and aborts them all', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const h = holding();
+      const { qmp } = await setup({ onRequest: h.onRequest }, { maxInFlight: Infinity });
+      const ac = new AbortController();
+      const calls = Array.from({ length: 50 }, () => caught(qmp.execute('query-name', { signal: ac.signal })));
+      const waits = Array.from({ length: 50 }, () => caught(qmp.waitForEvent('STOP', undefined, { signal: ac.signal })));
+      await until(() => h.held.length === 50);
+      ac.abort();
+      for (const e of await Promise.all([...calls, ...waits])) expect(e).toBeInstanceOf(QmpAbortError);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
+describe('9. eight unanswered requests', () => {
+  it('says so: a stall notification, a clear error for calls never sent, and executeOob gets through', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: (req, s) => (req.oob ? s.reply(req, []) : h.onRequest(req)) }, { stallAfter: 20 });
+    const stalls: StallInfo[] = [];
+    qmp.onStall((s) => stalls.push(s));
+    const stuck = Array.from({ length: 8 }, () => qmp.execute('stop'));
+    await until(() => h.held.length === 8);
+    const blocked = caught(qmp.execute('query-name', { timeout: 60 }));
+    await until(() => stalls.length === 1, 'the stall notification');
+    expect(stalls[0]).toMatchObject({ inFlight: 8, queued: 1, oldest: 'stop' });
+    expect(qmp.stats).toMatchObject({ inFlight: 8, queued: 1 });
+    expect(await qmp.executeOob('query-yank')).toEqual([]);
+    const err = await blocked;
+    expect(err).toBeInstanceOf(QmpTimeoutError);
+    expect((err as QmpTimeoutError).sent).toBe(false);
+    expect((err as Error).message).toMatch(/query-name: not sent within 60 ms: 8 requests outstanding since \S+ \(the oldest: stop\); executeOob\(\)/);
+    for (const req of h.held) server.reply(req);
+    await Promise.all(stuck);
+    expect(qmp.stats).toMatchObject({ inFlight: 0, queued: 0 });
+    expect(server.calls.filter((c) => c.command === 'query-name')).toEqual([]);
+  });
+});
+
+describe('observability', () => {
+  it('onClose tells why the connection went, once, even when subscribed late', async () => {
+    const { server, qmp } = await setup();
+    const reasons: ConnectionError[] = [];
+    qmp.onClose((r) => reasons.push(r));
+    server.end();
+    await qmp.closed;
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0].code).toBe('closed');
+    const late: ConnectionError[] = [];
+    qmp.onClose((r) => late.push(r));
+    await settle();
+    expect(late).toEqual(reasons);
+  });
+
+  it('onError reports garbage with its code and an excerpt; stats count it', async () => {
+    const { server, qmp } = await setup();
+    server.send('this is not json\r\n');
+    server.send('[1,2]\r\n');
+    server.send({ neither: 'reply nor event' });
+    await until(() => problems(qmp).length === 3);
+    expect(problems(qmp).map((p) => p.code)).toEqual(['invalid-json', 'not-an-object', 'unknown-shape']);
+    expect((problems(qmp)[0] as ProtocolError).excerpt).toBe('this is not json');
+    expect(qmp.stats.errors).toBe(3);
+  });
+});
+
+// Keep replyText referenced for readers of the fake: replies are built the same way everywhere.
+void replyText;
