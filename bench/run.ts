@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, one BENCH line per figure. Pass names to run only some. */
+import { benchCore } from './core.js';
 import { benchFrontend } from './frontend.js';
 import { benchGenerate } from './generate.js';
 import { benchQmp } from './qmp.js';
@@ -9,6 +10,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   generate: () => benchGenerate('10.2'),
   typecheck: () => benchTypecheck('qemu-10.2'),
   qmp: () => benchQmp(),
+  core: () => benchCore(),
 };
 
 const wanted = process.argv.slice(2);

@@ -220,8 +220,8 @@ describe('4. memory a peer can pin', () => {
     let scanned = 0;
     const indexOf = chunk.indexOf.bind(chunk);
     // Count the bytes the decoder's searches for 0xFF cover.
-    chunk.indexOf = ((value: number, start = 0) => {
-      if (value === 0xff) scanned += chunk.length - start;
+    chunk.indexOf = ((value: number, start?: number) => {
+      if (value === 0xff) scanned += chunk.length - (start ?? 0);
       return indexOf(value, start);
     }) as typeof chunk.indexOf;
     let count = 0;
@@ -342,7 +342,7 @@ describe("6. the caller's mistakes", () => {
 
   it('an unknown command gets a "did you mean"', async () => {
     const { qmp } = await setup();
-    const err = await caught(qmp.execute('qury-status' as never));
+    const err = await caught(qmp.execute('qury-status' as 'query-status'));
     expect(err).toBeInstanceOf(QmpValidationError);
     expect((err as Error).message).toMatch(/unknown command 'qury-status' \(did you mean 'query-status'\?\)/);
   });

@@ -186,3 +186,31 @@ describe('stringifyJson', () => {
     expect(() => stringifyJson(cyclic)).toThrow(/circular/);
   });
 });
+
+describe('parseJson on deep and odd input', () => {
+  const nested = (d: number, inner: string): string => '['.repeat(d) + inner + ']'.repeat(d);
+
+  it('reads any depth JSON.parse reads when no number is beyond 2^53', () => {
+    let v = parseJson(nested(100_000, '1'));
+    let depth = 0;
+    while (Array.isArray(v)) [v, depth] = [v[0], depth + 1];
+    expect([depth, v]).toEqual([100_000, 1]);
+  });
+
+  it('reads 4,096 levels exactly around a 64-bit integer, and reports deeper ones as a JsonParseError', () => {
+    let v = parseJson(nested(4096, '18446744073709551615'));
+    while (Array.isArray(v)) v = v[0];
+    expect(v).toBe(18446744073709551615n);
+    expect(() => parseJson(nested(4097, '18446744073709551615'))).toThrow(JsonParseError);
+    expect(() => parseJson(nested(100_000, '18446744073709551615'))).toThrow(/nested deeper than 4096/);
+  });
+
+  it('finds unsafe integers anywhere, and leaves exponents and fractions to JSON.parse', () => {
+    expect(parseJson('{"a":[1,9007199254740993,{"b":-9007199254740993}],"c":1e300,"d":9007199254740991}')).toEqual({
+      a: [1, 9007199254740993n, { b: -9007199254740993n }],
+      c: 1e300,
+      d: 9007199254740991,
+    });
+    expect(parseJson('"12345678901234567890"')).toBe('12345678901234567890');
+  });
+});

@@ -184,7 +184,13 @@ export class QmpClient<
     this.#closedPromise = new Promise((r) => (this.#markClosed = r));
     this.#decoder = new MessageDecoder(
       {
-        message: (m, bytes) => this.#guard(() => this.#onMessage(m, bytes)),
+        message: (m, bytes) => {
+          try {
+            this.#onMessage(m, bytes);
+          } catch (e) {
+            this.#internal(e);
+          }
+        },
         error: (e, tail) => this.#guard(() => this.#onFramingError(e, tail)),
       },
       { maxMessageBytes: this.#opts.maxMessageBytes, maxDepth: this.#opts.maxMessageDepth },
@@ -477,16 +483,16 @@ export class QmpClient<
   // -- receiving ----------------------------------------------------------
 
   #onMessage(msg: JsonObject, bytes: number): void {
+    if (typeof msg.event === 'string') {
+      if (this.#opts.tap) this.#tapIn(msg);
+      this.#hub.emit(msg as unknown as QmpEvent, bytes);
+      return;
+    }
     if ('QMP' in msg) {
       this.#tapIn(msg);
       if (this.#handshake) this.#handshake.resolve(msg);
       else this.#report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(msg)));
       this.#handshake = undefined;
-      return;
-    }
-    if (typeof msg.event === 'string') {
-      this.#tapIn(msg);
-      this.#hub.emit(msg as unknown as QmpEvent, bytes);
       return;
     }
     if (this.#handshake) {
@@ -578,8 +584,12 @@ export class QmpClient<
     try {
       fn();
     } catch (e) {
-      this.#report(new ProtocolError('internal', `${this.#peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`, '', { cause: e }));
+      this.#internal(e);
     }
+  }
+
+  #internal(e: unknown): void {
+    this.#report(new ProtocolError('internal', `${this.#peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`, '', { cause: e }));
   }
 
   #report(problem: ClientProblem): void {

@@ -60,6 +60,8 @@ export class EventHub {
   /** Events dropped because too many arrived before the handshake completed. */
   droppedEarly = 0;
   private readonly subs = new Set<Subscription>();
+  /** The subscriptions as of the last change: emitting walks this, so a listener added meanwhile starts with the next event. */
+  private snapshot: Subscription[] = [];
   private early: QmpEvent[] | undefined = [];
   private earlyBytes = 0;
   /** start() was called: the held events go out on the next turn of the event loop. */
@@ -79,7 +81,12 @@ export class EventHub {
   on(name: string | readonly string[] | undefined, listener: Listener): Disposable {
     const sub: Subscription = { name: name === undefined ? undefined : new Set(typeof name === 'string' ? [name] : name), listener };
     this.subs.add(sub);
-    return { dispose: () => void this.subs.delete(sub) };
+    this.snapshot = [...this.subs];
+    return {
+      dispose: () => {
+        if (this.subs.delete(sub)) this.snapshot = [...this.subs];
+      },
+    };
   }
 
   /** Delivers an event; `bytes` is its size on the wire (for the pre-handshake bound). */
@@ -93,8 +100,9 @@ export class EventHub {
       this.earlyBytes += bytes;
       return;
     }
-    // A snapshot: a listener subscribed by another one starts with the next event.
-    for (const s of [...this.subs]) {
+    const subs = this.snapshot;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i];
       if ((s.name && !s.name.has(e.event)) || !this.subs.has(s)) continue;
       try {
         s.listener(e);

@@ -61,7 +61,7 @@ export class MessageDecoder {
   private skipping = false;
   private tail: Buffer[] = [];
   private tailBytes = 0;
-  /** Whether the current oversized message was reported (the report waits for its end). */
+  /** The start of the oversized message being skipped, reported at its end. */
   private oversizedHead = '';
 
   constructor(
@@ -82,8 +82,17 @@ export class MessageDecoder {
     // Searched once per chunk, and again only past each 0xFF: linear in the chunk.
     let ff = chunk.indexOf(SYNC);
     while (start < chunk.length) {
-      const nl = chunk.indexOf(LF, start);
       if (ff >= 0 && ff < start) ff = chunk.indexOf(SYNC, start);
+      if (!this.skipping && this.len === 0 && ff < 0) {
+        // Nothing carried over and no 0xFF ahead: every complete line in one decode.
+        const last = chunk.lastIndexOf(LF);
+        if (last >= start) {
+          this.emitLines(chunk.toString('utf8', start, last));
+          start = last + 1;
+          continue;
+        }
+      }
+      const nl = chunk.indexOf(LF, start);
       if (ff >= 0 && (nl < 0 || ff < nl)) {
         this.reset();
         this.on.sync?.();
@@ -102,13 +111,12 @@ export class MessageDecoder {
         this.append(chunk.subarray(start, end));
         return;
       } else if (this.len === 0) {
-        this.emit(chunk, start, end);
+        this.emit(chunk.toString('utf8', start, end), end - start + 1);
       } else {
         this.append(chunk.subarray(start, end));
-        const line = this.buf;
-        const length = this.len;
+        const text = this.buf.toString('utf8', 0, this.len);
         this.release();
-        this.emit(line, 0, length);
+        this.emit(text, text.length + 1);
       }
       start = nl + 1;
     }
@@ -172,18 +180,34 @@ export class MessageDecoder {
     this.on.error(new ProtocolError('oversized', `a message larger than the ${this.maxMessageBytes}-byte limit was discarded`, head), tail.slice(-TAIL));
   }
 
-  private emit(bytes: Buffer, start: number, end: number): void {
-    const size = end - start;
-    if (end > start && bytes[end - 1] === CR) end--;
-    // Fewer bytes than 2 * maxDepth cannot nest deeper than maxDepth.
-    if (end - start > 2 * this.maxDepth && depthOf(bytes, start, end) > this.maxDepth) {
-      this.on.error(
-        new ProtocolError('too-deep', `a message nested deeper than ${this.maxDepth} levels was discarded`, bytes.toString('utf8', start, Math.min(end, start + EXCERPT))),
-      );
+  /** Complete lines, the last one without its LF. */
+  private emitLines(text: string): void {
+    let at = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', at);
+      const line = nl < 0 ? text.slice(at) : text.slice(at, nl);
+      // Lines from one chunk skipped the byte-count check of partial ones.
+      if (line.length * 3 > this.maxMessageBytes && Buffer.byteLength(line) > this.maxMessageBytes) {
+        this.on.error(
+          new ProtocolError('oversized', `a message larger than the ${this.maxMessageBytes}-byte limit was discarded`, line.slice(0, EXCERPT)),
+          line.slice(-TAIL).replace(/\r$/, ''),
+        );
+      } else {
+        this.emit(line, line.length + 1);
+      }
+      if (nl < 0) return;
+      at = nl + 1;
+    }
+  }
+
+  private emit(line: string, size: number): void {
+    const text = line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
+    if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && !text.trim())) return;
+    // Fewer characters than 2 * maxDepth cannot nest deeper than maxDepth.
+    if (text.length > 2 * this.maxDepth && depthOf(text) > this.maxDepth) {
+      this.on.error(new ProtocolError('too-deep', `a message nested deeper than ${this.maxDepth} levels was discarded`, text.slice(0, EXCERPT)));
       return;
     }
-    const text = bytes.toString('utf8', start, end);
-    if (!text.trim()) return;
     let value: JsonValue;
     try {
       value = parseJson(text);
@@ -195,17 +219,17 @@ export class MessageDecoder {
       this.on.error(new ProtocolError('not-an-object', 'a message must be a JSON object', text.slice(0, EXCERPT)));
       return;
     }
-    this.on.message(value, size + 1);
+    this.on.message(value, size);
   }
 }
 
-/** The deepest nesting of [ and { outside strings in bytes[start, end). */
-function depthOf(bytes: Buffer, start: number, end: number): number {
+/** The deepest nesting of [ and { outside strings. */
+function depthOf(text: string): number {
   let depth = 0;
   let max = 0;
   let inString = false;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
     if (inString) {
       if (c === BACKSLASH) i++;
       else if (c === QUOTE) inString = false;

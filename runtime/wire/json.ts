@@ -14,9 +14,10 @@
  * - Sending: {@link stringifyJson} writes a bigint as a plain integer literal,
  *   so bigint is accepted for any integer argument (and for 'number' ones).
  *
- * Parsing costs about what `JSON.parse` costs when the text holds no run of
- * 16 or more digits (the common case: a quick scan, then `JSON.parse`); only
- * otherwise does a careful tokenizer take over.
+ * Parsing costs about what `JSON.parse` costs: `JSON.parse` first, then a
+ * walk over the numbers it made; only when one is beyond 2^53 (it may have
+ * lost digits) does a careful tokenizer read the text again. The careful
+ * tokenizer nests at most 4,096 levels (deeper text is an error).
  */
 
 /** A JSON value as {@link parseJson} returns it and {@link stringifyJson} accepts it. */
@@ -47,23 +48,59 @@ function lineColumn(text: string, position: number): string {
   return `line ${line}, column ${position - start + 1}`;
 }
 
-/** Integers of 16 digits or more may be beyond 2^53 (9007199254740992 has 16). */
-const LONG_DIGIT_RUN = /\d{16}/;
-
 /**
  * Parses JSON text like `JSON.parse`, except that integer literals beyond
  * `Number.MAX_SAFE_INTEGER` in magnitude become exact bigints. Throws
  * {@link JsonParseError} on invalid text.
  */
 export function parseJson(text: string): JsonValue {
-  if (!LONG_DIGIT_RUN.test(text)) {
-    try {
-      return JSON.parse(text) as JsonValue;
-    } catch {
-      // Parse again below for an error with a precise position.
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    // Parse again for an error with a precise position.
+    return parseCarefully(text);
+  }
+  // Only a number that came out beyond 2^53 may have lost digits: then read the text again, carefully.
+  return hasUnsafeNumber(value) ? parseCarefully(text) : value;
+}
+
+/** The careful parser recurses; a stack that runs out is an error about the text, never a RangeError. */
+function parseCarefully(text: string): JsonValue {
+  try {
+    return new Parser(text).document();
+  } catch (e) {
+    if (e instanceof RangeError) throw new JsonParseError('nested too deeply to read here', 0, text);
+    throw e;
+  }
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** Whether any number in `root` is beyond ±2^53 - 1 (a walk with its own stack: any depth). */
+function hasUnsafeNumber(root: JsonValue): boolean {
+  if (typeof root === 'number') return root > MAX_SAFE || root < -MAX_SAFE;
+  if (typeof root !== 'object' || root === null) return false;
+  const stack: object[] = [root];
+  while (stack.length) {
+    const v = stack.pop() as JsonValue[] | { [key: string]: JsonValue };
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x === 'number') {
+          if (x > MAX_SAFE || x < -MAX_SAFE) return true;
+        } else if (typeof x === 'object' && x !== null) stack.push(x);
+      }
+    } else {
+      for (const k in v) {
+        const x = v[k];
+        if (typeof x === 'number') {
+          if (x > MAX_SAFE || x < -MAX_SAFE) return true;
+        } else if (typeof x === 'object' && x !== null) stack.push(x);
+      }
     }
   }
-  return new Parser(text).document();
+  return false;
 }
 
 // Character codes.
@@ -102,8 +139,12 @@ const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
 const isHex = (c: number): boolean => isDigit(c) || (c >= UPPER_A && c <= UPPER_F) || (c >= LOWER_A && c <= LOWER_F);
 
 /** The careful path: a recursive-descent parser following RFC 8259 exactly, as JSON.parse does. */
+/** The careful parser recurses; beyond this it reports an error instead of exhausting the stack. */
+const MAX_PARSE_DEPTH = 4096;
+
 class Parser {
   private pos = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
@@ -139,9 +180,12 @@ class Parser {
     const c = this.text.charCodeAt(this.pos);
     switch (c) {
       case LBRACE:
-        return this.object();
-      case LBRACKET:
-        return this.array();
+      case LBRACKET: {
+        if (++this.depth > MAX_PARSE_DEPTH) this.fail(`nested deeper than ${MAX_PARSE_DEPTH} levels`);
+        const v = c === LBRACE ? this.object() : this.array();
+        this.depth--;
+        return v;
+      }
       case QUOTE:
         return this.string();
       case LOWER_T:
