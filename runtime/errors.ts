@@ -123,7 +123,7 @@ export type UsageErrorCode =
   | 'too-large'
   | 'too-deep'
   | 'too-many-tokens'
-  /** A string QEMU's parser refuses: a NUL character or an unpaired surrogate. */
+  /** A string QEMU's parser refuses: an unpaired surrogate or a Unicode noncharacter. */
   | 'unsupported-string'
   /** Arguments given to a command that takes none. */
   | 'unexpected-arguments';

@@ -52,7 +52,7 @@ interface Subscription {
 export interface HubLimits {
   /** Events held before the handshake completes, at most (default 1024). */
   earlyEvents?: number;
-  /** Bytes of events held before the handshake completes, at most (default 4 MiB). */
+  /** Size of the events held before the handshake completes, in characters, at most (default 4 Mi). */
   earlyBytes?: number;
 }
 
@@ -89,7 +89,7 @@ export class EventHub {
     };
   }
 
-  /** Delivers an event; `bytes` is its size on the wire (for the pre-handshake bound). */
+  /** Delivers an event; `bytes` is its size in characters (for the pre-handshake bound). */
   emit(e: QmpEvent, bytes = 0): void {
     if (this.early) {
       if (this.early.length >= this.limits.earlyEvents || this.earlyBytes + bytes > this.limits.earlyBytes) {

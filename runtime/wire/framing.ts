@@ -19,8 +19,8 @@ import { parseJson, type JsonValue } from './json.js';
 export type JsonObject = { [key: string]: JsonValue };
 
 export interface DecoderEvents {
-  /** A message; `bytes` is its length on the wire. */
-  message(msg: JsonObject, bytes: number): void;
+  /** A message; `size` is its length in characters with its newline, for accounting. */
+  message(msg: JsonObject, size: number): void;
   /**
    * A problem with the peer's bytes; the decoder has already moved past it.
    * For an oversized message, `tail` holds its last bytes (as text).
@@ -111,7 +111,8 @@ export class MessageDecoder {
         this.append(chunk.subarray(start, end));
         return;
       } else if (this.len === 0) {
-        this.emit(chunk.toString('utf8', start, end), end - start + 1);
+        const text = chunk.toString('utf8', start, end);
+        this.emit(text, text.length + 1);
       } else {
         this.append(chunk.subarray(start, end));
         const text = this.buf.toString('utf8', 0, this.len);

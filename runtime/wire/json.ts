@@ -16,8 +16,7 @@
  *
  * Parsing costs about what `JSON.parse` costs: `JSON.parse` first, then a
  * walk over the numbers it made; only when one is beyond 2^53 (it may have
- * lost digits) does a careful tokenizer read the text again. The careful
- * tokenizer nests at most 4,096 levels (deeper text is an error).
+ * lost digits) does a careful tokenizer read the text again.
  */
 
 /** A JSON value as {@link parseJson} returns it and {@link stringifyJson} accepts it. */
@@ -65,14 +64,8 @@ export function parseJson(text: string): JsonValue {
   return hasUnsafeNumber(value) ? parseCarefully(text) : value;
 }
 
-/** The careful parser recurses; a stack that runs out is an error about the text, never a RangeError. */
 function parseCarefully(text: string): JsonValue {
-  try {
-    return new Parser(text).document();
-  } catch (e) {
-    if (e instanceof RangeError) throw new JsonParseError('nested too deeply to read here', 0, text);
-    throw e;
-  }
+  return new Parser(text).document();
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -136,15 +129,24 @@ const LBRACE = 123;
 const RBRACE = 125;
 
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+/** An own member, '__proto__' included, as JSON.parse makes it. */
+function setMember(obj: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
 const isHex = (c: number): boolean => isDigit(c) || (c >= UPPER_A && c <= UPPER_F) || (c >= LOWER_A && c <= LOWER_F);
 
-/** The careful path: a recursive-descent parser following RFC 8259 exactly, as JSON.parse does. */
-/** The careful parser recurses; beyond this it reports an error instead of exhausting the stack. */
-const MAX_PARSE_DEPTH = 4096;
+/** An open container while parsing: an array, or an object and the key of the member being read. */
+type Open = JsonValue[] | { obj: { [key: string]: JsonValue }; key: string };
 
+/**
+ * The careful path: a parser following RFC 8259 exactly, as JSON.parse
+ * does. It keeps open containers on a stack of its own, so any depth
+ * JSON.parse reads, it reads.
+ */
 class Parser {
   private pos = 0;
-  private depth = 0;
 
   constructor(private readonly text: string) {}
 
@@ -176,16 +178,60 @@ class Parser {
     this.pos = p;
   }
 
+  /** One value, starting at a non-space character. */
   private value(): JsonValue {
-    const c = this.text.charCodeAt(this.pos);
-    switch (c) {
-      case LBRACE:
-      case LBRACKET: {
-        if (++this.depth > MAX_PARSE_DEPTH) this.fail(`nested deeper than ${MAX_PARSE_DEPTH} levels`);
-        const v = c === LBRACE ? this.object() : this.array();
-        this.depth--;
-        return v;
+    const stack: Open[] = [];
+    for (;;) {
+      let value: JsonValue;
+      const c = this.text.charCodeAt(this.pos);
+      if (c === LBRACE || c === LBRACKET) {
+        this.pos++;
+        this.skipSpace();
+        const close = c === LBRACE ? RBRACE : RBRACKET;
+        if (this.text.charCodeAt(this.pos) !== close) {
+          stack.push(c === LBRACE ? { obj: {}, key: this.key() } : []);
+          continue;
+        }
+        this.pos++;
+        value = c === LBRACE ? {} : [];
+      } else {
+        value = this.scalar(c);
       }
+      // A complete value: add it to the containers it completes, up to one that goes on.
+      for (;;) {
+        const top = stack[stack.length - 1];
+        if (top === undefined) return value;
+        if (Array.isArray(top)) top.push(value);
+        else setMember(top.obj, top.key, value);
+        this.skipSpace();
+        const d = this.text.charCodeAt(this.pos);
+        if (d === COMMA) {
+          this.pos++;
+          this.skipSpace();
+          if (!Array.isArray(top)) top.key = this.key();
+          break;
+        }
+        if (d !== (Array.isArray(top) ? RBRACKET : RBRACE)) this.unexpected();
+        this.pos++;
+        stack.pop();
+        value = Array.isArray(top) ? top : top.obj;
+      }
+    }
+  }
+
+  /** A member's key and its colon, leaving the position at its value. */
+  private key(): string {
+    if (this.text.charCodeAt(this.pos) !== QUOTE) this.unexpected();
+    const key = this.string();
+    this.skipSpace();
+    if (this.text.charCodeAt(this.pos) !== COLON) this.unexpected();
+    this.pos++;
+    this.skipSpace();
+    return key;
+  }
+
+  private scalar(c: number): JsonValue {
+    switch (c) {
       case QUOTE:
         return this.string();
       case LOWER_T:
@@ -206,66 +252,6 @@ class Parser {
       this.pos++;
     }
     return value;
-  }
-
-  private object(): { [key: string]: JsonValue } {
-    const obj: { [key: string]: JsonValue } = {};
-    this.pos++; // {
-    this.skipSpace();
-    if (this.text.charCodeAt(this.pos) === RBRACE) {
-      this.pos++;
-      return obj;
-    }
-    for (;;) {
-      if (this.text.charCodeAt(this.pos) !== QUOTE) this.unexpected();
-      const key = this.string();
-      this.skipSpace();
-      if (this.text.charCodeAt(this.pos) !== COLON) this.unexpected();
-      this.pos++;
-      this.skipSpace();
-      const value = this.value();
-      if (key === '__proto__') {
-        // An own property, as JSON.parse makes it, not the prototype.
-        Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
-      } else {
-        obj[key] = value;
-      }
-      this.skipSpace();
-      const c = this.text.charCodeAt(this.pos);
-      if (c === COMMA) {
-        this.pos++;
-        this.skipSpace();
-      } else if (c === RBRACE) {
-        this.pos++;
-        return obj;
-      } else {
-        this.unexpected();
-      }
-    }
-  }
-
-  private array(): JsonValue[] {
-    const arr: JsonValue[] = [];
-    this.pos++; // [
-    this.skipSpace();
-    if (this.text.charCodeAt(this.pos) === RBRACKET) {
-      this.pos++;
-      return arr;
-    }
-    for (;;) {
-      arr.push(this.value());
-      this.skipSpace();
-      const c = this.text.charCodeAt(this.pos);
-      if (c === COMMA) {
-        this.pos++;
-        this.skipSpace();
-      } else if (c === RBRACKET) {
-        this.pos++;
-        return arr;
-      } else {
-        this.unexpected();
-      }
-    }
   }
 
   private string(): string {
