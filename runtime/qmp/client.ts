@@ -3,15 +3,15 @@
  * and out of band, which reply belongs to which call, events, HMP, and the
  * tap. It is generic over a release's generated command and event maps and
  * has no per-command code. Bytes and messages are the wire layer's
- * (wire/), ids, queues and deadlines the request layer's (core/).
- *
- * Nothing the peer sends escapes the data path as an exception: what this
- * client cannot use is reported through `onError` and counted in `stats`.
+ * (wire/); the connection, ids, queues and deadlines the core's (core/).
+ * What this client cannot use is reported through `onError` and counted in
+ * `stats`.
  */
 import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
+import { Connection, type ClientProblem } from '../core/connection.js';
 import { checkCount, checkSignal, checkTimeout, deadline } from '../core/deadline.js';
-import { Requests, type Call, type StallInfo } from '../core/requests.js';
+import type { Call, StallInfo } from '../core/requests.js';
 import {
   CallbackError,
   ConnectionError,
@@ -25,7 +25,7 @@ import {
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
 import { validate } from '../schema/validate.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, MessageDecoder, type JsonObject } from '../wire/framing.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
 import { stringifyJson, type JsonValue } from '../wire/json.js';
 import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
 import { describeTarget, openTransport, type Target } from '../wire/transport.js';
@@ -110,8 +110,7 @@ export interface ClientStats {
   droppedEarlyEvents: number;
 }
 
-/** What the client reports through onError: a peer's bad message, or a callback of yours that threw. */
-export type ClientProblem = ProtocolError | CallbackError;
+export type { ClientProblem };
 
 type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], CallOptions?];
 
@@ -145,24 +144,15 @@ export class QmpClient<
   readonly enabled: string[] = [];
 
   #state = State.Handshake;
-  readonly #stream: Duplex;
+  readonly #conn: Connection<CallMeta>;
   readonly #data: VersionData;
   readonly #peer: string;
-  readonly #opts: Required<Omit<ClientOptions, 'tap' | 'signal'>> & Pick<ClientOptions, 'tap'>;
-  readonly #requests: Requests<CallMeta>;
+  readonly #opts: CheckedOptions;
   readonly #hub: EventHub;
-  readonly #decoder: MessageDecoder;
-  readonly #closedPromise: Promise<void>;
-  #markClosed!: () => void;
-  #closeReason: ConnectionError | undefined;
   #handshake?: { resolve(g: JsonObject): void; reject(e: Error): void };
   #noArgs: Set<string> | undefined;
   /** An id-less error may be attributed to the oldest call: once per in-band reply seen. */
   #idlessAllowed = true;
-  readonly #errorListeners = new Set<(e: ClientProblem) => void>();
-  readonly #closeListeners = new Set<(e: ConnectionError) => void>();
-  readonly #stallListeners = new Set<(s: StallInfo) => void>();
-  #errors = 0;
   #unmatched = 0;
 
   /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. */
@@ -170,40 +160,20 @@ export class QmpClient<
 
   /** Use connectQmp() (or a version's connectQmp); this takes an open stream. */
   constructor(stream: Duplex, data: VersionData, options: ClientOptions, peer: string) {
-    this.#stream = stream;
     this.#data = data;
     this.#peer = peer;
     this.#opts = checkOptions(options);
-    this.#requests = new Requests<CallMeta>({
-      maxInFlight: this.#opts.maxInFlight,
-      stallAfter: this.#opts.stallAfter,
-      write: (text, call) => this.#write(text, call),
-      onStall: (info) => this.#notify(this.#stallListeners, info, 'stall listener'),
-    });
-    this.#hub = new EventHub((e) => this.#report(e));
-    this.#closedPromise = new Promise((r) => (this.#markClosed = r));
-    this.#decoder = new MessageDecoder(
-      {
-        message: (m, bytes) => {
-          try {
-            this.#onMessage(m, bytes);
-          } catch (e) {
-            this.#internal(e);
-          }
-        },
-        error: (e, tail) => this.#guard(() => this.#onFramingError(e, tail)),
+    this.#hub = new EventHub((e) => this.#conn.report(e));
+    this.#conn = new Connection<CallMeta>(stream, peer, this.#opts, {
+      message: (m, size) => this.#onMessage(m, size),
+      framingError: (e, tail) => this.#onFramingError(e, tail),
+      sending: (call) => this.#sending(call),
+      closing: (reason) => {
+        this.#state = State.Closed;
+        this.#failHandshake(reason);
+        this.#hub.close(reason);
       },
-      { maxMessageBytes: this.#opts.maxMessageBytes, maxDepth: this.#opts.maxMessageDepth },
-    );
-    stream.on('data', (chunk: Buffer | string) => this.#guard(() => this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)));
-    stream.on('end', () => {
-      this.#guard(() => this.#decoder.end());
-      this.#shutdown(new ConnectionError('closed', `${this.#peer}: QEMU closed the connection`));
     });
-    stream.on('close', () => this.#shutdown(new ConnectionError('closed', `${this.#peer}: connection closed`)));
-    stream.on('error', (e: NodeJS.ErrnoException) =>
-      this.#shutdown(new ConnectionError('closed', `${this.#peer}: ${e.code ?? e.message}`, { cause: e })),
-    );
     this.cmd = this.#makeFacade() as M;
   }
 
@@ -214,7 +184,7 @@ export class QmpClient<
     try {
       const greeting = await new Promise<JsonObject>((resolve, reject) => {
         this.#handshake = { resolve, reject };
-        if (this.#state === State.Closed) reject(this.#closeReason);
+        if (!this.#conn.isOpen) reject(this.#conn.closeReason);
         armed = deadline({ timeout: limit, signal }, (why) =>
           this.#failHandshake(
             why.kind === 'abort'
@@ -245,7 +215,7 @@ export class QmpClient<
       this.#hub.start();
       return this;
     } catch (e) {
-      this.#stream.destroy();
+      this.#conn.close(e instanceof ConnectionError ? e : new ConnectionError('handshake-failed', `${this.#peer}: ${String(e)}`, { cause: e }));
       throw e;
     } finally {
       armed?.dispose();
@@ -319,17 +289,12 @@ export class QmpClient<
    * or a listener, tap or stall callback of yours that threw.
    */
   onError(listener: (problem: ClientProblem) => void): Disposable {
-    return subscribe(this.#errorListeners, listener);
+    return this.#conn.onError(listener);
   }
 
   /** Called once when the connection is gone, whoever closed it, with the reason pending calls got. */
   onClose(listener: (reason: ConnectionError) => void): Disposable {
-    if (this.#closeReason) {
-      const reason = this.#closeReason;
-      queueMicrotask(() => this.#notify(new Set([listener]), reason, 'close listener'));
-      return { dispose: () => undefined };
-    }
-    return subscribe(this.#closeListeners, listener);
+    return this.#conn.onClose(listener);
   }
 
   /**
@@ -338,15 +303,16 @@ export class QmpClient<
    * wedged QEMU). `executeOob` still gets through.
    */
   onStall(listener: (info: StallInfo) => void): Disposable {
-    return subscribe(this.#stallListeners, listener);
+    return this.#conn.onStall(listener);
   }
 
   get stats(): ClientStats {
+    const r = this.#conn.requests;
     return {
-      inFlight: this.#requests.inFlight,
-      queued: this.#requests.queued,
-      lateReplies: this.#requests.lateReplies,
-      errors: this.#errors,
+      inFlight: r.inFlight,
+      queued: r.queued,
+      lateReplies: r.lateReplies,
+      errors: this.#conn.errors,
       unmatchedReplies: this.#unmatched,
       droppedEarlyEvents: this.#hub.droppedEarly,
     };
@@ -354,31 +320,29 @@ export class QmpClient<
 
   /** Replies that arrived after their call timed out or was aborted (dropped). */
   get lateReplies(): number {
-    return this.#requests.lateReplies;
+    return this.#conn.requests.lateReplies;
   }
 
   /** Resolves when the connection is gone, whoever closed it. */
   get closed(): Promise<void> {
-    return this.#closedPromise;
+    return this.#conn.closed;
   }
 
   get isOpen(): boolean {
-    return this.#state !== State.Closed;
+    return this.#conn.isOpen;
   }
 
   /** Closes the connection; pending calls reject with ConnectionError('closed'). */
   async close(): Promise<void> {
-    if (this.#state !== State.Closed) {
-      this.#shutdown(new ConnectionError('closed', `${this.#peer}: closed by the client`));
-    }
-    await this.#closedPromise;
+    this.#conn.close(new ConnectionError('closed', `${this.#peer}: closed by the client`));
+    await this.#conn.closed;
   }
 
   /** What `console.log(client)` shows: the connection, never a request. */
   [inspect.custom](): string {
     const state = ['handshake', 'ready', 'closed'][this.#state];
     const v = this.greeting?.version?.qemu;
-    const { inFlight, queued } = this.#requests;
+    const { inFlight, queued } = this.#conn.requests;
     return `QmpClient { peer: ${JSON.stringify(this.#peer)}, state: '${state}'${v ? `, qemu: '${v.major}.${v.minor}.${v.micro}'` : ''}, inFlight: ${inFlight}, queued: ${queued} }`;
   }
 
@@ -428,7 +392,7 @@ export class QmpClient<
 
   /** Everything that can go wrong before sending becomes a rejection, never a throw. */
   #send(command: string, args: JsonObject | undefined, options: CallOptions | undefined, oob: boolean): Promise<JsonValue> {
-    if (this.#state === State.Closed) return Promise.reject(this.#closeReason);
+    if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
     let id: number;
     let text: string;
     let limits: { timeout: number; signal: AbortSignal | undefined };
@@ -442,14 +406,14 @@ export class QmpClient<
         const problems = validate(this.#data.schema, { command, direction: 'arguments' }, args ?? {});
         if (problems.length) throw new QmpValidationError(command, problems);
       }
-      id = this.#requests.allocateId();
+      id = this.#conn.requests.allocateId();
       text = serialise(command, oob, args, id, this.#opts.maxRequestBytes);
     } catch (e) {
       return Promise.reject(
         e instanceof QmpUsageError || e instanceof QmpValidationError ? e : new QmpUsageError('unserialisable', `${command}: the arguments cannot be read: ${String((e as Error)?.message ?? e)}`, { cause: e }),
       );
     }
-    return this.#requests.submit(id, command, oob, text, { args }, limits);
+    return this.#conn.requests.submit(id, command, oob, text, { args }, limits);
   }
 
   #checkOob(command: string, oob: boolean): void {
@@ -462,21 +426,19 @@ export class QmpClient<
     }
   }
 
-  #write(text: string, call: Call<CallMeta>): void {
-    if (this.#opts.tap) {
-      const message: JsonObject = call.oob ? { 'exec-oob': call.command } : { execute: call.command };
-      if (call.meta.args !== undefined) message.arguments = call.meta.args;
-      message.id = call.id;
-      this.#tap('out', redactRequest(message));
-    }
-    this.#stream.write(text);
+  #sending(call: Call<CallMeta>): void {
+    if (!this.#opts.tap) return;
+    const message: JsonObject = call.oob ? { 'exec-oob': call.command } : { execute: call.command };
+    if (call.meta.args !== undefined) message.arguments = call.meta.args;
+    message.id = call.id;
+    this.#tap('out', redactRequest(message));
   }
 
   #tap(direction: 'in' | 'out', message: JsonObject): void {
     try {
       this.#opts.tap!({ direction, message });
     } catch (e) {
-      this.#report(new CallbackError('tap', e));
+      this.#conn.report(new CallbackError('tap', e));
     }
   }
 
@@ -491,7 +453,7 @@ export class QmpClient<
     if ('QMP' in msg) {
       this.#tapIn(msg);
       if (this.#handshake) this.#handshake.resolve(msg);
-      else this.#report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(msg)));
+      else this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(msg)));
       this.#handshake = undefined;
       return;
     }
@@ -506,7 +468,7 @@ export class QmpClient<
       return;
     }
     this.#tapIn(msg);
-    this.#report(new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(msg)));
+    this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(msg)));
   }
 
   #onReply(msg: JsonObject): void {
@@ -517,7 +479,7 @@ export class QmpClient<
     if (!call) {
       this.#unmatched++;
       const why = 'id' in msg ? `a reply for no request (id ${excerpt(msg.id)})` : `a reply without id that cannot be attributed to a request`;
-      this.#report(new ProtocolError('unmatched-reply', `${this.#peer}: ${why}`, excerpt(msg)));
+      this.#conn.report(new ProtocolError('unmatched-reply', `${this.#peer}: ${why}`, excerpt(msg)));
       return;
     }
     let outcome: { value: JsonValue } | { error: Error };
@@ -532,7 +494,7 @@ export class QmpClient<
     } else {
       outcome = { value: msg.return as JsonValue };
     }
-    this.#requests.settle(call, outcome);
+    this.#conn.requests.settle(call, outcome);
   }
 
   /**
@@ -545,12 +507,12 @@ export class QmpClient<
    */
   #callFor(msg: JsonObject): Call<CallMeta> | undefined {
     if ('id' in msg) {
-      const call = typeof msg.id === 'number' ? this.#requests.sent(msg.id) : undefined;
+      const call = typeof msg.id === 'number' ? this.#conn.requests.sent(msg.id) : undefined;
       if (call && !call.oob) this.#idlessAllowed = true;
       return call;
     }
     if (!('error' in msg) || !this.#idlessAllowed) return undefined;
-    const oldest = this.#requests.oldestInBand();
+    const oldest = this.#conn.requests.oldestInBand();
     if (oldest) this.#idlessAllowed = false;
     return oldest;
   }
@@ -563,73 +525,26 @@ export class QmpClient<
     if (e.code === 'oversized') {
       // Blamed on a call only when the message is provably its reply: a reply's head and its id.
       const id = replyIdOf(e.excerpt, tail ?? '');
-      const call = id === undefined ? undefined : this.#requests.sent(id);
+      const call = id === undefined ? undefined : this.#conn.requests.sent(id);
       if (call) {
         if (!call.oob) this.#idlessAllowed = true;
-        this.#requests.settle(call, {
+        this.#conn.requests.settle(call, {
           error: new ProtocolError('oversized', `${call.command}: the reply exceeded ${this.#opts.maxMessageBytes} bytes and was discarded`, e.excerpt),
         });
         return;
       }
     }
-    this.#report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, e.excerpt, { cause: e }));
+    this.#conn.report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, e.excerpt, { cause: e }));
   }
 
   #tapIn(msg: JsonObject): void {
     if (this.#opts.tap) this.#tap('in', redact(msg) as JsonObject);
   }
 
-  /** Runs a handler of the data path; whatever it throws is reported, never raised. */
-  #guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.#internal(e);
-    }
-  }
-
-  #internal(e: unknown): void {
-    this.#report(new ProtocolError('internal', `${this.#peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`, '', { cause: e }));
-  }
-
-  #report(problem: ClientProblem): void {
-    this.#errors++;
-    for (const l of [...this.#errorListeners]) {
-      try {
-        l(problem);
-      } catch {
-        // An error listener that throws has nowhere to report to.
-      }
-    }
-  }
-
-  #notify<T>(listeners: Set<(v: T) => void>, value: T, what: string): void {
-    for (const l of [...listeners]) {
-      try {
-        l(value);
-      } catch (e) {
-        this.#report(new CallbackError(what, e));
-      }
-    }
-  }
-
   #failHandshake(e: ConnectionError): void {
     const h = this.#handshake;
     this.#handshake = undefined;
     h?.reject(e);
-  }
-
-  #shutdown(reason: ConnectionError): void {
-    if (this.#state === State.Closed) return;
-    this.#state = State.Closed;
-    this.#closeReason = reason;
-    this.#failHandshake(reason);
-    this.#requests.close(reason);
-    this.#hub.close(reason);
-    this.#stream.destroy();
-    this.#markClosed();
-    this.#notify(this.#closeListeners, reason, 'close listener');
-    this.#closeListeners.clear();
   }
 
   #makeFacade(): Methods {
@@ -639,11 +554,6 @@ export class QmpClient<
     }
     return facade;
   }
-}
-
-function subscribe<T>(set: Set<T>, listener: T): Disposable {
-  set.add(listener);
-  return { dispose: () => void set.delete(listener) };
 }
 
 type CheckedOptions = Required<Omit<ClientOptions, 'tap' | 'signal'>> & Pick<ClientOptions, 'tap'>;

@@ -12,6 +12,7 @@
  * with an unhandled rejection; awaiting it still gives its error.
  */
 import { CallbackError, QmpAbortError, QmpTimeoutError } from '../errors.js';
+import type { Disposable } from '../core/connection.js';
 import { checkCount, checkSignal, checkTimeout, deadline, type Deadline } from '../core/deadline.js';
 import type { JsonValue } from '../wire/json.js';
 
@@ -21,9 +22,7 @@ export interface QmpEvent<N extends string = string, D = JsonValue> {
   timestamp: { seconds: number; microseconds: number };
 }
 
-export interface Disposable {
-  dispose(): void;
-}
+export type { Disposable };
 
 export interface EventStreamOptions {
   /** Events kept for a slow consumer; beyond it the oldest are dropped and counted (default 1024). */

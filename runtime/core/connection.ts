@@ -1,0 +1,177 @@
+/**
+ * One connection to a peer, whatever its protocol: the stream, the decoder
+ * in front of it, the request layer behind it, and what the user can watch
+ * (problems, the close, stalls). A protocol face (qmp/client.ts for QMP)
+ * gives messages their meaning: it receives each decoded message and each
+ * framing problem, and tells the request layer which call a reply settles.
+ *
+ * Nothing the peer sends escapes the data path as an exception: a handler
+ * that throws is reported as an internal error and reading goes on.
+ */
+import type { Duplex } from 'node:stream';
+import { CallbackError, ConnectionError, ProtocolError } from '../errors.js';
+import { MessageDecoder, type JsonObject } from '../wire/framing.js';
+import { Requests, type Call, type StallInfo } from './requests.js';
+
+/** What a connection reports through onError: a peer's bad message, or a callback of yours that threw. */
+export type ClientProblem = ProtocolError | CallbackError;
+
+export interface Disposable {
+  dispose(): void;
+}
+
+export interface ConnectionLimits {
+  maxMessageBytes: number;
+  maxMessageDepth: number;
+  maxInFlight: number;
+  stallAfter: number;
+}
+
+/** What the protocol face does with the connection's traffic. */
+export interface Face<M> {
+  message(msg: JsonObject, size: number): void;
+  framingError(err: ProtocolError, tail?: string): void;
+  /** A request is about to be written (for the tap). */
+  sending(call: Call<M>): void;
+  /** The connection is closing: settle what only the face knows about (handshake, event waits). */
+  closing(reason: ConnectionError): void;
+}
+
+export class Connection<M> {
+  readonly requests: Requests<M>;
+  /** Problems reported through onError, all told. */
+  errors = 0;
+  readonly #stream: Duplex;
+  readonly #face: Face<M>;
+  readonly #decoder: MessageDecoder;
+  readonly #errorListeners = new Set<(e: ClientProblem) => void>();
+  readonly #closeListeners = new Set<(e: ConnectionError) => void>();
+  readonly #stallListeners = new Set<(s: StallInfo) => void>();
+  readonly #closed: Promise<void>;
+  #markClosed!: () => void;
+  #closeReason: ConnectionError | undefined;
+
+  constructor(
+    stream: Duplex,
+    /** Who the peer is, for messages: 'unix:/run/vm.qmp', 'tcp:host:port', 'stream'. */
+    readonly peer: string,
+    limits: ConnectionLimits,
+    face: Face<M>,
+  ) {
+    this.#stream = stream;
+    this.#face = face;
+    this.#closed = new Promise((r) => (this.#markClosed = r));
+    this.requests = new Requests<M>({
+      maxInFlight: limits.maxInFlight,
+      stallAfter: limits.stallAfter,
+      write: (text, call) => {
+        face.sending(call);
+        stream.write(text);
+      },
+      onStall: (info) => this.notify(this.#stallListeners, info, 'stall listener'),
+    });
+    this.#decoder = new MessageDecoder(
+      {
+        message: (m, size) => {
+          try {
+            face.message(m, size);
+          } catch (e) {
+            this.#internal(e);
+          }
+        },
+        error: (e, tail) => this.#guard(() => face.framingError(e, tail)),
+      },
+      { maxMessageBytes: limits.maxMessageBytes, maxDepth: limits.maxMessageDepth },
+    );
+    stream.on('data', (chunk: Buffer | string) => this.#guard(() => this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)));
+    stream.on('end', () => {
+      this.#guard(() => this.#decoder.end());
+      this.close(new ConnectionError('closed', `${peer}: the peer closed the connection`));
+    });
+    stream.on('close', () => this.close(new ConnectionError('closed', `${peer}: connection closed`)));
+    stream.on('error', (e: NodeJS.ErrnoException) => this.close(new ConnectionError('closed', `${peer}: ${e.code ?? e.message}`, { cause: e })));
+  }
+
+  get isOpen(): boolean {
+    return this.#closeReason === undefined;
+  }
+
+  /** Why the connection closed (what pending calls got), once it has. */
+  get closeReason(): ConnectionError | undefined {
+    return this.#closeReason;
+  }
+
+  /** Resolves when the connection is gone, whoever closed it. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Closes with `reason`: every pending call rejects with it, then the close listeners run. */
+  close(reason: ConnectionError): void {
+    if (this.#closeReason) return;
+    this.#closeReason = reason;
+    this.#face.closing(reason);
+    this.requests.close(reason);
+    this.#stream.destroy();
+    this.#markClosed();
+    this.notify(this.#closeListeners, reason, 'close listener');
+    this.#closeListeners.clear();
+  }
+
+  report(problem: ClientProblem): void {
+    this.errors++;
+    for (const l of [...this.#errorListeners]) {
+      try {
+        l(problem);
+      } catch {
+        // An error listener that throws has nowhere to report to.
+      }
+    }
+  }
+
+  /** Calls each listener with `value`; one that throws is reported, and the others still run. */
+  notify<T>(listeners: Set<(v: T) => void>, value: T, what: string): void {
+    for (const l of [...listeners]) {
+      try {
+        l(value);
+      } catch (e) {
+        this.report(new CallbackError(what, e));
+      }
+    }
+  }
+
+  onError(listener: (problem: ClientProblem) => void): Disposable {
+    return subscribe(this.#errorListeners, listener);
+  }
+
+  /** Once, with the close reason; right away (in a microtask) when already closed. */
+  onClose(listener: (reason: ConnectionError) => void): Disposable {
+    const reason = this.#closeReason;
+    if (reason) {
+      queueMicrotask(() => this.notify(new Set([listener]), reason, 'close listener'));
+      return { dispose: () => undefined };
+    }
+    return subscribe(this.#closeListeners, listener);
+  }
+
+  onStall(listener: (info: StallInfo) => void): Disposable {
+    return subscribe(this.#stallListeners, listener);
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#internal(e);
+    }
+  }
+
+  #internal(e: unknown): void {
+    this.report(new ProtocolError('internal', `${this.peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`, '', { cause: e }));
+  }
+}
+
+function subscribe<T>(set: Set<T>, listener: T): Disposable {
+  set.add(listener);
+  return { dispose: () => void set.delete(listener) };
+}
