@@ -10,7 +10,7 @@ import type { JsonValue } from './wire/json.js';
 /** QEMU answered with {"error": {"class", "desc"}}. */
 export class QmpError extends Error {
   override name = 'QmpError';
-  readonly code = 'command-failed';
+  readonly code: 'command-failed' = 'command-failed';
   constructor(
     /** QEMU's error class: GenericError, CommandNotFound, DeviceNotFound, ... */
     readonly errorClass: string,
@@ -57,7 +57,7 @@ export class ConnectionError extends Error {
  */
 export class QmpTimeoutError extends Error {
   override name = 'QmpTimeoutError';
-  readonly code = 'timeout';
+  readonly code: 'timeout' = 'timeout';
   constructor(
     /** The command, or 'event NAME' for a wait. */
     readonly command: string,
@@ -73,7 +73,7 @@ export class QmpTimeoutError extends Error {
 /** The caller's AbortSignal fired (or the wait was cancelled) before the reply or event came. */
 export class QmpAbortError extends Error {
   override name = 'AbortError';
-  readonly code = 'aborted';
+  readonly code: 'aborted' = 'aborted';
   constructor(
     /** The command, or 'event NAME' for a wait. */
     readonly command: string,
@@ -93,7 +93,7 @@ export interface ArgumentProblem {
 /** The arguments do not match the schema; nothing was sent. */
 export class QmpValidationError extends Error {
   override name = 'QmpValidationError';
-  readonly code = 'invalid-arguments';
+  readonly code: 'invalid-arguments' = 'invalid-arguments';
   constructor(
     readonly command: string,
     readonly problems: readonly ArgumentProblem[],
@@ -176,7 +176,7 @@ export class ProtocolError extends Error {
 /** A listener, tap or predicate of the caller's threw; the protocol went on. */
 export class CallbackError extends Error {
   override name = 'CallbackError';
-  readonly code = 'callback-threw';
+  readonly code: 'callback-threw' = 'callback-threw';
   constructor(
     /** Which callback: 'tap', 'event listener', 'error listener', ... */
     readonly callback: string,

@@ -1,7 +1,17 @@
 /** The documented imports type-check through package.json's exports (as users write them). */
 import { expectTypeOf, test } from 'vitest';
 import type { BlockdevOptions, QmpCommands, StatusInfo } from 'qapi-ts/qemu-10.2';
-import { connectQmp, QmpError, type Client } from 'qapi-ts';
+import {
+  connectQmp,
+  QmpError,
+  type Client,
+  type ConnectionErrorCode,
+  type ProtocolErrorCode,
+  type QmpTimeoutError,
+  type QmpUsageError,
+  type StallInfo,
+  type UsageErrorCode,
+} from 'qapi-ts';
 import { connectQmp as connect72, type Client as Client72 } from 'qapi-ts/qemu-7.2';
 
 test('entry points', () => {
@@ -28,4 +38,23 @@ test('the client is typed per release', async () => {
   const q72 = await connect72({ host: '127.0.0.1', port: 4444 });
   // @ts-expect-error 7.2 has no such command (added in 10.x)
   await q72.execute('query-accelerators');
+});
+
+test('errors, waits and watching the connection are typed', async () => {
+  const qmp = await connectQmp({ path: '/run/vm.qmp' });
+  qmp.onError((problem) => {
+    expectTypeOf(problem.code).toEqualTypeOf<ProtocolErrorCode | 'callback-threw'>();
+  });
+  qmp.onClose((reason) => expectTypeOf(reason.code).toEqualTypeOf<ConnectionErrorCode>());
+  qmp.onStall((info) => expectTypeOf(info).toEqualTypeOf<StallInfo>());
+  const wait = qmp.waitForEvent('STOP', undefined, { timeout: 1000 });
+  expectTypeOf(wait.cancel).toBeFunction();
+  expectTypeOf(await wait).toHaveProperty('timestamp');
+  expectTypeOf(qmp.stats.inFlight).toEqualTypeOf<number>();
+  expectTypeOf<QmpUsageError['code']>().toEqualTypeOf<UsageErrorCode>();
+  expectTypeOf<QmpTimeoutError['sent']>().toEqualTypeOf<boolean>();
+  // @ts-expect-error a command without arguments takes call options only
+  await qmp.execute('query-status', { verbose: true });
+  // @ts-expect-error timeout is a number of milliseconds
+  await qmp.execute('query-status', { timeout: '1s' });
 });
