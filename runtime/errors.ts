@@ -7,8 +7,31 @@
 import { inspect } from 'node:util';
 import type { JsonValue } from './wire/json.js';
 
+/**
+ * What every error of this package shares: a `code`, and a JSON form for
+ * loggers (`JSON.stringify(err)`): name, code, message and the error's own
+ * fields, 64-bit integers as strings.
+ */
+export abstract class QapiError extends Error {
+  abstract readonly code: string;
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [k, v] of Object.entries(this)) {
+      if (k in out) continue;
+      try {
+        // Each field on its own: one that has no JSON form (a cyclic abort reason) is left out, not fatal.
+        out[k] = JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? 'null');
+      } catch {
+        out[k] = inspect(v, { depth: 0 });
+      }
+    }
+    return out;
+  }
+}
+
 /** QEMU answered with {"error": {"class", "desc"}}. */
-export class QmpError extends Error {
+export class QmpError extends QapiError {
   override name = 'QmpError';
   readonly code: 'command-failed' = 'command-failed';
   constructor(
@@ -39,7 +62,7 @@ export type ConnectionErrorCode =
   | 'protocol';
 
 /** The connection could not be made, broke, or was closed: every pending call rejects with one. */
-export class ConnectionError extends Error {
+export class ConnectionError extends QapiError {
   override name = 'ConnectionError';
   constructor(
     readonly code: ConnectionErrorCode,
@@ -55,7 +78,7 @@ export class ConnectionError extends Error {
  * leaves the connection usable (its late reply is dropped); one that was
  * never sent (`sent: false`) waited behind requests QEMU had not answered.
  */
-export class QmpTimeoutError extends Error {
+export class QmpTimeoutError extends QapiError {
   override name = 'QmpTimeoutError';
   readonly code: 'timeout' = 'timeout';
   constructor(
@@ -71,7 +94,7 @@ export class QmpTimeoutError extends Error {
 }
 
 /** The caller's AbortSignal fired (or the wait was cancelled) before the reply or event came. */
-export class QmpAbortError extends Error {
+export class QmpAbortError extends QapiError {
   override name = 'AbortError';
   readonly code: 'aborted' = 'aborted';
   constructor(
@@ -91,7 +114,7 @@ export interface ArgumentProblem {
 }
 
 /** The arguments do not match the schema; nothing was sent. */
-export class QmpValidationError extends Error {
+export class QmpValidationError extends QapiError {
   override name = 'QmpValidationError';
   readonly code: 'invalid-arguments' = 'invalid-arguments';
   constructor(
@@ -129,7 +152,7 @@ export type UsageErrorCode =
   | 'unexpected-arguments';
 
 /** The request cannot be sent as asked; nothing was sent. */
-export class QmpUsageError extends Error {
+export class QmpUsageError extends QapiError {
   override name = 'QmpUsageError';
   constructor(
     readonly code: UsageErrorCode,
@@ -153,6 +176,8 @@ export type ProtocolErrorCode =
   | 'unknown-shape'
   /** A reply whose id matches no request, or a reply without id that cannot be attributed. */
   | 'unmatched-reply'
+  /** A 0xFF byte, which QMP never sends: the partial message before it was dropped. */
+  | 'sync-byte'
   /** The client failed to handle a message (a bug of ours): reported, and reading goes on. */
   | 'internal';
 
@@ -160,7 +185,7 @@ export type ProtocolErrorCode =
  * The peer sent something this client does not accept. Reported through
  * `onError` (and rejects a call only when the message was provably its reply).
  */
-export class ProtocolError extends Error {
+export class ProtocolError extends QapiError {
   override name = 'ProtocolError';
   constructor(
     readonly code: ProtocolErrorCode,
@@ -174,7 +199,7 @@ export class ProtocolError extends Error {
 }
 
 /** A listener, tap or predicate of the caller's threw; the protocol went on. */
-export class CallbackError extends Error {
+export class CallbackError extends QapiError {
   override name = 'CallbackError';
   readonly code: 'callback-threw' = 'callback-threw';
   constructor(

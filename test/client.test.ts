@@ -368,14 +368,14 @@ describe('timeouts and AbortSignal', () => {
     expect((err as QmpTimeoutError).command).toBe('query-name');
     expect((err as QmpTimeoutError).timeoutMs).toBe(30);
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
-    expect(qmp.lateReplies).toBe(0);
+    expect(qmp.stats.lateReplies).toBe(0);
     server.reply(h.held[0], { name: 'late' });
-    await until(() => qmp.lateReplies === 1, 'the late reply');
+    await until(() => qmp.stats.lateReplies === 1, 'the late reply');
     const next = qmp.execute('query-name');
     await until(() => h.held.length === 2);
     server.reply(h.held[1], { name: 'on time' });
     expect(await next).toEqual({ name: 'on time' });
-    expect(qmp.lateReplies).toBe(1);
+    expect(qmp.stats.lateReplies).toBe(1);
     expect(problems(qmp)).toEqual([]);
   });
 
@@ -402,7 +402,7 @@ describe('timeouts and AbortSignal', () => {
     expect(err).toBeInstanceOf(QmpAbortError);
     expect((err as QmpAbortError).reason).toEqual(new Error('changed my mind'));
     server.reply(h.held[0]);
-    await until(() => qmp.lateReplies === 1);
+    await until(() => qmp.stats.lateReplies === 1);
     // An already-aborted signal rejects at once and sends nothing.
     expect(await caught(qmp.execute('query-name', { signal: AbortSignal.abort() }))).toBeInstanceOf(QmpAbortError);
     await settle();
@@ -426,7 +426,7 @@ describe('timeouts and AbortSignal', () => {
     await third;
     await settle();
     expect(server.calls.map((r) => r.command)).toEqual(['query-status', 'query-uuid']);
-    expect(qmp.lateReplies).toBe(0);
+    expect(qmp.stats.lateReplies).toBe(0);
   });
 
   it('a call timing out in the local queue is never sent either', async () => {
@@ -643,7 +643,9 @@ describe('events', () => {
       throw new Error('bad predicate');
     });
     server.send(event('STOP'));
-    expect(((await caught(w)) as Error).message).toBe('bad predicate');
+    const err = await caught(w);
+    expect(err).toBeInstanceOf(CallbackError);
+    expect(((err as CallbackError).cause as Error).message).toBe('bad predicate');
   });
 });
 

@@ -27,7 +27,7 @@ afterEach(async () => {
 describe("QEMU 7.2's JSON parser limits, enforced before sending", () => {
   it('refuses what QEMU would refuse (and abort on, with oob), sends what it reads, and QEMU stays up', async () => {
     qemu = await startQemu();
-    qmp = await connectQmp({ path: qemu.qmpPath });
+    qmp = await connectQmp({ path: qemu.qmpPath }, { maxRequestBytes: 64 * 1024 * 1024 });
     expect(qmp.enabled).toEqual(['oob']);
     // 1,100,000 elements: over 2,097,152 tokens. Sent with oob negotiated, QEMU 7.2 aborts.
     const many = await caught(qmp.executeRaw('query-status', { x: Array.from({ length: 1_100_000 }, () => 1) }));

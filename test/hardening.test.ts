@@ -144,7 +144,7 @@ describe('2. replies without an id', () => {
 
 describe('3. limits on what is sent', () => {
   it("refuses locally what QEMU's parser refuses, naming the limit, and sends nothing", async () => {
-    const { server, qmp } = await setup();
+    const { server, qmp } = await setup({}, { maxRequestBytes: QEMU_JSON_LIMITS.maxBytes });
     const sentBefore = server.calls.length;
     const cases: [unknown, string][] = [
       [Array.from({ length: 1_100_000 }, () => 1), 'too-many-tokens'],
@@ -175,6 +175,16 @@ describe('3. limits on what is sent', () => {
     await qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: JSON.parse(nested(QEMU_JSON_LIMITS.maxDepth - 2)) as never });
     await qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: 'emoji \ud83d\ude00, NUL \u0000, U+FDCF \ufdcf, U+10FFFD \udbff\udffd' });
     expect(server.calls).toHaveLength(2);
+  });
+
+  it('refuses requests over 1 MiB by default (QEMU reads about 175 KB/s), and more when allowed', async () => {
+    const { qmp } = await setup();
+    const big = { path: '/machine', property: 'x', value: 'y'.repeat(1024 * 1024) };
+    const err = await caught(qmp.executeRaw('qom-set', big));
+    expect((err as QmpUsageError).code).toBe('too-large');
+    expect((err as Error).message).toMatch(/1048576-byte limit \(maxRequestBytes\)/);
+    const { qmp: roomy } = await setup({}, { maxRequestBytes: 4 * 1024 * 1024 });
+    expect(await roomy.executeRaw('qom-set', big)).toEqual({});
   });
 
   it('honours a lower maxRequestBytes', async () => {
@@ -462,3 +472,188 @@ describe('observability', () => {
 
 // Keep replyText referenced for readers of the fake: replies are built the same way everywhere.
 void replyText;
+
+describe('what is sent is what is checked, shown and redacted', () => {
+  it('validation, the tap and QmpError.args see the arguments as written (toJSON applied), redacted', async () => {
+    const taps: TapEntry[] = [];
+    const { server, qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'no') }, { tap: (t) => taps.push(t) });
+    // toJSON supplies the required 'node-name' and turns 'pw' into 'password'.
+    const args = { toJSON: () => ({ 'node-name': 'n1', password: 'hunter2' }) };
+    const err = await caught(qmp.executeRaw('blockdev-del', args as never));
+    expect((err as QmpError).args).toEqual({ 'node-name': 'n1', password: '<redacted>' });
+    expect(JSON.stringify(taps)).not.toContain('hunter2');
+    expect(server.calls[0].raw).toContain('hunter2');
+    const ok = await caught(qmp.execute('blockdev-del', { toJSON: () => ({ 'node-name': 'n2' }) } as never));
+    expect(ok).toBeInstanceOf(QmpError); // validated as sent, so it was sent
+  });
+
+  it('a deep reply with a tap settles its call (redaction keeps its own stack)', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest }, { tap: () => undefined });
+    const call = qmp.executeRaw('x-deep');
+    await until(() => h.held.length === 1);
+    server.send(`{"return":${nested(4000)},"id":${String(h.held[0].id)}}\r\n`);
+    expect(Array.isArray(await call)).toBe(true);
+    expect(problems(qmp)).toEqual([]);
+  });
+
+  it('masks secrets in excerpts of what could not be used, and URL passwords everywhere', async () => {
+    const taps: TapEntry[] = [];
+    const { server, qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'no') }, { tap: (t) => taps.push(t) });
+    server.send({ return: { password: 'unmatched-s3cr3t' }, id: 4242 });
+    server.send({ weird: { secret: 'shape-s3cr3t' } });
+    server.send('{"password": "garbage-s3cr3t", oops\r\n');
+    await until(() => problems(qmp).length === 3);
+    const err = await caught(qmp.executeRaw('blockdev-add', { driver: 'https', 'node-name': 'w', url: 'https://alice:url-s3cr3t@example.com/disk' }));
+    const shown = [JSON.stringify(problems(qmp)), inspect(problems(qmp)), JSON.stringify(taps), JSON.stringify(err), inspect(err)].join('\n');
+    for (const s of ['unmatched-s3cr3t', 'shape-s3cr3t', 'garbage-s3cr3t', 'url-s3cr3t']) expect(shown, s).not.toContain(s);
+    expect(shown).toContain('https://alice:<redacted>@example.com/disk');
+  });
+
+  it('JSON.stringify of an error works with 64-bit arguments (as strings)', async () => {
+    const { qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'no') });
+    const err = await caught(qmp.execute('block_resize', { 'node-name': 'n', size: 2n ** 62n }));
+    expect(JSON.parse(JSON.stringify(err))).toMatchObject({ name: 'QmpError', code: 'command-failed', args: { size: '4611686018427387904' } });
+  });
+});
+
+describe('callbacks and the close', () => {
+  it('an async tap or listener that rejects is reported, never an unhandled rejection', async () => {
+    const { server, qmp } = await setup({}, { tap: async () => Promise.reject(new Error('async tap')) });
+    qmp.on('STOP', async () => Promise.reject(new Error('async listener')));
+    server.send(event('STOP'));
+    await until(() => problems(qmp).some((p) => (p.cause as Error)?.message === 'async listener'));
+    await settle();
+    expect(problems(qmp).some((p) => (p.cause as Error)?.message === 'async tap')).toBe(true);
+    expect(escaped).toEqual([]);
+  });
+
+  it('close() inside a listener stops reading: nothing after it is delivered or reported', async () => {
+    const h = holding();
+    const { server, qmp } = await setup({ onRequest: h.onRequest });
+    const call = caught(qmp.execute('query-name'));
+    await until(() => h.held.length === 1);
+    const seen: string[] = [];
+    qmp.onAny((e) => {
+      seen.push(e.event);
+      if (e.event === 'CLOSE_NOW') void qmp.close();
+    });
+    server.send(line(event('CLOSE_NOW')) + line(replyText(h.held[0], { name: 'late' })) + line(event('AFTER_CLOSE')));
+    expect(await call).toBeInstanceOf(ConnectionError);
+    await settle();
+    expect(seen).toEqual(['CLOSE_NOW']);
+    expect(problems(qmp)).toEqual([]);
+  });
+
+  it('a 0xFF byte from a QMP peer is reported, and the next message is read', async () => {
+    const { server, qmp } = await setup();
+    const seen: string[] = [];
+    qmp.onAny((e) => seen.push(e.event));
+    server.sendChunks(Buffer.concat([Buffer.from('{"event": "HALF'), Buffer.from([0xff]), Buffer.from(line(event('WHOLE')))]), Infinity);
+    await until(() => seen.length === 1);
+    expect(seen).toEqual(['WHOLE']);
+    expect(problems(qmp).map((p) => p.code)).toEqual(['sync-byte']);
+  });
+});
+
+describe('bounded buffers and counters', () => {
+  it('an events() stream nobody reads keeps at most bufferSize events and bufferChars characters', async () => {
+    const { server, qmp } = await setup();
+    const big = 'BIG' as 'STOP';
+    const few = qmp.events(big, { bufferChars: 1000 });
+    const one = qmp.events(big, { bufferSize: 1 });
+    let n = 0;
+    qmp.on(big, () => n++);
+    const sent = Array.from({ length: 20 }, (_, i) => event('BIG', { blob: 'x'.repeat(300), i }));
+    for (const e of sent) server.send(e);
+    await until(() => n === 20);
+    // Each event counts its characters and newline.
+    const kept = Math.floor(1000 / (line(sent[0]).length - 1));
+    expect(few.dropped).toBe(20 - kept);
+    expect(one.dropped).toBe(19);
+    expect(((await few.next()).value?.data as { i: number }).i).toBe(20 - kept);
+    expect(((await one.next()).value?.data as { i: number }).i).toBe(19);
+  });
+
+  it('counts out-of-band requests in stats.outstanding; a late qom-get reply is redacted in the tap', async () => {
+    const h = holding();
+    const taps: TapEntry[] = [];
+    const { server, qmp } = await setup({ onRequest: h.onRequest }, { tap: (t) => taps.push(t) });
+    const oob = caught(qmp.executeOob('query-yank', { timeout: 5 }));
+    const get = caught(qmp.execute('qom-get', { path: '/objects/s', property: 'data' }, { timeout: 5 }));
+    await Promise.all([oob, get]);
+    expect(qmp.stats).toMatchObject({ inFlight: 1, outstanding: 2 });
+    server.reply(h.held[1], 'late-s3cr3t');
+    server.reply(h.held[0], []);
+    await until(() => qmp.stats.lateReplies === 2);
+    expect(qmp.stats.outstanding).toBe(0);
+    expect(JSON.stringify(taps)).not.toContain('late-s3cr3t');
+  });
+
+  it('reports a stall again when a new call is blocked after the last one timed out', async () => {
+    const h = holding();
+    const { qmp } = await setup({ onRequest: h.onRequest }, { maxInFlight: 1, stallAfter: 10 });
+    const stalls: StallInfo[] = [];
+    qmp.onStall((s) => stalls.push(s));
+    void caught(qmp.execute('stop'));
+    expect(await caught(qmp.execute('query-name', { timeout: 40 }))).toBeInstanceOf(QmpTimeoutError);
+    expect(stalls).toHaveLength(1);
+    expect(await caught(qmp.execute('query-name', { timeout: 40 }))).toBeInstanceOf(QmpTimeoutError);
+    expect(stalls).toHaveLength(2);
+  });
+});
+
+describe('the API refuses what it cannot use, with a code', () => {
+  it('bad listeners, names, option objects and misspelt options', async () => {
+    const { qmp } = await setup();
+    const code = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as QmpUsageError).code;
+      }
+      return 'no throw';
+    };
+    expect(code(() => qmp.events(123 as never))).toBe('bad-option');
+    expect(code(() => qmp.events('STOP', { bufferSize: 0 }))).toBe('bad-option');
+    expect(code(() => qmp.on('STOP', 'nope' as never))).toBe('bad-option');
+    expect(code(() => qmp.onError(undefined as never))).toBe('bad-option');
+    const w = qmp.waitForEvent('STOP', undefined, null as never);
+    w.cancel();
+    expect(await caught(w)).toBeInstanceOf(QmpAbortError);
+    expect(((await caught(qmp.waitForEvent('STOP', 'x' as never))) as QmpUsageError).code).toBe('bad-option');
+    const typo = await caught(qmp.execute('blockdev-del', { 'node-name': 'x' }, { timout: 50 } as never));
+    expect((typo as QmpUsageError).code).toBe('bad-option');
+    expect((typo as Error).message).toMatch(/unknown option 'timout' \(did you mean 'timeout'\?\)/);
+    const noArgs = await caught(qmp.execute('query-name', { timout: 50 } as never));
+    expect((noArgs as Error).message).toMatch(/takes no arguments.*'timout' \(did you mean 'timeout'\?\)/);
+    const badValidate = await caught(qmp.execute('blockdev-del', { 'node-name': 'x' }, { validate: 'no' } as never));
+    expect((badValidate as QmpUsageError).code).toBe('bad-option');
+    for (const options of [{ connectTimout: 5 }, { oob: 'no' }, 'fast']) {
+      expect(((await caught(open(new FakeQmp(), options as never))) as QmpUsageError).code).toBe('bad-option');
+    }
+  });
+
+  it('bad targets and dead streams fail fast with a code', async () => {
+    const { connect } = await import('../runtime/qmp/client.js');
+    for (const target of [{}, { host: 'localhost', port: -1 }, { path: '' }, { listen: {} }]) {
+      const err = await caught(connect(target as never, {}, { connectTimeout: 60_000 }));
+      expect((err as QmpUsageError).code, JSON.stringify(target)).toBe('bad-option');
+    }
+    const server = new FakeQmp({ greet: false });
+    server.stream.destroy();
+    const started = Date.now();
+    const err = await caught(connect({ stream: server.stream }, {}, { connectTimeout: 0 }));
+    expect((err as ConnectionError).code).toBe('closed');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('a forged greeting is refused, and inspecting the client never throws', async () => {
+    const server = new FakeQmp({ greet: false });
+    server.send({ QMP: { version: { qemu: { major: { toString: 1 }, minor: 2, micro: 0 }, package: '' }, capabilities: [] } });
+    const err = await caught(open(server));
+    expect((err as ConnectionError).code).toBe('protocol');
+    const { qmp } = await setup();
+    expect(() => inspect(qmp)).not.toThrow();
+  });
+});

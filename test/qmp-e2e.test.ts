@@ -102,7 +102,7 @@ describe('QMP on QEMU 7.2, -machine none', () => {
     const slow = qmp.hmp('qemu-io slow "sleep 400"', { timeout: 50 });
     await expect(slow).rejects.toBeInstanceOf(QmpTimeoutError);
     expect((await qmp.execute('query-status')).status).toEqual(expect.any(String));
-    expect(qmp.lateReplies).toBe(1);
+    expect(qmp.stats.lateReplies).toBe(1);
     await qmp.execute('blockdev-del', { 'node-name': 'slow' });
   });
 

@@ -11,6 +11,7 @@
 import type { Duplex } from 'node:stream';
 import { CallbackError, ConnectionError, ProtocolError } from '../errors.js';
 import { MessageDecoder, type JsonObject } from '../wire/framing.js';
+import { checkListener } from './options.js';
 import { Requests, type Call, type StallInfo } from './requests.js';
 
 /** What a connection reports through onError: a peer's bad message, or a callback of yours that threw. */
@@ -25,12 +26,16 @@ export interface ConnectionLimits {
   maxMessageDepth: number;
   maxInFlight: number;
   stallAfter: number;
+  /** Appended to the error of a call that could not be sent in time: the protocol's way past the queue. */
+  notSentHint?: string;
 }
 
 /** What the protocol face does with the connection's traffic. */
 export interface Face<M> {
   message(msg: JsonObject, size: number): void;
   framingError(err: ProtocolError, tail?: string): void;
+  /** A 0xFF byte was read: what was buffered before it was dropped. */
+  sync(): void;
   /** A request is about to be written (for the tap). */
   sending(call: Call<M>): void;
   /** The connection is closing: settle what only the face knows about (handshake, event waits). */
@@ -64,6 +69,7 @@ export class Connection<M> {
     this.requests = new Requests<M>({
       maxInFlight: limits.maxInFlight,
       stallAfter: limits.stallAfter,
+      notSentHint: limits.notSentHint,
       write: (text, call) => {
         face.sending(call);
         stream.write(text);
@@ -80,6 +86,7 @@ export class Connection<M> {
           }
         },
         error: (e, tail) => this.#guard(() => face.framingError(e, tail)),
+        sync: () => this.#guard(() => face.sync()),
       },
       { maxMessageBytes: limits.maxMessageBytes, maxDepth: limits.maxMessageDepth },
     );
@@ -90,6 +97,8 @@ export class Connection<M> {
     });
     stream.on('close', () => this.close(new ConnectionError('closed', `${peer}: connection closed`)));
     stream.on('error', (e: NodeJS.ErrnoException) => this.close(new ConnectionError('closed', `${peer}: ${e.code ?? e.message}`, { cause: e })));
+    // A stream that is already gone emits nothing more: say so, instead of waiting for a greeting that cannot come.
+    if (stream.destroyed || stream.readableEnded) queueMicrotask(() => this.close(new ConnectionError('closed', `${peer}: the stream is already closed`)));
   }
 
   get isOpen(): boolean {
@@ -110,6 +119,7 @@ export class Connection<M> {
   close(reason: ConnectionError): void {
     if (this.#closeReason) return;
     this.#closeReason = reason;
+    this.#decoder.stop();
     this.#face.closing(reason);
     this.requests.close(reason);
     this.#stream.destroy();
@@ -129,19 +139,13 @@ export class Connection<M> {
     }
   }
 
-  /** Calls each listener with `value`; one that throws is reported, and the others still run. */
+  /** Calls each listener with `value`; one that throws (or rejects) is reported, and the others still run. */
   notify<T>(listeners: Set<(v: T) => void>, value: T, what: string): void {
-    for (const l of [...listeners]) {
-      try {
-        l(value);
-      } catch (e) {
-        this.report(new CallbackError(what, e));
-      }
-    }
+    for (const l of [...listeners]) invoke(l, value, what, (e) => this.report(e));
   }
 
   onError(listener: (problem: ClientProblem) => void): Disposable {
-    return subscribe(this.#errorListeners, listener);
+    return subscribe(this.#errorListeners, checkListener<(p: ClientProblem) => void>(listener, 'onError: listener'));
   }
 
   /** Once, with the close reason; right away (in a microtask) when already closed. */
@@ -151,11 +155,11 @@ export class Connection<M> {
       queueMicrotask(() => this.notify(new Set([listener]), reason, 'close listener'));
       return { dispose: () => undefined };
     }
-    return subscribe(this.#closeListeners, listener);
+    return subscribe(this.#closeListeners, checkListener<(e: ConnectionError) => void>(listener, 'onClose: listener'));
   }
 
   onStall(listener: (info: StallInfo) => void): Disposable {
-    return subscribe(this.#stallListeners, listener);
+    return subscribe(this.#stallListeners, checkListener<(s: StallInfo) => void>(listener, 'onStall: listener'));
   }
 
   #guard(fn: () => void): void {
@@ -168,6 +172,26 @@ export class Connection<M> {
 
   #internal(e: unknown): void {
     this.report(new ProtocolError('internal', `${this.peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`, '', { cause: e }));
+  }
+}
+
+/**
+ * Runs a callback of the caller's: what it throws, or the promise it
+ * returns rejects with, goes to `report` as a CallbackError, never up the
+ * data path nor to Node as an unhandled rejection.
+ */
+export function invoke<T>(fn: (v: T) => unknown, value: T, what: string, report: (e: CallbackError) => void): void {
+  try {
+    watch(fn(value), () => what, report);
+  } catch (e) {
+    report(new CallbackError(what, e));
+  }
+}
+
+/** What a callback returned: when a promise, its rejection is reported. */
+export function watch(result: unknown, what: () => string, report: (e: CallbackError) => void): void {
+  if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+    (result as PromiseLike<unknown>).then(undefined, (e: unknown) => report(new CallbackError(what(), e)));
   }
 }
 

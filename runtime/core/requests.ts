@@ -10,7 +10,7 @@
  * already given up is counted and dropped.
  */
 import { inspect } from 'node:util';
-import { QmpAbortError, QmpTimeoutError } from '../errors.js';
+import { QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { JsonValue } from '../wire/json.js';
 import { deadline, type Deadline, type DeadlineOptions } from './deadline.js';
 
@@ -30,9 +30,11 @@ export interface RequestsOptions<M = unknown> {
   maxInFlight: number;
   /** Writes a request's text to the peer. */
   write(text: string, call: Call<M>): void;
-  /** How long calls may wait for a slot with no reply coming before `onStall` (ms). */
+  /** How long calls may wait for a slot with no reply coming before `onStall` (ms; 0: never). */
   stallAfter: number;
   onStall(info: StallInfo): void;
+  /** Appended to the error of a call that timed out before it could be sent: the face's way out. */
+  notSentHint?: string;
 }
 
 /** One request, from submit to settlement. Holds its text only until written. */
@@ -41,8 +43,8 @@ export class Call<M = unknown> {
   readonly command: string;
   /** Out of band: not counted against the bound, replies may come in any order. */
   readonly oob: boolean;
-  /** The face's own data for the call (e.g. its arguments, for error messages). */
-  readonly #meta: M;
+  /** The face's own data for the call (e.g. its arguments, for error messages); dropped once the caller gave up. */
+  #meta: M | undefined;
   #text: string | undefined;
   #resolve: (v: JsonValue) => void;
   #reject: (e: Error) => void;
@@ -63,8 +65,13 @@ export class Call<M = unknown> {
     this.#reject = reject;
   }
 
-  get meta(): M {
+  get meta(): M | undefined {
     return this.#meta;
+  }
+
+  /** @internal Nothing will read the meta of a call its caller gave up on: let it go. */
+  dropMeta(): void {
+    this.#meta = undefined;
   }
 
   /** @internal */
@@ -104,7 +111,9 @@ export class Requests<M = unknown> {
   private readonly order = new Set<Call<M>>();
   /** Calls waiting for a slot, in submit order. */
   private readonly queue = new Set<Call<M>>();
-  private stallTimer: NodeJS.Timeout | undefined;
+  private stall: Deadline | undefined;
+  /** This stall was reported: once per stall, until a reply frees a slot or the queue empties. */
+  private stallReported = false;
   private closed: Error | undefined;
 
   constructor(private readonly options: RequestsOptions<M>) {}
@@ -115,6 +124,11 @@ export class Requests<M = unknown> {
 
   get queued(): number {
     return this.queue.size;
+  }
+
+  /** Every request written and not answered: in band, out of band, given up on by its caller. */
+  get outstanding(): number {
+    return this.pending.size - this.queue.size;
   }
 
   /** The id the next call will get (so the face can write it into the text). */
@@ -175,7 +189,7 @@ export class Requests<M = unknown> {
   close(reason: Error): void {
     if (this.closed) return;
     this.closed = reason;
-    clearTimeout(this.stallTimer);
+    this.stall?.dispose();
     const calls = [...this.pending.values()];
     this.pending.clear();
     this.order.clear();
@@ -184,9 +198,17 @@ export class Requests<M = unknown> {
   }
 
   private write(call: Call<M>): void {
+    // Marked sent first: a stream may deliver the reply from inside write().
     call.sentAt = Date.now();
     if (!call.oob) this.order.add(call);
-    this.options.write(call.takeText(), call);
+    try {
+      this.options.write(call.takeText(), call);
+    } catch (e) {
+      // Nothing went out: the call fails alone and gives its slot back.
+      this.pending.delete(call.id);
+      this.order.delete(call);
+      call.finish({ error: new QmpUsageError('unserialisable', `${call.command}: the request could not be written: ${String((e as Error)?.message ?? e)}`, { cause: e }) });
+    }
   }
 
   /** The caller stops waiting; a sent request keeps its slot until the peer answers. */
@@ -194,9 +216,11 @@ export class Requests<M = unknown> {
     if (call.settled || call.abandoned) return;
     call.finish({ error: err });
     call.abandoned = true;
+    call.dropMeta();
     if (call.sentAt === undefined) {
       this.pending.delete(call.id);
       this.queue.delete(call);
+      if (!this.queue.size) this.stallReported = false;
     }
   }
 
@@ -206,20 +230,22 @@ export class Requests<M = unknown> {
       this.queue.delete(next);
       this.write(next);
     }
-    clearTimeout(this.stallTimer);
-    this.stallTimer = undefined;
+    this.stall?.dispose();
+    this.stall = undefined;
+    this.stallReported = false;
     this.watchStall();
   }
 
   /** While calls wait for a slot and no reply frees one, say so after stallAfter ms. */
   private watchStall(): void {
-    if (this.stallTimer || !this.queue.size || !(this.options.stallAfter > 0)) return;
-    this.stallTimer = setTimeout(() => {
+    if (this.stall || this.stallReported || !this.queue.size || !(this.options.stallAfter > 0)) return;
+    this.stall = deadline({ timeout: this.options.stallAfter }, () => {
+      this.stall = undefined;
       const oldest = this.oldestInBand();
       if (!this.queue.size || !oldest) return;
+      this.stallReported = true;
       this.options.onStall({ inFlight: this.order.size, queued: this.queue.size, since: new Date(oldest.sentAt!), oldest: oldest.command });
-    }, Math.min(this.options.stallAfter, 2 ** 31 - 1));
-    this.stallTimer.unref?.();
+    });
   }
 
   private timeoutError(call: Call<M>, ms: number): QmpTimeoutError {
@@ -232,7 +258,7 @@ export class Requests<M = unknown> {
       false,
       `not sent within ${ms} ms: ${this.order.size} requests outstanding since ${since}` +
         (oldest ? ` (the oldest: ${oldest.command})` : '') +
-        '; executeOob() passes this queue for commands that allow it',
+        (this.options.notSentHint ? `; ${this.options.notSentHint}` : ''),
     );
   }
 }

@@ -9,8 +9,9 @@
  */
 import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
-import { Connection, type ClientProblem } from '../core/connection.js';
-import { checkCount, checkSignal, checkTimeout, deadline } from '../core/deadline.js';
+import { Connection, invoke, type ClientProblem } from '../core/connection.js';
+import { deadline } from '../core/deadline.js';
+import { checkBoolean, checkCount, checkFunction, checkKeys, checkSignal, checkTimeout } from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
 import {
   CallbackError,
@@ -24,13 +25,15 @@ import {
 } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
-import { validate } from '../schema/validate.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
+import { takesNoArguments, validate } from '../schema/validate.js';
+import { suggest } from '../suggest.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, EXCERPT, type JsonObject } from '../wire/framing.js';
+import { parseJson } from '../wire/json.js';
 import { stringifyJson, type JsonValue } from '../wire/json.js';
 import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
 import { describeTarget, openTransport, type Target } from '../wire/transport.js';
 import { EventHub, type Disposable, type EventStream, type EventStreamOptions, type EventWait, type QmpEvent, type WaitOptions } from './events.js';
-import { redact, redactArguments, redactRequest, redactReturn } from './redact.js';
+import { maskText, redact, redactArguments, redactRequest, redactReturn } from './redact.js';
 
 /** One command of a generated command map. */
 export interface CommandSpec {
@@ -50,7 +53,7 @@ export interface CallOptions {
   validate?: boolean;
 }
 
-const CALL_OPTION_KEYS = new Set(['timeout', 'signal', 'validate']);
+const CALL_OPTIONS = ['timeout', 'signal', 'validate'] as const;
 
 export interface TapEntry {
   direction: 'out' | 'in';
@@ -100,6 +103,8 @@ export interface ClientStats {
   inFlight: number;
   /** Requests waiting for a slot. */
   queued: number;
+  /** Requests written and not answered: in band, out of band, and those their caller gave up on. */
+  outstanding: number;
   /** Replies that came after their call timed out or was aborted (dropped). */
   lateReplies: number;
   /** Everything reported through onError. */
@@ -131,7 +136,6 @@ interface CallMeta {
   args: JsonObject | undefined;
 }
 
-const EXCERPT = 120;
 
 export class QmpClient<
   C extends CommandMap<C> = Record<string, CommandSpec>,
@@ -150,7 +154,6 @@ export class QmpClient<
   readonly #opts: CheckedOptions;
   readonly #hub: EventHub;
   #handshake?: { resolve(g: JsonObject): void; reject(e: Error): void };
-  #noArgs: Set<string> | undefined;
   /** An id-less error may be attributed to the oldest call: once per in-band reply seen. */
   #idlessAllowed = true;
   #unmatched = 0;
@@ -164,10 +167,12 @@ export class QmpClient<
     this.#peer = peer;
     this.#opts = checkOptions(options);
     this.#hub = new EventHub((e) => this.#conn.report(e));
-    this.#conn = new Connection<CallMeta>(stream, peer, this.#opts, {
+    const limits = { ...this.#opts, notSentHint: 'executeOob() passes this queue for commands that allow it' };
+    this.#conn = new Connection<CallMeta>(stream, peer, limits, {
       message: (m, size) => this.#onMessage(m, size),
       framingError: (e, tail) => this.#onFramingError(e, tail),
       sending: (call) => this.#sending(call),
+      sync: () => this.#conn.report(new ProtocolError('sync-byte', `${this.#peer}: a 0xFF byte, which QMP never sends: the partial message before it was dropped`)),
       closing: (reason) => {
         this.#state = State.Closed;
         this.#failHandshake(reason);
@@ -231,7 +236,7 @@ export class QmpClient<
    * Runs a command out of band (exec-oob): only for commands that allow it,
    * on a monitor with oob enabled. It does not wait behind in-band requests,
    * so it is the way through when QEMU leaves them unanswered (e.g.
-   * `migrate-recover`, `yank`, `x-oob-test`).
+   * `migrate-recover`, `migrate-pause`, `yank`).
    */
   executeOob<K extends keyof C & string>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
     return this.#call(command, params as unknown[], true) as Promise<C[K]['returns']>;
@@ -311,16 +316,12 @@ export class QmpClient<
     return {
       inFlight: r.inFlight,
       queued: r.queued,
+      outstanding: r.outstanding,
       lateReplies: r.lateReplies,
       errors: this.#conn.errors,
       unmatchedReplies: this.#unmatched,
       droppedEarlyEvents: this.#hub.droppedEarly,
     };
-  }
-
-  /** Replies that arrived after their call timed out or was aborted (dropped). */
-  get lateReplies(): number {
-    return this.#conn.requests.lateReplies;
   }
 
   /** Resolves when the connection is gone, whoever closed it. */
@@ -341,7 +342,7 @@ export class QmpClient<
   /** What `console.log(client)` shows: the connection, never a request. */
   [inspect.custom](): string {
     const state = ['handshake', 'ready', 'closed'][this.#state];
-    const v = this.greeting?.version?.qemu;
+    const v = this.greeting?.version.qemu;
     const { inFlight, queued } = this.#conn.requests;
     return `QmpClient { peer: ${JSON.stringify(this.#peer)}, state: '${state}'${v ? `, qemu: '${v.major}.${v.minor}.${v.micro}'` : ''}, inFlight: ${inFlight}, queued: ${queued} }`;
   }
@@ -360,16 +361,16 @@ export class QmpClient<
 
   #splitParams(command: string, params: unknown[]): [JsonObject | undefined, CallOptions | undefined] {
     if (params.length >= 2) return [params[0] as JsonObject | undefined, params[1] as CallOptions | undefined];
-    if (params.length === 1 && this.#takesNoArguments(command)) {
+    if (params.length === 1 && this.#data.schema && takesNoArguments(this.#data.schema, command)) {
       const only = params[0];
       if (only !== undefined && (typeof only !== 'object' || only === null || Array.isArray(only))) {
         throw new QmpUsageError('unexpected-arguments', `${command} takes no arguments; expected call options, got ${only === null ? 'null' : Array.isArray(only) ? 'an array' : typeof only}`);
       }
-      const unknown = only ? Object.keys(only).filter((k) => !CALL_OPTION_KEYS.has(k)) : [];
+      const unknown = only ? Object.keys(only).filter((k) => !(CALL_OPTIONS as readonly string[]).includes(k)) : [];
       if (unknown.length) {
         throw new QmpUsageError(
           'unexpected-arguments',
-          `${command} takes no arguments, and its only parameter is the call options (timeout, signal, validate); got ${unknown.map((k) => `'${k}'`).join(', ')}`,
+          `${command} takes no arguments, and its only parameter is the call options (${CALL_OPTIONS.join(', ')}); got ${unknown.map((k) => `'${k}'${suggest(k, CALL_OPTIONS)}`).join(', ')}`,
         );
       }
       return [undefined, only as CallOptions | undefined];
@@ -377,43 +378,38 @@ export class QmpClient<
     return [params[0] as JsonObject | undefined, undefined];
   }
 
-  #takesNoArguments(command: string): boolean {
-    if (!this.#noArgs) {
-      this.#noArgs = new Set();
-      const byName = new Map((this.#data.schema ?? []).map((e) => [e.name, e]));
-      for (const e of this.#data.schema ?? []) {
-        if (e['meta-type'] !== 'command') continue;
-        const arg = byName.get(e['arg-type']);
-        if (arg && arg['meta-type'] === 'object' && arg.members.length === 0 && !arg.variants) this.#noArgs.add(e.name);
-      }
-    }
-    return this.#noArgs.has(command);
-  }
-
-  /** Everything that can go wrong before sending becomes a rejection, never a throw. */
+  /**
+   * Everything that can go wrong before sending becomes a rejection, never
+   * a throw. The arguments are written once; validation, the tap and errors
+   * all see that text read back (toJSON applied, undefined members gone),
+   * never the caller's objects.
+   */
   #send(command: string, args: JsonObject | undefined, options: CallOptions | undefined, oob: boolean): Promise<JsonValue> {
     if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
     let id: number;
     let text: string;
+    let sent: JsonObject | undefined;
     let limits: { timeout: number; signal: AbortSignal | undefined };
     try {
+      const o = checkKeys<CallOptions>(options, CALL_OPTIONS, `${command}: call options`);
       limits = {
-        timeout: checkTimeout(options?.timeout ?? this.#opts.timeout, `${command}: timeout`),
-        signal: checkSignal(options?.signal, `${command}: signal`),
+        timeout: checkTimeout(o.timeout ?? this.#opts.timeout, `${command}: timeout`),
+        signal: checkSignal(o.signal, `${command}: signal`),
       };
+      const validating = (checkBoolean(o.validate, `${command}: validate`) ?? this.#opts.validate) && this.#data.schema;
       this.#checkOob(command, oob);
-      if ((options?.validate ?? this.#opts.validate) && this.#data.schema) {
-        const problems = validate(this.#data.schema, { command, direction: 'arguments' }, args ?? {});
+      id = this.#conn.requests.allocateId();
+      [text, sent] = serialise(command, oob, args, id, this.#opts.maxRequestBytes, validating ? this.#data.schema : undefined);
+      if (validating) {
+        const problems = validate(this.#data.schema!, { command, direction: 'arguments' }, sent ?? {});
         if (problems.length) throw new QmpValidationError(command, problems);
       }
-      id = this.#conn.requests.allocateId();
-      text = serialise(command, oob, args, id, this.#opts.maxRequestBytes);
     } catch (e) {
       return Promise.reject(
         e instanceof QmpUsageError || e instanceof QmpValidationError ? e : new QmpUsageError('unserialisable', `${command}: the arguments cannot be read: ${String((e as Error)?.message ?? e)}`, { cause: e }),
       );
     }
-    return this.#conn.requests.submit(id, command, oob, text, { args }, limits);
+    return this.#conn.requests.submit(id, command, oob, text, { args: sent }, limits);
   }
 
   #checkOob(command: string, oob: boolean): void {
@@ -429,17 +425,13 @@ export class QmpClient<
   #sending(call: Call<CallMeta>): void {
     if (!this.#opts.tap) return;
     const message: JsonObject = call.oob ? { 'exec-oob': call.command } : { execute: call.command };
-    if (call.meta.args !== undefined) message.arguments = call.meta.args;
+    if (call.meta?.args !== undefined) message.arguments = call.meta.args;
     message.id = call.id;
     this.#tap('out', redactRequest(message));
   }
 
   #tap(direction: 'in' | 'out', message: JsonObject): void {
-    try {
-      this.#opts.tap!({ direction, message });
-    } catch (e) {
-      this.#conn.report(new CallbackError('tap', e));
-    }
+    invoke(this.#opts.tap!, { direction, message }, 'tap', (e) => this.#conn.report(e));
   }
 
   // -- receiving ----------------------------------------------------------
@@ -453,14 +445,14 @@ export class QmpClient<
     if ('QMP' in msg) {
       this.#tapIn(msg);
       if (this.#handshake) this.#handshake.resolve(msg);
-      else this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(msg)));
+      else this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(redact(msg))));
       this.#handshake = undefined;
       return;
     }
     if (this.#handshake) {
       // Before the greeting only events may come: this peer does not speak QMP (or not as a server).
       this.#tapIn(msg);
-      this.#failHandshake(new ConnectionError('protocol', `${this.#peer}: not a QMP peer: expected a greeting, got ${excerpt(msg)}`));
+      this.#failHandshake(new ConnectionError('protocol', `${this.#peer}: not a QMP peer: expected a greeting, got ${excerpt(redact(msg))}`));
       return;
     }
     if ('return' in msg || 'error' in msg) {
@@ -468,18 +460,18 @@ export class QmpClient<
       return;
     }
     this.#tapIn(msg);
-    this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(msg)));
+    this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(redact(msg))));
   }
 
   #onReply(msg: JsonObject): void {
     const call = this.#callFor(msg);
     if (this.#opts.tap) {
-      this.#tapIn(call && 'return' in msg ? { ...msg, return: redactReturn(call.command, call.meta.args, msg.return) as JsonValue } : msg);
+      this.#tapIn(call && 'return' in msg ? { ...msg, return: redactReturn(call.command, call.meta?.args, msg.return) as JsonValue } : msg);
     }
     if (!call) {
       this.#unmatched++;
       const why = 'id' in msg ? `a reply for no request (id ${excerpt(msg.id)})` : `a reply without id that cannot be attributed to a request`;
-      this.#conn.report(new ProtocolError('unmatched-reply', `${this.#peer}: ${why}`, excerpt(msg)));
+      this.#conn.report(new ProtocolError('unmatched-reply', `${this.#peer}: ${why}`, excerpt(redact(msg))));
       return;
     }
     let outcome: { value: JsonValue } | { error: Error };
@@ -489,7 +481,7 @@ export class QmpClient<
       const cls = typeof body.class === 'string' ? body.class : 'GenericError';
       const desc = typeof body.desc === 'string' ? body.desc : excerpt(err);
       const hasId = 'id' in msg;
-      const args = redactArguments(call.command, call.meta.args);
+      const args = redactArguments(call.command, call.meta?.args);
       outcome = { error: new QmpError(cls, hasId ? desc : `QEMU could not read the request: ${desc}`, call.command, hasId ? msg.id : undefined, args) };
     } else {
       outcome = { value: msg.return as JsonValue };
@@ -518,8 +510,9 @@ export class QmpClient<
   }
 
   #onFramingError(e: ProtocolError, tail?: string): void {
+    const shown = maskText(e.excerpt);
     if (this.#handshake) {
-      this.#failHandshake(new ConnectionError('protocol', `${this.#peer}: not a QMP peer: ${e.message}: ${e.excerpt}`, { cause: e }));
+      this.#failHandshake(new ConnectionError('protocol', `${this.#peer}: not a QMP peer: ${e.message}: ${shown}`));
       return;
     }
     if (e.code === 'oversized') {
@@ -529,12 +522,12 @@ export class QmpClient<
       if (call) {
         if (!call.oob) this.#idlessAllowed = true;
         this.#conn.requests.settle(call, {
-          error: new ProtocolError('oversized', `${call.command}: the reply exceeded ${this.#opts.maxMessageBytes} bytes and was discarded`, e.excerpt),
+          error: new ProtocolError('oversized', `${call.command}: the reply exceeded ${this.#opts.maxMessageBytes} bytes and was discarded`, shown),
         });
         return;
       }
     }
-    this.#conn.report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, e.excerpt, { cause: e }));
+    this.#conn.report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, shown));
   }
 
   #tapIn(msg: JsonObject): void {
@@ -547,36 +540,95 @@ export class QmpClient<
     h?.reject(e);
   }
 
+  /**
+   * `cmd`: a method per command, made when first used and kept; the index
+   * from method name to command is shared by every client of a release, so
+   * an idle client costs no closure per command.
+   */
   #makeFacade(): Methods {
-    const facade: Methods = {};
-    for (const [wire, info] of Object.entries(this.#data.table?.commands ?? {})) {
-      facade[info.method] = (...params: unknown[]) => this.#call(wire, params, false);
-    }
-    return facade;
+    const byMethod = methodIndex(this.#data.table);
+    const made = new Map<string, (...params: unknown[]) => Promise<unknown>>();
+    const method = (name: string): ((...params: unknown[]) => Promise<unknown>) | undefined => {
+      const wire = byMethod.get(name);
+      if (wire === undefined) return undefined;
+      let fn = made.get(name);
+      if (!fn) made.set(name, (fn = (...params: unknown[]) => this.#call(wire, params, false)));
+      return fn;
+    };
+    return new Proxy({} as Methods, {
+      get: (_t, key) => (typeof key === 'string' ? method(key) : undefined),
+      has: (_t, key) => typeof key === 'string' && byMethod.has(key),
+      ownKeys: () => [...byMethod.keys()],
+      getOwnPropertyDescriptor: (_t, key) =>
+        typeof key === 'string' && byMethod.has(key) ? { value: method(key), enumerable: true, configurable: true, writable: false } : undefined,
+    });
   }
+
 }
 
 type CheckedOptions = Required<Omit<ClientOptions, 'tap' | 'signal'>> & Pick<ClientOptions, 'tap'>;
 
+const methodIndexes = new WeakMap<RuntimeTable, Map<string, string>>();
+
+/** Method name → wire name, once per table. */
+function methodIndex(table: RuntimeTable | undefined): Map<string, string> {
+  if (!table) return new Map();
+  let index = methodIndexes.get(table);
+  if (!index) {
+    index = new Map(Object.entries(table.commands).map(([wire, info]) => [info.method, wire]));
+    methodIndexes.set(table, index);
+  }
+  return index;
+}
+
+const CLIENT_OPTIONS = [
+  'timeout',
+  'connectTimeout',
+  'signal',
+  'oob',
+  'validate',
+  'maxMessageBytes',
+  'maxMessageDepth',
+  'maxRequestBytes',
+  'maxInFlight',
+  'stallAfter',
+  'tap',
+] as const;
+
+/** A QMP request beyond this is refused unless maxRequestBytes says more: QEMU reads about 175 KB/s. */
+const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+
 /** The client's options with defaults, each checked: a bad one is a QmpUsageError naming it. */
-function checkOptions(o: ClientOptions): CheckedOptions {
-  if (o.tap !== undefined && typeof o.tap !== 'function') throw new QmpUsageError('bad-option', `tap: expected a function, got ${typeof o.tap}`);
+function checkOptions(options: unknown): CheckedOptions {
+  const o = checkKeys<ClientOptions>(options, CLIENT_OPTIONS, 'client options');
   return {
     timeout: checkTimeout(o.timeout ?? 60_000, 'timeout'),
     connectTimeout: checkTimeout(o.connectTimeout ?? 10_000, 'connectTimeout'),
-    oob: o.oob ?? true,
-    validate: o.validate ?? true,
+    oob: checkBoolean(o.oob, 'oob') ?? true,
+    validate: checkBoolean(o.validate, 'validate') ?? true,
     maxMessageBytes: checkCount(o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes'),
     maxMessageDepth: checkCount(o.maxMessageDepth ?? DEFAULT_MAX_DEPTH, 'maxMessageDepth'),
-    maxRequestBytes: checkCount(o.maxRequestBytes ?? QEMU_JSON_LIMITS.maxBytes, 'maxRequestBytes'),
+    maxRequestBytes: checkCount(o.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes'),
     maxInFlight: checkCount(o.maxInFlight ?? 8, 'maxInFlight', true),
     stallAfter: checkTimeout(o.stallAfter ?? 5000, 'stallAfter'),
-    tap: o.tap,
+    tap: checkFunction<ClientOptions['tap']>(o.tap, 'tap'),
   };
 }
 
-/** The request's text, checked against what QEMU's parser reads; throws QmpUsageError. */
-function serialise(command: string, oob: boolean, args: JsonObject | undefined, id: number, maxBytes: number): string {
+/**
+ * The request's text, checked against what QEMU's parser reads, and its
+ * arguments read back from it: what was sent, as plain JSON values. Throws
+ * QmpUsageError, or QmpValidationError when arguments that cannot be written
+ * (a cycle) also fail validation against `schema` (which names the path).
+ */
+function serialise(
+  command: string,
+  oob: boolean,
+  args: JsonObject | undefined,
+  id: number,
+  maxBytes: number,
+  schema: SchemaDescriptor | undefined,
+): [string, JsonObject | undefined] {
   const message: JsonObject = oob ? { 'exec-oob': command } : { execute: command };
   if (args !== undefined) message.arguments = args;
   message.id = id;
@@ -584,6 +636,10 @@ function serialise(command: string, oob: boolean, args: JsonObject | undefined, 
   try {
     text = stringifyJson(message);
   } catch (e) {
+    if (schema) {
+      const problems = validate(schema, { command, direction: 'arguments' }, args ?? {});
+      if (problems.length) throw new QmpValidationError(command, problems);
+    }
     if (e instanceof RangeError) {
       throw new QmpUsageError('too-deep', `${command}: the arguments are nested too deeply to write (QEMU reads at most ${QEMU_JSON_LIMITS.maxDepth} levels)`, { cause: e });
     }
@@ -591,7 +647,7 @@ function serialise(command: string, oob: boolean, args: JsonObject | undefined, 
   }
   const problem = checkRequestText(text, maxBytes);
   if (problem) throw new QmpUsageError(problem.code, `${command}: ${problem.message}; nothing was sent`);
-  return text;
+  return [text, args === undefined ? undefined : ((parseJson(text) as JsonObject).arguments as JsonObject | undefined)];
 }
 
 /**
@@ -617,26 +673,31 @@ function excerpt(value: JsonValue | undefined): string {
 }
 
 function parseGreeting(msg: JsonObject, peer: string): QmpGreeting {
-  const qmp = msg.QMP as JsonObject | undefined;
-  const version = qmp?.version as QmpGreeting['version'] | undefined;
-  const caps = qmp?.capabilities;
-  if (!version || typeof version !== 'object' || !Array.isArray(caps)) {
-    throw new ConnectionError('protocol', `${peer}: malformed QMP greeting: ${excerpt(msg)}`);
+  const qmp = msg.QMP;
+  const body = typeof qmp === 'object' && qmp !== null && !Array.isArray(qmp) ? qmp : {};
+  const version = body.version as { qemu?: Record<string, unknown>; package?: unknown } | undefined;
+  const q = version?.qemu;
+  const numbers = q && [q.major, q.minor, q.micro].every((n) => typeof n === 'number' && Number.isSafeInteger(n));
+  if (!numbers || !Array.isArray(body.capabilities)) {
+    throw new ConnectionError('protocol', `${peer}: malformed QMP greeting: ${excerpt(redact(msg))}`);
   }
-  return { version, capabilities: caps.filter((c): c is string => typeof c === 'string') };
+  return {
+    version: { qemu: { major: q.major as number, minor: q.minor as number, micro: q.micro as number }, package: typeof version.package === 'string' ? version.package : '' },
+    capabilities: body.capabilities.filter((c): c is string => typeof c === 'string'),
+  };
 }
 
 /** Opens the transport and performs the handshake; rejects with ConnectionError on failure, QmpUsageError on a bad option. */
 export async function connect<C extends CommandMap<C> = Record<string, CommandSpec>, E = Record<string, JsonValue>, M = Methods>(
   target: Target,
   data: VersionData,
-  options: ClientOptions = {},
+  options?: ClientOptions,
 ): Promise<QmpClient<C, E, M>> {
   const { connectTimeout } = checkOptions(options);
-  const signal = checkSignal(options.signal, 'signal');
+  const signal = checkSignal(options?.signal, 'signal');
   const started = Date.now();
   const stream = await openTransport(target, { timeout: connectTimeout, signal });
-  const client = new QmpClient<C, E, M>(stream, data, options, describeTarget(target));
+  const client = new QmpClient<C, E, M>(stream, data, options ?? {}, describeTarget(target));
   // The greeting and negotiation share the connect budget.
   return client.open(signal, connectTimeout > 0 ? Math.max(1, connectTimeout - (Date.now() - started)) : 0);
 }

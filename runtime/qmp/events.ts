@@ -4,16 +4,18 @@
  * Events that arrive before the handshake is done are held (up to a bound,
  * beyond which they are dropped and counted) and delivered once it is, in a
  * later turn of the event loop, after the code awaiting the connection has
- * had its chance to subscribe. A listener that throws does not stop the
- * others, nor the reading of the messages after the event.
+ * had its chance to subscribe. A listener that throws (or returns a promise
+ * that rejects) does not stop the others, nor the reading of the messages
+ * after the event: it is reported as a CallbackError.
  *
  * A waiter never rejects unobserved: `waitForEvent(...)` armed before a
  * command that then fails, and never awaited, cannot crash the process
  * with an unhandled rejection; awaiting it still gives its error.
  */
-import { CallbackError, QmpAbortError, QmpTimeoutError } from '../errors.js';
-import type { Disposable } from '../core/connection.js';
-import { checkCount, checkSignal, checkTimeout, deadline, type Deadline } from '../core/deadline.js';
+import { watch, type Disposable } from '../core/connection.js';
+import { deadline, type Deadline } from '../core/deadline.js';
+import { checkCount, checkFunction, checkKeys, checkListener, checkSignal, checkTimeout } from '../core/options.js';
+import { CallbackError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { JsonValue } from '../wire/json.js';
 
 export interface QmpEvent<N extends string = string, D = JsonValue> {
@@ -27,6 +29,8 @@ export type { Disposable };
 export interface EventStreamOptions {
   /** Events kept for a slow consumer; beyond it the oldest are dropped and counted (default 1024). */
   bufferSize?: number;
+  /** The same bound in size (characters of the events' text; default 16 Mi). */
+  bufferChars?: number;
 }
 
 export interface WaitOptions {
@@ -41,28 +45,41 @@ export type EventWait<T> = Promise<T> & { cancel(reason?: unknown): void };
 /** An async iterator of events that counts what its bounded buffer dropped. */
 export type EventStream<T> = AsyncIterableIterator<T> & { readonly dropped: number };
 
-type Listener = (e: QmpEvent) => void;
+/** How subscriptions receive events: with their size, for buffers that bound it. */
+type Receiver = (e: QmpEvent, size: number) => void;
 
 interface Subscription {
-  name: ReadonlySet<string> | undefined;
-  listener: Listener;
+  receive: Receiver;
+  /** What a throw of `receive` is reported as. */
+  what: string;
+  /** When it was made: an emit skips subscriptions made after it began. */
+  seq: number;
 }
 
 export interface HubLimits {
   /** Events held before the handshake completes, at most (default 1024). */
   earlyEvents?: number;
   /** Size of the events held before the handshake completes, in characters, at most (default 4 Mi). */
-  earlyBytes?: number;
+  earlyChars?: number;
 }
+
+const STREAM_OPTIONS = ['bufferSize', 'bufferChars'] as const;
+const WAIT_OPTIONS = ['timeout', 'signal'] as const;
 
 export class EventHub {
   /** Events dropped because too many arrived before the handshake completed. */
   droppedEarly = 0;
-  private readonly subs = new Set<Subscription>();
-  /** The subscriptions as of the last change: emitting walks this, so a listener added meanwhile starts with the next event. */
-  private snapshot: Subscription[] = [];
-  private early: QmpEvent[] | undefined = [];
-  private earlyBytes = 0;
+  /**
+   * Subscriptions by event name, and `any` for those to every event. An
+   * emit walks the live sets: one disposed meanwhile is not visited (a Set
+   * skips deleted entries), one made meanwhile (by a listener) is skipped by
+   * its `seq`, and starts with the next event.
+   */
+  private readonly byName = new Map<string, Set<Subscription>>();
+  private readonly any = new Set<Subscription>();
+  private seq = 0;
+  private early: { e: QmpEvent; size: number }[] | undefined = [];
+  private earlyChars = 0;
   /** start() was called: the held events go out on the next turn of the event loop. */
   private starting = false;
   private closedWith: Error | undefined;
@@ -74,40 +91,52 @@ export class EventHub {
     private readonly onCallbackError: (err: CallbackError) => void,
     limits: HubLimits = {},
   ) {
-    this.limits = { earlyEvents: limits.earlyEvents ?? 1024, earlyBytes: limits.earlyBytes ?? 4 * 1024 * 1024 };
+    this.limits = { earlyEvents: limits.earlyEvents ?? 1024, earlyChars: limits.earlyChars ?? 4 * 1024 * 1024 };
   }
 
-  on(name: string | readonly string[] | undefined, listener: Listener): Disposable {
-    const sub: Subscription = { name: name === undefined ? undefined : new Set(typeof name === 'string' ? [name] : name), listener };
-    this.subs.add(sub);
-    this.snapshot = [...this.subs];
+  /** A listener of the caller's, for events named `name` (one, several, or every event when undefined). */
+  on(name: unknown, listener: unknown): Disposable {
+    const names = checkNames(name, 'on');
+    const fn = checkListener<(e: QmpEvent) => unknown>(listener, 'on: listener');
+    return this.subscribe(names, { receive: (e) => fn(e) as undefined, what: 'event listener', seq: 0 });
+  }
+
+  private subscribe(names: readonly string[] | undefined, sub: Subscription): Disposable {
+    sub.seq = ++this.seq;
+    const sets = names ? names.map((n) => this.byName.get(n) ?? this.byName.set(n, new Set()).get(n)!) : [this.any];
+    for (const set of sets) set.add(sub);
     return {
       dispose: () => {
-        if (this.subs.delete(sub)) this.snapshot = [...this.subs];
+        for (const set of sets) set.delete(sub);
+        if (names) for (const n of names) if (this.byName.get(n)?.size === 0) this.byName.delete(n);
       },
     };
   }
 
-  /** Delivers an event; `bytes` is its size in characters (for the pre-handshake bound). */
-  emit(e: QmpEvent, bytes = 0): void {
+  /** Delivers an event; `size` is its length in characters (for the bounds on held and buffered events). */
+  emit(e: QmpEvent, size = 0): void {
     if (this.early) {
-      if (this.early.length >= this.limits.earlyEvents || this.earlyBytes + bytes > this.limits.earlyBytes) {
+      if (this.early.length >= this.limits.earlyEvents || this.earlyChars + size > this.limits.earlyChars) {
         this.droppedEarly++;
         return;
       }
-      this.early.push(e);
-      this.earlyBytes += bytes;
+      this.early.push({ e, size });
+      this.earlyChars += size;
       return;
     }
-    const subs = this.snapshot;
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i];
-      if ((s.name && !s.name.has(e.event)) || !this.subs.has(s)) continue;
-      try {
-        s.listener(e);
-      } catch (err) {
-        this.onCallbackError(new CallbackError(`listener of ${e.event}`, err));
-      }
+    const last = this.seq;
+    const named = this.byName.get(e.event);
+    if (named) for (const s of named) if (s.seq <= last) this.deliver(s, e, size);
+    for (const s of this.any) if (s.seq <= last) this.deliver(s, e, size);
+  }
+
+  private deliver(s: Subscription, e: QmpEvent, size: number): void {
+    // invoke() inlined: this runs per event per subscription.
+    try {
+      const r = s.receive(e, size) as unknown;
+      if (r !== undefined) watch(r, () => `${s.what} of ${e.event}`, this.onCallbackError);
+    } catch (err) {
+      this.onCallbackError(new CallbackError(`${s.what} of ${e.event}`, err));
     }
   }
 
@@ -125,41 +154,52 @@ export class EventHub {
     const held = this.early;
     if (!held || !this.starting) return;
     this.early = undefined;
-    for (const e of held) this.emit(e);
+    for (const { e, size } of held) this.emit(e, size);
   }
 
+  /** The connection closed: held events go out first, then every stream ends, every wait rejects, and listeners are dropped. */
   close(reason: Error): void {
-    // Events held for delivery reach the subscribers before the end.
+    if (this.closedWith) return;
     this.flush();
     this.early = undefined;
     this.closedWith = reason;
     for (const c of [...this.closers]) c(reason);
     this.closers.clear();
+    this.byName.clear();
+    this.any.clear();
   }
 
-  wait(name: string, predicate: ((e: QmpEvent) => boolean) | undefined, options: WaitOptions = {}): EventWait<QmpEvent> {
+  wait(name: unknown, predicate: unknown, options: unknown): EventWait<QmpEvent> {
     let cancel: (reason?: unknown) => void = () => undefined;
-    const what = `event ${name}`;
     const promise = new Promise<QmpEvent>((resolve, reject) => {
-      const timeout = checkTimeout(options.timeout, `waitForEvent(${name}): timeout`);
-      const signal = checkSignal(options.signal, `waitForEvent(${name}): signal`);
+      const [event] = checkNames(name, 'waitForEvent', true)!;
+      const what = `event ${event}`;
+      const test = checkFunction<(e: QmpEvent) => unknown>(predicate, `waitForEvent(${event}): predicate`);
+      const o = checkKeys<WaitOptions>(options, WAIT_OPTIONS, `waitForEvent(${event}): options`);
+      const timeout = checkTimeout(o.timeout, `waitForEvent(${event}): timeout`);
+      const signal = checkSignal(o.signal, `waitForEvent(${event}): signal`);
       if (this.closedWith) return reject(this.closedWith);
       let limit: Deadline | undefined;
+      let sub: Disposable | undefined;
       const finish = (err: Error | undefined, e?: QmpEvent): void => {
-        sub.dispose();
+        sub?.dispose();
         limit?.dispose();
         this.closers.delete(onClose);
         if (err) reject(err);
         else resolve(e!);
       };
-      const sub = this.on(name, (e) => {
-        let match: boolean;
-        try {
-          match = !predicate || predicate(e);
-        } catch (err) {
-          return finish(err instanceof Error ? err : new CallbackError(`predicate of waitForEvent(${name})`, err));
-        }
-        if (match) finish(undefined, e);
+      sub = this.subscribe([event], {
+        receive: (e) => {
+          let match: unknown;
+          try {
+            match = !test || test(e);
+          } catch (err) {
+            return finish(new CallbackError(`predicate of waitForEvent(${event})`, err));
+          }
+          if (match) finish(undefined, e);
+        },
+        what: 'waiter',
+        seq: 0,
       });
       const onClose = (err: Error): void => finish(err);
       this.closers.add(onClose);
@@ -168,7 +208,7 @@ export class EventHub {
         finish(
           why.kind === 'abort'
             ? new QmpAbortError(what, why.reason)
-            : new QmpTimeoutError(what, timeout, false, `no ${name} event within ${timeout} ms`),
+            : new QmpTimeoutError(what, timeout, false, `no ${event} event within ${timeout} ms`),
         ),
       );
     });
@@ -177,14 +217,44 @@ export class EventHub {
     return Object.assign(promise, { cancel: (reason?: unknown) => cancel(reason) });
   }
 
-  stream(name: string | readonly string[] | undefined, options: EventStreamOptions = {}): EventStream<QmpEvent> {
-    const size = checkCount(options.bufferSize ?? 1024, 'events(): bufferSize');
-    const buffer: QmpEvent[] = [];
+  stream(name: unknown, options: unknown): EventStream<QmpEvent> {
+    const names = checkNames(name, 'events');
+    const o = checkKeys<EventStreamOptions>(options, STREAM_OPTIONS, 'events(): options');
+    const maxEvents = checkCount(o.bufferSize ?? 1024, 'events(): bufferSize');
+    const maxChars = checkCount(o.bufferChars ?? 16 * 1024 * 1024, 'events(): bufferChars');
+    /** A ring: slots are cleared as they are read or dropped, so nothing read stays reachable. */
+    let ring: ({ e: QmpEvent; size: number } | undefined)[] = new Array<undefined>(Math.min(maxEvents, 64));
     let head = 0;
+    let count = 0;
+    let chars = 0;
     /** Pending next() calls, oldest first: each gets the next event, or the end. */
     const waiters: ((r: IteratorResult<QmpEvent>) => void)[] = [];
     let finished = false;
     let dropped = 0;
+    const take = (): QmpEvent => {
+      const slot = ring[head]!;
+      ring[head] = undefined;
+      head = (head + 1) % ring.length;
+      count--;
+      chars -= slot.size;
+      return slot.e;
+    };
+    const put = (e: QmpEvent, size: number): void => {
+      while (count && (count >= maxEvents || chars + size > maxChars)) {
+        take();
+        dropped++;
+      }
+      if (count === ring.length) {
+        // Grow (up to maxEvents) keeping the order.
+        const grown = new Array<{ e: QmpEvent; size: number } | undefined>(Math.min(maxEvents, ring.length * 2));
+        for (let i = 0; i < count; i++) grown[i] = ring[(head + i) % ring.length];
+        ring = grown;
+        head = 0;
+      }
+      ring[(head + count) % ring.length] = { e, size };
+      count++;
+      chars += size;
+    };
     const finish = (): void => {
       if (finished) return;
       finished = true;
@@ -193,19 +263,14 @@ export class EventHub {
       for (const w of waiters.splice(0)) w({ value: undefined, done: true });
     };
     const onClose = (): void => finish();
-    const sub = this.on(name, (e) => {
-      const w = waiters.shift();
-      if (w) return w({ value: e, done: false });
-      if (buffer.length - head >= size) {
-        head++;
-        dropped++;
-      }
-      buffer.push(e);
-      // Compact now and then, so the array does not grow with what was read.
-      if (head > 1024 && head * 2 > buffer.length) {
-        buffer.splice(0, head);
-        head = 0;
-      }
+    const sub = this.subscribe(names, {
+      receive: (e, size) => {
+        const w = waiters.shift();
+        if (w) w({ value: e, done: false });
+        else put(e, size);
+      },
+      what: 'event stream',
+      seq: 0,
     });
     if (this.closedWith) finish();
     else this.closers.add(onClose);
@@ -214,20 +279,13 @@ export class EventHub {
         return dropped;
       },
       next(): Promise<IteratorResult<QmpEvent>> {
-        if (head < buffer.length) {
-          const value = buffer[head++];
-          if (head === buffer.length) {
-            buffer.length = 0;
-            head = 0;
-          }
-          return Promise.resolve({ value, done: false });
-        }
+        if (count) return Promise.resolve({ value: take(), done: false });
         if (finished) return Promise.resolve({ value: undefined, done: true });
         return new Promise((r) => waiters.push(r));
       },
       return(): Promise<IteratorResult<QmpEvent>> {
-        buffer.length = 0;
-        head = 0;
+        ring.fill(undefined);
+        count = chars = 0;
         finish();
         return Promise.resolve({ value: undefined, done: true });
       },
@@ -237,4 +295,12 @@ export class EventHub {
     };
     return it;
   }
+}
+
+/** An event name, a list of them, or (unless `one`) undefined for every event. */
+function checkNames(name: unknown, what: string, one = false): string[] | undefined {
+  if (name === undefined && !one) return undefined;
+  if (typeof name === 'string') return [name];
+  if (!one && Array.isArray(name) && name.every((n) => typeof n === 'string')) return name as string[];
+  throw new QmpUsageError('bad-option', `${what}: expected an event name${one ? '' : ', a list of them, or nothing for every event'}, got ${Array.isArray(name) ? 'an array' : typeof name}`);
 }

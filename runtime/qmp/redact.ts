@@ -6,7 +6,12 @@
  * the `value` of `qom-set` and the return of `qom-get` when the property is
  * one of those names or `data` (a secret object's payload), and whole HMP
  * command lines that mention a password, secret, cookie or key, or that set
- * or read QOM properties or add objects (with their output).
+ * or read QOM properties or add objects (with their output); and the
+ * password of any URL written `scheme://user:password@host`.
+ *
+ * Raw text from the peer that could not be parsed (in error excerpts) is
+ * masked by the same names as far as text allows, and a reply's value is
+ * never shown.
  */
 import type { JsonValue } from '../wire/json.js';
 
@@ -44,6 +49,8 @@ export function redactArguments(command: string, args: JsonValue | undefined): J
 /** A command's return value as it may be shown, given the arguments it was called with. */
 export function redactReturn(command: string, args: JsonValue | undefined, ret: JsonValue | undefined): JsonValue | undefined {
   if (ret === undefined) return undefined;
+  // The arguments are gone when the caller gave up on the call: assume the worst of the commands that can return secrets.
+  if (args === undefined && (command === 'qom-get' || command === 'human-monitor-command')) return REDACTED;
   if (command === 'qom-get' && isObj(args) && secretProperty(args)) return REDACTED;
   if (command === 'human-monitor-command' && isObj(args) && typeof args['command-line'] === 'string' && secretHmp(args['command-line'])) {
     return REDACTED;
@@ -51,7 +58,7 @@ export function redactReturn(command: string, args: JsonValue | undefined, ret: 
   return walk(ret);
 }
 
-/** Whether a request message (execute or exec-oob) needs redacting before it is shown. */
+/** A request message (execute or exec-oob) with its arguments redacted. */
 export function redactRequest(msg: Obj): Obj {
   const command = (msg.execute ?? msg['exec-oob']) as string | undefined;
   return 'arguments' in msg ? { ...msg, arguments: redactArguments(String(command), msg.arguments) as JsonValue } : msg;
@@ -65,16 +72,43 @@ function secretHmp(line: string): boolean {
   return SECRET_HMP.test(line) || SECRET_HMP_WORDS.test(line);
 }
 
-function walk(v: JsonValue): JsonValue {
-  if (Array.isArray(v)) return v.map(walk);
-  if (!isObj(v)) return v;
-  const out: Obj = {};
-  const secretObject = typeof v['qom-type'] === 'string' && SECRET_OBJECTS.has(v['qom-type']);
-  for (const k of Object.keys(v)) {
-    const x = v[k];
-    const hidden = SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props'));
-    // defineProperty: a '__proto__' member stays an own member, as JSON.parse makes it.
-    Object.defineProperty(out, k, { value: hidden ? REDACTED : walk(x), enumerable: true, writable: true, configurable: true });
+/** A redacted copy, with its own stack: any depth the decoder lets through. */
+function walk(root: JsonValue): JsonValue {
+  const stack: [JsonValue[] | Obj, JsonValue[] | Obj][] = [];
+  const copy = (v: JsonValue): JsonValue => {
+    if (typeof v === 'string') return maskUrl(v);
+    if (typeof v !== 'object' || v === null) return v;
+    const shell: JsonValue[] | Obj = Array.isArray(v) ? [] : {};
+    stack.push([v, shell]);
+    return shell;
+  };
+  const out = copy(root);
+  while (stack.length) {
+    const [src, dst] = stack.pop()!;
+    if (Array.isArray(src)) {
+      for (let i = 0; i < src.length; i++) (dst as JsonValue[])[i] = copy(src[i]);
+      continue;
+    }
+    const secretObject = typeof src['qom-type'] === 'string' && SECRET_OBJECTS.has(src['qom-type']);
+    for (const k of Object.keys(src)) {
+      const hidden = SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props'));
+      // defineProperty: a '__proto__' member stays an own member, as JSON.parse makes it.
+      Object.defineProperty(dst, k, { value: hidden ? REDACTED : copy(src[k]), enumerable: true, writable: true, configurable: true });
+    }
   }
   return out;
+}
+
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^/@\s:"]*):[^/@\s"]*@/gi;
+
+function maskUrl(v: string): string {
+  return v.includes('@') && v.includes('://') ? v.replace(URL_PASSWORD, `$1:${REDACTED}@`) : v;
+}
+
+const SECRET_MEMBER_TEXT = /"(password|new-password|passwd|secret|cookie|data|value|command-line)"(\s*:\s*)"(?:[^"\\]|\\.)*"?/g;
+
+/** Raw text from the peer, masked as far as text allows: secret-bearing members, URL passwords, and any reply's value. */
+export function maskText(text: string): string {
+  if (/^\s*\{\s*"return"\s*:/.test(text)) return `{"return": ${REDACTED}...`;
+  return maskUrl(text.replace(SECRET_MEMBER_TEXT, `"$1"$2"${REDACTED}"`));
 }

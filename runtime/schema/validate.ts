@@ -28,6 +28,8 @@ import type {
   SchemaInfoEvent,
   SchemaInfoObject,
 } from './descriptor.js';
+import { suggest } from '../suggest.js';
+import { QEMU_JSON_LIMITS } from '../wire/limits.js';
 
 export interface ValidationProblem {
   /** Where, JSONPath-like: '$' is the value itself, then '.member' (or "['odd name']") and '[index]'. */
@@ -281,7 +283,7 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** QEMU's JSON parser refuses deeper nesting; a value this deep is reported, not walked further. */
-const MAX_DEPTH = 1024;
+const MAX_DEPTH = QEMU_JSON_LIMITS.maxDepth;
 
 class Checker {
   /** The objects and arrays on the path being checked: meeting one again is a cycle. */
@@ -455,34 +457,11 @@ class Checker {
   }
 }
 
-/** " (did you mean 'x'?)" for a near miss among `names`, else "". */
-function suggest(word: string, names: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const name of names) {
-    const d = editDistance(word.toLowerCase(), name.toLowerCase(), bestDistance);
-    if (d < bestDistance) {
-      best = name;
-      bestDistance = d;
-    }
-  }
-  return best === undefined ? '' : ` (did you mean '${best}'?)`;
-}
 
-/** Levenshtein distance, giving up (returning `limit`) once it is at least `limit`. */
-function editDistance(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) >= limit) return limit;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      const d = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      row.push(d);
-      if (d < rowMin) rowMin = d;
-    }
-    if (rowMin >= limit) return limit;
-    prev = row;
-  }
-  return Math.min(prev[b.length], limit);
+/** Whether `command` takes no arguments in this descriptor (its argument type has no members). */
+export function takesNoArguments(schema: readonly SchemaInfo[], command: string): boolean {
+  const index = indexOf(schema);
+  const info = index.commands.get(command);
+  const node = info && index.types.get(info['arg-type']);
+  return node?.kind === 'object' && node.members!.length === 0 && node.tag === undefined;
 }

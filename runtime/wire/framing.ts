@@ -15,6 +15,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { parseJson, type JsonValue } from './json.js';
+import { depthOf } from './limits.js';
 
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -40,9 +41,8 @@ export interface DecoderOptions {
 const LF = 0x0a;
 const CR = 0x0d;
 const SYNC = 0xff;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const EXCERPT = 120;
+/** Characters of offending text kept for messages and logs. */
+export const EXCERPT = 120;
 /** Bytes kept of an oversized message's end: enough for its `"id": ...}`. */
 const TAIL = 256;
 /** A partial-message buffer larger than this is released after use. */
@@ -72,21 +72,31 @@ export class MessageDecoder {
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
 
+  /** Set by stop(): nothing more is read, not even the rest of the current chunk. */
+  private stopped = false;
+
   /** Bytes held for a partial message (for tests and accounting). */
   get buffered(): number {
     return this.len;
   }
 
+  /** Reads nothing more (the connection closed, maybe from inside a message handler). */
+  stop(): void {
+    this.stopped = true;
+    this.reset();
+  }
+
   push(chunk: Buffer): void {
+    if (this.stopped) return;
     let start = 0;
     // Searched once per chunk, and again only past each 0xFF: linear in the chunk.
     let ff = chunk.indexOf(SYNC);
-    while (start < chunk.length) {
+    while (start < chunk.length && !this.stopped) {
       if (ff >= 0 && ff < start) ff = chunk.indexOf(SYNC, start);
       if (!this.skipping && this.len === 0 && ff < 0) {
-        // Nothing carried over and no 0xFF ahead: every complete line in one decode.
+        // Nothing carried over, no 0xFF ahead, and too few bytes for any line to be oversized: every complete line in one decode.
         const last = chunk.lastIndexOf(LF);
-        if (last >= start) {
+        if (last >= start && last - start <= this.maxMessageBytes) {
           this.emitLines(chunk.toString('utf8', start, last));
           start = last + 1;
           continue;
@@ -125,6 +135,7 @@ export class MessageDecoder {
 
   /** The stream ended: a partial message left over is an error. */
   end(): void {
+    if (this.stopped) return;
     if (this.skipping) {
       this.finishSkipping();
       return;
@@ -178,6 +189,10 @@ export class MessageDecoder {
     if (tail.endsWith('\r')) tail = tail.slice(0, -1);
     const head = this.oversizedHead;
     this.reset();
+    this.oversized(head, tail);
+  }
+
+  private oversized(head: string, tail: string): void {
     this.on.error(new ProtocolError('oversized', `a message larger than the ${this.maxMessageBytes}-byte limit was discarded`, head), tail.slice(-TAIL));
   }
 
@@ -187,23 +202,16 @@ export class MessageDecoder {
     for (;;) {
       const nl = text.indexOf('\n', at);
       const line = nl < 0 ? text.slice(at) : text.slice(at, nl);
-      // Lines from one chunk skipped the byte-count check of partial ones.
-      if (line.length * 3 > this.maxMessageBytes && Buffer.byteLength(line) > this.maxMessageBytes) {
-        this.on.error(
-          new ProtocolError('oversized', `a message larger than the ${this.maxMessageBytes}-byte limit was discarded`, line.slice(0, EXCERPT)),
-          line.slice(-TAIL).replace(/\r$/, ''),
-        );
-      } else {
-        this.emit(line, line.length + 1);
-      }
-      if (nl < 0) return;
+      this.emit(line, line.length + 1);
+      if (nl < 0 || this.stopped) return;
       at = nl + 1;
     }
   }
 
   private emit(line: string, size: number): void {
     const text = line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
-    if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && !text.trim())) return;
+    // Blank lines (JSON whitespace only) carry nothing; anything else is a message or an error.
+    if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && /^[ \t\r]*$/.test(text))) return;
     // Fewer characters than 2 * maxDepth cannot nest deeper than maxDepth.
     if (text.length > 2 * this.maxDepth && depthOf(text) > this.maxDepth) {
       this.on.error(new ProtocolError('too-deep', `a message nested deeper than ${this.maxDepth} levels was discarded`, text.slice(0, EXCERPT)));
@@ -224,20 +232,3 @@ export class MessageDecoder {
   }
 }
 
-/** The deepest nesting of [ and { outside strings. */
-function depthOf(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) max = depth;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return max;
-}

@@ -106,3 +106,21 @@ export function checkRequestText(text: string, maxBytes: number = QEMU_JSON_LIMI
   }
   return undefined;
 }
+
+/** The deepest nesting of [ and { outside strings (any JSON text, spaces allowed). */
+export function depthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}

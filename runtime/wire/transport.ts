@@ -5,9 +5,9 @@
  * optional AbortSignal.
  */
 import { createServer, connect as netConnect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { deadline, type Deadline } from '../core/deadline.js';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, QmpUsageError } from '../errors.js';
 
 export type Target =
   | { path: string }
@@ -56,14 +56,33 @@ function bounded<T>(
       ),
     );
     if (settled) return;
-    start(
-      (v) => finish(undefined, v),
-      (e) => finish(e),
-    );
+    try {
+      start(
+        (v) => finish(undefined, v),
+        (e) => finish(e),
+      );
+    } catch (e) {
+      finish(new ConnectionError('connect-failed', `${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }));
+    }
   });
 }
 
+/** Whether `t` is a Target, or a QmpUsageError saying what is wrong with it. */
+export function checkTarget(t: unknown): QmpUsageError | undefined {
+  const o = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
+  const port = (p: unknown): boolean => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535;
+  const where = (w: Record<string, unknown>): boolean =>
+    typeof w.path === 'string' ? w.path.length > 0 : port(w.port) && (w.host === undefined || typeof w.host === 'string');
+  if (typeof o.path === 'string' && o.path.length > 0) return undefined;
+  if (typeof o.host === 'string' && port(o.port)) return undefined;
+  if (o.stream instanceof Duplex) return undefined;
+  if (typeof o.listen === 'object' && o.listen !== null && where(o.listen as Record<string, unknown>)) return undefined;
+  return new QmpUsageError('bad-option', 'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex } or { listen: { path } | { host?, port } }');
+}
+
 export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex> {
+  const bad = checkTarget(target);
+  if (bad) return Promise.reject(bad);
   const what = describeTarget(target);
   if ('stream' in target) return Promise.resolve(target.stream);
   if ('listen' in target) return listenOnce(target.listen, what, opts);
