@@ -657,3 +657,23 @@ describe('the API refuses what it cannot use, with a code', () => {
     expect(() => inspect(qmp)).not.toThrow();
   });
 });
+
+describe('streams that answer from inside write()', () => {
+  it('matches a reply delivered synchronously while the request is being written', async () => {
+    const { connect } = await import('../runtime/qmp/client.js');
+    const { Duplex } = await import('node:stream');
+    // A peer that pushes its answer from inside _write(): Node then emits 'data' before write() returns.
+    const peer = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        const req = JSON.parse(chunk.toString()) as { id: number; execute: string };
+        this.push(`{"return": {"echo": "${req.execute}"}, "id": ${req.id}}\r\n`);
+        done();
+      },
+    });
+    peer.push(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] } }));
+    const qmp = await connect({ stream: peer }, {}, { connectTimeout: 1000, timeout: 1000 });
+    expect(await qmp.executeRaw('query-name')).toEqual({ echo: 'query-name' });
+    await qmp.close();
+  });
+});
