@@ -207,6 +207,15 @@ export class CallbackError extends QapiError {
     readonly callback: string,
     cause: unknown,
   ) {
-    super(`a ${callback} threw: ${cause instanceof Error ? cause.message : inspect(cause, { depth: 0 })}`, { cause });
+    super(`a ${callback} threw: ${describeThrown(cause)}`, { cause });
+  }
+}
+
+/** What a callback threw, for a message; whatever it is, this does not throw. */
+function describeThrown(cause: unknown): string {
+  try {
+    return cause instanceof Error ? String(cause.message) : inspect(cause, { depth: 0 });
+  } catch {
+    return 'a value that cannot be shown';
   }
 }

@@ -19,7 +19,7 @@ import {
 } from '../runtime/errors.js';
 import type { TapEntry } from '../runtime/qmp/client.js';
 import type { StallInfo } from '../runtime/core/requests.js';
-import { caught, event, FakeQmp, holding, line, open, problems, replyText, settle, setup, until } from './support/fake-qmp.js';
+import { caught, event, FakeQmp, holding, line, open, problems, replyText, settle, setup, typed, until } from './support/fake-qmp.js';
 
 vi.setConfig({ testTimeout: 10_000 });
 
@@ -674,6 +674,176 @@ describe('streams that answer from inside write()', () => {
     peer.push(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] } }));
     const qmp = await connect({ stream: peer }, {}, { connectTimeout: 1000, timeout: 1000 });
     expect(await qmp.executeRaw('query-name')).toEqual({ echo: 'query-name' });
+    await qmp.close();
+  });
+});
+
+describe('second review: redaction, numbers, streams, the facade', () => {
+  it('masks URL passwords in linear time, in QEMU error descriptions, and in every form seen', async () => {
+    const { maskUrl } = await import('../runtime/qmp/redact.js');
+    const started = Date.now();
+    maskUrl('x@y://' + 'a.'.repeat(100_000));
+    expect(Date.now() - started).toBeLessThan(1000); // quadratic took 17 s on 200 KB
+    expect(maskUrl('https://alice:p@ss@host/d')).toBe('https://alice:<redacted>@host/d');
+    expect(maskUrl('iscsi://alice%hunter2@host/iqn/0')).toBe('iscsi://alice%<redacted>@host/iqn/0');
+    expect(maskUrl('rbd:pool/img:id=admin:key=AQB5:conf=/etc/ceph.conf')).toBe('rbd:pool/img:id=admin:key=<redacted>:conf=/etc/ceph.conf');
+    expect(maskUrl('json:{"driver": "ssh", "password": "hunter2"}')).toBe('json:{"driver": "ssh", "password": "<redacted>"}');
+    const { qmp } = await setup({
+      onRequest: (req, s) => s.fail(req, 'GenericError', "Could not open 'https://alice:hunter2@example.com/d': Permission denied"),
+    });
+    const err = await caught(qmp.executeRaw('blockdev-add', {}));
+    expect((err as QmpError).desc).toBe("Could not open 'https://alice:<redacted>@example.com/d': Permission denied");
+    expect(JSON.stringify(err)).not.toContain('hunter2');
+  });
+
+  it('redacts the value of secret-bearing {name, value} pairs (qom-list-get)', async () => {
+    const taps: TapEntry[] = [];
+    const { qmp } = await setup(
+      { onRequest: (req, s) => s.reply(req, [{ properties: [{ name: 'data', type: 'string', value: 'hunter2' }, { name: 'format', value: 'raw' }] }]) },
+      { tap: (t) => taps.push(t) },
+    );
+    await qmp.executeRaw('qom-list-get', { paths: ['/objects/sec0'] });
+    expect(JSON.stringify(taps)).not.toContain('hunter2');
+    expect(JSON.stringify(taps)).toContain('"raw"');
+  });
+
+  it('an async predicate is refused (a promise is always truthy), never an unhandled rejection', async () => {
+    const { server, qmp } = await setup();
+    const w = qmp.waitForEvent('STOP', (async () => Promise.reject(new Error('async predicate'))) as never);
+    server.send(event('STOP'));
+    const err = await caught(w);
+    expect((err as QmpUsageError).code).toBe('bad-option');
+    await settle();
+    expect(escaped).toEqual([]);
+  });
+
+  it('numbers JSON would change are refused with their path: NaN, and integers beyond 2^53 given as numbers', async () => {
+    const { server, qmp } = await setup();
+    const big = await caught(qmp.execute('block_resize', { 'node-name': 'n', size: 2 ** 60 }));
+    expect(big).toBeInstanceOf(QmpValidationError);
+    expect((big as Error).message).toMatch(/\$\.size: 1152921504606847000 is beyond 2\^53 as a number and would be sent rounded: pass a bigint/);
+    const nan = await caught(qmp.execute('block_resize', { 'node-name': 'n', size: NaN }));
+    expect((nan as Error).message).toMatch(/\$\.size: NaN is not a JSON number/);
+    await settle();
+    expect(server.calls).toEqual([]);
+    await qmp.execute('block_resize', { 'node-name': 'n', size: 2n ** 60n });
+    expect(server.calls[0].raw).toContain('"size":1152921504606846976');
+  });
+
+  it('writes bigints as integers even with a BigInt.prototype.toJSON polyfill installed', async () => {
+    const proto = BigInt.prototype as { toJSON?: () => string };
+    proto.toJSON = function (this: bigint) {
+      return this.toString();
+    };
+    try {
+      const { server, qmp } = await setup();
+      await qmp.execute('block_resize', { 'node-name': 'n', size: 2n ** 62n });
+      expect(server.calls[0].raw).toContain('"size":4611686018427387904');
+    } finally {
+      delete proto.toJSON;
+    }
+  });
+
+  it('reads Uint8Array chunks as bytes, and keeps message order when a stream answers from inside write()', async () => {
+    const { connect } = await import('../runtime/qmp/client.js');
+    const { Duplex } = await import('node:stream');
+    const enc = new TextEncoder();
+    let peer!: InstanceType<typeof Duplex>;
+    peer = new Duplex({
+      objectMode: true,
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        const req = JSON.parse(chunk.toString()) as { id: number; execute: string };
+        // An event and the reply, pushed synchronously from inside write().
+        peer.push(enc.encode(`{"event": "C", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n{"return": {}, "id": ${req.id}}\r\n`));
+        done();
+      },
+    });
+    peer.push(enc.encode(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] } })));
+    const qmp = await connect({ stream: peer }, {}, { connectTimeout: 1000, timeout: 1000 });
+    const order: string[] = [];
+    const replied: Promise<unknown>[] = [];
+    qmp.onAny((e) => {
+      order.push(e.event);
+      if (e.event === 'A') replied.push(qmp.executeRaw('x-poke'));
+    });
+    const ab = enc.encode('{"event": "A", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n{"event": "B", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n');
+    // Held while connecting (with the C that answered qmp_capabilities), then delivered in order.
+    peer.push(ab);
+    await until(() => order.length === 4);
+    expect(order).toEqual(['C', 'A', 'B', 'C']);
+    // After connecting: the chunk is decoded to its end before what the listener's write brought.
+    peer.push(ab);
+    await until(() => order.length === 7);
+    expect(order.slice(4)).toEqual(['A', 'B', 'C']);
+    expect(await Promise.all(replied)).toEqual([{}, {}]);
+    expect(problems(qmp)).toEqual([]);
+    await qmp.close();
+  });
+
+  it('the cmd facade behaves as an object: toString, hasOwnProperty, keys, inspect', async () => {
+    const { qmp } = await setup();
+    const cmd = qmp.cmd as unknown as Record<string, unknown>;
+    expect(String(cmd)).toBe('[object Object]');
+    expect(Object.prototype.hasOwnProperty.call(cmd, 'queryStatus')).toBe(true);
+    expect('queryStatus' in cmd).toBe(true);
+    expect(Object.keys(cmd)).toContain('blockdevAdd');
+    expect(inspect(cmd)).toMatch(/QmpMethods \{ \d+ methods \}/);
+    expect(() => Object.freeze(cmd)).toThrow(TypeError);
+    expect(Object.keys(cmd).length).toBeGreaterThan(200);
+  });
+
+  it('refuses a maxMessageBytes no JavaScript string could hold, and targets with unknown keys', async () => {
+    expect(((await caught(open(new FakeQmp(), { maxMessageBytes: 2 ** 30 }))) as QmpUsageError).code).toBe('bad-option');
+    const { connect } = await import('../runtime/qmp/client.js');
+    const err = await caught(connect({ host: '127.0.0.1', port: 1, tls: true } as never, {}));
+    expect((err as QmpUsageError).code).toBe('bad-option');
+    expect((err as Error).message).toMatch(/unknown 'tls'/);
+  });
+
+  it('a rejection value whose inspect throws is still reported', async () => {
+    const { server, qmp } = await setup();
+    const evil = {
+      [inspect.custom]: () => {
+        throw new Error('no');
+      },
+    };
+    qmp.on('STOP', async () => Promise.reject(evil));
+    server.send(event('STOP'));
+    await until(() => problems(qmp).length === 1);
+    expect(problems(qmp)[0].message).toMatch(/cannot be shown/);
+    expect(escaped).toEqual([]);
+  });
+});
+
+describe('memory held for calls given up on', () => {
+  it('a timed-out call QEMU has not answered holds neither its text nor its arguments', async () => {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const { connect } = await import('../runtime/qmp/client.js');
+    const { Duplex } = await import('node:stream');
+    // A peer that answers the handshake and swallows everything else (keeping nothing).
+    const peer = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        if (chunk.length < 200 && chunk.toString().includes('qmp_capabilities')) peer.push(`{"return": {}, "id": ${/"id":(\d+)/.exec(chunk.toString())![1]}}\r\n`);
+        done();
+      },
+    });
+    peer.push(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: ['oob'] } }));
+    const qmp = await connect({ stream: peer }, { schema: typed.schema, table: typed.table }, { maxRequestBytes: 4 << 20, maxInFlight: Infinity });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const errors: unknown[] = [];
+    for (let i = 0; i < 40; i++) errors.push(await caught(qmp.executeRaw('x-big', { blob: `${i}`.repeat(1 << 20) }, { timeout: 1 })));
+    expect(qmp.stats.outstanding).toBe(40);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 40 requests of 1 MiB: held as text and arguments that would be 80+ MiB.
+    expect(grown).toBeLessThan(16 * 1024 * 1024);
+    expect(errors.every((e) => e instanceof QmpTimeoutError)).toBe(true);
     await qmp.close();
   });
 });

@@ -49,12 +49,16 @@ export class Connection<M> {
   readonly #stream: Duplex;
   readonly #face: Face<M>;
   readonly #decoder: MessageDecoder;
-  readonly #errorListeners = new Set<(e: ClientProblem) => void>();
-  readonly #closeListeners = new Set<(e: ConnectionError) => void>();
-  readonly #stallListeners = new Set<(s: StallInfo) => void>();
+  // Made when first subscribed: an idle connection carries none of them.
+  #errorListeners: Set<(e: ClientProblem) => void> | undefined;
+  #closeListeners: Set<(e: ConnectionError) => void> | undefined;
+  #stallListeners: Set<(s: StallInfo) => void> | undefined;
   readonly #closed: Promise<void>;
   #markClosed!: () => void;
   #closeReason: ConnectionError | undefined;
+  /** Chunks that arrived while one was being decoded. */
+  readonly #backlog: Buffer[] = [];
+  #decoding = false;
 
   constructor(
     stream: Duplex,
@@ -74,7 +78,7 @@ export class Connection<M> {
         face.sending(call);
         stream.write(text);
       },
-      onStall: (info) => this.notify(this.#stallListeners, info, 'stall listener'),
+      onStall: (info) => this.#stallListeners && this.notify(this.#stallListeners, info, 'stall listener'),
     });
     this.#decoder = new MessageDecoder(
       {
@@ -90,7 +94,7 @@ export class Connection<M> {
       },
       { maxMessageBytes: limits.maxMessageBytes, maxDepth: limits.maxMessageDepth },
     );
-    stream.on('data', (chunk: Buffer | string) => this.#guard(() => this.#decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)));
+    stream.on('data', (chunk: unknown) => this.#receive(chunk));
     stream.on('end', () => {
       this.#guard(() => this.#decoder.end());
       this.close(new ConnectionError('closed', `${peer}: the peer closed the connection`));
@@ -120,16 +124,18 @@ export class Connection<M> {
     if (this.#closeReason) return;
     this.#closeReason = reason;
     this.#decoder.stop();
+    this.#backlog.length = 0;
     this.#face.closing(reason);
     this.requests.close(reason);
     this.#stream.destroy();
     this.#markClosed();
-    this.notify(this.#closeListeners, reason, 'close listener');
-    this.#closeListeners.clear();
+    if (this.#closeListeners) this.notify(this.#closeListeners, reason, 'close listener');
+    this.#closeListeners = undefined;
   }
 
   report(problem: ClientProblem): void {
     this.errors++;
+    if (!this.#errorListeners) return;
     for (const l of [...this.#errorListeners]) {
       try {
         l(problem);
@@ -145,7 +151,7 @@ export class Connection<M> {
   }
 
   onError(listener: (problem: ClientProblem) => void): Disposable {
-    return subscribe(this.#errorListeners, checkListener<(p: ClientProblem) => void>(listener, 'onError: listener'));
+    return subscribe((this.#errorListeners ??= new Set()), checkListener<(p: ClientProblem) => void>(listener, 'onError: listener'));
   }
 
   /** Once, with the close reason; right away (in a microtask) when already closed. */
@@ -155,11 +161,39 @@ export class Connection<M> {
       queueMicrotask(() => this.notify(new Set([listener]), reason, 'close listener'));
       return { dispose: () => undefined };
     }
-    return subscribe(this.#closeListeners, checkListener<(e: ConnectionError) => void>(listener, 'onClose: listener'));
+    return subscribe((this.#closeListeners ??= new Set()), checkListener<(e: ConnectionError) => void>(listener, 'onClose: listener'));
   }
 
   onStall(listener: (info: StallInfo) => void): Disposable {
-    return subscribe(this.#stallListeners, checkListener<(s: StallInfo) => void>(listener, 'onStall: listener'));
+    return subscribe((this.#stallListeners ??= new Set()), checkListener<(s: StallInfo) => void>(listener, 'onStall: listener'));
+  }
+
+  /**
+   * A chunk from the stream. A stream may deliver one from inside a write()
+   * that a handler made (a listener calling execute): it waits until the
+   * chunk being decoded is done, so messages keep their order.
+   */
+  #receive(chunk: unknown): void {
+    const bytes =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk)
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : ArrayBuffer.isView(chunk)
+            ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+            : undefined;
+    if (!bytes) {
+      this.report(new ProtocolError('invalid-json', `${this.peer}: the stream gave a ${typeof chunk}, not bytes or text`));
+      return;
+    }
+    this.#backlog.push(bytes);
+    if (this.#decoding) return;
+    this.#decoding = true;
+    try {
+      for (let next = this.#backlog.shift(); next; next = this.#backlog.shift()) this.#guard(() => this.#decoder.push(next));
+    } finally {
+      this.#decoding = false;
+    }
   }
 
   #guard(fn: () => void): void {

@@ -15,10 +15,10 @@ export function checkTimeout(value: unknown, what: string): number {
   return value === Infinity ? 0 : value;
 }
 
-/** A positive integer (Infinity allowed when `infinite`). */
-export function checkCount(value: unknown, what: string, infinite = false): number {
-  if ((infinite && value === Infinity) || (typeof value === 'number' && Number.isInteger(value) && value > 0)) return value as number;
-  throw bad(what, `an integer >= 1${infinite ? ' (or Infinity)' : ''}`, value);
+/** A positive integer, at most `max` (Infinity allowed when `infinite`). */
+export function checkCount(value: unknown, what: string, infinite = false, max = Number.MAX_SAFE_INTEGER): number {
+  if ((infinite && value === Infinity) || (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max)) return value as number;
+  throw bad(what, `an integer from 1 to ${max}${infinite ? ' (or Infinity)' : ''}`, value);
 }
 
 export function checkSignal(value: unknown, what: string): AbortSignal | undefined {

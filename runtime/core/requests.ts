@@ -46,8 +46,8 @@ export class Call<M = unknown> {
   /** The face's own data for the call (e.g. its arguments, for error messages); dropped once the caller gave up. */
   #meta: M | undefined;
   #text: string | undefined;
-  #resolve: (v: JsonValue) => void;
-  #reject: (e: Error) => void;
+  #resolve: ((v: JsonValue) => void) | undefined;
+  #reject: ((e: Error) => void) | undefined;
   #deadline: Deadline | undefined;
   /** When it was written; undefined while queued. */
   sentAt: number | undefined;
@@ -92,8 +92,11 @@ export class Call<M = unknown> {
     this.#deadline = undefined;
     if (this.abandoned || this.settled) return;
     this.settled = true;
-    if ('error' in outcome) this.#reject(outcome.error);
-    else this.#resolve(outcome.value);
+    const [resolve, reject] = [this.#resolve!, this.#reject!];
+    // Nothing of the caller's promise stays reachable from a call kept for its late reply.
+    this.#resolve = this.#reject = undefined;
+    if ('error' in outcome) reject(outcome.error);
+    else resolve(outcome.value);
   }
 
   [inspect.custom](): string {
@@ -142,21 +145,30 @@ export class Requests<M = unknown> {
    */
   submit(id: number, command: string, oob: boolean, text: string, meta: M, limits: DeadlineOptions): Promise<JsonValue> {
     if (this.closed) return Promise.reject(this.closed);
-    return new Promise<JsonValue>((resolve, reject) => {
-      const call = new Call<M>(id, command, oob, text, meta, resolve, reject);
-      call.arm(
-        deadline(limits, (why) =>
-          this.abandon(call, why.kind === 'abort' ? new QmpAbortError(command, why.reason) : this.timeoutError(call, limits.timeout!)),
-        ),
-      );
-      if (call.abandoned) return; // already aborted
-      this.pending.set(id, call);
-      if (oob || this.order.size < this.options.maxInFlight) this.write(call);
-      else {
-        this.queue.add(call);
-        this.watchStall();
-      }
+    let resolve!: (v: JsonValue) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<JsonValue>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    this.start(new Call<M>(id, command, oob, text, meta, resolve, reject), limits);
+    return promise;
+  }
+
+  /** Arms the call's deadline and sends or queues it; no closure here sees its text or meta. */
+  private start(call: Call<M>, limits: DeadlineOptions): void {
+    call.arm(deadline(limits, (why) => this.expire(call, why.kind === 'abort' ? why.reason : undefined, why.kind === 'abort', limits.timeout ?? 0)));
+    if (call.abandoned) return; // already aborted
+    this.pending.set(call.id, call);
+    if (call.oob || this.order.size < this.options.maxInFlight) this.write(call);
+    else {
+      this.queue.add(call);
+      this.watchStall();
+    }
+  }
+
+  private expire(call: Call<M>, reason: unknown, aborted: boolean, timeout: number): void {
+    this.abandon(call, aborted ? new QmpAbortError(call.command, reason) : this.timeoutError(call, timeout));
   }
 
   /** A sent call by id (undefined for unknown ids and queued calls). */
@@ -220,7 +232,12 @@ export class Requests<M = unknown> {
     if (call.sentAt === undefined) {
       this.pending.delete(call.id);
       this.queue.delete(call);
-      if (!this.queue.size) this.stallReported = false;
+      if (!this.queue.size) {
+        // Nobody is blocked any more: the next blocked call starts a fresh stallAfter.
+        this.stall?.dispose();
+        this.stall = undefined;
+        this.stallReported = false;
+      }
     }
   }
 

@@ -25,15 +25,15 @@ import {
 } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
-import { takesNoArguments, validate } from '../schema/validate.js';
+import { numberProblems, takesNoArguments, validate } from '../schema/validate.js';
 import { suggest } from '../suggest.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, EXCERPT, type JsonObject } from '../wire/framing.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, EXCERPT, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
 import { parseJson } from '../wire/json.js';
 import { stringifyJson, type JsonValue } from '../wire/json.js';
 import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
-import { describeTarget, openTransport, type Target } from '../wire/transport.js';
+import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
 import { EventHub, type Disposable, type EventStream, type EventStreamOptions, type EventWait, type QmpEvent, type WaitOptions } from './events.js';
-import { maskText, redact, redactArguments, redactRequest, redactReturn } from './redact.js';
+import { maskText, maskUrl, redact, redactArguments, redactRequest, redactReturn } from './redact.js';
 
 /** One command of a generated command map. */
 export interface CommandSpec {
@@ -158,8 +158,12 @@ export class QmpClient<
   #idlessAllowed = true;
   #unmatched = 0;
 
-  /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. */
-  readonly cmd: M;
+  #cmd: M | undefined;
+
+  /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. Made on first use. */
+  get cmd(): M {
+    return (this.#cmd ??= this.#makeFacade() as M);
+  }
 
   /** Use connectQmp() (or a version's connectQmp); this takes an open stream. */
   constructor(stream: Duplex, data: VersionData, options: ClientOptions, peer: string) {
@@ -179,7 +183,6 @@ export class QmpClient<
         this.#hub.close(reason);
       },
     });
-    this.cmd = this.#makeFacade() as M;
   }
 
   /** @internal Reads the greeting and negotiates capabilities within `limit` ms. */
@@ -401,7 +404,9 @@ export class QmpClient<
       id = this.#conn.requests.allocateId();
       [text, sent] = serialise(command, oob, args, id, this.#opts.maxRequestBytes, validating ? this.#data.schema : undefined);
       if (validating) {
-        const problems = validate(this.#data.schema!, { command, direction: 'arguments' }, sent ?? {});
+        // null in the text may stand for a NaN, and 16 digits for a rounded integer: look at what the caller gave.
+        const suspect = /null|\d{16}/.test(text) ? numberProblems(args) : [];
+        const problems = suspect.length ? suspect : validate(this.#data.schema!, { command, direction: 'arguments' }, sent ?? {});
         if (problems.length) throw new QmpValidationError(command, problems);
       }
     } catch (e) {
@@ -479,7 +484,8 @@ export class QmpClient<
       const err = msg.error;
       const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
       const cls = typeof body.class === 'string' ? body.class : 'GenericError';
-      const desc = typeof body.desc === 'string' ? body.desc : excerpt(err);
+      // QEMU quotes what it could not open, URL passwords included.
+      const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));
       const hasId = 'id' in msg;
       const args = redactArguments(call.command, call.meta?.args);
       outcome = { error: new QmpError(cls, hasId ? desc : `QEMU could not read the request: ${desc}`, call.command, hasId ? msg.id : undefined, args) };
@@ -555,12 +561,20 @@ export class QmpClient<
       if (!fn) made.set(name, (fn = (...params: unknown[]) => this.#call(wire, params, false)));
       return fn;
     };
-    return new Proxy({} as Methods, {
-      get: (_t, key) => (typeof key === 'string' ? method(key) : undefined),
-      has: (_t, key) => typeof key === 'string' && byMethod.has(key),
-      ownKeys: () => [...byMethod.keys()],
-      getOwnPropertyDescriptor: (_t, key) =>
-        typeof key === 'string' && byMethod.has(key) ? { value: method(key), enumerable: true, configurable: true, writable: false } : undefined,
+    // An ordinary object underneath: toString, hasOwnProperty and util.inspect behave as on any object.
+    const target = { [inspect.custom]: () => `QmpMethods { ${byMethod.size} methods }` } as unknown as Methods;
+    const isMethod = (key: string | symbol): key is string => typeof key === 'string' && byMethod.has(key);
+    return new Proxy(target, {
+      get: (t, key, receiver) => (isMethod(key) ? method(key) : Reflect.get(t, key, receiver)),
+      has: (t, key) => isMethod(key) || Reflect.has(t, key),
+      ownKeys: (t) => [...byMethod.keys(), ...Reflect.ownKeys(t)],
+      getOwnPropertyDescriptor: (t, key) =>
+        isMethod(key) ? { value: method(key), enumerable: true, configurable: true, writable: false } : Reflect.getOwnPropertyDescriptor(t, key),
+      // Its methods are not properties that could be frozen.
+      preventExtensions: () => false,
+      set: () => false,
+      defineProperty: () => false,
+      deleteProperty: () => false,
     });
   }
 
@@ -606,7 +620,7 @@ function checkOptions(options: unknown): CheckedOptions {
     connectTimeout: checkTimeout(o.connectTimeout ?? 10_000, 'connectTimeout'),
     oob: checkBoolean(o.oob, 'oob') ?? true,
     validate: checkBoolean(o.validate, 'validate') ?? true,
-    maxMessageBytes: checkCount(o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes'),
+    maxMessageBytes: checkCount(o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes', false, MAX_MESSAGE_BYTES),
     maxMessageDepth: checkCount(o.maxMessageDepth ?? DEFAULT_MAX_DEPTH, 'maxMessageDepth'),
     maxRequestBytes: checkCount(o.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes'),
     maxInFlight: checkCount(o.maxInFlight ?? 8, 'maxInFlight', true),
@@ -697,7 +711,7 @@ export async function connect<C extends CommandMap<C> = Record<string, CommandSp
   const signal = checkSignal(options?.signal, 'signal');
   const started = Date.now();
   const stream = await openTransport(target, { timeout: connectTimeout, signal });
-  const client = new QmpClient<C, E, M>(stream, data, options ?? {}, describeTarget(target));
+  const client = new QmpClient<C, E, M>(stream, data, options ?? {}, describeTarget(checkTarget(target)));
   // The greeting and negotiation share the connect budget.
   return client.open(signal, connectTimeout > 0 ? Math.max(1, connectTimeout - (Date.now() - started)) : 0);
 }

@@ -29,7 +29,10 @@ export type { Disposable };
 export interface EventStreamOptions {
   /** Events kept for a slow consumer; beyond it the oldest are dropped and counted (default 1024). */
   bufferSize?: number;
-  /** The same bound in size (characters of the events' text; default 16 Mi). */
+  /**
+   * The same bound in size: characters of the events' text (default 4 Mi).
+   * Parsed, hostile text such as `[{},{},...]` can take some 20 times that.
+   */
   bufferChars?: number;
 }
 
@@ -59,7 +62,7 @@ interface Subscription {
 export interface HubLimits {
   /** Events held before the handshake completes, at most (default 1024). */
   earlyEvents?: number;
-  /** Size of the events held before the handshake completes, in characters, at most (default 4 Mi). */
+  /** Size of the events held before the handshake completes, in characters, at most (default 1 Mi). */
   earlyChars?: number;
 }
 
@@ -82,6 +85,8 @@ export class EventHub {
   private earlyChars = 0;
   /** start() was called: the held events go out on the next turn of the event loop. */
   private starting = false;
+  /** The held events are going out: one that comes meanwhile (a listener's command) queues behind them. */
+  private flushing = false;
   private closedWith: Error | undefined;
   private readonly closers = new Set<(e: Error) => void>();
   private readonly limits: Required<HubLimits>;
@@ -91,7 +96,7 @@ export class EventHub {
     private readonly onCallbackError: (err: CallbackError) => void,
     limits: HubLimits = {},
   ) {
-    this.limits = { earlyEvents: limits.earlyEvents ?? 1024, earlyChars: limits.earlyChars ?? 4 * 1024 * 1024 };
+    this.limits = { earlyEvents: limits.earlyEvents ?? 1024, earlyChars: limits.earlyChars ?? 1024 * 1024 };
   }
 
   /** A listener of the caller's, for events named `name` (one, several, or every event when undefined). */
@@ -116,6 +121,10 @@ export class EventHub {
   /** Delivers an event; `size` is its length in characters (for the bounds on held and buffered events). */
   emit(e: QmpEvent, size = 0): void {
     if (this.early) {
+      if (this.flushing) {
+        this.early.push({ e, size });
+        return;
+      }
       if (this.early.length >= this.limits.earlyEvents || this.earlyChars + size > this.limits.earlyChars) {
         this.droppedEarly++;
         return;
@@ -124,6 +133,10 @@ export class EventHub {
       this.earlyChars += size;
       return;
     }
+    this.deliverAll(e, size);
+  }
+
+  private deliverAll(e: QmpEvent, size: number): void {
     const last = this.seq;
     const named = this.byName.get(e.event);
     if (named) for (const s of named) if (s.seq <= last) this.deliver(s, e, size);
@@ -152,9 +165,17 @@ export class EventHub {
 
   private flush(): void {
     const held = this.early;
-    if (!held || !this.starting) return;
-    this.early = undefined;
-    for (const { e, size } of held) this.emit(e, size);
+    if (!held || !this.starting || this.flushing) return;
+    this.flushing = true;
+    try {
+      for (let i = 0; i < held.length; i++) {
+        const { e, size } = held[i];
+        this.deliverAll(e, size);
+      }
+    } finally {
+      this.early = undefined;
+      this.flushing = false;
+    }
   }
 
   /** The connection closed: held events go out first, then every stream ends, every wait rejects, and listeners are dropped. */
@@ -196,6 +217,11 @@ export class EventHub {
           } catch (err) {
             return finish(new CallbackError(`predicate of waitForEvent(${event})`, err));
           }
+          if (match !== null && typeof match === 'object' && typeof (match as PromiseLike<unknown>).then === 'function') {
+            // A promise is truthy: matching on it would be wrong every time.
+            (match as PromiseLike<unknown>).then(undefined, () => undefined);
+            return finish(new QmpUsageError('bad-option', `waitForEvent(${event}): the predicate returned a promise; it must decide synchronously`));
+          }
           if (match) finish(undefined, e);
         },
         what: 'waiter',
@@ -221,7 +247,7 @@ export class EventHub {
     const names = checkNames(name, 'events');
     const o = checkKeys<EventStreamOptions>(options, STREAM_OPTIONS, 'events(): options');
     const maxEvents = checkCount(o.bufferSize ?? 1024, 'events(): bufferSize');
-    const maxChars = checkCount(o.bufferChars ?? 16 * 1024 * 1024, 'events(): bufferChars');
+    const maxChars = checkCount(o.bufferChars ?? 4 * 1024 * 1024, 'events(): bufferChars');
     /** A ring: slots are cleared as they are read or dropped, so nothing read stays reachable. */
     let ring: ({ e: QmpEvent; size: number } | undefined)[] = new Array<undefined>(Math.min(maxEvents, 64));
     let head = 0;

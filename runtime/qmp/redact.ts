@@ -2,12 +2,14 @@
  * Secrets never reach logs, taps or error objects. Redacted, by member name
  * anywhere in a message: `password`, `new-password`, `passwd`, `secret`,
  * `cookie` (the curl/http block drivers' cookie is the secret itself); the
- * `data` and `props` of a `secret`/`secret_keyring` object; by command:
- * the `value` of `qom-set` and the return of `qom-get` when the property is
- * one of those names or `data` (a secret object's payload), and whole HMP
- * command lines that mention a password, secret, cookie or key, or that set
- * or read QOM properties or add objects (with their output); and the
- * password of any URL written `scheme://user:password@host`.
+ * `data` and `props` of a `secret`/`secret_keyring` object; by command: the
+ * `value` of `qom-set`, the return of `qom-get` and the `value` of a
+ * `{name, value}` pair (qom-list-get) when the property is one of those
+ * names, `data` (a secret object's payload) or `key`; whole HMP command
+ * lines that mention a password, secret, cookie or key, or that set or read
+ * QOM properties or add objects (with their output); the password of any
+ * URL written `scheme://user:password@host` (or iSCSI's `user%password@`),
+ * an `rbd:` filename's `key=`, and secret members inside `json:` filenames.
  *
  * Raw text from the peer that could not be parsed (in error excerpts) is
  * masked by the same names as far as text allows, and a reply's value is
@@ -16,6 +18,8 @@
 import type { JsonValue } from '../wire/json.js';
 
 export const REDACTED = '<redacted>';
+/** Secret-bearing members in JSON text (excerpts, json: filenames). */
+const SECRET_MEMBER_TEXT = /"(password|new-password|passwd|secret|cookie|key|data|value|command-line)"(\s*:\s*)"(?:[^"\\]|\\.)*"?/g;
 const SECRET_KEYS = new Set(['password', 'new-password', 'passwd', 'secret', 'cookie']);
 /** QOM types whose 'data' is the secret itself. */
 const SECRET_OBJECTS = new Set(['secret', 'secret_keyring']);
@@ -90,8 +94,10 @@ function walk(root: JsonValue): JsonValue {
       continue;
     }
     const secretObject = typeof src['qom-type'] === 'string' && SECRET_OBJECTS.has(src['qom-type']);
+    // {name, value} pairs, as qom-list-get returns properties: the value of a secret-bearing name.
+    const secretPair = typeof src.name === 'string' && SECRET_PROPERTIES.has(src.name);
     for (const k of Object.keys(src)) {
-      const hidden = SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props'));
+      const hidden = SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props')) || (secretPair && k === 'value');
       // defineProperty: a '__proto__' member stays an own member, as JSON.parse makes it.
       Object.defineProperty(dst, k, { value: hidden ? REDACTED : copy(src[k]), enumerable: true, writable: true, configurable: true });
     }
@@ -99,13 +105,27 @@ function walk(root: JsonValue): JsonValue {
   return out;
 }
 
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^/@\s:"]*):[^/@\s"]*@/gi;
+/**
+ * A URL's user info: from '://' to its last '@' before the path. Anchored on
+ * the literal '://', so the scan is linear (a pattern that starts at every
+ * letter for the scheme is quadratic on hostile text).
+ */
+const URL_USERINFO = /:\/\/([^/\s"]*)@/g;
 
-function maskUrl(v: string): string {
-  return v.includes('@') && v.includes('://') ? v.replace(URL_PASSWORD, `$1:${REDACTED}@`) : v;
+/** A URL's password (after ':' or, as iSCSI writes it, '%'), an rbd key, a json: filename's secret members. */
+export function maskUrl(v: string): string {
+  let out = v;
+  if (out.includes('://') && out.includes('@')) {
+    out = out.replace(URL_USERINFO, (whole, info: string) => {
+      const cut = info.search(/[:%]/);
+      return cut < 0 ? whole : `://${info.slice(0, cut + 1)}${REDACTED}@`;
+    });
+  }
+  if (out.startsWith('rbd:')) out = out.replace(/(:key=)[^:]*/g, `$1${REDACTED}`);
+  if (out.startsWith('json:')) out = out.replace(SECRET_MEMBER_TEXT, `"$1"$2"${REDACTED}"`);
+  return out;
 }
 
-const SECRET_MEMBER_TEXT = /"(password|new-password|passwd|secret|cookie|data|value|command-line)"(\s*:\s*)"(?:[^"\\]|\\.)*"?/g;
 
 /** Raw text from the peer, masked as far as text allows: secret-bearing members, URL passwords, and any reply's value. */
 export function maskText(text: string): string {

@@ -258,7 +258,7 @@ function objectNode(info: SchemaInfoObject): TypeNode {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-function memberPath(path: string, name: string): string {
+export function memberPath(path: string, name: string): string {
   return IDENTIFIER.test(name) ? `${path}.${name}` : `${path}['${name.replace(/[\\']/g, '\\$&')}']`;
 }
 
@@ -464,4 +464,30 @@ export function takesNoArguments(schema: readonly SchemaInfo[], command: string)
   const info = index.commands.get(command);
   const node = info && index.types.get(info['arg-type']);
   return node?.kind === 'object' && node.members!.length === 0 && node.tag === undefined;
+}
+
+/**
+ * Numbers that JSON would change on the way out, in the caller's own value:
+ * NaN and infinities (written as null) and integers beyond 2^53 (written
+ * rounded: 2 ** 60 goes out as 1152921504606847000). The arguments as
+ * written can no longer show these, so they are looked for here.
+ */
+export function numberProblems(value: unknown): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const seen = new Set<object>();
+  const stack: [unknown, string][] = [[value, '$']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) problems.push({ path, message: `${v} is not a JSON number (it would be sent as null)`, expected: 'number' });
+      else if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        problems.push({ path, message: `${v} is beyond 2^53 as a number and would be sent rounded: pass a bigint`, expected: 'integer' });
+      }
+    } else if (typeof v === 'object' && v !== null && !seen.has(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+      seen.add(v);
+      if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
+      else for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], memberPath(path, k)]);
+    }
+  }
+  return problems.reverse();
 }

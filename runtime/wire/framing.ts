@@ -49,6 +49,8 @@ const TAIL = 256;
 const KEEP_BUFFER = 64 * 1024;
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/** The most maxMessageBytes may be: a message must fit in one JavaScript string (about 512 MiB) once decoded. */
+export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 4096;
 
 export class MessageDecoder {
@@ -91,11 +93,11 @@ export class MessageDecoder {
     let start = 0;
     // Searched once per chunk, and again only past each 0xFF: linear in the chunk.
     let ff = chunk.indexOf(SYNC);
+    const last = chunk.lastIndexOf(LF);
     while (start < chunk.length && !this.stopped) {
       if (ff >= 0 && ff < start) ff = chunk.indexOf(SYNC, start);
       if (!this.skipping && this.len === 0 && ff < 0) {
         // Nothing carried over, no 0xFF ahead, and too few bytes for any line to be oversized: every complete line in one decode.
-        const last = chunk.lastIndexOf(LF);
         if (last >= start && last - start <= this.maxMessageBytes) {
           this.emitLines(chunk.toString('utf8', start, last));
           start = last + 1;
@@ -125,8 +127,12 @@ export class MessageDecoder {
         this.emit(text, text.length + 1);
       } else {
         this.append(chunk.subarray(start, end));
-        const text = this.buf.toString('utf8', 0, this.len);
-        this.release();
+        let text: string;
+        try {
+          text = this.buf.toString('utf8', 0, this.len);
+        } finally {
+          this.release();
+        }
         this.emit(text, text.length + 1);
       }
       start = nl + 1;

@@ -353,11 +353,17 @@ class Parser {
  */
 export function stringifyJson(value: unknown): string {
   let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (e) {
-    if (!(e instanceof TypeError) || !/bigint/i.test(e.message)) throw e;
+  if (typeof (BigInt.prototype as { toJSON?: unknown }).toJSON === 'function') {
+    // A BigInt.prototype.toJSON polyfill would make JSON.stringify write bigints as strings.
     text = new Writer().write(value, '');
+  } else {
+    try {
+      text = JSON.stringify(value);
+    } catch (e) {
+      // A bigint (or a cycle, which the writer reports in turn).
+      if (!(e instanceof TypeError)) throw e;
+      text = new Writer().write(value, '');
+    }
   }
   if (text === undefined) throw new TypeError(`${typeof value} has no JSON form`);
   return text;
@@ -369,7 +375,8 @@ class Writer {
 
   write(input: unknown, key: string): string | undefined {
     let value = input;
-    if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
+    // A bigint's own toJSON (a polyfill's) is ignored: it is written as the integer it is.
+    if (typeof value === 'object' && value !== null) {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') value = toJSON.call(value, key);
     }

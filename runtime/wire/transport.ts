@@ -67,22 +67,36 @@ function bounded<T>(
   });
 }
 
-/** Whether `t` is a Target, or a QmpUsageError saying what is wrong with it. */
-export function checkTarget(t: unknown): QmpUsageError | undefined {
+const TARGET_SHAPES = 'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex } or { listen: { path } | { host?, port } }';
+
+/** The target as one of its four shapes, nothing else in it; a QmpUsageError otherwise. */
+export function checkTarget(t: unknown): Target {
   const o = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
-  const port = (p: unknown): boolean => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535;
-  const where = (w: Record<string, unknown>): boolean =>
-    typeof w.path === 'string' ? w.path.length > 0 : port(w.port) && (w.host === undefined || typeof w.host === 'string');
-  if (typeof o.path === 'string' && o.path.length > 0) return undefined;
-  if (typeof o.host === 'string' && port(o.port)) return undefined;
-  if (o.stream instanceof Duplex) return undefined;
-  if (typeof o.listen === 'object' && o.listen !== null && where(o.listen as Record<string, unknown>)) return undefined;
-  return new QmpUsageError('bad-option', 'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex } or { listen: { path } | { host?, port } }');
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined);
+  const only = (...allowed: string[]): boolean => keys.every((k) => allowed.includes(k));
+  const port = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535;
+  if (typeof o.path === 'string' && o.path.length > 0 && only('path')) return { path: o.path };
+  if (typeof o.host === 'string' && port(o.port) && only('host', 'port')) return { host: o.host, port: o.port };
+  if (o.stream instanceof Duplex && only('stream')) return { stream: o.stream };
+  const l = (typeof o.listen === 'object' && o.listen !== null ? o.listen : undefined) as Record<string, unknown> | undefined;
+  if (l && only('listen')) {
+    const lkeys = Object.keys(l).filter((k) => l[k] !== undefined);
+    if (typeof l.path === 'string' && l.path.length > 0 && lkeys.every((k) => k === 'path')) return { listen: { path: l.path } };
+    if (port(l.port) && (l.host === undefined || typeof l.host === 'string') && lkeys.every((k) => k === 'host' || k === 'port')) {
+      return { listen: l.host === undefined ? { port: l.port } : { host: l.host as string, port: l.port } };
+    }
+  }
+  const extra = keys.filter((k) => !['path', 'host', 'port', 'stream', 'listen'].includes(k));
+  throw new QmpUsageError('bad-option', extra.length ? `${TARGET_SHAPES}; got unknown ${extra.map((k) => `'${k}'`).join(', ')}` : TARGET_SHAPES);
 }
 
-export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex> {
-  const bad = checkTarget(target);
-  if (bad) return Promise.reject(bad);
+export function openTransport(given: Target, opts: OpenOptions): Promise<Duplex> {
+  let target: Target;
+  try {
+    target = checkTarget(given);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const what = describeTarget(target);
   if ('stream' in target) return Promise.resolve(target.stream);
   if ('listen' in target) return listenOnce(target.listen, what, opts);
