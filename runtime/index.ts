@@ -1,4 +1,7 @@
-/** The package entry point: `import { connectQmp, QmpError, validate } from 'qapi-ts'`. Nothing here depends on more than Node. */
+/**
+ * The runtime alone, `import { connect, QmpError, validate } from 'qapi-ts/runtime'`:
+ * no generated release is loaded. Nothing here depends on more than Node.
+ */
 
 // The wire: lossless JSON, framing, QEMU's parser limits.
 export { JsonParseError, parseJson, stringifyJson, type Int64, type JsonValue } from './wire/json.js';
@@ -30,6 +33,7 @@ export { validate, type ValidationProblem, type ValidationTarget } from './schem
 // Errors, each with a `code`.
 export {
   CallbackError,
+  QapiError,
   ConnectionError,
   ProtocolError,
   QmpAbortError,
@@ -63,6 +67,3 @@ export {
 } from './qmp/client.js';
 export type { Disposable, EventStream, EventStreamOptions, EventWait, QmpEvent, WaitOptions } from './qmp/events.js';
 export { redact, redactArguments, REDACTED } from './qmp/redact.js';
-
-// The newest supported QEMU release's SDK: its types, connectQmp, schema and table.
-export * from '../generated/latest.js';

@@ -260,7 +260,7 @@ const CASES: Case[] = [
         '  BOXED: Opts;',
       ],
       'index.ts': [
-        "export * from './types.js';",
+        "export type * from './types.js';",
         "export type { QmpCommands } from './commands.js';",
         "export type { QmpEvents } from './events.js';",
         "export { schema } from './schema.js';",
@@ -268,7 +268,7 @@ const CASES: Case[] = [
         "export const qemuVersion = 'unknown';",
       ],
       'table.ts': ['export const table: RuntimeTable = {', "protocol: 'qmp',"],
-      'schema.ts': ['export const schema: SchemaDescriptor = [', "name: 'ping'"],
+      'schema.ts': ['export const schema: SchemaDescriptor = JSON.parse(', '{"name":"ping"'],
     },
     check: `
       import type { QmpCommands, QmpEvents } from './index.js';

@@ -24,6 +24,26 @@ describe('package entry points', () => {
     expect(second).toMatch(/^\$\.node-name /);
   });
 
+  it('qapi-ts/runtime is the runtime alone: no release is loaded', () => {
+    const r = run(`
+      const m = await import('qapi-ts/runtime');
+      console.log([typeof m.connect, typeof m.QmpError, typeof m.validate, typeof m.connectQmp, typeof m.schema].join(' '));`);
+    expect(r.err).toBe('');
+    expect(r.out.trim()).toBe('function function function undefined undefined');
+  });
+
+  it.each(VERSIONS)('qapi-ts/qemu-%s and qsd-%s re-export the client API and errors: one import line is enough', (v) => {
+    const r = run(`
+      for (const p of ['qemu', 'qsd']) {
+        const m = await import('qapi-ts/' + p + '-${v}');
+        const runtime = await import('qapi-ts/runtime');
+        const names = ['connectQmp', 'QmpError', 'ConnectionError', 'QmpTimeoutError', 'QmpAbortError', 'QmpUsageError', 'QmpValidationError', 'ProtocolError', 'CallbackError', 'validate', 'parseJson', 'stringifyJson', 'QmpClient'];
+        console.log(p, names.filter((n) => typeof m[n] !== 'function').join(',') || 'all', m.QmpError === runtime.QmpError);
+      }`);
+    expect(r.err).toBe('');
+    expect(r.out.trim().split('\n')).toEqual(['qemu all true', 'qsd all true']);
+  });
+
   it.each(VERSIONS)('qapi-ts/qemu-%s, qga-%s and qsd-%s load', (v) => {
     const r = run(`
       for (const p of ['qemu', 'qga', 'qsd']) {

@@ -10,10 +10,11 @@ import { methodsName } from './methods.js';
 import { stringLiteral } from './naming.js';
 
 /** `clientModule`: where the runtime's client lives, as an import specifier. */
-export function emitIndex(ctx: EmitContext, qemuVersion: string, clientModule: string): string {
+export function emitIndex(ctx: EmitContext, qemuVersion: string, clientModule: string, clientApiModule: string): string {
   const methods = methodsName(ctx);
   const lines = [
-    `export * from './types.js';`,
+    // Type-only: types.js is an empty module, and loading it would cost an import.
+    `export type * from './types.js';`,
     `export type { ${ctx.commandsName} } from './commands.js';`,
     `export type { ${ctx.eventsName} } from './events.js';`,
     `export type { ${methods} } from './methods.js';`,
@@ -33,6 +34,8 @@ export function emitIndex(ctx: EmitContext, qemuVersion: string, clientModule: s
     `import { schema } from './schema.js';`,
     `import { table } from './table.js';`,
     '',
+    '// The client API and errors, so that one import line is enough whichever release is pinned.',
+    `export * from ${stringLiteral(clientApiModule)};`,
     ...lines,
     `/** A QMP client typed for this release: \`execute\`, \`cmd.*\`, events and the rest. */`,
     `export type Client = QmpClient<${ctx.commandsName}, ${ctx.eventsName}, ${methods}>;`,

@@ -61,7 +61,15 @@ export type Statement =
   | { readonly kind: 'alias'; readonly name: string; readonly type: TypeNode; readonly doc?: string }
   | { readonly kind: 'import'; readonly names: readonly string[]; readonly from: string; readonly typeOnly?: boolean }
   /** `export const name: type = value;` for JSON-like data. */
-  | { readonly kind: 'data'; readonly name: string; readonly type: string; readonly value: unknown; readonly doc?: string }
+  | {
+      readonly kind: 'data';
+      readonly name: string;
+      readonly type: string;
+      readonly value: unknown;
+      readonly doc?: string;
+      /** 'json': written as JSON.parse of a string, which loads about twice as fast as an object literal this large. */
+      readonly encoding?: 'literal' | 'json';
+    }
   /** Text already formatted, printed as is. */
   | { readonly kind: 'text'; readonly text: string };
 
@@ -353,6 +361,9 @@ function printStatement(s: Statement): string {
     }
     case 'data': {
       const prefix = `export const ${s.name}: ${s.type} = `;
+      if (s.encoding === 'json') {
+        return `${printDoc(s.doc, '')}${prefix}JSON.parse(\n  ${quote(JSON.stringify(s.value))},\n) as ${s.type};`;
+      }
       return `${printDoc(s.doc, '')}${prefix}${printData(s.value, prefix.length, '', 1, new Map())};`;
     }
   }

@@ -8,7 +8,9 @@ import type { QmpMethods } from './methods.js';
 import { schema } from './schema.js';
 import { table } from './table.js';
 
-export * from './types.js';
+// The client API and errors, so that one import line is enough whichever release is pinned.
+export * from '../../runtime/client-api.js';
+export type * from './types.js';
 export type { QmpCommands } from './commands.js';
 export type { QmpEvents } from './events.js';
 export type { QmpMethods } from './methods.js';

@@ -12,7 +12,13 @@ import {
   type StallInfo,
   type UsageErrorCode,
 } from 'qapi-ts';
-import { connectQmp as connect72, type Client as Client72 } from 'qapi-ts/qemu-7.2';
+import {
+  connectQmp as connect72,
+  QmpError as QmpError72,
+  type Client as Client72,
+  type ClientOptions as ClientOptions72,
+} from 'qapi-ts/qemu-7.2';
+import { connect as connectRuntime, QmpError as QmpErrorRuntime } from 'qapi-ts/runtime';
 
 test('entry points', () => {
   expectTypeOf<QmpCommands['query-status']['returns']>().toEqualTypeOf<StatusInfo>();
@@ -57,4 +63,11 @@ test('errors, waits and watching the connection are typed', async () => {
   await qmp.execute('query-status', { verbose: true });
   // @ts-expect-error timeout is a number of milliseconds
   await qmp.execute('query-status', { timeout: '1s' });
+});
+
+test('a pinned release re-exports the client API; the runtime entry stands alone', () => {
+  expectTypeOf<QmpError72>().toEqualTypeOf<QmpErrorRuntime>();
+  expectTypeOf<QmpError72>().toEqualTypeOf<QmpError>();
+  expectTypeOf<ClientOptions72['timeout']>().toEqualTypeOf<number | undefined>();
+  expectTypeOf(connectRuntime).toBeFunction();
 });

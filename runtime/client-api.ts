@@ -1,0 +1,37 @@
+/**
+ * What every QMP release entry (`qapi-ts/qemu-<V>`, `qapi-ts/qsd-<V>`)
+ * re-exports besides its own SDK, so that one import line is enough:
+ * the client, its options and events, the errors, lossless JSON and
+ * validation. Not the descriptor types: a release's own `SchemaInfo`
+ * (query-qmp-schema's return type) has their names.
+ */
+export {
+  CallbackError,
+  ConnectionError,
+  ProtocolError,
+  QapiError,
+  QmpAbortError,
+  QmpError,
+  QmpTimeoutError,
+  QmpUsageError,
+  QmpValidationError,
+  type ArgumentProblem,
+  type ConnectionErrorCode,
+  type ProtocolErrorCode,
+  type UsageErrorCode,
+} from './errors.js';
+export type { StallInfo } from './core/requests.js';
+export {
+  connect,
+  QmpClient,
+  type CallOptions,
+  type ClientOptions,
+  type ClientProblem,
+  type ClientStats,
+  type QmpGreeting,
+  type TapEntry,
+} from './qmp/client.js';
+export type { Disposable, EventStream, EventStreamOptions, EventWait, QmpEvent, WaitOptions } from './qmp/events.js';
+export { validate, type ValidationProblem, type ValidationTarget } from './schema/validate.js';
+export { parseJson, stringifyJson, type Int64, type JsonValue } from './wire/json.js';
+export type { Target } from './wire/transport.js';
