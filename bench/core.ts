@@ -36,7 +36,8 @@ const EVENTS = 200_000;
 const CHUNK = 64 * 1024;
 const EVENT_ROUNDS = 5;
 
-const GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}\r\n';
+const GREETING =
+  '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}\r\n';
 
 // -- the fake QEMU ------------------------------------------------------------
 
@@ -182,7 +183,11 @@ async function settle(): Promise<void> {
   }
 }
 
-async function openMany(open: (sock: string) => Promise<() => Promise<void>>, sock: string, n: number): Promise<(() => Promise<void>)[]> {
+async function openMany(
+  open: (sock: string) => Promise<() => Promise<void>>,
+  sock: string,
+  n: number,
+): Promise<(() => Promise<void>)[]> {
   const closers: (() => Promise<void>)[] = [];
   while (closers.length < n) {
     const batch = Math.min(CONNECT_BATCH, n - closers.length);
@@ -220,7 +225,8 @@ function fileLimits(): [number, number] {
 function nodeCommand(args: string[], files: number): [string, string[]] {
   const [soft, hard] = fileLimits();
   if (soft >= files) return [process.execPath, args];
-  if (hard < files) throw new Error(`core memory bench: needs ${files} open files per process, the hard limit is ${hard} (ulimit -Hn)`);
+  if (hard < files)
+    throw new Error(`core memory bench: needs ${files} open files per process, the hard limit is ${hard} (ulimit -Hn)`);
   return ['/bin/sh', ['-c', 'ulimit -Sn "$1" && shift && exec "$@"', 'sh', String(files), process.execPath, ...args]];
 }
 
@@ -241,7 +247,8 @@ async function startServer(sock: string, files: number): Promise<() => Promise<v
         throw new Error('core memory bench: the fake QMP server exited before listening');
       }),
     ])) as [Buffer];
-    if (line.toString().trim() !== 'ready') throw new Error(`core memory bench: the fake QMP server said ${line.toString()}`);
+    if (line.toString().trim() !== 'ready')
+      throw new Error(`core memory bench: the fake QMP server said ${line.toString()}`);
   } catch (e) {
     await stop();
     throw e;
@@ -253,7 +260,10 @@ async function memorySample(kind: 'ours' | 'raw', sock: string, files: number): 
   // The young generation pinned to its smallest size: V8 otherwise grows it (up to 16 MiB, kept after
   // collections) by how much garbage the connecting burst made, which would be counted here as memory
   // the idle connections hold.
-  const [cmd, args] = nodeCommand(['--expose-gc', '--max-semi-space-size=1', SELF, 'memory', kind, sock, String(CONNECTIONS)], files);
+  const [cmd, args] = nodeCommand(
+    ['--expose-gc', '--max-semi-space-size=1', SELF, 'memory', kind, sock, String(CONNECTIONS)],
+    files,
+  );
   const { stdout } = await promisify(execFile)(cmd, args, { encoding: 'utf8' });
   return JSON.parse(stdout) as MemorySample;
 }
@@ -275,8 +285,17 @@ async function benchIdleMemory(): Promise<void> {
       }
       const kib = (xs: MemorySample[], key: keyof MemorySample) => median(xs.map((s) => s[key])) / 1024 / CONNECTIONS;
       // The heap share is a diagnosis aid, not a figure: stderr keeps stdout to BENCH lines.
-      console.error(`core-idle-connection-memory: heapUsed ours=${kib(ours, 'heapUsed').toFixed(2)}KiB baseline=${kib(raw, 'heapUsed').toFixed(2)}KiB`);
-      report({ name: 'core-idle-connection-memory', ours: kib(ours, 'rss'), baseline: kib(raw, 'rss'), unit: 'KiB', better: 'lower', goal: 2 });
+      console.error(
+        `core-idle-connection-memory: heapUsed ours=${kib(ours, 'heapUsed').toFixed(2)}KiB baseline=${kib(raw, 'heapUsed').toFixed(2)}KiB`,
+      );
+      report({
+        name: 'core-idle-connection-memory',
+        ours: kib(ours, 'rss'),
+        baseline: kib(raw, 'rss'),
+        unit: 'KiB',
+        better: 'lower',
+        goal: 2,
+      });
     } finally {
       await stop();
     }
@@ -297,7 +316,10 @@ function eventChunks(n: number): Buffer[] {
     const job = `job${i % 16}`;
     const [event, data] =
       i % 4 === 3
-        ? ['BLOCK_JOB_COMPLETED', `{"device": "${job}", "len": ${1 << 30}, "offset": ${(i * 65536) % (1 << 30)}, "speed": 0, "type": "backup"}`]
+        ? [
+            'BLOCK_JOB_COMPLETED',
+            `{"device": "${job}", "len": ${1 << 30}, "offset": ${(i * 65536) % (1 << 30)}, "speed": 0, "type": "backup"}`,
+          ]
         : ['JOB_STATUS_CHANGE', `{"status": "${JOB_STATUSES[i % JOB_STATUSES.length]}", "id": "${job}"}`];
     lines.push(`{"timestamp": ${timestamp}, "event": "${event}", "data": ${data}}\r\n`);
   }
@@ -316,7 +338,10 @@ async function oursEventRate(chunks: readonly Buffer[]): Promise<number> {
   let t0 = 0;
   // A client that drops or rejects events would leave the count short for good: fail instead of hanging.
   const done = new Promise<number>((resolve, reject) => {
-    const limit = setTimeout(() => reject(new Error(`core events bench: ${seen} of ${EVENTS} events delivered after 60 s`)), 60_000);
+    const limit = setTimeout(
+      () => reject(new Error(`core events bench: ${seen} of ${EVENTS} events delivered after 60 s`)),
+      60_000,
+    );
     client.onAny(() => {
       if (++seen < EVENTS) return;
       clearTimeout(limit);
@@ -379,7 +404,14 @@ async function benchEvents(): Promise<void> {
     raw.push(await rawEventRate(chunks));
   }
   // The aim is at least 1M events/s; a raw reader does about 1.2M/s on these machines.
-  report({ name: 'core-events-decoded', ours: median(ours), baseline: median(raw), unit: '/s', better: 'higher', goal: 0.8 });
+  report({
+    name: 'core-events-decoded',
+    ours: median(ours),
+    baseline: median(raw),
+    unit: '/s',
+    better: 'higher',
+    goal: 0.8,
+  });
 }
 
 export async function benchCore(): Promise<void> {

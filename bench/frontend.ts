@@ -50,10 +50,20 @@ export function benchFrontend(version = '10.2'): void {
   const oursCold = coldMs(process.execPath, [cli, 'check-schema', file], tree, 5);
   const theirsCold = coldMs(
     'python3',
-    ['-c', "import sys; sys.path.insert(0, 'scripts'); from qapi.schema import QAPISchema; QAPISchema('qapi/qapi-schema.json')"],
+    [
+      '-c',
+      "import sys; sys.path.insert(0, 'scripts'); from qapi.schema import QAPISchema; QAPISchema('qapi/qapi-schema.json')",
+    ],
     tree,
     5,
   );
   // Whole processes, start-up and JIT warm-up included: a wider goal, as Node's start-up is not the front end.
-  report({ name: `frontend-qmp-${version}-cold-process`, ours: oursCold, baseline: theirsCold, unit: 'ms', better: 'lower', goal: 1.0 });
+  report({
+    name: `frontend-qmp-${version}-cold-process`,
+    ours: oursCold,
+    baseline: theirsCold,
+    unit: 'ms',
+    better: 'lower',
+    goal: 1.0,
+  });
 }

@@ -123,14 +123,21 @@ const MONITORS = ['raw', 'py'];
 const ROUNDS = 5;
 
 function python(sock: string, calls: number): [number, number] {
-  const out = execFileSync('python3', ['-c', PYTHON, sock, String(calls), String(BATCH), String(BATCHES)], { encoding: 'utf8' });
+  const out = execFileSync('python3', ['-c', PYTHON, sock, String(calls), String(BATCH), String(BATCHES)], {
+    encoding: 'utf8',
+  });
   const [seq, pipe] = out.trim().split(' ').map(Number);
   return [seq, pipe];
 }
 
 export async function benchQmp(): Promise<void> {
   const qemu = await startQemu({
-    args: MONITORS.flatMap((m) => ['-chardev', `socket,id=${m},path={dir}/${m}.sock,server=on,wait=off`, '-mon', `chardev=${m},mode=control`]),
+    args: MONITORS.flatMap((m) => [
+      '-chardev',
+      `socket,id=${m},path={dir}/${m}.sock,server=on,wait=off`,
+      '-mon',
+      `chardev=${m},mode=control`,
+    ]),
     waitFor: MONITORS.map((m) => `{dir}/${m}.sock`),
   });
   try {
@@ -157,13 +164,48 @@ export async function benchQmp(): Promise<void> {
     await qmp.close();
 
     const m = (xs: number[]) => median(xs);
-    report({ name: 'qmp-sequential-vs-raw-node', ours: m(seq.ours), baseline: m(seq.raw), unit: '/s', better: 'higher', goal: 0.9 });
-    report({ name: 'qmp-sequential-vs-python', ours: m(seq.ours), baseline: m(seq.py), unit: '/s', better: 'higher', goal: 0.9 });
-    report({ name: 'qmp-pipelined-vs-raw-node', ours: m(pipe.ours), baseline: m(pipe.raw), unit: '/s', better: 'higher', goal: 0.9 });
-    report({ name: 'qmp-pipelined-vs-python', ours: m(pipe.ours), baseline: m(pipe.py), unit: '/s', better: 'higher', goal: 0.9 });
+    report({
+      name: 'qmp-sequential-vs-raw-node',
+      ours: m(seq.ours),
+      baseline: m(seq.raw),
+      unit: '/s',
+      better: 'higher',
+      goal: 0.9,
+    });
+    report({
+      name: 'qmp-sequential-vs-python',
+      ours: m(seq.ours),
+      baseline: m(seq.py),
+      unit: '/s',
+      better: 'higher',
+      goal: 0.9,
+    });
+    report({
+      name: 'qmp-pipelined-vs-raw-node',
+      ours: m(pipe.ours),
+      baseline: m(pipe.raw),
+      unit: '/s',
+      better: 'higher',
+      goal: 0.9,
+    });
+    report({
+      name: 'qmp-pipelined-vs-python',
+      ours: m(pipe.ours),
+      baseline: m(pipe.py),
+      unit: '/s',
+      better: 'higher',
+      goal: 0.9,
+    });
     const oursFirst = firstReplyMs(qemu.qmpPath, false);
     const rawFirst = firstReplyMs(path.join(qemu.dir, 'raw.sock'), true);
-    report({ name: 'qmp-import-to-first-reply', ours: oursFirst, baseline: rawFirst, unit: 'ms', better: 'lower', goal: 1.11 });
+    report({
+      name: 'qmp-import-to-first-reply',
+      ours: oursFirst,
+      baseline: rawFirst,
+      unit: 'ms',
+      better: 'lower',
+      goal: 1.11,
+    });
   } finally {
     await qemu.kill();
   }

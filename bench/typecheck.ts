@@ -51,7 +51,11 @@ function typecheck(sdkDeclarations: string, mustPass: boolean): Diagnostics {
       const out = r.stdout;
       if (mustPass && r.status !== 0) throw new Error(`the user program does not type-check against the SDK:\n${out}`);
       const num = (label: string) => Number(new RegExp(`^${label}:\\s+([\\d.]+)`, 'm').exec(out)?.[1] ?? NaN);
-      runs.push({ checkMs: num('Check time') * 1000, totalMs: num('Total time') * 1000, instantiations: num('Instantiations') });
+      runs.push({
+        checkMs: num('Check time') * 1000,
+        totalMs: num('Total time') * 1000,
+        instantiations: num('Instantiations'),
+      });
     }
     return {
       checkMs: median(runs.map((r) => r.checkMs)),
@@ -67,8 +71,22 @@ export function benchTypecheck(label = 'qemu-10.2'): void {
   const ours = typecheck(path.join(ROOT, `dist/generated/${label}/index.d.ts`), true);
   const base = typecheck(path.join(ROOT, 'bench/fixtures/no-sdk.d.ts'), false);
   const name = `typecheck-${label}`;
-  report({ name: `${name}-check-time`, ours: ours.checkMs, baseline: base.checkMs, unit: 'ms', better: 'lower', goal: 1.5 });
-  report({ name: `${name}-total-time`, ours: ours.totalMs, baseline: base.totalMs, unit: 'ms', better: 'lower', goal: 1.5 });
+  report({
+    name: `${name}-check-time`,
+    ours: ours.checkMs,
+    baseline: base.checkMs,
+    unit: 'ms',
+    better: 'lower',
+    goal: 1.5,
+  });
+  report({
+    name: `${name}-total-time`,
+    ours: ours.totalMs,
+    baseline: base.totalMs,
+    unit: 'ms',
+    better: 'lower',
+    goal: 1.5,
+  });
   report({
     name: `${name}-instantiations`,
     ours: ours.instantiations,
@@ -77,5 +95,7 @@ export function benchTypecheck(label = 'qemu-10.2'): void {
     better: 'lower',
     goal: 1.5,
   });
-  console.log(`# ${name}: with the SDK, check ${ours.checkMs.toFixed(0)} ms, total ${ours.totalMs.toFixed(0)} ms (@types/node and lib.d.ts included in both; goal < 1000 ms)`);
+  console.log(
+    `# ${name}: with the SDK, check ${ours.checkMs.toFixed(0)} ms, total ${ours.totalMs.toFixed(0)} ms (@types/node and lib.d.ts included in both; goal < 1000 ms)`,
+  );
 }

@@ -2,10 +2,11 @@
  * The qapi-ts command line. Schema errors (QapiError) are reported and exit 1;
  * usage errors exit 2; anything else is a bug in qapi-ts and crashes loudly.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { QapiError, QapiSourceError } from '../codegen/errors.js';
 import { countDefinitions, loadSchema } from '../codegen/frontend.js';
-import { generate, generateAll, type GenerateResult, type Protocol } from '../codegen/generate.js';
+import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol } from '../codegen/generate.js';
 import { schemaToJson } from '../codegen/ir.js';
 import type { DocDialect } from '../codegen/ast.js';
 
@@ -102,6 +103,14 @@ function gen(argv: string[], io: Io): number {
     for (const f of ['schema', 'protocol', 'label']) {
       if (flags.has(f)) throw new UsageError(`--${f} cannot be used with --all`);
     }
+    if (!existsSync(path.join(PACKAGE_ROOT, 'scripts/qemu-versions'))) {
+      // An installed package has neither the list of releases nor their fetched sources.
+      io.err(
+        'qapi-ts gen --all works in a clone of the qapi-ts repository (it reads scripts/qemu-versions and the QEMU sources\n' +
+          'fetched into .cache/qemu); here, generate one schema with: qapi-ts gen --schema FILE --out DIR\n',
+      );
+      return 1;
+    }
     const all = generateAll({ outDir: out, check, onResult: (r) => reportResult(r, check, io) });
     const stale = [...all.changed, ...all.extra.map((f) => `${f} (no longer generated)`)];
     if (check) {
@@ -113,13 +122,15 @@ function gen(argv: string[], io: Io): number {
     return 0;
   }
   const schema = flags.get('schema') as string | undefined;
-  if (schema === undefined || out === undefined) throw new UsageError('gen needs --schema FILE and --out DIR, or --all');
+  if (schema === undefined || out === undefined)
+    throw new UsageError('gen needs --schema FILE and --out DIR, or --all');
   const protocol = flags.get('protocol');
   if (protocol !== undefined && protocol !== 'qmp' && protocol !== 'qga') {
     throw new UsageError(`--protocol must be qmp or qga, not '${String(protocol)}'`);
   }
   // What the header says regenerates the files: the options that decide their content.
-  const regenerate = `qapi-ts gen --schema ${schema} --out ${out}` + (protocol ? ` --protocol ${String(protocol)}` : '');
+  const regenerate =
+    `qapi-ts gen --schema ${schema} --out ${out}` + (protocol ? ` --protocol ${String(protocol)}` : '');
   const r = generate({
     schemaFile: schema,
     outDir: out,
@@ -137,7 +148,8 @@ function gen(argv: string[], io: Io): number {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  // From dist/cli or from source (cli/): the package root is found, not assumed two levels up.
+  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
@@ -189,4 +201,3 @@ export function main(argv: string[], io: Io = processIo): number {
     throw e;
   }
 }
-

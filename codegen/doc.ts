@@ -212,7 +212,8 @@ export class QapiDoc {
         throw new QapiSemanticError(this.returns.info, "'Returns' section, but the command returns nothing");
       }
     } else {
-      if (this.returns) throw new QapiSemanticError(this.returns.info, "'Returns' section is allowed only for commands");
+      if (this.returns)
+        throw new QapiSemanticError(this.returns.info, "'Returns' section is allowed only for commands");
       if (this.errors) throw new QapiSemanticError(this.errors.info, "'Errors' section is allowed only for commands");
     }
   }

@@ -90,7 +90,11 @@ function runtimeModule(runtime: RenderOptions['runtime'], type: RuntimeName): st
 }
 
 /** Type-only import statements, grouped by module, modules and names sorted. */
-function imports(runtime: RenderOptions['runtime'], runtimeNames: Iterable<RuntimeName>, local: Iterable<string> = []): Statement[] {
+function imports(
+  runtime: RenderOptions['runtime'],
+  runtimeNames: Iterable<RuntimeName>,
+  local: Iterable<string> = [],
+): Statement[] {
   const byModule = new Map<string, Set<string>>();
   const add = (from: string, name: string): void => {
     if (!byModule.has(from)) byModule.set(from, new Set());
@@ -119,9 +123,17 @@ export function renderSdk(schema: Schema, options: RenderOptions): OutputFile[] 
   typed('types.ts', emitTypes(ctx), true);
   typed('commands.ts', emitCommands(ctx), false);
   typed('events.ts', emitEvents(ctx), false);
-  const data = (name: string, constName: string, type: 'SchemaDescriptor' | 'RuntimeTable', value: unknown, json: boolean): void => {
+  const data = (
+    name: string,
+    constName: string,
+    type: 'SchemaDescriptor' | 'RuntimeTable',
+    value: unknown,
+    json: boolean,
+  ): void => {
     const head = imports(options.runtime, [type]);
-    const statement = json ? { kind: 'data' as const, name: constName, type, value, encoding: 'json' as const, doc: DATA_DOC } : { kind: 'data' as const, name: constName, type, value };
+    const statement = json
+      ? { kind: 'data' as const, name: constName, type, value, encoding: 'json' as const, doc: DATA_DOC }
+      : { kind: 'data' as const, name: constName, type, value };
     files.push(renderFile(name, header, [...head, statement]));
   };
   data('table.ts', 'table', 'RuntimeTable', buildTable(schema, options.protocol), false);
@@ -134,7 +146,12 @@ export function renderSdk(schema: Schema, options: RenderOptions): OutputFile[] 
       ...emitMethods(ctx),
     ]),
   );
-  const index = emitIndex(ctx, options.qemuVersion, runtimeModule(options.runtime, 'Method'), runtimeModule(options.runtime, 'ClientApi'));
+  const index = emitIndex(
+    ctx,
+    options.qemuVersion,
+    runtimeModule(options.runtime, 'Method'),
+    runtimeModule(options.runtime, 'ClientApi'),
+  );
   files.push(renderFile('index.ts', header, [{ kind: 'text', text: index }]));
   return files;
 }
@@ -295,7 +312,9 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
   for (const version of versions) {
     for (const s of SCHEMAS) {
       if (!existsSync(path.join(cacheDir, version, s.path))) {
-        throw new QapiError(`QEMU ${version} sources are missing from ${path.join(cacheDir, version)}: run npm run fetch`);
+        throw new QapiError(
+          `QEMU ${version} sources are missing from ${path.join(cacheDir, version)}: run npm run fetch`,
+        );
       }
     }
   }

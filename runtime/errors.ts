@@ -21,7 +21,9 @@ export abstract class QapiError extends Error {
       if (k in out) continue;
       try {
         // Each field on its own: one that has no JSON form (a cyclic abort reason) is left out, not fatal.
-        out[k] = JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? 'null');
+        out[k] = JSON.parse(
+          JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? 'null',
+        );
       } catch {
         out[k] = inspect(v, { depth: 0 });
       }
@@ -54,12 +56,7 @@ export class QmpError extends QapiError {
 }
 
 export type ConnectionErrorCode =
-  | 'connect-failed'
-  | 'connect-timeout'
-  | 'greeting-timeout'
-  | 'handshake-failed'
-  | 'closed'
-  | 'protocol';
+  'connect-failed' | 'connect-timeout' | 'greeting-timeout' | 'handshake-failed' | 'closed' | 'protocol';
 
 /** The connection could not be made, broke, or was closed: every pending call rejects with one. */
 export class ConnectionError extends QapiError {

@@ -9,12 +9,19 @@ const dir = mkdtempSync('/tmp/qapi-demo-');
 const sock = path.join(dir, 'qmp.sock');
 execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(dir, 'd1.qcow2'), '16M']);
 execFileSync('qemu-img', ['create', '-q', '-f', 'raw', path.join(dir, 'backup.raw'), '16M']);
-const qemu = spawn('qemu-system-x86_64', ['-M', 'pc', '-S', '-nodefaults', '-display', 'none', '-qmp', `unix:${sock},server=on,wait=off`], { stdio: 'inherit' });
+const qemu = spawn(
+  'qemu-system-x86_64',
+  ['-M', 'pc', '-S', '-nodefaults', '-display', 'none', '-qmp', `unix:${sock},server=on,wait=off`],
+  { stdio: 'inherit' },
+);
 try {
   for (let i = 0; i < 500 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 10));
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const at = readme.indexOf('```ts\n', readme.indexOf('## The SDK')) + 6;
-  const code = readme.slice(at, readme.indexOf('```\n', at)).replaceAll("'/tmp/", `'${dir}/`).replaceAll('/run/vm.qmp', sock);
+  const code = readme
+    .slice(at, readme.indexOf('```\n', at))
+    .replaceAll("'/tmp/", `'${dir}/`)
+    .replaceAll('/run/vm.qmp', sock);
   mkdirSync(path.join(root, '.cache/examples'), { recursive: true });
   const file = path.join(root, '.cache/examples/readme-example.mjs');
   writeFileSync(file, code);

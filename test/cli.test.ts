@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,7 +37,9 @@ describe('qapi-ts check-schema', () => {
   });
 
   it('reports an error as file:line:col: message and exits 1', () => {
-    const bad = schema(`{ 'struct': 'Alpha', 'data': { 'x': 'int' } }\n{ 'struct': 'Beta', 'data': { 'y': 'Nope' } }\n`);
+    const bad = schema(
+      `{ 'struct': 'Alpha', 'data': { 'x': 'int' } }\n{ 'struct': 'Beta', 'data': { 'y': 'Nope' } }\n`,
+    );
     const r = run(['check-schema', bad]);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
@@ -55,5 +57,12 @@ describe('qapi-ts check-schema', () => {
     expect(run(['check-schema']).code).toBe(2);
     expect(run(['frobnicate']).code).toBe(2);
     expect(run(['check-schema', good, '--dialect', 'klingon']).code).toBe(2);
+  });
+});
+
+describe('qapi-ts version', () => {
+  it('prints the package version, run from source as from dist/', () => {
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    expect(run(['version'])).toEqual({ code: 0, out: `${pkg.version}\n`, err: '' });
   });
 });

@@ -47,9 +47,14 @@ vi.setConfig({ testTimeout: 3000 });
 describe('handshake', () => {
   it('parses the greeting and negotiates oob when offered', async () => {
     const { server, qmp } = await setup();
-    expect(qmp.greeting).toEqual({ version: { qemu: { major: 7, minor: 2, micro: 0 }, package: 'v7.2.0' }, capabilities: ['oob'] });
+    expect(qmp.greeting).toEqual({
+      version: { qemu: { major: 7, minor: 2, micro: 0 }, package: 'v7.2.0' },
+      capabilities: ['oob'],
+    });
     expect(qmp.enabled).toEqual(['oob']);
-    expect(server.requests.map((r) => r.msg)).toEqual([{ execute: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: expect.anything() }]);
+    expect(server.requests.map((r) => r.msg)).toEqual([
+      { execute: 'qmp_capabilities', arguments: { enable: ['oob'] }, id: expect.anything() },
+    ]);
     expect(qmp.isOpen).toBe(true);
   });
 
@@ -133,7 +138,9 @@ describe('handshake', () => {
   });
 
   it('fails with a ConnectionError when QEMU refuses qmp_capabilities', async () => {
-    const server = new FakeQmp({ onCapabilities: (req, s) => s.fail(req, 'GenericError', "Parameter 'enable' is unexpected") });
+    const server = new FakeQmp({
+      onCapabilities: (req, s) => s.fail(req, 'GenericError', "Parameter 'enable' is unexpected"),
+    });
     const err = await caught(connect({ stream: server.stream }, typed));
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as ConnectionError).code).toBe('handshake-failed');
@@ -190,7 +197,10 @@ describe('out-of-band execution', () => {
   });
 
   it('refuses executeOob when oob is not enabled (not offered, or oob: false)', async () => {
-    for (const [fake, options] of [[{ capabilities: [] }, {}], [{}, { oob: false }]] as [FakeOptions, ClientOptions][]) {
+    for (const [fake, options] of [
+      [{ capabilities: [] }, {}],
+      [{}, { oob: false }],
+    ] as [FakeOptions, ClientOptions][]) {
       const { server, qmp } = await setup(fake, options);
       const err = await caught(qmp.executeOob('query-yank'));
       expect(err).toBeInstanceOf(QmpUsageError);
@@ -262,7 +272,10 @@ describe('replies and framing', () => {
         'this is not json\r\n' +
         line(replyText(h.held[1], { status: 'paused', singlestep: false, running: false })) +
         line(event('RESUME')) +
-        line({ error: { class: 'CommandNotFound', desc: "The command x-unknown has not been found" }, id: h.held[2].id ?? null }),
+        line({
+          error: { class: 'CommandNotFound', desc: 'The command x-unknown has not been found' },
+          id: h.held[2].id ?? null,
+        }),
     );
     expect(await a).toEqual({ name: 'a' });
     expect(await b).toMatchObject({ status: 'paused' });
@@ -451,7 +464,12 @@ describe('disconnect', () => {
     try {
       const h = holding();
       const { server, qmp } = await setup({ onRequest: h.onRequest }, { maxInFlight: 2 });
-      const calls = [qmp.execute('query-name'), qmp.execute('query-status'), qmp.execute('query-uuid'), qmp.cmd.queryKvm()];
+      const calls = [
+        qmp.execute('query-name'),
+        qmp.execute('query-status'),
+        qmp.execute('query-uuid'),
+        qmp.cmd.queryKvm(),
+      ];
       const timedOut = qmp.execute('query-name', { timeout: 5 });
       expect(await caught(timedOut)).toBeInstanceOf(QmpTimeoutError);
       const iterator = qmp.events();
@@ -612,7 +630,9 @@ describe('events', () => {
         );
       },
     });
-    const done = qmp.waitForEvent('JOB_STATUS_CHANGE', (e) => e.data.id === 'j1' && e.data.status === 'concluded', { timeout: 1000 });
+    const done = qmp.waitForEvent('JOB_STATUS_CHANGE', (e) => e.data.id === 'j1' && e.data.status === 'concluded', {
+      timeout: 1000,
+    });
     await qmp.execute('job-dismiss', { id: 'j1' });
     const e = await done;
     expect(e.data).toEqual({ id: 'j1', status: 'concluded' });
@@ -688,7 +708,9 @@ describe('validation', () => {
     expect(lax.server.calls.map((r) => r.arguments)).toEqual([{ 'node-name': 5 }]);
     // ... and validate: true per call turns it back on.
     // @ts-expect-error deliberately wrong
-    expect(await caught(lax.qmp.execute('blockdev-del', { 'node-name': 5 }, { validate: true }))).toBeInstanceOf(QmpValidationError);
+    expect(await caught(lax.qmp.execute('blockdev-del', { 'node-name': 5 }, { validate: true }))).toBeInstanceOf(
+      QmpValidationError,
+    );
     expect(lax.server.calls).toHaveLength(1);
   });
 
@@ -728,7 +750,9 @@ describe('64-bit integers', () => {
     const { server, qmp } = await setup({
       onRequest: (req, s) => {
         s.answered(req);
-        s.send(`{"return": [{"node-name": "big", "image": {"virtual-size": 4611686018427388416}}], "id": ${String(req.id)}}\r\n`);
+        s.send(
+          `{"return": [{"node-name": "big", "image": {"virtual-size": 4611686018427388416}}], "id": ${String(req.id)}}\r\n`,
+        );
       },
     });
     const nodes = (await qmp.executeRaw('query-named-block-nodes')) as { image: { 'virtual-size': JsonValue } }[];
@@ -805,7 +829,11 @@ describe('tap', () => {
     const out = taps.filter((t) => t.direction === 'out' && t.message.execute !== 'qmp_capabilities');
     expect(out).toHaveLength(5);
     expect(JSON.stringify(taps)).not.toContain('hunter2');
-    expect(out[2].message).toEqual({ execute: 'object-add', arguments: { 'qom-type': 'secret', id: 'sec0', data: '<redacted>' }, id: wire[2].id });
+    expect(out[2].message).toEqual({
+      execute: 'object-add',
+      arguments: { 'qom-type': 'secret', id: 'sec0', data: '<redacted>' },
+      id: wire[2].id,
+    });
   });
 
   it('redacts secrets in incoming messages too', async () => {
@@ -813,7 +841,10 @@ describe('tap', () => {
     const { server, qmp } = await setup({}, { tap: (e) => taps.push(e) });
     server.send(event('X_LEAKY', { password: 'hunter2', other: 'fine' }));
     await until(() => taps.some((t) => t.message.event === 'X_LEAKY'));
-    expect(taps.find((t) => t.message.event === 'X_LEAKY')?.message.data).toEqual({ password: '<redacted>', other: 'fine' });
+    expect(taps.find((t) => t.message.event === 'X_LEAKY')?.message.data).toEqual({
+      password: '<redacted>',
+      other: 'fine',
+    });
     // Listeners get the real data.
     const got = qmp.waitForEvent('X_LEAKY' as never);
     server.send(event('X_LEAKY', { password: 'hunter2' }));
@@ -833,7 +864,11 @@ describe('tap', () => {
     // Those of the handshake are counted; those after it are reported too.
     expect(qmp.stats.errors).toBeGreaterThanOrEqual(4);
     expect(problems(qmp).length).toBeGreaterThanOrEqual(2);
-    expect(problems(qmp).every((e) => e instanceof CallbackError && e.callback === 'tap' && (e.cause as Error).message === 'tap bug')).toBe(true);
+    expect(
+      problems(qmp).every(
+        (e) => e instanceof CallbackError && e.callback === 'tap' && (e.cause as Error).message === 'tap bug',
+      ),
+    ).toBe(true);
   });
 });
 
@@ -842,7 +877,8 @@ describe('tap', () => {
 describe('cmd facade and call options', () => {
   it('cmd.queryStatus() sends query-status; cmd.blockdevDel(args) sends its arguments', async () => {
     const { server, qmp } = await setup({
-      onRequest: (req, s) => s.reply(req, req.command === 'query-status' ? { status: 'running', singlestep: false, running: true } : {}),
+      onRequest: (req, s) =>
+        s.reply(req, req.command === 'query-status' ? { status: 'running', singlestep: false, running: true } : {}),
     });
     expect(await qmp.cmd.queryStatus()).toEqual({ status: 'running', singlestep: false, running: true });
     expect(await qmp.cmd.blockdevDel({ 'node-name': 'x' })).toEqual({});

@@ -71,7 +71,11 @@ describe('a flood of id-less errors from a real QEMU', () => {
     socket.write(unreadable);
     const deadline = Date.now() + 20_000;
     while (qmp.stats.unmatchedReplies < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const [a, b, c] = await Promise.all([qmp.execute('query-status'), qmp.execute('query-name'), qmp.execute('query-kvm')]);
+    const [a, b, c] = await Promise.all([
+      qmp.execute('query-status'),
+      qmp.execute('query-name'),
+      qmp.execute('query-kvm'),
+    ]);
     expect(a.status).toBe('running');
     expect(b).toEqual({});
     expect(c).toMatchObject({ enabled: false });
@@ -89,7 +93,8 @@ describe('a flood of id-less errors from a real QEMU', () => {
     ]);
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected.length).toBeLessThanOrEqual(1);
-    for (const r of rejected) expect(((r as PromiseRejectedResult).reason as Error).message).toMatch(/could not read the request/);
+    for (const r of rejected)
+      expect(((r as PromiseRejectedResult).reason as Error).message).toMatch(/could not read the request/);
     const values = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     if (values[1] !== undefined) expect(values[1]).toEqual({});
     if (values[2] !== undefined) expect(values[2]).toMatchObject({ enabled: false });
@@ -107,14 +112,18 @@ describe('a wedged main loop', () => {
     const stalls: StallInfo[] = [];
     qmp.onStall((s) => stalls.push(s));
     // Opening a FIFO read-only blocks QEMU's main loop until a writer comes; the oob monitor thread runs on.
-    const wedge = caught(qmp.execute('blockdev-add', { driver: 'file', 'node-name': 'f', filename: fifo, 'read-only': true }));
+    const wedge = caught(
+      qmp.execute('blockdev-add', { driver: 'file', 'node-name': 'f', filename: fifo, 'read-only': true }),
+    );
     const behind = Array.from({ length: 7 }, () => qmp!.execute('query-status'));
     const notSent = caught(qmp.execute('query-name', { timeout: 600 }));
     expect(await qmp.executeOob('query-yank')).toEqual([{ type: 'chardev', id: 'compat_monitor0' }]);
     const err = await notSent;
     expect(err).toBeInstanceOf(QmpTimeoutError);
     expect((err as QmpTimeoutError).sent).toBe(false);
-    expect((err as Error).message).toMatch(/not sent within 600 ms: 8 requests outstanding since .* \(the oldest: blockdev-add\)/);
+    expect((err as Error).message).toMatch(
+      /not sent within 600 ms: 8 requests outstanding since .* \(the oldest: blockdev-add\)/,
+    );
     expect(stalls).toHaveLength(1);
     expect(stalls[0]).toMatchObject({ inFlight: 8, queued: 1, oldest: 'blockdev-add' });
     // A writer unblocks QEMU: the wedged command fails (a FIFO is no regular file), the rest succeed.

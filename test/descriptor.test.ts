@@ -11,7 +11,12 @@ import { loadSchema } from '../codegen/frontend.js';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';
 import { ObjectType, EnumType, type Definition } from '../codegen/entities.js';
 import type { Schema } from '../codegen/schema.js';
-import type { SchemaDescriptor, SchemaInfo, SchemaInfoCommand, SchemaInfoObject } from '../runtime/schema/descriptor.js';
+import type {
+  SchemaDescriptor,
+  SchemaInfo,
+  SchemaInfoCommand,
+  SchemaInfoObject,
+} from '../runtime/schema/descriptor.js';
 import { parseJson, stringifyJson } from '../runtime/wire/json.js';
 import { validate } from '../runtime/schema/validate.js';
 import { requireSources, schemaFile } from './support/qemu-sources.js';

@@ -58,26 +58,36 @@ describe('MessageDecoder', () => {
   it('keeps multi-byte UTF-8 characters cut across chunks', () => {
     const wire = Buffer.from('{"desc":"d\u00e9j\u00e0 vu \u2603 \ud83d\ude00"}\r\n');
     for (let i = 1; i < wire.length; i++) {
-      expect(decodeAll([wire.subarray(0, i), wire.subarray(i)]).messages).toEqual([{ desc: 'd\u00e9j\u00e0 vu \u2603 \ud83d\ude00' }]);
+      expect(decodeAll([wire.subarray(0, i), wire.subarray(i)]).messages).toEqual([
+        { desc: 'd\u00e9j\u00e0 vu \u2603 \ud83d\ude00' },
+      ]);
     }
   });
 
   it('reports random garbage as errors and recovers at the next line', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }), (garbage, cuts) => {
-        const tail = Buffer.from('\n{"return": {}, "id": 1}\r\n');
-        const wire = Buffer.concat([Buffer.from(garbage), tail]);
-        const got = decodeAll(split(wire, cuts));
-        // Whatever the garbage was, the message after the next newline (or 0xFF) arrives.
-        expect(got.messages.at(-1)).toEqual({ return: {}, id: 1 });
-        for (const e of got.errors) expect(e).toBeInstanceOf(ProtocolError);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
+        (garbage, cuts) => {
+          const tail = Buffer.from('\n{"return": {}, "id": 1}\r\n');
+          const wire = Buffer.concat([Buffer.from(garbage), tail]);
+          const got = decodeAll(split(wire, cuts));
+          // Whatever the garbage was, the message after the next newline (or 0xFF) arrives.
+          expect(got.messages.at(-1)).toEqual({ return: {}, id: 1 });
+          for (const e of got.errors) expect(e).toBeInstanceOf(ProtocolError);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('drops everything before a 0xFF byte (qemu-ga sync)', () => {
-    const wire = Buffer.concat([Buffer.from('{"error": {"class": "GenericError", "desc": "JSON parse'), Buffer.from([0xff]), Buffer.from('{"return": 42}\n')]);
+    const wire = Buffer.concat([
+      Buffer.from('{"error": {"class": "GenericError", "desc": "JSON parse'),
+      Buffer.from([0xff]),
+      Buffer.from('{"return": 42}\n'),
+    ]);
     const got = decodeAll([wire]);
     expect(got.syncs).toBe(1);
     expect(got.errors).toEqual([]);
@@ -93,7 +103,9 @@ describe('MessageDecoder', () => {
   });
 
   it('passes a 220 KB message whole under the default limit', () => {
-    const big = { return: Array.from({ length: 4000 }, (_, i) => ({ name: `n${i}`, 'meta-type': 'object', members: [] })) };
+    const big = {
+      return: Array.from({ length: 4000 }, (_, i) => ({ name: `n${i}`, 'meta-type': 'object', members: [] })),
+    };
     const wire = Buffer.from(JSON.stringify(big) + '\r\n');
     expect(wire.length).toBeGreaterThan(200_000);
     expect(decodeAll(split(wire, [0.01, 0.3, 0.31, 0.99])).messages).toEqual([big]);

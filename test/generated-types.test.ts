@@ -38,8 +38,10 @@ describe('generated/ as TypeScript', () => {
       const source = ts.createSourceFile(f, read(f), ts.ScriptTarget.Latest, true);
       const documented = (n: ts.Node): boolean => ts.getJSDocCommentsAndTags(n).length > 0;
       const visit = (n: ts.Node, inMap: boolean): void => {
-        if (n.kind === ts.SyntaxKind.AnyKeyword) anys.push(`${f}:${source.getLineAndCharacterOfPosition(n.pos).line + 1}`);
-        const exported = ts.canHaveModifiers(n) && ts.getModifiers(n)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+        if (n.kind === ts.SyntaxKind.AnyKeyword)
+          anys.push(`${f}:${source.getLineAndCharacterOfPosition(n.pos).line + 1}`);
+        const exported =
+          ts.canHaveModifiers(n) && ts.getModifiers(n)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
         if ((ts.isInterfaceDeclaration(n) || ts.isTypeAliasDeclaration(n)) && exported && !documented(n)) {
           undocumented.push(`${f}: ${n.name.text}`);
         }

@@ -19,7 +19,20 @@ import {
 } from '../runtime/errors.js';
 import type { TapEntry } from '../runtime/qmp/client.js';
 import type { StallInfo } from '../runtime/core/requests.js';
-import { caught, event, FakeQmp, holding, line, open, problems, replyText, settle, setup, typed, until } from './support/fake-qmp.js';
+import {
+  caught,
+  event,
+  FakeQmp,
+  holding,
+  line,
+  open,
+  problems,
+  replyText,
+  settle,
+  setup,
+  typed,
+  until,
+} from './support/fake-qmp.js';
 
 vi.setConfig({ testTimeout: 10_000 });
 
@@ -62,7 +75,9 @@ describe('1. deeply nested JSON from the peer', () => {
     const call = qmp.executeRaw('x-deep');
     await until(() => h.held.length === 1);
     // An error whose desc is no string, nested 4,000 deep around a number beyond 2^53.
-    server.send(`{"error":{"class":"GenericError","desc":${nested(4000, '18446744073709551615')}},"id":${String(h.held[0].id)}}\r\n`);
+    server.send(
+      `{"error":{"class":"GenericError","desc":${nested(4000, '18446744073709551615')}},"id":${String(h.held[0].id)}}\r\n`,
+    );
     const err = await caught(call);
     expect(err).toBeInstanceOf(QmpError);
     expect((err as QmpError).desc).toMatch(/"desc":\[\[\[/);
@@ -100,7 +115,9 @@ describe('2. replies without an id', () => {
     const third = qmp.execute('query-uuid');
     await until(() => h.held.length === 3);
     // QEMU answers one unreadable request with many id-less errors (1,032 for a value nested 1,100 deep).
-    const flood = Array.from({ length: 1032 }, () => line({ error: { class: 'GenericError', desc: 'JSON parse error, too deep' } })).join('');
+    const flood = Array.from({ length: 1032 }, () =>
+      line({ error: { class: 'GenericError', desc: 'JSON parse error, too deep' } }),
+    ).join('');
     server.answered(h.held[0]);
     server.send(flood);
     server.reply(h.held[1], { status: 'running', singlestep: false, running: true });
@@ -164,7 +181,9 @@ describe('3. limits on what is sent', () => {
       expect((err as Error).message).toMatch(/nothing was sent/);
     }
     // The typed API checks 'any'-typed members the same way.
-    const typed = await caught(qmp.execute('qom-set', { path: '/machine', property: 'x', value: Array.from({ length: 1_100_000 }, () => 1) }));
+    const typed = await caught(
+      qmp.execute('qom-set', { path: '/machine', property: 'x', value: Array.from({ length: 1_100_000 }, () => 1) }),
+    );
     expect((typed as QmpUsageError).code).toBe('too-many-tokens');
     await settle();
     expect(server.calls.length).toBe(sentBefore);
@@ -172,8 +191,16 @@ describe('3. limits on what is sent', () => {
 
   it('sends what is just within the limits, and the strings QEMU accepts', async () => {
     const { server, qmp } = await setup();
-    await qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: JSON.parse(nested(QEMU_JSON_LIMITS.maxDepth - 2)) as never });
-    await qmp.executeRaw('qom-set', { path: '/machine', property: 'x', value: 'emoji \ud83d\ude00, NUL \u0000, U+FDCF \ufdcf, U+10FFFD \udbff\udffd' });
+    await qmp.executeRaw('qom-set', {
+      path: '/machine',
+      property: 'x',
+      value: JSON.parse(nested(QEMU_JSON_LIMITS.maxDepth - 2)) as never,
+    });
+    await qmp.executeRaw('qom-set', {
+      path: '/machine',
+      property: 'x',
+      value: 'emoji \ud83d\ude00, NUL \u0000, U+FDCF \ufdcf, U+10FFFD \udbff\udffd',
+    });
     expect(server.calls).toHaveLength(2);
   });
 
@@ -239,7 +266,9 @@ describe('4. memory a peer can pin', () => {
     }) as typeof chunk.indexOf;
     let count = 0;
     let syncs = 0;
-    new MessageDecoder({ message: () => count++, error: (e) => expect.fail(e.message), sync: () => syncs++ }).push(chunk);
+    new MessageDecoder({ message: () => count++, error: (e) => expect.fail(e.message), sync: () => syncs++ }).push(
+      chunk,
+    );
     expect(count).toBe(20_001);
     expect(syncs).toBe(1);
     expect(scanned).toBeLessThanOrEqual(2 * chunk.length);
@@ -248,16 +277,30 @@ describe('4. memory a peer can pin', () => {
 
 describe('5. secrets', () => {
   it('never shows a planted secret in taps, errors, stacks or util.inspect', async () => {
-    const secrets = ['hunter2-vnc', 'cookie-s3cr3t', 'qom-data-s3cr3t', 'hmp-data-s3cr3t', 'object-data-s3cr3t', 'qom-get-s3cr3t', 'hmp-get-s3cr3t'];
+    const secrets = [
+      'hunter2-vnc',
+      'cookie-s3cr3t',
+      'qom-data-s3cr3t',
+      'hmp-data-s3cr3t',
+      'object-data-s3cr3t',
+      'qom-get-s3cr3t',
+      'hmp-get-s3cr3t',
+    ];
     const h = holding();
     const taps: TapEntry[] = [];
     const { server, qmp } = await setup({ onRequest: h.onRequest }, { tap: (t) => taps.push(t) });
     const errors: unknown[] = [];
-    const keep = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (e: unknown) => void errors.push(e));
+    const keep = (p: Promise<unknown>): Promise<void> =>
+      p.then(
+        () => undefined,
+        (e: unknown) => void errors.push(e),
+      );
     // Pending while the client is inspected.
     const pending = [
       keep(qmp.execute('set_password', { protocol: 'vnc', password: secrets[0] })),
-      keep(qmp.executeRaw('blockdev-add', { driver: 'https', 'node-name': 'web', url: 'https://x/y', cookie: secrets[1] })),
+      keep(
+        qmp.executeRaw('blockdev-add', { driver: 'https', 'node-name': 'web', url: 'https://x/y', cookie: secrets[1] }),
+      ),
       keep(qmp.execute('qom-set', { path: '/objects/sec0', property: 'data', value: secrets[2] })),
       keep(qmp.hmp(`qom-set /objects/sec0 data ${secrets[3]}`)),
       keep(qmp.execute('object-add', { 'qom-type': 'secret', id: 'sec1', data: secrets[4] })),
@@ -275,7 +318,13 @@ describe('5. secrets', () => {
     await qmp.close();
     await Promise.all(pending);
     expect(errors.length).toBeGreaterThanOrEqual(6);
-    for (const e of errors) shown.push(inspect(e, { depth: 10, showHidden: true }), (e as Error).message, String((e as Error).stack), JSON.stringify(e));
+    for (const e of errors)
+      shown.push(
+        inspect(e, { depth: 10, showHidden: true }),
+        (e as Error).message,
+        String((e as Error).stack),
+        JSON.stringify(e),
+      );
     for (const t of taps) shown.push(JSON.stringify(t));
     const all = shown.join('\n');
     for (const s of secrets) expect(all, s).not.toContain(s);
@@ -315,10 +364,19 @@ describe("6. the caller's mistakes", () => {
     const h = holding();
     const { server, qmp } = await setup({ onRequest: h.onRequest });
     const outcomes: string[] = [];
-    const a = qmp.execute('query-name', { timeout: Infinity }).then(() => outcomes.push('a'), () => outcomes.push('a failed'));
-    const b = qmp.execute('query-name', { timeout: 2 ** 31 }).then(() => outcomes.push('b'), () => outcomes.push('b failed'));
+    const a = qmp.execute('query-name', { timeout: Infinity }).then(
+      () => outcomes.push('a'),
+      () => outcomes.push('a failed'),
+    );
+    const b = qmp.execute('query-name', { timeout: 2 ** 31 }).then(
+      () => outcomes.push('b'),
+      () => outcomes.push('b failed'),
+    );
     const w = qmp.waitForEvent('STOP', undefined, { timeout: 2 ** 31 + 5 });
-    void w.then(() => outcomes.push('w'), () => outcomes.push('w failed'));
+    void w.then(
+      () => outcomes.push('w'),
+      () => outcomes.push('w failed'),
+    );
     await new Promise((r) => setTimeout(r, 30));
     expect(outcomes).toEqual([]);
     server.reply(h.held[0], { name: 'a' });
@@ -329,7 +387,13 @@ describe("6. the caller's mistakes", () => {
   });
 
   it('bad options are a QmpUsageError naming the option, at connect and per call', async () => {
-    for (const options of [{ maxInFlight: 0 }, { maxInFlight: NaN }, { timeout: -1 }, { maxMessageBytes: 1.5 }, { timeout: 'soon' as never }]) {
+    for (const options of [
+      { maxInFlight: 0 },
+      { maxInFlight: NaN },
+      { timeout: -1 },
+      { maxMessageBytes: 1.5 },
+      { timeout: 'soon' as never },
+    ]) {
       const err = await caught(open(new FakeQmp(), options));
       expect(err, JSON.stringify(options)).toBeInstanceOf(QmpUsageError);
       expect((err as QmpUsageError).code).toBe('bad-option');
@@ -348,7 +412,9 @@ describe("6. the caller's mistakes", () => {
     expect(err).toBeInstanceOf(QmpUsageError);
     expect((err as QmpUsageError).code).toBe('unexpected-arguments');
     expect((err as Error).message).toMatch(/query-status takes no arguments.*'verbose'/);
-    expect(((await caught(qmp.cmd.queryStatus({ verbose: true } as never))) as QmpUsageError).code).toBe('unexpected-arguments');
+    expect(((await caught(qmp.cmd.queryStatus({ verbose: true } as never))) as QmpUsageError).code).toBe(
+      'unexpected-arguments',
+    );
     expect(await qmp.execute('query-status', { timeout: 500 })).toEqual({});
     expect(server.calls).toHaveLength(1);
   });
@@ -407,7 +473,9 @@ describe('8. iterators and shared signals', () => {
       const { qmp } = await setup({ onRequest: h.onRequest }, { maxInFlight: Infinity });
       const ac = new AbortController();
       const calls = Array.from({ length: 50 }, () => caught(qmp.execute('query-name', { signal: ac.signal })));
-      const waits = Array.from({ length: 50 }, () => caught(qmp.waitForEvent('STOP', undefined, { signal: ac.signal })));
+      const waits = Array.from({ length: 50 }, () =>
+        caught(qmp.waitForEvent('STOP', undefined, { signal: ac.signal })),
+      );
       await until(() => h.held.length === 50);
       ac.abort();
       for (const e of await Promise.all([...calls, ...waits])) expect(e).toBeInstanceOf(QmpAbortError);
@@ -422,7 +490,10 @@ describe('8. iterators and shared signals', () => {
 describe('9. eight unanswered requests', () => {
   it('says so: a stall notification, a clear error for calls never sent, and executeOob gets through', async () => {
     const h = holding();
-    const { server, qmp } = await setup({ onRequest: (req, s) => (req.oob ? s.reply(req, []) : h.onRequest(req)) }, { stallAfter: 20 });
+    const { server, qmp } = await setup(
+      { onRequest: (req, s) => (req.oob ? s.reply(req, []) : h.onRequest(req)) },
+      { stallAfter: 20 },
+    );
     const stalls: StallInfo[] = [];
     qmp.onStall((s) => stalls.push(s));
     const stuck = Array.from({ length: 8 }, () => qmp.execute('stop'));
@@ -435,7 +506,9 @@ describe('9. eight unanswered requests', () => {
     const err = await blocked;
     expect(err).toBeInstanceOf(QmpTimeoutError);
     expect((err as QmpTimeoutError).sent).toBe(false);
-    expect((err as Error).message).toMatch(/query-name: not sent within 60 ms: 8 requests outstanding since \S+ \(the oldest: stop\); executeOob\(\)/);
+    expect((err as Error).message).toMatch(
+      /query-name: not sent within 60 ms: 8 requests outstanding since \S+ \(the oldest: stop\); executeOob\(\)/,
+    );
     for (const req of h.held) server.reply(req);
     await Promise.all(stuck);
     expect(qmp.stats).toMatchObject({ inFlight: 0, queued: 0 });
@@ -476,7 +549,10 @@ void replyText;
 describe('what is sent is what is checked, shown and redacted', () => {
   it('validation, the tap and QmpError.args see the arguments as written (toJSON applied), redacted', async () => {
     const taps: TapEntry[] = [];
-    const { server, qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'no') }, { tap: (t) => taps.push(t) });
+    const { server, qmp } = await setup(
+      { onRequest: (req, s) => s.fail(req, 'GenericError', 'no') },
+      { tap: (t) => taps.push(t) },
+    );
     // toJSON supplies the required 'node-name' and turns 'pw' into 'password'.
     const args = { toJSON: () => ({ 'node-name': 'n1', password: 'hunter2' }) };
     const err = await caught(qmp.executeRaw('blockdev-del', args as never));
@@ -499,21 +575,41 @@ describe('what is sent is what is checked, shown and redacted', () => {
 
   it('masks secrets in excerpts of what could not be used, and URL passwords everywhere', async () => {
     const taps: TapEntry[] = [];
-    const { server, qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'no') }, { tap: (t) => taps.push(t) });
+    const { server, qmp } = await setup(
+      { onRequest: (req, s) => s.fail(req, 'GenericError', 'no') },
+      { tap: (t) => taps.push(t) },
+    );
     server.send({ return: { password: 'unmatched-s3cr3t' }, id: 4242 });
     server.send({ weird: { secret: 'shape-s3cr3t' } });
     server.send('{"password": "garbage-s3cr3t", oops\r\n');
     await until(() => problems(qmp).length === 3);
-    const err = await caught(qmp.executeRaw('blockdev-add', { driver: 'https', 'node-name': 'w', url: 'https://alice:url-s3cr3t@example.com/disk' }));
-    const shown = [JSON.stringify(problems(qmp)), inspect(problems(qmp)), JSON.stringify(taps), JSON.stringify(err), inspect(err)].join('\n');
-    for (const s of ['unmatched-s3cr3t', 'shape-s3cr3t', 'garbage-s3cr3t', 'url-s3cr3t']) expect(shown, s).not.toContain(s);
+    const err = await caught(
+      qmp.executeRaw('blockdev-add', {
+        driver: 'https',
+        'node-name': 'w',
+        url: 'https://alice:url-s3cr3t@example.com/disk',
+      }),
+    );
+    const shown = [
+      JSON.stringify(problems(qmp)),
+      inspect(problems(qmp)),
+      JSON.stringify(taps),
+      JSON.stringify(err),
+      inspect(err),
+    ].join('\n');
+    for (const s of ['unmatched-s3cr3t', 'shape-s3cr3t', 'garbage-s3cr3t', 'url-s3cr3t'])
+      expect(shown, s).not.toContain(s);
     expect(shown).toContain('https://alice:<redacted>@example.com/disk');
   });
 
   it('JSON.stringify of an error works with 64-bit arguments (as strings)', async () => {
     const { qmp } = await setup({ onRequest: (req, s) => s.fail(req, 'GenericError', 'no') });
     const err = await caught(qmp.execute('block_resize', { 'node-name': 'n', size: 2n ** 62n }));
-    expect(JSON.parse(JSON.stringify(err))).toMatchObject({ name: 'QmpError', code: 'command-failed', args: { size: '4611686018427387904' } });
+    expect(JSON.parse(JSON.stringify(err))).toMatchObject({
+      name: 'QmpError',
+      code: 'command-failed',
+      args: { size: '4611686018427387904' },
+    });
   });
 });
 
@@ -549,7 +645,10 @@ describe('callbacks and the close', () => {
     const { server, qmp } = await setup();
     const seen: string[] = [];
     qmp.onAny((e) => seen.push(e.event));
-    server.sendChunks(Buffer.concat([Buffer.from('{"event": "HALF'), Buffer.from([0xff]), Buffer.from(line(event('WHOLE')))]), Infinity);
+    server.sendChunks(
+      Buffer.concat([Buffer.from('{"event": "HALF'), Buffer.from([0xff]), Buffer.from(line(event('WHOLE')))]),
+      Infinity,
+    );
     await until(() => seen.length === 1);
     expect(seen).toEqual(['WHOLE']);
     expect(problems(qmp).map((p) => p.code)).toEqual(['sync-byte']);
@@ -650,7 +749,9 @@ describe('the API refuses what it cannot use, with a code', () => {
 
   it('a forged greeting is refused, and inspecting the client never throws', async () => {
     const server = new FakeQmp({ greet: false });
-    server.send({ QMP: { version: { qemu: { major: { toString: 1 }, minor: 2, micro: 0 }, package: '' }, capabilities: [] } });
+    server.send({
+      QMP: { version: { qemu: { major: { toString: 1 }, minor: 2, micro: 0 }, package: '' }, capabilities: [] },
+    });
     const err = await caught(open(server));
     expect((err as ConnectionError).code).toBe('protocol');
     const { qmp } = await setup();
@@ -686,10 +787,15 @@ describe('second review: redaction, numbers, streams, the facade', () => {
     expect(Date.now() - started).toBeLessThan(1000); // quadratic took 17 s on 200 KB
     expect(maskUrl('https://alice:p@ss@host/d')).toBe('https://alice:<redacted>@host/d');
     expect(maskUrl('iscsi://alice%hunter2@host/iqn/0')).toBe('iscsi://alice%<redacted>@host/iqn/0');
-    expect(maskUrl('rbd:pool/img:id=admin:key=AQB5:conf=/etc/ceph.conf')).toBe('rbd:pool/img:id=admin:key=<redacted>:conf=/etc/ceph.conf');
-    expect(maskUrl('json:{"driver": "ssh", "password": "hunter2"}')).toBe('json:{"driver": "ssh", "password": "<redacted>"}');
+    expect(maskUrl('rbd:pool/img:id=admin:key=AQB5:conf=/etc/ceph.conf')).toBe(
+      'rbd:pool/img:id=admin:key=<redacted>:conf=/etc/ceph.conf',
+    );
+    expect(maskUrl('json:{"driver": "ssh", "password": "hunter2"}')).toBe(
+      'json:{"driver": "ssh", "password": "<redacted>"}',
+    );
     const { qmp } = await setup({
-      onRequest: (req, s) => s.fail(req, 'GenericError', "Could not open 'https://alice:hunter2@example.com/d': Permission denied"),
+      onRequest: (req, s) =>
+        s.fail(req, 'GenericError', "Could not open 'https://alice:hunter2@example.com/d': Permission denied"),
     });
     const err = await caught(qmp.executeRaw('blockdev-add', {}));
     expect((err as QmpError).desc).toBe("Could not open 'https://alice:<redacted>@example.com/d': Permission denied");
@@ -699,7 +805,17 @@ describe('second review: redaction, numbers, streams, the facade', () => {
   it('redacts the value of secret-bearing {name, value} pairs (qom-list-get)', async () => {
     const taps: TapEntry[] = [];
     const { qmp } = await setup(
-      { onRequest: (req, s) => s.reply(req, [{ properties: [{ name: 'data', type: 'string', value: 'hunter2' }, { name: 'format', value: 'raw' }] }]) },
+      {
+        onRequest: (req, s) =>
+          s.reply(req, [
+            {
+              properties: [
+                { name: 'data', type: 'string', value: 'hunter2' },
+                { name: 'format', value: 'raw' },
+              ],
+            },
+          ]),
+      },
       { tap: (t) => taps.push(t) },
     );
     await qmp.executeRaw('qom-list-get', { paths: ['/objects/sec0'] });
@@ -721,7 +837,9 @@ describe('second review: redaction, numbers, streams, the facade', () => {
     const { server, qmp } = await setup();
     const big = await caught(qmp.execute('block_resize', { 'node-name': 'n', size: 2 ** 60 }));
     expect(big).toBeInstanceOf(QmpValidationError);
-    expect((big as Error).message).toMatch(/\$\.size: 1152921504606847000 is beyond 2\^53 as a number and would be sent rounded: pass a bigint/);
+    expect((big as Error).message).toMatch(
+      /\$\.size: 1152921504606847000 is beyond 2\^53 as a number and would be sent rounded: pass a bigint/,
+    );
     const nan = await caught(qmp.execute('block_resize', { 'node-name': 'n', size: NaN }));
     expect((nan as Error).message).toMatch(/\$\.size: NaN is not a JSON number/);
     await settle();
@@ -755,11 +873,17 @@ describe('second review: redaction, numbers, streams, the facade', () => {
       write(chunk: Buffer, _enc, done) {
         const req = JSON.parse(chunk.toString()) as { id: number; execute: string };
         // An event and the reply, pushed synchronously from inside write().
-        peer.push(enc.encode(`{"event": "C", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n{"return": {}, "id": ${req.id}}\r\n`));
+        peer.push(
+          enc.encode(
+            `{"event": "C", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n{"return": {}, "id": ${req.id}}\r\n`,
+          ),
+        );
         done();
       },
     });
-    peer.push(enc.encode(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] } })));
+    peer.push(
+      enc.encode(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] } })),
+    );
     const qmp = await connect({ stream: peer }, {}, { connectTimeout: 1000, timeout: 1000 });
     const order: string[] = [];
     const replied: Promise<unknown>[] = [];
@@ -767,7 +891,9 @@ describe('second review: redaction, numbers, streams, the facade', () => {
       order.push(e.event);
       if (e.event === 'A') replied.push(qmp.executeRaw('x-poke'));
     });
-    const ab = enc.encode('{"event": "A", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n{"event": "B", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n');
+    const ab = enc.encode(
+      '{"event": "A", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n{"event": "B", "data": {}, "timestamp": {"seconds": 1, "microseconds": 0}}\r\n',
+    );
     // Held while connecting (with the C that answered qmp_capabilities), then delivered in order.
     peer.push(ab);
     await until(() => order.length === 4);
@@ -794,7 +920,9 @@ describe('second review: redaction, numbers, streams, the facade', () => {
   });
 
   it('refuses a maxMessageBytes no JavaScript string could hold, and targets with unknown keys', async () => {
-    expect(((await caught(open(new FakeQmp(), { maxMessageBytes: 2 ** 30 }))) as QmpUsageError).code).toBe('bad-option');
+    expect(((await caught(open(new FakeQmp(), { maxMessageBytes: 2 ** 30 }))) as QmpUsageError).code).toBe(
+      'bad-option',
+    );
     const { connect } = await import('../runtime/qmp/client.js');
     const err = await caught(connect({ host: '127.0.0.1', port: 1, tls: true } as never, {}));
     expect((err as QmpUsageError).code).toBe('bad-option');
@@ -828,16 +956,24 @@ describe('memory held for calls given up on', () => {
     const peer = new Duplex({
       read() {},
       write(chunk: Buffer, _enc, done) {
-        if (chunk.length < 200 && chunk.toString().includes('qmp_capabilities')) peer.push(`{"return": {}, "id": ${/"id":(\d+)/.exec(chunk.toString())![1]}}\r\n`);
+        if (chunk.length < 200 && chunk.toString().includes('qmp_capabilities'))
+          peer.push(`{"return": {}, "id": ${/"id":(\d+)/.exec(chunk.toString())![1]}}\r\n`);
         done();
       },
     });
-    peer.push(line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: ['oob'] } }));
-    const qmp = await connect({ stream: peer }, { schema: typed.schema, table: typed.table }, { maxRequestBytes: 4 << 20, maxInFlight: Infinity });
+    peer.push(
+      line({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: ['oob'] } }),
+    );
+    const qmp = await connect(
+      { stream: peer },
+      { schema: typed.schema, table: typed.table },
+      { maxRequestBytes: 4 << 20, maxInFlight: Infinity },
+    );
     gc();
     const before = process.memoryUsage().heapUsed;
     const errors: unknown[] = [];
-    for (let i = 0; i < 40; i++) errors.push(await caught(qmp.executeRaw('x-big', { blob: `${i}`.repeat(1 << 20) }, { timeout: 1 })));
+    for (let i = 0; i < 40; i++)
+      errors.push(await caught(qmp.executeRaw('x-big', { blob: `${i}`.repeat(1 << 20) }, { timeout: 1 })));
     expect(qmp.stats.outstanding).toBe(40);
     gc();
     const grown = process.memoryUsage().heapUsed - before;

@@ -4,6 +4,9 @@
  * and the built dist/ (scripts/setup.sh builds it).
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, VERSIONS } from './support/qemu-sources.js';
 
@@ -32,17 +35,20 @@ describe('package entry points', () => {
     expect(r.out.trim()).toBe('function function function undefined undefined');
   });
 
-  it.each(VERSIONS)('qapi-ts/qemu-%s and qsd-%s re-export the client API and errors: one import line is enough', (v) => {
-    const r = run(`
+  it.each(VERSIONS)(
+    'qapi-ts/qemu-%s and qsd-%s re-export the client API and errors: one import line is enough',
+    (v) => {
+      const r = run(`
       for (const p of ['qemu', 'qsd']) {
         const m = await import('qapi-ts/' + p + '-${v}');
         const runtime = await import('qapi-ts/runtime');
         const names = ['connectQmp', 'QmpError', 'ConnectionError', 'QmpTimeoutError', 'QmpAbortError', 'QmpUsageError', 'QmpValidationError', 'ProtocolError', 'CallbackError', 'validate', 'parseJson', 'stringifyJson', 'QmpClient'];
         console.log(p, names.filter((n) => typeof m[n] !== 'function').join(',') || 'all', m.QmpError === runtime.QmpError);
       }`);
-    expect(r.err).toBe('');
-    expect(r.out.trim().split('\n')).toEqual(['qemu all true', 'qsd all true']);
-  });
+      expect(r.err).toBe('');
+      expect(r.out.trim().split('\n')).toEqual(['qemu all true', 'qsd all true']);
+    },
+  );
 
   it.each(VERSIONS)('qapi-ts/qemu-%s, qga-%s and qsd-%s load', (v) => {
     const r = run(`
@@ -63,5 +69,41 @@ describe('package entry points', () => {
       console.log(JSON.stringify(countDefinitions(loadSchema('.cache/qemu/10.2/qga/qapi-schema.json'))));`);
     expect(r.err).toBe('');
     expect(JSON.parse(r.out)).toEqual({ commands: 44, events: 0, structs: 34, unions: 3, alternates: 2, enums: 8 });
+  });
+});
+
+describe('the packed package', () => {
+  it('installs without this repository: only what users import, entry points load, repository-only commands say so', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-pack-'));
+    try {
+      const packed = spawnSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+      expect(packed.status, packed.stderr).toBe(0);
+      const tarball = path.join(dir, packed.stdout.trim().split('\n').pop()!);
+      const files = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).stdout.split('\n');
+      expect(files.filter((f) => /^package\/(dist\/(bench|test)\/|generated\/)/.test(f))).toEqual([]);
+      expect(files).toEqual(
+        expect.arrayContaining(['package/LICENSE', 'package/LICENSES/GPL-2.0.txt', 'package/dist/runtime/main.js']),
+      );
+      const installed = path.join(dir, 'node_modules', 'qapi-ts');
+      mkdirSync(installed, { recursive: true });
+      expect(spawnSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']).status).toBe(0);
+      const node = (args: string[]): { status: number | null; out: string; err: string } => {
+        const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
+        return { status: r.status, out: r.stdout, err: r.stderr };
+      };
+      const imported = node([
+        '--input-type=module',
+        '-e',
+        `const m = await import('qapi-ts'); const r = await import('qapi-ts/qemu-7.2'); console.log(typeof m.connectQmp, typeof r.QmpError)`,
+      ]);
+      expect(imported).toEqual({ status: 0, out: 'function function\n', err: '' });
+      const bin = path.join(installed, 'dist/cli/bin.js');
+      expect(node([bin, 'version']).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+      const all = node([bin, 'gen', '--all', '--check']);
+      expect(all.status).toBe(1);
+      expect(all.err).toMatch(/works in a clone of the qapi-ts repository/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -150,7 +150,9 @@ describe('includes', () => {
       },
     );
     const show = (e: (typeof r.exprs)[number]) =>
-      e.expr.has('include') ? `include ${String(e.expr.get('include'))}` : `${String(e.expr.get('struct'))}@${e.info.file}:${e.info.line}`;
+      e.expr.has('include')
+        ? `include ${String(e.expr.get('include'))}`
+        : `${String(e.expr.get('struct'))}@${e.info.file}:${e.info.line}`;
     // Directives stay in the result, a repeat too, followed by what they brought in.
     expect(r.exprs.map(show)).toEqual([
       'include sub/a.json',

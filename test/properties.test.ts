@@ -70,12 +70,35 @@ function depthOf(v: JsonValue): number {
 // -- JSON values ------------------------------------------------------------
 
 /** Characters that trip a careless scanner: brackets and quotes inside strings, escapes, multi-byte UTF-8. */
-const tricky = fc.constantFrom('[', ']', '{', '}', '"', '\\', ',', ':', 'a', ' ', '\u00e9', '\u2603', '\ud83d\ude00', '\u0000', '\n', '\r', '\u2028');
+const tricky = fc.constantFrom(
+  '[',
+  ']',
+  '{',
+  '}',
+  '"',
+  '\\',
+  ',',
+  ':',
+  'a',
+  ' ',
+  '\u00e9',
+  '\u2603',
+  '\ud83d\ude00',
+  '\u0000',
+  '\n',
+  '\r',
+  '\u2028',
+);
 /** A quote or backslash, then a run of brackets: deep to a scanner that mistakes where strings end. */
 const bracketRun = fc
   .tuple(fc.constantFrom('"', '\\"', '\\', '\\\\', ''), fc.constantFrom('[', '{', ']'), fc.integer({ min: 6, max: 12 }))
   .map(([head, bracket, n]) => head + bracket.repeat(n));
-const str = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ unit: tricky, maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 6 }), bracketRun);
+const str = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.string({ unit: tricky, maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 6 }),
+  bracketRun,
+);
 const key = fc.oneof(fc.string({ maxLength: 6 }), fc.string({ unit: tricky, maxLength: 4 }));
 /** Integers only: a 16-digit literal would (rightly) come back as a bigint. */
 const leaf: fc.Arbitrary<JsonValue> = fc.oneof(str, fc.integer(), fc.boolean(), fc.constant(null));
@@ -110,17 +133,26 @@ type Item =
 const blanks = fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 });
 
 /** Objects around the size limit: 'x' * 150..240 in a member. */
-const bigObject = fc.tuple(smallObject, fc.integer({ min: 150, max: 240 })).map(([o, n]): JsonObject => ({ ...o, pad: 'x'.repeat(n) }));
+const bigObject = fc
+  .tuple(smallObject, fc.integer({ min: 150, max: 240 }))
+  .map(([o, n]): JsonObject => ({ ...o, pad: 'x'.repeat(n) }));
 
 /** `{"pad":"xx..."}` sized so that its line (a CR included) is MAX - 2 .. MAX + 2 bytes: the edge of the cap. */
 const edgeLine: fc.Arbitrary<Item> = fc
   .tuple(fc.integer({ min: MAX - 2, max: MAX + 2 }), eolArb)
-  .map(([size, eol]) => ({ kind: 'line', value: { pad: 'x'.repeat(size - 10 - (eol.length - 1)) }, pad: ['', ''], eol }));
+  .map(([size, eol]) => ({
+    kind: 'line',
+    value: { pad: 'x'.repeat(size - 10 - (eol.length - 1)) },
+    pad: ['', ''],
+    eol,
+  }));
 
 /** Objects nested 6..13 deep, around the depth limit. */
 const deepObject = fc
   .tuple(fc.array(fc.boolean(), { minLength: 5, maxLength: 12 }), str)
-  .map(([arrays, inner]): JsonObject => ({ deep: arrays.reduceRight<JsonValue>((v, isArray) => (isArray ? [v] : { k: v }), inner) }));
+  .map(([arrays, inner]): JsonObject => ({
+    deep: arrays.reduceRight<JsonValue>((v, isArray) => (isArray ? [v] : { k: v }), inner),
+  }));
 
 /** JSON that is not an object: scalars, arrays, deep arrays. */
 const notAnObject: fc.Arbitrary<JsonValue> = fc.oneof(
@@ -132,20 +164,25 @@ const notAnObject: fc.Arbitrary<JsonValue> = fc.oneof(
 /** `{"s":"<bytes>","pad":"xxx"}` with bytes that are not UTF-8 (never '"', '\\', controls, LF or 0xFF), around the cap. */
 const lossyObject = fc
   .tuple(
-    fc.array(fc.oneof(fc.integer({ min: 0x80, max: 0xfe }), fc.constantFrom(0xc3, 0xe2, 0xf0, 0xed, 0x61)), { minLength: 1, maxLength: 80 }),
+    fc.array(fc.oneof(fc.integer({ min: 0x80, max: 0xfe }), fc.constantFrom(0xc3, 0xe2, 0xf0, 0xed, 0x61)), {
+      minLength: 1,
+      maxLength: 80,
+    }),
     fc.integer({ min: 0, max: 190 }),
   )
-  .map(([raw, pad]) => Buffer.concat([Buffer.from('{"s":"'), Uint8Array.from(raw), Buffer.from(`","pad":"${'x'.repeat(pad)}"}`)]));
+  .map(([raw, pad]) =>
+    Buffer.concat([Buffer.from('{"s":"'), Uint8Array.from(raw), Buffer.from(`","pad":"${'x'.repeat(pad)}"}`)]),
+  );
 
 /** A strict prefix of an object's text (maybe ending inside a multi-byte character). */
-const prefixOfObject = fc
-  .tuple(smallObject, fc.double({ min: 0, max: 1, noNaN: true }))
-  .map(([o, f]) => {
-    const b = Buffer.from(JSON.stringify(o));
-    return Uint8Array.from(b.subarray(0, Math.min(b.length - 1, Math.floor(f * b.length))));
-  });
+const prefixOfObject = fc.tuple(smallObject, fc.double({ min: 0, max: 1, noNaN: true })).map(([o, f]) => {
+  const b = Buffer.from(JSON.stringify(o));
+  return Uint8Array.from(b.subarray(0, Math.min(b.length - 1, Math.floor(f * b.length))));
+});
 
-const jsonish = fc.array(fc.constantFrom(...Buffer.from('{}[]":,01 \t\\nultrue-e.\r')), { maxLength: 30 }).map((a) => Uint8Array.from(a));
+const jsonish = fc
+  .array(fc.constantFrom(...Buffer.from('{}[]":,01 \t\\nultrue-e.\r')), { maxLength: 30 })
+  .map((a) => Uint8Array.from(a));
 
 /** Only blanks JSON knows (space, tab, CR) or not blank at all: a line of other Unicode spaces is left out of the model. */
 function plainBlankOrNot(bytes: Uint8Array): boolean {
@@ -163,7 +200,9 @@ const cutBytes = fc
     fc.uint8Array({ maxLength: 30 }),
     prefixOfObject,
     // A whole message, maybe with its CR, then 0xFF instead of the LF.
-    fc.tuple(smallObject, fc.boolean()).map(([o, cr]) => Uint8Array.from(Buffer.from(JSON.stringify(o) + (cr ? '\r' : '')))),
+    fc
+      .tuple(smallObject, fc.boolean())
+      .map(([o, cr]) => Uint8Array.from(Buffer.from(JSON.stringify(o) + (cr ? '\r' : '')))),
     // Beyond the cap: the decoder is skipping when the 0xFF comes.
     fc.integer({ min: 150, max: 400 }).map((n) => Uint8Array.from(Buffer.from(`{"return":"${'x'.repeat(n)}`))),
   )
@@ -235,7 +274,11 @@ function model(items: Item[], trailing: Uint8Array | null): Outcome {
         break;
       case 'lossy':
         if (lineBytes > MAX) out.errors.push(['oversized']);
-        else out.messages.push({ msg: JSON.parse(Buffer.from(item.bytes).toString('utf8')) as JsonObject, size: wire.toString('utf8').length });
+        else
+          out.messages.push({
+            msg: JSON.parse(Buffer.from(item.bytes).toString('utf8')) as JsonObject,
+            size: wire.toString('utf8').length,
+          });
         break;
       case 'garbage':
         if (lineBytes > MAX) out.errors.push(['oversized']);
@@ -305,9 +348,14 @@ function decode(chunks: Buffer[]): Decoded {
   return got;
 }
 
-const trailingArb = fc.option(fc.oneof(fc.uint8Array({ maxLength: 20 }), prefixOfObject, fc.uint8Array({ minLength: 195, maxLength: 230 })).map(inLine), {
-  freq: 3,
-});
+const trailingArb = fc.option(
+  fc
+    .oneof(fc.uint8Array({ maxLength: 20 }), prefixOfObject, fc.uint8Array({ minLength: 195, maxLength: 230 }))
+    .map(inLine),
+  {
+    freq: 3,
+  },
+);
 
 function wireOf(items: Item[], trailing: Uint8Array | null): Buffer {
   return Buffer.concat([...items.map(encode), trailing ?? new Uint8Array(0)]);
@@ -343,17 +391,22 @@ describe('MessageDecoder (property)', () => {
 
   it('gives the same messages and errors however the stream is cut (one chunk, any split, byte by byte)', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(itemArb, lossyItemArb), { maxLength: 15 }), trailingArb, cutsArb, (items, trailing, cuts) => {
-        const wire = wireOf(items, trailing);
-        const whole = decode([wire]);
-        const split = decode(chunk(wire, cuts));
-        const bytewise = decode(chunk(wire, 'bytes'));
-        for (const other of [split, bytewise]) {
-          expect(other.messages.map((m) => m.msg)).toEqual(whole.messages.map((m) => m.msg));
-          expect(other.errors.map((e) => e.code)).toEqual(whole.errors.map((e) => e.code));
-          expect(other.syncs).toBe(whole.syncs);
-        }
-      }),
+      fc.property(
+        fc.array(fc.oneof(itemArb, lossyItemArb), { maxLength: 15 }),
+        trailingArb,
+        cutsArb,
+        (items, trailing, cuts) => {
+          const wire = wireOf(items, trailing);
+          const whole = decode([wire]);
+          const split = decode(chunk(wire, cuts));
+          const bytewise = decode(chunk(wire, 'bytes'));
+          for (const other of [split, bytewise]) {
+            expect(other.messages.map((m) => m.msg)).toEqual(whole.messages.map((m) => m.msg));
+            expect(other.errors.map((e) => e.code)).toEqual(whole.errors.map((e) => e.code));
+            expect(other.syncs).toBe(whole.syncs);
+          }
+        },
+      ),
       { numRuns: 300, ...replay() },
     );
   });
@@ -412,22 +465,40 @@ interface Scenario {
 const chunkSize = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.constantFrom(64, Infinity));
 
 const callSpec: fc.Arbitrary<CallSpec> = fc.record({
-  timeout: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 5 }) }),
+  timeout: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(undefined) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 5 }) },
+  ),
   preAbort: fc.integer({ min: 0, max: 19 }).map((x) => x === 0),
 });
 
 const moveArb: fc.Arbitrary<Move> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ t: 'call' as const }) },
-  { weight: 8, arbitrary: fc.record({ t: fc.constant('answer' as const), pick: fc.nat(), error: fc.integer({ min: 0, max: 3 }).map((x) => x === 0) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      t: fc.constant('answer' as const),
+      pick: fc.nat(),
+      error: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('abort' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ t: 'event' as const }) },
   { weight: 2, arbitrary: fc.constant({ t: 'idlessError' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('idlessReturn' as const), n: fc.option(fc.nat(30)) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('stray' as const), variant: fc.nat(7), pick: fc.nat(), error: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('stray' as const), variant: fc.nat(7), pick: fc.nat(), error: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('garbage' as const), bytes: garbageBytes }) },
   {
     weight: 1,
-    arbitrary: fc.record({ t: fc.constant('cut' as const), bytes: fc.option(fc.uint8Array({ maxLength: 20 }).map(inLine)), pick: fc.nat(), cr: fc.boolean() }),
+    arbitrary: fc.record({
+      t: fc.constant('cut' as const),
+      bytes: fc.option(fc.uint8Array({ maxLength: 20 }).map(inLine)),
+      pick: fc.nat(),
+      cr: fc.boolean(),
+    }),
   },
   { weight: 1, arbitrary: fc.constant({ t: 'ff' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('shape' as const), greeting: fc.boolean() }) },
@@ -490,7 +561,14 @@ interface Tracked {
   outcome?: { ok: true; value: JsonValue } | { ok: false; error: unknown };
 }
 
-const ALLOWED_PROBLEMS = new Set<string>(['invalid-json', 'too-deep', 'not-an-object', 'unknown-shape', 'unmatched-reply', 'sync-byte']);
+const ALLOWED_PROBLEMS = new Set<string>([
+  'invalid-json',
+  'too-deep',
+  'not-an-object',
+  'unknown-shape',
+  'unmatched-reply',
+  'sync-byte',
+]);
 
 function shuffled<T>(list: T[], order: number[]): T[] {
   const rest = [...list];
@@ -502,7 +580,19 @@ function shuffled<T>(list: T[], order: number[]): T[] {
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** What the runs exercised, all told: a generator that stops reaching a case shows here. */
-const coverage = { runs: 0, calls: 0, resolved: 0, ownErrors: 0, idlessRejections: 0, attributed: 0, timeouts: 0, unsentTimeouts: 0, aborts: 0, overBound: 0, unmatched: 0 };
+const coverage = {
+  runs: 0,
+  calls: 0,
+  resolved: 0,
+  ownErrors: 0,
+  idlessRejections: 0,
+  attributed: 0,
+  timeouts: 0,
+  unsentTimeouts: 0,
+  aborts: 0,
+  overBound: 0,
+  unmatched: 0,
+};
 
 async function runScenario(s: Scenario): Promise<void> {
   const eol = s.eol;
@@ -522,7 +612,8 @@ async function runScenario(s: Scenario): Promise<void> {
       // The client frees a slot on a reply or an id-less error it attributes; the fake
       // may have sent replies the client has not read yet, so this can only be lower.
       const outstanding = held.filter((r) => !answered.has(r) && !attribution.attributed.has(r.id as number)).length;
-      if (outstanding > s.maxInFlight) violations.push(`request ${String(req.id)} made ${outstanding} outstanding (maxInFlight ${s.maxInFlight})`);
+      if (outstanding > s.maxInFlight)
+        violations.push(`request ${String(req.id)} made ${outstanding} outstanding (maxInFlight ${s.maxInFlight})`);
     },
   });
   const qmp = await open(server, { maxInFlight: s.maxInFlight, timeout: 0, tap: (e) => attribution.see(e) });
@@ -566,7 +657,9 @@ async function runScenario(s: Scenario): Promise<void> {
   };
   const checkInFlight = (where: string): void => {
     if (qmp.stats.inFlight !== attribution.waiting.length) {
-      violations.push(`${where}: stats.inFlight ${qmp.stats.inFlight}, but ${attribution.waiting.length} requests unanswered by the rule`);
+      violations.push(
+        `${where}: stats.inFlight ${qmp.stats.inFlight}, but ${attribution.waiting.length} requests unanswered by the rule`,
+      );
     }
   };
 
@@ -596,11 +689,26 @@ async function runScenario(s: Scenario): Promise<void> {
         break;
       case 'stray': {
         const done = held.filter((r) => answered.has(r));
-        const ids: (JsonValue | undefined)[] = [1_000_000 + m.pick, -1 - (m.pick % 5), 0, `x${m.pick % 3}`, null, 0.5 + (m.pick % 3), 1, done.length ? done[m.pick % done.length].id : undefined];
+        const ids: (JsonValue | undefined)[] = [
+          1_000_000 + m.pick,
+          -1 - (m.pick % 5),
+          0,
+          `x${m.pick % 3}`,
+          null,
+          0.5 + (m.pick % 3),
+          1,
+          done.length ? done[m.pick % done.length].id : undefined,
+        ];
         const id = ids[m.variant % ids.length];
         if (id === undefined) break;
         counts.strays++;
-        outbox.push(line(m.error ? { error: { class: 'GenericError', desc: 'stray' }, id } : { return: { n: m.pick % 30, stray: true }, id }));
+        outbox.push(
+          line(
+            m.error
+              ? { error: { class: 'GenericError', desc: 'stray' }, id }
+              : { return: { n: m.pick % 30, stray: true }, id },
+          ),
+        );
         break;
       }
       case 'garbage':
@@ -609,7 +717,12 @@ async function runScenario(s: Scenario): Promise<void> {
       case 'cut': {
         // A forged reply for a pending request that must never arrive: the 0xFF discards it.
         const open = unanswered();
-        const forged = Buffer.from(JSON.stringify({ return: { forged: true }, id: open.length ? (open[m.pick % open.length].id ?? null) : 999_999 }) + (m.cr ? '\r' : ''));
+        const forged = Buffer.from(
+          JSON.stringify({
+            return: { forged: true },
+            id: open.length ? (open[m.pick % open.length].id ?? null) : 999_999,
+          }) + (m.cr ? '\r' : ''),
+        );
         outbox.push(Buffer.concat([m.bytes ?? forged, Buffer.from([SYNC])]));
         counts.syncBytes++;
         break;
@@ -619,7 +732,13 @@ async function runScenario(s: Scenario): Promise<void> {
         counts.syncBytes++;
         break;
       case 'shape':
-        outbox.push(line(m.greeting ? { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: '' }, capabilities: [] } } : { hello: 1 }));
+        outbox.push(
+          line(
+            m.greeting
+              ? { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: '' }, capabilities: [] } }
+              : { hello: 1 },
+          ),
+        );
         break;
       case 'flush':
         flush(m.size);
@@ -671,7 +790,8 @@ async function runScenario(s: Scenario): Promise<void> {
   for (const t of tracked) {
     const o = t.outcome;
     if (o?.ok) coverage.resolved++;
-    else if (o?.error instanceof QmpError) o.error.id === undefined ? coverage.idlessRejections++ : coverage.ownErrors++;
+    else if (o?.error instanceof QmpError)
+      o.error.id === undefined ? coverage.idlessRejections++ : coverage.ownErrors++;
     else if (o?.error instanceof QmpTimeoutError) o.error.sent ? coverage.timeouts++ : coverage.unsentTimeouts++;
     else if (o?.error instanceof QmpAbortError) coverage.aborts++;
   }
@@ -694,7 +814,10 @@ async function runScenario(s: Scenario): Promise<void> {
     if (e instanceof QmpError) {
       expect(req, `call ${t.n} got a QmpError`).toBeDefined();
       if (e.id === undefined) {
-        expect(attribution.attributed.has(req!.id as number), `call ${t.n} (id ${String(req!.id)}) rejected by an id-less error not attributed to it`).toBe(true);
+        expect(
+          attribution.attributed.has(req!.id as number),
+          `call ${t.n} (id ${String(req!.id)}) rejected by an id-less error not attributed to it`,
+        ).toBe(true);
         expect(e.errorClass).toBe('GenericError');
       } else {
         expect(e.id).toBe(req!.id);

@@ -68,7 +68,10 @@ describe('QMP on QEMU 7.2, -machine none', () => {
     });
     const e = await bad.catch((x: unknown) => x);
     expect(e).toBeInstanceOf(QmpValidationError);
-    expect((e as QmpValidationError).problems[0]).toMatchObject({ path: '$.detect-zeroes', allowed: ['off', 'on', 'unmap'] });
+    expect((e as QmpValidationError).problems[0]).toMatchObject({
+      path: '$.detect-zeroes',
+      allowed: ['off', 'on', 'unmap'],
+    });
   });
 
   it('reads a 2^62 + 512 byte null-co node back exactly', async () => {
@@ -173,7 +176,10 @@ describe('QMP when QEMU dies, on TCP, with oob', () => {
 
   it('connects over TCP on 127.0.0.1', async () => {
     const port = 40000 + Math.floor(Math.random() * 20000);
-    const qemu = await startQemu({ noDefaultMonitor: true, args: ['-qmp', `tcp:127.0.0.1:${port},server=on,wait=off`] });
+    const qemu = await startQemu({
+      noDefaultMonitor: true,
+      args: ['-qmp', `tcp:127.0.0.1:${port},server=on,wait=off`],
+    });
     started.push(qemu);
     const deadline = Date.now() + 5000;
     while (!(await portOpen(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -186,10 +192,14 @@ describe('QMP when QEMU dies, on TCP, with oob', () => {
     const qemu = await startQemu({
       noDefaultMonitor: true,
       args: [
-        '-object', 'iothread,id=io0',
-        '-blockdev', 'null-co,node-name=n0',
-        '-chardev', 'socket,id=mon0,path={dir}/oob.sock,server=on,wait=off',
-        '-mon', 'chardev=mon0,mode=control',
+        '-object',
+        'iothread,id=io0',
+        '-blockdev',
+        'null-co,node-name=n0',
+        '-chardev',
+        'socket,id=mon0,path={dir}/oob.sock,server=on,wait=off',
+        '-mon',
+        'chardev=mon0,mode=control',
       ],
       waitFor: ['{dir}/oob.sock'],
     });

@@ -41,8 +41,7 @@ function commandEntry(command: Command, ctx: EmitContext, writer: TypeWriter): P
       args = { kind: 'intersection', parts: [args, { kind: 'inlineObject', text: OPEN_ARGUMENTS }] };
     }
     // Inline arguments are written once: the parameter list refers back to them.
-    const argRef =
-      args.kind === 'ref' ? args.text : `${ctx.commandsName}[${stringLiteral(command.name)}]['args']`;
+    const argRef = args.kind === 'ref' ? args.text : `${ctx.commandsName}[${stringLiteral(command.name)}]['args']`;
     const optional = !argType.branches && argType.members.every((m) => m.optional);
     params = optional ? `[args?: ${argRef}]` : `[args: ${argRef}]`;
   }

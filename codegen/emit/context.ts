@@ -111,7 +111,7 @@ function computeOpens(schema: Schema): Set<Type> {
     }
     return false;
   };
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const t of types) {
       if (!opens.has(t) && holds(t)) {

@@ -10,7 +10,12 @@ import { methodsName } from './methods.js';
 import { stringLiteral } from './naming.js';
 
 /** `clientModule`: where the runtime's client lives, as an import specifier. */
-export function emitIndex(ctx: EmitContext, qemuVersion: string, clientModule: string, clientApiModule: string): string {
+export function emitIndex(
+  ctx: EmitContext,
+  qemuVersion: string,
+  clientModule: string,
+  clientApiModule: string,
+): string {
   const methods = methodsName(ctx);
   const lines = [
     // Type-only: types.js is an empty module, and loading it would cost an import.

@@ -84,7 +84,10 @@ export function removeHangingIndent(text: string): string[] {
 export function convertInline(line: string): string {
   return line
     .replace(/``(.+?)``/g, (_m, code: string) => '`' + code + '`')
-    .replace(/(^|[^\w`@])@([A-Za-z_][\w-]*(?:\.[\w-]+)*)/g, (_m, before: string, name: string) => `${before}\`${name}\``);
+    .replace(
+      /(^|[^\w`@])@([A-Za-z_][\w-]*(?:\.[\w-]+)*)/g,
+      (_m, before: string, name: string) => `${before}\`${name}\``,
+    );
 }
 
 function fence(lines: readonly string[], prefix: string, lang = ''): string[] {
@@ -118,7 +121,14 @@ function convertBlocks(lines: readonly string[], out: string[]): void {
       while (j < lines.length && (isBlank(lines[j]) || indentOf(lines[j]) > indent)) j++;
       let end = j;
       while (end > i + 1 && isBlank(lines[end - 1])) end--;
-      renderDirective(directive[2], directive[3] ?? '', lines.slice(i + 1, end), directive[1], out, lines.slice(i, end));
+      renderDirective(
+        directive[2],
+        directive[3] ?? '',
+        lines.slice(i + 1, end),
+        directive[1],
+        out,
+        lines.slice(i, end),
+      );
       i = end;
       continue;
     }
@@ -359,7 +369,10 @@ export function definitionDoc(defn: Definition, ctx: DocContext, options: Defini
   for (const p of options.extra ?? []) b.paragraph(p);
   // @returns, @throws, @since, then @deprecated / @experimental.
   const order = (t: string[]): number => ['returns', 'throws', 'since'].indexOf(t[0]) + 1 || 4;
-  flushTags(b, [...tags].sort((x, y) => order(x) - order(y)));
+  flushTags(
+    b,
+    [...tags].sort((x, y) => order(x) - order(y)),
+  );
   // Every definition gets a comment, if only to say what it is.
   return b.text() ?? `QAPI ${defn.meta} \`${defn.name}\` (undocumented).`;
 }

@@ -306,7 +306,13 @@ function arrayMustBreak(a: readonly unknown[]): boolean {
 }
 
 /** A data value at `column`, continuation lines at `indent`, `trail` characters after it. */
-function printData(v: unknown, column: number, indent: string, trail: number, memo: Map<object, string | undefined>): string {
+function printData(
+  v: unknown,
+  column: number,
+  indent: string,
+  trail: number,
+  memo: Map<object, string | undefined>,
+): string {
   const f = flatData(v, memo);
   if (f !== undefined && column + f.length + trail <= width) return f;
   const inner = indent + INDENT;

@@ -143,7 +143,11 @@ function unionDeclarations(type: ObjectType, ctx: EmitContext, writer: TypeWrite
         name: branchName,
         type: {
           kind: 'intersection',
-          parts: [ref(baseRef), { kind: 'inlineObject', text: `{ ${tagProperty.key}: ${flatRef(tagProperty.type)} }` }, writer.ref(vt, mode)],
+          parts: [
+            ref(baseRef),
+            { kind: 'inlineObject', text: `{ ${tagProperty.key}: ${flatRef(tagProperty.type)} }` },
+            writer.ref(vt, mode),
+          ],
         },
         doc,
       });
@@ -182,7 +186,14 @@ export interface EmittedFile {
 export function emitTypes(ctx: EmitContext): EmittedFile {
   const writer = typeWriter(ctx);
   writer.usedRuntime.add('JsonValue'); // Returned<T> refers to it
-  const statements: Statement[] = [{ kind: 'text', text: `/**\n${RETURNED_DOC.split('\n').map((l) => ` * ${l}`.trimEnd()).join('\n')}\n */\n${RETURNED_DECLARATIONS}` }];
+  const statements: Statement[] = [
+    {
+      kind: 'text',
+      text: `/**\n${RETURNED_DOC.split('\n')
+        .map((l) => ` * ${l}`.trimEnd())
+        .join('\n')}\n */\n${RETURNED_DECLARATIONS}`,
+    },
+  ];
   const freeform = new FreeformDocs(ctx);
   const before = (t: Definition): void => {
     if (t.info) statements.push(...freeform.before(t.info.file, t.info.line));
@@ -248,7 +259,13 @@ class FreeformDocs {
 }
 
 function freeformComment(doc: QapiDoc): Statement {
-  const text = doc.allSections.map((sec) => sec.text).filter(Boolean).join('\n\n');
-  const lines = text.replaceAll('*/', '*\\/').split('\n').map((l) => ` * ${l}`.trimEnd());
+  const text = doc.allSections
+    .map((sec) => sec.text)
+    .filter(Boolean)
+    .join('\n\n');
+  const lines = text
+    .replaceAll('*/', '*\\/')
+    .split('\n')
+    .map((l) => ` * ${l}`.trimEnd());
   return { kind: 'text', text: ['/*', ...lines, ' */'].join('\n') };
 }

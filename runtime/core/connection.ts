@@ -100,9 +100,12 @@ export class Connection<M> {
       this.close(new ConnectionError('closed', `${peer}: the peer closed the connection`));
     });
     stream.on('close', () => this.close(new ConnectionError('closed', `${peer}: connection closed`)));
-    stream.on('error', (e: NodeJS.ErrnoException) => this.close(new ConnectionError('closed', `${peer}: ${e.code ?? e.message}`, { cause: e })));
+    stream.on('error', (e: NodeJS.ErrnoException) =>
+      this.close(new ConnectionError('closed', `${peer}: ${e.code ?? e.message}`, { cause: e })),
+    );
     // A stream that is already gone emits nothing more: say so, instead of waiting for a greeting that cannot come.
-    if (stream.destroyed || stream.readableEnded) queueMicrotask(() => this.close(new ConnectionError('closed', `${peer}: the stream is already closed`)));
+    if (stream.destroyed || stream.readableEnded)
+      queueMicrotask(() => this.close(new ConnectionError('closed', `${peer}: the stream is already closed`)));
   }
 
   get isOpen(): boolean {
@@ -151,7 +154,10 @@ export class Connection<M> {
   }
 
   onError(listener: (problem: ClientProblem) => void): Disposable {
-    return subscribe((this.#errorListeners ??= new Set()), checkListener<(p: ClientProblem) => void>(listener, 'onError: listener'));
+    return subscribe(
+      (this.#errorListeners ??= new Set()),
+      checkListener<(p: ClientProblem) => void>(listener, 'onError: listener'),
+    );
   }
 
   /** Once, with the close reason; right away (in a microtask) when already closed. */
@@ -161,11 +167,17 @@ export class Connection<M> {
       queueMicrotask(() => this.notify(new Set([listener]), reason, 'close listener'));
       return { dispose: () => undefined };
     }
-    return subscribe((this.#closeListeners ??= new Set()), checkListener<(e: ConnectionError) => void>(listener, 'onClose: listener'));
+    return subscribe(
+      (this.#closeListeners ??= new Set()),
+      checkListener<(e: ConnectionError) => void>(listener, 'onClose: listener'),
+    );
   }
 
   onStall(listener: (info: StallInfo) => void): Disposable {
-    return subscribe((this.#stallListeners ??= new Set()), checkListener<(s: StallInfo) => void>(listener, 'onStall: listener'));
+    return subscribe(
+      (this.#stallListeners ??= new Set()),
+      checkListener<(s: StallInfo) => void>(listener, 'onStall: listener'),
+    );
   }
 
   /**
@@ -183,14 +195,17 @@ export class Connection<M> {
             ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
             : undefined;
     if (!bytes) {
-      this.report(new ProtocolError('invalid-json', `${this.peer}: the stream gave a ${typeof chunk}, not bytes or text`));
+      this.report(
+        new ProtocolError('invalid-json', `${this.peer}: the stream gave a ${typeof chunk}, not bytes or text`),
+      );
       return;
     }
     this.#backlog.push(bytes);
     if (this.#decoding) return;
     this.#decoding = true;
     try {
-      for (let next = this.#backlog.shift(); next; next = this.#backlog.shift()) this.#guard(() => this.#decoder.push(next));
+      for (let next = this.#backlog.shift(); next; next = this.#backlog.shift())
+        this.#guard(() => this.#decoder.push(next));
     } finally {
       this.#decoding = false;
     }
@@ -205,7 +220,14 @@ export class Connection<M> {
   }
 
   #internal(e: unknown): void {
-    this.report(new ProtocolError('internal', `${this.peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`, '', { cause: e }));
+    this.report(
+      new ProtocolError(
+        'internal',
+        `${this.peer}: a message could not be handled: ${String((e as Error)?.message ?? e)}`,
+        '',
+        { cause: e },
+      ),
+    );
   }
 }
 

@@ -17,7 +17,11 @@ export function checkTimeout(value: unknown, what: string): number {
 
 /** A positive integer, at most `max` (Infinity allowed when `infinite`). */
 export function checkCount(value: unknown, what: string, infinite = false, max = Number.MAX_SAFE_INTEGER): number {
-  if ((infinite && value === Infinity) || (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max)) return value as number;
+  if (
+    (infinite && value === Infinity) ||
+    (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max)
+  )
+    return value as number;
   throw bad(what, `an integer from 1 to ${max}${infinite ? ' (or Infinity)' : ''}`, value);
 }
 
@@ -42,7 +46,10 @@ export function checkKeys<T extends object>(value: unknown, known: readonly stri
   if (typeof value !== 'object' || Array.isArray(value)) throw bad(what, 'an object', value);
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw new QmpUsageError('bad-option', `${what}: unknown option '${key}'${suggest(key, known)}; known: ${known.join(', ')}`);
+      throw new QmpUsageError(
+        'bad-option',
+        `${what}: unknown option '${key}'${suggest(key, known)}; known: ${known.join(', ')}`,
+      );
     }
   }
   return value as Partial<T>;
@@ -53,7 +60,8 @@ function bad(what: string, expected: string, value: unknown): QmpUsageError {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value);
   return Array.isArray(value) ? 'an array' : typeof value;
 }
 

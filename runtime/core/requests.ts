@@ -55,7 +55,15 @@ export class Call<M = unknown> {
   abandoned = false;
   settled = false;
 
-  constructor(id: number, command: string, oob: boolean, text: string, meta: M, resolve: (v: JsonValue) => void, reject: (e: Error) => void) {
+  constructor(
+    id: number,
+    command: string,
+    oob: boolean,
+    text: string,
+    meta: M,
+    resolve: (v: JsonValue) => void,
+    reject: (e: Error) => void,
+  ) {
     this.id = id;
     this.command = command;
     this.oob = oob;
@@ -143,7 +151,14 @@ export class Requests<M = unknown> {
    * Sends `text` now when a slot is free (oob calls always), else queues it.
    * Rejects with QmpTimeoutError / QmpAbortError per `limits`.
    */
-  submit(id: number, command: string, oob: boolean, text: string, meta: M, limits: DeadlineOptions): Promise<JsonValue> {
+  submit(
+    id: number,
+    command: string,
+    oob: boolean,
+    text: string,
+    meta: M,
+    limits: DeadlineOptions,
+  ): Promise<JsonValue> {
     if (this.closed) return Promise.reject(this.closed);
     let resolve!: (v: JsonValue) => void;
     let reject!: (e: Error) => void;
@@ -157,7 +172,11 @@ export class Requests<M = unknown> {
 
   /** Arms the call's deadline and sends or queues it; no closure here sees its text or meta. */
   private start(call: Call<M>, limits: DeadlineOptions): void {
-    call.arm(deadline(limits, (why) => this.expire(call, why.kind === 'abort' ? why.reason : undefined, why.kind === 'abort', limits.timeout ?? 0)));
+    call.arm(
+      deadline(limits, (why) =>
+        this.expire(call, why.kind === 'abort' ? why.reason : undefined, why.kind === 'abort', limits.timeout ?? 0),
+      ),
+    );
     if (call.abandoned) return; // already aborted
     this.pending.set(call.id, call);
     if (call.oob || this.order.size < this.options.maxInFlight) this.write(call);
@@ -219,7 +238,13 @@ export class Requests<M = unknown> {
       // Nothing went out: the call fails alone and gives its slot back.
       this.pending.delete(call.id);
       this.order.delete(call);
-      call.finish({ error: new QmpUsageError('unserialisable', `${call.command}: the request could not be written: ${String((e as Error)?.message ?? e)}`, { cause: e }) });
+      call.finish({
+        error: new QmpUsageError(
+          'unserialisable',
+          `${call.command}: the request could not be written: ${String((e as Error)?.message ?? e)}`,
+          { cause: e },
+        ),
+      });
     }
   }
 
@@ -261,7 +286,12 @@ export class Requests<M = unknown> {
       const oldest = this.oldestInBand();
       if (!this.queue.size || !oldest) return;
       this.stallReported = true;
-      this.options.onStall({ inFlight: this.order.size, queued: this.queue.size, since: new Date(oldest.sentAt!), oldest: oldest.command });
+      this.options.onStall({
+        inFlight: this.order.size,
+        queued: this.queue.size,
+        since: new Date(oldest.sentAt!),
+        oldest: oldest.command,
+      });
     });
   }
 

@@ -27,12 +27,26 @@ import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
 import { numberProblems, takesNoArguments, validate } from '../schema/validate.js';
 import { suggest } from '../suggest.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, EXCERPT, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
+import {
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  EXCERPT,
+  MAX_MESSAGE_BYTES,
+  type JsonObject,
+} from '../wire/framing.js';
 import { parseJson } from '../wire/json.js';
 import { stringifyJson, type JsonValue } from '../wire/json.js';
 import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
-import { EventHub, type Disposable, type EventStream, type EventStreamOptions, type EventWait, type QmpEvent, type WaitOptions } from './events.js';
+import {
+  EventHub,
+  type Disposable,
+  type EventStream,
+  type EventStreamOptions,
+  type EventWait,
+  type QmpEvent,
+  type WaitOptions,
+} from './events.js';
 import { maskText, maskUrl, redact, redactArguments, redactRequest, redactReturn } from './redact.js';
 
 /** One command of a generated command map. */
@@ -136,7 +150,6 @@ interface CallMeta {
   args: JsonObject | undefined;
 }
 
-
 export class QmpClient<
   C extends CommandMap<C> = Record<string, CommandSpec>,
   E = Record<string, JsonValue>,
@@ -176,7 +189,13 @@ export class QmpClient<
       message: (m, size) => this.#onMessage(m, size),
       framingError: (e, tail) => this.#onFramingError(e, tail),
       sending: (call) => this.#sending(call),
-      sync: () => this.#conn.report(new ProtocolError('sync-byte', `${this.#peer}: a 0xFF byte, which QMP never sends: the partial message before it was dropped`)),
+      sync: () =>
+        this.#conn.report(
+          new ProtocolError(
+            'sync-byte',
+            `${this.#peer}: a 0xFF byte, which QMP never sends: the partial message before it was dropped`,
+          ),
+        ),
       closing: (reason) => {
         this.#state = State.Closed;
         this.#failHandshake(reason);
@@ -197,7 +216,10 @@ export class QmpClient<
           this.#failHandshake(
             why.kind === 'abort'
               ? new ConnectionError('handshake-failed', `${this.#peer}: aborted`, { cause: why.reason })
-              : new ConnectionError('greeting-timeout', `${this.#peer}: connected, but no QMP greeting within ${limit} ms (is another client using this monitor?)`),
+              : new ConnectionError(
+                  'greeting-timeout',
+                  `${this.#peer}: connected, but no QMP greeting within ${limit} ms (is another client using this monitor?)`,
+                ),
           ),
         );
       });
@@ -207,23 +229,32 @@ export class QmpClient<
       this.#state = State.Ready;
       // The negotiation shares the budget and the signal; however it fails, connect fails with a ConnectionError.
       const remaining = limit > 0 ? Math.max(1, limit - (Date.now() - started)) : 0;
-      await this.#send('qmp_capabilities', wanted.length ? { enable: wanted } : undefined, { timeout: remaining, signal, validate: false }, false).catch(
-        (e: Error) => {
-          if (e instanceof ConnectionError) throw e;
-          const why =
-            e instanceof QmpTimeoutError
-              ? `no reply to qmp_capabilities within ${limit} ms of connecting`
-              : e instanceof QmpAbortError
-                ? 'aborted'
-                : `qmp_capabilities failed: ${e.message}`;
-          throw new ConnectionError('handshake-failed', `${this.#peer}: ${why}`, { cause: e instanceof QmpAbortError ? signal?.reason : e });
-        },
-      );
+      await this.#send(
+        'qmp_capabilities',
+        wanted.length ? { enable: wanted } : undefined,
+        { timeout: remaining, signal, validate: false },
+        false,
+      ).catch((e: Error) => {
+        if (e instanceof ConnectionError) throw e;
+        const why =
+          e instanceof QmpTimeoutError
+            ? `no reply to qmp_capabilities within ${limit} ms of connecting`
+            : e instanceof QmpAbortError
+              ? 'aborted'
+              : `qmp_capabilities failed: ${e.message}`;
+        throw new ConnectionError('handshake-failed', `${this.#peer}: ${why}`, {
+          cause: e instanceof QmpAbortError ? signal?.reason : e,
+        });
+      });
       this.enabled.push(...wanted);
       this.#hub.start();
       return this;
     } catch (e) {
-      this.#conn.close(e instanceof ConnectionError ? e : new ConnectionError('handshake-failed', `${this.#peer}: ${String(e)}`, { cause: e }));
+      this.#conn.close(
+        e instanceof ConnectionError
+          ? e
+          : new ConnectionError('handshake-failed', `${this.#peer}: ${String(e)}`, { cause: e }),
+      );
       throw e;
     } finally {
       armed?.dispose();
@@ -273,7 +304,10 @@ export class QmpClient<
    * falls behind, the oldest events are dropped and counted in `dropped`.
    * Ends when the connection closes.
    */
-  events<N extends keyof E & string>(name?: N | readonly N[], options?: EventStreamOptions): EventStream<QmpEvent<N, E[N]>> {
+  events<N extends keyof E & string>(
+    name?: N | readonly N[],
+    options?: EventStreamOptions,
+  ): EventStream<QmpEvent<N, E[N]>> {
     return this.#hub.stream(name, options) as EventStream<QmpEvent<N, E[N]>>;
   }
 
@@ -288,7 +322,9 @@ export class QmpClient<
     predicate?: (event: QmpEvent<N, E[N]>) => boolean,
     options?: WaitOptions,
   ): EventWait<QmpEvent<N, E[N]>> {
-    return this.#hub.wait(name, predicate as ((e: QmpEvent) => boolean) | undefined, options) as EventWait<QmpEvent<N, E[N]>>;
+    return this.#hub.wait(name, predicate as ((e: QmpEvent) => boolean) | undefined, options) as EventWait<
+      QmpEvent<N, E[N]>
+    >;
   }
 
   /**
@@ -367,7 +403,10 @@ export class QmpClient<
     if (params.length === 1 && this.#data.schema && takesNoArguments(this.#data.schema, command)) {
       const only = params[0];
       if (only !== undefined && (typeof only !== 'object' || only === null || Array.isArray(only))) {
-        throw new QmpUsageError('unexpected-arguments', `${command} takes no arguments; expected call options, got ${only === null ? 'null' : Array.isArray(only) ? 'an array' : typeof only}`);
+        throw new QmpUsageError(
+          'unexpected-arguments',
+          `${command} takes no arguments; expected call options, got ${only === null ? 'null' : Array.isArray(only) ? 'an array' : typeof only}`,
+        );
       }
       const unknown = only ? Object.keys(only).filter((k) => !(CALL_OPTIONS as readonly string[]).includes(k)) : [];
       if (unknown.length) {
@@ -387,7 +426,12 @@ export class QmpClient<
    * all see that text read back (toJSON applied, undefined members gone),
    * never the caller's objects.
    */
-  #send(command: string, args: JsonObject | undefined, options: CallOptions | undefined, oob: boolean): Promise<JsonValue> {
+  #send(
+    command: string,
+    args: JsonObject | undefined,
+    options: CallOptions | undefined,
+    oob: boolean,
+  ): Promise<JsonValue> {
     if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
     let id: number;
     let text: string;
@@ -402,16 +446,31 @@ export class QmpClient<
       const validating = (checkBoolean(o.validate, `${command}: validate`) ?? this.#opts.validate) && this.#data.schema;
       this.#checkOob(command, oob);
       id = this.#conn.requests.allocateId();
-      [text, sent] = serialise(command, oob, args, id, this.#opts.maxRequestBytes, validating ? this.#data.schema : undefined);
+      [text, sent] = serialise(
+        command,
+        oob,
+        args,
+        id,
+        this.#opts.maxRequestBytes,
+        validating ? this.#data.schema : undefined,
+      );
       if (validating) {
         // null in the text may stand for a NaN, and 16 digits for a rounded integer: look at what the caller gave.
         const suspect = /null|\d{16}/.test(text) ? numberProblems(args) : [];
-        const problems = suspect.length ? suspect : validate(this.#data.schema!, { command, direction: 'arguments' }, sent ?? {});
+        const problems = suspect.length
+          ? suspect
+          : validate(this.#data.schema!, { command, direction: 'arguments' }, sent ?? {});
         if (problems.length) throw new QmpValidationError(command, problems);
       }
     } catch (e) {
       return Promise.reject(
-        e instanceof QmpUsageError || e instanceof QmpValidationError ? e : new QmpUsageError('unserialisable', `${command}: the arguments cannot be read: ${String((e as Error)?.message ?? e)}`, { cause: e }),
+        e instanceof QmpUsageError || e instanceof QmpValidationError
+          ? e
+          : new QmpUsageError(
+              'unserialisable',
+              `${command}: the arguments cannot be read: ${String((e as Error)?.message ?? e)}`,
+              { cause: e },
+            ),
       );
     }
     return this.#conn.requests.submit(id, command, oob, text, { args: sent }, limits);
@@ -420,7 +479,10 @@ export class QmpClient<
   #checkOob(command: string, oob: boolean): void {
     if (!oob) return;
     if (!this.enabled.includes('oob')) {
-      throw new QmpUsageError('oob-unavailable', `${command}: out-of-band execution needs a monitor with the 'oob' capability enabled`);
+      throw new QmpUsageError(
+        'oob-unavailable',
+        `${command}: out-of-band execution needs a monitor with the 'oob' capability enabled`,
+      );
     }
     if (this.#data.table && !this.#data.table.commands[command]?.oob) {
       throw new QmpUsageError('oob-unavailable', `${command}: this command does not allow out-of-band execution`);
@@ -450,14 +512,20 @@ export class QmpClient<
     if ('QMP' in msg) {
       this.#tapIn(msg);
       if (this.#handshake) this.#handshake.resolve(msg);
-      else this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(redact(msg))));
+      else
+        this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a second greeting`, excerpt(redact(msg))));
       this.#handshake = undefined;
       return;
     }
     if (this.#handshake) {
       // Before the greeting only events may come: this peer does not speak QMP (or not as a server).
       this.#tapIn(msg);
-      this.#failHandshake(new ConnectionError('protocol', `${this.#peer}: not a QMP peer: expected a greeting, got ${excerpt(redact(msg))}`));
+      this.#failHandshake(
+        new ConnectionError(
+          'protocol',
+          `${this.#peer}: not a QMP peer: expected a greeting, got ${excerpt(redact(msg))}`,
+        ),
+      );
       return;
     }
     if ('return' in msg || 'error' in msg) {
@@ -465,17 +533,26 @@ export class QmpClient<
       return;
     }
     this.#tapIn(msg);
-    this.#conn.report(new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(redact(msg))));
+    this.#conn.report(
+      new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(redact(msg))),
+    );
   }
 
   #onReply(msg: JsonObject): void {
     const call = this.#callFor(msg);
     if (this.#opts.tap) {
-      this.#tapIn(call && 'return' in msg ? { ...msg, return: redactReturn(call.command, call.meta?.args, msg.return) as JsonValue } : msg);
+      this.#tapIn(
+        call && 'return' in msg
+          ? { ...msg, return: redactReturn(call.command, call.meta?.args, msg.return) as JsonValue }
+          : msg,
+      );
     }
     if (!call) {
       this.#unmatched++;
-      const why = 'id' in msg ? `a reply for no request (id ${excerpt(msg.id)})` : `a reply without id that cannot be attributed to a request`;
+      const why =
+        'id' in msg
+          ? `a reply for no request (id ${excerpt(msg.id)})`
+          : `a reply without id that cannot be attributed to a request`;
       this.#conn.report(new ProtocolError('unmatched-reply', `${this.#peer}: ${why}`, excerpt(redact(msg))));
       return;
     }
@@ -488,7 +565,15 @@ export class QmpClient<
       const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));
       const hasId = 'id' in msg;
       const args = redactArguments(call.command, call.meta?.args);
-      outcome = { error: new QmpError(cls, hasId ? desc : `QEMU could not read the request: ${desc}`, call.command, hasId ? msg.id : undefined, args) };
+      outcome = {
+        error: new QmpError(
+          cls,
+          hasId ? desc : `QEMU could not read the request: ${desc}`,
+          call.command,
+          hasId ? msg.id : undefined,
+          args,
+        ),
+      };
     } else {
       outcome = { value: msg.return as JsonValue };
     }
@@ -528,7 +613,11 @@ export class QmpClient<
       if (call) {
         if (!call.oob) this.#idlessAllowed = true;
         this.#conn.requests.settle(call, {
-          error: new ProtocolError('oversized', `${call.command}: the reply exceeded ${this.#opts.maxMessageBytes} bytes and was discarded`, shown),
+          error: new ProtocolError(
+            'oversized',
+            `${call.command}: the reply exceeded ${this.#opts.maxMessageBytes} bytes and was discarded`,
+            shown,
+          ),
         });
         return;
       }
@@ -569,7 +658,9 @@ export class QmpClient<
       has: (t, key) => isMethod(key) || Reflect.has(t, key),
       ownKeys: (t) => [...byMethod.keys(), ...Reflect.ownKeys(t)],
       getOwnPropertyDescriptor: (t, key) =>
-        isMethod(key) ? { value: method(key), enumerable: true, configurable: true, writable: false } : Reflect.getOwnPropertyDescriptor(t, key),
+        isMethod(key)
+          ? { value: method(key), enumerable: true, configurable: true, writable: false }
+          : Reflect.getOwnPropertyDescriptor(t, key),
       // Its methods are not properties that could be frozen.
       preventExtensions: () => false,
       set: () => false,
@@ -577,7 +668,6 @@ export class QmpClient<
       deleteProperty: () => false,
     });
   }
-
 }
 
 type CheckedOptions = Required<Omit<ClientOptions, 'tap' | 'signal'>> & Pick<ClientOptions, 'tap'>;
@@ -620,7 +710,12 @@ function checkOptions(options: unknown): CheckedOptions {
     connectTimeout: checkTimeout(o.connectTimeout ?? 10_000, 'connectTimeout'),
     oob: checkBoolean(o.oob, 'oob') ?? true,
     validate: checkBoolean(o.validate, 'validate') ?? true,
-    maxMessageBytes: checkCount(o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes', false, MAX_MESSAGE_BYTES),
+    maxMessageBytes: checkCount(
+      o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      'maxMessageBytes',
+      false,
+      MAX_MESSAGE_BYTES,
+    ),
     maxMessageDepth: checkCount(o.maxMessageDepth ?? DEFAULT_MAX_DEPTH, 'maxMessageDepth'),
     maxRequestBytes: checkCount(o.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes'),
     maxInFlight: checkCount(o.maxInFlight ?? 8, 'maxInFlight', true),
@@ -655,9 +750,17 @@ function serialise(
       if (problems.length) throw new QmpValidationError(command, problems);
     }
     if (e instanceof RangeError) {
-      throw new QmpUsageError('too-deep', `${command}: the arguments are nested too deeply to write (QEMU reads at most ${QEMU_JSON_LIMITS.maxDepth} levels)`, { cause: e });
+      throw new QmpUsageError(
+        'too-deep',
+        `${command}: the arguments are nested too deeply to write (QEMU reads at most ${QEMU_JSON_LIMITS.maxDepth} levels)`,
+        { cause: e },
+      );
     }
-    throw new QmpUsageError('unserialisable', `${command}: the arguments cannot be written as JSON: ${(e as Error).message}`, { cause: e });
+    throw new QmpUsageError(
+      'unserialisable',
+      `${command}: the arguments cannot be written as JSON: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const problem = checkRequestText(text, maxBytes);
   if (problem) throw new QmpUsageError(problem.code, `${command}: ${problem.message}; nothing was sent`);
@@ -696,17 +799,20 @@ function parseGreeting(msg: JsonObject, peer: string): QmpGreeting {
     throw new ConnectionError('protocol', `${peer}: malformed QMP greeting: ${excerpt(redact(msg))}`);
   }
   return {
-    version: { qemu: { major: q.major as number, minor: q.minor as number, micro: q.micro as number }, package: typeof version.package === 'string' ? version.package : '' },
+    version: {
+      qemu: { major: q.major as number, minor: q.minor as number, micro: q.micro as number },
+      package: typeof version.package === 'string' ? version.package : '',
+    },
     capabilities: body.capabilities.filter((c): c is string => typeof c === 'string'),
   };
 }
 
 /** Opens the transport and performs the handshake; rejects with ConnectionError on failure, QmpUsageError on a bad option. */
-export async function connect<C extends CommandMap<C> = Record<string, CommandSpec>, E = Record<string, JsonValue>, M = Methods>(
-  target: Target,
-  data: VersionData,
-  options?: ClientOptions,
-): Promise<QmpClient<C, E, M>> {
+export async function connect<
+  C extends CommandMap<C> = Record<string, CommandSpec>,
+  E = Record<string, JsonValue>,
+  M = Methods,
+>(target: Target, data: VersionData, options?: ClientOptions): Promise<QmpClient<C, E, M>> {
   const { connectTimeout } = checkOptions(options);
   const signal = checkSignal(options?.signal, 'signal');
   const started = Date.now();

@@ -217,10 +217,19 @@ export class EventHub {
           } catch (err) {
             return finish(new CallbackError(`predicate of waitForEvent(${event})`, err));
           }
-          if (match !== null && typeof match === 'object' && typeof (match as PromiseLike<unknown>).then === 'function') {
+          if (
+            match !== null &&
+            typeof match === 'object' &&
+            typeof (match as PromiseLike<unknown>).then === 'function'
+          ) {
             // A promise is truthy: matching on it would be wrong every time.
             (match as PromiseLike<unknown>).then(undefined, () => undefined);
-            return finish(new QmpUsageError('bad-option', `waitForEvent(${event}): the predicate returned a promise; it must decide synchronously`));
+            return finish(
+              new QmpUsageError(
+                'bad-option',
+                `waitForEvent(${event}): the predicate returned a promise; it must decide synchronously`,
+              ),
+            );
           }
           if (match) finish(undefined, e);
         },
@@ -328,5 +337,8 @@ function checkNames(name: unknown, what: string, one = false): string[] | undefi
   if (name === undefined && !one) return undefined;
   if (typeof name === 'string') return [name];
   if (!one && Array.isArray(name) && name.every((n) => typeof n === 'string')) return name as string[];
-  throw new QmpUsageError('bad-option', `${what}: expected an event name${one ? '' : ', a list of them, or nothing for every event'}, got ${Array.isArray(name) ? 'an array' : typeof name}`);
+  throw new QmpUsageError(
+    'bad-option',
+    `${what}: expected an event name${one ? '' : ', a list of them, or nothing for every event'}, got ${Array.isArray(name) ? 'an array' : typeof name}`,
+  );
 }

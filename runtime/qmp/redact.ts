@@ -19,7 +19,8 @@ import type { JsonValue } from '../wire/json.js';
 
 export const REDACTED = '<redacted>';
 /** Secret-bearing members in JSON text (excerpts, json: filenames). */
-const SECRET_MEMBER_TEXT = /"(password|new-password|passwd|secret|cookie|key|data|value|command-line)"(\s*:\s*)"(?:[^"\\]|\\.)*"?/g;
+const SECRET_MEMBER_TEXT =
+  /"(password|new-password|passwd|secret|cookie|key|data|value|command-line)"(\s*:\s*)"(?:[^"\\]|\\.)*"?/g;
 const SECRET_KEYS = new Set(['password', 'new-password', 'passwd', 'secret', 'cookie']);
 /** QOM types whose 'data' is the secret itself. */
 const SECRET_OBJECTS = new Set(['secret', 'secret_keyring']);
@@ -43,20 +44,34 @@ export function redact(value: JsonValue | undefined): JsonValue | undefined {
 /** A command's arguments as they may be shown: per command, then by member name. */
 export function redactArguments(command: string, args: JsonValue | undefined): JsonValue | undefined {
   if (!isObj(args)) return redact(args);
-  if (command === 'human-monitor-command' && typeof args['command-line'] === 'string' && secretHmp(args['command-line'])) {
-    return { ...walk(args) as Obj, 'command-line': REDACTED };
+  if (
+    command === 'human-monitor-command' &&
+    typeof args['command-line'] === 'string' &&
+    secretHmp(args['command-line'])
+  ) {
+    return { ...(walk(args) as Obj), 'command-line': REDACTED };
   }
-  if (command === 'qom-set' && secretProperty(args) && 'value' in args) return { ...(walk(args) as Obj), value: REDACTED };
+  if (command === 'qom-set' && secretProperty(args) && 'value' in args)
+    return { ...(walk(args) as Obj), value: REDACTED };
   return walk(args);
 }
 
 /** A command's return value as it may be shown, given the arguments it was called with. */
-export function redactReturn(command: string, args: JsonValue | undefined, ret: JsonValue | undefined): JsonValue | undefined {
+export function redactReturn(
+  command: string,
+  args: JsonValue | undefined,
+  ret: JsonValue | undefined,
+): JsonValue | undefined {
   if (ret === undefined) return undefined;
   // The arguments are gone when the caller gave up on the call: assume the worst of the commands that can return secrets.
   if (args === undefined && (command === 'qom-get' || command === 'human-monitor-command')) return REDACTED;
   if (command === 'qom-get' && isObj(args) && secretProperty(args)) return REDACTED;
-  if (command === 'human-monitor-command' && isObj(args) && typeof args['command-line'] === 'string' && secretHmp(args['command-line'])) {
+  if (
+    command === 'human-monitor-command' &&
+    isObj(args) &&
+    typeof args['command-line'] === 'string' &&
+    secretHmp(args['command-line'])
+  ) {
     return REDACTED;
   }
   return walk(ret);
@@ -97,9 +112,15 @@ function walk(root: JsonValue): JsonValue {
     // {name, value} pairs, as qom-list-get returns properties: the value of a secret-bearing name.
     const secretPair = typeof src.name === 'string' && SECRET_PROPERTIES.has(src.name);
     for (const k of Object.keys(src)) {
-      const hidden = SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props')) || (secretPair && k === 'value');
+      const hidden =
+        SECRET_KEYS.has(k) || (secretObject && (k === 'data' || k === 'props')) || (secretPair && k === 'value');
       // defineProperty: a '__proto__' member stays an own member, as JSON.parse makes it.
-      Object.defineProperty(dst, k, { value: hidden ? REDACTED : copy(src[k]), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(dst, k, {
+        value: hidden ? REDACTED : copy(src[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
   }
   return out;
@@ -125,7 +146,6 @@ export function maskUrl(v: string): string {
   if (out.startsWith('json:')) out = out.replace(SECRET_MEMBER_TEXT, `"$1"$2"${REDACTED}"`);
   return out;
 }
-
 
 /** Raw text from the peer, masked as far as text allows: secret-bearing members, URL passwords, and any reply's value. */
 export function maskText(text: string): string {

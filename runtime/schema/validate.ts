@@ -62,14 +62,23 @@ export function validate(schema: readonly SchemaInfo[], target: ValidationTarget
   let absentIsEmpty = false;
   if ('command' in target) {
     const command = index.commands.get(target.command);
-    if (!command) return [{ path: '$', message: `unknown command '${target.command}'${suggest(target.command, [...index.commands.keys()])}` }];
+    if (!command)
+      return [
+        {
+          path: '$',
+          message: `unknown command '${target.command}'${suggest(target.command, [...index.commands.keys()])}`,
+        },
+      ];
     strict = target.direction === 'arguments';
     typeName = strict ? command['arg-type'] : command['ret-type'];
     absentIsEmpty = strict;
     open = strict && (command.gen === false || (index.collapsed && LIVE_OPEN_COMMANDS.has(command.name)));
   } else if ('event' in target) {
     const event = index.events.get(target.event);
-    if (!event) return [{ path: '$', message: `unknown event '${target.event}'${suggest(target.event, [...index.events.keys()])}` }];
+    if (!event)
+      return [
+        { path: '$', message: `unknown event '${target.event}'${suggest(target.event, [...index.events.keys()])}` },
+      ];
     typeName = event['arg-type'];
     strict = false;
     absentIsEmpty = true;
@@ -457,7 +466,6 @@ class Checker {
   }
 }
 
-
 /** Whether `command` takes no arguments in this descriptor (its argument type has no members). */
 export function takesNoArguments(schema: readonly SchemaInfo[], command: string): boolean {
   const index = indexOf(schema);
@@ -479,11 +487,21 @@ export function numberProblems(value: unknown): ValidationProblem[] {
   while (stack.length) {
     const [v, path] = stack.pop()!;
     if (typeof v === 'number') {
-      if (!Number.isFinite(v)) problems.push({ path, message: `${v} is not a JSON number (it would be sent as null)`, expected: 'number' });
+      if (!Number.isFinite(v))
+        problems.push({ path, message: `${v} is not a JSON number (it would be sent as null)`, expected: 'number' });
       else if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
-        problems.push({ path, message: `${v} is beyond 2^53 as a number and would be sent rounded: pass a bigint`, expected: 'integer' });
+        problems.push({
+          path,
+          message: `${v} is beyond 2^53 as a number and would be sent rounded: pass a bigint`,
+          expected: 'integer',
+        });
       }
-    } else if (typeof v === 'object' && v !== null && !seen.has(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+    } else if (
+      typeof v === 'object' &&
+      v !== null &&
+      !seen.has(v) &&
+      typeof (v as { toJSON?: unknown }).toJSON !== 'function'
+    ) {
       seen.add(v);
       if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
       else for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], memberPath(path, k)]);

@@ -148,7 +148,10 @@ export class MessageDecoder {
     }
     const rest = this.buf.toString('utf8', 0, this.len);
     this.reset();
-    if (rest.trim()) this.on.error(new ProtocolError('truncated', 'the connection closed in the middle of a message', rest.slice(0, EXCERPT)));
+    if (rest.trim())
+      this.on.error(
+        new ProtocolError('truncated', 'the connection closed in the middle of a message', rest.slice(0, EXCERPT)),
+      );
   }
 
   private reset(): void {
@@ -187,7 +190,8 @@ export class MessageDecoder {
     // Copied: a view would pin the whole chunk it came from.
     this.tail.push(Buffer.from(part.subarray(Math.max(0, part.length - TAIL))));
     this.tailBytes += Math.min(part.length, TAIL);
-    while (this.tail.length > 1 && this.tailBytes - this.tail[0].length >= TAIL) this.tailBytes -= this.tail.shift()!.length;
+    while (this.tail.length > 1 && this.tailBytes - this.tail[0].length >= TAIL)
+      this.tailBytes -= this.tail.shift()!.length;
   }
 
   private finishSkipping(): void {
@@ -199,7 +203,14 @@ export class MessageDecoder {
   }
 
   private oversized(head: string, tail: string): void {
-    this.on.error(new ProtocolError('oversized', `a message larger than the ${this.maxMessageBytes}-byte limit was discarded`, head), tail.slice(-TAIL));
+    this.on.error(
+      new ProtocolError(
+        'oversized',
+        `a message larger than the ${this.maxMessageBytes}-byte limit was discarded`,
+        head,
+      ),
+      tail.slice(-TAIL),
+    );
   }
 
   /** Complete lines, the last one without its LF. */
@@ -220,14 +231,26 @@ export class MessageDecoder {
     if (text.length === 0 || (text.charCodeAt(0) <= 0x20 && /^[ \t\r]*$/.test(text))) return;
     // Fewer characters than 2 * maxDepth cannot nest deeper than maxDepth.
     if (text.length > 2 * this.maxDepth && depthOf(text) > this.maxDepth) {
-      this.on.error(new ProtocolError('too-deep', `a message nested deeper than ${this.maxDepth} levels was discarded`, text.slice(0, EXCERPT)));
+      this.on.error(
+        new ProtocolError(
+          'too-deep',
+          `a message nested deeper than ${this.maxDepth} levels was discarded`,
+          text.slice(0, EXCERPT),
+        ),
+      );
       return;
     }
     let value: JsonValue;
     try {
       value = parseJson(text);
     } catch (e) {
-      this.on.error(new ProtocolError('invalid-json', `invalid JSON from the peer: ${(e as Error).message}`, text.slice(0, EXCERPT)));
+      this.on.error(
+        new ProtocolError(
+          'invalid-json',
+          `invalid JSON from the peer: ${(e as Error).message}`,
+          text.slice(0, EXCERPT),
+        ),
+      );
       return;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -237,4 +260,3 @@ export class MessageDecoder {
     this.on.message(value, size);
   }
 }
-

@@ -131,7 +131,8 @@ const RBRACE = 125;
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
 /** An own member, '__proto__' included, as JSON.parse makes it. */
 function setMember(obj: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
   else obj[key] = value;
 }
 

@@ -38,7 +38,10 @@ const BACKSLASH = 0x5c;
  * The first limit `text` (compact JSON, as stringifyJson writes it) breaks,
  * or undefined. `maxBytes` may lower the size limit below QEMU's.
  */
-export function checkRequestText(text: string, maxBytes: number = QEMU_JSON_LIMITS.maxBytes): RequestProblem | undefined {
+export function checkRequestText(
+  text: string,
+  maxBytes: number = QEMU_JSON_LIMITS.maxBytes,
+): RequestProblem | undefined {
   const limit = Math.min(maxBytes, QEMU_JSON_LIMITS.maxBytes);
   // A UTF-16 unit is at most 3 bytes of UTF-8: only long texts need counting.
   if (text.length * 3 > limit) {
@@ -46,7 +49,9 @@ export function checkRequestText(text: string, maxBytes: number = QEMU_JSON_LIMI
     if (bytes > limit) {
       return {
         code: 'too-large',
-        message: `the request is ${bytes} bytes, over the ${limit}-byte limit` + (limit < QEMU_JSON_LIMITS.maxBytes ? ' (maxRequestBytes)' : " (QEMU's parser)"),
+        message:
+          `the request is ${bytes} bytes, over the ${limit}-byte limit` +
+          (limit < QEMU_JSON_LIMITS.maxBytes ? ' (maxRequestBytes)' : " (QEMU's parser)"),
       };
     }
   }
@@ -76,7 +81,8 @@ export function checkRequestText(text: string, maxBytes: number = QEMU_JSON_LIMI
         if (d >= 0xd800 && d <= 0xdbff) {
           // A pair: U+xFFFE and U+xFFFF of every plane are noncharacters too.
           const low = text.charCodeAt(i + 1);
-          if (low >= 0xdc00 && low <= 0xdfff && (low & 0x3fe) === 0x3fe && (d & 0x3f) === 0x3f) return unsupported('a Unicode noncharacter');
+          if (low >= 0xdc00 && low <= 0xdfff && (low & 0x3fe) === 0x3fe && (d & 0x3f) === 0x3f)
+            return unsupported('a Unicode noncharacter');
           i++;
         }
       }
@@ -85,7 +91,10 @@ export function checkRequestText(text: string, maxBytes: number = QEMU_JSON_LIMI
     if (c === 0x7b || c === 0x5b) {
       tokens++;
       if (++depth > QEMU_JSON_LIMITS.maxDepth) {
-        return { code: 'too-deep', message: `the request nests arrays and objects deeper than QEMU's limit of ${QEMU_JSON_LIMITS.maxDepth}` };
+        return {
+          code: 'too-deep',
+          message: `the request nests arrays and objects deeper than QEMU's limit of ${QEMU_JSON_LIMITS.maxDepth}`,
+        };
       }
       afterValueStart = false;
     } else if (c === 0x7d || c === 0x5d) {
@@ -102,7 +111,10 @@ export function checkRequestText(text: string, maxBytes: number = QEMU_JSON_LIMI
     }
   }
   if (tokens > QEMU_JSON_LIMITS.maxTokens) {
-    return { code: 'too-many-tokens', message: `the request has ${tokens} JSON tokens, over QEMU's limit of ${QEMU_JSON_LIMITS.maxTokens}` };
+    return {
+      code: 'too-many-tokens',
+      message: `the request has ${tokens} JSON tokens, over QEMU's limit of ${QEMU_JSON_LIMITS.maxTokens}`,
+    };
   }
   return undefined;
 }

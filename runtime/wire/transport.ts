@@ -25,7 +25,10 @@ export interface OpenOptions {
 export function describeTarget(t: Target): string {
   if ('path' in t) return `unix:${t.path}`;
   if ('host' in t) return `tcp:${t.host}:${t.port}`;
-  if ('listen' in t) return 'path' in t.listen ? `listen:unix:${t.listen.path}` : `listen:tcp:${t.listen.host ?? '127.0.0.1'}:${t.listen.port}`;
+  if ('listen' in t)
+    return 'path' in t.listen
+      ? `listen:unix:${t.listen.path}`
+      : `listen:tcp:${t.listen.host ?? '127.0.0.1'}:${t.listen.port}`;
   return 'stream';
 }
 
@@ -62,12 +65,17 @@ function bounded<T>(
         (e) => finish(e),
       );
     } catch (e) {
-      finish(new ConnectionError('connect-failed', `${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }));
+      finish(
+        new ConnectionError('connect-failed', `${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+          cause: e,
+        }),
+      );
     }
   });
 }
 
-const TARGET_SHAPES = 'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex } or { listen: { path } | { host?, port } }';
+const TARGET_SHAPES =
+  'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex } or { listen: { path } | { host?, port } }';
 
 /** The target as one of its four shapes, nothing else in it; a QmpUsageError otherwise. */
 export function checkTarget(t: unknown): Target {
@@ -78,16 +86,25 @@ export function checkTarget(t: unknown): Target {
   if (typeof o.path === 'string' && o.path.length > 0 && only('path')) return { path: o.path };
   if (typeof o.host === 'string' && port(o.port) && only('host', 'port')) return { host: o.host, port: o.port };
   if (o.stream instanceof Duplex && only('stream')) return { stream: o.stream };
-  const l = (typeof o.listen === 'object' && o.listen !== null ? o.listen : undefined) as Record<string, unknown> | undefined;
+  const l = (typeof o.listen === 'object' && o.listen !== null ? o.listen : undefined) as
+    Record<string, unknown> | undefined;
   if (l && only('listen')) {
     const lkeys = Object.keys(l).filter((k) => l[k] !== undefined);
-    if (typeof l.path === 'string' && l.path.length > 0 && lkeys.every((k) => k === 'path')) return { listen: { path: l.path } };
-    if (port(l.port) && (l.host === undefined || typeof l.host === 'string') && lkeys.every((k) => k === 'host' || k === 'port')) {
+    if (typeof l.path === 'string' && l.path.length > 0 && lkeys.every((k) => k === 'path'))
+      return { listen: { path: l.path } };
+    if (
+      port(l.port) &&
+      (l.host === undefined || typeof l.host === 'string') &&
+      lkeys.every((k) => k === 'host' || k === 'port')
+    ) {
       return { listen: l.host === undefined ? { port: l.port } : { host: l.host as string, port: l.port } };
     }
   }
   const extra = keys.filter((k) => !['path', 'host', 'port', 'stream', 'listen'].includes(k));
-  throw new QmpUsageError('bad-option', extra.length ? `${TARGET_SHAPES}; got unknown ${extra.map((k) => `'${k}'`).join(', ')}` : TARGET_SHAPES);
+  throw new QmpUsageError(
+    'bad-option',
+    extra.length ? `${TARGET_SHAPES}; got unknown ${extra.map((k) => `'${k}'`).join(', ')}` : TARGET_SHAPES,
+  );
 }
 
 export function openTransport(given: Target, opts: OpenOptions): Promise<Duplex> {
@@ -119,7 +136,11 @@ export function openTransport(given: Target, opts: OpenOptions): Promise<Duplex>
   );
 }
 
-function listenOnce(where: { path: string } | { host?: string; port: number }, what: string, opts: OpenOptions): Promise<Duplex> {
+function listenOnce(
+  where: { path: string } | { host?: string; port: number },
+  what: string,
+  opts: OpenOptions,
+): Promise<Duplex> {
   const server = createServer();
   return bounded<Duplex>(
     `waiting on ${what}`,

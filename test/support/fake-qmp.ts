@@ -36,7 +36,9 @@ export interface FakeOptions {
   onRequest?: (req: Request, server: FakeQmp) => void;
 }
 
-const GREETING = { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: 'v7.2.0' }, capabilities: ['oob'] } };
+const GREETING = {
+  QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: 'v7.2.0' }, capabilities: ['oob'] },
+};
 
 /**
  * A scripted QMP peer. What the client writes is split into JSON objects
@@ -201,7 +203,10 @@ export const typed: VersionData = { schema, table };
 const reported = new WeakMap<object, ClientProblem[]>();
 
 export async function open(server: FakeQmp, options: ClientOptions = {}, data: VersionData = typed): Promise<Client> {
-  const qmp = await connect<QmpCommands, QmpEvents, QmpMethods>({ stream: server.stream }, data, { connectTimeout: 1000, ...options });
+  const qmp = await connect<QmpCommands, QmpEvents, QmpMethods>({ stream: server.stream }, data, {
+    connectTimeout: 1000,
+    ...options,
+  });
   opened.push(qmp);
   const list: ClientProblem[] = [];
   reported.set(qmp, list);
@@ -214,7 +219,10 @@ export function problems(qmp: object): ClientProblem[] {
   return reported.get(qmp) ?? [];
 }
 
-export async function setup(fake: FakeOptions = {}, options: ClientOptions = {}): Promise<{ server: FakeQmp; qmp: Client }> {
+export async function setup(
+  fake: FakeOptions = {},
+  options: ClientOptions = {},
+): Promise<{ server: FakeQmp; qmp: Client }> {
   const server = new FakeQmp(fake);
   return { server, qmp: await open(server, options) };
 }
@@ -236,7 +244,9 @@ export async function until(cond: () => boolean, what = 'condition'): Promise<vo
 export function caught(p: Promise<unknown>): Promise<unknown> {
   return p.then(
     (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x))}`);
+      throw new Error(
+        `expected a rejection, got ${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x))}`,
+      );
     },
     (e: unknown) => e,
   );
@@ -266,4 +276,3 @@ export function slowly(): (req: Request, server: FakeQmp) => void {
     if (!draining) drain(s);
   };
 }
-

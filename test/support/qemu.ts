@@ -84,7 +84,10 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuProcess> {
       return r;
     },
   };
-  const wanted = [...(opts.noDefaultMonitor ? [] : [qmpPath]), ...(opts.waitFor ?? []).map((p) => p.replaceAll('{dir}', dir))];
+  const wanted = [
+    ...(opts.noDefaultMonitor ? [] : [qmpPath]),
+    ...(opts.waitFor ?? []).map((p) => p.replaceAll('{dir}', dir)),
+  ];
   const deadline = Date.now() + 15_000;
   while (!wanted.every((p) => existsSync(p))) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
