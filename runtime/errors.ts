@@ -175,6 +175,8 @@ export type ProtocolErrorCode =
   | 'unmatched-reply'
   /** A 0xFF byte, which QMP never sends: the partial message before it was dropped. */
   | 'sync-byte'
+  /** An integer beyond 2^53 for a client that reads integers as numbers (int64: 'number'). */
+  | 'unsafe-integer'
   /** The client failed to handle a message (a bug of ours): reported, and reading goes on. */
   | 'internal';
 

@@ -4,7 +4,15 @@
  */
 
 // The wire: lossless JSON, framing, QEMU's parser limits.
-export { JsonParseError, parseJson, stringifyJson, type Int64, type JsonValue } from './wire/json.js';
+export {
+  JsonParseError,
+  parseJson,
+  stringifyJson,
+  type Int64,
+  type Int64Mode,
+  type JsonValue,
+  type Register,
+} from './wire/json.js';
 export { MessageDecoder, type DecoderEvents, type DecoderOptions, type JsonObject } from './wire/framing.js';
 export { QEMU_JSON_LIMITS } from './wire/limits.js';
 export type { Target } from './wire/transport.js';

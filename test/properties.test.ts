@@ -519,8 +519,8 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 /**
  * The documented attribution rule, replayed from the tap: a reply with an
  * id belongs to that sent call; an id-less error to the oldest in-band call
- * still waiting, at most once per in-band reply seen; an id-less return to
- * no one.
+ * still waiting, and only the first one since the last in-band reply (any
+ * id-less error closes that gate); an id-less return to no one.
  */
 class AttributionModel {
   /** Sent in-band requests the client has no answer for, oldest first. */
@@ -545,11 +545,10 @@ class AttributionModel {
       return;
     }
     if (!('error' in m) || !this.allowed) return;
+    // The first id-less error closes the gate, whether or not a call was waiting.
+    this.allowed = false;
     const oldest = this.waiting.shift();
-    if (oldest !== undefined) {
-      this.attributed.add(oldest);
-      this.allowed = false;
-    }
+    if (oldest !== undefined) this.attributed.add(oldest);
   }
 }
 

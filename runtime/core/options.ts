@@ -65,6 +65,12 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? 'an array' : typeof value;
 }
 
+/** One of `choices`, or undefined. */
+export function checkChoice<T extends string>(value: unknown, choices: readonly T[], what: string): T | undefined {
+  if (value === undefined || choices.includes(value as T)) return value as T | undefined;
+  throw bad(what, choices.map((c) => `'${c}'`).join(', '), value);
+}
+
 /** A listener: a function, required. */
 export function checkListener<F>(value: unknown, what: string): F {
   if (typeof value === 'function') return value as F;

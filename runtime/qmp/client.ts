@@ -11,7 +11,15 @@ import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
 import { Connection, invoke, type ClientProblem } from '../core/connection.js';
 import { deadline } from '../core/deadline.js';
-import { checkBoolean, checkCount, checkFunction, checkKeys, checkSignal, checkTimeout } from '../core/options.js';
+import {
+  checkBoolean,
+  checkChoice,
+  checkCount,
+  checkFunction,
+  checkKeys,
+  checkSignal,
+  checkTimeout,
+} from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
 import {
   CallbackError,
@@ -25,7 +33,7 @@ import {
 } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
-import { numberProblems, takesNoArguments, validate } from '../schema/validate.js';
+import { firstBigint, numberProblems, takesNoArguments, validate, widenInt64 } from '../schema/validate.js';
 import { suggest } from '../suggest.js';
 import {
   DEFAULT_MAX_DEPTH,
@@ -35,7 +43,7 @@ import {
   type JsonObject,
 } from '../wire/framing.js';
 import { parseJson } from '../wire/json.js';
-import { stringifyJson, type JsonValue } from '../wire/json.js';
+import { stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
 import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
 import {
@@ -98,6 +106,12 @@ export interface ClientOptions {
   stallAfter?: number;
   /** Every message in and out, secrets redacted: for logs and tracing. */
   tap?: (entry: TapEntry) => void;
+  /**
+   * How 64-bit integers in replies and events arrive (default 'exact': a
+   * number up to 2^53, a bigint beyond). Declare the same in `Register` for
+   * the types. 'bigint' needs the release's schema (connectQmp has it).
+   */
+  int64?: Int64Mode;
 }
 
 /** A version's generated data the client uses at run time. */
@@ -182,7 +196,7 @@ export class QmpClient<
   constructor(stream: Duplex, data: VersionData, options: ClientOptions, peer: string) {
     this.#data = data;
     this.#peer = peer;
-    this.#opts = checkOptions(options);
+    this.#opts = checkOptions(options, data);
     this.#hub = new EventHub((e) => this.#conn.report(e));
     const limits = { ...this.#opts, notSentHint: 'executeOob() passes this queue for commands that allow it' };
     this.#conn = new Connection<CallMeta>(stream, peer, limits, {
@@ -506,6 +520,11 @@ export class QmpClient<
   #onMessage(msg: JsonObject, bytes: number): void {
     if (typeof msg.event === 'string') {
       if (this.#opts.tap) this.#tapIn(msg);
+      if (this.#opts.int64 !== 'exact' && 'data' in msg) {
+        const data = this.#int64(msg.data, { event: msg.event });
+        if ('error' in data) return this.#conn.report(data.error);
+        msg.data = data.value;
+      }
       this.#hub.emit(msg as unknown as QmpEvent, bytes);
       return;
     }
@@ -575,7 +594,7 @@ export class QmpClient<
         ),
       };
     } else {
-      outcome = { value: msg.return as JsonValue };
+      outcome = this.#int64(msg.return as JsonValue, { command: call.command });
     }
     this.#conn.requests.settle(call, outcome);
   }
@@ -595,9 +614,9 @@ export class QmpClient<
       return call;
     }
     if (!('error' in msg) || !this.#idlessAllowed) return undefined;
-    const oldest = this.#conn.requests.oldestInBand();
-    if (oldest) this.#idlessAllowed = false;
-    return oldest;
+    // The first id-less error closes the gate whether or not a call was waiting: the rest of its flood is nobody's.
+    this.#idlessAllowed = false;
+    return this.#conn.requests.oldestInBand();
   }
 
   #onFramingError(e: ProtocolError, tail?: string): void {
@@ -623,6 +642,26 @@ export class QmpClient<
       }
     }
     this.#conn.report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, shown));
+  }
+
+  /** A received value in the client's 64-bit integer mode, or the error that says why it cannot be. */
+  #int64(
+    value: JsonValue,
+    target: { command: string } | { event: string },
+  ): { value: JsonValue } | { error: ProtocolError } {
+    const mode = this.#opts.int64;
+    if (mode === 'bigint' && this.#data.schema)
+      return { value: widenInt64(this.#data.schema, target, value) as JsonValue };
+    if (mode !== 'number') return { value };
+    const big = firstBigint(value);
+    if (!big) return { value };
+    const what = 'command' in target ? target.command : `event ${target.event}`;
+    return {
+      error: new ProtocolError(
+        'unsafe-integer',
+        `${what}: ${big.path} is ${big.value}, beyond 2^53, and this client reads integers as numbers (int64: 'number'); use int64: 'exact' or 'bigint'`,
+      ),
+    };
   }
 
   #tapIn(msg: JsonObject): void {
@@ -697,14 +736,21 @@ const CLIENT_OPTIONS = [
   'maxInFlight',
   'stallAfter',
   'tap',
+  'int64',
 ] as const;
 
 /** A QMP request beyond this is refused unless maxRequestBytes says more: QEMU reads about 175 KB/s. */
 const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 
 /** The client's options with defaults, each checked: a bad one is a QmpUsageError naming it. */
-function checkOptions(options: unknown): CheckedOptions {
+function checkOptions(options: unknown, data: VersionData): CheckedOptions {
   const o = checkKeys<ClientOptions>(options, CLIENT_OPTIONS, 'client options');
+  if (o.int64 === 'bigint' && !data.schema) {
+    throw new QmpUsageError(
+      'bad-option',
+      "int64: 'bigint' needs a release's schema to know where 64-bit integers are: use a release's connectQmp",
+    );
+  }
   return {
     timeout: checkTimeout(o.timeout ?? 60_000, 'timeout'),
     connectTimeout: checkTimeout(o.connectTimeout ?? 10_000, 'connectTimeout'),
@@ -721,6 +767,7 @@ function checkOptions(options: unknown): CheckedOptions {
     maxInFlight: checkCount(o.maxInFlight ?? 8, 'maxInFlight', true),
     stallAfter: checkTimeout(o.stallAfter ?? 5000, 'stallAfter'),
     tap: checkFunction<ClientOptions['tap']>(o.tap, 'tap'),
+    int64: checkChoice(o.int64, ['exact', 'number', 'bigint'] as const, 'int64') ?? 'exact',
   };
 }
 
@@ -813,7 +860,7 @@ export async function connect<
   E = Record<string, JsonValue>,
   M = Methods,
 >(target: Target, data: VersionData, options?: ClientOptions): Promise<QmpClient<C, E, M>> {
-  const { connectTimeout } = checkOptions(options);
+  const { connectTimeout } = checkOptions(options, data);
   const signal = checkSignal(options?.signal, 'signal');
   const started = Date.now();
   const stream = await openTransport(target, { timeout: connectTimeout, signal });

@@ -509,3 +509,74 @@ export function numberProblems(value: unknown): ValidationProblem[] {
   }
   return problems.reverse();
 }
+
+/** The ranges of QAPI's 64-bit integer types (a live descriptor's 'int' included). */
+const WIDE = new Set([INT64, UINT64, ANY_INT64]);
+
+/**
+ * A command's return value or an event's data with every integer at a
+ * 64-bit position (int, int64, uint64, size, by the descriptor) made a
+ * bigint, for clients that read 64-bit integers as bigints. Objects and
+ * arrays are changed in place (they are fresh from the wire); the value is
+ * returned. Values of type 'any' are left as they are.
+ */
+export function widenInt64(
+  schema: readonly SchemaInfo[],
+  target: { command: string } | { event: string },
+  value: unknown,
+): unknown {
+  const index = indexOf(schema);
+  const typeName =
+    'command' in target
+      ? index.commands.get(target.command)?.['ret-type']
+      : index.events.get(target.event)?.['arg-type'];
+  if (typeName === undefined) return value;
+  const root: Record<string, unknown> = { value };
+  // Its own stack: any depth the decoder lets through.
+  const stack: [string, Record<string, unknown> | unknown[], string | number][] = [[typeName, root, 'value']];
+  while (stack.length) {
+    const [name, holder, key] = stack.pop()!;
+    const node = index.types.get(name);
+    const v = (holder as Record<string, unknown>)[key as string];
+    if (!node || v === undefined) continue;
+    switch (node.kind) {
+      case 'int':
+        if (typeof v === 'number' && Number.isInteger(v) && WIDE.has(node.range!))
+          (holder as Record<string, unknown>)[key as string] = BigInt(v);
+        break;
+      case 'array':
+        if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push([node.element!, v, i]);
+        break;
+      case 'object':
+        if (!isPlainObject(v)) break;
+        for (const m of node.members!) if (m.name in v) stack.push([m.type, v, m.name]);
+        if (node.tag !== undefined && typeof v[node.tag] === 'string') {
+          const branch = node.variants!.get(v[node.tag] as string);
+          // The branch's own members, on the same object.
+          if (branch !== undefined) stack.push([branch, holder, key]);
+        }
+        break;
+      case 'alternate': {
+        const alternative = node.alternatives!.get(jsonTypeOf(v));
+        if (alternative !== undefined) stack.push([alternative, holder, key]);
+        break;
+      }
+    }
+  }
+  return root.value;
+}
+
+/** The path of the first bigint in `value` ('$' for the value itself), or undefined. */
+export function firstBigint(value: unknown): { path: string; value: bigint } | undefined {
+  const stack: [unknown, string][] = [[value, '$']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'bigint') return { path, value: v };
+    if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+    else if (isPlainObject(v)) {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) stack.push([v[keys[i]], memberPath(path, keys[i])]);
+    }
+  }
+  return undefined;
+}

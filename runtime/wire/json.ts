@@ -22,8 +22,40 @@
 /** A JSON value as {@link parseJson} returns it and {@link stringifyJson} accepts it. */
 export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
 
-/** A QAPI 64-bit integer (int, int64, uint64, size): a bigint when beyond 2^53 in magnitude. */
-export type Int64 = number | bigint;
+/**
+ * Declared once in a program, how it reads QAPI's 64-bit integers, in the
+ * types; give connectQmp the same `int64` option for the values:
+ *
+ * ```ts
+ * import type {} from 'qapi-ts/runtime'; // the module must be in the program to be augmented
+ * declare module 'qapi-ts/runtime' {
+ *   interface Register { int64: 'number' } // or 'bigint'; 'exact' is the default
+ * }
+ * const qmp = await connectQmp(target, { int64: 'number' });
+ * ```
+ */
+export interface Register {}
+
+/**
+ * How 64-bit integers arrive: 'exact' (the default) as a number up to 2^53
+ * and a bigint beyond; 'number' always as a number, a value beyond 2^53
+ * being an error rather than a rounded number; 'bigint' always as a bigint.
+ */
+export type Int64Mode = 'exact' | 'number' | 'bigint';
+
+/** The mode a program declared in {@link Register}, else 'exact'. */
+export type RegisteredInt64Mode = Register extends { int64: infer M extends Int64Mode } ? M : 'exact';
+
+/**
+ * A QAPI 64-bit integer (int, int64, uint64, size), as the program declared
+ * in {@link Register}: by default `number | bigint` (a bigint when beyond
+ * 2^53 in magnitude).
+ */
+export type Int64 = RegisteredInt64Mode extends 'number'
+  ? number
+  : RegisteredInt64Mode extends 'bigint'
+    ? bigint
+    : number | bigint;
 
 /** Invalid JSON text; `position` is the offset (in UTF-16 code units) where parsing stopped. */
 export class JsonParseError extends SyntaxError {
