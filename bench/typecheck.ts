@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, report } from './report.js';
+import { allowanceGoal, median, report } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUNS = 3;
@@ -71,13 +71,14 @@ export function benchTypecheck(label = 'qemu-10.2'): void {
   const ours = typecheck(path.join(ROOT, `dist/generated/${label}/index.d.ts`), true);
   const base = typecheck(path.join(ROOT, 'bench/fixtures/no-sdk.d.ts'), false);
   const name = `typecheck-${label}`;
+  // The goal: the SDK adds at most 250 ms of check time to a user's program.
   report({
     name: `${name}-check-time`,
     ours: ours.checkMs,
     baseline: base.checkMs,
     unit: 'ms',
     better: 'lower',
-    goal: 1.5,
+    goal: allowanceGoal(base.checkMs, 250),
   });
   report({
     name: `${name}-total-time`,
@@ -87,15 +88,8 @@ export function benchTypecheck(label = 'qemu-10.2'): void {
     better: 'lower',
     goal: 1.5,
   });
-  report({
-    name: `${name}-instantiations`,
-    ours: ours.instantiations,
-    baseline: Math.max(base.instantiations, 1),
-    unit: '',
-    better: 'lower',
-    goal: 1.5,
-  });
+  // Loose stand-ins instantiate nothing, so there is no ratio to give: a comment line.
   console.log(
-    `# ${name}: with the SDK, check ${ours.checkMs.toFixed(0)} ms, total ${ours.totalMs.toFixed(0)} ms (@types/node and lib.d.ts included in both; goal < 1000 ms)`,
+    `# ${name}: with the SDK, check ${ours.checkMs.toFixed(0)} ms, total ${ours.totalMs.toFixed(0)} ms, ${ours.instantiations} type instantiations (@types/node and lib.d.ts included in both)`,
   );
 }
