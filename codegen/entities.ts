@@ -154,11 +154,6 @@ export abstract class Type extends Definition {
     return JSON_TO_QTYPE[this.jsonType()];
   }
 
-  /** The name documentation shows for this type; undefined for implicit types. */
-  docType(): string | undefined {
-    return this.isImplicit ? undefined : this.name;
-  }
-
   override check(schema: CheckContext): void {
     super.check(schema);
     for (const f of this.features) {
@@ -200,10 +195,6 @@ export class BuiltinType extends Type {
   }
 
   jsonType(): JsonType {
-    return this.json;
-  }
-
-  override docType(): string {
     return this.json;
   }
 
@@ -299,11 +290,6 @@ export class ArrayType extends Type {
 
   jsonType(): JsonType {
     return 'array';
-  }
-
-  override docType(): string | undefined {
-    const element = this.elementType.docType();
-    return element && `array of ${element}`;
   }
 
   override describe(): string {

@@ -41,11 +41,6 @@ export function formatIfCond(
   return cond === undefined ? '' : go(cond, false);
 }
 
-/** As a C preprocessor expression. */
-export function ifcondToC(cond: IfCond | undefined): string {
-  return formatIfCond(cond, { symbol: (s) => `defined(${s})`, not: (s) => `!${s}`, and: ' && ', or: ' || ' });
-}
-
 /** As prose for documentation: `A and (B or not C)`. */
 export function ifcondToText(cond: IfCond | undefined): string {
   return formatIfCond(cond, { symbol: (s) => s, not: (s) => `not ${s}`, and: ' and ', or: ' or ' });

@@ -6,8 +6,7 @@
  * behaviour is covered by qmp-e2e.test.ts; this file stays fast.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { schema, table } from '../generated/qemu-7.2/index.js';
-import { connect, type ClientOptions, type TapEntry, type VersionData } from '../runtime/qmp/client.js';
+import { connect, type ClientOptions, type TapEntry } from '../runtime/qmp/client.js';
 import {
   CallbackError,
   ConnectionError,
@@ -36,7 +35,6 @@ import {
   setup,
   slowly,
   until,
-  type Request,
 } from './support/fake-qmp.js';
 
 // Everything here takes milliseconds: a regression that hangs should fail fast.
@@ -243,7 +241,7 @@ describe('out-of-band execution', () => {
 
 describe('replies and framing', () => {
   it('reads a reply and an event split byte by byte, multi-byte characters included', async () => {
-    const { server, qmp } = await setup({
+    const { qmp } = await setup({
       onRequest: (req, s) => {
         s.answered(req);
         s.sendChunks(line(event('X_NOTE', { text: 'grüße 🚀' })) + line(replyText(req, { name: 'vm-é🚀' })), 1);
@@ -562,7 +560,7 @@ describe('events', () => {
   });
 
   it('a throwing listener breaks neither other listeners nor the messages after it', async () => {
-    const { server, qmp } = await setup({
+    const { qmp } = await setup({
       onRequest: (req, s) => {
         s.answered(req);
         s.send(line(event('STOP')) + line(replyText(req, { name: 'ok' })));

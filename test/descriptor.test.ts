@@ -5,7 +5,6 @@
  * events and following the types they use).
  */
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../codegen/frontend.js';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';

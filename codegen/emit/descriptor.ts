@@ -39,11 +39,6 @@ import type {
   SchemaInfoObjectMember,
 } from '../../runtime/schema/descriptor.js';
 
-/** The name a type has in a descriptor: its own, or '[' element ']' for arrays. */
-export function descriptorTypeName(type: Type): string {
-  return type instanceof ArrayType ? `[${descriptorTypeName(type.elementType)}]` : type.name;
-}
-
 function withFeatures<T extends { features?: string[] }>(obj: T, features: readonly Feature[]): T {
   if (features.length) obj.features = features.map((f) => f.name);
   return obj;

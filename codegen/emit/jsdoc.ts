@@ -264,16 +264,6 @@ function escapeLine(line: string): string {
   return /^\s*@/.test(l) ? l.replace('@', '\\@') : l;
 }
 
-/** A doc comment: `/** text *\/` on one line when short, else one line per line. */
-export function jsDocComment(text: string | undefined, indent = ''): string {
-  if (text === undefined) return '';
-  if (!text.includes('\n') && text.length < 100) return `${indent}/** ${text} */\n`;
-  return `${indent}/**\n${text
-    .split('\n')
-    .map((l) => (l ? `${indent} * ${l}` : `${indent} *`))
-    .join('\n')}\n${indent} */\n`;
-}
-
 // ---------------------------------------------------------------- QAPI docs
 
 /** "Only available when QEMU is built with CONFIG_VNC." */

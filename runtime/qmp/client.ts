@@ -22,7 +22,6 @@ import {
 } from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
 import {
-  CallbackError,
   ConnectionError,
   ProtocolError,
   QmpAbortError,
