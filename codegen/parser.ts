@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DocDialect, ParseOptions, ParseResult, QapiDict, QapiExpression, QapiValue } from './ast.js';
 import { DocArgSection, QapiDoc, type DocSection } from './doc.js';
-import { QapiError, type QapiParseError, QapiSemanticError, QapiSourceError } from './errors.js';
+import { QapiError, QapiParseError, QapiSemanticError, QapiSourceError } from './errors.js';
 import {
   codePointLength,
   Lexer,
@@ -86,7 +86,7 @@ export function parseSchema(file: string, options: ParseOptions = {}): SchemaPar
   } catch (e) {
     error = e;
   }
-  if (lineFormatErrors.has(error as object)) {
+  if (error instanceof QapiParseError && error.lineFormat) {
     try {
       return parseSchemaWithRules(file, QEMU_10_0_RULES, cachedRead);
     } catch {
@@ -117,9 +117,6 @@ const LEGACY_MARKER = /^# (?:Notes?|Examples?):(?!:)/m;
 export function looksLegacy(text: string): boolean {
   return LEGACY_MARKER.test(text);
 }
-
-/** Errors from the line-format rules, which QEMU 10.0 did not have (see parseSchema). */
-const lineFormatErrors = new WeakSet<object>();
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -567,8 +564,9 @@ function advance(src: string, start: number, points: number): number {
   return i;
 }
 
+/** Marks an error of the line-format rules, which QEMU 10.0 did not have (see parseSchema). */
 function lineFormatError(e: QapiParseError): QapiParseError {
-  lineFormatErrors.add(e);
+  e.lineFormat = true;
   return e;
 }
 
