@@ -35,7 +35,7 @@ export type {
   SchemaInfoObjectVariant,
   SchemaMetaType,
 } from './schema/descriptor.js';
-export type { CommandEntry, EventEntry, RuntimeTable } from './schema/table.js';
+export type { CommandEntry, RuntimeTable } from './schema/table.js';
 export { validate, type ValidationProblem, type ValidationTarget } from './schema/validate.js';
 
 // Errors, each with a `code`.

@@ -265,7 +265,7 @@ const CASES: Case[] = [
         "export { table } from './table.js';",
         "export const qemuVersion = 'unknown';",
       ],
-      'table.ts': ['export const table: RuntimeTable = {', "protocol: 'qmp',"],
+      'table.ts': ['export const table: RuntimeTable = {', "ping: { method: 'ping' }"],
       'schema.ts': ['export const schema: SchemaDescriptor = JSON.parse(', '{"name":"ping"'],
     },
     check: `
@@ -507,7 +507,7 @@ const CASES: Case[] = [
         "export type { QgaCommands } from './commands.js';",
         "export type { QgaEvents } from './events.js';",
       ],
-      'table.ts': ["protocol: 'qga',"],
+      'table.ts': ["'guest-shutdown': { method: 'guestShutdown', noReply: true }"],
     },
     lacks: ['QmpCommands', 'QmpEvents'],
   },

@@ -15,7 +15,7 @@ export function methodsName(ctx: EmitContext): string {
 }
 
 export function emitMethods(ctx: EmitContext): Statement[] {
-  const names = buildTable(ctx.schema, ctx.protocol).commands;
+  const names = buildTable(ctx.schema).commands;
   const members: PropertyNode[] = [];
   ctx.schema.visit({
     visitCommand: (c: Command) => {

@@ -1,13 +1,12 @@
 /**
- * The runtime table (runtime/schema/table.ts): method names and flags per command,
- * the events, and the members holding 64-bit integers per object type.
+ * The runtime table (runtime/schema/table.ts): per command, its method name
+ * and whether it replies. Everything else the runtime reads from the
+ * descriptor.
  */
-import { AlternateType, ArrayType, BuiltinType, type Command, type Event, ObjectType, type Type } from '../entities.js';
+import type { Command } from '../entities.js';
 import { QapiError } from '../errors.js';
-import type { Feature } from '../members.js';
 import type { Schema } from '../schema.js';
-import type { CommandEntry, EventEntry, RuntimeTable } from '../../runtime/schema/table.js';
-import { buildDescriptor } from './descriptor.js';
+import type { CommandEntry, RuntimeTable } from '../../runtime/schema/table.js';
 
 /**
  * The client method for a command: camelCase of its wire name, words split
@@ -24,29 +23,9 @@ export function methodName(wireName: string): string {
   return name;
 }
 
-/** The 64-bit integer built-ins: their values may be beyond 2^53 and then arrive as bigint. */
-const INT64_TYPES = new Set(['int', 'int64', 'uint64', 'size']);
-
-/** Whether values of `type` may be (or contain at top level of arrays/alternates) a 64-bit integer. */
-function holdsInt64(type: Type): boolean {
-  if (type instanceof BuiltinType) return INT64_TYPES.has(type.name);
-  if (type instanceof ArrayType) return holdsInt64(type.elementType);
-  if (type instanceof AlternateType) return type.alternatives.variants.some((v) => holdsInt64(v.type));
-  return false;
-}
-
-function flags(features: readonly Feature[]): { deprecated?: true; unstable?: true } {
-  const out: { deprecated?: true; unstable?: true } = {};
-  if (features.some((f) => f.name === 'deprecated')) out.deprecated = true;
-  if (features.some((f) => f.name === 'unstable')) out.unstable = true;
-  return out;
-}
-
-export function buildTable(schema: Schema, protocol: 'qmp' | 'qga'): RuntimeTable {
+export function buildTable(schema: Schema): RuntimeTable {
   const commands: { [wireName: string]: CommandEntry } = {};
-  const events: { [name: string]: EventEntry } = {};
   const methods = new Map<string, string>();
-
   schema.visit({
     visitCommand(c: Command) {
       const method = methodName(c.name);
@@ -56,25 +35,10 @@ export function buildTable(schema: Schema, protocol: 'qmp' | 'qga'): RuntimeTabl
       }
       methods.set(method, c.name);
       const entry: CommandEntry = { method };
-      if (c.allowOob) entry.oob = true;
+      // Not in the descriptor (introspection does not show it), and the guest agent's client must know.
       if (!c.successResponse) entry.noReply = true;
-      Object.assign(entry, flags(c.features));
-      if (c.boxed) entry.boxed = true;
       commands[c.name] = entry;
     },
-    visitEvent(e: Event) {
-      events[e.name] = flags(e.features);
-    },
   });
-
-  // Object types in descriptor order, so the table and the descriptor agree on names and order.
-  const int64: { [typeName: string]: string[] } = {};
-  for (const info of buildDescriptor(schema)) {
-    if (info['meta-type'] !== 'object') continue;
-    const type = schema.lookupType(info.name);
-    if (!(type instanceof ObjectType)) throw new Error(`descriptor object '${info.name}' is not in the schema`);
-    const members = type.members.filter((m) => holdsInt64(m.type)).map((m) => m.name);
-    if (members.length) int64[info.name] = members;
-  }
-  return { protocol, commands, events, int64 };
+  return { commands };
 }

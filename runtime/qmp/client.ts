@@ -32,7 +32,7 @@ import {
 } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
-import { firstBigint, numberProblems, takesNoArguments, validate, widenInt64 } from '../schema/validate.js';
+import { allowsOob, firstBigint, numberProblems, takesNoArguments, validate, widenInt64 } from '../schema/validate.js';
 import { suggest } from '../suggest.js';
 import {
   DEFAULT_MAX_DEPTH,
@@ -497,7 +497,7 @@ export class QmpClient<
         `${command}: out-of-band execution needs a monitor with the 'oob' capability enabled`,
       );
     }
-    if (this.#data.table && !this.#data.table.commands[command]?.oob) {
+    if (this.#data.schema && !allowsOob(this.#data.schema, command)) {
       throw new QmpUsageError('oob-unavailable', `${command}: this command does not allow out-of-band execution`);
     }
   }

@@ -580,3 +580,8 @@ export function firstBigint(value: unknown): { path: string; value: bigint } | u
   }
   return undefined;
 }
+
+/** Whether `command` may be executed out of band ('allow-oob' in the descriptor). */
+export function allowsOob(schema: readonly SchemaInfo[], command: string): boolean {
+  return indexOf(schema).commands.get(command)?.['allow-oob'] === true;
+}
