@@ -144,7 +144,7 @@ export interface ClientStats {
 
 export type { ClientProblem };
 
-type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], CallOptions?];
+type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], options?: CallOptions];
 
 /** A facade method: the command's parameters, then optional call options. */
 export type Method<C extends CommandMap<C>, K extends keyof C> = (...params: Params<C, K>) => Promise<C[K]['returns']>;
