@@ -1,8 +1,21 @@
-/** The schema front end as a library: `import { loadSchema } from 'qapi-ts/codegen'`. */
+/**
+ * The schema front end and the generator as a library:
+ * `import { loadSchema, generate, renderSdk } from 'qapi-ts/codegen'`.
+ */
 export type { DocDialect, ParseOptions, ParseResult, QapiDict, QapiExpression, QapiValue } from './ast.js';
 export { DocArgSection, DocSection, QapiDoc } from './doc.js';
 export { QapiError, QapiParseError, QapiSemanticError, QapiSourceError } from './errors.js';
 export { countDefinitions, loadSchema, type DefinitionCounts } from './frontend.js';
+export {
+  generate,
+  guessProtocol,
+  renderSdk,
+  type GenerateOptions,
+  type GenerateResult,
+  type Protocol,
+  type RenderOptions,
+} from './generate.js';
+export type { OutputFile } from './emit/output.js';
 export { schemaToJson } from './ir.js';
 export { parseSchema } from './parser.js';
 export { Schema } from './schema.js';

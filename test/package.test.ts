@@ -65,10 +65,15 @@ describe('package entry points', () => {
 
   it('qapi-ts/codegen loads a schema', () => {
     const r = run(`
-      const { loadSchema, countDefinitions } = await import('qapi-ts/codegen');
-      console.log(JSON.stringify(countDefinitions(loadSchema('.cache/qemu/10.2/qga/qapi-schema.json'))));`);
+      const { loadSchema, countDefinitions, renderSdk, generate } = await import('qapi-ts/codegen');
+      const schema = loadSchema('.cache/qemu/10.2/qga/qapi-schema.json');
+      console.log(JSON.stringify(countDefinitions(schema)));
+      const files = renderSdk(schema, { protocol: 'qga', source: 'qga', regenerate: 'x', qemuVersion: '10.2', runtime: 'package' });
+      console.log(typeof generate, files.map((f) => f.name).join(' '));`);
     expect(r.err).toBe('');
-    expect(JSON.parse(r.out)).toEqual({ commands: 44, events: 0, structs: 34, unions: 3, alternates: 2, enums: 8 });
+    const [counts, rendered] = r.out.trim().split('\n');
+    expect(JSON.parse(counts)).toEqual({ commands: 44, events: 0, structs: 34, unions: 3, alternates: 2, enums: 8 });
+    expect(rendered).toBe('function types.ts commands.ts events.ts table.ts schema.ts methods.ts index.ts');
   });
 });
 
