@@ -7,8 +7,8 @@ import path from 'node:path';
 import { QapiError, QapiSourceError } from '../codegen/errors.js';
 import { countDefinitions, loadSchema } from '../codegen/frontend.js';
 import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol } from '../codegen/generate.js';
-import { schemaToJson } from '../codegen/ir.js';
-import type { DocDialect } from '../codegen/ast.js';
+import { schemaToJson } from '../codegen/model-json.js';
+import type { DocDialect } from '../codegen/expressions.js';
 
 const USAGE = `usage: qapi-ts <command> [options]
 

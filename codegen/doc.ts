@@ -6,7 +6,7 @@
  * The parser builds a QapiDoc; the schema connects members and features to
  * their sections and then check()s that nothing documented is missing.
  */
-import type { DocDialect, QapiExpression } from './ast.js';
+import type { DocDialect, QapiExpression } from './expressions.js';
 import { QapiSemanticError } from './errors.js';
 import type { SourceInfo } from './source.js';
 

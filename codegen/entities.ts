@@ -18,7 +18,7 @@ import {
   type SeenMembers,
 } from './members.js';
 import type { SourceInfo } from './source.js';
-import type { Module, SchemaVisitor } from './visitor.js';
+import type { Module, SchemaVisitor } from './modules.js';
 
 /** What entities need from the schema while being checked. */
 export interface CheckContext {

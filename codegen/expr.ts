@@ -9,7 +9,7 @@
  * The checks run in the same order as QEMU's, so a schema with several
  * problems is rejected for the same first one.
  */
-import type { QapiDict, QapiExpression, QapiValue } from './ast.js';
+import type { QapiDict, QapiExpression, QapiValue } from './expressions.js';
 import { QapiSemanticError } from './errors.js';
 import { cName } from './names.js';
 import type { SourceInfo } from './source.js';

@@ -3,7 +3,7 @@
  * check the model. The first problem found is thrown as a QapiError, as
  * QEMU's generator stops at its first error too.
  */
-import type { ParseOptions } from './ast.js';
+import type { ParseOptions } from './expressions.js';
 import { AlternateType, Command, EnumType, Event, ObjectType } from './entities.js';
 import { checkExprs } from './expr.js';
 import { parseSchema } from './parser.js';

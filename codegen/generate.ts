@@ -10,9 +10,9 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ParseOptions } from './ast.js';
+import type { ParseOptions } from './expressions.js';
 import { buildDescriptor } from './emit/descriptor.js';
-import { EmitContext, type Protocol, type RuntimeType } from './emit/context.js';
+import { EmitContext, type Protocol, type RuntimeType } from './emit/type-mapping.js';
 import { emitCommands } from './emit/commands.js';
 import { emitEvents } from './emit/events.js';
 import { emitIndex } from './emit/index-file.js';
@@ -25,7 +25,7 @@ import { QapiError } from './errors.js';
 import { loadSchema } from './frontend.js';
 import type { Schema } from './schema.js';
 
-export type { Protocol } from './emit/context.js';
+export type { Protocol } from './emit/type-mapping.js';
 
 /** The package's root folder (where package.json is), from here or from dist/. */
 export const PACKAGE_ROOT = findUp(path.dirname(fileURLToPath(import.meta.url)), 'package.json')!;

@@ -3,7 +3,7 @@
  * (CONFIG_LINUX, TARGET_I386...); a definition, member, branch, value or
  * feature is present in a QEMU build when its condition holds.
  */
-import type { QapiValue } from './ast.js';
+import type { QapiValue } from './expressions.js';
 
 export type IfCond =
   string | { readonly all: readonly IfCond[] } | { readonly any: readonly IfCond[] } | { readonly not: IfCond };

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DocDialect, ParseOptions, ParseResult, QapiDict, QapiExpression, QapiValue } from './ast.js';
+import type { DocDialect, ParseOptions, ParseResult, QapiDict, QapiExpression, QapiValue } from './expressions.js';
 import { DocArgSection, QapiDoc, type DocSection } from './doc.js';
 import { QapiError, QapiParseError, QapiSemanticError, QapiSourceError } from './errors.js';
 import {

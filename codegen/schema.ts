@@ -6,7 +6,7 @@
  * reported is the same one QEMU's generator reports.
  */
 import path from 'node:path';
-import type { DocDialect, QapiDict, QapiExpression, QapiValue } from './ast.js';
+import type { DocDialect, QapiDict, QapiExpression, QapiValue } from './expressions.js';
 import type { QapiDoc } from './doc.js';
 import {
   AlternateType,
@@ -28,7 +28,7 @@ import { QapiSemanticError, QapiSourceError } from './errors.js';
 import { ifcondFrom, type IfCond } from './ifcond.js';
 import { Alternatives, Branches, EnumMember, Feature, ObjectMember, Variant } from './members.js';
 import type { SourceInfo } from './source.js';
-import { Module, type SchemaVisitor } from './visitor.js';
+import { Module, type SchemaVisitor } from './modules.js';
 
 // prettier-ignore
 const BUILTINS: ReadonlyArray<readonly [BuiltinName, JsonType]> = [

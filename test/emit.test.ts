@@ -12,7 +12,7 @@ import * as prettier from 'prettier';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../codegen/frontend.js';
-import { type Protocol } from '../codegen/emit/context.js';
+import { type Protocol } from '../codegen/emit/type-mapping.js';
 import { convertRst, removeHangingIndent } from '../codegen/emit/jsdoc.js';
 import { NameCollisionError, propertyKey, tsTypeName } from '../codegen/emit/naming.js';
 import { PRETTIER_OPTIONS, type OutputFile } from '../codegen/emit/output.js';

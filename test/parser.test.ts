@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ParseOptions, QapiDict, QapiValue } from '../codegen/ast.js';
+import type { ParseOptions, QapiDict, QapiValue } from '../codegen/expressions.js';
 import { DocArgSection, type QapiDoc } from '../codegen/doc.js';
 import { QapiError, QapiParseError, QapiSemanticError, QapiSourceError } from '../codegen/errors.js';
 import { tokenize } from '../codegen/lexer.js';

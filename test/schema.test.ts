@@ -1,15 +1,15 @@
 /**
  * The semantic stages (expr.ts, the model in schema.ts/entities.ts/members.ts,
- * ir.ts): one small inline schema per rule, read from memory through the
+ * model-json.ts): one small inline schema per rule, read from memory through the
  * parser's readFile option, plus QEMU's real schemas with QEMU's own counts.
  */
 import { describe, expect, it } from 'vitest';
 import { QapiSemanticError } from '../codegen/errors.js';
 import { AlternateType, ArrayType, Command, EnumType, Event, ObjectType } from '../codegen/entities.js';
 import { countDefinitions, loadSchema } from '../codegen/frontend.js';
-import { schemaToJson } from '../codegen/ir.js';
+import { schemaToJson } from '../codegen/model-json.js';
 import type { Schema } from '../codegen/schema.js';
-import type { SchemaVisitor } from '../codegen/visitor.js';
+import type { SchemaVisitor } from '../codegen/modules.js';
 import { requireSources, schemaFile, type SchemaKind } from './support/qemu-sources.js';
 
 /** Loads `main.json` (and any other given files) from memory. */

@@ -15,7 +15,7 @@
  *   'success-response': false sends no reply at all on success: `void`.
  */
 import type { Command } from '../entities.js';
-import type { EmitContext, TypeWriter } from './context.js';
+import type { EmitContext, TypeWriter } from './type-mapping.js';
 import { definitionDoc } from './jsdoc.js';
 import { propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type TypeNode } from './printer.js';

@@ -6,7 +6,7 @@
  */
 import type { Event } from '../entities.js';
 import { EMPTY_OBJECT } from './commands.js';
-import type { EmitContext, TypeWriter } from './context.js';
+import type { EmitContext, TypeWriter } from './type-mapping.js';
 import { definitionDoc } from './jsdoc.js';
 import { propertyKey } from './naming.js';
 import { type PropertyNode, ref } from './printer.js';

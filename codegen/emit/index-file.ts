@@ -5,7 +5,7 @@
  * and for QMP schemas offers `connectQmp`: the client bound to this release's
  * types, descriptor and table.
  */
-import type { EmitContext } from './context.js';
+import type { EmitContext } from './type-mapping.js';
 import { methodsName } from './methods.js';
 import { stringLiteral } from './naming.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Command } from '../entities.js';
 import { buildTable } from './table.js';
-import type { EmitContext } from './context.js';
+import type { EmitContext } from './type-mapping.js';
 import { definitionDoc } from './jsdoc.js';
 import { propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type Statement } from './printer.js';

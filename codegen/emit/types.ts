@@ -12,12 +12,12 @@
  * - alternate → a union of its alternatives.
  *
  * Plus `Returned<T>`, the helper output positions use for the few types that
- * travel both ways (see context.ts).
+ * travel both ways (see type-mapping.ts).
  */
 import type { QapiDoc } from '../doc.js';
 import { AlternateType, type Definition, EnumType, ObjectType } from '../entities.js';
 import type { ObjectMember } from '../members.js';
-import { type EmitContext, is64BitInteger, isDeclaredType, type Mode, TypeWriter } from './context.js';
+import { type EmitContext, is64BitInteger, isDeclaredType, type Mode, TypeWriter } from './type-mapping.js';
 import { definitionDoc, memberDoc } from './jsdoc.js';
 import { branchSuffix, propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';

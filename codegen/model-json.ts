@@ -6,7 +6,7 @@
  * deterministic. Paths are relative to the main schema file's directory.
  */
 import path from 'node:path';
-import type { DocDialect } from './ast.js';
+import type { DocDialect } from './expressions.js';
 import type { DocSection, QapiDoc, SectionKind } from './doc.js';
 import {
   AlternateType,
