@@ -51,6 +51,11 @@ export const GENERATED_TYPE_NAMES: readonly string[] = [
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+/** Whether `name` can be written bare: as a property key, a method name. */
+export function isIdentifier(name: string): boolean {
+  return IDENTIFIER.test(name);
+}
+
 /** Two QAPI names that would become the same TypeScript identifier. */
 export class NameCollisionError extends QapiError {
   override name = 'NameCollisionError';
@@ -105,12 +110,22 @@ export class TypeNamer {
   }
 }
 
-/** A property key: bare when it is an identifier, else a single-quoted string. */
+/** A property key: bare when it is an identifier, else a string literal. */
 export function propertyKey(name: string): string {
   return IDENTIFIER.test(name) ? name : stringLiteral(name);
 }
 
-/** A single-quoted TypeScript string literal. */
-export function stringLiteral(value: string): string {
-  return `'${value.replace(/[\\']/g, (c) => '\\' + c).replace(/\n/g, '\\n')}'`;
+/** A TypeScript string literal as prettier writes it: single quotes unless the text holds more single than double quotes. */
+export function stringLiteral(s: string): string {
+  if (!/['"\\\n\r\t]/.test(s)) return `'${s}'`;
+  const singles = (s.match(/'/g) ?? []).length;
+  const doubles = (s.match(/"/g) ?? []).length;
+  const q = singles > doubles ? '"' : "'";
+  const body = s
+    .replace(/\\/g, '\\\\')
+    .replace(new RegExp(q, 'g'), '\\' + q)
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t');
+  return q + body + q;
 }

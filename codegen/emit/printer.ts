@@ -12,6 +12,7 @@
  * leaves every generated file unchanged.
  */
 
+import { propertyKey, stringLiteral } from './naming.js';
 export const PRINT_WIDTH = 120;
 const INDENT = '  ';
 
@@ -238,26 +239,8 @@ function makePrinter(width: number): (s: Statement) => string {
 
   // ---------------------------------------------------------------- data
 
-  const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-  function dataKey(key: string): string {
-    return IDENTIFIER.test(key) ? key : quote(key);
-  }
-
-  function quote(s: string): string {
-    if (!/['"\\\n\r\t]/.test(s)) return `'${s}'`;
-    // Prettier's choice: single quotes unless the string holds more single than double quotes.
-    const singles = (s.match(/'/g) ?? []).length;
-    const doubles = (s.match(/"/g) ?? []).length;
-    const q = singles > doubles ? '"' : "'";
-    const body = s
-      .replace(/\\/g, '\\\\')
-      .replace(new RegExp(q, 'g'), '\\' + q)
-      .replace(/\n/g, '\\n')
-      .replace(/\r/g, '\\r')
-      .replace(/\t/g, '\\t');
-    return q + body + q;
-  }
+  const dataKey = propertyKey;
+  const quote = stringLiteral;
 
   const isPlainObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -5,6 +5,7 @@
  */
 import type { Command } from '../entities.js';
 import { QapiError } from '../errors.js';
+import { isIdentifier } from './naming.js';
 import type { Schema } from '../schema.js';
 import type { CommandEntry, RuntimeTable } from '../../runtime/schema/table.js';
 
@@ -17,7 +18,7 @@ import type { CommandEntry, RuntimeTable } from '../../runtime/schema/table.js';
 export function methodName(wireName: string): string {
   const words = wireName.split(/[-_.]+/).filter(Boolean);
   const name = words.map((w, i) => (i ? w[0].toUpperCase() + w.slice(1) : w)).join('');
-  if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)) {
+  if (!isIdentifier(name)) {
     throw new QapiError(`command '${wireName}' has no valid method name (got '${name}')`);
   }
   return name;
