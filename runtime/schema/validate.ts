@@ -162,7 +162,7 @@ interface TypeNode {
 interface Index {
   commands: Map<string, SchemaInfoCommand>;
   events: Map<string, SchemaInfoEvent>;
-  types: Map<string, TypeNode>;
+  types: TypeNodes;
   /** A live descriptor: integer types collapsed into 'int'. */
   collapsed: boolean;
 }
@@ -182,53 +182,80 @@ function indexOf(schema: readonly SchemaInfo[]): Index {
 const hidable = (features: readonly string[] | undefined): boolean =>
   !!features && (features.includes('deprecated') || features.includes('unstable'));
 
+/**
+ * A descriptor's types as checking nodes, each made when first needed: a
+ * release has some 1,500 types and a call reaches a handful, so the first
+ * call after connecting does not pay for all of them.
+ */
+class TypeNodes {
+  private readonly nodes = new Map<string, TypeNode>();
+
+  constructor(
+    private readonly infos: Map<string, SchemaInfo>,
+    private readonly collapsed: boolean,
+  ) {}
+
+  has(name: string): boolean {
+    return this.infos.has(name) && this.get(name) !== undefined;
+  }
+
+  get(name: string): TypeNode | undefined {
+    let node = this.nodes.get(name);
+    if (node) return node;
+    const info = this.infos.get(name);
+    if (!info) return undefined;
+    switch (info['meta-type']) {
+      case 'builtin':
+        node = builtinNode(info.name, info['json-type'], this.collapsed);
+        break;
+      case 'enum': {
+        const valueList = info.members ? info.members.map((m) => m.name) : (info.values ?? []);
+        node = { kind: 'enum', values: new Set(valueList), valueList };
+        break;
+      }
+      case 'array':
+        node = { kind: 'array', element: info['element-type'] };
+        break;
+      case 'object':
+        node = objectNode(info);
+        break;
+      case 'alternate':
+        node = { kind: 'alternate' };
+        // Set before its alternatives are looked at: one of them may lead back here.
+        this.nodes.set(name, node);
+        this.alternatives(info, node);
+        return node;
+      default:
+        return undefined;
+    }
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  /** Alternatives are told apart by JSON type. */
+  private alternatives(info: SchemaInfoAlternate, node: TypeNode): void {
+    const alternatives = new Map<string, string>();
+    for (const m of info.members) {
+      const kind = this.get(m.type)?.kind;
+      const json = kind === 'enum' ? 'string' : kind === 'int' ? 'number' : kind;
+      if (json && json !== 'any' && json !== 'alternate' && !alternatives.has(json)) alternatives.set(json, m.type);
+    }
+    node.alternatives = alternatives;
+    node.accepts = [...alternatives.keys()].join(' or ');
+  }
+}
+
 function buildIndex(schema: readonly SchemaInfo[]): Index {
   const collapsed = !schema.some((i) => i.name === 'int64' && i['meta-type'] === 'builtin');
   const commands = new Map<string, SchemaInfoCommand>();
   const events = new Map<string, SchemaInfoEvent>();
-  const types = new Map<string, TypeNode>();
-  const alternates: SchemaInfoAlternate[] = [];
+  const infos = new Map<string, SchemaInfo>();
   for (const info of schema) {
-    switch (info['meta-type']) {
-      case 'command':
-        commands.set(info.name, info);
-        break;
-      case 'event':
-        events.set(info.name, info);
-        break;
-      case 'builtin':
-        types.set(info.name, builtinNode(info.name, info['json-type'], collapsed));
-        break;
-      case 'enum': {
-        const valueList = info.members ? info.members.map((m) => m.name) : (info.values ?? []);
-        types.set(info.name, { kind: 'enum', values: new Set(valueList), valueList });
-        break;
-      }
-      case 'array':
-        types.set(info.name, { kind: 'array', element: info['element-type'] });
-        break;
-      case 'object':
-        types.set(info.name, objectNode(info));
-        break;
-      case 'alternate':
-        types.set(info.name, { kind: 'alternate' });
-        alternates.push(info);
-        break;
-    }
+    if (info['meta-type'] === 'command') commands.set(info.name, info);
+    else if (info['meta-type'] === 'event') events.set(info.name, info);
+    else infos.set(info.name, info);
   }
-  // Alternatives are told apart by JSON type, which needs every type known.
-  for (const info of alternates) {
-    const alternatives = new Map<string, string>();
-    for (const m of info.members) {
-      const kind = types.get(m.type)?.kind;
-      const json = kind === 'enum' ? 'string' : kind === 'int' ? 'number' : kind;
-      if (json && json !== 'any' && json !== 'alternate' && !alternatives.has(json)) alternatives.set(json, m.type);
-    }
-    const node = types.get(info.name)!;
-    node.alternatives = alternatives;
-    node.accepts = [...alternatives.keys()].join(' or ');
-  }
-  return { commands, events, types, collapsed };
+  return { commands, events, types: new TypeNodes(infos, collapsed), collapsed };
 }
 
 function builtinNode(name: string, json: string, collapsed: boolean): TypeNode {
