@@ -57,6 +57,8 @@ interface Subscription {
   what: string;
   /** When it was made: an emit skips subscriptions made after it began. */
   seq: number;
+  /** Waits and streams end when the connection does. */
+  close?(reason: Error): void;
 }
 
 export interface HubLimits {
@@ -88,7 +90,6 @@ export class EventHub {
   /** The held events are going out: one that comes meanwhile (a listener's command) queues behind them. */
   private flushing = false;
   private closedWith: Error | undefined;
-  private readonly closers = new Set<(e: Error) => void>();
   private readonly limits: Required<HubLimits>;
 
   constructor(
@@ -184,10 +185,10 @@ export class EventHub {
     this.flush();
     this.early = undefined;
     this.closedWith = reason;
-    for (const c of [...this.closers]) c(reason);
-    this.closers.clear();
+    const subs = new Set<Subscription>([...this.any, ...[...this.byName.values()].flatMap((set) => [...set])]);
     this.byName.clear();
     this.any.clear();
+    for (const sub of subs) sub.close?.(reason);
   }
 
   wait(name: unknown, predicate: unknown, options: unknown): EventWait<QmpEvent> {
@@ -205,7 +206,6 @@ export class EventHub {
       const finish = (err: Error | undefined, e?: QmpEvent): void => {
         sub?.dispose();
         limit?.dispose();
-        this.closers.delete(onClose);
         if (err) reject(err);
         else resolve(e!);
       };
@@ -235,9 +235,8 @@ export class EventHub {
         },
         what: 'waiter',
         seq: 0,
+        close: (err) => finish(err),
       });
-      const onClose = (err: Error): void => finish(err);
-      this.closers.add(onClose);
       cancel = (reason) => finish(new QmpAbortError(what, reason));
       limit = deadline({ timeout, signal }, (why) =>
         finish(
@@ -294,10 +293,8 @@ export class EventHub {
       if (finished) return;
       finished = true;
       sub.dispose();
-      this.closers.delete(onClose);
       for (const w of waiters.splice(0)) w({ value: undefined, done: true });
     };
-    const onClose = (): void => finish();
     const sub = this.subscribe(names, {
       receive: (e, size) => {
         const w = waiters.shift();
@@ -306,9 +303,9 @@ export class EventHub {
       },
       what: 'event stream',
       seq: 0,
+      close: () => finish(),
     });
     if (this.closedWith) finish();
-    else this.closers.add(onClose);
     const it: EventStream<QmpEvent> = {
       get dropped() {
         return dropped;

@@ -45,6 +45,8 @@ const SYNC = 0xff;
 export const EXCERPT = 120;
 /** Bytes kept of an oversized message's end: enough for its `"id": ...}`. */
 const TAIL = 256;
+/** Shared by every idle decoder: nothing is ever written into a zero-length buffer. */
+const EMPTY = Buffer.alloc(0);
 /** A partial-message buffer larger than this is released after use. */
 const KEEP_BUFFER = 64 * 1024;
 
@@ -57,7 +59,7 @@ export class MessageDecoder {
   readonly maxMessageBytes: number;
   readonly maxDepth: number;
   /** The partial message carried over from earlier chunks: buf[0, len). */
-  private buf = Buffer.alloc(0);
+  private buf = EMPTY;
   private len = 0;
   /** Dropping the rest of an oversized message, up to its newline. */
   private skipping = false;
@@ -163,7 +165,7 @@ export class MessageDecoder {
 
   private release(): void {
     this.len = 0;
-    if (this.buf.length > KEEP_BUFFER) this.buf = Buffer.alloc(0);
+    if (this.buf.length > KEEP_BUFFER) this.buf = EMPTY;
   }
 
   private append(part: Buffer): void {
