@@ -66,6 +66,7 @@ export {
   type ClientProblem,
   type ClientStats,
   type CommandMap,
+  type CommandName,
   type CommandSpec,
   type Method,
   type Methods,

@@ -9,7 +9,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/qemu-sources.js';
 
-function hover(program: string, needles: string[]): Map<string, { text: string; docs: string; tags: string[] }> {
+function service(program: string): { service: ts.LanguageService; file: string } {
   const dir = path.join(ROOT, '.cache', 'editor');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'main.ts');
@@ -34,10 +34,14 @@ function hover(program: string, needles: string[]): Map<string, { text: string; 
     directoryExists: ts.sys.directoryExists,
     getDirectories: ts.sys.getDirectories,
   };
-  const service = ts.createLanguageService(host);
+  return { service: ts.createLanguageService(host), file };
+}
+
+function hover(program: string, needles: string[]): Map<string, { text: string; docs: string; tags: string[] }> {
+  const { service: ls, file } = service(program);
   const out = new Map<string, { text: string; docs: string; tags: string[] }>();
   for (const needle of needles) {
-    const info = service.getQuickInfoAtPosition(file, program.indexOf(needle) + 1);
+    const info = ls.getQuickInfoAtPosition(file, program.indexOf(needle) + 1);
     out.set(needle, {
       text: info ? ts.displayPartsToString(info.displayParts) : '',
       docs: info ? ts.displayPartsToString(info.documentation) : '',
@@ -72,5 +76,18 @@ await qmp.cmd.queryStatus({ timeout: 5 });
   it("shows QEMU's docs and since on the facade's methods", () => {
     expect(shown.get('blockdevDel')!.docs).toMatch(/Deletes a block device that has been added using `blockdev-add`/);
     expect(shown.get('blockdevDel')!.tags).toContain('since');
+  });
+});
+
+describe('compiler errors', () => {
+  it('an unknown command gives a short error naming the command type, not a union of 244 names', () => {
+    const { service: ls, file } = service(`import { connectQmp } from 'qapi-ts/qemu-10.2';
+const qmp = await connectQmp({ path: '/run/vm.qmp' });
+await qmp.execute('query-statuss');
+`);
+    const messages = ls.getSemanticDiagnostics(file).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(messages).toEqual([
+      `Argument of type '"query-statuss"' is not assignable to parameter of type 'keyof QmpCommands'.`,
+    ]);
   });
 });

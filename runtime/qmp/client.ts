@@ -66,6 +66,12 @@ export interface CommandSpec {
 
 export type CommandMap<C> = { [K in keyof C]: CommandSpec };
 
+/**
+ * A command's wire name: what `execute` takes. A named type, so that a
+ * compiler error for an unknown command names it instead of listing them all.
+ */
+export type CommandName<C> = Extract<keyof C, string>;
+
 export interface CallOptions {
   /** Milliseconds to wait for the reply; overrides the client's timeout. 0 or Infinity waits forever. */
   timeout?: number;
@@ -275,7 +281,7 @@ export class QmpClient<
   }
 
   /** Runs a command and resolves with its typed return value; rejects with QmpError when QEMU says no. */
-  execute<K extends keyof C & string>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
+  execute<K extends CommandName<C>>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
     return this.#call(command, params as unknown[], false) as Promise<C[K]['returns']>;
   }
 
@@ -285,7 +291,7 @@ export class QmpClient<
    * so it is the way through when QEMU leaves them unanswered (e.g.
    * `migrate-recover`, `migrate-pause`, `yank`).
    */
-  executeOob<K extends keyof C & string>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
+  executeOob<K extends CommandName<C>>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
     return this.#call(command, params as unknown[], true) as Promise<C[K]['returns']>;
   }
 
