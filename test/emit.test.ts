@@ -464,9 +464,9 @@ const CASES: Case[] = [
     ),
     contains: {
       'types.ts': [
-        '/*\n * = Colours\n *\n * Everything about colours, *\\/ included.\n */\n\n/** A colour. */',
+        '/*\n * # Colours\n *\n * Everything about colours, *\\/ included.\n */\n\n/** A colour. */',
         'export type Colour =',
-        '/*\n * = Trailing section\n */\n',
+        '/*\n * # Trailing section\n */\n',
       ],
     },
   },

@@ -80,9 +80,15 @@ export function removeHangingIndent(text: string): string[] {
   return [lines[0], ...lines.slice(1).map((l) => (isBlank(l) ? '' : l.slice(Math.min(hang, indentOf(l)))))];
 }
 
-/** Inline markup: `@name` → `name`, ``code`` → `code`. Literal text is never passed here. */
+/**
+ * Inline markup: `@name` → `name`, ``code`` → `code`, and Sphinx roles:
+ * :doc:`Title <target>` → Title, :ref:`name` → `name`. Literal text is
+ * never passed here.
+ */
 export function convertInline(line: string): string {
   return line
+    .replace(/:[a-z]+(?::[a-z]+)?:`([^`<]+?)\s*<[^>`]+>`/g, (_m, title: string) => title)
+    .replace(/:[a-z]+(?::[a-z]+)?:`([^`]+)`/g, (_m, name: string) => '`' + name + '`')
     .replace(/``(.+?)``/g, (_m, code: string) => '`' + code + '`')
     .replace(
       /(^|[^\w`@])@([A-Za-z_][\w-]*(?:\.[\w-]+)*)/g,

@@ -18,7 +18,7 @@ import type { QapiDoc } from '../doc.js';
 import { AlternateType, type Definition, EnumType, ObjectType } from '../entities.js';
 import type { ObjectMember } from '../members.js';
 import { type EmitContext, is64BitInteger, isDeclaredType, type Mode, TypeWriter } from './type-mapping.js';
-import { definitionDoc, memberDoc } from './jsdoc.js';
+import { convertRst, definitionDoc, memberDoc } from './jsdoc.js';
 import { branchSuffix, propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';
 
@@ -263,9 +263,42 @@ function freeformComment(doc: QapiDoc): Statement {
     .map((sec) => sec.text)
     .filter(Boolean)
     .join('\n\n');
-  const lines = text
+  // Converted like every other doc text: headings, directives and roles become Markdown.
+  const lines = convertRst(headings(text.split('\n')))
+    .join('\n')
     .replaceAll('*/', '*\\/')
     .split('\n')
     .map((l) => ` * ${l}`.trimEnd());
   return { kind: 'text', text: ['/*', ...lines, ' */'].join('\n') };
+}
+
+/**
+ * Section headings as Markdown: rST's over- and underlined titles (`****`,
+ * `====`, `----`, by nesting in order of first use, as rST ranks them) and
+ * QEMU 7.2's `= Title` / `== Title` lines.
+ */
+function headings(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  const ranks: string[] = [];
+  const rule = (l: string | undefined): string | undefined =>
+    l && /^([*=\-^~#])\1{2,}$/.test(l.trim()) ? l.trim()[0] : undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const legacy = /^(=+) (.*)$/.exec(lines[i]);
+    if (legacy) {
+      out.push(`${'#'.repeat(legacy[1].length)} ${legacy[2].trim()}`);
+      continue;
+    }
+    const over = rule(lines[i]);
+    const title = lines[i + (over ? 1 : 0)];
+    const under = rule(lines[i + (over ? 2 : 1)]);
+    if (under && title?.trim() && !rule(title) && (!over || over === under)) {
+      const key = (over ? 'over' : '') + under;
+      if (!ranks.includes(key)) ranks.push(key);
+      out.push(`${'#'.repeat(Math.min(ranks.indexOf(key) + 1, 6))} ${title.trim()}`);
+      i += over ? 2 : 1;
+      continue;
+    }
+    out.push(lines[i]);
+  }
+  return out;
 }

@@ -3621,7 +3621,7 @@ export interface QmpMethods {
    * **Note:** This command is valid exactly when first connecting: it
    * must be issued before any other command will be accepted, and
    * will fail once the monitor is accepting other commands.  (see
-   * :doc:`/interop/qmp-spec`)
+   * `/interop/qmp-spec`)
    *
    * **Note:** The QMP client needs to explicitly enable QMP
    * capabilities, otherwise all the QMP capabilities will be turned

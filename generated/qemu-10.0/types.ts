@@ -30,7 +30,7 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * = Introduction
+ * # Introduction
  *
  * This manual describes the commands and events supported by the QEMU
  * Monitor Protocol (QMP).
@@ -39,21 +39,23 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  *
  * The following notation is used in examples:
  *
- * .. qmp-example::
+ * **Example:**
  *
- *   -> ... text sent by client (commands) ...
- *   <- ... text sent by server (command responses and events) ...
+ * ```
+ * -> ... text sent by client (commands) ...
+ * <- ... text sent by server (command responses and events) ...
+ * ```
  *
  * Example text is formatted for readability.  However, in real
  * protocol usage, its commonly emitted as a single line.
  *
  * Please refer to the
- * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * QEMU Machine Protocol Specification
  * for the general format of commands, responses, and events.
  */
 
 /*
- * = QMP errors
+ * # QMP errors
  */
 
 /**
@@ -80,7 +82,7 @@ export type QapiErrorClass =
   | 'KVMMissingCap';
 
 /*
- * = Common data types
+ * # Common data types
  */
 
 /**
@@ -275,7 +277,7 @@ export type EndianMode =
   | 'big';
 
 /*
- * = Socket data types
+ * # Socket data types
  */
 
 /**
@@ -542,7 +544,7 @@ export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
 }
 
 /*
- * = VM run state
+ * # VM run state
  */
 
 /** An enumeration of VM run states. */
@@ -954,7 +956,7 @@ export type NotifyVmexitOption =
   | 'disable';
 
 /*
- * = Cryptography
+ * # Cryptography
  */
 
 /**
@@ -1602,7 +1604,7 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
 }
 
 /*
- * = Background jobs
+ * # Background jobs
  */
 
 /**
@@ -1767,11 +1769,11 @@ export interface JobInfo {
 }
 
 /*
- * = Block devices
+ * # Block devices
  */
 
 /*
- * == Additional block stuff (VM related)
+ * ## Additional block stuff (VM related)
  */
 
 /**
@@ -1860,7 +1862,7 @@ export type BlockdevChangeReadOnlyMode =
   | 'read-write';
 
 /*
- * == Block core (VM unrelated)
+ * ## Block core (VM unrelated)
  */
 
 /** @since 1.3 */
@@ -8432,7 +8434,7 @@ export interface DummyBlockCoreForceArrays {
 }
 
 /*
- * == Block device exports
+ * ## Block device exports
  */
 
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
@@ -8819,7 +8821,7 @@ export interface BlockExportInfo {
 }
 
 /*
- * = Character devices
+ * # Character devices
  */
 
 /**
@@ -9600,7 +9602,7 @@ export interface ChardevReturn {
 }
 
 /*
- * = Dump guest memory
+ * # Dump guest memory
  */
 
 /**
@@ -9691,7 +9693,7 @@ export interface DumpGuestMemoryCapability {
 }
 
 /*
- * = Net devices
+ * # Net devices
  */
 
 /**
@@ -10599,7 +10601,7 @@ export interface AnnounceParameters {
 }
 
 /*
- * = eBPF Objects
+ * # eBPF Objects
  *
  * eBPF object is an ELF binary that contains the eBPF program and eBPF
  * map description(BTF).  Overall, eBPF object should contain the
@@ -10639,7 +10641,7 @@ export type EbpfProgramID =
   'rss';
 
 /*
- * = Rocker switch device
+ * # Rocker switch device
  */
 
 /**
@@ -10847,7 +10849,7 @@ export interface RockerOfDpaGroup {
 }
 
 /*
- * = TPM (trusted platform module) devices
+ * # TPM (trusted platform module) devices
  */
 
 /**
@@ -10983,7 +10985,7 @@ export interface TPMInfo {
 }
 
 /*
- * = Remote desktop
+ * # Remote desktop
  */
 
 /**
@@ -11120,7 +11122,7 @@ export type ImageFormat =
   | 'png';
 
 /*
- * == Spice
+ * ## Spice
  */
 
 /**
@@ -11258,7 +11260,7 @@ export interface SpiceInfo {
 }
 
 /*
- * == VNC
+ * ## VNC
  */
 
 /**
@@ -11448,7 +11450,7 @@ export interface VncInfo2 {
 }
 
 /*
- * = Input
+ * # Input
  */
 
 /**
@@ -12401,7 +12403,7 @@ export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, Di
 }
 
 /*
- * = User authorization
+ * # User authorization
  */
 
 /**
@@ -12502,7 +12504,7 @@ export interface AuthZSimpleProperties {
 }
 
 /*
- * = Migration
+ * # Migration
  */
 
 /**
@@ -14312,7 +14314,7 @@ export interface MigrationThreadInfo {
 }
 
 /*
- * = Transactions
+ * # Transactions
  */
 
 /**
@@ -14574,7 +14576,7 @@ export interface TransactionProperties {
 }
 
 /*
- * = Tracing
+ * # Tracing
  */
 
 /**
@@ -14603,7 +14605,7 @@ export interface TraceEventInfo {
 }
 
 /*
- * = Compatibility policy
+ * # Compatibility policy
  */
 
 /**
@@ -14665,7 +14667,7 @@ export interface CompatPolicy {
 }
 
 /*
- * = QMP monitor control
+ * # QMP monitor control
  */
 
 /**
@@ -14771,7 +14773,7 @@ export interface MonitorOptions {
 }
 
 /*
- * = QMP introspection
+ * # QMP introspection
  */
 
 /**
@@ -15053,7 +15055,7 @@ export interface SchemaInfoAlternate {
   /**
    * the alternate type's members, in no particular order.  The
    * members' wire encoding is distinct, see
-   * :doc:`/devel/qapi-code-gen` section Alternate types.
+   * `/devel/qapi-code-gen` section Alternate types.
    */
   members: SchemaInfoAlternateMember[];
 }
@@ -15105,7 +15107,7 @@ export interface SchemaInfoEvent {
 }
 
 /*
- * = QEMU Object Model (QOM)
+ * # QEMU Object Model (QOM)
  */
 
 /** @since 1.2 */
@@ -16466,11 +16468,11 @@ export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
 }
 
 /*
- * = Device infrastructure (qdev)
+ * # Device infrastructure (qdev)
  */
 
 /*
- * = Common machine types
+ * # Common machine types
  */
 
 /**
@@ -16583,7 +16585,7 @@ export interface SmpCachePropertiesWrapper {
 }
 
 /*
- * = Machines
+ * # Machines
  */
 
 /**
@@ -17455,7 +17457,7 @@ export interface Memdev {
  * Which members are optional and which mandatory depends on the
  * architecture and board.
  *
- * For s390x see :ref:`cpu-topology-s390x`.
+ * For s390x see `cpu-topology-s390x`.
  *
  * The ids other than the node-id specify the position of the CPU
  * within the CPU topology (as defined by the machine property "smp",
@@ -18310,7 +18312,7 @@ export interface CpuPolarizationInfo {
 }
 
 /*
- * = Record/replay
+ * # Record/replay
  */
 
 /**
@@ -18354,7 +18356,7 @@ export interface ReplayInfo {
 }
 
 /*
- * = Yank feature
+ * # Yank feature
  */
 
 /**
@@ -18427,7 +18429,7 @@ export interface YankInstance$migration extends YankInstance$$base {
 }
 
 /*
- * = Miscellanea
+ * # Miscellanea
  */
 
 /**
@@ -18874,7 +18876,7 @@ export interface EvtchnInfo {
 }
 
 /*
- * = Audio
+ * # Audio
  */
 
 /**
@@ -19436,7 +19438,7 @@ export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
 }
 
 /*
- * = ACPI
+ * # ACPI
  */
 
 /**
@@ -19531,7 +19533,7 @@ export interface ACPIOSTInfo {
 }
 
 /*
- * = PCI
+ * # PCI
  */
 
 /**
@@ -19755,7 +19757,7 @@ export interface PciInfo {
 }
 
 /*
- * = Statistics
+ * # Statistics
  */
 
 /**
@@ -19985,7 +19987,7 @@ export interface StatsSchema {
 }
 
 /*
- * = Virtio devices
+ * # Virtio devices
  */
 
 /**
@@ -20420,7 +20422,7 @@ export type VMAppleVirtioBlkVariant =
   | 'aux';
 
 /*
- * = VFIO devices
+ * # VFIO devices
  */
 
 /**
@@ -20458,7 +20460,7 @@ export type QapiVfioMigrationState =
   | 'pre-copy-p2p';
 
 /*
- * = Cryptography devices
+ * # Cryptography devices
  */
 
 /**
@@ -20529,7 +20531,7 @@ export interface QCryptodevInfo {
 }
 
 /*
- * = CXL devices
+ * # CXL devices
  */
 
 /**
@@ -20732,7 +20734,7 @@ export type CxlExtentRemovalPolicy =
   | 'prescriptive';
 
 /*
- * = UEFI Variable Store
+ * # UEFI Variable Store
  *
  * The qemu efi variable store implementation (hw/uefi/) uses this to
  * store non-volatile variables in json format on disk.

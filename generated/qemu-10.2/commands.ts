@@ -4381,7 +4381,7 @@ export interface QmpCommands {
       /**
        * Exit on incoming migration failure.  Default true.
        * When set to false, the failure triggers a
-       * :qapi:event:`MIGRATION` event, and error details could be
+       * `MIGRATION` event, and error details could be
        * retrieved with `query-migrate`.  (since 9.1)
        */
       'exit-on-error'?: boolean;
@@ -5147,7 +5147,7 @@ export interface QmpCommands {
    * **Note:** This command is valid exactly when first connecting: it
    * must be issued before any other command will be accepted, and
    * will fail once the monitor is accepting other commands.  (see
-   * :doc:`/interop/qmp-spec`)
+   * `/interop/qmp-spec`)
    *
    * **Note:** The QMP client needs to explicitly enable QMP
    * capabilities, otherwise all the QMP capabilities will be turned

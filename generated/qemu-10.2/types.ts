@@ -30,9 +30,7 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * ************
- * Introduction
- * ************
+ * # Introduction
  *
  * This manual describes the commands and events supported by the QEMU
  * Monitor Protocol (QMP).
@@ -41,23 +39,23 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  *
  * The following notation is used in examples:
  *
- * .. qmp-example::
+ * **Example:**
  *
- *   -> ... text sent by client (commands) ...
- *   <- ... text sent by server (command responses and events) ...
+ * ```
+ * -> ... text sent by client (commands) ...
+ * <- ... text sent by server (command responses and events) ...
+ * ```
  *
  * Example text is formatted for readability.  However, in real
  * protocol usage, its commonly emitted as a single line.
  *
  * Please refer to the
- * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * QEMU Machine Protocol Specification
  * for the general format of commands, responses, and events.
  */
 
 /*
- * **********
- * QMP errors
- * **********
+ * # QMP errors
  */
 
 /**
@@ -84,9 +82,7 @@ export type QapiErrorClass =
   | 'KVMMissingCap';
 
 /*
- * *****************
- * Common data types
- * *****************
+ * # Common data types
  */
 
 /**
@@ -281,9 +277,7 @@ export type EndianMode =
   | 'big';
 
 /*
- * *****************
- * Socket data types
- * *****************
+ * # Socket data types
  */
 
 /**
@@ -580,9 +574,7 @@ export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
 }
 
 /*
- * ************
- * VM run state
- * ************
+ * # VM run state
  */
 
 /** An enumeration of VM run states. */
@@ -1031,9 +1023,7 @@ export type NotifyVmexitOption =
   | 'disable';
 
 /*
- * ************
- * Cryptography
- * ************
+ * # Cryptography
  */
 
 /**
@@ -1684,9 +1674,7 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
 }
 
 /*
- * ***************
- * Background jobs
- * ***************
+ * # Background jobs
  */
 
 /**
@@ -1851,9 +1839,7 @@ export interface JobInfo {
 }
 
 /*
- * ************
- * Accelerators
- * ************
+ * # Accelerators
  */
 
 /**
@@ -1907,14 +1893,11 @@ export interface AcceleratorInfo {
 }
 
 /*
- * *************
- * Block devices
- * *************
+ * # Block devices
  */
 
 /*
- * Additional block stuff (VM related)
- * ===================================
+ * # Additional block stuff (VM related)
  */
 
 /**
@@ -2003,8 +1986,7 @@ export type BlockdevChangeReadOnlyMode =
   | 'read-write';
 
 /*
- * Block core (VM unrelated)
- * =========================
+ * # Block core (VM unrelated)
  */
 
 /** @since 1.3 */
@@ -8674,8 +8656,7 @@ export interface DummyBlockCoreForceArrays {
 }
 
 /*
- * Block device exports
- * ====================
+ * # Block device exports
  */
 
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
@@ -9064,9 +9045,7 @@ export interface BlockExportInfo {
 }
 
 /*
- * *****************
- * Character devices
- * *****************
+ * # Character devices
  */
 
 /**
@@ -9834,9 +9813,7 @@ export interface ChardevReturn {
 }
 
 /*
- * *****************
- * Dump guest memory
- * *****************
+ * # Dump guest memory
  */
 
 /**
@@ -9927,9 +9904,7 @@ export interface DumpGuestMemoryCapability {
 }
 
 /*
- * ***********
- * Net devices
- * ***********
+ * # Net devices
  */
 
 /**
@@ -10945,9 +10920,7 @@ export interface AnnounceParameters {
 }
 
 /*
- * ************
- * eBPF Objects
- * ************
+ * # eBPF Objects
  *
  * eBPF object is an ELF binary that contains the eBPF program and eBPF
  * map description(BTF).  Overall, eBPF object should contain the
@@ -10987,9 +10960,7 @@ export type EbpfProgramID =
   'rss';
 
 /*
- * ********************
- * Rocker switch device
- * ********************
+ * # Rocker switch device
  */
 
 /**
@@ -11197,9 +11168,7 @@ export interface RockerOfDpaGroup {
 }
 
 /*
- * *************************************
- * TPM (trusted platform module) devices
- * *************************************
+ * # TPM (trusted platform module) devices
  */
 
 /**
@@ -11335,9 +11304,7 @@ export interface TPMInfo {
 }
 
 /*
- * **************
- * Remote desktop
- * **************
+ * # Remote desktop
  */
 
 /**
@@ -11474,8 +11441,7 @@ export type ImageFormat =
   | 'png';
 
 /*
- * Spice
- * =====
+ * # Spice
  */
 
 /**
@@ -11613,8 +11579,7 @@ export interface SpiceInfo {
 }
 
 /*
- * VNC
- * ===
+ * # VNC
  */
 
 /**
@@ -11804,9 +11769,7 @@ export interface VncInfo2 {
 }
 
 /*
- * *****
- * Input
- * *****
+ * # Input
  */
 
 /**
@@ -12769,9 +12732,7 @@ export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, Di
 }
 
 /*
- * ******************
- * User authorization
- * ******************
+ * # User authorization
  */
 
 /**
@@ -12872,9 +12833,7 @@ export interface AuthZSimpleProperties {
 }
 
 /*
- * *********
- * Migration
- * *********
+ * # Migration
  */
 
 /**
@@ -14808,9 +14767,7 @@ export interface MigrationThreadInfo {
 }
 
 /*
- * ************
- * Transactions
- * ************
+ * # Transactions
  */
 
 /**
@@ -15072,9 +15029,7 @@ export interface TransactionProperties {
 }
 
 /*
- * *******
- * Tracing
- * *******
+ * # Tracing
  */
 
 /**
@@ -15103,9 +15058,7 @@ export interface TraceEventInfo {
 }
 
 /*
- * ********************
- * Compatibility policy
- * ********************
+ * # Compatibility policy
  */
 
 /**
@@ -15167,9 +15120,7 @@ export interface CompatPolicy {
 }
 
 /*
- * *******************
- * QMP monitor control
- * *******************
+ * # QMP monitor control
  */
 
 /**
@@ -15275,9 +15226,7 @@ export interface MonitorOptions {
 }
 
 /*
- * *****************
- * QMP introspection
- * *****************
+ * # QMP introspection
  */
 
 /**
@@ -15559,7 +15508,7 @@ export interface SchemaInfoAlternate {
   /**
    * the alternate type's members, in no particular order.  The
    * members' wire encoding is distinct, see
-   * :doc:`/devel/qapi-code-gen` section Alternate types.
+   * `/devel/qapi-code-gen` section Alternate types.
    */
   members: SchemaInfoAlternateMember[];
 }
@@ -15611,9 +15560,7 @@ export interface SchemaInfoEvent {
 }
 
 /*
- * ***********************
- * QEMU Object Model (QOM)
- * ***********************
+ * # QEMU Object Model (QOM)
  */
 
 /** @since 1.2 */
@@ -17072,15 +17019,11 @@ export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
 }
 
 /*
- * ****************************
- * Device infrastructure (qdev)
- * ****************************
+ * # Device infrastructure (qdev)
  */
 
 /*
- * ********************
- * Common machine types
- * ********************
+ * # Common machine types
  */
 
 /**
@@ -17193,9 +17136,7 @@ export interface SmpCachePropertiesWrapper {
 }
 
 /*
- * ********
- * Machines
- * ********
+ * # Machines
  */
 
 /**
@@ -18057,7 +17998,7 @@ export interface Memdev {
  * Which members are optional and which mandatory depends on the
  * architecture and board.
  *
- * For s390x see :ref:`cpu-topology-s390x`.
+ * For s390x see `cpu-topology-s390x`.
  *
  * The ids other than the node-id specify the position of the CPU
  * within the CPU topology (as defined by the machine property "smp",
@@ -18909,9 +18850,7 @@ export interface CpuPolarizationInfo {
 }
 
 /*
- * *************
- * Record/replay
- * *************
+ * # Record/replay
  */
 
 /**
@@ -18955,9 +18894,7 @@ export interface ReplayInfo {
 }
 
 /*
- * ************
- * Yank feature
- * ************
+ * # Yank feature
  */
 
 /**
@@ -19030,9 +18967,7 @@ export interface YankInstance$migration extends YankInstance$$base {
 }
 
 /*
- * ***********
- * Miscellanea
- * ***********
+ * # Miscellanea
  */
 
 /**
@@ -19455,9 +19390,7 @@ export interface EvtchnInfo {
 }
 
 /*
- * *****
- * Audio
- * *****
+ * # Audio
  */
 
 /**
@@ -20020,9 +19953,7 @@ export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
 }
 
 /*
- * ****
- * ACPI
- * ****
+ * # ACPI
  */
 
 /**
@@ -20117,7 +20048,7 @@ export interface ACPIOSTInfo {
 }
 
 /*
- * == GHESv2 CPER Error Injection
+ * ## GHESv2 CPER Error Injection
  *
  * Defined since ACPI Specification 6.1, section 18.3.2.8 Generic
  * Hardware Error Source version 2.  See:
@@ -20126,9 +20057,7 @@ export interface ACPIOSTInfo {
  */
 
 /*
- * ***
- * PCI
- * ***
+ * # PCI
  */
 
 /**
@@ -20352,9 +20281,7 @@ export interface PciInfo {
 }
 
 /*
- * **********
- * Statistics
- * **********
+ * # Statistics
  */
 
 /**
@@ -20584,9 +20511,7 @@ export interface StatsSchema {
 }
 
 /*
- * **************
- * Virtio devices
- * **************
+ * # Virtio devices
  */
 
 /**
@@ -21039,9 +20964,7 @@ export type VMAppleVirtioBlkVariant =
   | 'aux';
 
 /*
- * ************
- * VFIO devices
- * ************
+ * # VFIO devices
  */
 
 /**
@@ -21079,9 +21002,7 @@ export type QapiVfioMigrationState =
   | 'pre-copy-p2p';
 
 /*
- * ********************
- * Cryptography devices
- * ********************
+ * # Cryptography devices
  */
 
 /**
@@ -21152,9 +21073,7 @@ export interface QCryptodevInfo {
 }
 
 /*
- * ***********
- * CXL devices
- * ***********
+ * # CXL devices
  */
 
 /**
@@ -21357,9 +21276,7 @@ export type CxlExtentRemovalPolicy =
   | 'prescriptive';
 
 /*
- * *******************
- * UEFI Variable Store
- * *******************
+ * # UEFI Variable Store
  *
  * The QEMU efi variable store implementation (hw/uefi/) uses this to
  * store non-volatile variables in json format on disk.

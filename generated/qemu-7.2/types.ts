@@ -30,7 +30,7 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * = Introduction
+ * # Introduction
  *
  * This document describes all commands currently supported by QMP.
  *
@@ -50,17 +50,17 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  *
  * Example:
  *
- * ::
- *
- *   -> data issued by the Client
- *   <- Server data response
+ * ```
+ * -> data issued by the Client
+ * <- Server data response
+ * ```
  *
  * Please, refer to the QMP specification (docs/interop/qmp-spec.txt) for
  * detailed information on the Server command and response formats.
  */
 
 /*
- * = Stability Considerations
+ * # Stability Considerations
  *
  * The current QMP command set (described in this file) may be useful for a
  * number of use cases, however it's limited and several commands have bad
@@ -83,7 +83,7 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  */
 
 /*
- * = QMP errors
+ * # QMP errors
  */
 
 /**
@@ -110,7 +110,7 @@ export type QapiErrorClass =
   | 'KVMMissingCap';
 
 /*
- * = Common data types
+ * # Common data types
  */
 
 /**
@@ -289,7 +289,7 @@ export interface HumanReadableText {
 }
 
 /*
- * = Socket data types
+ * # Socket data types
  */
 
 /**
@@ -542,7 +542,7 @@ export interface SocketAddress$fd extends SocketAddress$$base, String {
 }
 
 /*
- * = VM run state
+ * # VM run state
  */
 
 /** An enumeration of VM run states. */
@@ -909,7 +909,7 @@ export type NotifyVmexitOption =
   | 'disable';
 
 /*
- * = Cryptography
+ * # Cryptography
  */
 
 /**
@@ -1569,11 +1569,11 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
 }
 
 /*
- * = Block devices
+ * # Block devices
  */
 
 /*
- * == Additional block stuff (VM related)
+ * ## Additional block stuff (VM related)
  */
 
 /**
@@ -1662,7 +1662,7 @@ export type BlockdevChangeReadOnlyMode =
   | 'read-write';
 
 /*
- * == Block core (VM unrelated)
+ * ## Block core (VM unrelated)
  */
 
 /** @since 1.3 */
@@ -7661,7 +7661,7 @@ export interface BlockdevSnapshotInternal {
 }
 
 /*
- * == Background jobs
+ * ## Background jobs
  */
 
 /**
@@ -7811,7 +7811,7 @@ export interface JobInfo {
 }
 
 /*
- * == Block device exports
+ * ## Block device exports
  */
 
 /**
@@ -8158,7 +8158,7 @@ export interface BlockExportInfo {
 }
 
 /*
- * = Character devices
+ * # Character devices
  */
 
 /**
@@ -8804,7 +8804,7 @@ export interface ChardevReturn {
 }
 
 /*
- * = Dump guest memory
+ * # Dump guest memory
  */
 
 /**
@@ -8874,7 +8874,7 @@ export interface DumpGuestMemoryCapability {
 }
 
 /*
- * = Net devices
+ * # Net devices
  */
 
 /**
@@ -9657,11 +9657,11 @@ export interface AnnounceParameters {
 }
 
 /*
- * = RDMA device
+ * # RDMA device
  */
 
 /*
- * = Rocker switch device
+ * # Rocker switch device
  */
 
 /**
@@ -9869,7 +9869,7 @@ export interface RockerOfDpaGroup {
 }
 
 /*
- * = TPM (trusted platform module) devices
+ * # TPM (trusted platform module) devices
  */
 
 /**
@@ -10004,7 +10004,7 @@ export interface TPMInfo {
 }
 
 /*
- * = Remote desktop
+ * # Remote desktop
  */
 
 /**
@@ -10139,7 +10139,7 @@ export type ImageFormat =
   | 'png';
 
 /*
- * == Spice
+ * ## Spice
  */
 
 /**
@@ -10278,7 +10278,7 @@ export interface SpiceInfo {
 }
 
 /*
- * == VNC
+ * ## VNC
  */
 
 /**
@@ -10456,7 +10456,7 @@ export interface VncInfo2 {
 }
 
 /*
- * = Input
+ * # Input
  */
 
 /**
@@ -11275,7 +11275,7 @@ export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, Di
 }
 
 /*
- * = User authorization
+ * # User authorization
  */
 
 /**
@@ -11373,7 +11373,7 @@ export interface AuthZSimpleProperties {
 }
 
 /*
- * = Migration
+ * # Migration
  */
 
 /**
@@ -12828,7 +12828,7 @@ export interface DirtyLimitInfo {
 }
 
 /*
- * = Transactions
+ * # Transactions
  */
 
 /**
@@ -13089,7 +13089,7 @@ export interface TransactionProperties {
 }
 
 /*
- * = Tracing
+ * # Tracing
  */
 
 /**
@@ -13123,7 +13123,7 @@ export interface TraceEventInfo {
 }
 
 /*
- * = Compatibility policy
+ * # Compatibility policy
  */
 
 /**
@@ -13182,7 +13182,7 @@ export interface CompatPolicy {
 }
 
 /*
- * = QMP monitor control
+ * # QMP monitor control
  */
 
 /**
@@ -13288,7 +13288,7 @@ export interface MonitorOptions {
 }
 
 /*
- * = QMP introspection
+ * # QMP introspection
  */
 
 /**
@@ -13610,7 +13610,7 @@ export interface SchemaInfoEvent {
 }
 
 /*
- * = QEMU Object Model (QOM)
+ * # QEMU Object Model (QOM)
  */
 
 /** @since 1.2 */
@@ -14674,11 +14674,11 @@ export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
 }
 
 /*
- * = Device infrastructure (qdev)
+ * # Device infrastructure (qdev)
  */
 
 /*
- * = Machines
+ * # Machines
  */
 
 /**
@@ -16172,7 +16172,7 @@ export interface CpuDefinitionInfo {
 }
 
 /*
- * = Record/replay
+ * # Record/replay
  */
 
 /**
@@ -16217,7 +16217,7 @@ export interface ReplayInfo {
 }
 
 /*
- * = Yank feature
+ * # Yank feature
  */
 
 /**
@@ -16291,7 +16291,7 @@ export interface YankInstance$migration extends YankInstance$$base {
 }
 
 /*
- * = Miscellanea
+ * # Miscellanea
  */
 
 /**
@@ -16633,7 +16633,7 @@ export interface SGXInfo {
 }
 
 /*
- * = Audio
+ * # Audio
  */
 
 /**
@@ -17077,7 +17077,7 @@ export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
 }
 
 /*
- * = ACPI
+ * # ACPI
  */
 
 /**
@@ -17171,7 +17171,7 @@ export interface ACPIOSTInfo {
 }
 
 /*
- * = PCI
+ * # PCI
  */
 
 /**
@@ -17391,7 +17391,7 @@ export interface PciInfo {
 }
 
 /*
- * = Statistics
+ * # Statistics
  */
 
 /**
@@ -17595,7 +17595,7 @@ export interface StatsSchema {
 }
 
 /*
- * = Virtio devices
+ * # Virtio devices
  */
 
 /**

@@ -37,16 +37,18 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  *
  * The following notation is used in examples:
  *
- * .. qmp-example::
+ * **Example:**
  *
- *   -> ... text sent by client (commands) ...
- *   <- ... text sent by server (command responses and events) ...
+ * ```
+ * -> ... text sent by client (commands) ...
+ * <- ... text sent by server (command responses and events) ...
+ * ```
  *
  * Example text is formatted for readability.  However, in real
  * protocol usage, its commonly emitted as a single line.
  *
  * Please refer to the
- * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * QEMU Machine Protocol Specification
  * for the general format of commands, responses, and events.
  */
 

@@ -30,7 +30,7 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * = General note concerning the use of guest agent interfaces
+ * # General note concerning the use of guest agent interfaces
  *
  * "unsupported" is a higher-level error than the errors that individual
  * commands might document. The caller should always be prepared to receive
@@ -39,7 +39,7 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  */
 
 /*
- * = QEMU guest agent protocol commands and structs
+ * # QEMU guest agent protocol commands and structs
  */
 
 /**

@@ -30,7 +30,7 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * = Introduction
+ * # Introduction
  *
  * This manual describes the commands and events supported by the QEMU
  * storage daemon QMP.
@@ -39,25 +39,27 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  *
  * The following notation is used in examples:
  *
- * .. qmp-example::
+ * **Example:**
  *
- *   -> ... text sent by client (commands) ...
- *   <- ... text sent by server (command responses and events) ...
+ * ```
+ * -> ... text sent by client (commands) ...
+ * <- ... text sent by server (command responses and events) ...
+ * ```
  *
  * Example text is formatted for readability.  However, in real
  * protocol usage, its commonly emitted as a single line.
  *
  * Please refer to the
- * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * QEMU Machine Protocol Specification
  * for the general format of commands, responses, and events.
  */
 
 /*
- * = Block devices
+ * # Block devices
  */
 
 /*
- * = Common data types
+ * # Common data types
  */
 
 /**
@@ -252,7 +254,7 @@ export type EndianMode =
   | 'big';
 
 /*
- * = Socket data types
+ * # Socket data types
  */
 
 /**
@@ -519,7 +521,7 @@ export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
 }
 
 /*
- * = Cryptography
+ * # Cryptography
  */
 
 /**
@@ -1167,7 +1169,7 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
 }
 
 /*
- * = Background jobs
+ * # Background jobs
  */
 
 /**
@@ -1332,7 +1334,7 @@ export interface JobInfo {
 }
 
 /*
- * == Block core (VM unrelated)
+ * ## Block core (VM unrelated)
  */
 
 /** @since 1.3 */
@@ -7904,7 +7906,7 @@ export interface DummyBlockCoreForceArrays {
 }
 
 /*
- * == Block device exports
+ * ## Block device exports
  */
 
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
@@ -8291,7 +8293,7 @@ export interface BlockExportInfo {
 }
 
 /*
- * = Character devices
+ * # Character devices
  */
 
 /**
@@ -9072,7 +9074,7 @@ export interface ChardevReturn {
 }
 
 /*
- * = User authorization
+ * # User authorization
  */
 
 /**
@@ -9173,7 +9175,7 @@ export interface AuthZSimpleProperties {
 }
 
 /*
- * = Transactions
+ * # Transactions
  */
 
 /**
@@ -9435,7 +9437,7 @@ export interface TransactionProperties {
 }
 
 /*
- * = QMP monitor control
+ * # QMP monitor control
  */
 
 /**
@@ -9541,7 +9543,7 @@ export interface MonitorOptions {
 }
 
 /*
- * = QMP introspection
+ * # QMP introspection
  */
 
 /**
@@ -9823,7 +9825,7 @@ export interface SchemaInfoAlternate {
   /**
    * the alternate type's members, in no particular order.  The
    * members' wire encoding is distinct, see
-   * :doc:`/devel/qapi-code-gen` section Alternate types.
+   * `/devel/qapi-code-gen` section Alternate types.
    */
   members: SchemaInfoAlternateMember[];
 }
@@ -9875,7 +9877,7 @@ export interface SchemaInfoEvent {
 }
 
 /*
- * = QEMU Object Model (QOM)
+ * # QEMU Object Model (QOM)
  */
 
 /** @since 1.2 */

@@ -30,9 +30,7 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * ************
- * Introduction
- * ************
+ * # Introduction
  *
  * This manual describes the commands and events supported by the QEMU
  * storage daemon QMP.
@@ -41,29 +39,27 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
  *
  * The following notation is used in examples:
  *
- * .. qmp-example::
+ * **Example:**
  *
- *   -> ... text sent by client (commands) ...
- *   <- ... text sent by server (command responses and events) ...
+ * ```
+ * -> ... text sent by client (commands) ...
+ * <- ... text sent by server (command responses and events) ...
+ * ```
  *
  * Example text is formatted for readability.  However, in real
  * protocol usage, its commonly emitted as a single line.
  *
  * Please refer to the
- * :doc:`QEMU Machine Protocol Specification </interop/qmp-spec>`
+ * QEMU Machine Protocol Specification
  * for the general format of commands, responses, and events.
  */
 
 /*
- * *************
- * Block devices
- * *************
+ * # Block devices
  */
 
 /*
- * *****************
- * Common data types
- * *****************
+ * # Common data types
  */
 
 /**
@@ -258,9 +254,7 @@ export type EndianMode =
   | 'big';
 
 /*
- * *****************
- * Socket data types
- * *****************
+ * # Socket data types
  */
 
 /**
@@ -557,9 +551,7 @@ export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
 }
 
 /*
- * ************
- * Cryptography
- * ************
+ * # Cryptography
  */
 
 /**
@@ -1210,9 +1202,7 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
 }
 
 /*
- * ***************
- * Background jobs
- * ***************
+ * # Background jobs
  */
 
 /**
@@ -1377,8 +1367,7 @@ export interface JobInfo {
 }
 
 /*
- * Block core (VM unrelated)
- * =========================
+ * # Block core (VM unrelated)
  */
 
 /** @since 1.3 */
@@ -8048,8 +8037,7 @@ export interface DummyBlockCoreForceArrays {
 }
 
 /*
- * Block device exports
- * ====================
+ * # Block device exports
  */
 
 /** QAPI struct `NbdServerOptionsBase` (undocumented). */
@@ -8438,9 +8426,7 @@ export interface BlockExportInfo {
 }
 
 /*
- * *****************
- * Character devices
- * *****************
+ * # Character devices
  */
 
 /**
@@ -9208,9 +9194,7 @@ export interface ChardevReturn {
 }
 
 /*
- * ******************
- * User authorization
- * ******************
+ * # User authorization
  */
 
 /**
@@ -9311,9 +9295,7 @@ export interface AuthZSimpleProperties {
 }
 
 /*
- * ************
- * Transactions
- * ************
+ * # Transactions
  */
 
 /**
@@ -9575,9 +9557,7 @@ export interface TransactionProperties {
 }
 
 /*
- * *******************
- * QMP monitor control
- * *******************
+ * # QMP monitor control
  */
 
 /**
@@ -9683,9 +9663,7 @@ export interface MonitorOptions {
 }
 
 /*
- * *****************
- * QMP introspection
- * *****************
+ * # QMP introspection
  */
 
 /**
@@ -9967,7 +9945,7 @@ export interface SchemaInfoAlternate {
   /**
    * the alternate type's members, in no particular order.  The
    * members' wire encoding is distinct, see
-   * :doc:`/devel/qapi-code-gen` section Alternate types.
+   * `/devel/qapi-code-gen` section Alternate types.
    */
   members: SchemaInfoAlternateMember[];
 }
@@ -10019,9 +9997,7 @@ export interface SchemaInfoEvent {
 }
 
 /*
- * ***********************
- * QEMU Object Model (QOM)
- * ***********************
+ * # QEMU Object Model (QOM)
  */
 
 /** @since 1.2 */

@@ -30,11 +30,11 @@ type Returned$Open<S> = [S] extends [never]
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
 
 /*
- * = Block devices
+ * # Block devices
  */
 
 /*
- * == Block core (VM unrelated)
+ * ## Block core (VM unrelated)
  */
 
 /** @since 1.3 */
@@ -6033,7 +6033,7 @@ export interface BlockdevSnapshotInternal {
 }
 
 /*
- * = Common data types
+ * # Common data types
  */
 
 /**
@@ -6212,7 +6212,7 @@ export interface HumanReadableText {
 }
 
 /*
- * = Cryptography
+ * # Cryptography
  */
 
 /**
@@ -6872,7 +6872,7 @@ export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base
 }
 
 /*
- * == Background jobs
+ * ## Background jobs
  */
 
 /**
@@ -7022,7 +7022,7 @@ export interface JobInfo {
 }
 
 /*
- * = Socket data types
+ * # Socket data types
  */
 
 /**
@@ -7275,7 +7275,7 @@ export interface SocketAddress$fd extends SocketAddress$$base, String {
 }
 
 /*
- * == Block device exports
+ * ## Block device exports
  */
 
 /**
@@ -7622,7 +7622,7 @@ export interface BlockExportInfo {
 }
 
 /*
- * = Character devices
+ * # Character devices
  */
 
 /**
@@ -8268,7 +8268,7 @@ export interface ChardevReturn {
 }
 
 /*
- * = QMP monitor control
+ * # QMP monitor control
  */
 
 /**
@@ -8374,7 +8374,7 @@ export interface MonitorOptions {
 }
 
 /*
- * = QMP introspection
+ * # QMP introspection
  */
 
 /**
@@ -8696,7 +8696,7 @@ export interface SchemaInfoEvent {
 }
 
 /*
- * = User authorization
+ * # User authorization
  */
 
 /**
@@ -8794,7 +8794,7 @@ export interface AuthZSimpleProperties {
 }
 
 /*
- * = QEMU Object Model (QOM)
+ * # QEMU Object Model (QOM)
  */
 
 /** @since 1.2 */
@@ -9858,7 +9858,7 @@ export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
 }
 
 /*
- * = Transactions
+ * # Transactions
  */
 
 /**
