@@ -15,14 +15,12 @@
  *   'success-response': false sends no reply at all on success: `void`.
  */
 import type { Command } from '../entities.js';
-import type { EmitContext, TypeWriter } from './type-mapping.js';
+import { EMPTY_OBJECT, type EmitContext, type EmittedFile, type TypeWriter, typeWriter } from './type-mapping.js';
 import { definitionDoc } from './jsdoc.js';
 import { propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type TypeNode } from './printer.js';
-import { type EmittedFile, typeWriter } from './types.js';
 
 /** What a command without arguments has, and what one without 'returns' replies. */
-export const EMPTY_OBJECT = 'Record<string, never>';
 
 /** The extra properties a `'gen': false` command accepts besides its declared arguments. */
 export const OPEN_ARGUMENTS = '{ [property: string]: JsonValue | undefined }';

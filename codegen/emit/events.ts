@@ -5,12 +5,10 @@
  * `Record<string, never>`. The guest agent has no events: its map is empty.
  */
 import type { Event } from '../entities.js';
-import { EMPTY_OBJECT } from './commands.js';
-import type { EmitContext, TypeWriter } from './type-mapping.js';
+import { EMPTY_OBJECT, type EmitContext, type EmittedFile, type TypeWriter, typeWriter } from './type-mapping.js';
 import { definitionDoc } from './jsdoc.js';
 import { propertyKey } from './naming.js';
 import { type PropertyNode, ref } from './printer.js';
-import { type EmittedFile, typeWriter } from './types.js';
 
 function eventEntry(event: Event, ctx: EmitContext, writer: TypeWriter): PropertyNode {
   return {

@@ -20,10 +20,11 @@ import {
   ObjectType,
   type Type,
 } from '../entities.js';
+import type { ObjectMember } from '../members.js';
 import type { Schema } from '../schema.js';
-import type { DocContext } from './jsdoc.js';
-import { stringLiteral, TypeNamer } from './naming.js';
-import { ref, type TypeNode, union } from './printer.js';
+import { type DocContext, memberDoc } from './jsdoc.js';
+import { propertyKey, stringLiteral, TypeNamer } from './naming.js';
+import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';
 
 export type Protocol = 'qmp' | 'qga';
 
@@ -216,3 +217,43 @@ export class TypeWriter {
 
 /** What opens a string-literal union to any string while keeping the literals for completion. */
 export const OPEN_STRING: TypeNode = ref('(string & {})');
+
+// ---------------------------------------------------------------- what every emitter writes with
+
+/** The note on members holding 64-bit integers. */
+export const INT64_NOTE = 'A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.';
+
+/** Members of an object type, in order, each with its doc comment. */
+export function memberProperties(members: readonly ObjectMember[], mode: Mode, writer: TypeWriter): PropertyNode[] {
+  return members.map((m) => ({
+    key: propertyKey(m.name),
+    optional: m.optional,
+    type: writer.ref(m.type, mode),
+    doc: memberDoc(m.doc, writer.ctx.doc, {
+      ifcond: m.ifcond,
+      features: m.features,
+      notes: is64BitInteger(m.type) ? [INT64_NOTE] : [],
+    }),
+  }));
+}
+
+/** An implicit object type written inline; one without members is `Record<string, never>`. */
+export function inlineObjectType(type: ObjectType, mode: Mode, writer: TypeWriter): TypeNode {
+  if (type.branches) throw new Error(`${type.describe()} cannot be written inline`);
+  return { kind: 'object', members: memberProperties(type.members, mode, writer) };
+}
+
+/** The writer the emitters use: implicit objects inline. */
+export function typeWriter(ctx: EmitContext): TypeWriter {
+  return new TypeWriter(ctx, inlineObjectType);
+}
+
+export interface EmittedFile {
+  /** Statements after the imports. */
+  readonly statements: Statement[];
+  /** What the statements refer to (for the file's imports). */
+  readonly writer: TypeWriter;
+}
+
+/** An object with no members, as arguments, returns and event data are written when there are none. */
+export const EMPTY_OBJECT = 'Record<string, never>';

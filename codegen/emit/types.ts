@@ -16,14 +16,19 @@
  */
 import type { QapiDoc } from '../doc.js';
 import { AlternateType, type Definition, EnumType, ObjectType } from '../entities.js';
-import type { ObjectMember } from '../members.js';
-import { type EmitContext, is64BitInteger, isDeclaredType, type Mode, TypeWriter } from './type-mapping.js';
+import {
+  type EmitContext,
+  type EmittedFile,
+  INT64_NOTE,
+  is64BitInteger,
+  isDeclaredType,
+  memberProperties,
+  type TypeWriter,
+  typeWriter,
+} from './type-mapping.js';
 import { convertRst, definitionDoc, memberDoc } from './jsdoc.js';
 import { branchSuffix, propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';
-
-/** The note on members holding 64-bit integers. */
-export const INT64_NOTE = 'A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.';
 
 const RETURNED_DOC = `\`T\` as QEMU sends it: every enum (a union of string literals) in it is opened
 to \`E | (string & {})\`, because a newer QEMU may send values this version does
@@ -50,31 +55,6 @@ type Returned$Open<S> = [S] extends [never]
       ? S | (string & {})
       : S;
 type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;`;
-
-/** Members of an object type, in order, each with its doc comment. */
-export function memberProperties(members: readonly ObjectMember[], mode: Mode, writer: TypeWriter): PropertyNode[] {
-  return members.map((m) => ({
-    key: propertyKey(m.name),
-    optional: m.optional,
-    type: writer.ref(m.type, mode),
-    doc: memberDoc(m.doc, writer.ctx.doc, {
-      ifcond: m.ifcond,
-      features: m.features,
-      notes: is64BitInteger(m.type) ? [INT64_NOTE] : [],
-    }),
-  }));
-}
-
-/** An implicit object type written inline; one without members is `Record<string, never>`. */
-export function inlineObjectType(type: ObjectType, mode: Mode, writer: TypeWriter): TypeNode {
-  if (type.branches) throw new Error(`${type.describe()} cannot be written inline`);
-  return { kind: 'object', members: memberProperties(type.members, mode, writer) };
-}
-
-/** The writer the emitters use: implicit objects inline. */
-export function typeWriter(ctx: EmitContext): TypeWriter {
-  return new TypeWriter(ctx, inlineObjectType);
-}
 
 function enumDeclaration(type: EnumType, ctx: EmitContext): Statement {
   const values = type.members.map((m) => ({
@@ -173,13 +153,6 @@ function alternateDeclaration(type: AlternateType, ctx: EmitContext, writer: Typ
     type: union(alternatives),
     doc: definitionDoc(type, ctx.doc),
   };
-}
-
-export interface EmittedFile {
-  /** Statements after the imports. */
-  readonly statements: Statement[];
-  /** What the statements refer to (for the file's imports). */
-  readonly writer: TypeWriter;
 }
 
 /** Every named non-implicit struct, union, alternate and enum, in visit order, after Returned<T>. */

@@ -804,7 +804,7 @@ export interface QmpCommands {
        * io types, for which specific boundaries are set through the
        * following parameters).
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       boundaries?: Int64[];
       /**
@@ -814,28 +814,28 @@ export interface QmpCommands {
        * `boundaries-read`.  The parameter has higher priority then
        * `boundaries`.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-read'?: Int64[];
       /**
        * list of interval boundary values for write
        * latency histogram.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-write'?: Int64[];
       /**
        * list of interval boundary values for zone append
        * write latency histogram.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-zap'?: Int64[];
       /**
        * list of interval boundary values for flush
        * latency histogram.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-flush'?: Int64[];
     };
@@ -1103,7 +1103,7 @@ export interface QmpCommands {
       /**
        * new image size in bytes
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
     };
@@ -1302,7 +1302,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1709,7 +1709,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1722,7 +1722,7 @@ export interface QmpCommands {
       /**
        * maximum amount of data in flight from source to target
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'buf-size'?: Int64;
       /**
@@ -1865,7 +1865,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1925,7 +1925,7 @@ export interface QmpCommands {
        * the maximum speed, in bytes per second, or 0 for unlimited.
        * Defaults to 0.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed: Int64;
     };
@@ -2364,7 +2364,7 @@ export interface QmpCommands {
        * configured threshold for the block device, bytes.
        * Use 0 to disable the threshold.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'write-threshold': Int64;
     };
@@ -2798,7 +2798,7 @@ export interface QmpCommands {
       /**
        * how many bytes to read at most
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /**
@@ -3001,7 +3001,7 @@ export interface QmpCommands {
       /**
        * if specified, the starting physical address.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       begin?: Int64;
       /**
@@ -3009,7 +3009,7 @@ export interface QmpCommands {
        * to dump all guest's memory, please specify the start `begin` and
        * `length`
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       length?: Int64;
       /**
@@ -3490,7 +3490,7 @@ export interface QmpCommands {
        * the head can only be specified in conjunction with the device
        * ID.  (Since 2.12)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       head?: Int64;
       /** image format for screendump.  (default: ppm) (Since 7.1) */
@@ -3678,7 +3678,7 @@ export interface QmpCommands {
        * time to delay key up events, milliseconds.  Defaults to
        * 100
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'hold-time'?: Int64;
     };
@@ -3754,7 +3754,7 @@ export interface QmpCommands {
        * head to send event(s) to, in case the display device supports
        * multiple scanouts.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       head?: Int64;
       /** List of InputEvent union. */
@@ -3838,13 +3838,13 @@ export interface QmpCommands {
       /**
        * spice tcp port for plaintext channels
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       port?: Int64;
       /**
        * spice tcp port for tls-secured channels
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'tls-port'?: Int64;
       /** server certificate subject */
@@ -4566,7 +4566,7 @@ export interface QmpCommands {
        * dirty during `calc-time` period, further writes to this page will
        * not increase dirty page rate anymore.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'calc-time': Int64;
       /**
@@ -4580,7 +4580,7 @@ export interface QmpCommands {
        * sampling ratio of 0.2%.  This argument is used only in page
        * sampling mode.  (Since 6.1)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'sample-pages'?: Int64;
       /**
@@ -4648,13 +4648,13 @@ export interface QmpCommands {
       /**
        * index of a virtual CPU, default is all.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
       /**
        * upper limit of dirty page rate (MB/s) for virtual CPUs.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'dirty-rate': Int64;
     };
@@ -4683,7 +4683,7 @@ export interface QmpCommands {
       /**
        * index of a virtual CPU, default is all.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
     };
@@ -5787,13 +5787,13 @@ export interface QmpCommands {
       /**
        * the virtual address of the guest to start from
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       val: Int64;
       /**
        * the size of memory region to save
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /** the file to save the memory to as binary data */
@@ -5802,7 +5802,7 @@ export interface QmpCommands {
        * the index of the virtual CPU to use for translating the
        * virtual address (defaults to CPU 0)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
     };
@@ -5831,13 +5831,13 @@ export interface QmpCommands {
       /**
        * the physical address of the guest to start from
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       val: Int64;
       /**
        * the size of memory region to save
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /** the file to save the memory to as binary data */
@@ -5993,7 +5993,7 @@ export interface QmpCommands {
        *
        * From it we have: balloon_size = vm_ram_size - `value`
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       value: Int64;
     };
@@ -6502,7 +6502,7 @@ export interface QmpCommands {
       /**
        * instruction count to stop at
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       icount: Int64;
     };
@@ -6549,7 +6549,7 @@ export interface QmpCommands {
       /**
        * target instruction count
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       icount: Int64;
     };
@@ -6809,7 +6809,7 @@ export interface QmpCommands {
       /**
        * The CPU to use for commands that require an implicit CPU
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
     };
@@ -6924,7 +6924,7 @@ export interface QmpCommands {
       /**
        * The ID of the fd set to add the file descriptor to.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'fdset-id'?: Int64;
       /** A free-form string that can be used to describe the fd. */
@@ -6957,13 +6957,13 @@ export interface QmpCommands {
       /**
        * The ID of the fd set that the file descriptor belongs to.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'fdset-id': Int64;
       /**
        * The file descriptor that is to be removed.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       fd?: Int64;
     };
@@ -7158,7 +7158,7 @@ export interface QmpCommands {
       /**
        * the guest physical address where secret will be injected.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       gpa?: Int64;
     };
@@ -8158,7 +8158,7 @@ export interface QmpCommands {
        * lower bits include some flags.  See CXL r3.0 Table 8-43 General
        * Media Event Record, Physical Address.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       dpa: Int64;
       /**
@@ -8226,7 +8226,7 @@ export interface QmpCommands {
        * lower bits include some flags.  See CXL r3.0 Table 8-44 DRAM
        * Event Record, Physical Address.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       dpa: Int64;
       /**
@@ -8276,7 +8276,7 @@ export interface QmpCommands {
        * Bits within each nibble.  Used in order of bits
        * set in the nibble-mask.  Up to 4 nibbles may be covered.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'correction-mask'?: Int64[];
     };
@@ -8363,13 +8363,13 @@ export interface QmpCommands {
       /**
        * Start address; must be 64 byte aligned.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       start: Int64;
       /**
        * Length of poison to inject; must be a multiple of 64 bytes.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       length: Int64;
     };

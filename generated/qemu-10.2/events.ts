@@ -378,14 +378,14 @@ export interface QmpEvents {
      * if the corruption resulted from an image access, this is
      * the host's access offset into the image
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset?: Int64;
     /**
      * if the corruption resulted from an image access, this is the
      * access size
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     size?: Int64;
     /**
@@ -478,20 +478,20 @@ export interface QmpEvents {
     /**
      * maximum progress value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     len: Int64;
     /**
      * current progress value.  On success this is equal to len.
      * On failure this is less than len
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /**
      * rate limit, bytes per second
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     speed: Int64;
     /**
@@ -528,20 +528,20 @@ export interface QmpEvents {
     /**
      * maximum progress value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     len: Int64;
     /**
      * current progress value.  On success this is equal to len.
      * On failure this is less than len
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /**
      * rate limit, bytes per second
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     speed: Int64;
   };
@@ -599,20 +599,20 @@ export interface QmpEvents {
     /**
      * maximum progress value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     len: Int64;
     /**
      * current progress value.  On success this is equal to len.
      * On failure this is less than len
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /**
      * rate limit, bytes per second
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     speed: Int64;
   };
@@ -654,13 +654,13 @@ export interface QmpEvents {
      * amount of data which exceeded the threshold, in
      * bytes.
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'amount-exceeded': Int64;
     /**
      * last configured threshold, in bytes.
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'write-threshold': Int64;
   };
@@ -685,13 +685,13 @@ export interface QmpEvents {
     /**
      * number of the first sector of the failed read operation
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sector-num': Int64;
     /**
      * failed read operation sector count
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sectors-count': Int64;
   };
@@ -735,13 +735,13 @@ export interface QmpEvents {
     /**
      * number of the first sector of the failed read operation
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sector-num': Int64;
     /**
      * failed read operation sector count
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sectors-count': Int64;
   };
@@ -1126,7 +1126,7 @@ export interface QmpEvents {
     /**
      * An incrementing count (starting at 1 on the first pass)
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     pass: Int64;
   };
@@ -1235,7 +1235,7 @@ export interface QmpEvents {
      * the logical size of the VM in bytes.  Formula used:
      * logical_vm_size = vm_ram_size - balloon_size
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     actual: Int64;
   };
@@ -1280,7 +1280,7 @@ export interface QmpEvents {
     /**
      * the new size of memory that the device provides
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     size: Int64;
     /** path to the device object in the QOM tree (since 6.2) */
@@ -1356,7 +1356,7 @@ export interface QmpEvents {
      * offset in seconds between base RTC clock (as specified by
      * -rtc base), and new RTC clock value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /** path to the RTC object in the QOM tree */

@@ -835,7 +835,7 @@ export interface GuestPanicInformationHyperV {
    * for Windows, `STOP` code for the guest crash.  For Linux,
    * an error code.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   arg1: Int64;
   /**
@@ -843,28 +843,28 @@ export interface GuestPanicInformationHyperV {
    * guest OS ID, which has the kernel version in bits 16-47 and
    * 0x8100 in bits 48-63.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   arg2: Int64;
   /**
    * for Windows, second argument of the `STOP`.  For Linux, the
    * program counter of the guest.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   arg3: Int64;
   /**
    * for Windows, third argument of the `STOP`.  For Linux, the
    * RAX register (x86) or the stack pointer (aarch64) of the guest.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   arg4: Int64;
   /**
    * for Windows, fourth argument of the `STOP`.  For x86 Linux,
    * the stack pointer of the guest.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   arg5: Int64;
 }
@@ -903,13 +903,13 @@ export interface GuestPanicInformationS390 {
   /**
    * control fields of guest PSW
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'psw-mask': Int64;
   /**
    * guest instruction address
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'psw-addr': Int64;
   /** guest crash reason */
@@ -936,7 +936,7 @@ export interface GuestPanicInformationTdx {
    * error information, as zero-terminated string.  Present when the
    * "GPA valid" bit (bit 63) is set in `error-code`.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   gpa?: Int64;
 }
@@ -1236,7 +1236,7 @@ export interface QCryptoBlockCreateOptionsLUKS extends QCryptoBlockOptionsLUKS {
    * number of milliseconds to spend in PBKDF passphrase
    * processing.  Currently defaults to 2000.  (since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
 }
@@ -1317,19 +1317,19 @@ export interface QCryptoBlockInfoLUKSSlot {
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iters?: Int64;
   /**
    * number of stripes for splitting key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   stripes?: Int64;
   /**
    * offset to the key material in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'key-offset': Int64;
 }
@@ -1355,13 +1355,13 @@ export interface QCryptoBlockInfoLUKS {
   /**
    * offset to the payload data in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'payload-offset': Int64;
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'master-key-iters': Int64;
   /** unique identifier for the volume */
@@ -1440,7 +1440,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * For keyslot deactivation, this parameter specifies the exact
    * keyslot to deactivate
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   keyslot?: Int64;
   /**
@@ -1448,7 +1448,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * to spend in PBKDF passphrase processing for the newly activated
    * keyslot.  Currently defaults to 2000.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
   /**
@@ -1815,7 +1815,7 @@ export interface JobInfo {
    * `current-progress` to `total-progress`.  The value is
    * monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-progress': Int64;
   /**
@@ -1823,7 +1823,7 @@ export interface JobInfo {
    * of the job.  This value can arbitrarily change while the job is
    * running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-progress': Int64;
   /**
@@ -1998,32 +1998,32 @@ export interface SnapshotInfo {
   /**
    * size of the VM state
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-state-size': Int64;
   /**
    * UTC date of the snapshot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-sec': Int64;
   /**
    * fractional part in nano seconds to be used with date-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-nsec': Int64;
   /**
    * VM clock relative to boot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-sec': Int64;
   /**
    * fractional part in nano seconds to be used with
    * vm-clock-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-nsec': Int64;
   /**
@@ -2033,7 +2033,7 @@ export interface SnapshotInfo {
    * counter may be obtained through `query-replay` command
    * (since 5.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount?: Int64;
 }
@@ -2094,7 +2094,7 @@ export interface ImageInfoSpecificQCow2 {
   /**
    * width of a refcount entry in bits (since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits': Int64;
   /**
@@ -2115,13 +2115,13 @@ export interface ImageInfoSpecificVmdk {
   /**
    * Content id of image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cid: Int64;
   /**
    * Parent VMDK image's cid
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'parent-cid': Int64;
   /** List of extent files */
@@ -2141,13 +2141,13 @@ export interface VmdkExtentInfo {
   /**
    * Number of bytes covered by this extent
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * Cluster size in bytes (for non-flat extents)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Whether this extent contains compressed data */
@@ -2175,7 +2175,7 @@ export interface ImageInfoSpecificFile {
   /**
    * Extent size hint (if available)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -2288,7 +2288,7 @@ export interface BlockLimitsInfo {
    * Maximum number of bytes that can be discarded at once.
    * If not present, there is no specific maximum.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-discard'?: Int64;
   /**
@@ -2302,7 +2302,7 @@ export interface BlockLimitsInfo {
    * Maximum number of bytes that can be zeroed out at
    * once.  If not present, there is no specific maximum.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-write-zeroes'?: Int64;
   /**
@@ -2332,7 +2332,7 @@ export interface BlockLimitsInfo {
   /**
    * Maximum number of scatter/gather elements
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-iov': Int64;
   /**
@@ -2342,7 +2342,7 @@ export interface BlockLimitsInfo {
    * present, the hardware limits is unknown and `max-iov` is always
    * used.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-hw-iov'?: Int64;
   /**
@@ -2350,7 +2350,7 @@ export interface BlockLimitsInfo {
    * zero-copy I/O to succeed.  For unaligned requests, a bounce
    * buffer will be used.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-mem-alignment': Int64;
   /**
@@ -2358,7 +2358,7 @@ export interface BlockLimitsInfo {
    * alignment used for any buffer allocations QEMU performs
    * internally.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'opt-mem-alignment': Int64;
 }
@@ -2378,19 +2378,19 @@ export interface BlockNodeInfo {
   /**
    * actual size on disk in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** true if the image is encrypted */
@@ -2467,67 +2467,67 @@ export interface ImageCheck {
   /**
    * number of unexpected errors occurred during check
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'check-errors': Int64;
   /**
    * offset (in bytes) where the image ends, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'image-end-offset'?: Int64;
   /**
    * number of corruptions found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   corruptions?: Int64;
   /**
    * number of leaks found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   leaks?: Int64;
   /**
    * number of corruptions fixed during the check if
    * any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'corruptions-fixed'?: Int64;
   /**
    * number of leaks fixed during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'leaks-fixed'?: Int64;
   /**
    * total number of clusters, this field is present if
    * the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-clusters'?: Int64;
   /**
    * total number of allocated clusters, this field
    * is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'allocated-clusters'?: Int64;
   /**
    * total number of fragmented clusters, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fragmented-clusters'?: Int64;
   /**
    * total number of compressed clusters, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-clusters'?: Int64;
 }
@@ -2542,13 +2542,13 @@ export interface MapEntry {
    * virtual (guest) offset of the first byte described by this
    * entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   start: Int64;
   /**
    * the number of bytes of the mapped virtual range
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   length: Int64;
   /**
@@ -2568,7 +2568,7 @@ export interface MapEntry {
    * in the chain)) before reaching one for which the range is
    * allocated
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   depth: Int64;
   /**
@@ -2580,7 +2580,7 @@ export interface MapEntry {
    * if present, the image file stores the data for this range
    * in raw format at the given (host) offset
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /** filename that is referred to by `offset` */
@@ -2638,7 +2638,7 @@ export interface BlockDeviceInfo {
    * number of files in the backing file chain
    * (since: 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   backing_file_depth: Int64;
   /** Information about child block nodes.  (since: 10.1) */
@@ -2657,37 +2657,37 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /** the info of image used (since: 1.6) */
@@ -2695,90 +2695,90 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit during bursts, in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts, in
    * bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
    * maximum length of the `bps_max` burst period, in
    * seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
    * maximum length of the `bps_rd_max` burst period,
    * in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
    * maximum length of the `bps_wr_max` burst period,
    * in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
    * maximum length of the `iops` burst period, in
    * seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
    * maximum length of the `iops_rd_max` burst
    * period, in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
    * maximum length of the `iops_wr_max` burst
    * period, in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -2789,7 +2789,7 @@ export interface BlockDeviceInfo {
    * configured write threshold for the device.  0 if
    * disabled.  (Since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   write_threshold: Int64;
   /**
@@ -2826,7 +2826,7 @@ export interface BlockDirtyInfo {
   /**
    * number of dirty bytes according to the dirty bitmap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** granularity of the dirty bitmap in bytes (since 1.4) */
@@ -2902,7 +2902,7 @@ export interface BlockLatencyHistogramInfo {
    * [10, 50, 100] produces the following histogram intervals: [0,
    * 10), [10, 50), [50, 100), [100, +inf).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   boundaries: Int64[];
   /**
@@ -2921,7 +2921,7 @@ export interface BlockLatencyHistogramInfo {
    *      10   50   100
    * ```
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bins: Int64[];
 }
@@ -2993,7 +2993,7 @@ export interface BlockMeasureInfo {
    * Size required for a new image file, in bytes, when
    * copying just allocated guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   required: Int64;
   /**
@@ -3001,7 +3001,7 @@ export interface BlockMeasureInfo {
    * written to all sectors, when copying just guest-visible
    * contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fully-allocated': Int64;
   /**
@@ -3010,7 +3010,7 @@ export interface BlockMeasureInfo {
    * destination, present only when source and destination both
    * support persistent bitmaps.  (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bitmaps?: Int64;
 }
@@ -3025,91 +3025,91 @@ export interface BlockDeviceTimedStats {
    * Interval used for calculating the statistics, in
    * seconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   interval_length: Int64;
   /**
    * Minimum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_rd_latency_ns: Int64;
   /**
    * Maximum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_rd_latency_ns: Int64;
   /**
    * Average latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_rd_latency_ns: Int64;
   /**
    * Minimum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_wr_latency_ns: Int64;
   /**
    * Maximum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_wr_latency_ns: Int64;
   /**
    * Average latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_wr_latency_ns: Int64;
   /**
    * Minimum latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_zone_append_latency_ns: Int64;
   /**
    * Maximum latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_zone_append_latency_ns: Int64;
   /**
    * Average latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_zone_append_latency_ns: Int64;
   /**
    * Minimum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_flush_latency_ns: Int64;
   /**
    * Maximum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_flush_latency_ns: Int64;
   /**
    * Average latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_flush_latency_ns: Int64;
   /**
@@ -3138,96 +3138,96 @@ export interface BlockDeviceStats {
   /**
    * The number of bytes read by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_bytes: Int64;
   /**
    * The number of bytes written by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_bytes: Int64;
   /**
    * The number of bytes appended by the zoned
    * devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_bytes: Int64;
   /**
    * The number of bytes unmapped by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_bytes: Int64;
   /**
    * The number of read operations performed by the
    * device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_operations: Int64;
   /**
    * The number of write operations performed by the
    * device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_operations: Int64;
   /**
    * The number of zone append operations
    * performed by the zoned devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_operations: Int64;
   /**
    * The number of cache flush operations performed by
    * the device (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_operations: Int64;
   /**
    * The number of unmap operations performed by the
    * device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_operations: Int64;
   /**
    * Total time spent on reads in nanoseconds
    * (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_total_time_ns: Int64;
   /**
    * Total time spent on writes in nanoseconds
    * (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_total_time_ns: Int64;
   /**
    * Total time spent on zone append writes
    * in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_total_time_ns: Int64;
   /**
    * Total time spent on cache flushes in
    * nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_total_time_ns: Int64;
   /**
    * Total time spent on unmap operations in
    * nanoseconds (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_total_time_ns: Int64;
   /**
@@ -3236,35 +3236,35 @@ export interface BlockDeviceStats {
    * growable sparse files (like qcow2) that are used on top of a
    * physical device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_highest_offset: Int64;
   /**
    * Number of read requests that have been merged into
    * another request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_merged: Int64;
   /**
    * Number of write requests that have been merged into
    * another request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_merged: Int64;
   /**
    * Number of zone append requests that have been
    * merged into another request (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_merged: Int64;
   /**
    * Number of unmap requests that have been merged into
    * another request (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_merged: Int64;
   /**
@@ -3272,77 +3272,77 @@ export interface BlockDeviceStats {
    * If the field is absent it means that there haven't been any
    * operations yet (Since 2.5).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   idle_time_ns?: Int64;
   /**
    * The number of failed read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_rd_operations: Int64;
   /**
    * The number of failed write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_wr_operations: Int64;
   /**
    * The number of failed zone append
    * write operations performed by the zoned devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_zone_append_operations: Int64;
   /**
    * The number of failed flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_flush_operations: Int64;
   /**
    * The number of failed unmap operations
    * performed by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_unmap_operations: Int64;
   /**
    * The number of invalid read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_rd_operations: Int64;
   /**
    * The number of invalid write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_wr_operations: Int64;
   /**
    * The number of invalid zone append
    * operations performed by the zoned device (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_zone_append_operations: Int64;
   /**
    * The number of invalid flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_flush_operations: Int64;
   /**
    * The number of invalid unmap operations
    * performed by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_unmap_operations: Int64;
   /**
@@ -3383,20 +3383,20 @@ export interface BlockStatsSpecificFile {
    * The number of successful discard operations
    * performed by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-ok': Int64;
   /**
    * The number of failed discard operations
    * performed by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-failed': Int64;
   /**
    * The number of bytes discarded by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-bytes-ok': Int64;
 }
@@ -3410,21 +3410,21 @@ export interface BlockStatsSpecificNvme {
   /**
    * The number of completion errors.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'completion-errors': Int64;
   /**
    * The number of aligned accesses performed by the
    * driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aligned-accesses': Int64;
   /**
    * The number of unaligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unaligned-accesses': Int64;
 }
@@ -3968,7 +3968,7 @@ export interface BlockJobInfo$$base {
    * value can arbitrarily change while the job is running, in both
    * directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   len: Int64;
   /**
@@ -3976,7 +3976,7 @@ export interface BlockJobInfo$$base {
    * value can only meaningfully be used for the ratio of `offset` to
    * `len`.  The value is monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
   /**
@@ -3992,7 +3992,7 @@ export interface BlockJobInfo$$base {
   /**
    * the rate limit, bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -4175,7 +4175,7 @@ export interface BackupPerf {
    * background copying process.  Doesn't influence copy-before-write
    * operations.  Default 64.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-workers'?: Int64;
   /**
@@ -4185,7 +4185,7 @@ export interface BackupPerf {
    * it should not be less than job cluster size which is calculated
    * as maximum of target image cluster size and 64k.  Default 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-chunk'?: Int64;
   /**
@@ -4194,7 +4194,7 @@ export interface BackupPerf {
    * effect if smaller than the maximum of the target's cluster size
    * and 64 KiB.  Default 0.  (Since 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-cluster-size'?: Int64;
 }
@@ -4227,7 +4227,7 @@ export interface BackupCommon {
    * the maximum speed, in bytes per second.  The default is 0,
    * for unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -4345,7 +4345,7 @@ export interface XDbgBlockGraphNode {
    * `x-debug-query-block-graph` and does not relate to any other
    * identifiers in QEMU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
@@ -4406,13 +4406,13 @@ export interface XDbgBlockGraphEdge {
   /**
    * parent id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   parent: Int64;
   /**
    * child id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   child: Int64;
   /** name of the relation (examples are 'file' and 'backing') */
@@ -4489,7 +4489,7 @@ export interface DriveMirror {
   /**
    * the maximum speed, in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -4503,7 +4503,7 @@ export interface DriveMirror {
    * maximum amount of data in flight from source to target
    * (since 1.4).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'buf-size'?: Int64;
   /**
@@ -4634,78 +4634,78 @@ export interface BlockIOThrottle {
   /**
    * total throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /**
    * total throughput limit during bursts, in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts, in
    * bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
@@ -4713,7 +4713,7 @@ export interface BlockIOThrottle {
    * seconds.  It must only be set if `bps_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
@@ -4721,7 +4721,7 @@ export interface BlockIOThrottle {
    * in seconds.  It must only be set if `bps_rd_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
@@ -4729,7 +4729,7 @@ export interface BlockIOThrottle {
    * in seconds.  It must only be set if `bps_wr_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
@@ -4737,7 +4737,7 @@ export interface BlockIOThrottle {
    * seconds.  It must only be set if `iops_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
@@ -4745,7 +4745,7 @@ export interface BlockIOThrottle {
    * period, in seconds.  It must only be set if `iops_rd_max` is set
    * as well.  Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
@@ -4753,13 +4753,13 @@ export interface BlockIOThrottle {
    * period, in seconds.  It must only be set if `iops_wr_max` is set
    * as well.  Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -4778,13 +4778,13 @@ export interface ThrottleLimits {
   /**
    * limit total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total'?: Int64;
   /**
    * I/O operations burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max'?: Int64;
   /**
@@ -4792,38 +4792,38 @@ export interface ThrottleLimits {
    * in seconds.  It must only be set if `iops-total-max` is set as
    * well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max-length'?: Int64;
   /**
    * limit read operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read'?: Int64;
   /**
    * I/O operations read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max'?: Int64;
   /**
    * length of the iops-read-max burst period, in
    * seconds.  It must only be set if `iops-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max-length'?: Int64;
   /**
    * limit write operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write'?: Int64;
   /**
    * I/O operations write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max'?: Int64;
   /**
@@ -4831,70 +4831,70 @@ export interface ThrottleLimits {
    * in seconds.  It must only be set if `iops-write-max` is set as
    * well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max-length'?: Int64;
   /**
    * limit total bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total'?: Int64;
   /**
    * total bytes burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max'?: Int64;
   /**
    * length of the bps-total-max burst period, in
    * seconds.  It must only be set if `bps-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max-length'?: Int64;
   /**
    * limit read bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read'?: Int64;
   /**
    * total bytes read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max'?: Int64;
   /**
    * length of the bps-read-max burst period, in
    * seconds.  It must only be set if `bps-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max-length'?: Int64;
   /**
    * limit write bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write'?: Int64;
   /**
    * total bytes write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max'?: Int64;
   /**
    * length of the bps-write-max burst period, in
    * seconds.  It must only be set if `bps-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max-length'?: Int64;
   /**
    * when limiting by iops max size of an I/O in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-size'?: Int64;
 }
@@ -4913,7 +4913,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4924,7 +4924,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4935,7 +4935,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4946,7 +4946,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4957,7 +4957,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4968,7 +4968,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4979,7 +4979,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4990,7 +4990,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5001,7 +5001,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5012,7 +5012,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5023,7 +5023,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5034,7 +5034,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5045,7 +5045,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5056,7 +5056,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5067,7 +5067,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5078,7 +5078,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5089,7 +5089,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5100,7 +5100,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5111,7 +5111,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -5411,7 +5411,7 @@ export interface BlockdevOptionsFile {
    * is chosen.  0 means that the AIO backend will handle it
    * automatically.  (default: 0, since 6.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
@@ -5445,7 +5445,7 @@ export interface BlockdevOptionsNull {
   /**
    * size of the device in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
@@ -5453,7 +5453,7 @@ export interface BlockdevOptionsNull {
    * requests.  Default to zero which completes requests immediately.
    * (Since 2.4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'latency-ns'?: Int64;
   /**
@@ -5481,7 +5481,7 @@ export interface BlockdevOptionsNVMe {
   /**
    * namespace number of the device, starting from 1.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   namespace: Int64;
 }
@@ -5497,7 +5497,7 @@ export interface BlockdevOptionsVVFAT {
   /**
    * FAT type: 12, 16 or 32
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fat-type'?: Int64;
   /**
@@ -5704,13 +5704,13 @@ export interface BlockdevOptionsPreallocate extends BlockdevOptionsGenericFormat
    * on preallocation, align file length to this number,
    * default 1048576 (1M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-align'?: Int64;
   /**
    * how much to preallocate, default 134217728 (128M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-size'?: Int64;
 }
@@ -5768,14 +5768,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * the maximum total size of the L2 table and refcount
    * block caches in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size'?: Int64;
   /**
    * the maximum size of the L2 table cache in bytes
    * (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-size'?: Int64;
   /**
@@ -5783,14 +5783,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * bytes.  It must be a power of two between 512 and the cluster
    * size.  The default value is the cluster size (since 2.12)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-entry-size'?: Int64;
   /**
    * the maximum size of the refcount block cache
    * in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-cache-size'?: Int64;
   /**
@@ -5799,7 +5799,7 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * on supporting platforms, and 0 on other platforms.  0 disables
    * this feature.  (since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-clean-interval'?: Int64;
   /**
@@ -5991,7 +5991,7 @@ export interface BlkdebugInjectErrorOptions {
    * the state identifier blkdebug needs to be in to actually
    * trigger the event; defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
@@ -6003,14 +6003,14 @@ export interface BlkdebugInjectErrorOptions {
   /**
    * error identifier (errno) to be returned; defaults to EIO
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   errno?: Int64;
   /**
    * specifies the sector index which has to be affected in
    * order to actually trigger the event; defaults to "any sector"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sector?: Int64;
   /**
@@ -6034,14 +6034,14 @@ export interface BlkdebugSetStateOptions {
    * the current state identifier blkdebug needs to be in;
    * defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
    * the state identifier blkdebug is supposed to assume if
    * this event is triggered
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   new_state: Int64;
 }
@@ -6060,7 +6060,7 @@ export interface BlockdevOptionsBlkdebug {
    * required alignment for requests in bytes, must be positive
    * power of 2, or 0 for default
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -6138,7 +6138,7 @@ export interface BlockdevOptionsBlklogwrites {
    * interval of write requests after which
    * the log super block is updated to disk (default: 4096)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-super-update-interval'?: Int64;
 }
@@ -6192,7 +6192,7 @@ export interface BlockdevOptionsQuorum {
   /**
    * the vote limit under which a read will fail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vote-threshold': Int64;
   /**
@@ -6222,7 +6222,7 @@ export interface BlockdevOptionsGluster {
   /**
    * libgfapi log level (default '4' which is Error) (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
   /** libgfapi log file (default /dev/stderr) (Since 2.8) */
@@ -6332,7 +6332,7 @@ export interface BlockdevOptionsIscsi {
   /**
    * LUN to connect to.  Defaults to 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   lun?: Int64;
   /**
@@ -6358,7 +6358,7 @@ export interface BlockdevOptionsIscsi {
    * Timeout in seconds after which a request will timeout.  0
    * means no timeout and is the default.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
 }
@@ -6580,41 +6580,41 @@ export interface BlockdevOptionsNfs {
    * UID value to use when talking to the server (defaults to
    * 65534 on Windows and getuid() on unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   user?: Int64;
   /**
    * GID value to use when talking to the server (defaults to
    * 65534 on Windows and getgid() in unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   group?: Int64;
   /**
    * number of SYNs during the session establishment
    * (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tcp-syn-count'?: Int64;
   /**
    * set the readahead size in bytes (defaults to libnfs
    * default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'readahead-size'?: Int64;
   /**
    * set the pagecache size in bytes (defaults to
    * libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-cache-size'?: Int64;
   /**
    * set the NFS debug level (max 2) (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
 }
@@ -6632,13 +6632,13 @@ export interface BlockdevOptionsCurlBase {
    * Size of the read-ahead cache; must be a multiple of 512
    * (defaults to 256 kB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   readahead?: Int64;
   /**
    * Timeout for connections, in seconds (defaults to 5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
   /** Username for authentication (defaults to none) */
@@ -6785,13 +6785,13 @@ export interface BlockdevOptionsRaw extends BlockdevOptionsGenericFormat {
   /**
    * position where the block device starts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
    * the assumed size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -6890,7 +6890,7 @@ export interface BlockdevOptionsCbw extends BlockdevOptionsGenericFormat {
    * the maximum of the target's cluster size and 64 KiB.  Default 0.
    * (Since 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-cluster-size'?: Int64;
 }
@@ -7347,7 +7347,7 @@ export interface BlockdevCreateOptionsFile {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7362,7 +7362,7 @@ export interface BlockdevCreateOptionsFile {
    * Extent size hint to add to the image file; 0 for
    * not adding an extent size hint (default: 1 MB, since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -7378,7 +7378,7 @@ export interface BlockdevCreateOptionsGluster {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7405,7 +7405,7 @@ export interface BlockdevCreateOptionsLUKS extends QCryptoBlockCreateOptionsLUKS
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7426,7 +7426,7 @@ export interface BlockdevCreateOptionsNfs {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -7442,13 +7442,13 @@ export interface BlockdevCreateOptionsParallels {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Cluster size in bytes (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
 }
@@ -7464,7 +7464,7 @@ export interface BlockdevCreateOptionsQcow {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7529,7 +7529,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** Compatibility level (default: v3) */
@@ -7546,7 +7546,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * qcow2 cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
@@ -7562,7 +7562,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Width of reference counts in bits (default: 16)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits'?: Int64;
   /**
@@ -7583,7 +7583,7 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7596,13 +7596,13 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
    * L1/L2 table size (in clusters)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'table-size'?: Int64;
 }
@@ -7621,13 +7621,13 @@ export interface BlockdevCreateOptionsRbd {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * RBD object size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Image encryption options.  (Since 6.1) */
@@ -7682,7 +7682,7 @@ export interface BlockdevCreateOptionsVmdk {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7737,7 +7737,7 @@ export interface BlockdevCreateOptionsSsh {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -7753,7 +7753,7 @@ export interface BlockdevCreateOptionsVdi {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7781,14 +7781,14 @@ export interface BlockdevCreateOptionsVhdx {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Log size in bytes, must be a multiple of 1 MB (default: 1
    * MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size'?: Int64;
   /**
@@ -7796,7 +7796,7 @@ export interface BlockdevCreateOptionsVhdx {
    * larger than 256 MB (default: automatically choose a block size
    * depending on the image size)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size'?: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -7827,7 +7827,7 @@ export interface BlockdevCreateOptionsVpc {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -8765,7 +8765,7 @@ export interface BlockExportOptionsVhostUserBlk {
    * Logical block size in bytes.  Defaults to 512
    * bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -8840,7 +8840,7 @@ export interface BlockExportOptionsVduseBlk {
    * Logical block size in bytes.  Range [512,
    * PAGE_SIZE] and must be power of 2.  Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -9184,7 +9184,7 @@ export interface ChardevSocket extends ChardevCommon {
    * Setting this to zero disables this function.
    * (default: 0) (Since: 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reconnect-ms'?: Int64;
 }
@@ -9283,25 +9283,25 @@ export interface ChardevVC extends ChardevCommon {
   /**
    * console width, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   width?: Int64;
   /**
    * console height, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   height?: Int64;
   /**
    * console width, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cols?: Int64;
   /**
    * console height, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rows?: Int64;
 }
@@ -9315,7 +9315,7 @@ export interface ChardevRingbuf extends ChardevCommon {
   /**
    * ring buffer size, must be power of two, default is 65536
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -9886,13 +9886,13 @@ export interface DumpQueryResult {
   /**
    * bytes written in latest dump (uncompressed)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   completed: Int64;
   /**
    * total bytes to be written in latest dump (uncompressed)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   total: Int64;
 }
@@ -9957,7 +9957,7 @@ export interface NetDevPasstOptions {
   /**
    * assign MTU via DHCP/NDP
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   mtu?: Int64;
   /** IPv4 or IPv6 address */
@@ -10079,7 +10079,7 @@ export interface NetdevUserOptions {
    * IPv6 network prefix length (default is 64)
    * (since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'ipv6-prefixlen'?: Int64;
   /** guest-visible IPv6 address of the host (since 2.6) */
@@ -10130,7 +10130,7 @@ export interface NetdevTapOptions {
   /**
    * send buffer limit.  Understands [TGMKkb] suffixes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sndbuf?: Int64;
   /** enable the IFF_VNET_HDR flag on the tap interface */
@@ -10206,13 +10206,13 @@ export interface NetdevL2TPv3Options {
   /**
    * 32 or 64 bit transmit cookie
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   txcookie?: Int64;
   /**
    * 32 or 64 bit receive cookie
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rxcookie?: Int64;
   /** 32 bit transmit session */
@@ -10331,14 +10331,14 @@ export interface NetdevAFXDPOptions {
    * number of queues to be used for multiqueue interfaces
    * (default: 1).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   queues?: Int64;
   /**
    * Use `queues` starting from this queue number
    * (default: 0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'start-queue'?: Int64;
   /**
@@ -10383,7 +10383,7 @@ export interface NetdevVhostUserOptions {
    * number of queues to be created for multiqueue vhost-user
    * (default: 1) (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   queues?: Int64;
 }
@@ -10405,7 +10405,7 @@ export interface NetdevVhostVDPAOptions {
    * number of queues to be created for multiqueue vhost-vdpa
    * (default: 1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   queues?: Int64;
   /**
@@ -10557,7 +10557,7 @@ export interface NetdevStreamOptions {
    * Setting this to zero disables this function.
    * (default: 0) (Since: 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reconnect-ms'?: Int64;
 }
@@ -10866,7 +10866,7 @@ export interface RxFilterInfo {
   /**
    * a list of active vlan id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vlan-table': Int64[];
   /** a list of unicast macaddr string */
@@ -10885,25 +10885,25 @@ export interface AnnounceParameters {
    * Initial delay (in ms) before sending the first GARP/RARP
    * announcement
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   initial: Int64;
   /**
    * Maximum delay (in ms) between GARP/RARP announcement packets
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max: Int64;
   /**
    * Number of self-announcement attempts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rounds: Int64;
   /**
    * Delay increase (in ms) after each self-announcement attempt
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   step: Int64;
   /**
@@ -10974,7 +10974,7 @@ export interface RockerSwitch {
   /**
    * switch ID
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /** number of front-panel ports */
@@ -11113,13 +11113,13 @@ export interface RockerOfDpaFlow {
   /**
    * flow unique cookie ID
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cookie: Int64;
   /**
    * count of matches (hits) on flow
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hits: Int64;
   /** flow key */
@@ -11484,7 +11484,7 @@ export interface SpiceChannel extends SpiceBasicInfo {
    * SPICE connection id number.  All channels with the
    * same id belong to the same SPICE session.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'connection-id': Int64;
   /**
@@ -11492,7 +11492,7 @@ export interface SpiceChannel extends SpiceBasicInfo {
    * channel, filter for this one if you want to track spice sessions
    * only
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'channel-type': Int64;
   /**
@@ -11500,7 +11500,7 @@ export interface SpiceChannel extends SpiceBasicInfo {
    * different when multiple channels of the same type exist, such as
    * multiple display channels in a multihead setup
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'channel-id': Int64;
   /** true if the channel is encrypted, false otherwise. */
@@ -11548,13 +11548,13 @@ export interface SpiceInfo {
   /**
    * The SPICE server's port number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   port?: Int64;
   /**
    * The SPICE server's TLS port number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tls-port'?: Int64;
   /**
@@ -11783,7 +11783,7 @@ export interface MouseInfo {
   /**
    * the index of the mouse device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   index: Int64;
   /** true if this device is currently receiving mouse events */
@@ -12023,7 +12023,7 @@ export interface IntWrapper {
   /**
    * a numeric key code
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   data: Int64;
 }
@@ -12137,7 +12137,7 @@ export interface InputMoveEvent {
    * Pointer position.  For absolute coordinates the valid range
    * is 0 to 0x7fff.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   value: Int64;
 }
@@ -12153,14 +12153,14 @@ export interface InputMultiTouchEvent {
   /**
    * Which slot has generated the event.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slot: Int64;
   /**
    * ID to correlate this event with previously generated
    * events.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tracking-id': Int64;
   /** Which axis is referenced by `value`. */
@@ -12168,7 +12168,7 @@ export interface InputMultiTouchEvent {
   /**
    * Contact position.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   value: Int64;
 }
@@ -12845,45 +12845,45 @@ export interface MigrationStats {
   /**
    * amount of bytes already transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   transferred: Int64;
   /**
    * amount of bytes remaining to be transferred to the
    * target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   remaining: Int64;
   /**
    * total amount of bytes involved in the migration process
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   total: Int64;
   /**
    * number of duplicate (zero) pages (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   duplicate: Int64;
   /**
    * number of normal pages (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   normal: Int64;
   /**
    * number of normal bytes sent (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'normal-bytes': Int64;
   /**
    * number of pages dirtied by second by the guest
    * (since 1.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-pages-rate': Int64;
   /** throughput in megabits/sec.  (since 1.6) */
@@ -12892,55 +12892,55 @@ export interface MigrationStats {
    * number of times that dirty ram was synchronized
    * (since 2.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-sync-count': Int64;
   /**
    * The number of page requests received from the
    * destination (since 2.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'postcopy-requests': Int64;
   /**
    * The number of bytes per page for the various page-based
    * statistics (since 2.10)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-size': Int64;
   /**
    * The number of bytes sent through multifd (since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'multifd-bytes': Int64;
   /**
    * the number of memory pages transferred per second
    * (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'pages-per-second': Int64;
   /**
    * The number of bytes sent in the pre-copy phase
    * (since 7.0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'precopy-bytes': Int64;
   /**
    * The number of bytes sent while the guest is paused
    * (since 7.0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'downtime-bytes': Int64;
   /**
    * The number of bytes sent during the post-copy phase
    * (since 7.0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'postcopy-bytes': Int64;
   /**
@@ -12949,7 +12949,7 @@ export interface MigrationStats {
    * between 0 and `dirty-sync-count` * `multifd-channels`.
    * (since 7.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-sync-missed-zero-copy': Int64;
 }
@@ -12963,25 +12963,25 @@ export interface XBZRLECacheStats {
   /**
    * XBZRLE cache size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size': Int64;
   /**
    * amount of bytes already transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bytes: Int64;
   /**
    * amount of pages transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   pages: Int64;
   /**
    * number of cache miss
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-miss': Int64;
   /** rate of cache miss (since 2.1) */
@@ -12991,7 +12991,7 @@ export interface XBZRLECacheStats {
   /**
    * number of overflows
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   overflow: Int64;
 }
@@ -13005,14 +13005,14 @@ export interface CompressionStats {
   /**
    * amount of pages compressed and transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   pages: Int64;
   /**
    * count of times that no free thread was available to compress
    * data
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   busy: Int64;
   /** rate of thread busy */
@@ -13020,7 +13020,7 @@ export interface CompressionStats {
   /**
    * amount of bytes after compression
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-size': Int64;
   /** rate of compressed size */
@@ -13104,7 +13104,7 @@ export interface VfioStats {
    * amount of bytes transferred to the target VM by VFIO
    * devices
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   transferred: Int64;
 }
@@ -13144,7 +13144,7 @@ export interface MigrationInfo {
    * If migration has ended, it returns the total migration time.
    * (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-time'?: Int64;
   /**
@@ -13152,14 +13152,14 @@ export interface MigrationInfo {
    * downtime in milliseconds for the guest in last walk of the dirty
    * bitmap.  (since 1.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'expected-downtime'?: Int64;
   /**
    * only present when migration finishes correctly total
    * downtime in milliseconds for the guest.  (since 1.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   downtime?: Int64;
   /**
@@ -13169,7 +13169,7 @@ export interface MigrationInfo {
    * RDMA pinning) which may be expensive, but do not actually occur
    * during the iterative migration rounds themselves.  (since 1.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'setup-time'?: Int64;
   /**
@@ -13177,7 +13177,7 @@ export interface MigrationInfo {
    * throttled during auto-converge.  This is only present when
    * auto-converge has started throttling guest cpus.  (Since 2.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-throttle-percentage'?: Int64;
   /**
@@ -13215,7 +13215,7 @@ export interface MigrationInfo {
    * `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are
    * experimental.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -13233,7 +13233,7 @@ export interface MigrationInfo {
    * `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are
    * experimental.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -13249,7 +13249,7 @@ export interface MigrationInfo {
    * `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are
    * experimental.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -13266,7 +13266,7 @@ export interface MigrationInfo {
    * `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are
    * experimental.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -13282,7 +13282,7 @@ export interface MigrationInfo {
    * shows how `MigrationCapability` dirty-limit affects the guest
    * during live migration.  (Since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-limit-throttle-time-per-round'?: Int64;
   /**
@@ -13293,7 +13293,7 @@ export interface MigrationInfo {
    * average memory load of the virtual CPU indirectly.  Note that
    * zero means guest doesn't dirty memory.  (Since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-limit-ring-full-time'?: Int64;
 }
@@ -13903,28 +13903,28 @@ export interface MigrateSetParameters {
    * Initial delay (in milliseconds) before sending
    * the first announce (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-initial'?: Int64;
   /**
    * Maximum delay (in milliseconds) between packets in
    * the announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-max'?: Int64;
   /**
    * Number of self-announce packets sent after
    * migration (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-rounds'?: Int64;
   /**
    * Increase in delay (in milliseconds) between
    * subsequent packets in the announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-step'?: Int64;
   /**
@@ -13994,7 +13994,7 @@ export interface MigrateSetParameters {
    * maximum speed for migration, in bytes per second.
    * (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-bandwidth'?: Int64;
   /**
@@ -14009,14 +14009,14 @@ export interface MigrateSetParameters {
    * can make the switchover decision much more accurate.
    * (Since 8.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'avail-switchover-bandwidth'?: Int64;
   /**
    * set maximum tolerated downtime for migration.
    * maximum downtime in milliseconds (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'downtime-limit'?: Int64;
   /**
@@ -14040,7 +14040,7 @@ export interface MigrateSetParameters {
    * needs to be a multiple of the target page size and a power of 2
    * (Since 2.11)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'xbzrle-cache-size'?: Int64;
   /**
@@ -14048,7 +14048,7 @@ export interface MigrateSetParameters {
    * postcopy.  Defaults to 0 (unlimited).  In bytes per second.
    * (Since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-postcopy-bandwidth'?: Int64;
   /**
@@ -14111,7 +14111,7 @@ export interface MigrateSetParameters {
    * **Unstable**: Members `x-checkpoint-delay` and
    * `x-vcpu-dirty-limit-period` are experimental.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -14120,7 +14120,7 @@ export interface MigrateSetParameters {
    * Dirtyrate limit (MB/s) during live migration.
    * Defaults to 1.  (Since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vcpu-dirty-limit'?: Int64;
   /**
@@ -14158,28 +14158,28 @@ export interface MigrationParameters {
    * Initial delay (in milliseconds) before sending
    * the first announce (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-initial'?: Int64;
   /**
    * Maximum delay (in milliseconds) between packets in
    * the announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-max'?: Int64;
   /**
    * Number of self-announce packets sent after
    * migration (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-rounds'?: Int64;
   /**
    * Increase in delay (in milliseconds) between
    * subsequent packets in the announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-step'?: Int64;
   /**
@@ -14245,7 +14245,7 @@ export interface MigrationParameters {
    * maximum speed for migration, in bytes per second.
    * (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-bandwidth'?: Int64;
   /**
@@ -14260,14 +14260,14 @@ export interface MigrationParameters {
    * can make the switchover decision much more accurate.
    * (Since 8.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'avail-switchover-bandwidth'?: Int64;
   /**
    * set maximum tolerated downtime for migration.
    * maximum downtime in milliseconds (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'downtime-limit'?: Int64;
   /**
@@ -14291,7 +14291,7 @@ export interface MigrationParameters {
    * needs to be a multiple of the target page size and a power of 2
    * (Since 2.11)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'xbzrle-cache-size'?: Int64;
   /**
@@ -14299,7 +14299,7 @@ export interface MigrationParameters {
    * postcopy.  Defaults to 0 (unlimited).  In bytes per second.
    * (Since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-postcopy-bandwidth'?: Int64;
   /**
@@ -14362,7 +14362,7 @@ export interface MigrationParameters {
    * **Unstable**: Members `x-checkpoint-delay` and
    * `x-vcpu-dirty-limit-period` are experimental.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -14371,7 +14371,7 @@ export interface MigrationParameters {
    * Dirtyrate limit (MB/s) during live migration.
    * Defaults to 1.  (Since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vcpu-dirty-limit'?: Int64;
   /**
@@ -14497,7 +14497,7 @@ export interface FileMigrationArgs {
   /**
    * The file offset where the migration stream will start
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
 }
@@ -14628,13 +14628,13 @@ export interface DirtyRateVcpu {
   /**
    * vcpu index.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
    * dirty rate.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-rate': Int64;
 }
@@ -14687,7 +14687,7 @@ export interface DirtyRateInfo {
    * an estimate of the dirty page rate of the VM in units
    * of MiB/s.  Value is present only when `status` is 'measured'.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-rate'?: Int64;
   /** current status of dirty page rate measurements */
@@ -14695,14 +14695,14 @@ export interface DirtyRateInfo {
   /**
    * start time in units of second for calculation
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'start-time': Int64;
   /**
    * time period for which dirty page rate was measured,
    * expressed and rounded down to `calc-time-unit`.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'calc-time': Int64;
   /** time unit of `calc-time`  (Since 8.2) */
@@ -14711,7 +14711,7 @@ export interface DirtyRateInfo {
    * number of sampled pages per GiB of guest memory.
    * Valid only in page-sampling mode (Since 6.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'sample-pages': Int64;
   /** mode that was used to measure dirty page rate (Since 6.2) */
@@ -14732,20 +14732,20 @@ export interface DirtyLimitInfo {
   /**
    * index of a virtual CPU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-index': Int64;
   /**
    * upper limit of dirty page rate (MB/s) for a virtual
    * CPU, 0 means unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'limit-rate': Int64;
   /**
    * current dirty page rate (MB/s) for a virtual CPU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-rate': Int64;
 }
@@ -14761,7 +14761,7 @@ export interface MigrationThreadInfo {
   /**
    * ID of the underlying host thread
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id': Int64;
 }
@@ -15145,19 +15145,19 @@ export interface VersionTriple {
   /**
    * The major version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   major: Int64;
   /**
    * The minor version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minor: Int64;
   /**
    * The micro version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   micro: Int64;
 }
@@ -15677,7 +15677,7 @@ export interface ColoCompareProperties {
    * for comparison with an incoming packet on `secondary_in` in
    * milliseconds (default: 3000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   compare_timeout?: Int64;
   /**
@@ -15716,13 +15716,13 @@ export interface CryptodevBackendProperties {
   /**
    * limit total bytes per second (Since 8.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'throttle-bps'?: Int64;
   /**
    * limit total operations per second (Since 8.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'throttle-ops'?: Int64;
 }
@@ -15954,21 +15954,21 @@ export interface EventLoopBaseProperties {
    * engine, 0 means that the engine will use its default.
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
    * minimum number of threads reserved in the thread
    * pool (default:0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-min'?: Int64;
   /**
    * maximum number of threads the thread pool can
    * contain (default:64)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-max'?: Int64;
 }
@@ -15986,7 +15986,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * events.  0 means polling is disabled (default: 32768 on POSIX
    * hosts, 0 otherwise)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns'?: Int64;
   /**
@@ -15994,7 +15994,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * the algorithm detects it is missing events due to not polling
    * long enough.  0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow'?: Int64;
   /**
@@ -16002,7 +16002,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is spending too long polling without
    * encountering events.  0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink'?: Int64;
 }
@@ -16067,7 +16067,7 @@ export interface MemoryBackendProperties {
   /**
    * size of the memory region in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -16094,7 +16094,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * 0 selects a default alignment (currently the page size).
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -16103,7 +16103,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * file.  Must be a multiple of the page size.
    * (default: 0) (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
@@ -16170,7 +16170,7 @@ export interface MemoryBackendMemfdProperties extends MemoryBackendProperties {
    * the system).  0 selects a default page size.  This option is
    * ignored if `hugetlb` is false.  (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hugetlbsize?: Int64;
   /**
@@ -16455,7 +16455,7 @@ export interface SevSnpGuestProperties extends SevCommonProperties {
    * the 'POLICY' parameter to the SNP_LAUNCH_START command, as
    * defined in the SEV-SNP firmware ABI (default: 0x30000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   policy?: Int64;
   /**
@@ -16509,7 +16509,7 @@ export interface TdxGuestProperties {
    * The 'attributes' of a TD guest that is passed to
    * KVM_TDX_INIT_VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   attributes?: Int64;
   /**
@@ -17249,7 +17249,7 @@ export interface CpuInfoFast$$base {
   /**
    * index of the virtual CPU
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-index': Int64;
   /** QOM type name of the CPU (since 10.1) */
@@ -17259,7 +17259,7 @@ export interface CpuInfoFast$$base {
   /**
    * ID of the underlying host thread
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id': Int64;
   /** properties associated with a virtual CPU, e.g. the socket id */
@@ -17462,7 +17462,7 @@ export interface MachineInfo {
    * maximum number of CPUs supported by the machine type
    * (since 1.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-max': Int64;
   /** cpu hotplug via -device is supported (since 2.7) */
@@ -17673,7 +17673,7 @@ export interface NumaNodeOptions {
    * Equally divide total memory among nodes if both `mem` and `memdev`
    * are omitted.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   mem?: Int64;
   /**
@@ -17719,7 +17719,7 @@ export interface CXLFixedMemoryWindowOptions {
    * Size of the Fixed Memory Window in bytes.  Must be a multiple
    * of 256MiB.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -17727,7 +17727,7 @@ export interface CXLFixedMemoryWindowOptions {
    * accesses will go to a given interleave target.  Accepted values
    * [256, 512, 1k, 2k, 4k, 8k, 16k]
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'interleave-granularity'?: Int64;
   /**
@@ -17764,14 +17764,14 @@ export interface X86CPUFeatureWordInfo {
    * Input EAX value for CPUID instruction for that
    * feature word
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpuid-input-eax': Int64;
   /**
    * Input ECX value for CPUID instruction for that
    * feature word
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpuid-input-ecx'?: Int64;
   /** Output register containing the feature bits */
@@ -17779,7 +17779,7 @@ export interface X86CPUFeatureWordInfo {
   /**
    * value of output register, containing the feature bits
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   features: Int64;
 }
@@ -17874,14 +17874,14 @@ export interface NumaHmatLBOptions {
    * the value of latency from `initiator` to `target` proximity
    * domain, the latency unit is "ns(nanosecond)".
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   latency?: Int64;
   /**
    * the value of bandwidth between `initiator` and `target`
    * proximity domain, the bandwidth unit is "Bytes per second".
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bandwidth?: Int64;
 }
@@ -17940,7 +17940,7 @@ export interface NumaHmatCacheOptions {
   /**
    * the size of memory side cache in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** the cache level described in this structure. */
@@ -17967,7 +17967,7 @@ export interface Memdev {
   /**
    * memory backend size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** whether memory merge support is enabled */
@@ -18010,60 +18010,60 @@ export interface CpuInstanceProperties {
   /**
    * NUMA node ID the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'node-id'?: Int64;
   /**
    * drawer number within CPU topology the CPU belongs to
    * (since 8.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'drawer-id'?: Int64;
   /**
    * book number within parent container the CPU belongs to
    * (since 8.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'book-id'?: Int64;
   /**
    * socket number within parent container the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'socket-id'?: Int64;
   /**
    * die number within the parent container the CPU belongs to
    * (since 4.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'die-id'?: Int64;
   /**
    * cluster number within the parent container the CPU
    * belongs to (since 7.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-id'?: Int64;
   /**
    * module number within the parent container the CPU
    * belongs to (since 9.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'module-id'?: Int64;
   /**
    * core number within the parent container the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'core-id'?: Int64;
   /**
    * thread number within the core the CPU  belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id'?: Int64;
 }
@@ -18081,7 +18081,7 @@ export interface HotpluggableCPU {
    * number of logical VCPU threads `HotpluggableCPU`
    * provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vcpus-count': Int64;
   /**
@@ -18106,7 +18106,7 @@ export interface BalloonInfo {
    * the logical size of the VM in bytes.  Formula used:
    * logical_vm_size = vm_ram_size - balloon_size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   actual: Int64;
 }
@@ -18122,14 +18122,14 @@ export interface HvBalloonInfo {
    * amount of the memory unusable inside the guest (ballooned out,
    * offline, etc.)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   committed: Int64;
   /**
    * the amount of the memory inside the guest available for
    * new allocations ("free")
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   available: Int64;
 }
@@ -18144,7 +18144,7 @@ export interface MemoryInfo {
    * size of "base" memory specified with command line
    * option -m.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'base-memory': Int64;
   /**
@@ -18152,7 +18152,7 @@ export interface MemoryInfo {
    * field is omitted if target doesn't support memory hotplug (i.e.
    * CONFIG_MEM_DEVICE not defined at build time).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'plugged-memory'?: Int64;
 }
@@ -18168,25 +18168,25 @@ export interface PCDIMMDeviceInfo {
   /**
    * physical address, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   addr: Int64;
   /**
    * size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * slot number at which device is plugged in
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slot: Int64;
   /**
    * NUMA node number where device is plugged in
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /** memory backend linked with device */
@@ -18211,13 +18211,13 @@ export interface VirtioPMEMDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr: Int64;
   /**
    * size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** memory backend linked with device */
@@ -18235,37 +18235,37 @@ export interface VirtioMEMDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr: Int64;
   /**
    * the user requested size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'requested-size': Int64;
   /**
    * the (current) size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * the maximum size of memory that the device can provide
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-size': Int64;
   /**
    * the block size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size': Int64;
   /**
    * NUMA node number where device is assigned to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /** memory backend linked with the region */
@@ -18283,19 +18283,19 @@ export interface SgxEPCDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr: Int64;
   /**
    * size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * the numa node (Since: 7.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /** memory backend linked with device */
@@ -18313,13 +18313,13 @@ export interface HvBalloonDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr?: Int64;
   /**
    * the maximum size of memory that the device can provide
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-size': Int64;
   /** memory backend linked with device */
@@ -18450,7 +18450,7 @@ export interface SgxEPC {
   /**
    * the numa node (Since: 7.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
 }
@@ -18485,13 +18485,13 @@ export interface BootConfiguration {
   /**
    * How long to show the logo picture, in milliseconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'splash-time'?: Int64;
   /**
    * Timeout before guest reboots after boot fails
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reboot-timeout'?: Int64;
   /**
@@ -18523,62 +18523,62 @@ export interface SMPConfiguration {
   /**
    * number of virtual CPUs in the virtual machine
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cpus?: Int64;
   /**
    * number of drawers in the CPU topology (since 8.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   drawers?: Int64;
   /**
    * number of books in the CPU topology (since 8.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   books?: Int64;
   /**
    * number of sockets per parent container
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sockets?: Int64;
   /**
    * number of dies per parent container
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   dies?: Int64;
   /**
    * number of clusters per parent container (since 7.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   clusters?: Int64;
   /**
    * number of modules per parent container (since 9.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   modules?: Int64;
   /**
    * number of cores per parent container
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cores?: Int64;
   /**
    * number of threads per core
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   threads?: Int64;
   /**
    * maximum number of hotpluggable virtual CPUs in the virtual
    * machine
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   maxcpus?: Int64;
 }
@@ -18604,19 +18604,19 @@ export interface MemorySizeConfiguration {
   /**
    * memory size in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
    * maximum hotpluggable memory size in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-size'?: Int64;
   /**
    * number of available memory slots for hotplug
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slots?: Int64;
 }
@@ -18888,7 +18888,7 @@ export interface ReplayInfo {
   /**
    * current number of executed instructions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount: Int64;
 }
@@ -18991,35 +18991,35 @@ export interface IOThreadInfo {
   /**
    * ID of the underlying host thread
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id': Int64;
   /**
    * maximum polling time in ns, 0 means polling is
    * disabled (since 2.9)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns': Int64;
   /**
    * how many ns will be added to polling time, 0 means that
    * it's not configured (since 2.9)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow': Int64;
   /**
    * how many ns will be removed from polling time, 0 means
    * that it's not configured (since 2.9)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink': Int64;
   /**
    * maximum number of requests in a batch for the AIO
    * engine, 0 means that the engine will use its default (since 6.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch': Int64;
 }
@@ -19033,14 +19033,14 @@ export interface AddfdInfo {
   /**
    * The ID of the fd set that `fd` was added to.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fdset-id': Int64;
   /**
    * The file descriptor that was received via SCM rights and added
    * to the fd set.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   fd: Int64;
 }
@@ -19054,7 +19054,7 @@ export interface FdsetFdInfo {
   /**
    * The file descriptor value.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   fd: Int64;
   /** A free-form string that can be used to describe the fd. */
@@ -19070,7 +19070,7 @@ export interface FdsetInfo {
   /**
    * The ID of the fd set.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fdset-id': Int64;
   /** A list of file descriptors that belong to this fd set. */
@@ -19137,7 +19137,7 @@ export interface GICCapability {
    * version of GIC to be described.  Currently, only 2 and 3
    * are supported.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   version: Int64;
   /**
@@ -19215,7 +19215,7 @@ export interface SevSnpGuestInfo {
   /**
    * SEV-SNP policy value
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'snp-policy': Int64;
 }
@@ -19287,14 +19287,14 @@ export interface SevCapability {
   /**
    * C-bit location in page table entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cbitpos: Int64;
   /**
    * Number of physical address bit reduction when
    * SEV is enabled
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reduced-phys-bits': Int64;
 }
@@ -19319,13 +19319,13 @@ export interface SgxEpcSection {
   /**
    * the numa node
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /**
    * the size of EPC section
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -20036,13 +20036,13 @@ export interface ACPIOSTInfo {
   /**
    * an integer containing the source event
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   source: Int64;
   /**
    * an integer containing the status code
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   status: Int64;
 }
@@ -20069,13 +20069,13 @@ export interface PciMemoryRange {
   /**
    * the starting address (guest physical)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   base: Int64;
   /**
    * the ending address (guest physical)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   limit: Int64;
 }
@@ -20089,7 +20089,7 @@ export interface PciMemoryRegion {
   /**
    * the index of the Base Address Register for this region
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bar: Int64;
   /**
@@ -20100,13 +20100,13 @@ export interface PciMemoryRegion {
   /**
    * memory address
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   address: Int64;
   /**
    * memory size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** if `type` is 'memory', true if the memory is prefetchable */
@@ -20125,21 +20125,21 @@ export interface PciBusInfo {
    * primary bus interface number.  This should be the number of
    * the bus the device resides on.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   number: Int64;
   /**
    * secondary bus interface number.  This is the number of
    * the main bus for the bridge
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   secondary: Int64;
   /**
    * This is the highest number bus that resides below the
    * bridge.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   subordinate: Int64;
   /** The PIO range for all devices on this bridge */
@@ -20179,7 +20179,7 @@ export interface PciDeviceClass {
   /**
    * the class code of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   class: Int64;
 }
@@ -20193,25 +20193,25 @@ export interface PciDeviceId {
   /**
    * the PCI device id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   device: Int64;
   /**
    * the PCI vendor id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   vendor: Int64;
   /**
    * the PCI subsystem id (since 3.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   subsystem?: Int64;
   /**
    * the PCI subsystem vendor id (since 3.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'subsystem-vendor'?: Int64;
 }
@@ -20225,19 +20225,19 @@ export interface PciDeviceInfo {
   /**
    * the bus number of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bus: Int64;
   /**
    * the slot the device is located in
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slot: Int64;
   /**
    * the function of the slot used by the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   function: Int64;
   /** the class of the device */
@@ -20247,13 +20247,13 @@ export interface PciDeviceInfo {
   /**
    * if an IRQ is assigned to the device, the IRQ number
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   irq?: Int64;
   /**
    * the IRQ pin, zero means no IRQ (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   irq_pin: Int64;
   /** the device name of the PCI device */
@@ -20273,7 +20273,7 @@ export interface PciInfo {
   /**
    * the bus index
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bus: Int64;
   /** a list of devices on this bus */
@@ -20421,7 +20421,7 @@ export type StatsValue =
   /**
    * single unsigned 64-bit integers.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   | Int64
   /** single boolean value. */
@@ -20429,7 +20429,7 @@ export type StatsValue =
   /**
    * list of unsigned 64-bit integers (used for histograms).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   | Int64[];
 
@@ -20536,13 +20536,13 @@ export interface VhostStatus {
   /**
    * vhost_dev n_mem_sections
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'n-mem-sections': Int64;
   /**
    * vhost_dev n_tmp_sections
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'n-tmp-sections': Int64;
   /** vhost_dev nvqs (number of virtqueues being used) */
@@ -20550,7 +20550,7 @@ export interface VhostStatus {
   /**
    * vhost_dev vq_index
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vq-index': Int64;
   /** vhost_dev features */
@@ -20564,13 +20564,13 @@ export interface VhostStatus {
   /**
    * vhost_dev max_queues
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-queues': Int64;
   /**
    * vhost_dev backend_cap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'backend-cap': Int64;
   /** vhost_dev log_enabled flag */
@@ -20578,7 +20578,7 @@ export interface VhostStatus {
   /**
    * vhost_dev log_size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size': Int64;
 }
@@ -20609,7 +20609,7 @@ export interface VirtioStatus {
    * VirtIODevice virtqueue count.  This is the number of
    * active virtqueues being used by the VirtIODevice.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'num-vqs': Int64;
   /** VirtIODevice configuration status (`VirtioDeviceStatus`) */
@@ -20679,7 +20679,7 @@ export interface VhostDeviceProtocols {
    * Vhost user device protocol features bitmap that
    * have not been decoded
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unknown-protocols'?: Int64;
 }
@@ -20702,14 +20702,14 @@ export interface VirtioDeviceFeatures {
    * Virtio device features bitmap that have not
    * been decoded (bits 0-63)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unknown-dev-features'?: Int64;
   /**
    * Virtio device features bitmap that have not
    * been decoded (bits 64-127) (since 10.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unknown-dev-features2'?: Int64;
 }
@@ -20736,19 +20736,19 @@ export interface VirtQueueStatus {
   /**
    * VirtQueue vring.desc (descriptor area)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vring-desc': Int64;
   /**
    * VirtQueue vring.avail (driver area)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vring-avail': Int64;
   /**
    * VirtQueue vring.used (device area)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vring-used': Int64;
   /**
@@ -20778,44 +20778,44 @@ export interface VirtVhostQueueStatus {
   /**
    * vhost_virtqueue kick
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   kick: Int64;
   /**
    * vhost_virtqueue call
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   call: Int64;
   /**
    * vhost_virtqueue desc
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   desc: Int64;
   /**
    * vhost_virtqueue avail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avail: Int64;
   /**
    * vhost_virtqueue used
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   used: Int64;
   /**
    * vhost_virtqueue num
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   num: Int64;
   /**
    * vhost_virtqueue desc_phys (descriptor area physical
    * address)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'desc-phys': Int64;
   /** vhost_virtqueue desc_size */
@@ -20824,7 +20824,7 @@ export interface VirtVhostQueueStatus {
    * vhost_virtqueue avail_phys (driver area physical
    * address)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'avail-phys': Int64;
   /** vhost_virtqueue avail_size */
@@ -20832,7 +20832,7 @@ export interface VirtVhostQueueStatus {
   /**
    * vhost_virtqueue used_phys (device area physical address)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'used-phys': Int64;
   /** vhost_virtqueue used_size */
@@ -20848,7 +20848,7 @@ export interface VirtioRingDesc {
   /**
    * Guest physical address of the descriptor area
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   addr: Int64;
   /** Length of the descriptor area */
@@ -21203,13 +21203,13 @@ export interface CxlDynamicCapacityExtent {
    * The offset (in bytes) to the start of the region where the
    * extent belongs to.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
   /**
    * The length of the extent in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   len: Int64;
 }
@@ -21300,7 +21300,7 @@ export interface UefiVariable {
   /**
    * variable attributes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   attr: Int64;
   /** variable value, encoded as hex string. */
@@ -21329,7 +21329,7 @@ export interface UefiVarStore {
   /**
    * currently always 2
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   version: Int64;
   /** list of UEFI variables */

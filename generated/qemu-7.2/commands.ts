@@ -646,7 +646,7 @@ export interface QmpCommands {
        * io types, for which specific boundaries are set through the
        * following parameters).
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       boundaries?: Int64[];
       /**
@@ -656,21 +656,21 @@ export interface QmpCommands {
        * corresponding to `boundaries-read`. The parameter has higher
        * priority then `boundaries`.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-read'?: Int64[];
       /**
        * list of interval boundary values for write latency
        * histogram.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-write'?: Int64[];
       /**
        * list of interval boundary values for flush latency
        * histogram.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'boundaries-flush'?: Int64[];
     };
@@ -939,7 +939,7 @@ export interface QmpCommands {
       /**
        * new image size in bytes
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
     };
@@ -1145,7 +1145,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1561,7 +1561,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1575,7 +1575,7 @@ export interface QmpCommands {
        * maximum amount of data in flight from source to
        * target
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'buf-size'?: Int64;
       /**
@@ -1713,7 +1713,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1774,7 +1774,7 @@ export interface QmpCommands {
        * the maximum speed, in bytes per second, or 0 for unlimited.
        * Defaults to 0.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed: Int64;
     };
@@ -2160,7 +2160,7 @@ export interface QmpCommands {
        * configured threshold for the block device, bytes.
        * Use 0 to disable the threshold.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'write-threshold': Int64;
     };
@@ -2731,7 +2731,7 @@ export interface QmpCommands {
       /**
        * how many bytes to read at most
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /**
@@ -2926,7 +2926,7 @@ export interface QmpCommands {
       /**
        * if specified, the starting physical address.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       begin?: Int64;
       /**
@@ -2934,7 +2934,7 @@ export interface QmpCommands {
        * want to dump all guest's memory, please specify the start `begin`
        * and `length`
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       length?: Int64;
       /**
@@ -3390,7 +3390,7 @@ export interface QmpCommands {
        * parameter is missing, head #0 will be used. Also note that the head
        * can only be specified in conjunction with the device ID. (Since 2.12)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       head?: Int64;
       /** image format for screendump. (default: ppm) (Since 7.1) */
@@ -3578,7 +3578,7 @@ export interface QmpCommands {
        * time to delay key up events, milliseconds. Defaults
        * to 100
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'hold-time'?: Int64;
     };
@@ -3653,7 +3653,7 @@ export interface QmpCommands {
        * head to send event(s) to, in case the
        * display device supports multiple scanouts.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       head?: Int64;
       /** List of InputEvent union. */
@@ -3955,13 +3955,13 @@ export interface QmpCommands {
       /**
        * spice tcp port for plaintext channels
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       port?: Int64;
       /**
        * spice tcp port for tls-secured channels
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'tls-port'?: Int64;
       /** server certificate subject */
@@ -4355,14 +4355,14 @@ export interface QmpCommands {
       /**
        * time in units of second for sample dirty pages
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'calc-time': Int64;
       /**
        * page count per GB for sample dirty pages
        * the default value is 512 (since 6.1)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'sample-pages'?: Int64;
       /**
@@ -4406,13 +4406,13 @@ export interface QmpCommands {
       /**
        * index of a virtual CPU, default is all.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
       /**
        * upper limit of dirty page rate (MB/s) for virtual CPUs.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'dirty-rate': Int64;
     };
@@ -4440,7 +4440,7 @@ export interface QmpCommands {
       /**
        * index of a virtual CPU, default is all.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
     };
@@ -4768,7 +4768,7 @@ export interface QmpCommands {
       /**
        * The vCPU to query (any by default; since 2.7).
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       vcpu?: Int64;
     };
@@ -4808,7 +4808,7 @@ export interface QmpCommands {
       /**
        * The vCPU to act upon (all by default; since 2.7).
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       vcpu?: Int64;
     };
@@ -5489,13 +5489,13 @@ export interface QmpCommands {
       /**
        * the virtual address of the guest to start from
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       val: Int64;
       /**
        * the size of memory region to save
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /** the file to save the memory to as binary data */
@@ -5504,7 +5504,7 @@ export interface QmpCommands {
        * the index of the virtual CPU to use for translating the
        * virtual address (defaults to CPU 0)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
     };
@@ -5534,13 +5534,13 @@ export interface QmpCommands {
       /**
        * the physical address of the guest to start from
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       val: Int64;
       /**
        * the size of memory region to save
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /** the file to save the memory to as binary data */
@@ -5689,7 +5689,7 @@ export interface QmpCommands {
        *
        * From it we have: balloon_size = vm_ram_size - `value`
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       value: Int64;
     };
@@ -6105,7 +6105,7 @@ export interface QmpCommands {
       /**
        * instruction count to stop at
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       icount: Int64;
     };
@@ -6150,7 +6150,7 @@ export interface QmpCommands {
       /**
        * target instruction count
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       icount: Int64;
     };
@@ -6409,7 +6409,7 @@ export interface QmpCommands {
       /**
        * The CPU to use for commands that require an implicit CPU
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'cpu-index'?: Int64;
     };
@@ -6490,7 +6490,7 @@ export interface QmpCommands {
       /**
        * The ID of the fd set to add the file descriptor to.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'fdset-id'?: Int64;
       /** A free-form string that can be used to describe the fd. */
@@ -6524,13 +6524,13 @@ export interface QmpCommands {
       /**
        * The ID of the fd set that the file descriptor belongs to.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'fdset-id': Int64;
       /**
        * The file descriptor that is to be removed.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       fd?: Int64;
     };
@@ -6724,7 +6724,7 @@ export interface QmpCommands {
       /**
        * the guest physical address where secret will be injected.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       gpa?: Int64;
     };

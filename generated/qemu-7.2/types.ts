@@ -772,15 +772,15 @@ export interface GuestPanicInformation$s390 extends GuestPanicInformation$$base,
  * @since 2.9
  */
 export interface GuestPanicInformationHyperV {
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   arg1: Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   arg2: Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   arg3: Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   arg4: Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   arg5: Int64;
 }
 
@@ -818,13 +818,13 @@ export interface GuestPanicInformationS390 {
   /**
    * control fields of guest PSW
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'psw-mask': Int64;
   /**
    * guest instruction address
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'psw-addr': Int64;
   /** guest crash reason */
@@ -1110,7 +1110,7 @@ export interface QCryptoBlockCreateOptionsLUKS extends QCryptoBlockOptionsLUKS {
    * PBKDF passphrase processing. Currently defaults
    * to 2000. (since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
 }
@@ -1192,19 +1192,19 @@ export interface QCryptoBlockInfoLUKSSlot {
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iters?: Int64;
   /**
    * number of stripes for splitting key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   stripes?: Int64;
   /**
    * offset to the key material in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'key-offset': Int64;
 }
@@ -1228,13 +1228,13 @@ export interface QCryptoBlockInfoLUKS {
   /**
    * offset to the payload data in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'payload-offset': Int64;
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'master-key-iters': Int64;
   /** unique identifier for the volume */
@@ -1310,7 +1310,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * For keyslot deactivation, this parameter specifies the exact
    * keyslot to deactivate
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   keyslot?: Int64;
   /**
@@ -1319,7 +1319,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * PBKDF passphrase processing for the newly activated keyslot.
    * Currently defaults to 2000.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
   /**
@@ -1674,31 +1674,31 @@ export interface SnapshotInfo {
   /**
    * size of the VM state
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-state-size': Int64;
   /**
    * UTC date of the snapshot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-sec': Int64;
   /**
    * fractional part in nano seconds to be used with date-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-nsec': Int64;
   /**
    * VM clock relative to boot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-sec': Int64;
   /**
    * fractional part in nano seconds to be used with vm-clock-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-nsec': Int64;
   /**
@@ -1707,7 +1707,7 @@ export interface SnapshotInfo {
    * in the recorded execution with the snapshots. This counter may
    * be obtained through `query-replay` command (since 5.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount?: Int64;
 }
@@ -1767,7 +1767,7 @@ export interface ImageInfoSpecificQCow2 {
   /**
    * width of a refcount entry in bits (since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits': Int64;
   /**
@@ -1788,13 +1788,13 @@ export interface ImageInfoSpecificVmdk {
   /**
    * Content id of image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cid: Int64;
   /**
    * Parent VMDK image's cid
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'parent-cid': Int64;
   /** List of extent files */
@@ -1892,19 +1892,19 @@ export interface ImageInfo {
   /**
    * actual size on disk in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** true if the image is encrypted */
@@ -1941,7 +1941,7 @@ export interface ImageCheck {
   /**
    * number of unexpected errors occurred during check
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'check-errors': Int64;
   /**
@@ -1949,39 +1949,39 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'image-end-offset'?: Int64;
   /**
    * number of corruptions found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   corruptions?: Int64;
   /**
    * number of leaks found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   leaks?: Int64;
   /**
    * number of corruptions fixed during the check
    * if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'corruptions-fixed'?: Int64;
   /**
    * number of leaks fixed during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'leaks-fixed'?: Int64;
   /**
    * total number of clusters, this field is present
    * if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-clusters'?: Int64;
   /**
@@ -1989,7 +1989,7 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'allocated-clusters'?: Int64;
   /**
@@ -1997,7 +1997,7 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fragmented-clusters'?: Int64;
   /**
@@ -2005,7 +2005,7 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-clusters'?: Int64;
 }
@@ -2020,13 +2020,13 @@ export interface MapEntry {
    * virtual (guest) offset of the first byte described by this
    * entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   start: Int64;
   /**
    * the number of bytes of the mapped virtual range
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   length: Int64;
   /**
@@ -2044,7 +2044,7 @@ export interface MapEntry {
    * images in the chain)) before reaching one for which the
    * range is allocated
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   depth: Int64;
   /**
@@ -2056,7 +2056,7 @@ export interface MapEntry {
    * if present, the image file stores the data for this range
    * in raw format at the given (host) offset
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /** filename that is referred to by `offset` */
@@ -2108,7 +2108,7 @@ export interface BlockDeviceInfo {
   /**
    * number of files in the backing file chain (since: 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   backing_file_depth: Int64;
   /** true if the backing device is encrypted */
@@ -2118,37 +2118,37 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /** the info of image used (since: 1.6) */
@@ -2157,90 +2157,90 @@ export interface BlockDeviceInfo {
    * total throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
    * maximum length of the `bps_max` burst
    * period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
    * maximum length of the `bps_rd_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
    * maximum length of the `bps_wr_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
    * maximum length of the `iops` burst
    * period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
    * maximum length of the `iops_rd_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
    * maximum length of the `iops_wr_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -2251,7 +2251,7 @@ export interface BlockDeviceInfo {
    * configured write threshold for the device.
    * 0 if disabled. (Since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   write_threshold: Int64;
   /**
@@ -2285,7 +2285,7 @@ export interface BlockDirtyInfo {
   /**
    * number of dirty bytes according to the dirty bitmap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** granularity of the dirty bitmap in bytes (since 1.4) */
@@ -2371,7 +2371,7 @@ export interface BlockLatencyHistogramInfo {
    * For example, the list [10, 50, 100] produces the following
    * histogram intervals: [0, 10), [10, 50), [50, 100), [100, +inf).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   boundaries: Int64[];
   /**
@@ -2380,7 +2380,7 @@ export interface BlockLatencyHistogramInfo {
    * For the example above, `bins` may be something like [3, 1, 5, 2],
    * and corresponding histogram looks like:
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bins: Int64[];
 }
@@ -2450,14 +2450,14 @@ export interface BlockMeasureInfo {
    * Size required for a new image file, in bytes, when copying just
    * allocated guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   required: Int64;
   /**
    * Image file size, in bytes, once data has been written
    * to all sectors, when copying just guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fully-allocated': Int64;
   /**
@@ -2466,7 +2466,7 @@ export interface BlockMeasureInfo {
    * present only when source and destination both support
    * persistent bitmaps. (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bitmaps?: Int64;
 }
@@ -2481,70 +2481,70 @@ export interface BlockDeviceTimedStats {
    * Interval used for calculating the statistics,
    * in seconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   interval_length: Int64;
   /**
    * Minimum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_rd_latency_ns: Int64;
   /**
    * Maximum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_rd_latency_ns: Int64;
   /**
    * Average latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_rd_latency_ns: Int64;
   /**
    * Minimum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_wr_latency_ns: Int64;
   /**
    * Maximum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_wr_latency_ns: Int64;
   /**
    * Average latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_wr_latency_ns: Int64;
   /**
    * Minimum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_flush_latency_ns: Int64;
   /**
    * Maximum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_flush_latency_ns: Int64;
   /**
    * Average latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_flush_latency_ns: Int64;
   /**
@@ -2568,71 +2568,71 @@ export interface BlockDeviceStats {
   /**
    * The number of bytes read by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_bytes: Int64;
   /**
    * The number of bytes written by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_bytes: Int64;
   /**
    * The number of bytes unmapped by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_bytes: Int64;
   /**
    * The number of read operations performed by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_operations: Int64;
   /**
    * The number of write operations performed by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_operations: Int64;
   /**
    * The number of cache flush operations performed by the
    * device (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_operations: Int64;
   /**
    * The number of unmap operations performed by the device
    * (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_operations: Int64;
   /**
    * Total time spent on reads in nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_total_time_ns: Int64;
   /**
    * Total time spent on writes in nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_total_time_ns: Int64;
   /**
    * Total time spent on cache flushes in nanoseconds
    * (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_total_time_ns: Int64;
   /**
    * Total time spent on unmap operations in nanoseconds
    * (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_total_time_ns: Int64;
   /**
@@ -2641,28 +2641,28 @@ export interface BlockDeviceStats {
    * growable sparse files (like qcow2) that are used on top
    * of a physical device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_highest_offset: Int64;
   /**
    * Number of read requests that have been merged into another
    * request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_merged: Int64;
   /**
    * Number of write requests that have been merged into another
    * request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_merged: Int64;
   /**
    * Number of unmap requests that have been merged into another
    * request (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_merged: Int64;
   /**
@@ -2670,63 +2670,63 @@ export interface BlockDeviceStats {
    * nanoseconds. If the field is absent it means that
    * there haven't been any operations yet (Since 2.5).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   idle_time_ns?: Int64;
   /**
    * The number of failed read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_rd_operations: Int64;
   /**
    * The number of failed write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_wr_operations: Int64;
   /**
    * The number of failed flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_flush_operations: Int64;
   /**
    * The number of failed unmap operations performed
    * by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_unmap_operations: Int64;
   /**
    * The number of invalid read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_rd_operations: Int64;
   /**
    * The number of invalid write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_wr_operations: Int64;
   /**
    * The number of invalid flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_flush_operations: Int64;
   /**
    * The number of invalid unmap operations performed
    * by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_unmap_operations: Int64;
   /**
@@ -2762,20 +2762,20 @@ export interface BlockStatsSpecificFile {
    * The number of successful discard operations performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-ok': Int64;
   /**
    * The number of failed discard operations performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-failed': Int64;
   /**
    * The number of bytes discarded by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-bytes-ok': Int64;
 }
@@ -2789,21 +2789,21 @@ export interface BlockStatsSpecificNvme {
   /**
    * The number of completion errors.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'completion-errors': Int64;
   /**
    * The number of aligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aligned-accesses': Int64;
   /**
    * The number of unaligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unaligned-accesses': Int64;
 }
@@ -3311,7 +3311,7 @@ export interface BlockJobInfo {
    * Estimated `offset` value at the completion of the job. This value can
    * arbitrarily change while the job is running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   len: Int64;
   /**
@@ -3319,7 +3319,7 @@ export interface BlockJobInfo {
    * only meaningfully be used for the ratio of `offset` to `len`. The
    * value is monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
   /**
@@ -3335,7 +3335,7 @@ export interface BlockJobInfo {
   /**
    * the rate limit, bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -3427,7 +3427,7 @@ export interface BackupPerf {
    * copying process. Doesn't influence copy-before-write operations.
    * Default 64.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-workers'?: Int64;
   /**
@@ -3437,7 +3437,7 @@ export interface BackupPerf {
    * less than job cluster size which is calculated as maximum of
    * target image cluster size and 64k. Default 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-chunk'?: Int64;
 }
@@ -3467,7 +3467,7 @@ export interface BackupCommon {
    * the maximum speed, in bytes per second. The default is 0,
    * for unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -3578,7 +3578,7 @@ export interface XDbgBlockGraphNode {
    * x-debug-query-block-graph and does not relate to any other identifiers in
    * Qemu.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
@@ -3634,13 +3634,13 @@ export interface XDbgBlockGraphEdge {
   /**
    * parent id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   parent: Int64;
   /**
    * child id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   child: Int64;
   /** name of the relation (examples are 'file' and 'backing') */
@@ -3717,7 +3717,7 @@ export interface DriveMirror {
   /**
    * the maximum speed, in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -3731,7 +3731,7 @@ export interface DriveMirror {
    * maximum amount of data in flight from source to
    * target (since 1.4).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'buf-size'?: Int64;
   /**
@@ -3860,79 +3860,79 @@ export interface BlockIOThrottle {
   /**
    * total throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /**
    * total throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
@@ -3941,7 +3941,7 @@ export interface BlockIOThrottle {
    * be set if `bps_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
@@ -3950,7 +3950,7 @@ export interface BlockIOThrottle {
    * be set if `bps_rd_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
@@ -3959,7 +3959,7 @@ export interface BlockIOThrottle {
    * be set if `bps_wr_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
@@ -3968,7 +3968,7 @@ export interface BlockIOThrottle {
    * be set if `iops_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
@@ -3977,7 +3977,7 @@ export interface BlockIOThrottle {
    * be set if `iops_rd_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
@@ -3986,13 +3986,13 @@ export interface BlockIOThrottle {
    * be set if `iops_wr_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -4011,121 +4011,121 @@ export interface ThrottleLimits {
   /**
    * limit total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total'?: Int64;
   /**
    * I/O operations burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max'?: Int64;
   /**
    * length of the iops-total-max burst period, in seconds
    * It must only be set if `iops-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max-length'?: Int64;
   /**
    * limit read operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read'?: Int64;
   /**
    * I/O operations read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max'?: Int64;
   /**
    * length of the iops-read-max burst period, in seconds
    * It must only be set if `iops-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max-length'?: Int64;
   /**
    * limit write operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write'?: Int64;
   /**
    * I/O operations write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max'?: Int64;
   /**
    * length of the iops-write-max burst period, in seconds
    * It must only be set if `iops-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max-length'?: Int64;
   /**
    * limit total bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total'?: Int64;
   /**
    * total bytes burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max'?: Int64;
   /**
    * length of the bps-total-max burst period, in seconds.
    * It must only be set if `bps-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max-length'?: Int64;
   /**
    * limit read bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read'?: Int64;
   /**
    * total bytes read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max'?: Int64;
   /**
    * length of the bps-read-max burst period, in seconds
    * It must only be set if `bps-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max-length'?: Int64;
   /**
    * limit write bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write'?: Int64;
   /**
    * total bytes write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max'?: Int64;
   /**
    * length of the bps-write-max burst period, in seconds
    * It must only be set if `bps-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max-length'?: Int64;
   /**
    * when limiting by iops max size of an I/O in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-size'?: Int64;
 }
@@ -4145,7 +4145,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4157,7 +4157,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4169,7 +4169,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4181,7 +4181,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4193,7 +4193,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4205,7 +4205,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4217,7 +4217,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4229,7 +4229,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4241,7 +4241,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4253,7 +4253,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4265,7 +4265,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4277,7 +4277,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4289,7 +4289,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4301,7 +4301,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4313,7 +4313,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4325,7 +4325,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4337,7 +4337,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4349,7 +4349,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4361,7 +4361,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4541,7 +4541,7 @@ export interface BlockdevOptionsFile {
    * 0 means that the AIO backend will handle it automatically.
    * (default: 0, since 6.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
@@ -4575,7 +4575,7 @@ export interface BlockdevOptionsNull {
   /**
    * size of the device in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
@@ -4583,7 +4583,7 @@ export interface BlockdevOptionsNull {
    * requests. Default to zero which completes requests immediately.
    * (Since 2.4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'latency-ns'?: Int64;
   /**
@@ -4610,7 +4610,7 @@ export interface BlockdevOptionsNVMe {
   /**
    * namespace number of the device, starting from 1.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   namespace: Int64;
 }
@@ -4626,7 +4626,7 @@ export interface BlockdevOptionsVVFAT {
   /**
    * FAT type: 12, 16 or 32
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fat-type'?: Int64;
   /**
@@ -4820,13 +4820,13 @@ export interface BlockdevOptionsPreallocate extends BlockdevOptionsGenericFormat
    * on preallocation, align file length to this number,
    * default 1048576 (1M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-align'?: Int64;
   /**
    * how much to preallocate, default 134217728 (128M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-size'?: Int64;
 }
@@ -4868,14 +4868,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * the maximum total size of the L2 table and
    * refcount block caches in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size'?: Int64;
   /**
    * the maximum size of the L2 table cache in
    * bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-size'?: Int64;
   /**
@@ -4884,14 +4884,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * and the cluster size. The default value is
    * the cluster size (since 2.12)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-entry-size'?: Int64;
   /**
    * the maximum size of the refcount block cache
    * in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-cache-size'?: Int64;
   /**
@@ -4900,7 +4900,7 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * is 600 on supporting platforms, and 0 on other
    * platforms. 0 disables this feature. (since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-clean-interval'?: Int64;
   /**
@@ -5089,7 +5089,7 @@ export interface BlkdebugInjectErrorOptions {
    * the state identifier blkdebug needs to be in to
    * actually trigger the event; defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
@@ -5103,7 +5103,7 @@ export interface BlkdebugInjectErrorOptions {
    * error identifier (errno) to be returned; defaults to
    * EIO
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   errno?: Int64;
   /**
@@ -5111,7 +5111,7 @@ export interface BlkdebugInjectErrorOptions {
    * in order to actually trigger the event; defaults to "any
    * sector"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sector?: Int64;
   /**
@@ -5135,14 +5135,14 @@ export interface BlkdebugSetStateOptions {
    * the current state identifier blkdebug needs to be in;
    * defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
    * the state identifier blkdebug is supposed to assume if
    * this event is triggered
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   new_state: Int64;
 }
@@ -5161,7 +5161,7 @@ export interface BlockdevOptionsBlkdebug {
    * required alignment for requests in bytes, must be
    * positive power of 2, or 0 for default
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -5240,7 +5240,7 @@ export interface BlockdevOptionsBlklogwrites {
    * interval of write requests after which the log
    * super block is updated to disk (default: 4096)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-super-update-interval'?: Int64;
 }
@@ -5294,7 +5294,7 @@ export interface BlockdevOptionsQuorum {
   /**
    * the vote limit under which a read will fail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vote-threshold': Int64;
   /**
@@ -5325,7 +5325,7 @@ export interface BlockdevOptionsGluster {
    * libgfapi log level (default '4' which is Error)
    * (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
   /** libgfapi log file (default /dev/stderr) (Since 2.8) */
@@ -5424,7 +5424,7 @@ export interface BlockdevOptionsIscsi {
   /**
    * LUN to connect to. Defaults to 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   lun?: Int64;
   /**
@@ -5453,7 +5453,7 @@ export interface BlockdevOptionsIscsi {
    * Timeout in seconds after which a request will
    * timeout. 0 means no timeout and is the default.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
 }
@@ -5636,7 +5636,7 @@ export interface BlockdevOptionsNfs {
    * server (defaults to 65534 on Windows and getuid()
    * on unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   user?: Int64;
   /**
@@ -5644,35 +5644,35 @@ export interface BlockdevOptionsNfs {
    * server (defaults to 65534 on Windows and getgid()
    * in unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   group?: Int64;
   /**
    * number of SYNs during the session
    * establishment (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tcp-syn-count'?: Int64;
   /**
    * set the readahead size in bytes (defaults
    * to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'readahead-size'?: Int64;
   /**
    * set the pagecache size in bytes (defaults
    * to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-cache-size'?: Int64;
   /**
    * set the NFS debug level (max 2) (defaults
    * to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
 }
@@ -5690,13 +5690,13 @@ export interface BlockdevOptionsCurlBase {
    * Size of the read-ahead cache; must be a multiple of
    * 512 (defaults to 256 kB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   readahead?: Int64;
   /**
    * Timeout for connections, in seconds (defaults to 5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
   /** Username for authentication (defaults to none) */
@@ -5838,13 +5838,13 @@ export interface BlockdevOptionsRaw extends BlockdevOptionsGenericFormat {
   /**
    * position where the block device starts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
    * the assumed size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -6381,7 +6381,7 @@ export interface BlockdevCreateOptionsFile {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6397,7 +6397,7 @@ export interface BlockdevCreateOptionsFile {
    * Extent size hint to add to the image file; 0 for not
    * adding an extent size hint (default: 1 MB, since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -6413,7 +6413,7 @@ export interface BlockdevCreateOptionsGluster {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6436,7 +6436,7 @@ export interface BlockdevCreateOptionsLUKS extends QCryptoBlockCreateOptionsLUKS
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6458,7 +6458,7 @@ export interface BlockdevCreateOptionsNfs {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -6474,13 +6474,13 @@ export interface BlockdevCreateOptionsParallels {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Cluster size in bytes (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
 }
@@ -6496,7 +6496,7 @@ export interface BlockdevCreateOptionsQcow {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6558,7 +6558,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** Compatibility level (default: v3) */
@@ -6575,7 +6575,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * qcow2 cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
@@ -6588,7 +6588,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Width of reference counts in bits (default: 16)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits'?: Int64;
   /**
@@ -6609,7 +6609,7 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6622,13 +6622,13 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
    * L1/L2 table size (in clusters)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'table-size'?: Int64;
 }
@@ -6647,13 +6647,13 @@ export interface BlockdevCreateOptionsRbd {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * RBD object size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Image encryption options. (Since 6.1) */
@@ -6708,7 +6708,7 @@ export interface BlockdevCreateOptionsVmdk {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6754,7 +6754,7 @@ export interface BlockdevCreateOptionsSsh {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -6770,7 +6770,7 @@ export interface BlockdevCreateOptionsVdi {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6798,14 +6798,14 @@ export interface BlockdevCreateOptionsVhdx {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Log size in bytes, must be a multiple of 1 MB
    * (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size'?: Int64;
   /**
@@ -6813,7 +6813,7 @@ export interface BlockdevCreateOptionsVhdx {
    * larger than 256 MB (default: automatically choose a block
    * size depending on the image size)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size'?: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -6844,7 +6844,7 @@ export interface BlockdevCreateOptionsVpc {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -7787,7 +7787,7 @@ export interface JobInfo {
    * `current-progress` to `total-progress`. The value is
    * monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-progress': Int64;
   /**
@@ -7795,7 +7795,7 @@ export interface JobInfo {
    * the job. This value can arbitrarily change while the
    * job is running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-progress': Int64;
   /**
@@ -7900,7 +7900,7 @@ export interface BlockExportOptionsVhostUserBlk {
   /**
    * Logical block size in bytes. Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -7978,7 +7978,7 @@ export interface BlockExportOptionsVduseBlk {
    * Logical block size in bytes. Range [512, PAGE_SIZE]
    * and must be power of 2. Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /** the serial number of virtio block device. Defaults to empty string. */
@@ -8300,7 +8300,7 @@ export interface ChardevSocket extends ChardevCommon {
    * Setting this to zero disables this function. (default: 0)
    * (Since: 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   reconnect?: Int64;
 }
@@ -8385,25 +8385,25 @@ export interface ChardevVC extends ChardevCommon {
   /**
    * console width, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   width?: Int64;
   /**
    * console height, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   height?: Int64;
   /**
    * console width, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cols?: Int64;
   /**
    * console height, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rows?: Int64;
 }
@@ -8417,7 +8417,7 @@ export interface ChardevRingbuf extends ChardevCommon {
   /**
    * ring buffer size, must be power of two, default is 65536
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -8853,13 +8853,13 @@ export interface DumpQueryResult {
   /**
    * bytes written in latest dump (uncompressed)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   completed: Int64;
   /**
    * total bytes to be written in latest dump (uncompressed)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   total: Int64;
 }
@@ -8958,7 +8958,7 @@ export interface NetdevUserOptions {
    * IPv6 network prefix length (default is 64)
    * (since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'ipv6-prefixlen'?: Int64;
   /** guest-visible IPv6 address of the host (since 2.6) */
@@ -9009,7 +9009,7 @@ export interface NetdevTapOptions {
   /**
    * send buffer limit. Understands [TGMKkb] suffixes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sndbuf?: Int64;
   /** enable the IFF_VNET_HDR flag on the tap interface */
@@ -9086,13 +9086,13 @@ export interface NetdevL2TPv3Options {
   /**
    * 32 or 64 bit transmit cookie
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   txcookie?: Int64;
   /**
    * 32 or 64 bit receive cookie
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rxcookie?: Int64;
   /** 32 bit transmit session */
@@ -9182,7 +9182,7 @@ export interface NetdevVhostUserOptions {
    * number of queues to be created for multiqueue vhost-user
    * (default: 1) (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   queues?: Int64;
 }
@@ -9207,7 +9207,7 @@ export interface NetdevVhostVDPAOptions {
    * number of queues to be created for multiqueue vhost-vdpa
    * (default: 1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   queues?: Int64;
   /**
@@ -9603,7 +9603,7 @@ export interface RxFilterInfo {
   /**
    * a list of active vlan id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vlan-table': Int64[];
   /** a list of unicast macaddr string */
@@ -9622,25 +9622,25 @@ export interface AnnounceParameters {
    * Initial delay (in ms) before sending the first GARP/RARP
    * announcement
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   initial: Int64;
   /**
    * Maximum delay (in ms) between GARP/RARP announcement packets
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max: Int64;
   /**
    * Number of self-announcement attempts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rounds: Int64;
   /**
    * Delay increase (in ms) after each self-announcement attempt
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   step: Int64;
   /**
@@ -9675,7 +9675,7 @@ export interface RockerSwitch {
   /**
    * switch ID
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /** number of front-panel ports */
@@ -9814,13 +9814,13 @@ export interface RockerOfDpaFlow {
   /**
    * flow unique cookie ID
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cookie: Int64;
   /**
    * count of matches (hits) on flow
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hits: Int64;
   /** flow key */
@@ -10182,7 +10182,7 @@ export interface SpiceChannel extends SpiceBasicInfo {
    * SPICE connection id number.  All channels with the same id
    * belong to the same SPICE session.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'connection-id': Int64;
   /**
@@ -10190,7 +10190,7 @@ export interface SpiceChannel extends SpiceBasicInfo {
    * channel, filter for this one if you want to track spice
    * sessions only
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'channel-type': Int64;
   /**
@@ -10198,7 +10198,7 @@ export interface SpiceChannel extends SpiceBasicInfo {
    * multiple channels of the same type exist, such as multiple
    * display channels in a multihead setup
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'channel-id': Int64;
   /** true if the channel is encrypted, false otherwise. */
@@ -10248,13 +10248,13 @@ export interface SpiceInfo {
   /**
    * The SPICE server's port number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   port?: Int64;
   /**
    * The SPICE server's TLS port number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tls-port'?: Int64;
   /**
@@ -10470,7 +10470,7 @@ export interface MouseInfo {
   /**
    * the index of the mouse device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   index: Int64;
   /** true if this device is currently receiving mouse events */
@@ -10681,7 +10681,7 @@ export type KeyValueKind = 'number' | 'qcode';
 
 /** @since 1.3 */
 export interface IntWrapper {
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   data: Int64;
 }
 
@@ -10773,7 +10773,7 @@ export interface InputMoveEvent {
    * Pointer position.  For absolute coordinates the
    * valid range is 0 -> 0x7ffff
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   value: Int64;
 }
@@ -11385,50 +11385,50 @@ export interface MigrationStats {
   /**
    * amount of bytes already transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   transferred: Int64;
   /**
    * amount of bytes remaining to be transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   remaining: Int64;
   /**
    * total amount of bytes involved in the migration process
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   total: Int64;
   /**
    * number of duplicate (zero) pages (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   duplicate: Int64;
   /**
    * number of skipped zero pages (since 1.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   skipped: Int64;
   /**
    * number of normal pages (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   normal: Int64;
   /**
    * number of normal bytes sent (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'normal-bytes': Int64;
   /**
    * number of pages dirtied by second by the
    * guest (since 1.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-pages-rate': Int64;
   /** throughput in megabits/sec. (since 1.6) */
@@ -11436,55 +11436,55 @@ export interface MigrationStats {
   /**
    * number of times that dirty ram was synchronized (since 2.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-sync-count': Int64;
   /**
    * The number of page requests received from the destination
    * (since 2.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'postcopy-requests': Int64;
   /**
    * The number of bytes per page for the various page-based
    * statistics (since 2.10)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-size': Int64;
   /**
    * The number of bytes sent through multifd (since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'multifd-bytes': Int64;
   /**
    * the number of memory pages transferred per second
    * (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'pages-per-second': Int64;
   /**
    * The number of bytes sent in the pre-copy phase
    * (since 7.0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'precopy-bytes': Int64;
   /**
    * The number of bytes sent while the guest is paused
    * (since 7.0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'downtime-bytes': Int64;
   /**
    * The number of bytes sent during the post-copy phase
    * (since 7.0).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'postcopy-bytes': Int64;
   /**
@@ -11493,7 +11493,7 @@ export interface MigrationStats {
    * 0 and `dirty-sync-count` * `multifd-channels`.
    * (since 7.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-sync-missed-zero-copy': Int64;
 }
@@ -11507,25 +11507,25 @@ export interface XBZRLECacheStats {
   /**
    * XBZRLE cache size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size': Int64;
   /**
    * amount of bytes already transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bytes: Int64;
   /**
    * amount of pages transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   pages: Int64;
   /**
    * number of cache miss
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-miss': Int64;
   /** rate of cache miss (since 2.1) */
@@ -11535,7 +11535,7 @@ export interface XBZRLECacheStats {
   /**
    * number of overflows
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   overflow: Int64;
 }
@@ -11549,13 +11549,13 @@ export interface CompressionStats {
   /**
    * amount of pages compressed and transferred to the target VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   pages: Int64;
   /**
    * count of times that no free thread was available to compress data
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   busy: Int64;
   /** rate of thread busy */
@@ -11563,7 +11563,7 @@ export interface CompressionStats {
   /**
    * amount of bytes after compression
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-size': Int64;
   /** rate of compressed size */
@@ -11623,7 +11623,7 @@ export interface VfioStats {
   /**
    * amount of bytes transferred to the target VM by VFIO devices
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   transferred: Int64;
 }
@@ -11669,7 +11669,7 @@ export interface MigrationInfo {
    * If migration has ended, it returns the total migration
    * time. (since 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-time'?: Int64;
   /**
@@ -11677,7 +11677,7 @@ export interface MigrationInfo {
    * expected downtime in milliseconds for the guest in last walk
    * of the dirty bitmap. (since 1.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'expected-downtime'?: Int64;
   /**
@@ -11685,7 +11685,7 @@ export interface MigrationInfo {
    * total downtime in milliseconds for the guest.
    * (since 1.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   downtime?: Int64;
   /**
@@ -11695,7 +11695,7 @@ export interface MigrationInfo {
    * may be expensive, but do not actually occur during the iterative
    * migration rounds themselves. (since 1.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'setup-time'?: Int64;
   /**
@@ -11703,7 +11703,7 @@ export interface MigrationInfo {
    * throttled during auto-converge. This is only present when auto-converge
    * has started throttling guest cpus. (Since 2.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-throttle-percentage'?: Int64;
   /**
@@ -12174,28 +12174,28 @@ export interface MigrateSetParameters {
    * Initial delay (in milliseconds) before sending the first
    * announce (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-initial'?: Int64;
   /**
    * Maximum delay (in milliseconds) between packets in the
    * announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-max'?: Int64;
   /**
    * Number of self-announce packets sent after migration
    * (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-rounds'?: Int64;
   /**
    * Increase in delay (in milliseconds) between subsequent
    * packets in the announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-step'?: Int64;
   /** compression level */
@@ -12277,14 +12277,14 @@ export interface MigrateSetParameters {
    * to set maximum speed for migration. maximum speed in
    * bytes per second. (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-bandwidth'?: Int64;
   /**
    * set maximum tolerated downtime for migration. maximum
    * downtime in milliseconds (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'downtime-limit'?: Int64;
   /**
@@ -12317,7 +12317,7 @@ export interface MigrateSetParameters {
    * and a power of 2
    * (Since 2.11)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'xbzrle-cache-size'?: Int64;
   /**
@@ -12325,7 +12325,7 @@ export interface MigrateSetParameters {
    * Defaults to 0 (unlimited).  In bytes per second.
    * (Since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-postcopy-bandwidth'?: Int64;
   /**
@@ -12389,28 +12389,28 @@ export interface MigrationParameters {
    * Initial delay (in milliseconds) before sending the
    * first announce (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-initial'?: Int64;
   /**
    * Maximum delay (in milliseconds) between packets in the
    * announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-max'?: Int64;
   /**
    * Number of self-announce packets sent after migration
    * (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-rounds'?: Int64;
   /**
    * Increase in delay (in milliseconds) between subsequent
    * packets in the announcement (Since 4.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'announce-step'?: Int64;
   /** compression level */
@@ -12494,14 +12494,14 @@ export interface MigrationParameters {
    * to set maximum speed for migration. maximum speed in
    * bytes per second. (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-bandwidth'?: Int64;
   /**
    * set maximum tolerated downtime for migration. maximum
    * downtime in milliseconds (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'downtime-limit'?: Int64;
   /**
@@ -12534,7 +12534,7 @@ export interface MigrationParameters {
    * and a power of 2
    * (Since 2.11)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'xbzrle-cache-size'?: Int64;
   /**
@@ -12542,7 +12542,7 @@ export interface MigrationParameters {
    * Defaults to 0 (unlimited).  In bytes per second.
    * (Since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-postcopy-bandwidth'?: Int64;
   /**
@@ -12714,13 +12714,13 @@ export interface DirtyRateVcpu {
   /**
    * vcpu index.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
    * dirty rate.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-rate': Int64;
 }
@@ -12761,7 +12761,7 @@ export interface DirtyRateInfo {
    * an estimate of the dirty page rate of the VM in units of
    * MB/s, present only when estimating the rate has completed.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'dirty-rate'?: Int64;
   /**
@@ -12772,20 +12772,20 @@ export interface DirtyRateInfo {
   /**
    * start time in units of second for calculation
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'start-time': Int64;
   /**
    * time in units of second for sample dirty pages
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'calc-time': Int64;
   /**
    * page count per GB for sample dirty pages
    * the default value is 512 (since 6.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'sample-pages': Int64;
   /**
@@ -12809,20 +12809,20 @@ export interface DirtyLimitInfo {
   /**
    * index of a virtual CPU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-index': Int64;
   /**
    * upper limit of dirty page rate (MB/s) for a virtual
    * CPU, 0 means unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'limit-rate': Int64;
   /**
    * current dirty page rate (MB/s) for a virtual CPU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-rate': Int64;
 }
@@ -13207,19 +13207,19 @@ export interface VersionTriple {
   /**
    * The major version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   major: Int64;
   /**
    * The minor version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minor: Int64;
   /**
    * The micro version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   micro: Int64;
 }
@@ -13697,7 +13697,7 @@ export interface ColoCompareProperties {
    * comparison with an incoming packet on `secondary_in` in
    * milliseconds (default: 3000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   compare_timeout?: Int64;
   /**
@@ -13937,21 +13937,21 @@ export interface EventLoopBaseProperties {
    * 0 means that the engine will use its default.
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
    * minimum number of threads reserved in the thread pool
    * (default:0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-min'?: Int64;
   /**
    * maximum number of threads the thread pool can contain
    * (default:64)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-max'?: Int64;
 }
@@ -13969,7 +13969,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * 0 means polling is disabled (default: 32768 on POSIX hosts,
    * 0 otherwise)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns'?: Int64;
   /**
@@ -13977,7 +13977,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is missing events due to not polling long
    * enough. 0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow'?: Int64;
   /**
@@ -13985,7 +13985,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is spending too long polling without
    * encountering events. 0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink'?: Int64;
 }
@@ -14045,7 +14045,7 @@ export interface MemoryBackendProperties {
   /**
    * size of the memory region in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -14073,7 +14073,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * specify the required alignment via this option.
    * 0 selects a default alignment (currently the page size). (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -14120,7 +14120,7 @@ export interface MemoryBackendMemfdProperties extends MemoryBackendProperties {
    * system). 0 selects a default page size. This option is ignored
    * if `hugetlb` is false. (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hugetlbsize?: Int64;
   /**
@@ -14790,7 +14790,7 @@ export interface CpuInfoFast$$base {
   /**
    * index of the virtual CPU
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-index': Int64;
   /** path to the CPU object in the QOM tree */
@@ -14798,7 +14798,7 @@ export interface CpuInfoFast$$base {
   /**
    * ID of the underlying host thread
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id': Int64;
   /**
@@ -14992,7 +14992,7 @@ export interface MachineInfo {
    * maximum number of CPUs supported by the machine type
    * (since 1.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpu-max': Int64;
   /** cpu hotplug via -device is supported (since 2.7) */
@@ -15198,7 +15198,7 @@ export interface NumaNodeOptions {
    * Equally divide total memory among nodes if both `mem` and `memdev` are
    * omitted.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   mem?: Int64;
   /**
@@ -15245,7 +15245,7 @@ export interface CXLFixedMemoryWindowOptions {
    * Size of the Fixed Memory Window in bytes. Must be a multiple
    * of 256MiB.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -15253,7 +15253,7 @@ export interface CXLFixedMemoryWindowOptions {
    * accesses will go to a given interleave target.
    * Accepted values [256, 512, 1k, 2k, 4k, 8k, 16k]
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'interleave-granularity'?: Int64;
   /**
@@ -15289,14 +15289,14 @@ export interface X86CPUFeatureWordInfo {
   /**
    * Input EAX value for CPUID instruction for that feature word
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpuid-input-eax': Int64;
   /**
    * Input ECX value for CPUID instruction for that
    * feature word
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cpuid-input-ecx'?: Int64;
   /** Output register containing the feature bits */
@@ -15304,7 +15304,7 @@ export interface X86CPUFeatureWordInfo {
   /**
    * value of output register, containing the feature bits
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   features: Int64;
 }
@@ -15398,7 +15398,7 @@ export interface NumaHmatLBOptions {
    * the value of latency from `initiator` to `target`
    * proximity domain, the latency unit is "ns(nanosecond)".
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   latency?: Int64;
   /**
@@ -15406,7 +15406,7 @@ export interface NumaHmatLBOptions {
    * proximity domain, the bandwidth unit is
    * "Bytes per second".
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bandwidth?: Int64;
 }
@@ -15465,7 +15465,7 @@ export interface NumaHmatCacheOptions {
   /**
    * the size of memory side cache in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** the cache level described in this structure. */
@@ -15492,7 +15492,7 @@ export interface Memdev {
   /**
    * memory backend size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** whether memory merge support is enabled */
@@ -15534,37 +15534,37 @@ export interface CpuInstanceProperties {
   /**
    * NUMA node ID the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'node-id'?: Int64;
   /**
    * socket number within node/board the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'socket-id'?: Int64;
   /**
    * die number within socket the CPU belongs to (since 4.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'die-id'?: Int64;
   /**
    * cluster number within die the CPU belongs to (since 7.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-id'?: Int64;
   /**
    * core number within cluster the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'core-id'?: Int64;
   /**
    * thread number within core the CPU belongs to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id'?: Int64;
 }
@@ -15576,7 +15576,7 @@ export interface HotpluggableCPU {
   /**
    * number of logical VCPU threads `HotpluggableCPU` provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vcpus-count': Int64;
   /** list of properties to be used for hotplugging CPU */
@@ -15598,7 +15598,7 @@ export interface BalloonInfo {
    * the logical size of the VM in bytes
    * Formula used: logical_vm_size = vm_ram_size - balloon_size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   actual: Int64;
 }
@@ -15613,7 +15613,7 @@ export interface MemoryInfo {
    * size of "base" memory specified with command line
    * option -m.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'base-memory': Int64;
   /**
@@ -15621,7 +15621,7 @@ export interface MemoryInfo {
    * is omitted if target doesn't support memory hotplug
    * (i.e. CONFIG_MEM_DEVICE not defined at build time).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'plugged-memory'?: Int64;
 }
@@ -15637,25 +15637,25 @@ export interface PCDIMMDeviceInfo {
   /**
    * physical address, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   addr: Int64;
   /**
    * size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * slot number at which device is plugged in
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slot: Int64;
   /**
    * NUMA node number where device is plugged in
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /** memory backend linked with device */
@@ -15677,13 +15677,13 @@ export interface VirtioPMEMDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr: Int64;
   /**
    * size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** memory backend linked with device */
@@ -15701,37 +15701,37 @@ export interface VirtioMEMDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr: Int64;
   /**
    * the user requested size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'requested-size': Int64;
   /**
    * the (current) size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * the maximum size of memory that the device can provide
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-size': Int64;
   /**
    * the block size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size': Int64;
   /**
    * NUMA node number where device is assigned to
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /** memory backend linked with the region */
@@ -15749,19 +15749,19 @@ export interface SgxEPCDeviceInfo {
   /**
    * physical address in memory, where device is mapped
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   memaddr: Int64;
   /**
    * size of memory that the device provides
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * the numa node (Since: 7.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /** memory backend linked with device */
@@ -15847,7 +15847,7 @@ export interface SgxEPC {
   /**
    * the numa node (Since: 7.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
 }
@@ -15879,13 +15879,13 @@ export interface BootConfiguration {
   /**
    * How long to show the logo picture, in milliseconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'splash-time'?: Int64;
   /**
    * Timeout before guest reboots after boot fails
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reboot-timeout'?: Int64;
   /** Whether to attempt booting from devices not included in the boot order */
@@ -15902,43 +15902,43 @@ export interface SMPConfiguration {
   /**
    * number of virtual CPUs in the virtual machine
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cpus?: Int64;
   /**
    * number of sockets in the CPU topology
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sockets?: Int64;
   /**
    * number of dies per socket in the CPU topology
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   dies?: Int64;
   /**
    * number of clusters per die in the CPU topology (since 7.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   clusters?: Int64;
   /**
    * number of cores per cluster in the CPU topology
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cores?: Int64;
   /**
    * number of threads per core in the CPU topology
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   threads?: Int64;
   /**
    * maximum number of hotpluggable virtual CPUs in the virtual machine
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   maxcpus?: Int64;
 }
@@ -15959,19 +15959,19 @@ export interface MemorySizeConfiguration {
   /**
    * memory size in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
    * maximum hotpluggable memory size in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-size'?: Int64;
   /**
    * number of available memory slots for hotplug
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slots?: Int64;
 }
@@ -16211,7 +16211,7 @@ export interface ReplayInfo {
   /**
    * current number of executed instructions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount: Int64;
 }
@@ -16315,35 +16315,35 @@ export interface IOThreadInfo {
   /**
    * ID of the underlying host thread
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-id': Int64;
   /**
    * maximum polling time in ns, 0 means polling is disabled
    * (since 2.9)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns': Int64;
   /**
    * how many ns will be added to polling time, 0 means that it's not
    * configured (since 2.9)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow': Int64;
   /**
    * how many ns will be removed from polling time, 0 means that
    * it's not configured (since 2.9)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink': Int64;
   /**
    * maximum number of requests in a batch for the AIO engine,
    * 0 means that the engine will use its default (since 6.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch': Int64;
 }
@@ -16357,14 +16357,14 @@ export interface AddfdInfo {
   /**
    * The ID of the fd set that `fd` was added to.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fdset-id': Int64;
   /**
    * The file descriptor that was received via SCM rights and
    * added to the fd set.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   fd: Int64;
 }
@@ -16378,7 +16378,7 @@ export interface FdsetFdInfo {
   /**
    * The file descriptor value.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   fd: Int64;
   /** A free-form string that can be used to describe the fd. */
@@ -16394,7 +16394,7 @@ export interface FdsetInfo {
   /**
    * The ID of the fd set.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fdset-id': Int64;
   /** A list of file descriptors that belong to this fd set. */
@@ -16528,14 +16528,14 @@ export interface SevCapability {
   /**
    * C-bit location in page table entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cbitpos: Int64;
   /**
    * Number of physical Address bit reduction when SEV is
    * enabled
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reduced-phys-bits': Int64;
 }
@@ -16568,7 +16568,7 @@ export interface GICCapability {
    * version of GIC to be described. Currently, only 2 and 3
    * are supported.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   version: Int64;
   /**
@@ -16592,13 +16592,13 @@ export interface SGXEPCSection {
   /**
    * the numa node
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   node: Int64;
   /**
    * the size of EPC section
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -16623,7 +16623,7 @@ export interface SGXInfo {
    * The EPC section size for guest
    * Redundant with `sections`.  Just for backward compatibility.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @deprecated Member `section-size` is deprecated.  Use `sections` instead.
    */
@@ -17159,13 +17159,13 @@ export interface ACPIOSTInfo {
   /**
    * an integer containing the source event
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   source: Int64;
   /**
    * an integer containing the status code
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   status: Int64;
 }
@@ -17183,13 +17183,13 @@ export interface PciMemoryRange {
   /**
    * the starting address (guest physical)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   base: Int64;
   /**
    * the ending address (guest physical)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   limit: Int64;
 }
@@ -17203,7 +17203,7 @@ export interface PciMemoryRegion {
   /**
    * the index of the Base Address Register for this region
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bar: Int64;
   /**
@@ -17211,12 +17211,12 @@ export interface PciMemoryRegion {
    * - 'memory' if the region is a MMIO region
    */
   type: string;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   address: Int64;
   /**
    * memory size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** if `type` is 'memory', true if the memory is prefetchable */
@@ -17235,21 +17235,21 @@ export interface PciBusInfo {
    * primary bus interface number.  This should be the number of the
    * bus the device resides on.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   number: Int64;
   /**
    * secondary bus interface number.  This is the number of the
    * main bus for the bridge
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   secondary: Int64;
   /**
    * This is the highest number bus that resides below the
    * bridge.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   subordinate: Int64;
   /** The PIO range for all devices on this bridge */
@@ -17286,7 +17286,7 @@ export interface PciDeviceClass {
   /**
    * the class code of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   class: Int64;
 }
@@ -17300,25 +17300,25 @@ export interface PciDeviceId {
   /**
    * the PCI device id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   device: Int64;
   /**
    * the PCI vendor id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   vendor: Int64;
   /**
    * the PCI subsystem id (since 3.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   subsystem?: Int64;
   /**
    * the PCI subsystem vendor id (since 3.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'subsystem-vendor'?: Int64;
 }
@@ -17335,19 +17335,19 @@ export interface PciDeviceInfo {
   /**
    * the bus number of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bus: Int64;
   /**
    * the slot the device is located in
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slot: Int64;
   /**
    * the function of the slot used by the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   function: Int64;
   /** the class of the device */
@@ -17357,13 +17357,13 @@ export interface PciDeviceInfo {
   /**
    * if an IRQ is assigned to the device, the IRQ number
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   irq?: Int64;
   /**
    * the IRQ pin, zero means no IRQ (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   irq_pin: Int64;
   /** the device name of the PCI device */
@@ -17383,7 +17383,7 @@ export interface PciInfo {
   /**
    * the bus index
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bus: Int64;
   /** a list of devices on this bus */
@@ -17510,14 +17510,14 @@ export type StatsValue =
   /**
    * single unsigned 64-bit integers.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   | Int64
   | boolean
   /**
    * list of unsigned 64-bit integers (used for histograms).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   | Int64[];
 
@@ -17620,13 +17620,13 @@ export interface VhostStatus {
   /**
    * vhost_dev n_mem_sections
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'n-mem-sections': Int64;
   /**
    * vhost_dev n_tmp_sections
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'n-tmp-sections': Int64;
   /** vhost_dev nvqs (number of virtqueues being used) */
@@ -17634,7 +17634,7 @@ export interface VhostStatus {
   /**
    * vhost_dev vq_index
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vq-index': Int64;
   /** vhost_dev features */
@@ -17648,13 +17648,13 @@ export interface VhostStatus {
   /**
    * vhost_dev max_queues
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-queues': Int64;
   /**
    * vhost_dev backend_cap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'backend-cap': Int64;
   /** vhost_dev log_enabled flag */
@@ -17662,7 +17662,7 @@ export interface VhostStatus {
   /**
    * vhost_dev log_size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size': Int64;
 }
@@ -17693,7 +17693,7 @@ export interface VirtioStatus {
    * VirtIODevice virtqueue count. This is the number of active
    * virtqueues being used by the VirtIODevice.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'num-vqs': Int64;
   /** VirtIODevice configuration status (VirtioDeviceStatus) */
@@ -17760,7 +17760,7 @@ export interface VhostDeviceProtocols {
    * Vhost user device protocol features bitmap that
    * have not been decoded
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unknown-protocols'?: Int64;
 }
@@ -17783,7 +17783,7 @@ export interface VirtioDeviceFeatures {
    * Virtio device features bitmap that have not
    * been decoded
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unknown-dev-features'?: Int64;
 }
@@ -17810,19 +17810,19 @@ export interface VirtQueueStatus {
   /**
    * VirtQueue vring.desc (descriptor area)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vring-desc': Int64;
   /**
    * VirtQueue vring.avail (driver area)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vring-avail': Int64;
   /**
    * VirtQueue vring.used (device area)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vring-used': Int64;
   /**
@@ -17852,43 +17852,43 @@ export interface VirtVhostQueueStatus {
   /**
    * vhost_virtqueue kick
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   kick: Int64;
   /**
    * vhost_virtqueue call
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   call: Int64;
   /**
    * vhost_virtqueue desc
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   desc: Int64;
   /**
    * vhost_virtqueue avail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avail: Int64;
   /**
    * vhost_virtqueue used
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   used: Int64;
   /**
    * vhost_virtqueue num
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   num: Int64;
   /**
    * vhost_virtqueue desc_phys (descriptor area phys. addr.)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'desc-phys': Int64;
   /** vhost_virtqueue desc_size */
@@ -17896,7 +17896,7 @@ export interface VirtVhostQueueStatus {
   /**
    * vhost_virtqueue avail_phys (driver area phys. addr.)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'avail-phys': Int64;
   /** vhost_virtqueue avail_size */
@@ -17904,7 +17904,7 @@ export interface VirtVhostQueueStatus {
   /**
    * vhost_virtqueue used_phys (device area phys. addr.)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'used-phys': Int64;
   /** vhost_virtqueue used_size */
@@ -17920,7 +17920,7 @@ export interface VirtioRingDesc {
   /**
    * Guest physical address of the descriptor area
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   addr: Int64;
   /** Length of the descriptor area */

@@ -91,7 +91,7 @@ export interface GuestFileRead {
    * number of bytes read (note: count is *before*
    * base64-encoding is applied)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** base64-encoded bytes read */
@@ -110,7 +110,7 @@ export interface GuestFileWrite {
    * number of bytes written (note: count is actual bytes
    * written, after base64-decoding of provided buffer)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** whether EOF was encountered during write operation. */
@@ -126,7 +126,7 @@ export interface GuestFileSeek {
   /**
    * current file position
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   position: Int64;
   /** whether EOF was encountered during file seek */
@@ -157,7 +157,7 @@ export type GuestFileWhence =
    * for historical reasons, and might differ from the host's or
    * guest's SEEK_* values (since: 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   | Int64
   /** Symbolic name, and preferred interface */
@@ -187,13 +187,13 @@ export interface GuestFilesystemTrimResult {
   /**
    * bytes trimmed for this path
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   trimmed?: Int64;
   /**
    * reported effective minimum for this path
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minimum?: Int64;
   /** an error message when trim failed */
@@ -236,7 +236,7 @@ export interface GuestIpAddress {
   /**
    * Network prefix length of `ip-address`
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   prefix: Int64;
 }
@@ -250,49 +250,49 @@ export interface GuestNetworkInterfaceStat {
   /**
    * total bytes received
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'rx-bytes': Int64;
   /**
    * total packets received
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'rx-packets': Int64;
   /**
    * bad packets received
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'rx-errs': Int64;
   /**
    * receiver dropped packets
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'rx-dropped': Int64;
   /**
    * total bytes transmitted
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tx-bytes': Int64;
   /**
    * total packets transmitted
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tx-packets': Int64;
   /**
    * packet transmit problems
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tx-errs': Int64;
   /**
    * dropped packets transmitted
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tx-dropped': Int64;
 }
@@ -325,7 +325,7 @@ export interface GuestLogicalProcessor {
   /**
    * Arbitrary guest-specific unique identifier of the VCPU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-id': Int64;
   /** Whether the VCPU is enabled. */
@@ -397,25 +397,25 @@ export interface GuestPCIAddress {
   /**
    * domain id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   domain: Int64;
   /**
    * bus id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bus: Int64;
   /**
    * slot id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   slot: Int64;
   /**
    * function id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   function: Int64;
 }
@@ -429,25 +429,25 @@ export interface GuestCCWAddress {
   /**
    * channel subsystem image id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cssid: Int64;
   /**
    * subchannel set id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   ssid: Int64;
   /**
    * subchannel number
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   subchno: Int64;
   /**
    * device number
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   devno: Int64;
 }
@@ -468,19 +468,19 @@ export interface GuestDiskAddress {
   /**
    * bus id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bus: Int64;
   /**
    * target id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   target: Int64;
   /**
    * unit id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unit: Int64;
   /** serial number (since: 3.1) */
@@ -502,55 +502,55 @@ export interface GuestDiskAddress {
  * @since 7.1
  */
 export interface GuestNVMeSmart {
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'critical-warning': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   temperature: Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'available-spare': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'available-spare-threshold': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'percentage-used': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'data-units-read-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'data-units-read-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'data-units-written-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'data-units-written-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'host-read-commands-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'host-read-commands-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'host-write-commands-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'host-write-commands-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'controller-busy-time-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'controller-busy-time-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'power-cycles-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'power-cycles-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'power-on-hours-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'power-on-hours-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'unsafe-shutdowns-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'unsafe-shutdowns-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'media-errors-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'media-errors-hi': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'number-of-error-log-entries-lo': Int64;
-  /** A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`. */
+  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
   'number-of-error-log-entries-hi': Int64;
 }
 
@@ -811,20 +811,20 @@ export interface GuestFilesystemInfo {
   /**
    * file system used bytes (since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'used-bytes'?: Int64;
   /**
    * filesystem capacity in bytes for unprivileged users (since 3.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-bytes'?: Int64;
   /**
    * filesystem capacity in bytes for privileged users
    * (since 9.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-bytes-privileged'?: Int64;
   /**
@@ -844,7 +844,7 @@ export interface GuestMemoryBlock {
    * Arbitrary guest-specific unique identifier of the
    * MEMORY BLOCK.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'phys-index': Int64;
   /** Whether the MEMORY BLOCK is enabled in guest. */
@@ -896,7 +896,7 @@ export interface GuestMemoryBlockResponse {
   /**
    * same with the 'phys-index' member of `GuestMemoryBlock`.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'phys-index': Int64;
   /** the result of memory block operation. */
@@ -906,7 +906,7 @@ export interface GuestMemoryBlockResponse {
    * we assign the value of 'errno' to this member, it indicates what
    * goes wrong.  When the operation succeeds, it will be omitted.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'error-code'?: Int64;
 }
@@ -922,7 +922,7 @@ export interface GuestMemoryBlockInfo {
    * minimal units of memory block online/offline operations (also
    * called Logical Memory Hotplug).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -934,14 +934,14 @@ export interface GuestExecStatus {
   /**
    * process exit code if it was normally terminated.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   exitcode?: Int64;
   /**
    * signal number (linux) or unhandled exception code (windows)
    * if the process was abnormally terminated.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   signal?: Int64;
   /**
@@ -973,7 +973,7 @@ export interface GuestExec {
   /**
    * pid of child process in guest OS
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   pid: Int64;
 }
@@ -1053,7 +1053,7 @@ export interface GuestTimezone {
    * Offset to UTC in seconds, negative numbers for time zones
    * west of GMT, positive numbers for east
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
 }
@@ -1177,7 +1177,7 @@ export interface GuestDeviceInfo {
   /**
    * driver release date, in nanoseconds since the epoch
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'driver-date'?: Int64;
   /** driver version */
@@ -1201,104 +1201,104 @@ export interface GuestDiskStats {
   /**
    * sectors read
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'read-sectors'?: Int64;
   /**
    * reads completed successfully
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'read-ios'?: Int64;
   /**
    * read requests merged
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'read-merges'?: Int64;
   /**
    * sectors written
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'write-sectors'?: Int64;
   /**
    * writes completed
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'write-ios'?: Int64;
   /**
    * write requests merged
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'write-merges'?: Int64;
   /**
    * sectors discarded
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-sectors'?: Int64;
   /**
    * discards completed successfully
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-ios'?: Int64;
   /**
    * discard requests merged
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-merges'?: Int64;
   /**
    * flush requests completed successfully
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'flush-ios'?: Int64;
   /**
    * time spent reading(ms)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'read-ticks'?: Int64;
   /**
    * time spent writing(ms)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'write-ticks'?: Int64;
   /**
    * time spent discarding(ms)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-ticks'?: Int64;
   /**
    * time spent flushing(ms)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'flush-ticks'?: Int64;
   /**
    * number of I/Os currently in flight
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'ios-pgr'?: Int64;
   /**
    * time spent doing I/Os (ms)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-ticks'?: Int64;
   /**
    * weighted time spent doing I/Os since the last update
    * of this field(ms)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'weight-ticks'?: Int64;
 }
@@ -1310,13 +1310,13 @@ export interface GuestDiskStatsInfo {
   /**
    * major device number of disk
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   major: Int64;
   /**
    * minor device number of disk
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minor: Int64;
   /** I/O statistics */
@@ -1345,68 +1345,68 @@ export interface GuestLinuxCpuStats {
   /**
    * CPU index in guest OS
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cpu: Int64;
   /**
    * Time spent in user mode
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   user: Int64;
   /**
    * Time spent in user mode with low priority (nice)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   nice: Int64;
   /**
    * Time spent in system mode
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   system: Int64;
   /**
    * Time spent in the idle task
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   idle: Int64;
   /**
    * Time waiting for I/O to complete (since Linux 2.5.41)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iowait?: Int64;
   /**
    * Time servicing interrupts (since Linux 2.6.0-test4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   irq?: Int64;
   /**
    * Time servicing softirqs (since Linux 2.6.0-test4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   softirq?: Int64;
   /**
    * Stolen time by host (since Linux 2.6.11)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   steal?: Int64;
   /**
    * ime spent running a virtual CPU for guest operating systems
    * under the  control of the Linux kernel (since Linux 2.6.24)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   guest?: Int64;
   /**
    * Time spent running a niced guest (since Linux 2.6.33)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   guestnice?: Int64;
 }
@@ -1466,7 +1466,7 @@ export interface GuestNetworkRoute {
   /**
    * Route metric
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   metric: Int64;
   /** The IP address of the next hop router */
@@ -1476,37 +1476,37 @@ export interface GuestNetworkRoute {
   /**
    * Initial round-trip delay (not for windows, IPv4 only)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   irtt?: Int64;
   /**
    * Route flags (not for windows)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flags?: Int64;
   /**
    * The route's reference count (not for windows)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   refcnt?: Int64;
   /**
    * Route usage count (not for windows)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   use?: Int64;
   /**
    * TCP window size, used for flow control (not for windows, IPv4 only)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   window?: Int64;
   /**
    * Data link layer maximum packet size (not for windows)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   mtu?: Int64;
   /** Destination prefix length (for IPv6) */
@@ -1520,7 +1520,7 @@ export interface GuestNetworkRoute {
   /**
    * IP version (4 or 6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   version: Int64;
 }

@@ -66,7 +66,7 @@ export interface QgaCommands {
       /**
        * randomly generated 64-bit integer
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       id: Int64;
     };
@@ -107,7 +107,7 @@ export interface QgaCommands {
       /**
        * randomly generated 64-bit integer
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       id: Int64;
     };
@@ -163,7 +163,7 @@ export interface QgaCommands {
        * time of nanoseconds, relative to the Epoch
        * of 1970-01-01 in UTC.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       time?: Int64;
     };
@@ -230,7 +230,7 @@ export interface QgaCommands {
       /**
        * filehandle returned by guest-file-open
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       handle: Int64;
     };
@@ -250,13 +250,13 @@ export interface QgaCommands {
       /**
        * filehandle returned by guest-file-open
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       handle: Int64;
       /**
        * maximum number of bytes to read (default is 4KB, maximum is 48MB)
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       count?: Int64;
     };
@@ -274,7 +274,7 @@ export interface QgaCommands {
       /**
        * filehandle returned by guest-file-open
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       handle: Int64;
       /** base64-encoded string representing data to be written */
@@ -283,7 +283,7 @@ export interface QgaCommands {
        * bytes to write (actual bytes, after base64-decode),
        * default is all content in buf-b64 buffer after base64 decoding
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       count?: Int64;
     };
@@ -303,13 +303,13 @@ export interface QgaCommands {
       /**
        * filehandle returned by guest-file-open
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       handle: Int64;
       /**
        * bytes to skip over in the file stream
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       offset: Int64;
       /** Symbolic or numeric code for interpreting offset */
@@ -329,7 +329,7 @@ export interface QgaCommands {
       /**
        * filehandle returned by guest-file-open
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       handle: Int64;
     };
@@ -424,7 +424,7 @@ export interface QgaCommands {
        * fragmented free space, although not all blocks will be discarded.
        * The default value is zero, meaning "discard every free block".
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       minimum?: Int64;
     };
@@ -727,7 +727,7 @@ export interface QgaCommands {
       /**
        * pid returned from guest-exec
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       pid: Int64;
     };

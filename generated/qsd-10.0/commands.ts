@@ -441,7 +441,7 @@ export interface QmpCommands {
       /**
        * new image size in bytes
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
     };
@@ -640,7 +640,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1047,7 +1047,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1060,7 +1060,7 @@ export interface QmpCommands {
       /**
        * maximum amount of data in flight from source to target
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'buf-size'?: Int64;
       /**
@@ -1203,7 +1203,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1263,7 +1263,7 @@ export interface QmpCommands {
        * the maximum speed, in bytes per second, or 0 for unlimited.
        * Defaults to 0.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed: Int64;
     };
@@ -1702,7 +1702,7 @@ export interface QmpCommands {
        * configured threshold for the block device, bytes.
        * Use 0 to disable the threshold.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'write-threshold': Int64;
     };
@@ -2136,7 +2136,7 @@ export interface QmpCommands {
       /**
        * how many bytes to read at most
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /**

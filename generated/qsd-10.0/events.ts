@@ -56,14 +56,14 @@ export interface QmpEvents {
      * if the corruption resulted from an image access, this is
      * the host's access offset into the image
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset?: Int64;
     /**
      * if the corruption resulted from an image access, this is the
      * access size
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     size?: Int64;
     /**
@@ -156,20 +156,20 @@ export interface QmpEvents {
     /**
      * maximum progress value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     len: Int64;
     /**
      * current progress value.  On success this is equal to len.
      * On failure this is less than len
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /**
      * rate limit, bytes per second
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     speed: Int64;
     /**
@@ -206,20 +206,20 @@ export interface QmpEvents {
     /**
      * maximum progress value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     len: Int64;
     /**
      * current progress value.  On success this is equal to len.
      * On failure this is less than len
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /**
      * rate limit, bytes per second
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     speed: Int64;
   };
@@ -277,20 +277,20 @@ export interface QmpEvents {
     /**
      * maximum progress value
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     len: Int64;
     /**
      * current progress value.  On success this is equal to len.
      * On failure this is less than len
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     offset: Int64;
     /**
      * rate limit, bytes per second
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     speed: Int64;
   };
@@ -332,13 +332,13 @@ export interface QmpEvents {
      * amount of data which exceeded the threshold, in
      * bytes.
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'amount-exceeded': Int64;
     /**
      * last configured threshold, in bytes.
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'write-threshold': Int64;
   };
@@ -363,13 +363,13 @@ export interface QmpEvents {
     /**
      * number of the first sector of the failed read operation
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sector-num': Int64;
     /**
      * failed read operation sector count
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sectors-count': Int64;
   };
@@ -413,13 +413,13 @@ export interface QmpEvents {
     /**
      * number of the first sector of the failed read operation
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sector-num': Int64;
     /**
      * failed read operation sector count
      *
-     * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+     * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
      */
     'sectors-count': Int64;
   };

@@ -731,7 +731,7 @@ export interface QCryptoBlockCreateOptionsLUKS extends QCryptoBlockOptionsLUKS {
    * number of milliseconds to spend in PBKDF passphrase
    * processing.  Currently defaults to 2000.  (since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
 }
@@ -812,19 +812,19 @@ export interface QCryptoBlockInfoLUKSSlot {
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iters?: Int64;
   /**
    * number of stripes for splitting key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   stripes?: Int64;
   /**
    * offset to the key material in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'key-offset': Int64;
 }
@@ -850,13 +850,13 @@ export interface QCryptoBlockInfoLUKS {
   /**
    * offset to the payload data in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'payload-offset': Int64;
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'master-key-iters': Int64;
   /** unique identifier for the volume */
@@ -935,7 +935,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * For keyslot deactivation, this parameter specifies the exact
    * keyslot to deactivate
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   keyslot?: Int64;
   /**
@@ -943,7 +943,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * spend in PBKDF passphrase processing for the newly activated
    * keyslot.  Currently defaults to 2000.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
   /**
@@ -1310,7 +1310,7 @@ export interface JobInfo {
    * `current-progress` to `total-progress`.  The value is
    * monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-progress': Int64;
   /**
@@ -1318,7 +1318,7 @@ export interface JobInfo {
    * of the job.  This value can arbitrarily change while the job is
    * running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-progress': Int64;
   /**
@@ -1346,32 +1346,32 @@ export interface SnapshotInfo {
   /**
    * size of the VM state
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-state-size': Int64;
   /**
    * UTC date of the snapshot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-sec': Int64;
   /**
    * fractional part in nano seconds to be used with date-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-nsec': Int64;
   /**
    * VM clock relative to boot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-sec': Int64;
   /**
    * fractional part in nano seconds to be used with
    * vm-clock-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-nsec': Int64;
   /**
@@ -1381,7 +1381,7 @@ export interface SnapshotInfo {
    * counter may be obtained through `query-replay` command (since
    * 5.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount?: Int64;
 }
@@ -1442,7 +1442,7 @@ export interface ImageInfoSpecificQCow2 {
   /**
    * width of a refcount entry in bits (since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits': Int64;
   /**
@@ -1463,13 +1463,13 @@ export interface ImageInfoSpecificVmdk {
   /**
    * Content id of image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cid: Int64;
   /**
    * Parent VMDK image's cid
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'parent-cid': Int64;
   /** List of extent files */
@@ -1489,13 +1489,13 @@ export interface VmdkExtentInfo {
   /**
    * Number of bytes covered by this extent
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * Cluster size in bytes (for non-flat extents)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Whether this extent contains compressed data */
@@ -1522,7 +1522,7 @@ export interface ImageInfoSpecificFile {
   /**
    * Extent size hint (if available)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -1639,19 +1639,19 @@ export interface BlockNodeInfo {
   /**
    * actual size on disk in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** true if the image is encrypted */
@@ -1726,67 +1726,67 @@ export interface ImageCheck {
   /**
    * number of unexpected errors occurred during check
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'check-errors': Int64;
   /**
    * offset (in bytes) where the image ends, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'image-end-offset'?: Int64;
   /**
    * number of corruptions found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   corruptions?: Int64;
   /**
    * number of leaks found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   leaks?: Int64;
   /**
    * number of corruptions fixed during the check if
    * any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'corruptions-fixed'?: Int64;
   /**
    * number of leaks fixed during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'leaks-fixed'?: Int64;
   /**
    * total number of clusters, this field is present if
    * the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-clusters'?: Int64;
   /**
    * total number of allocated clusters, this field
    * is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'allocated-clusters'?: Int64;
   /**
    * total number of fragmented clusters, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fragmented-clusters'?: Int64;
   /**
    * total number of compressed clusters, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-clusters'?: Int64;
 }
@@ -1801,13 +1801,13 @@ export interface MapEntry {
    * virtual (guest) offset of the first byte described by this
    * entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   start: Int64;
   /**
    * the number of bytes of the mapped virtual range
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   length: Int64;
   /**
@@ -1827,7 +1827,7 @@ export interface MapEntry {
    * in the chain)) before reaching one for which the range is
    * allocated
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   depth: Int64;
   /**
@@ -1839,7 +1839,7 @@ export interface MapEntry {
    * if present, the image file stores the data for this range
    * in raw format at the given (host) offset
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /** filename that is referred to by `offset` */
@@ -1889,7 +1889,7 @@ export interface BlockDeviceInfo {
    * number of files in the backing file chain
    * (since: 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   backing_file_depth: Int64;
   /**
@@ -1905,37 +1905,37 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /** the info of image used (since: 1.6) */
@@ -1943,90 +1943,90 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit during bursts, in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts, in bytes (Since
    * 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts, in bytes (Since
    * 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts, in
    * bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
    * maximum length of the `bps_max` burst period, in
    * seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
    * maximum length of the `bps_rd_max` burst period,
    * in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
    * maximum length of the `bps_wr_max` burst period,
    * in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
    * maximum length of the `iops` burst period, in
    * seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
    * maximum length of the `iops_rd_max` burst
    * period, in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
    * maximum length of the `iops_wr_max` burst
    * period, in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -2037,7 +2037,7 @@ export interface BlockDeviceInfo {
    * configured write threshold for the device.  0 if
    * disabled.  (Since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   write_threshold: Int64;
   /**
@@ -2074,7 +2074,7 @@ export interface BlockDirtyInfo {
   /**
    * number of dirty bytes according to the dirty bitmap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** granularity of the dirty bitmap in bytes (since 1.4) */
@@ -2150,7 +2150,7 @@ export interface BlockLatencyHistogramInfo {
    * [10, 50, 100] produces the following histogram intervals: [0,
    * 10), [10, 50), [50, 100), [100, +inf).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   boundaries: Int64[];
   /**
@@ -2169,7 +2169,7 @@ export interface BlockLatencyHistogramInfo {
    *      10   50   100
    * ```
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bins: Int64[];
 }
@@ -2241,7 +2241,7 @@ export interface BlockMeasureInfo {
    * Size required for a new image file, in bytes, when
    * copying just allocated guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   required: Int64;
   /**
@@ -2249,7 +2249,7 @@ export interface BlockMeasureInfo {
    * written to all sectors, when copying just guest-visible
    * contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fully-allocated': Int64;
   /**
@@ -2258,7 +2258,7 @@ export interface BlockMeasureInfo {
    * destination, present only when source and destination both
    * support persistent bitmaps.  (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bitmaps?: Int64;
 }
@@ -2273,91 +2273,91 @@ export interface BlockDeviceTimedStats {
    * Interval used for calculating the statistics, in
    * seconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   interval_length: Int64;
   /**
    * Minimum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_rd_latency_ns: Int64;
   /**
    * Maximum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_rd_latency_ns: Int64;
   /**
    * Average latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_rd_latency_ns: Int64;
   /**
    * Minimum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_wr_latency_ns: Int64;
   /**
    * Maximum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_wr_latency_ns: Int64;
   /**
    * Average latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_wr_latency_ns: Int64;
   /**
    * Minimum latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_zone_append_latency_ns: Int64;
   /**
    * Maximum latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_zone_append_latency_ns: Int64;
   /**
    * Average latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_zone_append_latency_ns: Int64;
   /**
    * Minimum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_flush_latency_ns: Int64;
   /**
    * Maximum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_flush_latency_ns: Int64;
   /**
    * Average latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_flush_latency_ns: Int64;
   /**
@@ -2386,96 +2386,96 @@ export interface BlockDeviceStats {
   /**
    * The number of bytes read by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_bytes: Int64;
   /**
    * The number of bytes written by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_bytes: Int64;
   /**
    * The number of bytes appended by the zoned
    * devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_bytes: Int64;
   /**
    * The number of bytes unmapped by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_bytes: Int64;
   /**
    * The number of read operations performed by the
    * device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_operations: Int64;
   /**
    * The number of write operations performed by the
    * device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_operations: Int64;
   /**
    * The number of zone append operations
    * performed by the zoned devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_operations: Int64;
   /**
    * The number of cache flush operations performed by
    * the device (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_operations: Int64;
   /**
    * The number of unmap operations performed by the
    * device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_operations: Int64;
   /**
    * Total time spent on reads in nanoseconds (since
    * 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_total_time_ns: Int64;
   /**
    * Total time spent on writes in nanoseconds (since
    * 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_total_time_ns: Int64;
   /**
    * Total time spent on zone append writes
    * in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_total_time_ns: Int64;
   /**
    * Total time spent on cache flushes in
    * nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_total_time_ns: Int64;
   /**
    * Total time spent on unmap operations in
    * nanoseconds (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_total_time_ns: Int64;
   /**
@@ -2484,35 +2484,35 @@ export interface BlockDeviceStats {
    * growable sparse files (like qcow2) that are used on top of a
    * physical device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_highest_offset: Int64;
   /**
    * Number of read requests that have been merged into
    * another request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_merged: Int64;
   /**
    * Number of write requests that have been merged into
    * another request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_merged: Int64;
   /**
    * Number of zone append requests that have been
    * merged into another request (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_merged: Int64;
   /**
    * Number of unmap requests that have been merged into
    * another request (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_merged: Int64;
   /**
@@ -2520,77 +2520,77 @@ export interface BlockDeviceStats {
    * If the field is absent it means that there haven't been any
    * operations yet (Since 2.5).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   idle_time_ns?: Int64;
   /**
    * The number of failed read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_rd_operations: Int64;
   /**
    * The number of failed write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_wr_operations: Int64;
   /**
    * The number of failed zone append
    * write operations performed by the zoned devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_zone_append_operations: Int64;
   /**
    * The number of failed flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_flush_operations: Int64;
   /**
    * The number of failed unmap operations
    * performed by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_unmap_operations: Int64;
   /**
    * The number of invalid read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_rd_operations: Int64;
   /**
    * The number of invalid write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_wr_operations: Int64;
   /**
    * The number of invalid zone append
    * operations performed by the zoned device (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_zone_append_operations: Int64;
   /**
    * The number of invalid flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_flush_operations: Int64;
   /**
    * The number of invalid unmap operations
    * performed by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_unmap_operations: Int64;
   /**
@@ -2631,20 +2631,20 @@ export interface BlockStatsSpecificFile {
    * The number of successful discard operations
    * performed by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-ok': Int64;
   /**
    * The number of failed discard operations
    * performed by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-failed': Int64;
   /**
    * The number of bytes discarded by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-bytes-ok': Int64;
 }
@@ -2658,21 +2658,21 @@ export interface BlockStatsSpecificNvme {
   /**
    * The number of completion errors.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'completion-errors': Int64;
   /**
    * The number of aligned accesses performed by the
    * driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aligned-accesses': Int64;
   /**
    * The number of unaligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unaligned-accesses': Int64;
 }
@@ -3216,7 +3216,7 @@ export interface BlockJobInfo$$base {
    * value can arbitrarily change while the job is running, in both
    * directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   len: Int64;
   /**
@@ -3224,7 +3224,7 @@ export interface BlockJobInfo$$base {
    * value can only meaningfully be used for the ratio of `offset` to
    * `len`.  The value is monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
   /**
@@ -3240,7 +3240,7 @@ export interface BlockJobInfo$$base {
   /**
    * the rate limit, bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -3423,7 +3423,7 @@ export interface BackupPerf {
    * background copying process.  Doesn't influence copy-before-write
    * operations.  Default 64.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-workers'?: Int64;
   /**
@@ -3433,7 +3433,7 @@ export interface BackupPerf {
    * it should not be less than job cluster size which is calculated
    * as maximum of target image cluster size and 64k.  Default 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-chunk'?: Int64;
   /**
@@ -3442,7 +3442,7 @@ export interface BackupPerf {
    * effect if smaller than the maximum of the target's cluster size
    * and 64 KiB.  Default 0.  (Since 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-cluster-size'?: Int64;
 }
@@ -3475,7 +3475,7 @@ export interface BackupCommon {
    * the maximum speed, in bytes per second.  The default is 0,
    * for unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -3588,7 +3588,7 @@ export interface XDbgBlockGraphNode {
    * x-debug-query-block-graph and does not relate to any other
    * identifiers in Qemu.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
@@ -3649,13 +3649,13 @@ export interface XDbgBlockGraphEdge {
   /**
    * parent id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   parent: Int64;
   /**
    * child id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   child: Int64;
   /** name of the relation (examples are 'file' and 'backing') */
@@ -3732,7 +3732,7 @@ export interface DriveMirror {
   /**
    * the maximum speed, in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -3746,7 +3746,7 @@ export interface DriveMirror {
    * maximum amount of data in flight from source to target
    * (since 1.4).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'buf-size'?: Int64;
   /**
@@ -3877,78 +3877,78 @@ export interface BlockIOThrottle {
   /**
    * total throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /**
    * total throughput limit during bursts, in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts, in bytes (Since
    * 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts, in bytes (Since
    * 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts, in
    * bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
@@ -3956,7 +3956,7 @@ export interface BlockIOThrottle {
    * seconds.  It must only be set if `bps_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
@@ -3964,7 +3964,7 @@ export interface BlockIOThrottle {
    * in seconds.  It must only be set if `bps_rd_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
@@ -3972,7 +3972,7 @@ export interface BlockIOThrottle {
    * in seconds.  It must only be set if `bps_wr_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
@@ -3980,7 +3980,7 @@ export interface BlockIOThrottle {
    * seconds.  It must only be set if `iops_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
@@ -3988,7 +3988,7 @@ export interface BlockIOThrottle {
    * period, in seconds.  It must only be set if `iops_rd_max` is set
    * as well.  Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
@@ -3996,13 +3996,13 @@ export interface BlockIOThrottle {
    * period, in seconds.  It must only be set if `iops_wr_max` is set
    * as well.  Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -4021,13 +4021,13 @@ export interface ThrottleLimits {
   /**
    * limit total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total'?: Int64;
   /**
    * I/O operations burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max'?: Int64;
   /**
@@ -4035,38 +4035,38 @@ export interface ThrottleLimits {
    * in seconds It must only be set if `iops-total-max` is set as
    * well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max-length'?: Int64;
   /**
    * limit read operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read'?: Int64;
   /**
    * I/O operations read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max'?: Int64;
   /**
    * length of the iops-read-max burst period, in
    * seconds It must only be set if `iops-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max-length'?: Int64;
   /**
    * limit write operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write'?: Int64;
   /**
    * I/O operations write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max'?: Int64;
   /**
@@ -4074,70 +4074,70 @@ export interface ThrottleLimits {
    * in seconds It must only be set if `iops-write-max` is set as
    * well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max-length'?: Int64;
   /**
    * limit total bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total'?: Int64;
   /**
    * total bytes burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max'?: Int64;
   /**
    * length of the bps-total-max burst period, in
    * seconds.  It must only be set if `bps-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max-length'?: Int64;
   /**
    * limit read bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read'?: Int64;
   /**
    * total bytes read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max'?: Int64;
   /**
    * length of the bps-read-max burst period, in
    * seconds It must only be set if `bps-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max-length'?: Int64;
   /**
    * limit write bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write'?: Int64;
   /**
    * total bytes write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max'?: Int64;
   /**
    * length of the bps-write-max burst period, in
    * seconds It must only be set if `bps-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max-length'?: Int64;
   /**
    * when limiting by iops max size of an I/O in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-size'?: Int64;
 }
@@ -4156,7 +4156,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4167,7 +4167,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4178,7 +4178,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4189,7 +4189,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4200,7 +4200,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4211,7 +4211,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4222,7 +4222,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4233,7 +4233,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4244,7 +4244,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4255,7 +4255,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4266,7 +4266,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4277,7 +4277,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4288,7 +4288,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4299,7 +4299,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4310,7 +4310,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4321,7 +4321,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4332,7 +4332,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4343,7 +4343,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4354,7 +4354,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4654,7 +4654,7 @@ export interface BlockdevOptionsFile {
    * is chosen.  0 means that the AIO backend will handle it
    * automatically.  (default: 0, since 6.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
@@ -4688,7 +4688,7 @@ export interface BlockdevOptionsNull {
   /**
    * size of the device in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
@@ -4696,7 +4696,7 @@ export interface BlockdevOptionsNull {
    * requests.  Default to zero which completes requests immediately.
    * (Since 2.4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'latency-ns'?: Int64;
   /**
@@ -4724,7 +4724,7 @@ export interface BlockdevOptionsNVMe {
   /**
    * namespace number of the device, starting from 1.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   namespace: Int64;
 }
@@ -4740,7 +4740,7 @@ export interface BlockdevOptionsVVFAT {
   /**
    * FAT type: 12, 16 or 32
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fat-type'?: Int64;
   /**
@@ -4947,13 +4947,13 @@ export interface BlockdevOptionsPreallocate extends BlockdevOptionsGenericFormat
    * on preallocation, align file length to this number,
    * default 1048576 (1M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-align'?: Int64;
   /**
    * how much to preallocate, default 134217728 (128M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-size'?: Int64;
 }
@@ -5011,14 +5011,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * the maximum total size of the L2 table and refcount
    * block caches in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size'?: Int64;
   /**
    * the maximum size of the L2 table cache in bytes
    * (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-size'?: Int64;
   /**
@@ -5026,14 +5026,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * bytes.  It must be a power of two between 512 and the cluster
    * size.  The default value is the cluster size (since 2.12)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-entry-size'?: Int64;
   /**
    * the maximum size of the refcount block cache
    * in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-cache-size'?: Int64;
   /**
@@ -5042,7 +5042,7 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * on supporting platforms, and 0 on other platforms.  0 disables
    * this feature.  (since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-clean-interval'?: Int64;
   /**
@@ -5234,7 +5234,7 @@ export interface BlkdebugInjectErrorOptions {
    * the state identifier blkdebug needs to be in to actually
    * trigger the event; defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
@@ -5246,21 +5246,21 @@ export interface BlkdebugInjectErrorOptions {
   /**
    * error identifier (errno) to be returned; defaults to EIO
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   errno?: Int64;
   /**
    * request delay before completion in nanoseconds
    * (default: 0, since: 11.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'delay-ns'?: Int64;
   /**
    * specifies the sector index which has to be affected in
    * order to actually trigger the event; defaults to "any sector"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sector?: Int64;
   /**
@@ -5284,14 +5284,14 @@ export interface BlkdebugSetStateOptions {
    * the current state identifier blkdebug needs to be in;
    * defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
    * the state identifier blkdebug is supposed to assume if
    * this event is triggered
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   new_state: Int64;
 }
@@ -5310,7 +5310,7 @@ export interface BlockdevOptionsBlkdebug {
    * required alignment for requests in bytes, must be positive
    * power of 2, or 0 for default
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -5388,7 +5388,7 @@ export interface BlockdevOptionsBlklogwrites {
    * interval of write requests after which
    * the log super block is updated to disk (default: 4096)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-super-update-interval'?: Int64;
 }
@@ -5442,7 +5442,7 @@ export interface BlockdevOptionsQuorum {
   /**
    * the vote limit under which a read will fail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vote-threshold': Int64;
   /**
@@ -5472,7 +5472,7 @@ export interface BlockdevOptionsGluster {
   /**
    * libgfapi log level (default '4' which is Error) (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
   /** libgfapi log file (default /dev/stderr) (Since 2.8) */
@@ -5582,7 +5582,7 @@ export interface BlockdevOptionsIscsi {
   /**
    * LUN to connect to.  Defaults to 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   lun?: Int64;
   /**
@@ -5608,7 +5608,7 @@ export interface BlockdevOptionsIscsi {
    * Timeout in seconds after which a request will timeout.  0
    * means no timeout and is the default.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
 }
@@ -5830,41 +5830,41 @@ export interface BlockdevOptionsNfs {
    * UID value to use when talking to the server (defaults to
    * 65534 on Windows and getuid() on unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   user?: Int64;
   /**
    * GID value to use when talking to the server (defaults to
    * 65534 on Windows and getgid() in unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   group?: Int64;
   /**
    * number of SYNs during the session establishment
    * (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tcp-syn-count'?: Int64;
   /**
    * set the readahead size in bytes (defaults to libnfs
    * default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'readahead-size'?: Int64;
   /**
    * set the pagecache size in bytes (defaults to
    * libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-cache-size'?: Int64;
   /**
    * set the NFS debug level (max 2) (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
 }
@@ -5882,13 +5882,13 @@ export interface BlockdevOptionsCurlBase {
    * Size of the read-ahead cache; must be a multiple of 512
    * (defaults to 256 kB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   readahead?: Int64;
   /**
    * Timeout for connections, in seconds (defaults to 5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
   /** Username for authentication (defaults to none) */
@@ -6035,13 +6035,13 @@ export interface BlockdevOptionsRaw extends BlockdevOptionsGenericFormat {
   /**
    * position where the block device starts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
    * the assumed size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -6140,7 +6140,7 @@ export interface BlockdevOptionsCbw extends BlockdevOptionsGenericFormat {
    * the maximum of the target's cluster size and 64 KiB.  Default 0.
    * (Since 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-cluster-size'?: Int64;
 }
@@ -6597,7 +6597,7 @@ export interface BlockdevCreateOptionsFile {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6612,7 +6612,7 @@ export interface BlockdevCreateOptionsFile {
    * Extent size hint to add to the image file; 0 for
    * not adding an extent size hint (default: 1 MB, since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -6628,7 +6628,7 @@ export interface BlockdevCreateOptionsGluster {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6655,7 +6655,7 @@ export interface BlockdevCreateOptionsLUKS extends QCryptoBlockCreateOptionsLUKS
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6676,7 +6676,7 @@ export interface BlockdevCreateOptionsNfs {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -6692,13 +6692,13 @@ export interface BlockdevCreateOptionsParallels {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Cluster size in bytes (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
 }
@@ -6714,7 +6714,7 @@ export interface BlockdevCreateOptionsQcow {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6779,7 +6779,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** Compatibility level (default: v3) */
@@ -6796,7 +6796,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * qcow2 cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
@@ -6812,7 +6812,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Width of reference counts in bits (default: 16)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits'?: Int64;
   /**
@@ -6833,7 +6833,7 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6846,13 +6846,13 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
    * L1/L2 table size (in clusters)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'table-size'?: Int64;
 }
@@ -6871,13 +6871,13 @@ export interface BlockdevCreateOptionsRbd {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * RBD object size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Image encryption options.  (Since 6.1) */
@@ -6932,7 +6932,7 @@ export interface BlockdevCreateOptionsVmdk {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6987,7 +6987,7 @@ export interface BlockdevCreateOptionsSsh {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -7003,7 +7003,7 @@ export interface BlockdevCreateOptionsVdi {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7031,14 +7031,14 @@ export interface BlockdevCreateOptionsVhdx {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Log size in bytes, must be a multiple of 1 MB (default: 1
    * MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size'?: Int64;
   /**
@@ -7046,7 +7046,7 @@ export interface BlockdevCreateOptionsVhdx {
    * larger than 256 MB (default: automatically choose a block size
    * depending on the image size)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size'?: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -7077,7 +7077,7 @@ export interface BlockdevCreateOptionsVpc {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -8015,7 +8015,7 @@ export interface BlockExportOptionsVhostUserBlk {
    * Logical block size in bytes.  Defaults to 512
    * bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -8090,7 +8090,7 @@ export interface BlockExportOptionsVduseBlk {
    * Logical block size in bytes.  Range [512,
    * PAGE_SIZE] and must be power of 2.  Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -8432,7 +8432,7 @@ export interface ChardevSocket extends ChardevCommon {
    * this to zero disables this function.  The use of this member is
    * deprecated, use `reconnect-ms` instead. (default: 0) (Since: 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @deprecated Member `reconnect` is deprecated.  Use `reconnect-ms`
    * instead.
@@ -8445,7 +8445,7 @@ export interface ChardevSocket extends ChardevCommon {
    * mutually exclusive with `reconnect`.
    * (default: 0) (Since: 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reconnect-ms'?: Int64;
 }
@@ -8544,25 +8544,25 @@ export interface ChardevVC extends ChardevCommon {
   /**
    * console width, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   width?: Int64;
   /**
    * console height, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   height?: Int64;
   /**
    * console width, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cols?: Int64;
   /**
    * console height, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rows?: Int64;
 }
@@ -8576,7 +8576,7 @@ export interface ChardevRingbuf extends ChardevCommon {
   /**
    * ring buffer size, must be power of two, default is 65536
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -9462,19 +9462,19 @@ export interface VersionTriple {
   /**
    * The major version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   major: Int64;
   /**
    * The minor version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minor: Int64;
   /**
    * The micro version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   micro: Int64;
 }
@@ -9972,7 +9972,7 @@ export interface ColoCompareProperties {
    * for comparison with an incoming packet on `secondary_in` in
    * milliseconds (default: 3000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   compare_timeout?: Int64;
   /**
@@ -10011,13 +10011,13 @@ export interface CryptodevBackendProperties {
   /**
    * limit total bytes per second (Since 8.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'throttle-bps'?: Int64;
   /**
    * limit total operations per second (Since 8.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'throttle-ops'?: Int64;
 }
@@ -10249,21 +10249,21 @@ export interface EventLoopBaseProperties {
    * engine, 0 means that the engine will use its default.
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
    * minimum number of threads reserved in the thread
    * pool (default:0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-min'?: Int64;
   /**
    * maximum number of threads the thread pool can
    * contain (default:64)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-max'?: Int64;
 }
@@ -10281,7 +10281,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * events.  0 means polling is disabled (default: 32768 on POSIX
    * hosts, 0 otherwise)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns'?: Int64;
   /**
@@ -10289,7 +10289,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * the algorithm detects it is missing events due to not polling
    * long enough.  0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow'?: Int64;
   /**
@@ -10297,7 +10297,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is spending too long polling without
    * encountering events.  0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink'?: Int64;
 }
@@ -10362,7 +10362,7 @@ export interface MemoryBackendProperties {
   /**
    * size of the memory region in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -10389,7 +10389,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * 0 selects a default alignment (currently the page size).
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -10398,7 +10398,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * file.  Must be a multiple of the page size.
    * (default: 0) (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
@@ -10465,7 +10465,7 @@ export interface MemoryBackendMemfdProperties extends MemoryBackendProperties {
    * the system).  0 selects a default page size.  This option is
    * ignored if `hugetlb` is false.  (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hugetlbsize?: Int64;
   /**
@@ -10739,7 +10739,7 @@ export interface SevSnpGuestProperties extends SevCommonProperties {
    * the 'POLICY' parameter to the SNP_LAUNCH_START command, as
    * defined in the SEV-SNP firmware ABI (default: 0x30000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   policy?: Int64;
   /**

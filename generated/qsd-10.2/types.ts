@@ -764,7 +764,7 @@ export interface QCryptoBlockCreateOptionsLUKS extends QCryptoBlockOptionsLUKS {
    * number of milliseconds to spend in PBKDF passphrase
    * processing.  Currently defaults to 2000.  (since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
 }
@@ -845,19 +845,19 @@ export interface QCryptoBlockInfoLUKSSlot {
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iters?: Int64;
   /**
    * number of stripes for splitting key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   stripes?: Int64;
   /**
    * offset to the key material in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'key-offset': Int64;
 }
@@ -883,13 +883,13 @@ export interface QCryptoBlockInfoLUKS {
   /**
    * offset to the payload data in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'payload-offset': Int64;
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'master-key-iters': Int64;
   /** unique identifier for the volume */
@@ -968,7 +968,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * For keyslot deactivation, this parameter specifies the exact
    * keyslot to deactivate
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   keyslot?: Int64;
   /**
@@ -976,7 +976,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * to spend in PBKDF passphrase processing for the newly activated
    * keyslot.  Currently defaults to 2000.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
   /**
@@ -1343,7 +1343,7 @@ export interface JobInfo {
    * `current-progress` to `total-progress`.  The value is
    * monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-progress': Int64;
   /**
@@ -1351,7 +1351,7 @@ export interface JobInfo {
    * of the job.  This value can arbitrarily change while the job is
    * running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-progress': Int64;
   /**
@@ -1379,32 +1379,32 @@ export interface SnapshotInfo {
   /**
    * size of the VM state
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-state-size': Int64;
   /**
    * UTC date of the snapshot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-sec': Int64;
   /**
    * fractional part in nano seconds to be used with date-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-nsec': Int64;
   /**
    * VM clock relative to boot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-sec': Int64;
   /**
    * fractional part in nano seconds to be used with
    * vm-clock-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-nsec': Int64;
   /**
@@ -1414,7 +1414,7 @@ export interface SnapshotInfo {
    * counter may be obtained through `query-replay` command
    * (since 5.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount?: Int64;
 }
@@ -1475,7 +1475,7 @@ export interface ImageInfoSpecificQCow2 {
   /**
    * width of a refcount entry in bits (since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits': Int64;
   /**
@@ -1496,13 +1496,13 @@ export interface ImageInfoSpecificVmdk {
   /**
    * Content id of image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cid: Int64;
   /**
    * Parent VMDK image's cid
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'parent-cid': Int64;
   /** List of extent files */
@@ -1522,13 +1522,13 @@ export interface VmdkExtentInfo {
   /**
    * Number of bytes covered by this extent
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * Cluster size in bytes (for non-flat extents)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Whether this extent contains compressed data */
@@ -1556,7 +1556,7 @@ export interface ImageInfoSpecificFile {
   /**
    * Extent size hint (if available)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -1669,7 +1669,7 @@ export interface BlockLimitsInfo {
    * Maximum number of bytes that can be discarded at once.
    * If not present, there is no specific maximum.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-discard'?: Int64;
   /**
@@ -1683,7 +1683,7 @@ export interface BlockLimitsInfo {
    * Maximum number of bytes that can be zeroed out at
    * once.  If not present, there is no specific maximum.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-write-zeroes'?: Int64;
   /**
@@ -1713,7 +1713,7 @@ export interface BlockLimitsInfo {
   /**
    * Maximum number of scatter/gather elements
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-iov': Int64;
   /**
@@ -1723,7 +1723,7 @@ export interface BlockLimitsInfo {
    * present, the hardware limits is unknown and `max-iov` is always
    * used.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-hw-iov'?: Int64;
   /**
@@ -1731,7 +1731,7 @@ export interface BlockLimitsInfo {
    * zero-copy I/O to succeed.  For unaligned requests, a bounce
    * buffer will be used.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-mem-alignment': Int64;
   /**
@@ -1739,7 +1739,7 @@ export interface BlockLimitsInfo {
    * alignment used for any buffer allocations QEMU performs
    * internally.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'opt-mem-alignment': Int64;
 }
@@ -1759,19 +1759,19 @@ export interface BlockNodeInfo {
   /**
    * actual size on disk in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** true if the image is encrypted */
@@ -1848,67 +1848,67 @@ export interface ImageCheck {
   /**
    * number of unexpected errors occurred during check
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'check-errors': Int64;
   /**
    * offset (in bytes) where the image ends, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'image-end-offset'?: Int64;
   /**
    * number of corruptions found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   corruptions?: Int64;
   /**
    * number of leaks found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   leaks?: Int64;
   /**
    * number of corruptions fixed during the check if
    * any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'corruptions-fixed'?: Int64;
   /**
    * number of leaks fixed during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'leaks-fixed'?: Int64;
   /**
    * total number of clusters, this field is present if
    * the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-clusters'?: Int64;
   /**
    * total number of allocated clusters, this field
    * is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'allocated-clusters'?: Int64;
   /**
    * total number of fragmented clusters, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fragmented-clusters'?: Int64;
   /**
    * total number of compressed clusters, this
    * field is present if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-clusters'?: Int64;
 }
@@ -1923,13 +1923,13 @@ export interface MapEntry {
    * virtual (guest) offset of the first byte described by this
    * entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   start: Int64;
   /**
    * the number of bytes of the mapped virtual range
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   length: Int64;
   /**
@@ -1949,7 +1949,7 @@ export interface MapEntry {
    * in the chain)) before reaching one for which the range is
    * allocated
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   depth: Int64;
   /**
@@ -1961,7 +1961,7 @@ export interface MapEntry {
    * if present, the image file stores the data for this range
    * in raw format at the given (host) offset
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /** filename that is referred to by `offset` */
@@ -2019,7 +2019,7 @@ export interface BlockDeviceInfo {
    * number of files in the backing file chain
    * (since: 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   backing_file_depth: Int64;
   /** Information about child block nodes.  (since: 10.1) */
@@ -2038,37 +2038,37 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /** the info of image used (since: 1.6) */
@@ -2076,90 +2076,90 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit during bursts, in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts, in
    * bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
    * maximum length of the `bps_max` burst period, in
    * seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
    * maximum length of the `bps_rd_max` burst period,
    * in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
    * maximum length of the `bps_wr_max` burst period,
    * in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
    * maximum length of the `iops` burst period, in
    * seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
    * maximum length of the `iops_rd_max` burst
    * period, in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
    * maximum length of the `iops_wr_max` burst
    * period, in seconds.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -2170,7 +2170,7 @@ export interface BlockDeviceInfo {
    * configured write threshold for the device.  0 if
    * disabled.  (Since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   write_threshold: Int64;
   /**
@@ -2207,7 +2207,7 @@ export interface BlockDirtyInfo {
   /**
    * number of dirty bytes according to the dirty bitmap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** granularity of the dirty bitmap in bytes (since 1.4) */
@@ -2283,7 +2283,7 @@ export interface BlockLatencyHistogramInfo {
    * [10, 50, 100] produces the following histogram intervals: [0,
    * 10), [10, 50), [50, 100), [100, +inf).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   boundaries: Int64[];
   /**
@@ -2302,7 +2302,7 @@ export interface BlockLatencyHistogramInfo {
    *      10   50   100
    * ```
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bins: Int64[];
 }
@@ -2374,7 +2374,7 @@ export interface BlockMeasureInfo {
    * Size required for a new image file, in bytes, when
    * copying just allocated guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   required: Int64;
   /**
@@ -2382,7 +2382,7 @@ export interface BlockMeasureInfo {
    * written to all sectors, when copying just guest-visible
    * contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fully-allocated': Int64;
   /**
@@ -2391,7 +2391,7 @@ export interface BlockMeasureInfo {
    * destination, present only when source and destination both
    * support persistent bitmaps.  (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bitmaps?: Int64;
 }
@@ -2406,91 +2406,91 @@ export interface BlockDeviceTimedStats {
    * Interval used for calculating the statistics, in
    * seconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   interval_length: Int64;
   /**
    * Minimum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_rd_latency_ns: Int64;
   /**
    * Maximum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_rd_latency_ns: Int64;
   /**
    * Average latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_rd_latency_ns: Int64;
   /**
    * Minimum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_wr_latency_ns: Int64;
   /**
    * Maximum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_wr_latency_ns: Int64;
   /**
    * Average latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_wr_latency_ns: Int64;
   /**
    * Minimum latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_zone_append_latency_ns: Int64;
   /**
    * Maximum latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_zone_append_latency_ns: Int64;
   /**
    * Average latency of zone append
    * operations in the defined interval, in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_zone_append_latency_ns: Int64;
   /**
    * Minimum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_flush_latency_ns: Int64;
   /**
    * Maximum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_flush_latency_ns: Int64;
   /**
    * Average latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_flush_latency_ns: Int64;
   /**
@@ -2519,96 +2519,96 @@ export interface BlockDeviceStats {
   /**
    * The number of bytes read by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_bytes: Int64;
   /**
    * The number of bytes written by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_bytes: Int64;
   /**
    * The number of bytes appended by the zoned
    * devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_bytes: Int64;
   /**
    * The number of bytes unmapped by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_bytes: Int64;
   /**
    * The number of read operations performed by the
    * device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_operations: Int64;
   /**
    * The number of write operations performed by the
    * device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_operations: Int64;
   /**
    * The number of zone append operations
    * performed by the zoned devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_operations: Int64;
   /**
    * The number of cache flush operations performed by
    * the device (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_operations: Int64;
   /**
    * The number of unmap operations performed by the
    * device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_operations: Int64;
   /**
    * Total time spent on reads in nanoseconds
    * (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_total_time_ns: Int64;
   /**
    * Total time spent on writes in nanoseconds
    * (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_total_time_ns: Int64;
   /**
    * Total time spent on zone append writes
    * in nanoseconds (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_total_time_ns: Int64;
   /**
    * Total time spent on cache flushes in
    * nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_total_time_ns: Int64;
   /**
    * Total time spent on unmap operations in
    * nanoseconds (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_total_time_ns: Int64;
   /**
@@ -2617,35 +2617,35 @@ export interface BlockDeviceStats {
    * growable sparse files (like qcow2) that are used on top of a
    * physical device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_highest_offset: Int64;
   /**
    * Number of read requests that have been merged into
    * another request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_merged: Int64;
   /**
    * Number of write requests that have been merged into
    * another request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_merged: Int64;
   /**
    * Number of zone append requests that have been
    * merged into another request (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   zone_append_merged: Int64;
   /**
    * Number of unmap requests that have been merged into
    * another request (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_merged: Int64;
   /**
@@ -2653,77 +2653,77 @@ export interface BlockDeviceStats {
    * If the field is absent it means that there haven't been any
    * operations yet (Since 2.5).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   idle_time_ns?: Int64;
   /**
    * The number of failed read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_rd_operations: Int64;
   /**
    * The number of failed write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_wr_operations: Int64;
   /**
    * The number of failed zone append
    * write operations performed by the zoned devices (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_zone_append_operations: Int64;
   /**
    * The number of failed flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_flush_operations: Int64;
   /**
    * The number of failed unmap operations
    * performed by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_unmap_operations: Int64;
   /**
    * The number of invalid read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_rd_operations: Int64;
   /**
    * The number of invalid write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_wr_operations: Int64;
   /**
    * The number of invalid zone append
    * operations performed by the zoned device (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_zone_append_operations: Int64;
   /**
    * The number of invalid flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_flush_operations: Int64;
   /**
    * The number of invalid unmap operations
    * performed by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_unmap_operations: Int64;
   /**
@@ -2764,20 +2764,20 @@ export interface BlockStatsSpecificFile {
    * The number of successful discard operations
    * performed by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-ok': Int64;
   /**
    * The number of failed discard operations
    * performed by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-failed': Int64;
   /**
    * The number of bytes discarded by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-bytes-ok': Int64;
 }
@@ -2791,21 +2791,21 @@ export interface BlockStatsSpecificNvme {
   /**
    * The number of completion errors.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'completion-errors': Int64;
   /**
    * The number of aligned accesses performed by the
    * driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aligned-accesses': Int64;
   /**
    * The number of unaligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unaligned-accesses': Int64;
 }
@@ -3349,7 +3349,7 @@ export interface BlockJobInfo$$base {
    * value can arbitrarily change while the job is running, in both
    * directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   len: Int64;
   /**
@@ -3357,7 +3357,7 @@ export interface BlockJobInfo$$base {
    * value can only meaningfully be used for the ratio of `offset` to
    * `len`.  The value is monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
   /**
@@ -3373,7 +3373,7 @@ export interface BlockJobInfo$$base {
   /**
    * the rate limit, bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -3556,7 +3556,7 @@ export interface BackupPerf {
    * background copying process.  Doesn't influence copy-before-write
    * operations.  Default 64.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-workers'?: Int64;
   /**
@@ -3566,7 +3566,7 @@ export interface BackupPerf {
    * it should not be less than job cluster size which is calculated
    * as maximum of target image cluster size and 64k.  Default 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-chunk'?: Int64;
   /**
@@ -3575,7 +3575,7 @@ export interface BackupPerf {
    * effect if smaller than the maximum of the target's cluster size
    * and 64 KiB.  Default 0.  (Since 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-cluster-size'?: Int64;
 }
@@ -3608,7 +3608,7 @@ export interface BackupCommon {
    * the maximum speed, in bytes per second.  The default is 0,
    * for unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -3726,7 +3726,7 @@ export interface XDbgBlockGraphNode {
    * `x-debug-query-block-graph` and does not relate to any other
    * identifiers in QEMU.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
@@ -3787,13 +3787,13 @@ export interface XDbgBlockGraphEdge {
   /**
    * parent id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   parent: Int64;
   /**
    * child id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   child: Int64;
   /** name of the relation (examples are 'file' and 'backing') */
@@ -3870,7 +3870,7 @@ export interface DriveMirror {
   /**
    * the maximum speed, in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -3884,7 +3884,7 @@ export interface DriveMirror {
    * maximum amount of data in flight from source to target
    * (since 1.4).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'buf-size'?: Int64;
   /**
@@ -4015,78 +4015,78 @@ export interface BlockIOThrottle {
   /**
    * total throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /**
    * total throughput limit during bursts, in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts, in bytes
    * (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts, in
    * bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
@@ -4094,7 +4094,7 @@ export interface BlockIOThrottle {
    * seconds.  It must only be set if `bps_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
@@ -4102,7 +4102,7 @@ export interface BlockIOThrottle {
    * in seconds.  It must only be set if `bps_rd_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
@@ -4110,7 +4110,7 @@ export interface BlockIOThrottle {
    * in seconds.  It must only be set if `bps_wr_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
@@ -4118,7 +4118,7 @@ export interface BlockIOThrottle {
    * seconds.  It must only be set if `iops_max` is set as well.
    * Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
@@ -4126,7 +4126,7 @@ export interface BlockIOThrottle {
    * period, in seconds.  It must only be set if `iops_rd_max` is set
    * as well.  Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
@@ -4134,13 +4134,13 @@ export interface BlockIOThrottle {
    * period, in seconds.  It must only be set if `iops_wr_max` is set
    * as well.  Defaults to 1.  (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -4159,13 +4159,13 @@ export interface ThrottleLimits {
   /**
    * limit total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total'?: Int64;
   /**
    * I/O operations burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max'?: Int64;
   /**
@@ -4173,38 +4173,38 @@ export interface ThrottleLimits {
    * in seconds.  It must only be set if `iops-total-max` is set as
    * well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max-length'?: Int64;
   /**
    * limit read operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read'?: Int64;
   /**
    * I/O operations read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max'?: Int64;
   /**
    * length of the iops-read-max burst period, in
    * seconds.  It must only be set if `iops-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max-length'?: Int64;
   /**
    * limit write operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write'?: Int64;
   /**
    * I/O operations write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max'?: Int64;
   /**
@@ -4212,70 +4212,70 @@ export interface ThrottleLimits {
    * in seconds.  It must only be set if `iops-write-max` is set as
    * well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max-length'?: Int64;
   /**
    * limit total bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total'?: Int64;
   /**
    * total bytes burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max'?: Int64;
   /**
    * length of the bps-total-max burst period, in
    * seconds.  It must only be set if `bps-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max-length'?: Int64;
   /**
    * limit read bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read'?: Int64;
   /**
    * total bytes read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max'?: Int64;
   /**
    * length of the bps-read-max burst period, in
    * seconds.  It must only be set if `bps-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max-length'?: Int64;
   /**
    * limit write bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write'?: Int64;
   /**
    * total bytes write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max'?: Int64;
   /**
    * length of the bps-write-max burst period, in
    * seconds.  It must only be set if `bps-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max-length'?: Int64;
   /**
    * when limiting by iops max size of an I/O in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-size'?: Int64;
 }
@@ -4294,7 +4294,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4305,7 +4305,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4316,7 +4316,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4327,7 +4327,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4338,7 +4338,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4349,7 +4349,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4360,7 +4360,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4371,7 +4371,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4382,7 +4382,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4393,7 +4393,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4404,7 +4404,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4415,7 +4415,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4426,7 +4426,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4437,7 +4437,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4448,7 +4448,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4459,7 +4459,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4470,7 +4470,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4481,7 +4481,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4492,7 +4492,7 @@ export interface ThrottleGroupProperties {
    * interface and may be removed or changed incompatibly in the
    * future.  Use `limits` for a supported stable interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -4792,7 +4792,7 @@ export interface BlockdevOptionsFile {
    * is chosen.  0 means that the AIO backend will handle it
    * automatically.  (default: 0, since 6.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
@@ -4826,7 +4826,7 @@ export interface BlockdevOptionsNull {
   /**
    * size of the device in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
@@ -4834,7 +4834,7 @@ export interface BlockdevOptionsNull {
    * requests.  Default to zero which completes requests immediately.
    * (Since 2.4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'latency-ns'?: Int64;
   /**
@@ -4862,7 +4862,7 @@ export interface BlockdevOptionsNVMe {
   /**
    * namespace number of the device, starting from 1.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   namespace: Int64;
 }
@@ -4878,7 +4878,7 @@ export interface BlockdevOptionsVVFAT {
   /**
    * FAT type: 12, 16 or 32
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fat-type'?: Int64;
   /**
@@ -5085,13 +5085,13 @@ export interface BlockdevOptionsPreallocate extends BlockdevOptionsGenericFormat
    * on preallocation, align file length to this number,
    * default 1048576 (1M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-align'?: Int64;
   /**
    * how much to preallocate, default 134217728 (128M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-size'?: Int64;
 }
@@ -5149,14 +5149,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * the maximum total size of the L2 table and refcount
    * block caches in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size'?: Int64;
   /**
    * the maximum size of the L2 table cache in bytes
    * (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-size'?: Int64;
   /**
@@ -5164,14 +5164,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * bytes.  It must be a power of two between 512 and the cluster
    * size.  The default value is the cluster size (since 2.12)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-entry-size'?: Int64;
   /**
    * the maximum size of the refcount block cache
    * in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-cache-size'?: Int64;
   /**
@@ -5180,7 +5180,7 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * on supporting platforms, and 0 on other platforms.  0 disables
    * this feature.  (since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-clean-interval'?: Int64;
   /**
@@ -5372,7 +5372,7 @@ export interface BlkdebugInjectErrorOptions {
    * the state identifier blkdebug needs to be in to actually
    * trigger the event; defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
@@ -5384,14 +5384,14 @@ export interface BlkdebugInjectErrorOptions {
   /**
    * error identifier (errno) to be returned; defaults to EIO
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   errno?: Int64;
   /**
    * specifies the sector index which has to be affected in
    * order to actually trigger the event; defaults to "any sector"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sector?: Int64;
   /**
@@ -5415,14 +5415,14 @@ export interface BlkdebugSetStateOptions {
    * the current state identifier blkdebug needs to be in;
    * defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
    * the state identifier blkdebug is supposed to assume if
    * this event is triggered
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   new_state: Int64;
 }
@@ -5441,7 +5441,7 @@ export interface BlockdevOptionsBlkdebug {
    * required alignment for requests in bytes, must be positive
    * power of 2, or 0 for default
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -5519,7 +5519,7 @@ export interface BlockdevOptionsBlklogwrites {
    * interval of write requests after which
    * the log super block is updated to disk (default: 4096)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-super-update-interval'?: Int64;
 }
@@ -5573,7 +5573,7 @@ export interface BlockdevOptionsQuorum {
   /**
    * the vote limit under which a read will fail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vote-threshold': Int64;
   /**
@@ -5603,7 +5603,7 @@ export interface BlockdevOptionsGluster {
   /**
    * libgfapi log level (default '4' which is Error) (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
   /** libgfapi log file (default /dev/stderr) (Since 2.8) */
@@ -5713,7 +5713,7 @@ export interface BlockdevOptionsIscsi {
   /**
    * LUN to connect to.  Defaults to 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   lun?: Int64;
   /**
@@ -5739,7 +5739,7 @@ export interface BlockdevOptionsIscsi {
    * Timeout in seconds after which a request will timeout.  0
    * means no timeout and is the default.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
 }
@@ -5961,41 +5961,41 @@ export interface BlockdevOptionsNfs {
    * UID value to use when talking to the server (defaults to
    * 65534 on Windows and getuid() on unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   user?: Int64;
   /**
    * GID value to use when talking to the server (defaults to
    * 65534 on Windows and getgid() in unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   group?: Int64;
   /**
    * number of SYNs during the session establishment
    * (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tcp-syn-count'?: Int64;
   /**
    * set the readahead size in bytes (defaults to libnfs
    * default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'readahead-size'?: Int64;
   /**
    * set the pagecache size in bytes (defaults to
    * libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-cache-size'?: Int64;
   /**
    * set the NFS debug level (max 2) (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
 }
@@ -6013,13 +6013,13 @@ export interface BlockdevOptionsCurlBase {
    * Size of the read-ahead cache; must be a multiple of 512
    * (defaults to 256 kB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   readahead?: Int64;
   /**
    * Timeout for connections, in seconds (defaults to 5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
   /** Username for authentication (defaults to none) */
@@ -6166,13 +6166,13 @@ export interface BlockdevOptionsRaw extends BlockdevOptionsGenericFormat {
   /**
    * position where the block device starts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
    * the assumed size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -6271,7 +6271,7 @@ export interface BlockdevOptionsCbw extends BlockdevOptionsGenericFormat {
    * the maximum of the target's cluster size and 64 KiB.  Default 0.
    * (Since 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'min-cluster-size'?: Int64;
 }
@@ -6728,7 +6728,7 @@ export interface BlockdevCreateOptionsFile {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6743,7 +6743,7 @@ export interface BlockdevCreateOptionsFile {
    * Extent size hint to add to the image file; 0 for
    * not adding an extent size hint (default: 1 MB, since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -6759,7 +6759,7 @@ export interface BlockdevCreateOptionsGluster {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6786,7 +6786,7 @@ export interface BlockdevCreateOptionsLUKS extends QCryptoBlockCreateOptionsLUKS
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6807,7 +6807,7 @@ export interface BlockdevCreateOptionsNfs {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -6823,13 +6823,13 @@ export interface BlockdevCreateOptionsParallels {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Cluster size in bytes (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
 }
@@ -6845,7 +6845,7 @@ export interface BlockdevCreateOptionsQcow {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6910,7 +6910,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** Compatibility level (default: v3) */
@@ -6927,7 +6927,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * qcow2 cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
@@ -6943,7 +6943,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Width of reference counts in bits (default: 16)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits'?: Int64;
   /**
@@ -6964,7 +6964,7 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -6977,13 +6977,13 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
    * L1/L2 table size (in clusters)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'table-size'?: Int64;
 }
@@ -7002,13 +7002,13 @@ export interface BlockdevCreateOptionsRbd {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * RBD object size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Image encryption options.  (Since 6.1) */
@@ -7063,7 +7063,7 @@ export interface BlockdevCreateOptionsVmdk {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7118,7 +7118,7 @@ export interface BlockdevCreateOptionsSsh {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -7134,7 +7134,7 @@ export interface BlockdevCreateOptionsVdi {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -7162,14 +7162,14 @@ export interface BlockdevCreateOptionsVhdx {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Log size in bytes, must be a multiple of 1 MB (default: 1
    * MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size'?: Int64;
   /**
@@ -7177,7 +7177,7 @@ export interface BlockdevCreateOptionsVhdx {
    * larger than 256 MB (default: automatically choose a block size
    * depending on the image size)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size'?: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -7208,7 +7208,7 @@ export interface BlockdevCreateOptionsVpc {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -8146,7 +8146,7 @@ export interface BlockExportOptionsVhostUserBlk {
    * Logical block size in bytes.  Defaults to 512
    * bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -8221,7 +8221,7 @@ export interface BlockExportOptionsVduseBlk {
    * Logical block size in bytes.  Range [512,
    * PAGE_SIZE] and must be power of 2.  Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -8565,7 +8565,7 @@ export interface ChardevSocket extends ChardevCommon {
    * Setting this to zero disables this function.
    * (default: 0) (Since: 9.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'reconnect-ms'?: Int64;
 }
@@ -8664,25 +8664,25 @@ export interface ChardevVC extends ChardevCommon {
   /**
    * console width, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   width?: Int64;
   /**
    * console height, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   height?: Int64;
   /**
    * console width, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cols?: Int64;
   /**
    * console height, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rows?: Int64;
 }
@@ -8696,7 +8696,7 @@ export interface ChardevRingbuf extends ChardevCommon {
   /**
    * ring buffer size, must be power of two, default is 65536
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -9582,19 +9582,19 @@ export interface VersionTriple {
   /**
    * The major version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   major: Int64;
   /**
    * The minor version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minor: Int64;
   /**
    * The micro version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   micro: Int64;
 }
@@ -10114,7 +10114,7 @@ export interface ColoCompareProperties {
    * for comparison with an incoming packet on `secondary_in` in
    * milliseconds (default: 3000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   compare_timeout?: Int64;
   /**
@@ -10153,13 +10153,13 @@ export interface CryptodevBackendProperties {
   /**
    * limit total bytes per second (Since 8.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'throttle-bps'?: Int64;
   /**
    * limit total operations per second (Since 8.0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'throttle-ops'?: Int64;
 }
@@ -10391,21 +10391,21 @@ export interface EventLoopBaseProperties {
    * engine, 0 means that the engine will use its default.
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
    * minimum number of threads reserved in the thread
    * pool (default:0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-min'?: Int64;
   /**
    * maximum number of threads the thread pool can
    * contain (default:64)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-max'?: Int64;
 }
@@ -10423,7 +10423,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * events.  0 means polling is disabled (default: 32768 on POSIX
    * hosts, 0 otherwise)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns'?: Int64;
   /**
@@ -10431,7 +10431,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * the algorithm detects it is missing events due to not polling
    * long enough.  0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow'?: Int64;
   /**
@@ -10439,7 +10439,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is spending too long polling without
    * encountering events.  0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink'?: Int64;
 }
@@ -10504,7 +10504,7 @@ export interface MemoryBackendProperties {
   /**
    * size of the memory region in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -10531,7 +10531,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * 0 selects a default alignment (currently the page size).
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -10540,7 +10540,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * file.  Must be a multiple of the page size.
    * (default: 0) (since 8.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
@@ -10607,7 +10607,7 @@ export interface MemoryBackendMemfdProperties extends MemoryBackendProperties {
    * the system).  0 selects a default page size.  This option is
    * ignored if `hugetlb` is false.  (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hugetlbsize?: Int64;
   /**
@@ -10892,7 +10892,7 @@ export interface SevSnpGuestProperties extends SevCommonProperties {
    * the 'POLICY' parameter to the SNP_LAUNCH_START command, as
    * defined in the SEV-SNP firmware ABI (default: 0x30000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   policy?: Int64;
   /**
@@ -10946,7 +10946,7 @@ export interface TdxGuestProperties {
    * The 'attributes' of a TD guest that is passed to
    * KVM_TDX_INIT_VM
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   attributes?: Int64;
   /**

@@ -315,7 +315,7 @@ export interface QmpCommands {
       /**
        * new image size in bytes
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
     };
@@ -521,7 +521,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -937,7 +937,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -951,7 +951,7 @@ export interface QmpCommands {
        * maximum amount of data in flight from source to
        * target
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'buf-size'?: Int64;
       /**
@@ -1089,7 +1089,7 @@ export interface QmpCommands {
       /**
        * the maximum speed, in bytes per second
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed?: Int64;
       /**
@@ -1150,7 +1150,7 @@ export interface QmpCommands {
        * the maximum speed, in bytes per second, or 0 for unlimited.
        * Defaults to 0.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       speed: Int64;
     };
@@ -1536,7 +1536,7 @@ export interface QmpCommands {
        * configured threshold for the block device, bytes.
        * Use 0 to disable the threshold.
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       'write-threshold': Int64;
     };
@@ -2107,7 +2107,7 @@ export interface QmpCommands {
       /**
        * how many bytes to read at most
        *
-       * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+       * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
        */
       size: Int64;
       /**

@@ -46,31 +46,31 @@ export interface SnapshotInfo {
   /**
    * size of the VM state
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-state-size': Int64;
   /**
    * UTC date of the snapshot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-sec': Int64;
   /**
    * fractional part in nano seconds to be used with date-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'date-nsec': Int64;
   /**
    * VM clock relative to boot in seconds
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-sec': Int64;
   /**
    * fractional part in nano seconds to be used with vm-clock-sec
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vm-clock-nsec': Int64;
   /**
@@ -79,7 +79,7 @@ export interface SnapshotInfo {
    * in the recorded execution with the snapshots. This counter may
    * be obtained through `query-replay` command (since 5.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   icount?: Int64;
 }
@@ -139,7 +139,7 @@ export interface ImageInfoSpecificQCow2 {
   /**
    * width of a refcount entry in bits (since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits': Int64;
   /**
@@ -160,13 +160,13 @@ export interface ImageInfoSpecificVmdk {
   /**
    * Content id of image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cid: Int64;
   /**
    * Parent VMDK image's cid
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'parent-cid': Int64;
   /** List of extent files */
@@ -264,19 +264,19 @@ export interface ImageInfo {
   /**
    * actual size on disk in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** true if the image is encrypted */
@@ -313,7 +313,7 @@ export interface ImageCheck {
   /**
    * number of unexpected errors occurred during check
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'check-errors': Int64;
   /**
@@ -321,39 +321,39 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'image-end-offset'?: Int64;
   /**
    * number of corruptions found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   corruptions?: Int64;
   /**
    * number of leaks found during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   leaks?: Int64;
   /**
    * number of corruptions fixed during the check
    * if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'corruptions-fixed'?: Int64;
   /**
    * number of leaks fixed during the check if any
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'leaks-fixed'?: Int64;
   /**
    * total number of clusters, this field is present
    * if the driver for the image format supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-clusters'?: Int64;
   /**
@@ -361,7 +361,7 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'allocated-clusters'?: Int64;
   /**
@@ -369,7 +369,7 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fragmented-clusters'?: Int64;
   /**
@@ -377,7 +377,7 @@ export interface ImageCheck {
    * field is present if the driver for the image format
    * supports it
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'compressed-clusters'?: Int64;
 }
@@ -392,13 +392,13 @@ export interface MapEntry {
    * virtual (guest) offset of the first byte described by this
    * entry
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   start: Int64;
   /**
    * the number of bytes of the mapped virtual range
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   length: Int64;
   /**
@@ -416,7 +416,7 @@ export interface MapEntry {
    * images in the chain)) before reaching one for which the
    * range is allocated
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   depth: Int64;
   /**
@@ -428,7 +428,7 @@ export interface MapEntry {
    * if present, the image file stores the data for this range
    * in raw format at the given (host) offset
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /** filename that is referred to by `offset` */
@@ -480,7 +480,7 @@ export interface BlockDeviceInfo {
   /**
    * number of files in the backing file chain (since: 1.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   backing_file_depth: Int64;
   /** true if the backing device is encrypted */
@@ -490,37 +490,37 @@ export interface BlockDeviceInfo {
   /**
    * total throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second is specified
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /** the info of image used (since: 1.6) */
@@ -529,90 +529,90 @@ export interface BlockDeviceInfo {
    * total throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
    * maximum length of the `bps_max` burst
    * period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
    * maximum length of the `bps_rd_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
    * maximum length of the `bps_wr_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
    * maximum length of the `iops` burst
    * period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
    * maximum length of the `iops_rd_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
    * maximum length of the `iops_wr_max`
    * burst period, in seconds. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -623,7 +623,7 @@ export interface BlockDeviceInfo {
    * configured write threshold for the device.
    * 0 if disabled. (Since 2.3)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   write_threshold: Int64;
   /**
@@ -657,7 +657,7 @@ export interface BlockDirtyInfo {
   /**
    * number of dirty bytes according to the dirty bitmap
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   count: Int64;
   /** granularity of the dirty bitmap in bytes (since 1.4) */
@@ -743,7 +743,7 @@ export interface BlockLatencyHistogramInfo {
    * For example, the list [10, 50, 100] produces the following
    * histogram intervals: [0, 10), [10, 50), [50, 100), [100, +inf).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   boundaries: Int64[];
   /**
@@ -752,7 +752,7 @@ export interface BlockLatencyHistogramInfo {
    * For the example above, `bins` may be something like [3, 1, 5, 2],
    * and corresponding histogram looks like:
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bins: Int64[];
 }
@@ -822,14 +822,14 @@ export interface BlockMeasureInfo {
    * Size required for a new image file, in bytes, when copying just
    * allocated guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   required: Int64;
   /**
    * Image file size, in bytes, once data has been written
    * to all sectors, when copying just guest-visible contents.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fully-allocated': Int64;
   /**
@@ -838,7 +838,7 @@ export interface BlockMeasureInfo {
    * present only when source and destination both support
    * persistent bitmaps. (since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bitmaps?: Int64;
 }
@@ -853,70 +853,70 @@ export interface BlockDeviceTimedStats {
    * Interval used for calculating the statistics,
    * in seconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   interval_length: Int64;
   /**
    * Minimum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_rd_latency_ns: Int64;
   /**
    * Maximum latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_rd_latency_ns: Int64;
   /**
    * Average latency of read operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_rd_latency_ns: Int64;
   /**
    * Minimum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_wr_latency_ns: Int64;
   /**
    * Maximum latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_wr_latency_ns: Int64;
   /**
    * Average latency of write operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_wr_latency_ns: Int64;
   /**
    * Minimum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   min_flush_latency_ns: Int64;
   /**
    * Maximum latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   max_flush_latency_ns: Int64;
   /**
    * Average latency of flush operations in the
    * defined interval, in nanoseconds.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   avg_flush_latency_ns: Int64;
   /**
@@ -940,71 +940,71 @@ export interface BlockDeviceStats {
   /**
    * The number of bytes read by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_bytes: Int64;
   /**
    * The number of bytes written by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_bytes: Int64;
   /**
    * The number of bytes unmapped by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_bytes: Int64;
   /**
    * The number of read operations performed by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_operations: Int64;
   /**
    * The number of write operations performed by the device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_operations: Int64;
   /**
    * The number of cache flush operations performed by the
    * device (since 0.15)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_operations: Int64;
   /**
    * The number of unmap operations performed by the device
    * (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_operations: Int64;
   /**
    * Total time spent on reads in nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_total_time_ns: Int64;
   /**
    * Total time spent on writes in nanoseconds (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_total_time_ns: Int64;
   /**
    * Total time spent on cache flushes in nanoseconds
    * (since 0.15).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   flush_total_time_ns: Int64;
   /**
    * Total time spent on unmap operations in nanoseconds
    * (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_total_time_ns: Int64;
   /**
@@ -1013,28 +1013,28 @@ export interface BlockDeviceStats {
    * growable sparse files (like qcow2) that are used on top
    * of a physical device.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_highest_offset: Int64;
   /**
    * Number of read requests that have been merged into another
    * request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rd_merged: Int64;
   /**
    * Number of write requests that have been merged into another
    * request (Since 2.3).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   wr_merged: Int64;
   /**
    * Number of unmap requests that have been merged into another
    * request (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   unmap_merged: Int64;
   /**
@@ -1042,63 +1042,63 @@ export interface BlockDeviceStats {
    * nanoseconds. If the field is absent it means that
    * there haven't been any operations yet (Since 2.5).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   idle_time_ns?: Int64;
   /**
    * The number of failed read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_rd_operations: Int64;
   /**
    * The number of failed write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_wr_operations: Int64;
   /**
    * The number of failed flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_flush_operations: Int64;
   /**
    * The number of failed unmap operations performed
    * by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   failed_unmap_operations: Int64;
   /**
    * The number of invalid read operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_rd_operations: Int64;
   /**
    * The number of invalid write operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_wr_operations: Int64;
   /**
    * The number of invalid flush operations
    * performed by the device (Since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_flush_operations: Int64;
   /**
    * The number of invalid unmap operations performed
    * by the device (Since 4.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   invalid_unmap_operations: Int64;
   /**
@@ -1134,20 +1134,20 @@ export interface BlockStatsSpecificFile {
    * The number of successful discard operations performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-ok': Int64;
   /**
    * The number of failed discard operations performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-nb-failed': Int64;
   /**
    * The number of bytes discarded by the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'discard-bytes-ok': Int64;
 }
@@ -1161,21 +1161,21 @@ export interface BlockStatsSpecificNvme {
   /**
    * The number of completion errors.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'completion-errors': Int64;
   /**
    * The number of aligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aligned-accesses': Int64;
   /**
    * The number of unaligned accesses performed by
    * the driver.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'unaligned-accesses': Int64;
 }
@@ -1683,7 +1683,7 @@ export interface BlockJobInfo {
    * Estimated `offset` value at the completion of the job. This value can
    * arbitrarily change while the job is running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   len: Int64;
   /**
@@ -1691,7 +1691,7 @@ export interface BlockJobInfo {
    * only meaningfully be used for the ratio of `offset` to `len`. The
    * value is monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
   /**
@@ -1707,7 +1707,7 @@ export interface BlockJobInfo {
   /**
    * the rate limit, bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -1799,7 +1799,7 @@ export interface BackupPerf {
    * copying process. Doesn't influence copy-before-write operations.
    * Default 64.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-workers'?: Int64;
   /**
@@ -1809,7 +1809,7 @@ export interface BackupPerf {
    * less than job cluster size which is calculated as maximum of
    * target image cluster size and 64k. Default 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'max-chunk'?: Int64;
 }
@@ -1839,7 +1839,7 @@ export interface BackupCommon {
    * the maximum speed, in bytes per second. The default is 0,
    * for unlimited.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -1950,7 +1950,7 @@ export interface XDbgBlockGraphNode {
    * x-debug-query-block-graph and does not relate to any other identifiers in
    * Qemu.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   id: Int64;
   /**
@@ -2006,13 +2006,13 @@ export interface XDbgBlockGraphEdge {
   /**
    * parent id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   parent: Int64;
   /**
    * child id
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   child: Int64;
   /** name of the relation (examples are 'file' and 'backing') */
@@ -2089,7 +2089,7 @@ export interface DriveMirror {
   /**
    * the maximum speed, in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   speed?: Int64;
   /**
@@ -2103,7 +2103,7 @@ export interface DriveMirror {
    * maximum amount of data in flight from source to
    * target (since 1.4).
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'buf-size'?: Int64;
   /**
@@ -2232,79 +2232,79 @@ export interface BlockIOThrottle {
   /**
    * total throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps: Int64;
   /**
    * read throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd: Int64;
   /**
    * write throughput limit in bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr: Int64;
   /**
    * total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops: Int64;
   /**
    * read I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd: Int64;
   /**
    * write I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr: Int64;
   /**
    * total throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max?: Int64;
   /**
    * read throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max?: Int64;
   /**
    * write throughput limit during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max?: Int64;
   /**
    * total I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max?: Int64;
   /**
    * read I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max?: Int64;
   /**
    * write I/O operations per second during bursts,
    * in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max?: Int64;
   /**
@@ -2313,7 +2313,7 @@ export interface BlockIOThrottle {
    * be set if `bps_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_max_length?: Int64;
   /**
@@ -2322,7 +2322,7 @@ export interface BlockIOThrottle {
    * be set if `bps_rd_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_rd_max_length?: Int64;
   /**
@@ -2331,7 +2331,7 @@ export interface BlockIOThrottle {
    * be set if `bps_wr_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bps_wr_max_length?: Int64;
   /**
@@ -2340,7 +2340,7 @@ export interface BlockIOThrottle {
    * be set if `iops_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_max_length?: Int64;
   /**
@@ -2349,7 +2349,7 @@ export interface BlockIOThrottle {
    * be set if `iops_rd_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_rd_max_length?: Int64;
   /**
@@ -2358,13 +2358,13 @@ export interface BlockIOThrottle {
    * be set if `iops_wr_max` is set as well.
    * Defaults to 1. (Since 2.6)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_wr_max_length?: Int64;
   /**
    * an I/O size in bytes (Since 1.7)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iops_size?: Int64;
   /** throttle group name (Since 2.4) */
@@ -2383,121 +2383,121 @@ export interface ThrottleLimits {
   /**
    * limit total I/O operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total'?: Int64;
   /**
    * I/O operations burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max'?: Int64;
   /**
    * length of the iops-total-max burst period, in seconds
    * It must only be set if `iops-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-total-max-length'?: Int64;
   /**
    * limit read operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read'?: Int64;
   /**
    * I/O operations read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max'?: Int64;
   /**
    * length of the iops-read-max burst period, in seconds
    * It must only be set if `iops-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-read-max-length'?: Int64;
   /**
    * limit write operations per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write'?: Int64;
   /**
    * I/O operations write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max'?: Int64;
   /**
    * length of the iops-write-max burst period, in seconds
    * It must only be set if `iops-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-write-max-length'?: Int64;
   /**
    * limit total bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total'?: Int64;
   /**
    * total bytes burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max'?: Int64;
   /**
    * length of the bps-total-max burst period, in seconds.
    * It must only be set if `bps-total-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-total-max-length'?: Int64;
   /**
    * limit read bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read'?: Int64;
   /**
    * total bytes read burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max'?: Int64;
   /**
    * length of the bps-read-max burst period, in seconds
    * It must only be set if `bps-read-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-read-max-length'?: Int64;
   /**
    * limit write bytes per second
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write'?: Int64;
   /**
    * total bytes write burst
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max'?: Int64;
   /**
    * length of the bps-write-max burst period, in seconds
    * It must only be set if `bps-write-max` is set as well.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'bps-write-max-length'?: Int64;
   /**
    * when limiting by iops max size of an I/O in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iops-size'?: Int64;
 }
@@ -2517,7 +2517,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2529,7 +2529,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2541,7 +2541,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2553,7 +2553,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2565,7 +2565,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2577,7 +2577,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2589,7 +2589,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2601,7 +2601,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2613,7 +2613,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2625,7 +2625,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2637,7 +2637,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2649,7 +2649,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2661,7 +2661,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2673,7 +2673,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2685,7 +2685,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2697,7 +2697,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2709,7 +2709,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2721,7 +2721,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2733,7 +2733,7 @@ export interface ThrottleGroupProperties {
    * the future.  Use `limits` for a supported stable
    * interface.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
@@ -2913,7 +2913,7 @@ export interface BlockdevOptionsFile {
    * 0 means that the AIO backend will handle it automatically.
    * (default: 0, since 6.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
@@ -2947,7 +2947,7 @@ export interface BlockdevOptionsNull {
   /**
    * size of the device in bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
   /**
@@ -2955,7 +2955,7 @@ export interface BlockdevOptionsNull {
    * requests. Default to zero which completes requests immediately.
    * (Since 2.4)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'latency-ns'?: Int64;
   /**
@@ -2982,7 +2982,7 @@ export interface BlockdevOptionsNVMe {
   /**
    * namespace number of the device, starting from 1.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   namespace: Int64;
 }
@@ -2998,7 +2998,7 @@ export interface BlockdevOptionsVVFAT {
   /**
    * FAT type: 12, 16 or 32
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fat-type'?: Int64;
   /**
@@ -3192,13 +3192,13 @@ export interface BlockdevOptionsPreallocate extends BlockdevOptionsGenericFormat
    * on preallocation, align file length to this number,
    * default 1048576 (1M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-align'?: Int64;
   /**
    * how much to preallocate, default 134217728 (128M)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'prealloc-size'?: Int64;
 }
@@ -3240,14 +3240,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * the maximum total size of the L2 table and
    * refcount block caches in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-size'?: Int64;
   /**
    * the maximum size of the L2 table cache in
    * bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-size'?: Int64;
   /**
@@ -3256,14 +3256,14 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * and the cluster size. The default value is
    * the cluster size (since 2.12)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'l2-cache-entry-size'?: Int64;
   /**
    * the maximum size of the refcount block cache
    * in bytes (since 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-cache-size'?: Int64;
   /**
@@ -3272,7 +3272,7 @@ export interface BlockdevOptionsQcow2 extends BlockdevOptionsGenericCOWFormat {
    * is 600 on supporting platforms, and 0 on other
    * platforms. 0 disables this feature. (since 2.5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cache-clean-interval'?: Int64;
   /**
@@ -3461,7 +3461,7 @@ export interface BlkdebugInjectErrorOptions {
    * the state identifier blkdebug needs to be in to
    * actually trigger the event; defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
@@ -3475,7 +3475,7 @@ export interface BlkdebugInjectErrorOptions {
    * error identifier (errno) to be returned; defaults to
    * EIO
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   errno?: Int64;
   /**
@@ -3483,7 +3483,7 @@ export interface BlkdebugInjectErrorOptions {
    * in order to actually trigger the event; defaults to "any
    * sector"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   sector?: Int64;
   /**
@@ -3507,14 +3507,14 @@ export interface BlkdebugSetStateOptions {
    * the current state identifier blkdebug needs to be in;
    * defaults to "any"
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   state?: Int64;
   /**
    * the state identifier blkdebug is supposed to assume if
    * this event is triggered
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   new_state: Int64;
 }
@@ -3533,7 +3533,7 @@ export interface BlockdevOptionsBlkdebug {
    * required alignment for requests in bytes, must be
    * positive power of 2, or 0 for default
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -3612,7 +3612,7 @@ export interface BlockdevOptionsBlklogwrites {
    * interval of write requests after which the log
    * super block is updated to disk (default: 4096)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-super-update-interval'?: Int64;
 }
@@ -3666,7 +3666,7 @@ export interface BlockdevOptionsQuorum {
   /**
    * the vote limit under which a read will fail
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'vote-threshold': Int64;
   /**
@@ -3697,7 +3697,7 @@ export interface BlockdevOptionsGluster {
    * libgfapi log level (default '4' which is Error)
    * (Since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
   /** libgfapi log file (default /dev/stderr) (Since 2.8) */
@@ -3796,7 +3796,7 @@ export interface BlockdevOptionsIscsi {
   /**
    * LUN to connect to. Defaults to 0.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   lun?: Int64;
   /**
@@ -3825,7 +3825,7 @@ export interface BlockdevOptionsIscsi {
    * Timeout in seconds after which a request will
    * timeout. 0 means no timeout and is the default.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
 }
@@ -4008,7 +4008,7 @@ export interface BlockdevOptionsNfs {
    * server (defaults to 65534 on Windows and getuid()
    * on unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   user?: Int64;
   /**
@@ -4016,35 +4016,35 @@ export interface BlockdevOptionsNfs {
    * server (defaults to 65534 on Windows and getgid()
    * in unix)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   group?: Int64;
   /**
    * number of SYNs during the session
    * establishment (defaults to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tcp-syn-count'?: Int64;
   /**
    * set the readahead size in bytes (defaults
    * to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'readahead-size'?: Int64;
   /**
    * set the pagecache size in bytes (defaults
    * to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'page-cache-size'?: Int64;
   /**
    * set the NFS debug level (max 2) (defaults
    * to libnfs default)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   debug?: Int64;
 }
@@ -4062,13 +4062,13 @@ export interface BlockdevOptionsCurlBase {
    * Size of the read-ahead cache; must be a multiple of
    * 512 (defaults to 256 kB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   readahead?: Int64;
   /**
    * Timeout for connections, in seconds (defaults to 5)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   timeout?: Int64;
   /** Username for authentication (defaults to none) */
@@ -4210,13 +4210,13 @@ export interface BlockdevOptionsRaw extends BlockdevOptionsGenericFormat {
   /**
    * position where the block device starts
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset?: Int64;
   /**
    * the assumed size of the device
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -4753,7 +4753,7 @@ export interface BlockdevCreateOptionsFile {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -4769,7 +4769,7 @@ export interface BlockdevCreateOptionsFile {
    * Extent size hint to add to the image file; 0 for not
    * adding an extent size hint (default: 1 MB, since 5.1)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'extent-size-hint'?: Int64;
 }
@@ -4785,7 +4785,7 @@ export interface BlockdevCreateOptionsGluster {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -4808,7 +4808,7 @@ export interface BlockdevCreateOptionsLUKS extends QCryptoBlockCreateOptionsLUKS
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -4830,7 +4830,7 @@ export interface BlockdevCreateOptionsNfs {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -4846,13 +4846,13 @@ export interface BlockdevCreateOptionsParallels {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Cluster size in bytes (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
 }
@@ -4868,7 +4868,7 @@ export interface BlockdevCreateOptionsQcow {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -4930,7 +4930,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** Compatibility level (default: v3) */
@@ -4947,7 +4947,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * qcow2 cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
@@ -4960,7 +4960,7 @@ export interface BlockdevCreateOptionsQcow2 {
   /**
    * Width of reference counts in bits (default: 16)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'refcount-bits'?: Int64;
   /**
@@ -4981,7 +4981,7 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -4994,13 +4994,13 @@ export interface BlockdevCreateOptionsQed {
   /**
    * Cluster size in bytes (default: 65536)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /**
    * L1/L2 table size (in clusters)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'table-size'?: Int64;
 }
@@ -5019,13 +5019,13 @@ export interface BlockdevCreateOptionsRbd {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * RBD object size
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'cluster-size'?: Int64;
   /** Image encryption options. (Since 6.1) */
@@ -5080,7 +5080,7 @@ export interface BlockdevCreateOptionsVmdk {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -5126,7 +5126,7 @@ export interface BlockdevCreateOptionsSsh {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
 }
@@ -5142,7 +5142,7 @@ export interface BlockdevCreateOptionsVdi {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -5170,14 +5170,14 @@ export interface BlockdevCreateOptionsVhdx {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
    * Log size in bytes, must be a multiple of 1 MB
    * (default: 1 MB)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'log-size'?: Int64;
   /**
@@ -5185,7 +5185,7 @@ export interface BlockdevCreateOptionsVhdx {
    * larger than 256 MB (default: automatically choose a block
    * size depending on the image size)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'block-size'?: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -5216,7 +5216,7 @@ export interface BlockdevCreateOptionsVpc {
   /**
    * Size of the virtual disk in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /** vhdx subformat (default: dynamic) */
@@ -6413,7 +6413,7 @@ export interface QCryptoBlockCreateOptionsLUKS extends QCryptoBlockOptionsLUKS {
    * PBKDF passphrase processing. Currently defaults
    * to 2000. (since 2.8)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
 }
@@ -6495,19 +6495,19 @@ export interface QCryptoBlockInfoLUKSSlot {
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   iters?: Int64;
   /**
    * number of stripes for splitting key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   stripes?: Int64;
   /**
    * offset to the key material in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'key-offset': Int64;
 }
@@ -6531,13 +6531,13 @@ export interface QCryptoBlockInfoLUKS {
   /**
    * offset to the payload data in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'payload-offset': Int64;
   /**
    * number of PBKDF2 iterations for key material
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'master-key-iters': Int64;
   /** unique identifier for the volume */
@@ -6613,7 +6613,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * For keyslot deactivation, this parameter specifies the exact
    * keyslot to deactivate
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   keyslot?: Int64;
   /**
@@ -6622,7 +6622,7 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * PBKDF passphrase processing for the newly activated keyslot.
    * Currently defaults to 2000.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'iter-time'?: Int64;
   /**
@@ -6998,7 +6998,7 @@ export interface JobInfo {
    * `current-progress` to `total-progress`. The value is
    * monotonically increasing.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'current-progress': Int64;
   /**
@@ -7006,7 +7006,7 @@ export interface JobInfo {
    * the job. This value can arbitrarily change while the
    * job is running, in both directions.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-progress': Int64;
   /**
@@ -7364,7 +7364,7 @@ export interface BlockExportOptionsVhostUserBlk {
   /**
    * Logical block size in bytes. Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /**
@@ -7442,7 +7442,7 @@ export interface BlockExportOptionsVduseBlk {
    * Logical block size in bytes. Range [512, PAGE_SIZE]
    * and must be power of 2. Defaults to 512 bytes.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'logical-block-size'?: Int64;
   /** the serial number of virtio block device. Defaults to empty string. */
@@ -7764,7 +7764,7 @@ export interface ChardevSocket extends ChardevCommon {
    * Setting this to zero disables this function. (default: 0)
    * (Since: 2.2)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   reconnect?: Int64;
 }
@@ -7849,25 +7849,25 @@ export interface ChardevVC extends ChardevCommon {
   /**
    * console width, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   width?: Int64;
   /**
    * console height, in pixels
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   height?: Int64;
   /**
    * console width, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   cols?: Int64;
   /**
    * console height, in chars
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   rows?: Int64;
 }
@@ -7881,7 +7881,7 @@ export interface ChardevRingbuf extends ChardevCommon {
   /**
    * ring buffer size, must be power of two, default is 65536
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size?: Int64;
 }
@@ -8293,19 +8293,19 @@ export interface VersionTriple {
   /**
    * The major version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   major: Int64;
   /**
    * The minor version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   minor: Int64;
   /**
    * The micro version number.
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   micro: Int64;
 }
@@ -8881,7 +8881,7 @@ export interface ColoCompareProperties {
    * comparison with an incoming packet on `secondary_in` in
    * milliseconds (default: 3000)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   compare_timeout?: Int64;
   /**
@@ -9121,21 +9121,21 @@ export interface EventLoopBaseProperties {
    * 0 means that the engine will use its default.
    * (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'aio-max-batch'?: Int64;
   /**
    * minimum number of threads reserved in the thread pool
    * (default:0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-min'?: Int64;
   /**
    * maximum number of threads the thread pool can contain
    * (default:64)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'thread-pool-max'?: Int64;
 }
@@ -9153,7 +9153,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * 0 means polling is disabled (default: 32768 on POSIX hosts,
    * 0 otherwise)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-max-ns'?: Int64;
   /**
@@ -9161,7 +9161,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is missing events due to not polling long
    * enough. 0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-grow'?: Int64;
   /**
@@ -9169,7 +9169,7 @@ export interface IothreadProperties extends EventLoopBaseProperties {
    * algorithm detects it is spending too long polling without
    * encountering events. 0 selects a default behaviour (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'poll-shrink'?: Int64;
 }
@@ -9229,7 +9229,7 @@ export interface MemoryBackendProperties {
   /**
    * size of the memory region in bytes
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
   /**
@@ -9257,7 +9257,7 @@ export interface MemoryBackendFileProperties extends MemoryBackendProperties {
    * specify the required alignment via this option.
    * 0 selects a default alignment (currently the page size). (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   align?: Int64;
   /**
@@ -9304,7 +9304,7 @@ export interface MemoryBackendMemfdProperties extends MemoryBackendProperties {
    * system). 0 selects a default page size. This option is ignored
    * if `hugetlb` is false. (default: 0)
    *
-   * A 64-bit integer: a `bigint` when beyond `Number.MAX_SAFE_INTEGER`.
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   hugetlbsize?: Int64;
   /**
