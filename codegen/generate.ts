@@ -136,7 +136,7 @@ export function renderSdk(schema: Schema, options: RenderOptions): OutputFile[] 
       : { kind: 'data' as const, name: constName, type, value };
     files.push(renderFile(name, header, [...head, statement]));
   };
-  data('table.ts', 'table', 'RuntimeTable', buildTable(schema), false);
+  data('table.ts', 'table', 'RuntimeTable', buildTable(schema, ctx.methods), false);
   // The descriptor is the bulk of an SDK's load time (a 300 KB literal for QMP).
   data('schema.ts', 'schema', 'SchemaDescriptor', buildDescriptor(schema), true);
   files.push(

@@ -14,6 +14,7 @@
  */
 import { QapiError } from '../errors.js';
 import { cName } from '../names.js';
+import type { Schema } from '../schema.js';
 
 /** Words that cannot name a type: ECMAScript reserved words and TypeScript's predefined types. */
 // prettier-ignore
@@ -128,4 +129,34 @@ export function stringLiteral(s: string): string {
     .replace(/\r/g, '\\r')
     .replace(/\t/g, '\\t');
   return q + body + q;
+}
+
+/**
+ * The client method for a command: camelCase of its wire name, words split
+ * at '-', '_' and '.'. 'blockdev-add' → 'blockdevAdd', 'qmp_capabilities' →
+ * 'qmpCapabilities'; a downstream prefix loses its underscores and dots:
+ * '__com.redhat_drive-add' → 'comRedhatDriveAdd'.
+ */
+export function methodName(wireName: string): string {
+  const words = wireName.split(/[-_.]+/).filter(Boolean);
+  const name = words.map((w, i) => (i ? w[0].toUpperCase() + w.slice(1) : w)).join('');
+  if (!IDENTIFIER.test(name)) {
+    throw new QapiError(`command '${wireName}' has no valid method name (got '${name}')`);
+  }
+  return name;
+}
+
+/** Every command's method name, by wire name; two commands with the same name are an error naming both. */
+export function methodNames(schema: Schema): Map<string, string> {
+  const byWire = new Map<string, string>();
+  const byMethod = new Map<string, string>();
+  for (const c of schema.commands()) {
+    const method = methodName(c.name);
+    const other = byMethod.get(method);
+    if (other !== undefined)
+      throw new QapiError(`commands '${other}' and '${c.name}' would both be the client method '${method}'`);
+    byMethod.set(method, c.name);
+    byWire.set(c.name, method);
+  }
+  return byWire;
 }

@@ -23,7 +23,7 @@ import {
 import type { ObjectMember } from '../members.js';
 import type { Schema } from '../schema.js';
 import { type DocContext, memberDoc } from './jsdoc.js';
-import { propertyKey, stringLiteral, TypeNamer } from './naming.js';
+import { methodNames, propertyKey, stringLiteral, TypeNamer } from './naming.js';
 import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';
 
 export type Protocol = 'qmp' | 'qga';
@@ -129,6 +129,8 @@ export class EmitContext {
   readonly names = new TypeNamer();
   readonly directions: Map<Type, Direction>;
   readonly doc: DocContext;
+  /** Each command's client method name, by wire name. */
+  readonly methods: Map<string, string>;
   /** Interface names of the command and event maps. */
   readonly commandsName: string;
   readonly eventsName: string;
@@ -138,6 +140,7 @@ export class EmitContext {
     readonly protocol: Protocol,
   ) {
     this.directions = computeDirections(schema);
+    this.methods = methodNames(schema);
     this.doc = { product: protocol === 'qga' ? 'the guest agent' : 'QEMU' };
     this.commandsName = protocol === 'qga' ? 'QgaCommands' : 'QmpCommands';
     this.eventsName = protocol === 'qga' ? 'QgaEvents' : 'QmpEvents';
