@@ -7,8 +7,8 @@
  * shorter shape, a mapped type over the command map with its keys remapped
  * to camelCase (`[K in keyof C as CamelCase<K>]: Method<C, K>`), loses every
  * property's JSDoc in TypeScript, so hover would show nothing. Spelling each
- * method out costs about a third of the SDK's text and keeps the docs, the
- * `@deprecated` strikethrough included.
+ * method out costs its text (methods.ts is about 200 KB of QEMU 10.2's
+ * 1.4 MB SDK) and keeps the docs, the `@deprecated` strikethrough included.
  */
 import type { Command } from '../entities.js';
 import type { EmitContext } from './type-mapping.js';
