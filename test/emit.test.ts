@@ -79,6 +79,19 @@ const CASES: Case[] = [
     `,
   },
   {
+    name: 'union-base-name-taken',
+    schema: lines(
+      "{ 'enum': 'Kind', 'data': [ 'a' ] }",
+      "{ 'struct': 'OuterBase', 'data': { 'x': 'str' } }",
+      "{ 'union': 'Outer', 'base': { 'kind': 'Kind' }, 'discriminator': 'kind', 'data': {} }",
+      "{ 'command': 'take', 'data': { 'o': 'Outer', 'b': 'OuterBase' } }",
+    ),
+    contains: {
+      // The schema has an OuterBase: the helper keeps its '$$' name, which no schema type can have.
+      'types.ts': ['export interface OuterBase {\n  x: string;\n}', 'export interface Outer$$base {\n  kind: Kind;\n}'],
+    },
+  },
+  {
     name: 'unions',
     schema: lines(
       "{ 'enum': 'Kind', 'data': [ 'a', 'b', 'c' ] }",
@@ -93,12 +106,12 @@ const CASES: Case[] = [
     contains: {
       'types.ts': [
         'export type Outer = Outer$a | Outer$b | Outer$c;',
-        'export interface Outer$$base {\n  kind: Kind;\n  common?: boolean;\n}',
-        "export interface Outer$a extends Outer$$base, Alpha {\n  kind: 'a';\n}",
+        'export interface OuterBase {\n  kind: Kind;\n  common?: boolean;\n}',
+        "export interface Outer$a extends OuterBase, Alpha {\n  kind: 'a';\n}",
         // A branch that is a union: an intersection.
-        "export type Outer$b = Outer$$base & { kind: 'b' } & Inner;",
+        "export type Outer$b = OuterBase & { kind: 'b' } & Inner;",
         // A value without a branch: the base alone.
-        "export interface Outer$c extends Outer$$base {\n  kind: 'c';\n}",
+        "export interface Outer$c extends OuterBase {\n  kind: 'c';\n}",
         // A named base is extended directly.
         "export interface Inner$x extends Common, Alpha {\n  sub: 'x';\n}",
         "export interface Inner$y extends Common {\n  sub: 'y';\n}",

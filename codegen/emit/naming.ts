@@ -9,8 +9,10 @@
  * when two names still end up the same, that is an error naming both.
  *
  * Helper types the emitters make up contain '$', which no QAPI name can
- * contain: `Union$branch` for a union's branches and `Union$$base` for its
- * inline base, so they can never collide with a schema type.
+ * contain: `Union$branch` for a union's branches, so they can never collide
+ * with a schema type. A union's inline base is `UnionBase`, which reads
+ * better in compiler errors, unless a schema type has that name: then it is
+ * `Union$$base`. (Every schema type is declared before any helper.)
  */
 import { QapiError } from '../errors.js';
 import { cName } from '../names.js';
@@ -108,6 +110,11 @@ export class TypeNamer {
 
   has(qapiName: string): boolean {
     return this.byName.has(qapiName);
+  }
+
+  /** Whether no declared name has become `id`. */
+  isFree(id: string): boolean {
+    return !this.byId.has(id);
   }
 }
 

@@ -5,7 +5,7 @@
  * - enum → a union of string literals, one doc comment per value;
  * - struct → an interface, `extends` its base;
  * - union → a discriminated union of one interface per branch
- *   (`Union$branch`), each extending the base (`Union$$base` when the base
+ *   (`Union$branch`), each extending the base (`UnionBase` when the base
  *   is written inline) and the branch's type, with the discriminator narrowed
  *   to the branch's value; a branch whose type is itself a union is an
  *   intersection instead;
@@ -95,7 +95,8 @@ function unionDeclarations(type: ObjectType, ctx: EmitContext, writer: TypeWrite
   const base = type.base!;
   let baseRef: string;
   if (base.isImplicit) {
-    baseRef = ctx.names.declare(`${type.name}$$base`, `${name}$$base`);
+    // `UnionBase` reads well in a compiler error; `Union$$base` only if a schema type has that name.
+    baseRef = ctx.names.declare(`${type.name}$$base`, ctx.names.isFree(`${name}Base`) ? `${name}Base` : `${name}$$base`);
     out.push({
       kind: 'interface',
       name: baseRef,

@@ -437,7 +437,7 @@ export type SocketAddressLegacy =
   SocketAddressLegacy$inet | SocketAddressLegacy$unix | SocketAddressLegacy$vsock | SocketAddressLegacy$fd;
 
 /** The members every `SocketAddressLegacy` has, whatever its `type`. */
-export interface SocketAddressLegacy$$base {
+export interface SocketAddressLegacyBase {
   /** Transport type */
   type: SocketAddressType;
 }
@@ -447,7 +447,7 @@ export interface SocketAddressLegacy$$base {
  *
  * Internet address
  */
-export interface SocketAddressLegacy$inet extends SocketAddressLegacy$$base, InetSocketAddressWrapper {
+export interface SocketAddressLegacy$inet extends SocketAddressLegacyBase, InetSocketAddressWrapper {
   type: 'inet';
 }
 
@@ -456,7 +456,7 @@ export interface SocketAddressLegacy$inet extends SocketAddressLegacy$$base, Ine
  *
  * Unix domain socket
  */
-export interface SocketAddressLegacy$unix extends SocketAddressLegacy$$base, UnixSocketAddressWrapper {
+export interface SocketAddressLegacy$unix extends SocketAddressLegacyBase, UnixSocketAddressWrapper {
   type: 'unix';
 }
 
@@ -465,7 +465,7 @@ export interface SocketAddressLegacy$unix extends SocketAddressLegacy$$base, Uni
  *
  * VMCI address
  */
-export interface SocketAddressLegacy$vsock extends SocketAddressLegacy$$base, VsockSocketAddressWrapper {
+export interface SocketAddressLegacy$vsock extends SocketAddressLegacyBase, VsockSocketAddressWrapper {
   type: 'vsock';
 }
 
@@ -474,7 +474,7 @@ export interface SocketAddressLegacy$vsock extends SocketAddressLegacy$$base, Vs
  *
  * Socket file descriptor
  */
-export interface SocketAddressLegacy$fd extends SocketAddressLegacy$$base, FdSocketAddressWrapper {
+export interface SocketAddressLegacy$fd extends SocketAddressLegacyBase, FdSocketAddressWrapper {
   type: 'fd';
 }
 
@@ -502,7 +502,7 @@ export type SocketAddressType =
 export type SocketAddress = SocketAddress$inet | SocketAddress$unix | SocketAddress$vsock | SocketAddress$fd;
 
 /** The members every `SocketAddress` has, whatever its `type`. */
-export interface SocketAddress$$base {
+export interface SocketAddressBase {
   /** Transport type */
   type: SocketAddressType;
 }
@@ -512,7 +512,7 @@ export interface SocketAddress$$base {
  *
  * Internet address
  */
-export interface SocketAddress$inet extends SocketAddress$$base, InetSocketAddress {
+export interface SocketAddress$inet extends SocketAddressBase, InetSocketAddress {
   type: 'inet';
 }
 
@@ -521,7 +521,7 @@ export interface SocketAddress$inet extends SocketAddress$$base, InetSocketAddre
  *
  * Unix domain socket
  */
-export interface SocketAddress$unix extends SocketAddress$$base, UnixSocketAddress {
+export interface SocketAddress$unix extends SocketAddressBase, UnixSocketAddress {
   type: 'unix';
 }
 
@@ -530,7 +530,7 @@ export interface SocketAddress$unix extends SocketAddress$$base, UnixSocketAddre
  *
  * VMCI address
  */
-export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAddress {
+export interface SocketAddress$vsock extends SocketAddressBase, VsockSocketAddress {
   type: 'vsock';
 }
 
@@ -539,7 +539,7 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
  *
  * Socket file descriptor
  */
-export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
+export interface SocketAddress$fd extends SocketAddressBase, FdSocketAddress {
   type: 'fd';
 }
 
@@ -760,7 +760,7 @@ export type GuestPanicInformationType =
 export type GuestPanicInformation = GuestPanicInformation$hyper_v | GuestPanicInformation$s390;
 
 /** The members every `GuestPanicInformation` has, whatever its `type`. */
-export interface GuestPanicInformation$$base {
+export interface GuestPanicInformationBase {
   /** Crash type that defines the hypervisor specific information */
   type: GuestPanicInformationType | (string & {});
 }
@@ -770,7 +770,7 @@ export interface GuestPanicInformation$$base {
  *
  * hyper-v guest panic information type
  */
-export interface GuestPanicInformation$hyper_v extends GuestPanicInformation$$base, GuestPanicInformationHyperV {
+export interface GuestPanicInformation$hyper_v extends GuestPanicInformationBase, GuestPanicInformationHyperV {
   type: 'hyper-v';
 }
 
@@ -779,7 +779,7 @@ export interface GuestPanicInformation$hyper_v extends GuestPanicInformation$$ba
  *
  * s390 guest panic information type (Since: 2.12)
  */
-export interface GuestPanicInformation$s390 extends GuestPanicInformation$$base, GuestPanicInformationS390 {
+export interface GuestPanicInformation$s390 extends GuestPanicInformationBase, GuestPanicInformationS390 {
   type: 's390';
 }
 
@@ -1589,7 +1589,7 @@ export interface QCryptoAkCipherOptionsRSA {
 export type QCryptoAkCipherOptions = QCryptoAkCipherOptions$rsa;
 
 /** The members every `QCryptoAkCipherOptions` has, whatever its `alg`. */
-export interface QCryptoAkCipherOptions$$base {
+export interface QCryptoAkCipherOptionsBase {
   /** encryption cipher algorithm */
   alg: QCryptoAkCipherAlgo;
 }
@@ -1599,7 +1599,7 @@ export interface QCryptoAkCipherOptions$$base {
  *
  * RSA algorithm
  */
-export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base, QCryptoAkCipherOptionsRSA {
+export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptionsBase, QCryptoAkCipherOptionsRSA {
   alg: 'rsa';
 }
 
@@ -2110,18 +2110,18 @@ export type ImageInfoSpecific =
   | ImageInfoSpecific$file;
 
 /** The members every `ImageInfoSpecific` has, whatever its `type`. */
-export interface ImageInfoSpecific$$base {
+export interface ImageInfoSpecificBase {
   /** block driver name */
   type: ImageInfoSpecificKind | (string & {});
 }
 
 /** `ImageInfoSpecific` when `type` is `'qcow2'`. */
-export interface ImageInfoSpecific$qcow2 extends ImageInfoSpecific$$base, ImageInfoSpecificQCow2Wrapper {
+export interface ImageInfoSpecific$qcow2 extends ImageInfoSpecificBase, ImageInfoSpecificQCow2Wrapper {
   type: 'qcow2';
 }
 
 /** `ImageInfoSpecific` when `type` is `'vmdk'`. */
-export interface ImageInfoSpecific$vmdk extends ImageInfoSpecific$$base, ImageInfoSpecificVmdkWrapper {
+export interface ImageInfoSpecific$vmdk extends ImageInfoSpecificBase, ImageInfoSpecificVmdkWrapper {
   type: 'vmdk';
 }
 
@@ -2130,7 +2130,7 @@ export interface ImageInfoSpecific$vmdk extends ImageInfoSpecific$$base, ImageIn
  *
  * Since 2.7
  */
-export interface ImageInfoSpecific$luks extends ImageInfoSpecific$$base, ImageInfoSpecificLUKSWrapper {
+export interface ImageInfoSpecific$luks extends ImageInfoSpecificBase, ImageInfoSpecificLUKSWrapper {
   type: 'luks';
 }
 
@@ -2139,7 +2139,7 @@ export interface ImageInfoSpecific$luks extends ImageInfoSpecific$$base, ImageIn
  *
  * Since 6.1
  */
-export interface ImageInfoSpecific$rbd extends ImageInfoSpecific$$base, ImageInfoSpecificRbdWrapper {
+export interface ImageInfoSpecific$rbd extends ImageInfoSpecificBase, ImageInfoSpecificRbdWrapper {
   type: 'rbd';
 }
 
@@ -2148,7 +2148,7 @@ export interface ImageInfoSpecific$rbd extends ImageInfoSpecific$$base, ImageInf
  *
  * Since 8.0
  */
-export interface ImageInfoSpecific$file extends ImageInfoSpecific$$base, ImageInfoSpecificFileWrapper {
+export interface ImageInfoSpecific$file extends ImageInfoSpecificBase, ImageInfoSpecificFileWrapper {
   type: 'file';
 }
 
@@ -3260,13 +3260,13 @@ export type BlockStatsSpecific =
   | BlockStatsSpecific$vvfat;
 
 /** The members every `BlockStatsSpecific` has, whatever its `driver`. */
-export interface BlockStatsSpecific$$base {
+export interface BlockStatsSpecificBase {
   /** block driver name */
   driver: BlockdevDriver | (string & {});
 }
 
 /** `BlockStatsSpecific` when `driver` is `'file'`. */
-export interface BlockStatsSpecific$file extends BlockStatsSpecific$$base, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$file extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'file';
 }
 
@@ -3275,7 +3275,7 @@ export interface BlockStatsSpecific$file extends BlockStatsSpecific$$base, Block
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockStatsSpecific$host_device extends BlockStatsSpecific$$base, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$host_device extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'host_device';
 }
 
@@ -3284,12 +3284,12 @@ export interface BlockStatsSpecific$host_device extends BlockStatsSpecific$$base
  *
  * Since 2.12
  */
-export interface BlockStatsSpecific$nvme extends BlockStatsSpecific$$base, BlockStatsSpecificNvme {
+export interface BlockStatsSpecific$nvme extends BlockStatsSpecificBase, BlockStatsSpecificNvme {
   driver: 'nvme';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'blkdebug'`. */
-export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecificBase {
   driver: 'blkdebug';
 }
 
@@ -3298,7 +3298,7 @@ export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecific$$base {
  *
  * Since 3.0
  */
-export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecificBase {
   driver: 'blklogwrites';
 }
 
@@ -3307,22 +3307,22 @@ export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecific$$bas
  *
  * Since 4.2
  */
-export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecificBase {
   driver: 'blkreplay';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'blkverify'`. */
-export interface BlockStatsSpecific$blkverify extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkverify extends BlockStatsSpecificBase {
   driver: 'blkverify';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'bochs'`. */
-export interface BlockStatsSpecific$bochs extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$bochs extends BlockStatsSpecificBase {
   driver: 'bochs';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'cloop'`. */
-export interface BlockStatsSpecific$cloop extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$cloop extends BlockStatsSpecificBase {
   driver: 'cloop';
 }
 
@@ -3331,7 +3331,7 @@ export interface BlockStatsSpecific$cloop extends BlockStatsSpecific$$base {
  *
  * Since 5.0
  */
-export interface BlockStatsSpecific$compress extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$compress extends BlockStatsSpecificBase {
   driver: 'compress';
 }
 
@@ -3340,7 +3340,7 @@ export interface BlockStatsSpecific$compress extends BlockStatsSpecific$$base {
  *
  * Since 6.2
  */
-export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecificBase {
   driver: 'copy-before-write';
 }
 
@@ -3349,12 +3349,12 @@ export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecific
  *
  * Since 3.0
  */
-export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecificBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'dmg'`. */
-export interface BlockStatsSpecific$dmg extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$dmg extends BlockStatsSpecificBase {
   driver: 'dmg';
 }
 
@@ -3363,17 +3363,17 @@ export interface BlockStatsSpecific$dmg extends BlockStatsSpecific$$base {
  *
  * Since 7.0
  */
-export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecificBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ftp'`. */
-export interface BlockStatsSpecific$ftp extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ftp extends BlockStatsSpecificBase {
   driver: 'ftp';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ftps'`. */
-export interface BlockStatsSpecific$ftps extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ftps extends BlockStatsSpecificBase {
   driver: 'ftps';
 }
 
@@ -3383,7 +3383,7 @@ export interface BlockStatsSpecific$ftps extends BlockStatsSpecific$$base {
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockStatsSpecific$gluster extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$gluster extends BlockStatsSpecificBase {
   driver: 'gluster';
 }
 
@@ -3392,17 +3392,17 @@ export interface BlockStatsSpecific$gluster extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecificBase {
   driver: 'host_cdrom';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'http'`. */
-export interface BlockStatsSpecific$http extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$http extends BlockStatsSpecificBase {
   driver: 'http';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'https'`. */
-export interface BlockStatsSpecific$https extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$https extends BlockStatsSpecificBase {
   driver: 'https';
 }
 
@@ -3411,37 +3411,37 @@ export interface BlockStatsSpecific$https extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$io_uring extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$io_uring extends BlockStatsSpecificBase {
   driver: 'io_uring';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'iscsi'`. */
-export interface BlockStatsSpecific$iscsi extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$iscsi extends BlockStatsSpecificBase {
   driver: 'iscsi';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'luks'`. */
-export interface BlockStatsSpecific$luks extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$luks extends BlockStatsSpecificBase {
   driver: 'luks';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'nbd'`. */
-export interface BlockStatsSpecific$nbd extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nbd extends BlockStatsSpecificBase {
   driver: 'nbd';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'nfs'`. */
-export interface BlockStatsSpecific$nfs extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nfs extends BlockStatsSpecificBase {
   driver: 'nfs';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'null-aio'`. */
-export interface BlockStatsSpecific$null_aio extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$null_aio extends BlockStatsSpecificBase {
   driver: 'null-aio';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'null-co'`. */
-export interface BlockStatsSpecific$null_co extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$null_co extends BlockStatsSpecificBase {
   driver: 'null-co';
 }
 
@@ -3450,47 +3450,47 @@ export interface BlockStatsSpecific$null_co extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecificBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'parallels'`. */
-export interface BlockStatsSpecific$parallels extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$parallels extends BlockStatsSpecificBase {
   driver: 'parallels';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'preallocate'`. */
-export interface BlockStatsSpecific$preallocate extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$preallocate extends BlockStatsSpecificBase {
   driver: 'preallocate';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qcow'`. */
-export interface BlockStatsSpecific$qcow extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qcow extends BlockStatsSpecificBase {
   driver: 'qcow';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qcow2'`. */
-export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecificBase {
   driver: 'qcow2';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qed'`. */
-export interface BlockStatsSpecific$qed extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qed extends BlockStatsSpecificBase {
   driver: 'qed';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'quorum'`. */
-export interface BlockStatsSpecific$quorum extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$quorum extends BlockStatsSpecificBase {
   driver: 'quorum';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'raw'`. */
-export interface BlockStatsSpecific$raw extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$raw extends BlockStatsSpecificBase {
   driver: 'raw';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'rbd'`. */
-export interface BlockStatsSpecific$rbd extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$rbd extends BlockStatsSpecificBase {
   driver: 'rbd';
 }
 
@@ -3499,12 +3499,12 @@ export interface BlockStatsSpecific$rbd extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockStatsSpecific$replication extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$replication extends BlockStatsSpecificBase {
   driver: 'replication';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ssh'`. */
-export interface BlockStatsSpecific$ssh extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ssh extends BlockStatsSpecificBase {
   driver: 'ssh';
 }
 
@@ -3513,17 +3513,17 @@ export interface BlockStatsSpecific$ssh extends BlockStatsSpecific$$base {
  *
  * Since 2.11
  */
-export interface BlockStatsSpecific$throttle extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$throttle extends BlockStatsSpecificBase {
   driver: 'throttle';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vdi'`. */
-export interface BlockStatsSpecific$vdi extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vdi extends BlockStatsSpecificBase {
   driver: 'vdi';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vhdx'`. */
-export interface BlockStatsSpecific$vhdx extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vhdx extends BlockStatsSpecificBase {
   driver: 'vhdx';
 }
 
@@ -3532,7 +3532,7 @@ export interface BlockStatsSpecific$vhdx extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -3541,7 +3541,7 @@ export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecif
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -3550,22 +3550,22 @@ export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpec
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vmdk'`. */
-export interface BlockStatsSpecific$vmdk extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vmdk extends BlockStatsSpecificBase {
   driver: 'vmdk';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vpc'`. */
-export interface BlockStatsSpecific$vpc extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vpc extends BlockStatsSpecificBase {
   driver: 'vpc';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vvfat'`. */
-export interface BlockStatsSpecific$vvfat extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vvfat extends BlockStatsSpecificBase {
   driver: 'vvfat';
 }
 
@@ -3731,7 +3731,7 @@ export type BlockJobInfo =
   | BlockJobInfo$snapshot_delete;
 
 /** The members every `BlockJobInfo` has, whatever its `type`. */
-export interface BlockJobInfo$$base {
+export interface BlockJobInfoBase {
   /** the job type ('stream' for image streaming) */
   type: JobType | (string & {});
   /**
@@ -3799,7 +3799,7 @@ export interface BlockJobInfo$$base {
  *
  * drive mirror job type, see "drive-mirror"
  */
-export interface BlockJobInfo$mirror extends BlockJobInfo$$base, BlockJobInfoMirror {
+export interface BlockJobInfo$mirror extends BlockJobInfoBase, BlockJobInfoMirror {
   type: 'mirror';
 }
 
@@ -3808,7 +3808,7 @@ export interface BlockJobInfo$mirror extends BlockJobInfo$$base, BlockJobInfoMir
  *
  * block commit job type, see "block-commit"
  */
-export interface BlockJobInfo$commit extends BlockJobInfo$$base {
+export interface BlockJobInfo$commit extends BlockJobInfoBase {
   type: 'commit';
 }
 
@@ -3817,7 +3817,7 @@ export interface BlockJobInfo$commit extends BlockJobInfo$$base {
  *
  * block stream job type, see "block-stream"
  */
-export interface BlockJobInfo$stream extends BlockJobInfo$$base {
+export interface BlockJobInfo$stream extends BlockJobInfoBase {
   type: 'stream';
 }
 
@@ -3826,7 +3826,7 @@ export interface BlockJobInfo$stream extends BlockJobInfo$$base {
  *
  * drive backup job type, see "drive-backup"
  */
-export interface BlockJobInfo$backup extends BlockJobInfo$$base {
+export interface BlockJobInfo$backup extends BlockJobInfoBase {
   type: 'backup';
 }
 
@@ -3835,7 +3835,7 @@ export interface BlockJobInfo$backup extends BlockJobInfo$$base {
  *
  * image creation job type, see "blockdev-create" (since 3.0)
  */
-export interface BlockJobInfo$create extends BlockJobInfo$$base {
+export interface BlockJobInfo$create extends BlockJobInfoBase {
   type: 'create';
 }
 
@@ -3845,7 +3845,7 @@ export interface BlockJobInfo$create extends BlockJobInfo$$base {
  * image options amend job type, see "x-blockdev-amend" (since
  * 5.1)
  */
-export interface BlockJobInfo$amend extends BlockJobInfo$$base {
+export interface BlockJobInfo$amend extends BlockJobInfoBase {
   type: 'amend';
 }
 
@@ -3855,7 +3855,7 @@ export interface BlockJobInfo$amend extends BlockJobInfo$$base {
  * snapshot load job type, see "snapshot-load" (since
  * 6.0)
  */
-export interface BlockJobInfo$snapshot_load extends BlockJobInfo$$base {
+export interface BlockJobInfo$snapshot_load extends BlockJobInfoBase {
   type: 'snapshot-load';
 }
 
@@ -3865,7 +3865,7 @@ export interface BlockJobInfo$snapshot_load extends BlockJobInfo$$base {
  * snapshot save job type, see "snapshot-save" (since
  * 6.0)
  */
-export interface BlockJobInfo$snapshot_save extends BlockJobInfo$$base {
+export interface BlockJobInfo$snapshot_save extends BlockJobInfoBase {
   type: 'snapshot-save';
 }
 
@@ -3875,7 +3875,7 @@ export interface BlockJobInfo$snapshot_save extends BlockJobInfo$$base {
  * snapshot delete job type, see "snapshot-delete"
  * (since 6.0)
  */
-export interface BlockJobInfo$snapshot_delete extends BlockJobInfo$$base {
+export interface BlockJobInfo$snapshot_delete extends BlockJobInfoBase {
   type: 'snapshot-delete';
 }
 
@@ -4915,7 +4915,7 @@ export type BlockJobChangeOptions =
   | BlockJobChangeOptions$snapshot_delete;
 
 /** The members every `BlockJobChangeOptions` has, whatever its `type`. */
-export interface BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptionsBase {
   /** The job identifier */
   id: string;
   /** The job type */
@@ -4927,7 +4927,7 @@ export interface BlockJobChangeOptions$$base {
  *
  * drive mirror job type, see "drive-mirror"
  */
-export interface BlockJobChangeOptions$mirror extends BlockJobChangeOptions$$base, BlockJobChangeOptionsMirror {
+export interface BlockJobChangeOptions$mirror extends BlockJobChangeOptionsBase, BlockJobChangeOptionsMirror {
   type: 'mirror';
 }
 
@@ -4936,7 +4936,7 @@ export interface BlockJobChangeOptions$mirror extends BlockJobChangeOptions$$bas
  *
  * block commit job type, see "block-commit"
  */
-export interface BlockJobChangeOptions$commit extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$commit extends BlockJobChangeOptionsBase {
   type: 'commit';
 }
 
@@ -4945,7 +4945,7 @@ export interface BlockJobChangeOptions$commit extends BlockJobChangeOptions$$bas
  *
  * block stream job type, see "block-stream"
  */
-export interface BlockJobChangeOptions$stream extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$stream extends BlockJobChangeOptionsBase {
   type: 'stream';
 }
 
@@ -4954,7 +4954,7 @@ export interface BlockJobChangeOptions$stream extends BlockJobChangeOptions$$bas
  *
  * drive backup job type, see "drive-backup"
  */
-export interface BlockJobChangeOptions$backup extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$backup extends BlockJobChangeOptionsBase {
   type: 'backup';
 }
 
@@ -4963,7 +4963,7 @@ export interface BlockJobChangeOptions$backup extends BlockJobChangeOptions$$bas
  *
  * image creation job type, see "blockdev-create" (since 3.0)
  */
-export interface BlockJobChangeOptions$create extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$create extends BlockJobChangeOptionsBase {
   type: 'create';
 }
 
@@ -4973,7 +4973,7 @@ export interface BlockJobChangeOptions$create extends BlockJobChangeOptions$$bas
  * image options amend job type, see "x-blockdev-amend" (since
  * 5.1)
  */
-export interface BlockJobChangeOptions$amend extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$amend extends BlockJobChangeOptionsBase {
   type: 'amend';
 }
 
@@ -4983,7 +4983,7 @@ export interface BlockJobChangeOptions$amend extends BlockJobChangeOptions$$base
  * snapshot load job type, see "snapshot-load" (since
  * 6.0)
  */
-export interface BlockJobChangeOptions$snapshot_load extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$snapshot_load extends BlockJobChangeOptionsBase {
   type: 'snapshot-load';
 }
 
@@ -4993,7 +4993,7 @@ export interface BlockJobChangeOptions$snapshot_load extends BlockJobChangeOptio
  * snapshot save job type, see "snapshot-save" (since
  * 6.0)
  */
-export interface BlockJobChangeOptions$snapshot_save extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$snapshot_save extends BlockJobChangeOptionsBase {
   type: 'snapshot-save';
 }
 
@@ -5003,7 +5003,7 @@ export interface BlockJobChangeOptions$snapshot_save extends BlockJobChangeOptio
  * snapshot delete job type, see "snapshot-delete"
  * (since 6.0)
  */
-export interface BlockJobChangeOptions$snapshot_delete extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$snapshot_delete extends BlockJobChangeOptionsBase {
   type: 'snapshot-delete';
 }
 
@@ -5409,7 +5409,7 @@ export type BlockdevQcowEncryptionFormat =
 export type BlockdevQcowEncryption = BlockdevQcowEncryption$aes;
 
 /** The members every `BlockdevQcowEncryption` has, whatever its `format`. */
-export interface BlockdevQcowEncryption$$base {
+export interface BlockdevQcowEncryptionBase {
   /** encryption format */
   format: BlockdevQcowEncryptionFormat;
 }
@@ -5419,7 +5419,7 @@ export interface BlockdevQcowEncryption$$base {
  *
  * AES-CBC with plain64 initialization vectors
  */
-export interface BlockdevQcowEncryption$aes extends BlockdevQcowEncryption$$base, QCryptoBlockOptionsQCow {
+export interface BlockdevQcowEncryption$aes extends BlockdevQcowEncryptionBase, QCryptoBlockOptionsQCow {
   format: 'aes';
 }
 
@@ -5445,7 +5445,7 @@ export type BlockdevQcow2EncryptionFormat =
 export type BlockdevQcow2Encryption = BlockdevQcow2Encryption$aes | BlockdevQcow2Encryption$luks;
 
 /** The members every `BlockdevQcow2Encryption` has, whatever its `format`. */
-export interface BlockdevQcow2Encryption$$base {
+export interface BlockdevQcow2EncryptionBase {
   /** encryption format */
   format: BlockdevQcow2EncryptionFormat;
 }
@@ -5455,12 +5455,12 @@ export interface BlockdevQcow2Encryption$$base {
  *
  * AES-CBC with plain64 initialization vectors
  */
-export interface BlockdevQcow2Encryption$aes extends BlockdevQcow2Encryption$$base, QCryptoBlockOptionsQCow {
+export interface BlockdevQcow2Encryption$aes extends BlockdevQcow2EncryptionBase, QCryptoBlockOptionsQCow {
   format: 'aes';
 }
 
 /** `BlockdevQcow2Encryption` when `format` is `'luks'`. */
-export interface BlockdevQcow2Encryption$luks extends BlockdevQcow2Encryption$$base, QCryptoBlockOptionsLUKS {
+export interface BlockdevQcow2Encryption$luks extends BlockdevQcow2EncryptionBase, QCryptoBlockOptionsLUKS {
   format: 'luks';
 }
 
@@ -5618,7 +5618,7 @@ export interface SshHostKeyHash {
 export type SshHostKeyCheck = SshHostKeyCheck$hash | SshHostKeyCheck$none | SshHostKeyCheck$known_hosts;
 
 /** The members every `SshHostKeyCheck` has, whatever its `mode`. */
-export interface SshHostKeyCheck$$base {
+export interface SshHostKeyCheckBase {
   /** How to check the host key */
   mode: SshHostKeyCheckMode;
 }
@@ -5628,7 +5628,7 @@ export interface SshHostKeyCheck$$base {
  *
  * Compare the host key with a given hash
  */
-export interface SshHostKeyCheck$hash extends SshHostKeyCheck$$base, SshHostKeyHash {
+export interface SshHostKeyCheck$hash extends SshHostKeyCheckBase, SshHostKeyHash {
   mode: 'hash';
 }
 
@@ -5637,7 +5637,7 @@ export interface SshHostKeyCheck$hash extends SshHostKeyCheck$$base, SshHostKeyH
  *
  * Don't check the host key at all
  */
-export interface SshHostKeyCheck$none extends SshHostKeyCheck$$base {
+export interface SshHostKeyCheck$none extends SshHostKeyCheckBase {
   mode: 'none';
 }
 
@@ -5646,7 +5646,7 @@ export interface SshHostKeyCheck$none extends SshHostKeyCheck$$base {
  *
  * Check the host key against the known_hosts file
  */
-export interface SshHostKeyCheck$known_hosts extends SshHostKeyCheck$$base {
+export interface SshHostKeyCheck$known_hosts extends SshHostKeyCheckBase {
   mode: 'known_hosts';
 }
 
@@ -6186,7 +6186,7 @@ export type RbdEncryptionOptions =
   RbdEncryptionOptions$luks | RbdEncryptionOptions$luks2 | RbdEncryptionOptions$luks_any;
 
 /** The members every `RbdEncryptionOptions` has, whatever its `format`. */
-export interface RbdEncryptionOptions$$base {
+export interface RbdEncryptionOptionsBase {
   /** Encryption format. */
   format: RbdImageEncryptionFormat;
   /**
@@ -6199,12 +6199,12 @@ export interface RbdEncryptionOptions$$base {
 }
 
 /** `RbdEncryptionOptions` when `format` is `'luks'`. */
-export interface RbdEncryptionOptions$luks extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKS {
+export interface RbdEncryptionOptions$luks extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKS {
   format: 'luks';
 }
 
 /** `RbdEncryptionOptions` when `format` is `'luks2'`. */
-export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKS2 {
+export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKS2 {
   format: 'luks2';
 }
 
@@ -6213,7 +6213,7 @@ export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptions$$base, 
  *
  * Used for opening either luks or luks2 (Since 8.0)
  */
-export interface RbdEncryptionOptions$luks_any extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKSAny {
+export interface RbdEncryptionOptions$luks_any extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKSAny {
   format: 'luks-any';
 }
 
@@ -6222,20 +6222,20 @@ export type RbdEncryptionCreateOptions =
   RbdEncryptionCreateOptions$luks | RbdEncryptionCreateOptions$luks2 | RbdEncryptionCreateOptions$luks_any;
 
 /** The members every `RbdEncryptionCreateOptions` has, whatever its `format`. */
-export interface RbdEncryptionCreateOptions$$base {
+export interface RbdEncryptionCreateOptionsBase {
   /** Encryption format. */
   format: RbdImageEncryptionFormat;
 }
 
 /** `RbdEncryptionCreateOptions` when `format` is `'luks'`. */
 export interface RbdEncryptionCreateOptions$luks
-  extends RbdEncryptionCreateOptions$$base, RbdEncryptionCreateOptionsLUKS {
+  extends RbdEncryptionCreateOptionsBase, RbdEncryptionCreateOptionsLUKS {
   format: 'luks';
 }
 
 /** `RbdEncryptionCreateOptions` when `format` is `'luks2'`. */
 export interface RbdEncryptionCreateOptions$luks2
-  extends RbdEncryptionCreateOptions$$base, RbdEncryptionCreateOptionsLUKS2 {
+  extends RbdEncryptionCreateOptionsBase, RbdEncryptionCreateOptionsLUKS2 {
   format: 'luks2';
 }
 
@@ -6244,7 +6244,7 @@ export interface RbdEncryptionCreateOptions$luks2
  *
  * Used for opening either luks or luks2 (Since 8.0)
  */
-export interface RbdEncryptionCreateOptions$luks_any extends RbdEncryptionCreateOptions$$base {
+export interface RbdEncryptionCreateOptions$luks_any extends RbdEncryptionCreateOptionsBase {
   format: 'luks-any';
 }
 
@@ -6729,7 +6729,7 @@ export type BlockdevOptions =
   | BlockdevOptions$vvfat;
 
 /** The members every `BlockdevOptions` has, whatever its `driver`. */
-export interface BlockdevOptions$$base {
+export interface BlockdevOptionsBase {
   /** block driver name */
   driver: BlockdevDriver;
   /**
@@ -6781,7 +6781,7 @@ export interface BlockdevOptions$$base {
 }
 
 /** `BlockdevOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevOptions$blkdebug extends BlockdevOptions$$base, BlockdevOptionsBlkdebug {
+export interface BlockdevOptions$blkdebug extends BlockdevOptionsBase, BlockdevOptionsBlkdebug {
   driver: 'blkdebug';
 }
 
@@ -6790,12 +6790,12 @@ export interface BlockdevOptions$blkdebug extends BlockdevOptions$$base, Blockde
  *
  * Since 3.0
  */
-export interface BlockdevOptions$blklogwrites extends BlockdevOptions$$base, BlockdevOptionsBlklogwrites {
+export interface BlockdevOptions$blklogwrites extends BlockdevOptionsBase, BlockdevOptionsBlklogwrites {
   driver: 'blklogwrites';
 }
 
 /** `BlockdevOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevOptions$blkverify extends BlockdevOptions$$base, BlockdevOptionsBlkverify {
+export interface BlockdevOptions$blkverify extends BlockdevOptionsBase, BlockdevOptionsBlkverify {
   driver: 'blkverify';
 }
 
@@ -6804,17 +6804,17 @@ export interface BlockdevOptions$blkverify extends BlockdevOptions$$base, Blockd
  *
  * Since 4.2
  */
-export interface BlockdevOptions$blkreplay extends BlockdevOptions$$base, BlockdevOptionsBlkreplay {
+export interface BlockdevOptions$blkreplay extends BlockdevOptionsBase, BlockdevOptionsBlkreplay {
   driver: 'blkreplay';
 }
 
 /** `BlockdevOptions` when `driver` is `'bochs'`. */
-export interface BlockdevOptions$bochs extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$bochs extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'bochs';
 }
 
 /** `BlockdevOptions` when `driver` is `'cloop'`. */
-export interface BlockdevOptions$cloop extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$cloop extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'cloop';
 }
 
@@ -6823,7 +6823,7 @@ export interface BlockdevOptions$cloop extends BlockdevOptions$$base, BlockdevOp
  *
  * Since 5.0
  */
-export interface BlockdevOptions$compress extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$compress extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'compress';
 }
 
@@ -6832,7 +6832,7 @@ export interface BlockdevOptions$compress extends BlockdevOptions$$base, Blockde
  *
  * Since 6.2
  */
-export interface BlockdevOptions$copy_before_write extends BlockdevOptions$$base, BlockdevOptionsCbw {
+export interface BlockdevOptions$copy_before_write extends BlockdevOptionsBase, BlockdevOptionsCbw {
   driver: 'copy-before-write';
 }
 
@@ -6841,27 +6841,27 @@ export interface BlockdevOptions$copy_before_write extends BlockdevOptions$$base
  *
  * Since 3.0
  */
-export interface BlockdevOptions$copy_on_read extends BlockdevOptions$$base, BlockdevOptionsCor {
+export interface BlockdevOptions$copy_on_read extends BlockdevOptionsBase, BlockdevOptionsCor {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevOptions` when `driver` is `'dmg'`. */
-export interface BlockdevOptions$dmg extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$dmg extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'dmg';
 }
 
 /** `BlockdevOptions` when `driver` is `'file'`. */
-export interface BlockdevOptions$file extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$file extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'file';
 }
 
 /** `BlockdevOptions` when `driver` is `'ftp'`. */
-export interface BlockdevOptions$ftp extends BlockdevOptions$$base, BlockdevOptionsCurlFtp {
+export interface BlockdevOptions$ftp extends BlockdevOptionsBase, BlockdevOptionsCurlFtp {
   driver: 'ftp';
 }
 
 /** `BlockdevOptions` when `driver` is `'ftps'`. */
-export interface BlockdevOptions$ftps extends BlockdevOptions$$base, BlockdevOptionsCurlFtps {
+export interface BlockdevOptions$ftps extends BlockdevOptionsBase, BlockdevOptionsCurlFtps {
   driver: 'ftps';
 }
 
@@ -6871,7 +6871,7 @@ export interface BlockdevOptions$ftps extends BlockdevOptions$$base, BlockdevOpt
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockdevOptions$gluster extends BlockdevOptions$$base, BlockdevOptionsGluster {
+export interface BlockdevOptions$gluster extends BlockdevOptionsBase, BlockdevOptionsGluster {
   driver: 'gluster';
 }
 
@@ -6880,7 +6880,7 @@ export interface BlockdevOptions$gluster extends BlockdevOptions$$base, Blockdev
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevOptions$host_cdrom extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$host_cdrom extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_cdrom';
 }
 
@@ -6889,17 +6889,17 @@ export interface BlockdevOptions$host_cdrom extends BlockdevOptions$$base, Block
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevOptions$host_device extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$host_device extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_device';
 }
 
 /** `BlockdevOptions` when `driver` is `'http'`. */
-export interface BlockdevOptions$http extends BlockdevOptions$$base, BlockdevOptionsCurlHttp {
+export interface BlockdevOptions$http extends BlockdevOptionsBase, BlockdevOptionsCurlHttp {
   driver: 'http';
 }
 
 /** `BlockdevOptions` when `driver` is `'https'`. */
-export interface BlockdevOptions$https extends BlockdevOptions$$base, BlockdevOptionsCurlHttps {
+export interface BlockdevOptions$https extends BlockdevOptionsBase, BlockdevOptionsCurlHttps {
   driver: 'https';
 }
 
@@ -6908,37 +6908,37 @@ export interface BlockdevOptions$https extends BlockdevOptions$$base, BlockdevOp
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$io_uring extends BlockdevOptions$$base, BlockdevOptionsIoUring {
+export interface BlockdevOptions$io_uring extends BlockdevOptionsBase, BlockdevOptionsIoUring {
   driver: 'io_uring';
 }
 
 /** `BlockdevOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevOptions$iscsi extends BlockdevOptions$$base, BlockdevOptionsIscsi {
+export interface BlockdevOptions$iscsi extends BlockdevOptionsBase, BlockdevOptionsIscsi {
   driver: 'iscsi';
 }
 
 /** `BlockdevOptions` when `driver` is `'luks'`. */
-export interface BlockdevOptions$luks extends BlockdevOptions$$base, BlockdevOptionsLUKS {
+export interface BlockdevOptions$luks extends BlockdevOptionsBase, BlockdevOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevOptions` when `driver` is `'nbd'`. */
-export interface BlockdevOptions$nbd extends BlockdevOptions$$base, BlockdevOptionsNbd {
+export interface BlockdevOptions$nbd extends BlockdevOptionsBase, BlockdevOptionsNbd {
   driver: 'nbd';
 }
 
 /** `BlockdevOptions` when `driver` is `'nfs'`. */
-export interface BlockdevOptions$nfs extends BlockdevOptions$$base, BlockdevOptionsNfs {
+export interface BlockdevOptions$nfs extends BlockdevOptionsBase, BlockdevOptionsNfs {
   driver: 'nfs';
 }
 
 /** `BlockdevOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevOptions$null_aio extends BlockdevOptions$$base, BlockdevOptionsNull {
+export interface BlockdevOptions$null_aio extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-aio';
 }
 
 /** `BlockdevOptions` when `driver` is `'null-co'`. */
-export interface BlockdevOptions$null_co extends BlockdevOptions$$base, BlockdevOptionsNull {
+export interface BlockdevOptions$null_co extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-co';
 }
 
@@ -6947,7 +6947,7 @@ export interface BlockdevOptions$null_co extends BlockdevOptions$$base, Blockdev
  *
  * Since 2.12
  */
-export interface BlockdevOptions$nvme extends BlockdevOptions$$base, BlockdevOptionsNVMe {
+export interface BlockdevOptions$nvme extends BlockdevOptionsBase, BlockdevOptionsNVMe {
   driver: 'nvme';
 }
 
@@ -6956,47 +6956,47 @@ export interface BlockdevOptions$nvme extends BlockdevOptions$$base, BlockdevOpt
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$nvme_io_uring extends BlockdevOptions$$base, BlockdevOptionsNvmeIoUring {
+export interface BlockdevOptions$nvme_io_uring extends BlockdevOptionsBase, BlockdevOptionsNvmeIoUring {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevOptions` when `driver` is `'parallels'`. */
-export interface BlockdevOptions$parallels extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$parallels extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'parallels';
 }
 
 /** `BlockdevOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevOptions$preallocate extends BlockdevOptions$$base, BlockdevOptionsPreallocate {
+export interface BlockdevOptions$preallocate extends BlockdevOptionsBase, BlockdevOptionsPreallocate {
   driver: 'preallocate';
 }
 
 /** `BlockdevOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevOptions$qcow2 extends BlockdevOptions$$base, BlockdevOptionsQcow2 {
+export interface BlockdevOptions$qcow2 extends BlockdevOptionsBase, BlockdevOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevOptions` when `driver` is `'qcow'`. */
-export interface BlockdevOptions$qcow extends BlockdevOptions$$base, BlockdevOptionsQcow {
+export interface BlockdevOptions$qcow extends BlockdevOptionsBase, BlockdevOptionsQcow {
   driver: 'qcow';
 }
 
 /** `BlockdevOptions` when `driver` is `'qed'`. */
-export interface BlockdevOptions$qed extends BlockdevOptions$$base, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$qed extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'qed';
 }
 
 /** `BlockdevOptions` when `driver` is `'quorum'`. */
-export interface BlockdevOptions$quorum extends BlockdevOptions$$base, BlockdevOptionsQuorum {
+export interface BlockdevOptions$quorum extends BlockdevOptionsBase, BlockdevOptionsQuorum {
   driver: 'quorum';
 }
 
 /** `BlockdevOptions` when `driver` is `'raw'`. */
-export interface BlockdevOptions$raw extends BlockdevOptions$$base, BlockdevOptionsRaw {
+export interface BlockdevOptions$raw extends BlockdevOptionsBase, BlockdevOptionsRaw {
   driver: 'raw';
 }
 
 /** `BlockdevOptions` when `driver` is `'rbd'`. */
-export interface BlockdevOptions$rbd extends BlockdevOptions$$base, BlockdevOptionsRbd {
+export interface BlockdevOptions$rbd extends BlockdevOptionsBase, BlockdevOptionsRbd {
   driver: 'rbd';
 }
 
@@ -7005,7 +7005,7 @@ export interface BlockdevOptions$rbd extends BlockdevOptions$$base, BlockdevOpti
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevOptions$replication extends BlockdevOptions$$base, BlockdevOptionsReplication {
+export interface BlockdevOptions$replication extends BlockdevOptionsBase, BlockdevOptionsReplication {
   driver: 'replication';
 }
 
@@ -7014,12 +7014,12 @@ export interface BlockdevOptions$replication extends BlockdevOptions$$base, Bloc
  *
  * Since 7.0
  */
-export interface BlockdevOptions$snapshot_access extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$snapshot_access extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevOptions` when `driver` is `'ssh'`. */
-export interface BlockdevOptions$ssh extends BlockdevOptions$$base, BlockdevOptionsSsh {
+export interface BlockdevOptions$ssh extends BlockdevOptionsBase, BlockdevOptionsSsh {
   driver: 'ssh';
 }
 
@@ -7028,17 +7028,17 @@ export interface BlockdevOptions$ssh extends BlockdevOptions$$base, BlockdevOpti
  *
  * Since 2.11
  */
-export interface BlockdevOptions$throttle extends BlockdevOptions$$base, BlockdevOptionsThrottle {
+export interface BlockdevOptions$throttle extends BlockdevOptionsBase, BlockdevOptionsThrottle {
   driver: 'throttle';
 }
 
 /** `BlockdevOptions` when `driver` is `'vdi'`. */
-export interface BlockdevOptions$vdi extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vdi extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vdi';
 }
 
 /** `BlockdevOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevOptions$vhdx extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vhdx extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vhdx';
 }
 
@@ -7047,7 +7047,7 @@ export interface BlockdevOptions$vhdx extends BlockdevOptions$$base, BlockdevOpt
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVfioPci {
+export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVfioPci {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -7056,8 +7056,7 @@ export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptions$$ba
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vhost_user
-  extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVhostUser {
+export interface BlockdevOptions$virtio_blk_vhost_user extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostUser {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -7066,23 +7065,22 @@ export interface BlockdevOptions$virtio_blk_vhost_user
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vhost_vdpa
-  extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVhostVdpa {
+export interface BlockdevOptions$virtio_blk_vhost_vdpa extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostVdpa {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevOptions$vmdk extends BlockdevOptions$$base, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$vmdk extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'vmdk';
 }
 
 /** `BlockdevOptions` when `driver` is `'vpc'`. */
-export interface BlockdevOptions$vpc extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vpc extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vpc';
 }
 
 /** `BlockdevOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevOptions$vvfat extends BlockdevOptions$$base, BlockdevOptionsVVFAT {
+export interface BlockdevOptions$vvfat extends BlockdevOptionsBase, BlockdevOptionsVVFAT {
   driver: 'vvfat';
 }
 
@@ -7673,13 +7671,13 @@ export type BlockdevCreateOptions =
   | BlockdevCreateOptions$vvfat;
 
 /** The members every `BlockdevCreateOptions` has, whatever its `driver`. */
-export interface BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptionsBase {
   /** block driver to create the image format */
   driver: BlockdevDriver;
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'file'`. */
-export interface BlockdevCreateOptions$file extends BlockdevCreateOptions$$base, BlockdevCreateOptionsFile {
+export interface BlockdevCreateOptions$file extends BlockdevCreateOptionsBase, BlockdevCreateOptionsFile {
   driver: 'file';
 }
 
@@ -7689,72 +7687,72 @@ export interface BlockdevCreateOptions$file extends BlockdevCreateOptions$$base,
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockdevCreateOptions$gluster extends BlockdevCreateOptions$$base, BlockdevCreateOptionsGluster {
+export interface BlockdevCreateOptions$gluster extends BlockdevCreateOptionsBase, BlockdevCreateOptionsGluster {
   driver: 'gluster';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'luks'`. */
-export interface BlockdevCreateOptions$luks extends BlockdevCreateOptions$$base, BlockdevCreateOptionsLUKS {
+export interface BlockdevCreateOptions$luks extends BlockdevCreateOptionsBase, BlockdevCreateOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'nfs'`. */
-export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptions$$base, BlockdevCreateOptionsNfs {
+export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptionsBase, BlockdevCreateOptionsNfs {
   driver: 'nfs';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'parallels'`. */
-export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptions$$base, BlockdevCreateOptionsParallels {
+export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptionsBase, BlockdevCreateOptionsParallels {
   driver: 'parallels';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qcow'`. */
-export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQcow {
+export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow {
   driver: 'qcow';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQcow2 {
+export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qed'`. */
-export interface BlockdevCreateOptions$qed extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQed {
+export interface BlockdevCreateOptions$qed extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQed {
   driver: 'qed';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'rbd'`. */
-export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptions$$base, BlockdevCreateOptionsRbd {
+export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptionsBase, BlockdevCreateOptionsRbd {
   driver: 'rbd';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ssh'`. */
-export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptions$$base, BlockdevCreateOptionsSsh {
+export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptionsBase, BlockdevCreateOptionsSsh {
   driver: 'ssh';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vdi'`. */
-export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVdi {
+export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVdi {
   driver: 'vdi';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVhdx {
+export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVhdx {
   driver: 'vhdx';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVmdk {
+export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVmdk {
   driver: 'vmdk';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vpc'`. */
-export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVpc {
+export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVpc {
   driver: 'vpc';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptionsBase {
   driver: 'blkdebug';
 }
 
@@ -7763,7 +7761,7 @@ export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptions$$b
  *
  * Since 3.0
  */
-export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptionsBase {
   driver: 'blklogwrites';
 }
 
@@ -7772,22 +7770,22 @@ export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOption
  *
  * Since 4.2
  */
-export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptionsBase {
   driver: 'blkreplay';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptionsBase {
   driver: 'blkverify';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'bochs'`. */
-export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptionsBase {
   driver: 'bochs';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'cloop'`. */
-export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptionsBase {
   driver: 'cloop';
 }
 
@@ -7796,7 +7794,7 @@ export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptions$$base
  *
  * Since 5.0
  */
-export interface BlockdevCreateOptions$compress extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$compress extends BlockdevCreateOptionsBase {
   driver: 'compress';
 }
 
@@ -7805,7 +7803,7 @@ export interface BlockdevCreateOptions$compress extends BlockdevCreateOptions$$b
  *
  * Since 6.2
  */
-export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptionsBase {
   driver: 'copy-before-write';
 }
 
@@ -7814,12 +7812,12 @@ export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateO
  *
  * Since 3.0
  */
-export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptionsBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'dmg'`. */
-export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptionsBase {
   driver: 'dmg';
 }
 
@@ -7828,17 +7826,17 @@ export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptions$$base {
  *
  * Since 7.0
  */
-export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptionsBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ftp'`. */
-export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptionsBase {
   driver: 'ftp';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ftps'`. */
-export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptionsBase {
   driver: 'ftps';
 }
 
@@ -7847,7 +7845,7 @@ export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptions$$base 
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptionsBase {
   driver: 'host_cdrom';
 }
 
@@ -7856,17 +7854,17 @@ export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptions$
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptionsBase {
   driver: 'host_device';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'http'`. */
-export interface BlockdevCreateOptions$http extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$http extends BlockdevCreateOptionsBase {
   driver: 'http';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'https'`. */
-export interface BlockdevCreateOptions$https extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$https extends BlockdevCreateOptionsBase {
   driver: 'https';
 }
 
@@ -7875,27 +7873,27 @@ export interface BlockdevCreateOptions$https extends BlockdevCreateOptions$$base
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptionsBase {
   driver: 'io_uring';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptionsBase {
   driver: 'iscsi';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'nbd'`. */
-export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptionsBase {
   driver: 'nbd';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptionsBase {
   driver: 'null-aio';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'null-co'`. */
-export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptionsBase {
   driver: 'null-co';
 }
 
@@ -7904,7 +7902,7 @@ export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptions$$ba
  *
  * Since 2.12
  */
-export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptionsBase {
   driver: 'nvme';
 }
 
@@ -7913,22 +7911,22 @@ export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptions$$base 
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptionsBase {
   driver: 'preallocate';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'quorum'`. */
-export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptionsBase {
   driver: 'quorum';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'raw'`. */
-export interface BlockdevCreateOptions$raw extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$raw extends BlockdevCreateOptionsBase {
   driver: 'raw';
 }
 
@@ -7937,7 +7935,7 @@ export interface BlockdevCreateOptions$raw extends BlockdevCreateOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevCreateOptions$replication extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$replication extends BlockdevCreateOptionsBase {
   driver: 'replication';
 }
 
@@ -7946,7 +7944,7 @@ export interface BlockdevCreateOptions$replication extends BlockdevCreateOptions
  *
  * Since 2.11
  */
-export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptionsBase {
   driver: 'throttle';
 }
 
@@ -7955,7 +7953,7 @@ export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptions$$b
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -7964,7 +7962,7 @@ export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreat
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -7973,12 +7971,12 @@ export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCre
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptionsBase {
   driver: 'vvfat';
 }
 
@@ -8055,23 +8053,23 @@ export type BlockdevAmendOptions =
   | BlockdevAmendOptions$vvfat;
 
 /** The members every `BlockdevAmendOptions` has, whatever its `driver`. */
-export interface BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptionsBase {
   /** Block driver of the node to amend. */
   driver: BlockdevDriver;
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'luks'`. */
-export interface BlockdevAmendOptions$luks extends BlockdevAmendOptions$$base, BlockdevAmendOptionsLUKS {
+export interface BlockdevAmendOptions$luks extends BlockdevAmendOptionsBase, BlockdevAmendOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptions$$base, BlockdevAmendOptionsQcow2 {
+export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptionsBase, BlockdevAmendOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptionsBase {
   driver: 'blkdebug';
 }
 
@@ -8080,7 +8078,7 @@ export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptions$$bas
  *
  * Since 3.0
  */
-export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptionsBase {
   driver: 'blklogwrites';
 }
 
@@ -8089,22 +8087,22 @@ export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptions$
  *
  * Since 4.2
  */
-export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptionsBase {
   driver: 'blkreplay';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptionsBase {
   driver: 'blkverify';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'bochs'`. */
-export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptionsBase {
   driver: 'bochs';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'cloop'`. */
-export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptionsBase {
   driver: 'cloop';
 }
 
@@ -8113,7 +8111,7 @@ export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptions$$base {
  *
  * Since 5.0
  */
-export interface BlockdevAmendOptions$compress extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$compress extends BlockdevAmendOptionsBase {
   driver: 'compress';
 }
 
@@ -8122,7 +8120,7 @@ export interface BlockdevAmendOptions$compress extends BlockdevAmendOptions$$bas
  *
  * Since 6.2
  */
-export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptionsBase {
   driver: 'copy-before-write';
 }
 
@@ -8131,17 +8129,17 @@ export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOpt
  *
  * Since 3.0
  */
-export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptionsBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'dmg'`. */
-export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptionsBase {
   driver: 'dmg';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'file'`. */
-export interface BlockdevAmendOptions$file extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$file extends BlockdevAmendOptionsBase {
   driver: 'file';
 }
 
@@ -8150,17 +8148,17 @@ export interface BlockdevAmendOptions$file extends BlockdevAmendOptions$$base {
  *
  * Since 7.0
  */
-export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptionsBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ftp'`. */
-export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptionsBase {
   driver: 'ftp';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ftps'`. */
-export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptionsBase {
   driver: 'ftps';
 }
 
@@ -8170,7 +8168,7 @@ export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptions$$base {
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptionsBase {
   driver: 'gluster';
 }
 
@@ -8179,7 +8177,7 @@ export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptions$$base
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptionsBase {
   driver: 'host_cdrom';
 }
 
@@ -8188,17 +8186,17 @@ export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptions$$b
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptionsBase {
   driver: 'host_device';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'http'`. */
-export interface BlockdevAmendOptions$http extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$http extends BlockdevAmendOptionsBase {
   driver: 'http';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'https'`. */
-export interface BlockdevAmendOptions$https extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$https extends BlockdevAmendOptionsBase {
   driver: 'https';
 }
 
@@ -8207,32 +8205,32 @@ export interface BlockdevAmendOptions$https extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptionsBase {
   driver: 'io_uring';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptionsBase {
   driver: 'iscsi';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'nbd'`. */
-export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptionsBase {
   driver: 'nbd';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'nfs'`. */
-export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptionsBase {
   driver: 'nfs';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptionsBase {
   driver: 'null-aio';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'null-co'`. */
-export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptionsBase {
   driver: 'null-co';
 }
 
@@ -8241,7 +8239,7 @@ export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptions$$base
  *
  * Since 2.12
  */
-export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptionsBase {
   driver: 'nvme';
 }
 
@@ -8250,42 +8248,42 @@ export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'parallels'`. */
-export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptionsBase {
   driver: 'parallels';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptionsBase {
   driver: 'preallocate';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qcow'`. */
-export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptionsBase {
   driver: 'qcow';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qed'`. */
-export interface BlockdevAmendOptions$qed extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$qed extends BlockdevAmendOptionsBase {
   driver: 'qed';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'quorum'`. */
-export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptionsBase {
   driver: 'quorum';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'raw'`. */
-export interface BlockdevAmendOptions$raw extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$raw extends BlockdevAmendOptionsBase {
   driver: 'raw';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'rbd'`. */
-export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptionsBase {
   driver: 'rbd';
 }
 
@@ -8294,12 +8292,12 @@ export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevAmendOptions$replication extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$replication extends BlockdevAmendOptionsBase {
   driver: 'replication';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ssh'`. */
-export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptionsBase {
   driver: 'ssh';
 }
 
@@ -8308,17 +8306,17 @@ export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptions$$base {
  *
  * Since 2.11
  */
-export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptionsBase {
   driver: 'throttle';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vdi'`. */
-export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptionsBase {
   driver: 'vdi';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptionsBase {
   driver: 'vhdx';
 }
 
@@ -8327,7 +8325,7 @@ export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -8336,7 +8334,7 @@ export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendO
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -8345,22 +8343,22 @@ export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmen
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptionsBase {
   driver: 'vmdk';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vpc'`. */
-export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptionsBase {
   driver: 'vpc';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptionsBase {
   driver: 'vvfat';
 }
 
@@ -8710,7 +8708,7 @@ export type BlockExportOptions =
   BlockExportOptions$nbd | BlockExportOptions$vhost_user_blk | BlockExportOptions$fuse | BlockExportOptions$vduse_blk;
 
 /** The members every `BlockExportOptions` has, whatever its `type`. */
-export interface BlockExportOptions$$base {
+export interface BlockExportOptionsBase {
   /** Block export type */
   type: BlockExportType;
   /**
@@ -8764,7 +8762,7 @@ export interface BlockExportOptions$$base {
  *
  * NBD export
  */
-export interface BlockExportOptions$nbd extends BlockExportOptions$$base, BlockExportOptionsNbd {
+export interface BlockExportOptions$nbd extends BlockExportOptionsBase, BlockExportOptionsNbd {
   type: 'nbd';
 }
 
@@ -8775,7 +8773,7 @@ export interface BlockExportOptions$nbd extends BlockExportOptions$$base, BlockE
  *
  * Only available when QEMU is built with CONFIG_VHOST_USER_BLK_SERVER.
  */
-export interface BlockExportOptions$vhost_user_blk extends BlockExportOptions$$base, BlockExportOptionsVhostUserBlk {
+export interface BlockExportOptions$vhost_user_blk extends BlockExportOptionsBase, BlockExportOptionsVhostUserBlk {
   type: 'vhost-user-blk';
 }
 
@@ -8786,7 +8784,7 @@ export interface BlockExportOptions$vhost_user_blk extends BlockExportOptions$$b
  *
  * Only available when QEMU is built with CONFIG_FUSE.
  */
-export interface BlockExportOptions$fuse extends BlockExportOptions$$base, BlockExportOptionsFuse {
+export interface BlockExportOptions$fuse extends BlockExportOptionsBase, BlockExportOptionsFuse {
   type: 'fuse';
 }
 
@@ -8797,7 +8795,7 @@ export interface BlockExportOptions$fuse extends BlockExportOptions$$base, Block
  *
  * Only available when QEMU is built with CONFIG_VDUSE_BLK_EXPORT.
  */
-export interface BlockExportOptions$vduse_blk extends BlockExportOptions$$base, BlockExportOptionsVduseBlk {
+export interface BlockExportOptions$vduse_blk extends BlockExportOptionsBase, BlockExportOptionsVduseBlk {
   type: 'vduse-blk';
 }
 
@@ -9358,7 +9356,7 @@ export type ChardevBackend =
   | ChardevBackend$memory;
 
 /** The members every `ChardevBackend` has, whatever its `type`. */
-export interface ChardevBackend$$base {
+export interface ChardevBackendBase {
   /** backend type */
   type: ChardevBackendKind;
 }
@@ -9368,7 +9366,7 @@ export interface ChardevBackend$$base {
  *
  * regular files
  */
-export interface ChardevBackend$file extends ChardevBackend$$base, ChardevFileWrapper {
+export interface ChardevBackend$file extends ChardevBackendBase, ChardevFileWrapper {
   type: 'file';
 }
 
@@ -9379,7 +9377,7 @@ export interface ChardevBackend$file extends ChardevBackend$$base, ChardevFileWr
  *
  * Only available when QEMU is built with HAVE_CHARDEV_SERIAL.
  */
-export interface ChardevBackend$serial extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$serial extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'serial';
 }
 
@@ -9390,7 +9388,7 @@ export interface ChardevBackend$serial extends ChardevBackend$$base, ChardevHost
  *
  * Only available when QEMU is built with HAVE_CHARDEV_PARALLEL.
  */
-export interface ChardevBackend$parallel extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$parallel extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'parallel';
 }
 
@@ -9399,7 +9397,7 @@ export interface ChardevBackend$parallel extends ChardevBackend$$base, ChardevHo
  *
  * pipes (since 1.5)
  */
-export interface ChardevBackend$pipe extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$pipe extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'pipe';
 }
 
@@ -9408,7 +9406,7 @@ export interface ChardevBackend$pipe extends ChardevBackend$$base, ChardevHostde
  *
  * stream socket
  */
-export interface ChardevBackend$socket extends ChardevBackend$$base, ChardevSocketWrapper {
+export interface ChardevBackend$socket extends ChardevBackendBase, ChardevSocketWrapper {
   type: 'socket';
 }
 
@@ -9417,7 +9415,7 @@ export interface ChardevBackend$socket extends ChardevBackend$$base, ChardevSock
  *
  * datagram socket (since 1.5)
  */
-export interface ChardevBackend$udp extends ChardevBackend$$base, ChardevUdpWrapper {
+export interface ChardevBackend$udp extends ChardevBackendBase, ChardevUdpWrapper {
   type: 'udp';
 }
 
@@ -9426,7 +9424,7 @@ export interface ChardevBackend$udp extends ChardevBackend$$base, ChardevUdpWrap
  *
  * pseudo-terminal
  */
-export interface ChardevBackend$pty extends ChardevBackend$$base, ChardevPtyWrapper {
+export interface ChardevBackend$pty extends ChardevBackendBase, ChardevPtyWrapper {
   type: 'pty';
 }
 
@@ -9435,7 +9433,7 @@ export interface ChardevBackend$pty extends ChardevBackend$$base, ChardevPtyWrap
  *
  * provides no input, throws away output
  */
-export interface ChardevBackend$null extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$null extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'null';
 }
 
@@ -9444,7 +9442,7 @@ export interface ChardevBackend$null extends ChardevBackend$$base, ChardevCommon
  *
  * (since 1.5)
  */
-export interface ChardevBackend$mux extends ChardevBackend$$base, ChardevMuxWrapper {
+export interface ChardevBackend$mux extends ChardevBackendBase, ChardevMuxWrapper {
   type: 'mux';
 }
 
@@ -9453,7 +9451,7 @@ export interface ChardevBackend$mux extends ChardevBackend$$base, ChardevMuxWrap
  *
  * (since 10.0)
  */
-export interface ChardevBackend$hub extends ChardevBackend$$base, ChardevHubWrapper {
+export interface ChardevBackend$hub extends ChardevBackendBase, ChardevHubWrapper {
   type: 'hub';
 }
 
@@ -9462,7 +9460,7 @@ export interface ChardevBackend$hub extends ChardevBackend$$base, ChardevHubWrap
  *
  * emulated Microsoft serial mouse (since 1.5)
  */
-export interface ChardevBackend$msmouse extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$msmouse extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'msmouse';
 }
 
@@ -9471,7 +9469,7 @@ export interface ChardevBackend$msmouse extends ChardevBackend$$base, ChardevCom
  *
  * emulated Wacom Penpartner serial tablet (since 2.9)
  */
-export interface ChardevBackend$wctablet extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$wctablet extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'wctablet';
 }
 
@@ -9482,7 +9480,7 @@ export interface ChardevBackend$wctablet extends ChardevBackend$$base, ChardevCo
  *
  * Only available when QEMU is built with CONFIG_BRLAPI.
  */
-export interface ChardevBackend$braille extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$braille extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'braille';
 }
 
@@ -9491,7 +9489,7 @@ export interface ChardevBackend$braille extends ChardevBackend$$base, ChardevCom
  *
  * device for test-suite control (since 2.2)
  */
-export interface ChardevBackend$testdev extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$testdev extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'testdev';
 }
 
@@ -9500,7 +9498,7 @@ export interface ChardevBackend$testdev extends ChardevBackend$$base, ChardevCom
  *
  * standard I/O (since 1.5)
  */
-export interface ChardevBackend$stdio extends ChardevBackend$$base, ChardevStdioWrapper {
+export interface ChardevBackend$stdio extends ChardevBackendBase, ChardevStdioWrapper {
   type: 'stdio';
 }
 
@@ -9511,7 +9509,7 @@ export interface ChardevBackend$stdio extends ChardevBackend$$base, ChardevStdio
  *
  * Only available when QEMU is built with CONFIG_WIN32.
  */
-export interface ChardevBackend$console extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$console extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'console';
 }
 
@@ -9522,7 +9520,7 @@ export interface ChardevBackend$console extends ChardevBackend$$base, ChardevCom
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface ChardevBackend$spicevmc extends ChardevBackend$$base, ChardevSpiceChannelWrapper {
+export interface ChardevBackend$spicevmc extends ChardevBackendBase, ChardevSpiceChannelWrapper {
   type: 'spicevmc';
 }
 
@@ -9533,7 +9531,7 @@ export interface ChardevBackend$spicevmc extends ChardevBackend$$base, ChardevSp
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface ChardevBackend$spiceport extends ChardevBackend$$base, ChardevSpicePortWrapper {
+export interface ChardevBackend$spiceport extends ChardevBackendBase, ChardevSpicePortWrapper {
   type: 'spiceport';
 }
 
@@ -9544,7 +9542,7 @@ export interface ChardevBackend$spiceport extends ChardevBackend$$base, ChardevS
  *
  * Only available when QEMU is built with CONFIG_SPICE_PROTOCOL.
  */
-export interface ChardevBackend$qemu_vdagent extends ChardevBackend$$base, ChardevQemuVDAgentWrapper {
+export interface ChardevBackend$qemu_vdagent extends ChardevBackendBase, ChardevQemuVDAgentWrapper {
   type: 'qemu-vdagent';
 }
 
@@ -9555,7 +9553,7 @@ export interface ChardevBackend$qemu_vdagent extends ChardevBackend$$base, Chard
  *
  * Only available when QEMU is built with CONFIG_DBUS_DISPLAY.
  */
-export interface ChardevBackend$dbus extends ChardevBackend$$base, ChardevDBusWrapper {
+export interface ChardevBackend$dbus extends ChardevBackendBase, ChardevDBusWrapper {
   type: 'dbus';
 }
 
@@ -9564,7 +9562,7 @@ export interface ChardevBackend$dbus extends ChardevBackend$$base, ChardevDBusWr
  *
  * virtual console (since 1.5)
  */
-export interface ChardevBackend$vc extends ChardevBackend$$base, ChardevVCWrapper {
+export interface ChardevBackend$vc extends ChardevBackendBase, ChardevVCWrapper {
   type: 'vc';
 }
 
@@ -9573,7 +9571,7 @@ export interface ChardevBackend$vc extends ChardevBackend$$base, ChardevVCWrappe
  *
  * memory ring buffer (since 1.6)
  */
-export interface ChardevBackend$ringbuf extends ChardevBackend$$base, ChardevRingbufWrapper {
+export interface ChardevBackend$ringbuf extends ChardevBackendBase, ChardevRingbufWrapper {
   type: 'ringbuf';
 }
 
@@ -9584,7 +9582,7 @@ export interface ChardevBackend$ringbuf extends ChardevBackend$$base, ChardevRin
  *
  * @deprecated Member `memory` is deprecated.  Use `ringbuf` instead.
  */
-export interface ChardevBackend$memory extends ChardevBackend$$base, ChardevRingbufWrapper {
+export interface ChardevBackend$memory extends ChardevBackendBase, ChardevRingbufWrapper {
   type: 'memory';
 }
 
@@ -10370,7 +10368,7 @@ export type Netdev =
   | Netdev$none;
 
 /** The members every `Netdev` has, whatever its `type`. */
-export interface Netdev$$base {
+export interface NetdevBase {
   /** identifier for monitor commands. */
   id: string;
   /** Specify the driver used for interpreting remaining arguments. */
@@ -10378,17 +10376,17 @@ export interface Netdev$$base {
 }
 
 /** `Netdev` when `type` is `'nic'`. */
-export interface Netdev$nic extends Netdev$$base, NetLegacyNicOptions {
+export interface Netdev$nic extends NetdevBase, NetLegacyNicOptions {
   type: 'nic';
 }
 
 /** `Netdev` when `type` is `'user'`. */
-export interface Netdev$user extends Netdev$$base, NetdevUserOptions {
+export interface Netdev$user extends NetdevBase, NetdevUserOptions {
   type: 'user';
 }
 
 /** `Netdev` when `type` is `'tap'`. */
-export interface Netdev$tap extends Netdev$$base, NetdevTapOptions {
+export interface Netdev$tap extends NetdevBase, NetdevTapOptions {
   type: 'tap';
 }
 
@@ -10397,12 +10395,12 @@ export interface Netdev$tap extends Netdev$$base, NetdevTapOptions {
  *
  * since 2.1
  */
-export interface Netdev$l2tpv3 extends Netdev$$base, NetdevL2TPv3Options {
+export interface Netdev$l2tpv3 extends NetdevBase, NetdevL2TPv3Options {
   type: 'l2tpv3';
 }
 
 /** `Netdev` when `type` is `'socket'`. */
-export interface Netdev$socket extends Netdev$$base, NetdevSocketOptions {
+export interface Netdev$socket extends NetdevBase, NetdevSocketOptions {
   type: 'socket';
 }
 
@@ -10411,7 +10409,7 @@ export interface Netdev$socket extends Netdev$$base, NetdevSocketOptions {
  *
  * since 7.2
  */
-export interface Netdev$stream extends Netdev$$base, NetdevStreamOptions {
+export interface Netdev$stream extends NetdevBase, NetdevStreamOptions {
   type: 'stream';
 }
 
@@ -10420,27 +10418,27 @@ export interface Netdev$stream extends Netdev$$base, NetdevStreamOptions {
  *
  * since 7.2
  */
-export interface Netdev$dgram extends Netdev$$base, NetdevDgramOptions {
+export interface Netdev$dgram extends NetdevBase, NetdevDgramOptions {
   type: 'dgram';
 }
 
 /** `Netdev` when `type` is `'vde'`. */
-export interface Netdev$vde extends Netdev$$base, NetdevVdeOptions {
+export interface Netdev$vde extends NetdevBase, NetdevVdeOptions {
   type: 'vde';
 }
 
 /** `Netdev` when `type` is `'bridge'`. */
-export interface Netdev$bridge extends Netdev$$base, NetdevBridgeOptions {
+export interface Netdev$bridge extends NetdevBase, NetdevBridgeOptions {
   type: 'bridge';
 }
 
 /** `Netdev` when `type` is `'hubport'`. */
-export interface Netdev$hubport extends Netdev$$base, NetdevHubPortOptions {
+export interface Netdev$hubport extends NetdevBase, NetdevHubPortOptions {
   type: 'hubport';
 }
 
 /** `Netdev` when `type` is `'netmap'`. */
-export interface Netdev$netmap extends Netdev$$base, NetdevNetmapOptions {
+export interface Netdev$netmap extends NetdevBase, NetdevNetmapOptions {
   type: 'netmap';
 }
 
@@ -10451,12 +10449,12 @@ export interface Netdev$netmap extends Netdev$$base, NetdevNetmapOptions {
  *
  * Only available when QEMU is built with CONFIG_AF_XDP.
  */
-export interface Netdev$af_xdp extends Netdev$$base, NetdevAFXDPOptions {
+export interface Netdev$af_xdp extends NetdevBase, NetdevAFXDPOptions {
   type: 'af-xdp';
 }
 
 /** `Netdev` when `type` is `'vhost-user'`. */
-export interface Netdev$vhost_user extends Netdev$$base, NetdevVhostUserOptions {
+export interface Netdev$vhost_user extends NetdevBase, NetdevVhostUserOptions {
   type: 'vhost-user';
 }
 
@@ -10465,7 +10463,7 @@ export interface Netdev$vhost_user extends Netdev$$base, NetdevVhostUserOptions 
  *
  * since 5.1
  */
-export interface Netdev$vhost_vdpa extends Netdev$$base, NetdevVhostVDPAOptions {
+export interface Netdev$vhost_vdpa extends NetdevBase, NetdevVhostVDPAOptions {
   type: 'vhost-vdpa';
 }
 
@@ -10476,7 +10474,7 @@ export interface Netdev$vhost_vdpa extends Netdev$$base, NetdevVhostVDPAOptions 
  *
  * Only available when QEMU is built with CONFIG_VMNET.
  */
-export interface Netdev$vmnet_host extends Netdev$$base, NetdevVmnetHostOptions {
+export interface Netdev$vmnet_host extends NetdevBase, NetdevVmnetHostOptions {
   type: 'vmnet-host';
 }
 
@@ -10487,7 +10485,7 @@ export interface Netdev$vmnet_host extends Netdev$$base, NetdevVmnetHostOptions 
  *
  * Only available when QEMU is built with CONFIG_VMNET.
  */
-export interface Netdev$vmnet_shared extends Netdev$$base, NetdevVmnetSharedOptions {
+export interface Netdev$vmnet_shared extends NetdevBase, NetdevVmnetSharedOptions {
   type: 'vmnet-shared';
 }
 
@@ -10498,12 +10496,12 @@ export interface Netdev$vmnet_shared extends Netdev$$base, NetdevVmnetSharedOpti
  *
  * Only available when QEMU is built with CONFIG_VMNET.
  */
-export interface Netdev$vmnet_bridged extends Netdev$$base, NetdevVmnetBridgedOptions {
+export interface Netdev$vmnet_bridged extends NetdevBase, NetdevVmnetBridgedOptions {
   type: 'vmnet-bridged';
 }
 
 /** `Netdev` when `type` is `'none'`. */
-export interface Netdev$none extends Netdev$$base {
+export interface Netdev$none extends NetdevBase {
   type: 'none';
 }
 
@@ -10940,7 +10938,7 @@ export interface TPMEmulatorOptionsWrapper {
 export type TpmTypeOptions = TpmTypeOptions$passthrough | TpmTypeOptions$emulator;
 
 /** The members every `TpmTypeOptions` has, whatever its `type`. */
-export interface TpmTypeOptions$$base {
+export interface TpmTypeOptionsBase {
   /**
    * - 'passthrough' The configuration options for the TPM
    *   passthrough type
@@ -10955,7 +10953,7 @@ export interface TpmTypeOptions$$base {
  *
  * TPM passthrough type
  */
-export interface TpmTypeOptions$passthrough extends TpmTypeOptions$$base, TPMPassthroughOptionsWrapper {
+export interface TpmTypeOptions$passthrough extends TpmTypeOptionsBase, TPMPassthroughOptionsWrapper {
   type: 'passthrough';
 }
 
@@ -10964,7 +10962,7 @@ export interface TpmTypeOptions$passthrough extends TpmTypeOptions$$base, TPMPas
  *
  * Software Emulator TPM type (since 2.11)
  */
-export interface TpmTypeOptions$emulator extends TpmTypeOptions$$base, TPMEmulatorOptionsWrapper {
+export interface TpmTypeOptions$emulator extends TpmTypeOptionsBase, TPMEmulatorOptionsWrapper {
   type: 'emulator';
 }
 
@@ -11017,7 +11015,7 @@ export type SetPasswordAction =
 export type SetPasswordOptions = SetPasswordOptions$vnc | SetPasswordOptions$spice;
 
 /** The members every `SetPasswordOptions` has, whatever its `protocol`. */
-export interface SetPasswordOptions$$base {
+export interface SetPasswordOptionsBase {
   /**
    * - 'vnc' to modify the VNC server password
    * - 'spice' to modify the Spice server password
@@ -11034,12 +11032,12 @@ export interface SetPasswordOptions$$base {
 }
 
 /** `SetPasswordOptions` when `protocol` is `'vnc'`. */
-export interface SetPasswordOptions$vnc extends SetPasswordOptions$$base, SetPasswordOptionsVnc {
+export interface SetPasswordOptions$vnc extends SetPasswordOptionsBase, SetPasswordOptionsVnc {
   protocol: 'vnc';
 }
 
 /** `SetPasswordOptions` when `protocol` is `'spice'`. */
-export interface SetPasswordOptions$spice extends SetPasswordOptions$$base {
+export interface SetPasswordOptions$spice extends SetPasswordOptionsBase {
   protocol: 'spice';
 }
 
@@ -11070,7 +11068,7 @@ export interface SetPasswordOptionsVnc {
 export type ExpirePasswordOptions = ExpirePasswordOptions$vnc | ExpirePasswordOptions$spice;
 
 /** The members every `ExpirePasswordOptions` has, whatever its `protocol`. */
-export interface ExpirePasswordOptions$$base {
+export interface ExpirePasswordOptionsBase {
   /**
    * - 'vnc' to modify the VNC server expiration
    * - 'spice' to modify the Spice server expiration
@@ -11088,12 +11086,12 @@ export interface ExpirePasswordOptions$$base {
 }
 
 /** `ExpirePasswordOptions` when `protocol` is `'vnc'`. */
-export interface ExpirePasswordOptions$vnc extends ExpirePasswordOptions$$base, ExpirePasswordOptionsVnc {
+export interface ExpirePasswordOptions$vnc extends ExpirePasswordOptionsBase, ExpirePasswordOptionsVnc {
   protocol: 'vnc';
 }
 
 /** `ExpirePasswordOptions` when `protocol` is `'spice'`. */
-export interface ExpirePasswordOptions$spice extends ExpirePasswordOptions$$base {
+export interface ExpirePasswordOptions$spice extends ExpirePasswordOptionsBase {
   protocol: 'spice';
 }
 
@@ -11723,18 +11721,18 @@ export interface QKeyCodeWrapper {
 export type KeyValue = KeyValue$number | KeyValue$qcode;
 
 /** The members every `KeyValue` has, whatever its `type`. */
-export interface KeyValue$$base {
+export interface KeyValueBase {
   /** key encoding */
   type: KeyValueKind;
 }
 
 /** `KeyValue` when `type` is `'number'`. */
-export interface KeyValue$number extends KeyValue$$base, IntWrapper {
+export interface KeyValue$number extends KeyValueBase, IntWrapper {
   type: 'number';
 }
 
 /** `KeyValue` when `type` is `'qcode'`. */
-export interface KeyValue$qcode extends KeyValue$$base, QKeyCodeWrapper {
+export interface KeyValue$qcode extends KeyValueBase, QKeyCodeWrapper {
   type: 'qcode';
 }
 
@@ -11899,7 +11897,7 @@ export interface InputMultiTouchEventWrapper {
 export type InputEvent = InputEvent$key | InputEvent$btn | InputEvent$rel | InputEvent$abs | InputEvent$mtt;
 
 /** The members every `InputEvent` has, whatever its `type`. */
-export interface InputEvent$$base {
+export interface InputEventBase {
   /** the type of input event */
   type: InputEventKind;
 }
@@ -11909,7 +11907,7 @@ export interface InputEvent$$base {
  *
  * a keyboard input event
  */
-export interface InputEvent$key extends InputEvent$$base, InputKeyEventWrapper {
+export interface InputEvent$key extends InputEventBase, InputKeyEventWrapper {
   type: 'key';
 }
 
@@ -11918,7 +11916,7 @@ export interface InputEvent$key extends InputEvent$$base, InputKeyEventWrapper {
  *
  * a pointer button input event
  */
-export interface InputEvent$btn extends InputEvent$$base, InputBtnEventWrapper {
+export interface InputEvent$btn extends InputEventBase, InputBtnEventWrapper {
   type: 'btn';
 }
 
@@ -11927,7 +11925,7 @@ export interface InputEvent$btn extends InputEvent$$base, InputBtnEventWrapper {
  *
  * a relative pointer motion input event
  */
-export interface InputEvent$rel extends InputEvent$$base, InputMoveEventWrapper {
+export interface InputEvent$rel extends InputEventBase, InputMoveEventWrapper {
   type: 'rel';
 }
 
@@ -11936,7 +11934,7 @@ export interface InputEvent$rel extends InputEvent$$base, InputMoveEventWrapper 
  *
  * an absolute pointer motion input event
  */
-export interface InputEvent$abs extends InputEvent$$base, InputMoveEventWrapper {
+export interface InputEvent$abs extends InputEventBase, InputMoveEventWrapper {
   type: 'abs';
 }
 
@@ -11945,7 +11943,7 @@ export interface InputEvent$abs extends InputEvent$$base, InputMoveEventWrapper 
  *
  * a multi-touch input event
  */
-export interface InputEvent$mtt extends InputEvent$$base, InputMultiTouchEventWrapper {
+export interface InputEvent$mtt extends InputEventBase, InputMultiTouchEventWrapper {
   type: 'mtt';
 }
 
@@ -12187,7 +12185,7 @@ export type DisplayOptions =
   | DisplayOptions$spice_app;
 
 /** The members every `DisplayOptions` has, whatever its `type`. */
-export interface DisplayOptions$$base {
+export interface DisplayOptionsBase {
   /** Which DisplayType qemu should use. */
   type: DisplayType | (string & {});
   /**
@@ -12216,7 +12214,7 @@ export interface DisplayOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_GTK.
  */
-export interface DisplayOptions$gtk extends DisplayOptions$$base, DisplayGTK {
+export interface DisplayOptions$gtk extends DisplayOptionsBase, DisplayGTK {
   type: 'gtk';
 }
 
@@ -12227,7 +12225,7 @@ export interface DisplayOptions$gtk extends DisplayOptions$$base, DisplayGTK {
  *
  * Only available when QEMU is built with CONFIG_COCOA.
  */
-export interface DisplayOptions$cocoa extends DisplayOptions$$base, DisplayCocoa {
+export interface DisplayOptions$cocoa extends DisplayOptionsBase, DisplayCocoa {
   type: 'cocoa';
 }
 
@@ -12243,7 +12241,7 @@ export interface DisplayOptions$cocoa extends DisplayOptions$$base, DisplayCocoa
  *
  * Only available when QEMU is built with CONFIG_CURSES.
  */
-export interface DisplayOptions$curses extends DisplayOptions$$base, DisplayCurses {
+export interface DisplayOptions$curses extends DisplayOptionsBase, DisplayCurses {
   type: 'curses';
 }
 
@@ -12256,7 +12254,7 @@ export interface DisplayOptions$curses extends DisplayOptions$$base, DisplayCurs
  *
  * Only available when QEMU is built with CONFIG_OPENGL.
  */
-export interface DisplayOptions$egl_headless extends DisplayOptions$$base, DisplayEGLHeadless {
+export interface DisplayOptions$egl_headless extends DisplayOptionsBase, DisplayEGLHeadless {
   type: 'egl-headless';
 }
 
@@ -12267,7 +12265,7 @@ export interface DisplayOptions$egl_headless extends DisplayOptions$$base, Displ
  *
  * Only available when QEMU is built with CONFIG_DBUS_DISPLAY.
  */
-export interface DisplayOptions$dbus extends DisplayOptions$$base, DisplayDBus {
+export interface DisplayOptions$dbus extends DisplayOptionsBase, DisplayDBus {
   type: 'dbus';
 }
 
@@ -12278,7 +12276,7 @@ export interface DisplayOptions$dbus extends DisplayOptions$$base, DisplayDBus {
  *
  * Only available when QEMU is built with CONFIG_SDL.
  */
-export interface DisplayOptions$sdl extends DisplayOptions$$base, DisplaySDL {
+export interface DisplayOptions$sdl extends DisplayOptionsBase, DisplaySDL {
   type: 'sdl';
 }
 
@@ -12288,7 +12286,7 @@ export interface DisplayOptions$sdl extends DisplayOptions$$base, DisplaySDL {
  * The default user interface, selecting from the first
  * available of gtk, sdl, cocoa, and vnc.
  */
-export interface DisplayOptions$default extends DisplayOptions$$base {
+export interface DisplayOptions$default extends DisplayOptionsBase {
   type: 'default';
 }
 
@@ -12299,7 +12297,7 @@ export interface DisplayOptions$default extends DisplayOptions$$base {
  * still see an emulated graphics card, but its output will not be
  * displayed to the QEMU user.
  */
-export interface DisplayOptions$none extends DisplayOptions$$base {
+export interface DisplayOptions$none extends DisplayOptionsBase {
   type: 'none';
 }
 
@@ -12312,7 +12310,7 @@ export interface DisplayOptions$none extends DisplayOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface DisplayOptions$spice_app extends DisplayOptions$$base {
+export interface DisplayOptions$spice_app extends DisplayOptionsBase {
   type: 'spice-app';
 }
 
@@ -12343,7 +12341,7 @@ export interface DisplayReloadOptionsVNC {
 export type DisplayReloadOptions = DisplayReloadOptions$vnc;
 
 /** The members every `DisplayReloadOptions` has, whatever its `type`. */
-export interface DisplayReloadOptions$$base {
+export interface DisplayReloadOptionsBase {
   /** Specify the display type. */
   type: DisplayReloadType;
 }
@@ -12353,7 +12351,7 @@ export interface DisplayReloadOptions$$base {
  *
  * VNC display
  */
-export interface DisplayReloadOptions$vnc extends DisplayReloadOptions$$base, DisplayReloadOptionsVNC {
+export interface DisplayReloadOptions$vnc extends DisplayReloadOptionsBase, DisplayReloadOptionsVNC {
   type: 'vnc';
 }
 
@@ -12388,7 +12386,7 @@ export interface DisplayUpdateOptionsVNC {
 export type DisplayUpdateOptions = DisplayUpdateOptions$vnc;
 
 /** The members every `DisplayUpdateOptions` has, whatever its `type`. */
-export interface DisplayUpdateOptions$$base {
+export interface DisplayUpdateOptionsBase {
   /** Specify the display type. */
   type: DisplayUpdateType;
 }
@@ -12398,7 +12396,7 @@ export interface DisplayUpdateOptions$$base {
  *
  * VNC display
  */
-export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptions$$base, DisplayUpdateOptionsVNC {
+export interface DisplayUpdateOptions$vnc extends DisplayUpdateOptionsBase, DisplayUpdateOptionsVNC {
   type: 'vnc';
 }
 
@@ -14064,7 +14062,7 @@ export type MigrationAddress =
   MigrationAddress$socket | MigrationAddress$exec | MigrationAddress$rdma | MigrationAddress$file;
 
 /** The members every `MigrationAddress` has, whatever its `transport`. */
-export interface MigrationAddress$$base {
+export interface MigrationAddressBase {
   /** The migration stream transport mechanism */
   transport: MigrationAddressType;
 }
@@ -14074,14 +14072,14 @@ export interface MigrationAddress$$base {
  *
  * Migrate via socket.
  */
-export type MigrationAddress$socket = MigrationAddress$$base & { transport: 'socket' } & SocketAddress;
+export type MigrationAddress$socket = MigrationAddressBase & { transport: 'socket' } & SocketAddress;
 
 /**
  * `MigrationAddress` when `transport` is `'exec'`.
  *
  * Direct the migration stream to another process.
  */
-export interface MigrationAddress$exec extends MigrationAddress$$base, MigrationExecCommand {
+export interface MigrationAddress$exec extends MigrationAddressBase, MigrationExecCommand {
   transport: 'exec';
 }
 
@@ -14090,7 +14088,7 @@ export interface MigrationAddress$exec extends MigrationAddress$$base, Migration
  *
  * Migrate via RDMA.
  */
-export interface MigrationAddress$rdma extends MigrationAddress$$base, InetSocketAddress {
+export interface MigrationAddress$rdma extends MigrationAddressBase, InetSocketAddress {
   transport: 'rdma';
 }
 
@@ -14099,7 +14097,7 @@ export interface MigrationAddress$rdma extends MigrationAddress$$base, InetSocke
  *
  * Direct the migration stream to a file.
  */
-export interface MigrationAddress$file extends MigrationAddress$$base, FileMigrationArgs {
+export interface MigrationAddress$file extends MigrationAddressBase, FileMigrationArgs {
   transport: 'file';
 }
 
@@ -14443,7 +14441,7 @@ export type TransactionAction =
   | TransactionAction$drive_backup;
 
 /** The members every `TransactionAction` has, whatever its `type`. */
-export interface TransactionAction$$base {
+export interface TransactionActionBase {
   /** the operation to be performed */
   type: TransactionActionKind;
 }
@@ -14453,7 +14451,7 @@ export interface TransactionAction$$base {
  *
  * Since 1.6
  */
-export interface TransactionAction$abort extends TransactionAction$$base, AbortWrapper {
+export interface TransactionAction$abort extends TransactionActionBase, AbortWrapper {
   type: 'abort';
 }
 
@@ -14462,7 +14460,7 @@ export interface TransactionAction$abort extends TransactionAction$$base, AbortW
  *
  * Since 2.5
  */
-export interface TransactionAction$block_dirty_bitmap_add extends TransactionAction$$base, BlockDirtyBitmapAddWrapper {
+export interface TransactionAction$block_dirty_bitmap_add extends TransactionActionBase, BlockDirtyBitmapAddWrapper {
   type: 'block-dirty-bitmap-add';
 }
 
@@ -14471,7 +14469,7 @@ export interface TransactionAction$block_dirty_bitmap_add extends TransactionAct
  *
  * Since 4.2
  */
-export interface TransactionAction$block_dirty_bitmap_remove extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_remove extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-remove';
 }
 
@@ -14480,7 +14478,7 @@ export interface TransactionAction$block_dirty_bitmap_remove extends Transaction
  *
  * Since 2.5
  */
-export interface TransactionAction$block_dirty_bitmap_clear extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_clear extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-clear';
 }
 
@@ -14489,7 +14487,7 @@ export interface TransactionAction$block_dirty_bitmap_clear extends TransactionA
  *
  * Since 4.0
  */
-export interface TransactionAction$block_dirty_bitmap_enable extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_enable extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-enable';
 }
 
@@ -14498,7 +14496,7 @@ export interface TransactionAction$block_dirty_bitmap_enable extends Transaction
  *
  * Since 4.0
  */
-export interface TransactionAction$block_dirty_bitmap_disable extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_disable extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-disable';
 }
 
@@ -14508,7 +14506,7 @@ export interface TransactionAction$block_dirty_bitmap_disable extends Transactio
  * Since 4.0
  */
 export interface TransactionAction$block_dirty_bitmap_merge
-  extends TransactionAction$$base, BlockDirtyBitmapMergeWrapper {
+  extends TransactionActionBase, BlockDirtyBitmapMergeWrapper {
   type: 'block-dirty-bitmap-merge';
 }
 
@@ -14517,7 +14515,7 @@ export interface TransactionAction$block_dirty_bitmap_merge
  *
  * Since 2.3
  */
-export interface TransactionAction$blockdev_backup extends TransactionAction$$base, BlockdevBackupWrapper {
+export interface TransactionAction$blockdev_backup extends TransactionActionBase, BlockdevBackupWrapper {
   type: 'blockdev-backup';
 }
 
@@ -14526,7 +14524,7 @@ export interface TransactionAction$blockdev_backup extends TransactionAction$$ba
  *
  * Since 2.5
  */
-export interface TransactionAction$blockdev_snapshot extends TransactionAction$$base, BlockdevSnapshotWrapper {
+export interface TransactionAction$blockdev_snapshot extends TransactionActionBase, BlockdevSnapshotWrapper {
   type: 'blockdev-snapshot';
 }
 
@@ -14536,7 +14534,7 @@ export interface TransactionAction$blockdev_snapshot extends TransactionAction$$
  * Since 1.7
  */
 export interface TransactionAction$blockdev_snapshot_internal_sync
-  extends TransactionAction$$base, BlockdevSnapshotInternalWrapper {
+  extends TransactionActionBase, BlockdevSnapshotInternalWrapper {
   type: 'blockdev-snapshot-internal-sync';
 }
 
@@ -14545,7 +14543,7 @@ export interface TransactionAction$blockdev_snapshot_internal_sync
  *
  * since 1.1
  */
-export interface TransactionAction$blockdev_snapshot_sync extends TransactionAction$$base, BlockdevSnapshotSyncWrapper {
+export interface TransactionAction$blockdev_snapshot_sync extends TransactionActionBase, BlockdevSnapshotSyncWrapper {
   type: 'blockdev-snapshot-sync';
 }
 
@@ -14557,7 +14555,7 @@ export interface TransactionAction$blockdev_snapshot_sync extends TransactionAct
  * @deprecated Member `drive-backup` is deprecated.  Use member
  * `blockdev-backup` instead.
  */
-export interface TransactionAction$drive_backup extends TransactionAction$$base, DriveBackupWrapper {
+export interface TransactionAction$drive_backup extends TransactionActionBase, DriveBackupWrapper {
   type: 'drive-backup';
 }
 
@@ -14809,7 +14807,7 @@ export type SchemaInfo =
   | SchemaInfo$event;
 
 /** The members every `SchemaInfo` has, whatever its `meta-type`. */
-export interface SchemaInfo$$base {
+export interface SchemaInfoBase {
   /**
    * the entity's name, inherited from `base`.  The SchemaInfo is
    * always referenced by this name.  Commands and events have the
@@ -14834,7 +14832,7 @@ export interface SchemaInfo$$base {
  *
  * a predefined type such as 'int' or 'bool'.
  */
-export interface SchemaInfo$builtin extends SchemaInfo$$base, SchemaInfoBuiltin {
+export interface SchemaInfo$builtin extends SchemaInfoBase, SchemaInfoBuiltin {
   'meta-type': 'builtin';
 }
 
@@ -14843,7 +14841,7 @@ export interface SchemaInfo$builtin extends SchemaInfo$$base, SchemaInfoBuiltin 
  *
  * an enumeration type
  */
-export interface SchemaInfo$enum extends SchemaInfo$$base, SchemaInfoEnum {
+export interface SchemaInfo$enum extends SchemaInfoBase, SchemaInfoEnum {
   'meta-type': 'enum';
 }
 
@@ -14852,7 +14850,7 @@ export interface SchemaInfo$enum extends SchemaInfo$$base, SchemaInfoEnum {
  *
  * an array type
  */
-export interface SchemaInfo$array extends SchemaInfo$$base, SchemaInfoArray {
+export interface SchemaInfo$array extends SchemaInfoBase, SchemaInfoArray {
   'meta-type': 'array';
 }
 
@@ -14861,7 +14859,7 @@ export interface SchemaInfo$array extends SchemaInfo$$base, SchemaInfoArray {
  *
  * an object type (struct or union)
  */
-export interface SchemaInfo$object extends SchemaInfo$$base, SchemaInfoObject {
+export interface SchemaInfo$object extends SchemaInfoBase, SchemaInfoObject {
   'meta-type': 'object';
 }
 
@@ -14870,7 +14868,7 @@ export interface SchemaInfo$object extends SchemaInfo$$base, SchemaInfoObject {
  *
  * an alternate type
  */
-export interface SchemaInfo$alternate extends SchemaInfo$$base, SchemaInfoAlternate {
+export interface SchemaInfo$alternate extends SchemaInfoBase, SchemaInfoAlternate {
   'meta-type': 'alternate';
 }
 
@@ -14879,7 +14877,7 @@ export interface SchemaInfo$alternate extends SchemaInfo$$base, SchemaInfoAltern
  *
  * a QMP command
  */
-export interface SchemaInfo$command extends SchemaInfo$$base, SchemaInfoCommand {
+export interface SchemaInfo$command extends SchemaInfoBase, SchemaInfoCommand {
   'meta-type': 'command';
 }
 
@@ -14888,7 +14886,7 @@ export interface SchemaInfo$command extends SchemaInfo$$base, SchemaInfoCommand 
  *
  * a QMP event
  */
-export interface SchemaInfo$event extends SchemaInfo$$base, SchemaInfoEvent {
+export interface SchemaInfo$event extends SchemaInfoBase, SchemaInfoEvent {
   'meta-type': 'event';
 }
 
@@ -16165,7 +16163,7 @@ export type ObjectOptions =
   | ObjectOptions$s390_pv_guest;
 
 /** The members every `ObjectOptions` has, whatever its `qom-type`. */
-export interface ObjectOptions$$base {
+export interface ObjectOptionsBase {
   /** the class name for the object to be created */
   'qom-type': ObjectType;
   /** the name of the new object */
@@ -16173,32 +16171,32 @@ export interface ObjectOptions$$base {
 }
 
 /** `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`. */
-export interface ObjectOptions$acpi_generic_initiator extends ObjectOptions$$base, AcpiGenericInitiatorProperties {
+export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
 }
 
 /** `ObjectOptions` when `qom-type` is `'acpi-generic-port'`. */
-export interface ObjectOptions$acpi_generic_port extends ObjectOptions$$base, AcpiGenericPortProperties {
+export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-list'`. */
-export interface ObjectOptions$authz_list extends ObjectOptions$$base, AuthZListProperties {
+export interface ObjectOptions$authz_list extends ObjectOptionsBase, AuthZListProperties {
   'qom-type': 'authz-list';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-listfile'`. */
-export interface ObjectOptions$authz_listfile extends ObjectOptions$$base, AuthZListFileProperties {
+export interface ObjectOptions$authz_listfile extends ObjectOptionsBase, AuthZListFileProperties {
   'qom-type': 'authz-listfile';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-pam'`. */
-export interface ObjectOptions$authz_pam extends ObjectOptions$$base, AuthZPAMProperties {
+export interface ObjectOptions$authz_pam extends ObjectOptionsBase, AuthZPAMProperties {
   'qom-type': 'authz-pam';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-simple'`. */
-export interface ObjectOptions$authz_simple extends ObjectOptions$$base, AuthZSimpleProperties {
+export interface ObjectOptions$authz_simple extends ObjectOptionsBase, AuthZSimpleProperties {
   'qom-type': 'authz-simple';
 }
 
@@ -16207,27 +16205,27 @@ export interface ObjectOptions$authz_simple extends ObjectOptions$$base, AuthZSi
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$can_host_socketcan extends ObjectOptions$$base, CanHostSocketcanProperties {
+export interface ObjectOptions$can_host_socketcan extends ObjectOptionsBase, CanHostSocketcanProperties {
   'qom-type': 'can-host-socketcan';
 }
 
 /** `ObjectOptions` when `qom-type` is `'colo-compare'`. */
-export interface ObjectOptions$colo_compare extends ObjectOptions$$base, ColoCompareProperties {
+export interface ObjectOptions$colo_compare extends ObjectOptionsBase, ColoCompareProperties {
   'qom-type': 'colo-compare';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend'`. */
-export interface ObjectOptions$cryptodev_backend extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend-builtin'`. */
-export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-builtin';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend-lkcf'`. */
-export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-lkcf';
 }
 
@@ -16236,47 +16234,47 @@ export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptions$$bas
  *
  * Only available when QEMU is built with CONFIG_VHOST_CRYPTO.
  */
-export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptions$$base, CryptodevVhostUserProperties {
+export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptionsBase, CryptodevVhostUserProperties {
   'qom-type': 'cryptodev-vhost-user';
 }
 
 /** `ObjectOptions` when `qom-type` is `'dbus-vmstate'`. */
-export interface ObjectOptions$dbus_vmstate extends ObjectOptions$$base, DBusVMStateProperties {
+export interface ObjectOptions$dbus_vmstate extends ObjectOptionsBase, DBusVMStateProperties {
   'qom-type': 'dbus-vmstate';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-buffer'`. */
-export interface ObjectOptions$filter_buffer extends ObjectOptions$$base, FilterBufferProperties {
+export interface ObjectOptions$filter_buffer extends ObjectOptionsBase, FilterBufferProperties {
   'qom-type': 'filter-buffer';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-dump'`. */
-export interface ObjectOptions$filter_dump extends ObjectOptions$$base, FilterDumpProperties {
+export interface ObjectOptions$filter_dump extends ObjectOptionsBase, FilterDumpProperties {
   'qom-type': 'filter-dump';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-mirror'`. */
-export interface ObjectOptions$filter_mirror extends ObjectOptions$$base, FilterMirrorProperties {
+export interface ObjectOptions$filter_mirror extends ObjectOptionsBase, FilterMirrorProperties {
   'qom-type': 'filter-mirror';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-redirector'`. */
-export interface ObjectOptions$filter_redirector extends ObjectOptions$$base, FilterRedirectorProperties {
+export interface ObjectOptions$filter_redirector extends ObjectOptionsBase, FilterRedirectorProperties {
   'qom-type': 'filter-redirector';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-replay'`. */
-export interface ObjectOptions$filter_replay extends ObjectOptions$$base, NetfilterProperties {
+export interface ObjectOptions$filter_replay extends ObjectOptionsBase, NetfilterProperties {
   'qom-type': 'filter-replay';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-rewriter'`. */
-export interface ObjectOptions$filter_rewriter extends ObjectOptions$$base, FilterRewriterProperties {
+export interface ObjectOptions$filter_rewriter extends ObjectOptionsBase, FilterRewriterProperties {
   'qom-type': 'filter-rewriter';
 }
 
 /** `ObjectOptions` when `qom-type` is `'input-barrier'`. */
-export interface ObjectOptions$input_barrier extends ObjectOptions$$base, InputBarrierProperties {
+export interface ObjectOptions$input_barrier extends ObjectOptionsBase, InputBarrierProperties {
   'qom-type': 'input-barrier';
 }
 
@@ -16285,22 +16283,22 @@ export interface ObjectOptions$input_barrier extends ObjectOptions$$base, InputB
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$input_linux extends ObjectOptions$$base, InputLinuxProperties {
+export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinuxProperties {
   'qom-type': 'input-linux';
 }
 
 /** `ObjectOptions` when `qom-type` is `'iommufd'`. */
-export interface ObjectOptions$iommufd extends ObjectOptions$$base, IOMMUFDProperties {
+export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
 }
 
 /** `ObjectOptions` when `qom-type` is `'iothread'`. */
-export interface ObjectOptions$iothread extends ObjectOptions$$base, IothreadProperties {
+export interface ObjectOptions$iothread extends ObjectOptionsBase, IothreadProperties {
   'qom-type': 'iothread';
 }
 
 /** `ObjectOptions` when `qom-type` is `'main-loop'`. */
-export interface ObjectOptions$main_loop extends ObjectOptions$$base, MainLoopProperties {
+export interface ObjectOptions$main_loop extends ObjectOptionsBase, MainLoopProperties {
   'qom-type': 'main-loop';
 }
 
@@ -16309,12 +16307,12 @@ export interface ObjectOptions$main_loop extends ObjectOptions$$base, MainLoopPr
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$memory_backend_epc extends ObjectOptions$$base, MemoryBackendEpcProperties {
+export interface ObjectOptions$memory_backend_epc extends ObjectOptionsBase, MemoryBackendEpcProperties {
   'qom-type': 'memory-backend-epc';
 }
 
 /** `ObjectOptions` when `qom-type` is `'memory-backend-file'`. */
-export interface ObjectOptions$memory_backend_file extends ObjectOptions$$base, MemoryBackendFileProperties {
+export interface ObjectOptions$memory_backend_file extends ObjectOptionsBase, MemoryBackendFileProperties {
   'qom-type': 'memory-backend-file';
 }
 
@@ -16323,12 +16321,12 @@ export interface ObjectOptions$memory_backend_file extends ObjectOptions$$base, 
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$memory_backend_memfd extends ObjectOptions$$base, MemoryBackendMemfdProperties {
+export interface ObjectOptions$memory_backend_memfd extends ObjectOptionsBase, MemoryBackendMemfdProperties {
   'qom-type': 'memory-backend-memfd';
 }
 
 /** `ObjectOptions` when `qom-type` is `'memory-backend-ram'`. */
-export interface ObjectOptions$memory_backend_ram extends ObjectOptions$$base, MemoryBackendProperties {
+export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, MemoryBackendProperties {
   'qom-type': 'memory-backend-ram';
 }
 
@@ -16337,7 +16335,7 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptions$$base, M
  *
  * Only available when QEMU is built with CONFIG_POSIX.
  */
-export interface ObjectOptions$memory_backend_shm extends ObjectOptions$$base, MemoryBackendShmProperties {
+export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
 }
 
@@ -16346,22 +16344,22 @@ export interface ObjectOptions$memory_backend_shm extends ObjectOptions$$base, M
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$pr_manager_helper extends ObjectOptions$$base, PrManagerHelperProperties {
+export interface ObjectOptions$pr_manager_helper extends ObjectOptionsBase, PrManagerHelperProperties {
   'qom-type': 'pr-manager-helper';
 }
 
 /** `ObjectOptions` when `qom-type` is `'qtest'`. */
-export interface ObjectOptions$qtest extends ObjectOptions$$base, QtestProperties {
+export interface ObjectOptions$qtest extends ObjectOptionsBase, QtestProperties {
   'qom-type': 'qtest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'rng-builtin'`. */
-export interface ObjectOptions$rng_builtin extends ObjectOptions$$base, RngProperties {
+export interface ObjectOptions$rng_builtin extends ObjectOptionsBase, RngProperties {
   'qom-type': 'rng-builtin';
 }
 
 /** `ObjectOptions` when `qom-type` is `'rng-egd'`. */
-export interface ObjectOptions$rng_egd extends ObjectOptions$$base, RngEgdProperties {
+export interface ObjectOptions$rng_egd extends ObjectOptionsBase, RngEgdProperties {
   'qom-type': 'rng-egd';
 }
 
@@ -16370,12 +16368,12 @@ export interface ObjectOptions$rng_egd extends ObjectOptions$$base, RngEgdProper
  *
  * Only available when QEMU is built with CONFIG_POSIX.
  */
-export interface ObjectOptions$rng_random extends ObjectOptions$$base, RngRandomProperties {
+export interface ObjectOptions$rng_random extends ObjectOptionsBase, RngRandomProperties {
   'qom-type': 'rng-random';
 }
 
 /** `ObjectOptions` when `qom-type` is `'secret'`. */
-export interface ObjectOptions$secret extends ObjectOptions$$base, SecretProperties {
+export interface ObjectOptions$secret extends ObjectOptionsBase, SecretProperties {
   'qom-type': 'secret';
 }
 
@@ -16384,47 +16382,47 @@ export interface ObjectOptions$secret extends ObjectOptions$$base, SecretPropert
  *
  * Only available when QEMU is built with CONFIG_SECRET_KEYRING.
  */
-export interface ObjectOptions$secret_keyring extends ObjectOptions$$base, SecretKeyringProperties {
+export interface ObjectOptions$secret_keyring extends ObjectOptionsBase, SecretKeyringProperties {
   'qom-type': 'secret_keyring';
 }
 
 /** `ObjectOptions` when `qom-type` is `'sev-guest'`. */
-export interface ObjectOptions$sev_guest extends ObjectOptions$$base, SevGuestProperties {
+export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProperties {
   'qom-type': 'sev-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'sev-snp-guest'`. */
-export interface ObjectOptions$sev_snp_guest extends ObjectOptions$$base, SevSnpGuestProperties {
+export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'thread-context'`. */
-export interface ObjectOptions$thread_context extends ObjectOptions$$base, ThreadContextProperties {
+export interface ObjectOptions$thread_context extends ObjectOptionsBase, ThreadContextProperties {
   'qom-type': 'thread-context';
 }
 
 /** `ObjectOptions` when `qom-type` is `'throttle-group'`. */
-export interface ObjectOptions$throttle_group extends ObjectOptions$$base, ThrottleGroupProperties {
+export interface ObjectOptions$throttle_group extends ObjectOptionsBase, ThrottleGroupProperties {
   'qom-type': 'throttle-group';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-anon'`. */
-export interface ObjectOptions$tls_creds_anon extends ObjectOptions$$base, TlsCredsAnonProperties {
+export interface ObjectOptions$tls_creds_anon extends ObjectOptionsBase, TlsCredsAnonProperties {
   'qom-type': 'tls-creds-anon';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-psk'`. */
-export interface ObjectOptions$tls_creds_psk extends ObjectOptions$$base, TlsCredsPskProperties {
+export interface ObjectOptions$tls_creds_psk extends ObjectOptionsBase, TlsCredsPskProperties {
   'qom-type': 'tls-creds-psk';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-x509'`. */
-export interface ObjectOptions$tls_creds_x509 extends ObjectOptions$$base, TlsCredsX509Properties {
+export interface ObjectOptions$tls_creds_x509 extends ObjectOptionsBase, TlsCredsX509Properties {
   'qom-type': 'tls-creds-x509';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-cipher-suites'`. */
-export interface ObjectOptions$tls_cipher_suites extends ObjectOptions$$base, TlsCredsProperties {
+export interface ObjectOptions$tls_cipher_suites extends ObjectOptionsBase, TlsCredsProperties {
   'qom-type': 'tls-cipher-suites';
 }
 
@@ -16436,7 +16434,7 @@ export interface ObjectOptions$tls_cipher_suites extends ObjectOptions$$base, Tl
  *
  * @experimental
  */
-export interface ObjectOptions$x_remote_object extends ObjectOptions$$base, RemoteObjectProperties {
+export interface ObjectOptions$x_remote_object extends ObjectOptionsBase, RemoteObjectProperties {
   'qom-type': 'x-remote-object';
 }
 
@@ -16448,22 +16446,22 @@ export interface ObjectOptions$x_remote_object extends ObjectOptions$$base, Remo
  *
  * @experimental
  */
-export interface ObjectOptions$x_vfio_user_server extends ObjectOptions$$base, VfioUserServerProperties {
+export interface ObjectOptions$x_vfio_user_server extends ObjectOptionsBase, VfioUserServerProperties {
   'qom-type': 'x-vfio-user-server';
 }
 
 /** `ObjectOptions` when `qom-type` is `'can-bus'`. */
-export interface ObjectOptions$can_bus extends ObjectOptions$$base {
+export interface ObjectOptions$can_bus extends ObjectOptionsBase {
   'qom-type': 'can-bus';
 }
 
 /** `ObjectOptions` when `qom-type` is `'pef-guest'`. */
-export interface ObjectOptions$pef_guest extends ObjectOptions$$base {
+export interface ObjectOptions$pef_guest extends ObjectOptionsBase {
   'qom-type': 'pef-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'s390-pv-guest'`. */
-export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
+export interface ObjectOptions$s390_pv_guest extends ObjectOptionsBase {
   'qom-type': 's390-pv-guest';
 }
 
@@ -16694,7 +16692,7 @@ export type CpuInfoFast =
   | CpuInfoFast$xtensaeb;
 
 /** The members every `CpuInfoFast` has, whatever its `target`. */
-export interface CpuInfoFast$$base {
+export interface CpuInfoFastBase {
   /**
    * index of the virtual CPU
    *
@@ -16719,22 +16717,22 @@ export interface CpuInfoFast$$base {
 }
 
 /** `CpuInfoFast` when `target` is `'s390x'`. */
-export interface CpuInfoFast$s390x extends CpuInfoFast$$base, CpuInfoS390 {
+export interface CpuInfoFast$s390x extends CpuInfoFastBase, CpuInfoS390 {
   target: 's390x';
 }
 
 /** `CpuInfoFast` when `target` is `'aarch64'`. */
-export interface CpuInfoFast$aarch64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$aarch64 extends CpuInfoFastBase {
   target: 'aarch64';
 }
 
 /** `CpuInfoFast` when `target` is `'alpha'`. */
-export interface CpuInfoFast$alpha extends CpuInfoFast$$base {
+export interface CpuInfoFast$alpha extends CpuInfoFastBase {
   target: 'alpha';
 }
 
 /** `CpuInfoFast` when `target` is `'arm'`. */
-export interface CpuInfoFast$arm extends CpuInfoFast$$base {
+export interface CpuInfoFast$arm extends CpuInfoFastBase {
   target: 'arm';
 }
 
@@ -16743,17 +16741,17 @@ export interface CpuInfoFast$arm extends CpuInfoFast$$base {
  *
  * since 5.1
  */
-export interface CpuInfoFast$avr extends CpuInfoFast$$base {
+export interface CpuInfoFast$avr extends CpuInfoFastBase {
   target: 'avr';
 }
 
 /** `CpuInfoFast` when `target` is `'hppa'`. */
-export interface CpuInfoFast$hppa extends CpuInfoFast$$base {
+export interface CpuInfoFast$hppa extends CpuInfoFastBase {
   target: 'hppa';
 }
 
 /** `CpuInfoFast` when `target` is `'i386'`. */
-export interface CpuInfoFast$i386 extends CpuInfoFast$$base {
+export interface CpuInfoFast$i386 extends CpuInfoFastBase {
   target: 'i386';
 }
 
@@ -16762,67 +16760,67 @@ export interface CpuInfoFast$i386 extends CpuInfoFast$$base {
  *
  * since 7.1
  */
-export interface CpuInfoFast$loongarch64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$loongarch64 extends CpuInfoFastBase {
   target: 'loongarch64';
 }
 
 /** `CpuInfoFast` when `target` is `'m68k'`. */
-export interface CpuInfoFast$m68k extends CpuInfoFast$$base {
+export interface CpuInfoFast$m68k extends CpuInfoFastBase {
   target: 'm68k';
 }
 
 /** `CpuInfoFast` when `target` is `'microblaze'`. */
-export interface CpuInfoFast$microblaze extends CpuInfoFast$$base {
+export interface CpuInfoFast$microblaze extends CpuInfoFastBase {
   target: 'microblaze';
 }
 
 /** `CpuInfoFast` when `target` is `'microblazeel'`. */
-export interface CpuInfoFast$microblazeel extends CpuInfoFast$$base {
+export interface CpuInfoFast$microblazeel extends CpuInfoFastBase {
   target: 'microblazeel';
 }
 
 /** `CpuInfoFast` when `target` is `'mips'`. */
-export interface CpuInfoFast$mips extends CpuInfoFast$$base {
+export interface CpuInfoFast$mips extends CpuInfoFastBase {
   target: 'mips';
 }
 
 /** `CpuInfoFast` when `target` is `'mips64'`. */
-export interface CpuInfoFast$mips64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$mips64 extends CpuInfoFastBase {
   target: 'mips64';
 }
 
 /** `CpuInfoFast` when `target` is `'mips64el'`. */
-export interface CpuInfoFast$mips64el extends CpuInfoFast$$base {
+export interface CpuInfoFast$mips64el extends CpuInfoFastBase {
   target: 'mips64el';
 }
 
 /** `CpuInfoFast` when `target` is `'mipsel'`. */
-export interface CpuInfoFast$mipsel extends CpuInfoFast$$base {
+export interface CpuInfoFast$mipsel extends CpuInfoFastBase {
   target: 'mipsel';
 }
 
 /** `CpuInfoFast` when `target` is `'or1k'`. */
-export interface CpuInfoFast$or1k extends CpuInfoFast$$base {
+export interface CpuInfoFast$or1k extends CpuInfoFastBase {
   target: 'or1k';
 }
 
 /** `CpuInfoFast` when `target` is `'ppc'`. */
-export interface CpuInfoFast$ppc extends CpuInfoFast$$base {
+export interface CpuInfoFast$ppc extends CpuInfoFastBase {
   target: 'ppc';
 }
 
 /** `CpuInfoFast` when `target` is `'ppc64'`. */
-export interface CpuInfoFast$ppc64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$ppc64 extends CpuInfoFastBase {
   target: 'ppc64';
 }
 
 /** `CpuInfoFast` when `target` is `'riscv32'`. */
-export interface CpuInfoFast$riscv32 extends CpuInfoFast$$base {
+export interface CpuInfoFast$riscv32 extends CpuInfoFastBase {
   target: 'riscv32';
 }
 
 /** `CpuInfoFast` when `target` is `'riscv64'`. */
-export interface CpuInfoFast$riscv64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$riscv64 extends CpuInfoFastBase {
   target: 'riscv64';
 }
 
@@ -16831,47 +16829,47 @@ export interface CpuInfoFast$riscv64 extends CpuInfoFast$$base {
  *
  * since 5.0
  */
-export interface CpuInfoFast$rx extends CpuInfoFast$$base {
+export interface CpuInfoFast$rx extends CpuInfoFastBase {
   target: 'rx';
 }
 
 /** `CpuInfoFast` when `target` is `'sh4'`. */
-export interface CpuInfoFast$sh4 extends CpuInfoFast$$base {
+export interface CpuInfoFast$sh4 extends CpuInfoFastBase {
   target: 'sh4';
 }
 
 /** `CpuInfoFast` when `target` is `'sh4eb'`. */
-export interface CpuInfoFast$sh4eb extends CpuInfoFast$$base {
+export interface CpuInfoFast$sh4eb extends CpuInfoFastBase {
   target: 'sh4eb';
 }
 
 /** `CpuInfoFast` when `target` is `'sparc'`. */
-export interface CpuInfoFast$sparc extends CpuInfoFast$$base {
+export interface CpuInfoFast$sparc extends CpuInfoFastBase {
   target: 'sparc';
 }
 
 /** `CpuInfoFast` when `target` is `'sparc64'`. */
-export interface CpuInfoFast$sparc64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$sparc64 extends CpuInfoFastBase {
   target: 'sparc64';
 }
 
 /** `CpuInfoFast` when `target` is `'tricore'`. */
-export interface CpuInfoFast$tricore extends CpuInfoFast$$base {
+export interface CpuInfoFast$tricore extends CpuInfoFastBase {
   target: 'tricore';
 }
 
 /** `CpuInfoFast` when `target` is `'x86_64'`. */
-export interface CpuInfoFast$x86_64 extends CpuInfoFast$$base {
+export interface CpuInfoFast$x86_64 extends CpuInfoFastBase {
   target: 'x86_64';
 }
 
 /** `CpuInfoFast` when `target` is `'xtensa'`. */
-export interface CpuInfoFast$xtensa extends CpuInfoFast$$base {
+export interface CpuInfoFast$xtensa extends CpuInfoFastBase {
   target: 'xtensa';
 }
 
 /** `CpuInfoFast` when `target` is `'xtensaeb'`. */
-export interface CpuInfoFast$xtensaeb extends CpuInfoFast$$base {
+export interface CpuInfoFast$xtensaeb extends CpuInfoFastBase {
   target: 'xtensaeb';
 }
 
@@ -17064,7 +17062,7 @@ export type NumaOptions =
   NumaOptions$node | NumaOptions$dist | NumaOptions$cpu | NumaOptions$hmat_lb | NumaOptions$hmat_cache;
 
 /** The members every `NumaOptions` has, whatever its `type`. */
-export interface NumaOptions$$base {
+export interface NumaOptionsBase {
   /** NUMA option type */
   type: NumaOptionsType;
 }
@@ -17074,7 +17072,7 @@ export interface NumaOptions$$base {
  *
  * NUMA nodes configuration
  */
-export interface NumaOptions$node extends NumaOptions$$base, NumaNodeOptions {
+export interface NumaOptions$node extends NumaOptionsBase, NumaNodeOptions {
   type: 'node';
 }
 
@@ -17083,7 +17081,7 @@ export interface NumaOptions$node extends NumaOptions$$base, NumaNodeOptions {
  *
  * NUMA distance configuration (since 2.10)
  */
-export interface NumaOptions$dist extends NumaOptions$$base, NumaDistOptions {
+export interface NumaOptions$dist extends NumaOptionsBase, NumaDistOptions {
   type: 'dist';
 }
 
@@ -17092,7 +17090,7 @@ export interface NumaOptions$dist extends NumaOptions$$base, NumaDistOptions {
  *
  * property based CPU(s) to node mapping (Since: 2.10)
  */
-export interface NumaOptions$cpu extends NumaOptions$$base, NumaCpuOptions {
+export interface NumaOptions$cpu extends NumaOptionsBase, NumaCpuOptions {
   type: 'cpu';
 }
 
@@ -17101,7 +17099,7 @@ export interface NumaOptions$cpu extends NumaOptions$$base, NumaCpuOptions {
  *
  * memory latency and bandwidth information (Since: 5.0)
  */
-export interface NumaOptions$hmat_lb extends NumaOptions$$base, NumaHmatLBOptions {
+export interface NumaOptions$hmat_lb extends NumaOptionsBase, NumaHmatLBOptions {
   type: 'hmat-lb';
 }
 
@@ -17110,7 +17108,7 @@ export interface NumaOptions$hmat_lb extends NumaOptions$$base, NumaHmatLBOption
  *
  * memory side cache information (Since: 5.0)
  */
-export interface NumaOptions$hmat_cache extends NumaOptions$$base, NumaHmatCacheOptions {
+export interface NumaOptions$hmat_cache extends NumaOptionsBase, NumaHmatCacheOptions {
   type: 'hmat-cache';
 }
 
@@ -17843,13 +17841,13 @@ export type MemoryDeviceInfo =
   | MemoryDeviceInfo$hv_balloon;
 
 /** The members every `MemoryDeviceInfo` has, whatever its `type`. */
-export interface MemoryDeviceInfo$$base {
+export interface MemoryDeviceInfoBase {
   /** memory device type */
   type: MemoryDeviceInfoKind | (string & {});
 }
 
 /** `MemoryDeviceInfo` when `type` is `'dimm'`. */
-export interface MemoryDeviceInfo$dimm extends MemoryDeviceInfo$$base, PCDIMMDeviceInfoWrapper {
+export interface MemoryDeviceInfo$dimm extends MemoryDeviceInfoBase, PCDIMMDeviceInfoWrapper {
   type: 'dimm';
 }
 
@@ -17858,7 +17856,7 @@ export interface MemoryDeviceInfo$dimm extends MemoryDeviceInfo$$base, PCDIMMDev
  *
  * since 2.12
  */
-export interface MemoryDeviceInfo$nvdimm extends MemoryDeviceInfo$$base, PCDIMMDeviceInfoWrapper {
+export interface MemoryDeviceInfo$nvdimm extends MemoryDeviceInfoBase, PCDIMMDeviceInfoWrapper {
   type: 'nvdimm';
 }
 
@@ -17867,7 +17865,7 @@ export interface MemoryDeviceInfo$nvdimm extends MemoryDeviceInfo$$base, PCDIMMD
  *
  * since 4.1
  */
-export interface MemoryDeviceInfo$virtio_pmem extends MemoryDeviceInfo$$base, VirtioPMEMDeviceInfoWrapper {
+export interface MemoryDeviceInfo$virtio_pmem extends MemoryDeviceInfoBase, VirtioPMEMDeviceInfoWrapper {
   type: 'virtio-pmem';
 }
 
@@ -17876,7 +17874,7 @@ export interface MemoryDeviceInfo$virtio_pmem extends MemoryDeviceInfo$$base, Vi
  *
  * since 5.1
  */
-export interface MemoryDeviceInfo$virtio_mem extends MemoryDeviceInfo$$base, VirtioMEMDeviceInfoWrapper {
+export interface MemoryDeviceInfo$virtio_mem extends MemoryDeviceInfoBase, VirtioMEMDeviceInfoWrapper {
   type: 'virtio-mem';
 }
 
@@ -17885,7 +17883,7 @@ export interface MemoryDeviceInfo$virtio_mem extends MemoryDeviceInfo$$base, Vir
  *
  * since 6.2.
  */
-export interface MemoryDeviceInfo$sgx_epc extends MemoryDeviceInfo$$base, SgxEPCDeviceInfoWrapper {
+export interface MemoryDeviceInfo$sgx_epc extends MemoryDeviceInfoBase, SgxEPCDeviceInfoWrapper {
   type: 'sgx-epc';
 }
 
@@ -17894,7 +17892,7 @@ export interface MemoryDeviceInfo$sgx_epc extends MemoryDeviceInfo$$base, SgxEPC
  *
  * since 8.2.
  */
-export interface MemoryDeviceInfo$hv_balloon extends MemoryDeviceInfo$$base, HvBalloonDeviceInfoWrapper {
+export interface MemoryDeviceInfo$hv_balloon extends MemoryDeviceInfoBase, HvBalloonDeviceInfoWrapper {
   type: 'hv-balloon';
 }
 
@@ -18408,23 +18406,23 @@ export interface YankInstanceChardev {
 export type YankInstance = YankInstance$block_node | YankInstance$chardev | YankInstance$migration;
 
 /** The members every `YankInstance` has, whatever its `type`. */
-export interface YankInstance$$base {
+export interface YankInstanceBase {
   /** yank instance type */
   type: YankInstanceType;
 }
 
 /** `YankInstance` when `type` is `'block-node'`. */
-export interface YankInstance$block_node extends YankInstance$$base, YankInstanceBlockNode {
+export interface YankInstance$block_node extends YankInstanceBase, YankInstanceBlockNode {
   type: 'block-node';
 }
 
 /** `YankInstance` when `type` is `'chardev'`. */
-export interface YankInstance$chardev extends YankInstance$$base, YankInstanceChardev {
+export interface YankInstance$chardev extends YankInstanceBase, YankInstanceChardev {
   type: 'chardev';
 }
 
 /** `YankInstance` when `type` is `'migration'`. */
-export interface YankInstance$migration extends YankInstance$$base {
+export interface YankInstance$migration extends YankInstanceBase {
   type: 'migration';
 }
 
@@ -18672,7 +18670,7 @@ export interface SevSnpGuestInfo {
 export type SevInfo = SevInfo$sev | SevInfo$sev_snp;
 
 /** The members every `SevInfo` has, whatever its `sev-type`. */
-export interface SevInfo$$base {
+export interface SevInfoBase {
   /** true if SEV is active */
   enabled: boolean;
   /** SEV API major version */
@@ -18692,7 +18690,7 @@ export interface SevInfo$$base {
  *
  * The guest is a legacy SEV or SEV-ES guest.
  */
-export interface SevInfo$sev extends SevInfo$$base, SevGuestInfo {
+export interface SevInfo$sev extends SevInfoBase, SevGuestInfo {
   'sev-type': 'sev';
 }
 
@@ -18701,7 +18699,7 @@ export interface SevInfo$sev extends SevInfo$$base, SevGuestInfo {
  *
  * The guest is an SEV-SNP guest.
  */
-export interface SevInfo$sev_snp extends SevInfo$$base, SevSnpGuestInfo {
+export interface SevInfo$sev_snp extends SevInfoBase, SevSnpGuestInfo {
   'sev-type': 'sev-snp';
 }
 
@@ -19314,7 +19312,7 @@ export type Audiodev =
   | Audiodev$wav;
 
 /** The members every `Audiodev` has, whatever its `driver`. */
-export interface Audiodev$$base {
+export interface AudiodevBase {
   /** identifier of the backend */
   id: string;
   /** the backend driver to use */
@@ -19327,7 +19325,7 @@ export interface Audiodev$$base {
 }
 
 /** `Audiodev` when `driver` is `'none'`. */
-export interface Audiodev$none extends Audiodev$$base, AudiodevGenericOptions {
+export interface Audiodev$none extends AudiodevBase, AudiodevGenericOptions {
   driver: 'none';
 }
 
@@ -19336,7 +19334,7 @@ export interface Audiodev$none extends Audiodev$$base, AudiodevGenericOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_ALSA.
  */
-export interface Audiodev$alsa extends Audiodev$$base, AudiodevAlsaOptions {
+export interface Audiodev$alsa extends AudiodevBase, AudiodevAlsaOptions {
   driver: 'alsa';
 }
 
@@ -19345,7 +19343,7 @@ export interface Audiodev$alsa extends Audiodev$$base, AudiodevAlsaOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_COREAUDIO.
  */
-export interface Audiodev$coreaudio extends Audiodev$$base, AudiodevCoreaudioOptions {
+export interface Audiodev$coreaudio extends AudiodevBase, AudiodevCoreaudioOptions {
   driver: 'coreaudio';
 }
 
@@ -19354,7 +19352,7 @@ export interface Audiodev$coreaudio extends Audiodev$$base, AudiodevCoreaudioOpt
  *
  * Only available when QEMU is built with CONFIG_DBUS_DISPLAY.
  */
-export interface Audiodev$dbus extends Audiodev$$base, AudiodevDBusOptions {
+export interface Audiodev$dbus extends AudiodevBase, AudiodevDBusOptions {
   driver: 'dbus';
 }
 
@@ -19363,7 +19361,7 @@ export interface Audiodev$dbus extends Audiodev$$base, AudiodevDBusOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_DSOUND.
  */
-export interface Audiodev$dsound extends Audiodev$$base, AudiodevDsoundOptions {
+export interface Audiodev$dsound extends AudiodevBase, AudiodevDsoundOptions {
   driver: 'dsound';
 }
 
@@ -19374,7 +19372,7 @@ export interface Audiodev$dsound extends Audiodev$$base, AudiodevDsoundOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_JACK.
  */
-export interface Audiodev$jack extends Audiodev$$base, AudiodevJackOptions {
+export interface Audiodev$jack extends AudiodevBase, AudiodevJackOptions {
   driver: 'jack';
 }
 
@@ -19383,7 +19381,7 @@ export interface Audiodev$jack extends Audiodev$$base, AudiodevJackOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_OSS.
  */
-export interface Audiodev$oss extends Audiodev$$base, AudiodevOssOptions {
+export interface Audiodev$oss extends AudiodevBase, AudiodevOssOptions {
   driver: 'oss';
 }
 
@@ -19392,7 +19390,7 @@ export interface Audiodev$oss extends Audiodev$$base, AudiodevOssOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_PA.
  */
-export interface Audiodev$pa extends Audiodev$$base, AudiodevPaOptions {
+export interface Audiodev$pa extends AudiodevBase, AudiodevPaOptions {
   driver: 'pa';
 }
 
@@ -19401,7 +19399,7 @@ export interface Audiodev$pa extends Audiodev$$base, AudiodevPaOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE.
  */
-export interface Audiodev$pipewire extends Audiodev$$base, AudiodevPipewireOptions {
+export interface Audiodev$pipewire extends AudiodevBase, AudiodevPipewireOptions {
   driver: 'pipewire';
 }
 
@@ -19410,7 +19408,7 @@ export interface Audiodev$pipewire extends Audiodev$$base, AudiodevPipewireOptio
  *
  * Only available when QEMU is built with CONFIG_AUDIO_SDL.
  */
-export interface Audiodev$sdl extends Audiodev$$base, AudiodevSdlOptions {
+export interface Audiodev$sdl extends AudiodevBase, AudiodevSdlOptions {
   driver: 'sdl';
 }
 
@@ -19419,7 +19417,7 @@ export interface Audiodev$sdl extends Audiodev$$base, AudiodevSdlOptions {
  *
  * Only available when QEMU is built with CONFIG_AUDIO_SNDIO.
  */
-export interface Audiodev$sndio extends Audiodev$$base, AudiodevSndioOptions {
+export interface Audiodev$sndio extends AudiodevBase, AudiodevSndioOptions {
   driver: 'sndio';
 }
 
@@ -19428,12 +19426,12 @@ export interface Audiodev$sndio extends Audiodev$$base, AudiodevSndioOptions {
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface Audiodev$spice extends Audiodev$$base, AudiodevGenericOptions {
+export interface Audiodev$spice extends AudiodevBase, AudiodevGenericOptions {
   driver: 'spice';
 }
 
 /** `Audiodev` when `driver` is `'wav'`. */
-export interface Audiodev$wav extends Audiodev$$base, AudiodevWavOptions {
+export interface Audiodev$wav extends AudiodevBase, AudiodevWavOptions {
   driver: 'wav';
 }
 
@@ -19851,7 +19849,7 @@ export interface StatsVCPUFilter {
 export type StatsFilter = StatsFilter$vcpu | StatsFilter$vm | StatsFilter$cryptodev;
 
 /** The members every `StatsFilter` has, whatever its `target`. */
-export interface StatsFilter$$base {
+export interface StatsFilterBase {
   /**
    * the kind of objects to query.  Note that each possible
    * target may enable additional filtering options
@@ -19869,7 +19867,7 @@ export interface StatsFilter$$base {
  *
  * statistics that apply to a single virtual CPU.
  */
-export interface StatsFilter$vcpu extends StatsFilter$$base, StatsVCPUFilter {
+export interface StatsFilter$vcpu extends StatsFilterBase, StatsVCPUFilter {
   target: 'vcpu';
 }
 
@@ -19879,7 +19877,7 @@ export interface StatsFilter$vcpu extends StatsFilter$$base, StatsVCPUFilter {
  * statistics that apply to the entire virtual machine or the
  * entire QEMU process.
  */
-export interface StatsFilter$vm extends StatsFilter$$base {
+export interface StatsFilter$vm extends StatsFilterBase {
   target: 'vm';
 }
 
@@ -19888,7 +19886,7 @@ export interface StatsFilter$vm extends StatsFilter$$base {
  *
  * statistics that apply to a crypto device (since 8.0)
  */
-export interface StatsFilter$cryptodev extends StatsFilter$$base {
+export interface StatsFilter$cryptodev extends StatsFilterBase {
   target: 'cryptodev';
 }
 

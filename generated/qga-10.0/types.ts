@@ -584,7 +584,7 @@ export type GuestDiskSmart =
   | GuestDiskSmart$file_backed_virtual;
 
 /** The members every `GuestDiskSmart` has, whatever its `type`. */
-export interface GuestDiskSmart$$base {
+export interface GuestDiskSmartBase {
   /** disk bus type */
   type: GuestDiskBusType | (string & {});
 }
@@ -594,7 +594,7 @@ export interface GuestDiskSmart$$base {
  *
  * NVMe disks (since 7.1)
  */
-export interface GuestDiskSmart$nvme extends GuestDiskSmart$$base, GuestNVMeSmart {
+export interface GuestDiskSmart$nvme extends GuestDiskSmartBase, GuestNVMeSmart {
   type: 'nvme';
 }
 
@@ -603,7 +603,7 @@ export interface GuestDiskSmart$nvme extends GuestDiskSmart$$base, GuestNVMeSmar
  *
  * IDE disks
  */
-export interface GuestDiskSmart$ide extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ide extends GuestDiskSmartBase {
   type: 'ide';
 }
 
@@ -612,7 +612,7 @@ export interface GuestDiskSmart$ide extends GuestDiskSmart$$base {
  *
  * floppy disks
  */
-export interface GuestDiskSmart$fdc extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$fdc extends GuestDiskSmartBase {
   type: 'fdc';
 }
 
@@ -621,7 +621,7 @@ export interface GuestDiskSmart$fdc extends GuestDiskSmart$$base {
  *
  * SCSI disks
  */
-export interface GuestDiskSmart$scsi extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$scsi extends GuestDiskSmartBase {
   type: 'scsi';
 }
 
@@ -630,7 +630,7 @@ export interface GuestDiskSmart$scsi extends GuestDiskSmart$$base {
  *
  * virtio disks
  */
-export interface GuestDiskSmart$virtio extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$virtio extends GuestDiskSmartBase {
   type: 'virtio';
 }
 
@@ -639,7 +639,7 @@ export interface GuestDiskSmart$virtio extends GuestDiskSmart$$base {
  *
  * Xen disks
  */
-export interface GuestDiskSmart$xen extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$xen extends GuestDiskSmartBase {
   type: 'xen';
 }
 
@@ -648,7 +648,7 @@ export interface GuestDiskSmart$xen extends GuestDiskSmart$$base {
  *
  * USB disks
  */
-export interface GuestDiskSmart$usb extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$usb extends GuestDiskSmartBase {
   type: 'usb';
 }
 
@@ -657,7 +657,7 @@ export interface GuestDiskSmart$usb extends GuestDiskSmart$$base {
  *
  * UML disks
  */
-export interface GuestDiskSmart$uml extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$uml extends GuestDiskSmartBase {
   type: 'uml';
 }
 
@@ -666,7 +666,7 @@ export interface GuestDiskSmart$uml extends GuestDiskSmart$$base {
  *
  * SATA disks
  */
-export interface GuestDiskSmart$sata extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sata extends GuestDiskSmartBase {
   type: 'sata';
 }
 
@@ -675,7 +675,7 @@ export interface GuestDiskSmart$sata extends GuestDiskSmart$$base {
  *
  * SD cards
  */
-export interface GuestDiskSmart$sd extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sd extends GuestDiskSmartBase {
   type: 'sd';
 }
 
@@ -684,7 +684,7 @@ export interface GuestDiskSmart$sd extends GuestDiskSmart$$base {
  *
  * Unknown bus type
  */
-export interface GuestDiskSmart$unknown extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$unknown extends GuestDiskSmartBase {
   type: 'unknown';
 }
 
@@ -693,7 +693,7 @@ export interface GuestDiskSmart$unknown extends GuestDiskSmart$$base {
  *
  * Win IEEE 1394 bus type
  */
-export interface GuestDiskSmart$ieee1394 extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ieee1394 extends GuestDiskSmartBase {
   type: 'ieee1394';
 }
 
@@ -702,7 +702,7 @@ export interface GuestDiskSmart$ieee1394 extends GuestDiskSmart$$base {
  *
  * Win SSA bus type
  */
-export interface GuestDiskSmart$ssa extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ssa extends GuestDiskSmartBase {
   type: 'ssa';
 }
 
@@ -711,7 +711,7 @@ export interface GuestDiskSmart$ssa extends GuestDiskSmart$$base {
  *
  * Win fiber channel bus type
  */
-export interface GuestDiskSmart$fibre extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$fibre extends GuestDiskSmartBase {
   type: 'fibre';
 }
 
@@ -720,7 +720,7 @@ export interface GuestDiskSmart$fibre extends GuestDiskSmart$$base {
  *
  * Win RAID bus type
  */
-export interface GuestDiskSmart$raid extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$raid extends GuestDiskSmartBase {
   type: 'raid';
 }
 
@@ -729,7 +729,7 @@ export interface GuestDiskSmart$raid extends GuestDiskSmart$$base {
  *
  * Win iScsi bus type
  */
-export interface GuestDiskSmart$iscsi extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$iscsi extends GuestDiskSmartBase {
   type: 'iscsi';
 }
 
@@ -738,7 +738,7 @@ export interface GuestDiskSmart$iscsi extends GuestDiskSmart$$base {
  *
  * Win serial-attaches SCSI bus type
  */
-export interface GuestDiskSmart$sas extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sas extends GuestDiskSmartBase {
   type: 'sas';
 }
 
@@ -747,7 +747,7 @@ export interface GuestDiskSmart$sas extends GuestDiskSmart$$base {
  *
  * Win multimedia card (MMC) bus type
  */
-export interface GuestDiskSmart$mmc extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$mmc extends GuestDiskSmartBase {
   type: 'mmc';
 }
 
@@ -756,7 +756,7 @@ export interface GuestDiskSmart$mmc extends GuestDiskSmart$$base {
  *
  * Win virtual bus type
  */
-export interface GuestDiskSmart$virtual extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$virtual extends GuestDiskSmartBase {
   type: 'virtual';
 }
 
@@ -765,7 +765,7 @@ export interface GuestDiskSmart$virtual extends GuestDiskSmart$$base {
  *
  * Win file-backed bus type
  */
-export interface GuestDiskSmart$file_backed_virtual extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$file_backed_virtual extends GuestDiskSmartBase {
   type: 'file-backed-virtual';
 }
 
@@ -1152,7 +1152,7 @@ export interface GuestDeviceIdPCI {
 export type GuestDeviceId = GuestDeviceId$pci;
 
 /** The members every `GuestDeviceId` has, whatever its `type`. */
-export interface GuestDeviceId$$base {
+export interface GuestDeviceIdBase {
   /** device type */
   type: GuestDeviceType | (string & {});
 }
@@ -1162,7 +1162,7 @@ export interface GuestDeviceId$$base {
  *
  * PCI device
  */
-export interface GuestDeviceId$pci extends GuestDeviceId$$base, GuestDeviceIdPCI {
+export interface GuestDeviceId$pci extends GuestDeviceIdBase, GuestDeviceIdPCI {
   type: 'pci';
 }
 
@@ -1421,7 +1421,7 @@ export interface GuestLinuxCpuStats {
 export type GuestCpuStats = GuestCpuStats$linux;
 
 /** The members every `GuestCpuStats` has, whatever its `type`. */
-export interface GuestCpuStats$$base {
+export interface GuestCpuStatsBase {
   /** guest operating system */
   type: GuestCpuStatsType | (string & {});
 }
@@ -1431,7 +1431,7 @@ export interface GuestCpuStats$$base {
  *
  * Linux
  */
-export interface GuestCpuStats$linux extends GuestCpuStats$$base, GuestLinuxCpuStats {
+export interface GuestCpuStats$linux extends GuestCpuStatsBase, GuestLinuxCpuStats {
   type: 'linux';
 }
 

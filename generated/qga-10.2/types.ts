@@ -587,7 +587,7 @@ export type GuestDiskSmart =
   | GuestDiskSmart$file_backed_virtual;
 
 /** The members every `GuestDiskSmart` has, whatever its `type`. */
-export interface GuestDiskSmart$$base {
+export interface GuestDiskSmartBase {
   /** disk bus type */
   type: GuestDiskBusType | (string & {});
 }
@@ -597,7 +597,7 @@ export interface GuestDiskSmart$$base {
  *
  * NVMe disks (since 7.1)
  */
-export interface GuestDiskSmart$nvme extends GuestDiskSmart$$base, GuestNVMeSmart {
+export interface GuestDiskSmart$nvme extends GuestDiskSmartBase, GuestNVMeSmart {
   type: 'nvme';
 }
 
@@ -606,7 +606,7 @@ export interface GuestDiskSmart$nvme extends GuestDiskSmart$$base, GuestNVMeSmar
  *
  * IDE disks
  */
-export interface GuestDiskSmart$ide extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ide extends GuestDiskSmartBase {
   type: 'ide';
 }
 
@@ -615,7 +615,7 @@ export interface GuestDiskSmart$ide extends GuestDiskSmart$$base {
  *
  * floppy disks
  */
-export interface GuestDiskSmart$fdc extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$fdc extends GuestDiskSmartBase {
   type: 'fdc';
 }
 
@@ -624,7 +624,7 @@ export interface GuestDiskSmart$fdc extends GuestDiskSmart$$base {
  *
  * SCSI disks
  */
-export interface GuestDiskSmart$scsi extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$scsi extends GuestDiskSmartBase {
   type: 'scsi';
 }
 
@@ -633,7 +633,7 @@ export interface GuestDiskSmart$scsi extends GuestDiskSmart$$base {
  *
  * virtio disks
  */
-export interface GuestDiskSmart$virtio extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$virtio extends GuestDiskSmartBase {
   type: 'virtio';
 }
 
@@ -642,7 +642,7 @@ export interface GuestDiskSmart$virtio extends GuestDiskSmart$$base {
  *
  * Xen disks
  */
-export interface GuestDiskSmart$xen extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$xen extends GuestDiskSmartBase {
   type: 'xen';
 }
 
@@ -651,7 +651,7 @@ export interface GuestDiskSmart$xen extends GuestDiskSmart$$base {
  *
  * USB disks
  */
-export interface GuestDiskSmart$usb extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$usb extends GuestDiskSmartBase {
   type: 'usb';
 }
 
@@ -660,7 +660,7 @@ export interface GuestDiskSmart$usb extends GuestDiskSmart$$base {
  *
  * UML disks
  */
-export interface GuestDiskSmart$uml extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$uml extends GuestDiskSmartBase {
   type: 'uml';
 }
 
@@ -669,7 +669,7 @@ export interface GuestDiskSmart$uml extends GuestDiskSmart$$base {
  *
  * SATA disks
  */
-export interface GuestDiskSmart$sata extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sata extends GuestDiskSmartBase {
   type: 'sata';
 }
 
@@ -678,7 +678,7 @@ export interface GuestDiskSmart$sata extends GuestDiskSmart$$base {
  *
  * SD cards
  */
-export interface GuestDiskSmart$sd extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sd extends GuestDiskSmartBase {
   type: 'sd';
 }
 
@@ -687,7 +687,7 @@ export interface GuestDiskSmart$sd extends GuestDiskSmart$$base {
  *
  * Unknown bus type
  */
-export interface GuestDiskSmart$unknown extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$unknown extends GuestDiskSmartBase {
   type: 'unknown';
 }
 
@@ -696,7 +696,7 @@ export interface GuestDiskSmart$unknown extends GuestDiskSmart$$base {
  *
  * Win IEEE 1394 bus type
  */
-export interface GuestDiskSmart$ieee1394 extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ieee1394 extends GuestDiskSmartBase {
   type: 'ieee1394';
 }
 
@@ -705,7 +705,7 @@ export interface GuestDiskSmart$ieee1394 extends GuestDiskSmart$$base {
  *
  * Win SSA bus type
  */
-export interface GuestDiskSmart$ssa extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ssa extends GuestDiskSmartBase {
   type: 'ssa';
 }
 
@@ -714,7 +714,7 @@ export interface GuestDiskSmart$ssa extends GuestDiskSmart$$base {
  *
  * Win fiber channel bus type
  */
-export interface GuestDiskSmart$fibre extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$fibre extends GuestDiskSmartBase {
   type: 'fibre';
 }
 
@@ -723,7 +723,7 @@ export interface GuestDiskSmart$fibre extends GuestDiskSmart$$base {
  *
  * Win RAID bus type
  */
-export interface GuestDiskSmart$raid extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$raid extends GuestDiskSmartBase {
   type: 'raid';
 }
 
@@ -732,7 +732,7 @@ export interface GuestDiskSmart$raid extends GuestDiskSmart$$base {
  *
  * Win iScsi bus type
  */
-export interface GuestDiskSmart$iscsi extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$iscsi extends GuestDiskSmartBase {
   type: 'iscsi';
 }
 
@@ -741,7 +741,7 @@ export interface GuestDiskSmart$iscsi extends GuestDiskSmart$$base {
  *
  * Win serial-attaches SCSI bus type
  */
-export interface GuestDiskSmart$sas extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sas extends GuestDiskSmartBase {
   type: 'sas';
 }
 
@@ -750,7 +750,7 @@ export interface GuestDiskSmart$sas extends GuestDiskSmart$$base {
  *
  * Win multimedia card (MMC) bus type
  */
-export interface GuestDiskSmart$mmc extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$mmc extends GuestDiskSmartBase {
   type: 'mmc';
 }
 
@@ -759,7 +759,7 @@ export interface GuestDiskSmart$mmc extends GuestDiskSmart$$base {
  *
  * Win virtual bus type
  */
-export interface GuestDiskSmart$virtual extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$virtual extends GuestDiskSmartBase {
   type: 'virtual';
 }
 
@@ -768,7 +768,7 @@ export interface GuestDiskSmart$virtual extends GuestDiskSmart$$base {
  *
  * Win file-backed bus type
  */
-export interface GuestDiskSmart$file_backed_virtual extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$file_backed_virtual extends GuestDiskSmartBase {
   type: 'file-backed-virtual';
 }
 
@@ -1158,7 +1158,7 @@ export interface GuestDeviceIdPCI {
 export type GuestDeviceId = GuestDeviceId$pci;
 
 /** The members every `GuestDeviceId` has, whatever its `type`. */
-export interface GuestDeviceId$$base {
+export interface GuestDeviceIdBase {
   /** device type */
   type: GuestDeviceType | (string & {});
 }
@@ -1168,7 +1168,7 @@ export interface GuestDeviceId$$base {
  *
  * PCI device
  */
-export interface GuestDeviceId$pci extends GuestDeviceId$$base, GuestDeviceIdPCI {
+export interface GuestDeviceId$pci extends GuestDeviceIdBase, GuestDeviceIdPCI {
   type: 'pci';
 }
 
@@ -1427,7 +1427,7 @@ export interface GuestLinuxCpuStats {
 export type GuestCpuStats = GuestCpuStats$linux;
 
 /** The members every `GuestCpuStats` has, whatever its `type`. */
-export interface GuestCpuStats$$base {
+export interface GuestCpuStatsBase {
   /** guest operating system */
   type: GuestCpuStatsType | (string & {});
 }
@@ -1437,7 +1437,7 @@ export interface GuestCpuStats$$base {
  *
  * Linux
  */
-export interface GuestCpuStats$linux extends GuestCpuStats$$base, GuestLinuxCpuStats {
+export interface GuestCpuStats$linux extends GuestCpuStatsBase, GuestLinuxCpuStats {
   type: 'linux';
 }
 

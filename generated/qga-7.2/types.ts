@@ -525,7 +525,7 @@ export type GuestDiskSmart =
   | GuestDiskSmart$file_backed_virtual;
 
 /** The members every `GuestDiskSmart` has, whatever its `type`. */
-export interface GuestDiskSmart$$base {
+export interface GuestDiskSmartBase {
   type: GuestDiskBusType | (string & {});
 }
 
@@ -534,7 +534,7 @@ export interface GuestDiskSmart$$base {
  *
  * NVMe disks (since 7.1)
  */
-export interface GuestDiskSmart$nvme extends GuestDiskSmart$$base, GuestNVMeSmart {
+export interface GuestDiskSmart$nvme extends GuestDiskSmartBase, GuestNVMeSmart {
   type: 'nvme';
 }
 
@@ -543,7 +543,7 @@ export interface GuestDiskSmart$nvme extends GuestDiskSmart$$base, GuestNVMeSmar
  *
  * IDE disks
  */
-export interface GuestDiskSmart$ide extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ide extends GuestDiskSmartBase {
   type: 'ide';
 }
 
@@ -552,7 +552,7 @@ export interface GuestDiskSmart$ide extends GuestDiskSmart$$base {
  *
  * floppy disks
  */
-export interface GuestDiskSmart$fdc extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$fdc extends GuestDiskSmartBase {
   type: 'fdc';
 }
 
@@ -561,7 +561,7 @@ export interface GuestDiskSmart$fdc extends GuestDiskSmart$$base {
  *
  * SCSI disks
  */
-export interface GuestDiskSmart$scsi extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$scsi extends GuestDiskSmartBase {
   type: 'scsi';
 }
 
@@ -570,7 +570,7 @@ export interface GuestDiskSmart$scsi extends GuestDiskSmart$$base {
  *
  * virtio disks
  */
-export interface GuestDiskSmart$virtio extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$virtio extends GuestDiskSmartBase {
   type: 'virtio';
 }
 
@@ -579,7 +579,7 @@ export interface GuestDiskSmart$virtio extends GuestDiskSmart$$base {
  *
  * Xen disks
  */
-export interface GuestDiskSmart$xen extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$xen extends GuestDiskSmartBase {
   type: 'xen';
 }
 
@@ -588,7 +588,7 @@ export interface GuestDiskSmart$xen extends GuestDiskSmart$$base {
  *
  * USB disks
  */
-export interface GuestDiskSmart$usb extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$usb extends GuestDiskSmartBase {
   type: 'usb';
 }
 
@@ -597,7 +597,7 @@ export interface GuestDiskSmart$usb extends GuestDiskSmart$$base {
  *
  * UML disks
  */
-export interface GuestDiskSmart$uml extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$uml extends GuestDiskSmartBase {
   type: 'uml';
 }
 
@@ -606,7 +606,7 @@ export interface GuestDiskSmart$uml extends GuestDiskSmart$$base {
  *
  * SATA disks
  */
-export interface GuestDiskSmart$sata extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sata extends GuestDiskSmartBase {
   type: 'sata';
 }
 
@@ -615,7 +615,7 @@ export interface GuestDiskSmart$sata extends GuestDiskSmart$$base {
  *
  * SD cards
  */
-export interface GuestDiskSmart$sd extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sd extends GuestDiskSmartBase {
   type: 'sd';
 }
 
@@ -624,7 +624,7 @@ export interface GuestDiskSmart$sd extends GuestDiskSmart$$base {
  *
  * Unknown bus type
  */
-export interface GuestDiskSmart$unknown extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$unknown extends GuestDiskSmartBase {
   type: 'unknown';
 }
 
@@ -633,7 +633,7 @@ export interface GuestDiskSmart$unknown extends GuestDiskSmart$$base {
  *
  * Win IEEE 1394 bus type
  */
-export interface GuestDiskSmart$ieee1394 extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ieee1394 extends GuestDiskSmartBase {
   type: 'ieee1394';
 }
 
@@ -642,7 +642,7 @@ export interface GuestDiskSmart$ieee1394 extends GuestDiskSmart$$base {
  *
  * Win SSA bus type
  */
-export interface GuestDiskSmart$ssa extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$ssa extends GuestDiskSmartBase {
   type: 'ssa';
 }
 
@@ -651,7 +651,7 @@ export interface GuestDiskSmart$ssa extends GuestDiskSmart$$base {
  *
  * Win fiber channel bus type
  */
-export interface GuestDiskSmart$fibre extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$fibre extends GuestDiskSmartBase {
   type: 'fibre';
 }
 
@@ -660,7 +660,7 @@ export interface GuestDiskSmart$fibre extends GuestDiskSmart$$base {
  *
  * Win RAID bus type
  */
-export interface GuestDiskSmart$raid extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$raid extends GuestDiskSmartBase {
   type: 'raid';
 }
 
@@ -669,7 +669,7 @@ export interface GuestDiskSmart$raid extends GuestDiskSmart$$base {
  *
  * Win iScsi bus type
  */
-export interface GuestDiskSmart$iscsi extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$iscsi extends GuestDiskSmartBase {
   type: 'iscsi';
 }
 
@@ -678,7 +678,7 @@ export interface GuestDiskSmart$iscsi extends GuestDiskSmart$$base {
  *
  * Win serial-attaches SCSI bus type
  */
-export interface GuestDiskSmart$sas extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$sas extends GuestDiskSmartBase {
   type: 'sas';
 }
 
@@ -687,7 +687,7 @@ export interface GuestDiskSmart$sas extends GuestDiskSmart$$base {
  *
  * Win multimedia card (MMC) bus type
  */
-export interface GuestDiskSmart$mmc extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$mmc extends GuestDiskSmartBase {
   type: 'mmc';
 }
 
@@ -696,7 +696,7 @@ export interface GuestDiskSmart$mmc extends GuestDiskSmart$$base {
  *
  * Win virtual bus type
  */
-export interface GuestDiskSmart$virtual extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$virtual extends GuestDiskSmartBase {
   type: 'virtual';
 }
 
@@ -705,7 +705,7 @@ export interface GuestDiskSmart$virtual extends GuestDiskSmart$$base {
  *
  * Win file-backed bus type
  */
-export interface GuestDiskSmart$file_backed_virtual extends GuestDiskSmart$$base {
+export interface GuestDiskSmart$file_backed_virtual extends GuestDiskSmartBase {
   type: 'file-backed-virtual';
 }
 
@@ -999,12 +999,12 @@ export interface GuestDeviceIdPCI {
 export type GuestDeviceId = GuestDeviceId$pci;
 
 /** The members every `GuestDeviceId` has, whatever its `type`. */
-export interface GuestDeviceId$$base {
+export interface GuestDeviceIdBase {
   type: GuestDeviceType | (string & {});
 }
 
 /** `GuestDeviceId` when `type` is `'pci'`. */
-export interface GuestDeviceId$pci extends GuestDeviceId$$base, GuestDeviceIdPCI {
+export interface GuestDeviceId$pci extends GuestDeviceIdBase, GuestDeviceIdPCI {
   type: 'pci';
 }
 
@@ -1248,11 +1248,11 @@ export interface GuestLinuxCpuStats {
 export type GuestCpuStats = GuestCpuStats$linux;
 
 /** The members every `GuestCpuStats` has, whatever its `type`. */
-export interface GuestCpuStats$$base {
+export interface GuestCpuStatsBase {
   type: GuestCpuStatsType | (string & {});
 }
 
 /** `GuestCpuStats` when `type` is `'linux'`. */
-export interface GuestCpuStats$linux extends GuestCpuStats$$base, GuestLinuxCpuStats {
+export interface GuestCpuStats$linux extends GuestCpuStatsBase, GuestLinuxCpuStats {
   type: 'linux';
 }

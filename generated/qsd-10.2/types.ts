@@ -444,7 +444,7 @@ export type SocketAddressLegacy =
   SocketAddressLegacy$inet | SocketAddressLegacy$unix | SocketAddressLegacy$vsock | SocketAddressLegacy$fd;
 
 /** The members every `SocketAddressLegacy` has, whatever its `type`. */
-export interface SocketAddressLegacy$$base {
+export interface SocketAddressLegacyBase {
   /** Transport type */
   type: SocketAddressType;
 }
@@ -454,7 +454,7 @@ export interface SocketAddressLegacy$$base {
  *
  * Internet address
  */
-export interface SocketAddressLegacy$inet extends SocketAddressLegacy$$base, InetSocketAddressWrapper {
+export interface SocketAddressLegacy$inet extends SocketAddressLegacyBase, InetSocketAddressWrapper {
   type: 'inet';
 }
 
@@ -463,7 +463,7 @@ export interface SocketAddressLegacy$inet extends SocketAddressLegacy$$base, Ine
  *
  * Unix domain socket
  */
-export interface SocketAddressLegacy$unix extends SocketAddressLegacy$$base, UnixSocketAddressWrapper {
+export interface SocketAddressLegacy$unix extends SocketAddressLegacyBase, UnixSocketAddressWrapper {
   type: 'unix';
 }
 
@@ -472,7 +472,7 @@ export interface SocketAddressLegacy$unix extends SocketAddressLegacy$$base, Uni
  *
  * VMCI address
  */
-export interface SocketAddressLegacy$vsock extends SocketAddressLegacy$$base, VsockSocketAddressWrapper {
+export interface SocketAddressLegacy$vsock extends SocketAddressLegacyBase, VsockSocketAddressWrapper {
   type: 'vsock';
 }
 
@@ -481,7 +481,7 @@ export interface SocketAddressLegacy$vsock extends SocketAddressLegacy$$base, Vs
  *
  * Socket file descriptor
  */
-export interface SocketAddressLegacy$fd extends SocketAddressLegacy$$base, FdSocketAddressWrapper {
+export interface SocketAddressLegacy$fd extends SocketAddressLegacyBase, FdSocketAddressWrapper {
   type: 'fd';
 }
 
@@ -509,7 +509,7 @@ export type SocketAddressType =
 export type SocketAddress = SocketAddress$inet | SocketAddress$unix | SocketAddress$vsock | SocketAddress$fd;
 
 /** The members every `SocketAddress` has, whatever its `type`. */
-export interface SocketAddress$$base {
+export interface SocketAddressBase {
   /** Transport type */
   type: SocketAddressType;
 }
@@ -519,7 +519,7 @@ export interface SocketAddress$$base {
  *
  * Internet address
  */
-export interface SocketAddress$inet extends SocketAddress$$base, InetSocketAddress {
+export interface SocketAddress$inet extends SocketAddressBase, InetSocketAddress {
   type: 'inet';
 }
 
@@ -528,7 +528,7 @@ export interface SocketAddress$inet extends SocketAddress$$base, InetSocketAddre
  *
  * Unix domain socket
  */
-export interface SocketAddress$unix extends SocketAddress$$base, UnixSocketAddress {
+export interface SocketAddress$unix extends SocketAddressBase, UnixSocketAddress {
   type: 'unix';
 }
 
@@ -537,7 +537,7 @@ export interface SocketAddress$unix extends SocketAddress$$base, UnixSocketAddre
  *
  * VMCI address
  */
-export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAddress {
+export interface SocketAddress$vsock extends SocketAddressBase, VsockSocketAddress {
   type: 'vsock';
 }
 
@@ -546,7 +546,7 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
  *
  * Socket file descriptor
  */
-export interface SocketAddress$fd extends SocketAddress$$base, FdSocketAddress {
+export interface SocketAddress$fd extends SocketAddressBase, FdSocketAddress {
   type: 'fd';
 }
 
@@ -1187,7 +1187,7 @@ export interface QCryptoAkCipherOptionsRSA {
 export type QCryptoAkCipherOptions = QCryptoAkCipherOptions$rsa;
 
 /** The members every `QCryptoAkCipherOptions` has, whatever its `alg`. */
-export interface QCryptoAkCipherOptions$$base {
+export interface QCryptoAkCipherOptionsBase {
   /** encryption cipher algorithm */
   alg: QCryptoAkCipherAlgo;
 }
@@ -1197,7 +1197,7 @@ export interface QCryptoAkCipherOptions$$base {
  *
  * RSA algorithm
  */
-export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base, QCryptoAkCipherOptionsRSA {
+export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptionsBase, QCryptoAkCipherOptionsRSA {
   alg: 'rsa';
 }
 
@@ -1616,18 +1616,18 @@ export type ImageInfoSpecific =
   | ImageInfoSpecific$file;
 
 /** The members every `ImageInfoSpecific` has, whatever its `type`. */
-export interface ImageInfoSpecific$$base {
+export interface ImageInfoSpecificBase {
   /** block driver name */
   type: ImageInfoSpecificKind | (string & {});
 }
 
 /** `ImageInfoSpecific` when `type` is `'qcow2'`. */
-export interface ImageInfoSpecific$qcow2 extends ImageInfoSpecific$$base, ImageInfoSpecificQCow2Wrapper {
+export interface ImageInfoSpecific$qcow2 extends ImageInfoSpecificBase, ImageInfoSpecificQCow2Wrapper {
   type: 'qcow2';
 }
 
 /** `ImageInfoSpecific` when `type` is `'vmdk'`. */
-export interface ImageInfoSpecific$vmdk extends ImageInfoSpecific$$base, ImageInfoSpecificVmdkWrapper {
+export interface ImageInfoSpecific$vmdk extends ImageInfoSpecificBase, ImageInfoSpecificVmdkWrapper {
   type: 'vmdk';
 }
 
@@ -1636,7 +1636,7 @@ export interface ImageInfoSpecific$vmdk extends ImageInfoSpecific$$base, ImageIn
  *
  * Since 2.7
  */
-export interface ImageInfoSpecific$luks extends ImageInfoSpecific$$base, ImageInfoSpecificLUKSWrapper {
+export interface ImageInfoSpecific$luks extends ImageInfoSpecificBase, ImageInfoSpecificLUKSWrapper {
   type: 'luks';
 }
 
@@ -1645,7 +1645,7 @@ export interface ImageInfoSpecific$luks extends ImageInfoSpecific$$base, ImageIn
  *
  * Since 6.1
  */
-export interface ImageInfoSpecific$rbd extends ImageInfoSpecific$$base, ImageInfoSpecificRbdWrapper {
+export interface ImageInfoSpecific$rbd extends ImageInfoSpecificBase, ImageInfoSpecificRbdWrapper {
   type: 'rbd';
 }
 
@@ -1654,7 +1654,7 @@ export interface ImageInfoSpecific$rbd extends ImageInfoSpecific$$base, ImageInf
  *
  * Since 8.0
  */
-export interface ImageInfoSpecific$file extends ImageInfoSpecific$$base, ImageInfoSpecificFileWrapper {
+export interface ImageInfoSpecific$file extends ImageInfoSpecificBase, ImageInfoSpecificFileWrapper {
   type: 'file';
 }
 
@@ -2865,13 +2865,13 @@ export type BlockStatsSpecific =
   | BlockStatsSpecific$vvfat;
 
 /** The members every `BlockStatsSpecific` has, whatever its `driver`. */
-export interface BlockStatsSpecific$$base {
+export interface BlockStatsSpecificBase {
   /** block driver name */
   driver: BlockdevDriver | (string & {});
 }
 
 /** `BlockStatsSpecific` when `driver` is `'file'`. */
-export interface BlockStatsSpecific$file extends BlockStatsSpecific$$base, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$file extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'file';
 }
 
@@ -2880,7 +2880,7 @@ export interface BlockStatsSpecific$file extends BlockStatsSpecific$$base, Block
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockStatsSpecific$host_device extends BlockStatsSpecific$$base, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$host_device extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'host_device';
 }
 
@@ -2889,12 +2889,12 @@ export interface BlockStatsSpecific$host_device extends BlockStatsSpecific$$base
  *
  * Since 2.12
  */
-export interface BlockStatsSpecific$nvme extends BlockStatsSpecific$$base, BlockStatsSpecificNvme {
+export interface BlockStatsSpecific$nvme extends BlockStatsSpecificBase, BlockStatsSpecificNvme {
   driver: 'nvme';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'blkdebug'`. */
-export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecificBase {
   driver: 'blkdebug';
 }
 
@@ -2903,7 +2903,7 @@ export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecific$$base {
  *
  * Since 3.0
  */
-export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecificBase {
   driver: 'blklogwrites';
 }
 
@@ -2912,22 +2912,22 @@ export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecific$$bas
  *
  * Since 4.2
  */
-export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecificBase {
   driver: 'blkreplay';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'blkverify'`. */
-export interface BlockStatsSpecific$blkverify extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkverify extends BlockStatsSpecificBase {
   driver: 'blkverify';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'bochs'`. */
-export interface BlockStatsSpecific$bochs extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$bochs extends BlockStatsSpecificBase {
   driver: 'bochs';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'cloop'`. */
-export interface BlockStatsSpecific$cloop extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$cloop extends BlockStatsSpecificBase {
   driver: 'cloop';
 }
 
@@ -2936,7 +2936,7 @@ export interface BlockStatsSpecific$cloop extends BlockStatsSpecific$$base {
  *
  * Since 5.0
  */
-export interface BlockStatsSpecific$compress extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$compress extends BlockStatsSpecificBase {
   driver: 'compress';
 }
 
@@ -2945,7 +2945,7 @@ export interface BlockStatsSpecific$compress extends BlockStatsSpecific$$base {
  *
  * Since 6.2
  */
-export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecificBase {
   driver: 'copy-before-write';
 }
 
@@ -2954,12 +2954,12 @@ export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecific
  *
  * Since 3.0
  */
-export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecificBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'dmg'`. */
-export interface BlockStatsSpecific$dmg extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$dmg extends BlockStatsSpecificBase {
   driver: 'dmg';
 }
 
@@ -2968,17 +2968,17 @@ export interface BlockStatsSpecific$dmg extends BlockStatsSpecific$$base {
  *
  * Since 7.0
  */
-export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecificBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ftp'`. */
-export interface BlockStatsSpecific$ftp extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ftp extends BlockStatsSpecificBase {
   driver: 'ftp';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ftps'`. */
-export interface BlockStatsSpecific$ftps extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ftps extends BlockStatsSpecificBase {
   driver: 'ftps';
 }
 
@@ -2988,7 +2988,7 @@ export interface BlockStatsSpecific$ftps extends BlockStatsSpecific$$base {
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockStatsSpecific$gluster extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$gluster extends BlockStatsSpecificBase {
   driver: 'gluster';
 }
 
@@ -2997,17 +2997,17 @@ export interface BlockStatsSpecific$gluster extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecificBase {
   driver: 'host_cdrom';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'http'`. */
-export interface BlockStatsSpecific$http extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$http extends BlockStatsSpecificBase {
   driver: 'http';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'https'`. */
-export interface BlockStatsSpecific$https extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$https extends BlockStatsSpecificBase {
   driver: 'https';
 }
 
@@ -3016,37 +3016,37 @@ export interface BlockStatsSpecific$https extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$io_uring extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$io_uring extends BlockStatsSpecificBase {
   driver: 'io_uring';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'iscsi'`. */
-export interface BlockStatsSpecific$iscsi extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$iscsi extends BlockStatsSpecificBase {
   driver: 'iscsi';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'luks'`. */
-export interface BlockStatsSpecific$luks extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$luks extends BlockStatsSpecificBase {
   driver: 'luks';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'nbd'`. */
-export interface BlockStatsSpecific$nbd extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nbd extends BlockStatsSpecificBase {
   driver: 'nbd';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'nfs'`. */
-export interface BlockStatsSpecific$nfs extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nfs extends BlockStatsSpecificBase {
   driver: 'nfs';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'null-aio'`. */
-export interface BlockStatsSpecific$null_aio extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$null_aio extends BlockStatsSpecificBase {
   driver: 'null-aio';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'null-co'`. */
-export interface BlockStatsSpecific$null_co extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$null_co extends BlockStatsSpecificBase {
   driver: 'null-co';
 }
 
@@ -3055,47 +3055,47 @@ export interface BlockStatsSpecific$null_co extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecificBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'parallels'`. */
-export interface BlockStatsSpecific$parallels extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$parallels extends BlockStatsSpecificBase {
   driver: 'parallels';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'preallocate'`. */
-export interface BlockStatsSpecific$preallocate extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$preallocate extends BlockStatsSpecificBase {
   driver: 'preallocate';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qcow'`. */
-export interface BlockStatsSpecific$qcow extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qcow extends BlockStatsSpecificBase {
   driver: 'qcow';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qcow2'`. */
-export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecificBase {
   driver: 'qcow2';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qed'`. */
-export interface BlockStatsSpecific$qed extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qed extends BlockStatsSpecificBase {
   driver: 'qed';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'quorum'`. */
-export interface BlockStatsSpecific$quorum extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$quorum extends BlockStatsSpecificBase {
   driver: 'quorum';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'raw'`. */
-export interface BlockStatsSpecific$raw extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$raw extends BlockStatsSpecificBase {
   driver: 'raw';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'rbd'`. */
-export interface BlockStatsSpecific$rbd extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$rbd extends BlockStatsSpecificBase {
   driver: 'rbd';
 }
 
@@ -3104,12 +3104,12 @@ export interface BlockStatsSpecific$rbd extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockStatsSpecific$replication extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$replication extends BlockStatsSpecificBase {
   driver: 'replication';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ssh'`. */
-export interface BlockStatsSpecific$ssh extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ssh extends BlockStatsSpecificBase {
   driver: 'ssh';
 }
 
@@ -3118,17 +3118,17 @@ export interface BlockStatsSpecific$ssh extends BlockStatsSpecific$$base {
  *
  * Since 2.11
  */
-export interface BlockStatsSpecific$throttle extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$throttle extends BlockStatsSpecificBase {
   driver: 'throttle';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vdi'`. */
-export interface BlockStatsSpecific$vdi extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vdi extends BlockStatsSpecificBase {
   driver: 'vdi';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vhdx'`. */
-export interface BlockStatsSpecific$vhdx extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vhdx extends BlockStatsSpecificBase {
   driver: 'vhdx';
 }
 
@@ -3137,7 +3137,7 @@ export interface BlockStatsSpecific$vhdx extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -3146,7 +3146,7 @@ export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecif
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -3155,22 +3155,22 @@ export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpec
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vmdk'`. */
-export interface BlockStatsSpecific$vmdk extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vmdk extends BlockStatsSpecificBase {
   driver: 'vmdk';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vpc'`. */
-export interface BlockStatsSpecific$vpc extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vpc extends BlockStatsSpecificBase {
   driver: 'vpc';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vvfat'`. */
-export interface BlockStatsSpecific$vvfat extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vvfat extends BlockStatsSpecificBase {
   driver: 'vvfat';
 }
 
@@ -3336,7 +3336,7 @@ export type BlockJobInfo =
   | BlockJobInfo$snapshot_delete;
 
 /** The members every `BlockJobInfo` has, whatever its `type`. */
-export interface BlockJobInfo$$base {
+export interface BlockJobInfoBase {
   /** the job type ('stream' for image streaming) */
   type: JobType | (string & {});
   /**
@@ -3404,7 +3404,7 @@ export interface BlockJobInfo$$base {
  *
  * drive mirror job type, see `drive-mirror`
  */
-export interface BlockJobInfo$mirror extends BlockJobInfo$$base, BlockJobInfoMirror {
+export interface BlockJobInfo$mirror extends BlockJobInfoBase, BlockJobInfoMirror {
   type: 'mirror';
 }
 
@@ -3413,7 +3413,7 @@ export interface BlockJobInfo$mirror extends BlockJobInfo$$base, BlockJobInfoMir
  *
  * block commit job type, see `block-commit`
  */
-export interface BlockJobInfo$commit extends BlockJobInfo$$base {
+export interface BlockJobInfo$commit extends BlockJobInfoBase {
   type: 'commit';
 }
 
@@ -3422,7 +3422,7 @@ export interface BlockJobInfo$commit extends BlockJobInfo$$base {
  *
  * block stream job type, see `block-stream`
  */
-export interface BlockJobInfo$stream extends BlockJobInfo$$base {
+export interface BlockJobInfo$stream extends BlockJobInfoBase {
   type: 'stream';
 }
 
@@ -3431,7 +3431,7 @@ export interface BlockJobInfo$stream extends BlockJobInfo$$base {
  *
  * drive backup job type, see `drive-backup`
  */
-export interface BlockJobInfo$backup extends BlockJobInfo$$base {
+export interface BlockJobInfo$backup extends BlockJobInfoBase {
   type: 'backup';
 }
 
@@ -3440,7 +3440,7 @@ export interface BlockJobInfo$backup extends BlockJobInfo$$base {
  *
  * image creation job type, see `blockdev-create` (since 3.0)
  */
-export interface BlockJobInfo$create extends BlockJobInfo$$base {
+export interface BlockJobInfo$create extends BlockJobInfoBase {
   type: 'create';
 }
 
@@ -3450,7 +3450,7 @@ export interface BlockJobInfo$create extends BlockJobInfo$$base {
  * image options amend job type, see `x-blockdev-amend`
  * (since 5.1)
  */
-export interface BlockJobInfo$amend extends BlockJobInfo$$base {
+export interface BlockJobInfo$amend extends BlockJobInfoBase {
   type: 'amend';
 }
 
@@ -3460,7 +3460,7 @@ export interface BlockJobInfo$amend extends BlockJobInfo$$base {
  * snapshot load job type, see `snapshot-load`
  * (since 6.0)
  */
-export interface BlockJobInfo$snapshot_load extends BlockJobInfo$$base {
+export interface BlockJobInfo$snapshot_load extends BlockJobInfoBase {
   type: 'snapshot-load';
 }
 
@@ -3470,7 +3470,7 @@ export interface BlockJobInfo$snapshot_load extends BlockJobInfo$$base {
  * snapshot save job type, see `snapshot-save`
  * (since 6.0)
  */
-export interface BlockJobInfo$snapshot_save extends BlockJobInfo$$base {
+export interface BlockJobInfo$snapshot_save extends BlockJobInfoBase {
   type: 'snapshot-save';
 }
 
@@ -3480,7 +3480,7 @@ export interface BlockJobInfo$snapshot_save extends BlockJobInfo$$base {
  * snapshot delete job type, see `snapshot-delete`
  * (since 6.0)
  */
-export interface BlockJobInfo$snapshot_delete extends BlockJobInfo$$base {
+export interface BlockJobInfo$snapshot_delete extends BlockJobInfoBase {
   type: 'snapshot-delete';
 }
 
@@ -4525,7 +4525,7 @@ export type BlockJobChangeOptions =
   | BlockJobChangeOptions$snapshot_delete;
 
 /** The members every `BlockJobChangeOptions` has, whatever its `type`. */
-export interface BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptionsBase {
   /** The job identifier */
   id: string;
   /** The job type */
@@ -4537,7 +4537,7 @@ export interface BlockJobChangeOptions$$base {
  *
  * drive mirror job type, see `drive-mirror`
  */
-export interface BlockJobChangeOptions$mirror extends BlockJobChangeOptions$$base, BlockJobChangeOptionsMirror {
+export interface BlockJobChangeOptions$mirror extends BlockJobChangeOptionsBase, BlockJobChangeOptionsMirror {
   type: 'mirror';
 }
 
@@ -4546,7 +4546,7 @@ export interface BlockJobChangeOptions$mirror extends BlockJobChangeOptions$$bas
  *
  * block commit job type, see `block-commit`
  */
-export interface BlockJobChangeOptions$commit extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$commit extends BlockJobChangeOptionsBase {
   type: 'commit';
 }
 
@@ -4555,7 +4555,7 @@ export interface BlockJobChangeOptions$commit extends BlockJobChangeOptions$$bas
  *
  * block stream job type, see `block-stream`
  */
-export interface BlockJobChangeOptions$stream extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$stream extends BlockJobChangeOptionsBase {
   type: 'stream';
 }
 
@@ -4564,7 +4564,7 @@ export interface BlockJobChangeOptions$stream extends BlockJobChangeOptions$$bas
  *
  * drive backup job type, see `drive-backup`
  */
-export interface BlockJobChangeOptions$backup extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$backup extends BlockJobChangeOptionsBase {
   type: 'backup';
 }
 
@@ -4573,7 +4573,7 @@ export interface BlockJobChangeOptions$backup extends BlockJobChangeOptions$$bas
  *
  * image creation job type, see `blockdev-create` (since 3.0)
  */
-export interface BlockJobChangeOptions$create extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$create extends BlockJobChangeOptionsBase {
   type: 'create';
 }
 
@@ -4583,7 +4583,7 @@ export interface BlockJobChangeOptions$create extends BlockJobChangeOptions$$bas
  * image options amend job type, see `x-blockdev-amend`
  * (since 5.1)
  */
-export interface BlockJobChangeOptions$amend extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$amend extends BlockJobChangeOptionsBase {
   type: 'amend';
 }
 
@@ -4593,7 +4593,7 @@ export interface BlockJobChangeOptions$amend extends BlockJobChangeOptions$$base
  * snapshot load job type, see `snapshot-load`
  * (since 6.0)
  */
-export interface BlockJobChangeOptions$snapshot_load extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$snapshot_load extends BlockJobChangeOptionsBase {
   type: 'snapshot-load';
 }
 
@@ -4603,7 +4603,7 @@ export interface BlockJobChangeOptions$snapshot_load extends BlockJobChangeOptio
  * snapshot save job type, see `snapshot-save`
  * (since 6.0)
  */
-export interface BlockJobChangeOptions$snapshot_save extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$snapshot_save extends BlockJobChangeOptionsBase {
   type: 'snapshot-save';
 }
 
@@ -4613,7 +4613,7 @@ export interface BlockJobChangeOptions$snapshot_save extends BlockJobChangeOptio
  * snapshot delete job type, see `snapshot-delete`
  * (since 6.0)
  */
-export interface BlockJobChangeOptions$snapshot_delete extends BlockJobChangeOptions$$base {
+export interface BlockJobChangeOptions$snapshot_delete extends BlockJobChangeOptionsBase {
   type: 'snapshot-delete';
 }
 
@@ -5019,7 +5019,7 @@ export type BlockdevQcowEncryptionFormat =
 export type BlockdevQcowEncryption = BlockdevQcowEncryption$aes;
 
 /** The members every `BlockdevQcowEncryption` has, whatever its `format`. */
-export interface BlockdevQcowEncryption$$base {
+export interface BlockdevQcowEncryptionBase {
   /** encryption format */
   format: BlockdevQcowEncryptionFormat;
 }
@@ -5029,7 +5029,7 @@ export interface BlockdevQcowEncryption$$base {
  *
  * AES-CBC with plain64 initialization vectors
  */
-export interface BlockdevQcowEncryption$aes extends BlockdevQcowEncryption$$base, QCryptoBlockOptionsQCow {
+export interface BlockdevQcowEncryption$aes extends BlockdevQcowEncryptionBase, QCryptoBlockOptionsQCow {
   format: 'aes';
 }
 
@@ -5055,7 +5055,7 @@ export type BlockdevQcow2EncryptionFormat =
 export type BlockdevQcow2Encryption = BlockdevQcow2Encryption$aes | BlockdevQcow2Encryption$luks;
 
 /** The members every `BlockdevQcow2Encryption` has, whatever its `format`. */
-export interface BlockdevQcow2Encryption$$base {
+export interface BlockdevQcow2EncryptionBase {
   /** encryption format */
   format: BlockdevQcow2EncryptionFormat;
 }
@@ -5065,12 +5065,12 @@ export interface BlockdevQcow2Encryption$$base {
  *
  * AES-CBC with plain64 initialization vectors
  */
-export interface BlockdevQcow2Encryption$aes extends BlockdevQcow2Encryption$$base, QCryptoBlockOptionsQCow {
+export interface BlockdevQcow2Encryption$aes extends BlockdevQcow2EncryptionBase, QCryptoBlockOptionsQCow {
   format: 'aes';
 }
 
 /** `BlockdevQcow2Encryption` when `format` is `'luks'`. */
-export interface BlockdevQcow2Encryption$luks extends BlockdevQcow2Encryption$$base, QCryptoBlockOptionsLUKS {
+export interface BlockdevQcow2Encryption$luks extends BlockdevQcow2EncryptionBase, QCryptoBlockOptionsLUKS {
   format: 'luks';
 }
 
@@ -5228,7 +5228,7 @@ export interface SshHostKeyHash {
 export type SshHostKeyCheck = SshHostKeyCheck$hash | SshHostKeyCheck$none | SshHostKeyCheck$known_hosts;
 
 /** The members every `SshHostKeyCheck` has, whatever its `mode`. */
-export interface SshHostKeyCheck$$base {
+export interface SshHostKeyCheckBase {
   /** How to check the host key */
   mode: SshHostKeyCheckMode;
 }
@@ -5238,7 +5238,7 @@ export interface SshHostKeyCheck$$base {
  *
  * Compare the host key with a given hash
  */
-export interface SshHostKeyCheck$hash extends SshHostKeyCheck$$base, SshHostKeyHash {
+export interface SshHostKeyCheck$hash extends SshHostKeyCheckBase, SshHostKeyHash {
   mode: 'hash';
 }
 
@@ -5247,7 +5247,7 @@ export interface SshHostKeyCheck$hash extends SshHostKeyCheck$$base, SshHostKeyH
  *
  * Don't check the host key at all
  */
-export interface SshHostKeyCheck$none extends SshHostKeyCheck$$base {
+export interface SshHostKeyCheck$none extends SshHostKeyCheckBase {
   mode: 'none';
 }
 
@@ -5256,7 +5256,7 @@ export interface SshHostKeyCheck$none extends SshHostKeyCheck$$base {
  *
  * Check the host key against the known_hosts file
  */
-export interface SshHostKeyCheck$known_hosts extends SshHostKeyCheck$$base {
+export interface SshHostKeyCheck$known_hosts extends SshHostKeyCheckBase {
   mode: 'known_hosts';
 }
 
@@ -5789,7 +5789,7 @@ export type RbdEncryptionOptions =
   RbdEncryptionOptions$luks | RbdEncryptionOptions$luks2 | RbdEncryptionOptions$luks_any;
 
 /** The members every `RbdEncryptionOptions` has, whatever its `format`. */
-export interface RbdEncryptionOptions$$base {
+export interface RbdEncryptionOptionsBase {
   /** Encryption format. */
   format: RbdImageEncryptionFormat;
   /**
@@ -5802,12 +5802,12 @@ export interface RbdEncryptionOptions$$base {
 }
 
 /** `RbdEncryptionOptions` when `format` is `'luks'`. */
-export interface RbdEncryptionOptions$luks extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKS {
+export interface RbdEncryptionOptions$luks extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKS {
   format: 'luks';
 }
 
 /** `RbdEncryptionOptions` when `format` is `'luks2'`. */
-export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKS2 {
+export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKS2 {
   format: 'luks2';
 }
 
@@ -5816,7 +5816,7 @@ export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptions$$base, 
  *
  * Used for opening either luks or luks2 (Since 8.0)
  */
-export interface RbdEncryptionOptions$luks_any extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKSAny {
+export interface RbdEncryptionOptions$luks_any extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKSAny {
   format: 'luks-any';
 }
 
@@ -5825,20 +5825,20 @@ export type RbdEncryptionCreateOptions =
   RbdEncryptionCreateOptions$luks | RbdEncryptionCreateOptions$luks2 | RbdEncryptionCreateOptions$luks_any;
 
 /** The members every `RbdEncryptionCreateOptions` has, whatever its `format`. */
-export interface RbdEncryptionCreateOptions$$base {
+export interface RbdEncryptionCreateOptionsBase {
   /** Encryption format. */
   format: RbdImageEncryptionFormat;
 }
 
 /** `RbdEncryptionCreateOptions` when `format` is `'luks'`. */
 export interface RbdEncryptionCreateOptions$luks
-  extends RbdEncryptionCreateOptions$$base, RbdEncryptionCreateOptionsLUKS {
+  extends RbdEncryptionCreateOptionsBase, RbdEncryptionCreateOptionsLUKS {
   format: 'luks';
 }
 
 /** `RbdEncryptionCreateOptions` when `format` is `'luks2'`. */
 export interface RbdEncryptionCreateOptions$luks2
-  extends RbdEncryptionCreateOptions$$base, RbdEncryptionCreateOptionsLUKS2 {
+  extends RbdEncryptionCreateOptionsBase, RbdEncryptionCreateOptionsLUKS2 {
   format: 'luks2';
 }
 
@@ -5847,7 +5847,7 @@ export interface RbdEncryptionCreateOptions$luks2
  *
  * Used for opening either luks or luks2 (Since 8.0)
  */
-export interface RbdEncryptionCreateOptions$luks_any extends RbdEncryptionCreateOptions$$base {
+export interface RbdEncryptionCreateOptions$luks_any extends RbdEncryptionCreateOptionsBase {
   format: 'luks-any';
 }
 
@@ -6332,7 +6332,7 @@ export type BlockdevOptions =
   | BlockdevOptions$vvfat;
 
 /** The members every `BlockdevOptions` has, whatever its `driver`. */
-export interface BlockdevOptions$$base {
+export interface BlockdevOptionsBase {
   /** block driver name */
   driver: BlockdevDriver;
   /**
@@ -6384,7 +6384,7 @@ export interface BlockdevOptions$$base {
 }
 
 /** `BlockdevOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevOptions$blkdebug extends BlockdevOptions$$base, BlockdevOptionsBlkdebug {
+export interface BlockdevOptions$blkdebug extends BlockdevOptionsBase, BlockdevOptionsBlkdebug {
   driver: 'blkdebug';
 }
 
@@ -6393,12 +6393,12 @@ export interface BlockdevOptions$blkdebug extends BlockdevOptions$$base, Blockde
  *
  * Since 3.0
  */
-export interface BlockdevOptions$blklogwrites extends BlockdevOptions$$base, BlockdevOptionsBlklogwrites {
+export interface BlockdevOptions$blklogwrites extends BlockdevOptionsBase, BlockdevOptionsBlklogwrites {
   driver: 'blklogwrites';
 }
 
 /** `BlockdevOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevOptions$blkverify extends BlockdevOptions$$base, BlockdevOptionsBlkverify {
+export interface BlockdevOptions$blkverify extends BlockdevOptionsBase, BlockdevOptionsBlkverify {
   driver: 'blkverify';
 }
 
@@ -6407,17 +6407,17 @@ export interface BlockdevOptions$blkverify extends BlockdevOptions$$base, Blockd
  *
  * Since 4.2
  */
-export interface BlockdevOptions$blkreplay extends BlockdevOptions$$base, BlockdevOptionsBlkreplay {
+export interface BlockdevOptions$blkreplay extends BlockdevOptionsBase, BlockdevOptionsBlkreplay {
   driver: 'blkreplay';
 }
 
 /** `BlockdevOptions` when `driver` is `'bochs'`. */
-export interface BlockdevOptions$bochs extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$bochs extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'bochs';
 }
 
 /** `BlockdevOptions` when `driver` is `'cloop'`. */
-export interface BlockdevOptions$cloop extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$cloop extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'cloop';
 }
 
@@ -6426,7 +6426,7 @@ export interface BlockdevOptions$cloop extends BlockdevOptions$$base, BlockdevOp
  *
  * Since 5.0
  */
-export interface BlockdevOptions$compress extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$compress extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'compress';
 }
 
@@ -6435,7 +6435,7 @@ export interface BlockdevOptions$compress extends BlockdevOptions$$base, Blockde
  *
  * Since 6.2
  */
-export interface BlockdevOptions$copy_before_write extends BlockdevOptions$$base, BlockdevOptionsCbw {
+export interface BlockdevOptions$copy_before_write extends BlockdevOptionsBase, BlockdevOptionsCbw {
   driver: 'copy-before-write';
 }
 
@@ -6444,27 +6444,27 @@ export interface BlockdevOptions$copy_before_write extends BlockdevOptions$$base
  *
  * Since 3.0
  */
-export interface BlockdevOptions$copy_on_read extends BlockdevOptions$$base, BlockdevOptionsCor {
+export interface BlockdevOptions$copy_on_read extends BlockdevOptionsBase, BlockdevOptionsCor {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevOptions` when `driver` is `'dmg'`. */
-export interface BlockdevOptions$dmg extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$dmg extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'dmg';
 }
 
 /** `BlockdevOptions` when `driver` is `'file'`. */
-export interface BlockdevOptions$file extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$file extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'file';
 }
 
 /** `BlockdevOptions` when `driver` is `'ftp'`. */
-export interface BlockdevOptions$ftp extends BlockdevOptions$$base, BlockdevOptionsCurlFtp {
+export interface BlockdevOptions$ftp extends BlockdevOptionsBase, BlockdevOptionsCurlFtp {
   driver: 'ftp';
 }
 
 /** `BlockdevOptions` when `driver` is `'ftps'`. */
-export interface BlockdevOptions$ftps extends BlockdevOptions$$base, BlockdevOptionsCurlFtps {
+export interface BlockdevOptions$ftps extends BlockdevOptionsBase, BlockdevOptionsCurlFtps {
   driver: 'ftps';
 }
 
@@ -6474,7 +6474,7 @@ export interface BlockdevOptions$ftps extends BlockdevOptions$$base, BlockdevOpt
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockdevOptions$gluster extends BlockdevOptions$$base, BlockdevOptionsGluster {
+export interface BlockdevOptions$gluster extends BlockdevOptionsBase, BlockdevOptionsGluster {
   driver: 'gluster';
 }
 
@@ -6483,7 +6483,7 @@ export interface BlockdevOptions$gluster extends BlockdevOptions$$base, Blockdev
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevOptions$host_cdrom extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$host_cdrom extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_cdrom';
 }
 
@@ -6492,17 +6492,17 @@ export interface BlockdevOptions$host_cdrom extends BlockdevOptions$$base, Block
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevOptions$host_device extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$host_device extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_device';
 }
 
 /** `BlockdevOptions` when `driver` is `'http'`. */
-export interface BlockdevOptions$http extends BlockdevOptions$$base, BlockdevOptionsCurlHttp {
+export interface BlockdevOptions$http extends BlockdevOptionsBase, BlockdevOptionsCurlHttp {
   driver: 'http';
 }
 
 /** `BlockdevOptions` when `driver` is `'https'`. */
-export interface BlockdevOptions$https extends BlockdevOptions$$base, BlockdevOptionsCurlHttps {
+export interface BlockdevOptions$https extends BlockdevOptionsBase, BlockdevOptionsCurlHttps {
   driver: 'https';
 }
 
@@ -6511,37 +6511,37 @@ export interface BlockdevOptions$https extends BlockdevOptions$$base, BlockdevOp
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$io_uring extends BlockdevOptions$$base, BlockdevOptionsIoUring {
+export interface BlockdevOptions$io_uring extends BlockdevOptionsBase, BlockdevOptionsIoUring {
   driver: 'io_uring';
 }
 
 /** `BlockdevOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevOptions$iscsi extends BlockdevOptions$$base, BlockdevOptionsIscsi {
+export interface BlockdevOptions$iscsi extends BlockdevOptionsBase, BlockdevOptionsIscsi {
   driver: 'iscsi';
 }
 
 /** `BlockdevOptions` when `driver` is `'luks'`. */
-export interface BlockdevOptions$luks extends BlockdevOptions$$base, BlockdevOptionsLUKS {
+export interface BlockdevOptions$luks extends BlockdevOptionsBase, BlockdevOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevOptions` when `driver` is `'nbd'`. */
-export interface BlockdevOptions$nbd extends BlockdevOptions$$base, BlockdevOptionsNbd {
+export interface BlockdevOptions$nbd extends BlockdevOptionsBase, BlockdevOptionsNbd {
   driver: 'nbd';
 }
 
 /** `BlockdevOptions` when `driver` is `'nfs'`. */
-export interface BlockdevOptions$nfs extends BlockdevOptions$$base, BlockdevOptionsNfs {
+export interface BlockdevOptions$nfs extends BlockdevOptionsBase, BlockdevOptionsNfs {
   driver: 'nfs';
 }
 
 /** `BlockdevOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevOptions$null_aio extends BlockdevOptions$$base, BlockdevOptionsNull {
+export interface BlockdevOptions$null_aio extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-aio';
 }
 
 /** `BlockdevOptions` when `driver` is `'null-co'`. */
-export interface BlockdevOptions$null_co extends BlockdevOptions$$base, BlockdevOptionsNull {
+export interface BlockdevOptions$null_co extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-co';
 }
 
@@ -6550,7 +6550,7 @@ export interface BlockdevOptions$null_co extends BlockdevOptions$$base, Blockdev
  *
  * Since 2.12
  */
-export interface BlockdevOptions$nvme extends BlockdevOptions$$base, BlockdevOptionsNVMe {
+export interface BlockdevOptions$nvme extends BlockdevOptionsBase, BlockdevOptionsNVMe {
   driver: 'nvme';
 }
 
@@ -6559,47 +6559,47 @@ export interface BlockdevOptions$nvme extends BlockdevOptions$$base, BlockdevOpt
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$nvme_io_uring extends BlockdevOptions$$base, BlockdevOptionsNvmeIoUring {
+export interface BlockdevOptions$nvme_io_uring extends BlockdevOptionsBase, BlockdevOptionsNvmeIoUring {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevOptions` when `driver` is `'parallels'`. */
-export interface BlockdevOptions$parallels extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$parallels extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'parallels';
 }
 
 /** `BlockdevOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevOptions$preallocate extends BlockdevOptions$$base, BlockdevOptionsPreallocate {
+export interface BlockdevOptions$preallocate extends BlockdevOptionsBase, BlockdevOptionsPreallocate {
   driver: 'preallocate';
 }
 
 /** `BlockdevOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevOptions$qcow2 extends BlockdevOptions$$base, BlockdevOptionsQcow2 {
+export interface BlockdevOptions$qcow2 extends BlockdevOptionsBase, BlockdevOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevOptions` when `driver` is `'qcow'`. */
-export interface BlockdevOptions$qcow extends BlockdevOptions$$base, BlockdevOptionsQcow {
+export interface BlockdevOptions$qcow extends BlockdevOptionsBase, BlockdevOptionsQcow {
   driver: 'qcow';
 }
 
 /** `BlockdevOptions` when `driver` is `'qed'`. */
-export interface BlockdevOptions$qed extends BlockdevOptions$$base, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$qed extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'qed';
 }
 
 /** `BlockdevOptions` when `driver` is `'quorum'`. */
-export interface BlockdevOptions$quorum extends BlockdevOptions$$base, BlockdevOptionsQuorum {
+export interface BlockdevOptions$quorum extends BlockdevOptionsBase, BlockdevOptionsQuorum {
   driver: 'quorum';
 }
 
 /** `BlockdevOptions` when `driver` is `'raw'`. */
-export interface BlockdevOptions$raw extends BlockdevOptions$$base, BlockdevOptionsRaw {
+export interface BlockdevOptions$raw extends BlockdevOptionsBase, BlockdevOptionsRaw {
   driver: 'raw';
 }
 
 /** `BlockdevOptions` when `driver` is `'rbd'`. */
-export interface BlockdevOptions$rbd extends BlockdevOptions$$base, BlockdevOptionsRbd {
+export interface BlockdevOptions$rbd extends BlockdevOptionsBase, BlockdevOptionsRbd {
   driver: 'rbd';
 }
 
@@ -6608,7 +6608,7 @@ export interface BlockdevOptions$rbd extends BlockdevOptions$$base, BlockdevOpti
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevOptions$replication extends BlockdevOptions$$base, BlockdevOptionsReplication {
+export interface BlockdevOptions$replication extends BlockdevOptionsBase, BlockdevOptionsReplication {
   driver: 'replication';
 }
 
@@ -6617,12 +6617,12 @@ export interface BlockdevOptions$replication extends BlockdevOptions$$base, Bloc
  *
  * Since 7.0
  */
-export interface BlockdevOptions$snapshot_access extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$snapshot_access extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevOptions` when `driver` is `'ssh'`. */
-export interface BlockdevOptions$ssh extends BlockdevOptions$$base, BlockdevOptionsSsh {
+export interface BlockdevOptions$ssh extends BlockdevOptionsBase, BlockdevOptionsSsh {
   driver: 'ssh';
 }
 
@@ -6631,17 +6631,17 @@ export interface BlockdevOptions$ssh extends BlockdevOptions$$base, BlockdevOpti
  *
  * Since 2.11
  */
-export interface BlockdevOptions$throttle extends BlockdevOptions$$base, BlockdevOptionsThrottle {
+export interface BlockdevOptions$throttle extends BlockdevOptionsBase, BlockdevOptionsThrottle {
   driver: 'throttle';
 }
 
 /** `BlockdevOptions` when `driver` is `'vdi'`. */
-export interface BlockdevOptions$vdi extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vdi extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vdi';
 }
 
 /** `BlockdevOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevOptions$vhdx extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vhdx extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vhdx';
 }
 
@@ -6650,7 +6650,7 @@ export interface BlockdevOptions$vhdx extends BlockdevOptions$$base, BlockdevOpt
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVfioPci {
+export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVfioPci {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -6659,8 +6659,7 @@ export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptions$$ba
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vhost_user
-  extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVhostUser {
+export interface BlockdevOptions$virtio_blk_vhost_user extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostUser {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -6669,23 +6668,22 @@ export interface BlockdevOptions$virtio_blk_vhost_user
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vhost_vdpa
-  extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVhostVdpa {
+export interface BlockdevOptions$virtio_blk_vhost_vdpa extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostVdpa {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevOptions$vmdk extends BlockdevOptions$$base, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$vmdk extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'vmdk';
 }
 
 /** `BlockdevOptions` when `driver` is `'vpc'`. */
-export interface BlockdevOptions$vpc extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vpc extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vpc';
 }
 
 /** `BlockdevOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevOptions$vvfat extends BlockdevOptions$$base, BlockdevOptionsVVFAT {
+export interface BlockdevOptions$vvfat extends BlockdevOptionsBase, BlockdevOptionsVVFAT {
   driver: 'vvfat';
 }
 
@@ -7276,13 +7274,13 @@ export type BlockdevCreateOptions =
   | BlockdevCreateOptions$vvfat;
 
 /** The members every `BlockdevCreateOptions` has, whatever its `driver`. */
-export interface BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptionsBase {
   /** block driver to create the image format */
   driver: BlockdevDriver;
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'file'`. */
-export interface BlockdevCreateOptions$file extends BlockdevCreateOptions$$base, BlockdevCreateOptionsFile {
+export interface BlockdevCreateOptions$file extends BlockdevCreateOptionsBase, BlockdevCreateOptionsFile {
   driver: 'file';
 }
 
@@ -7292,72 +7290,72 @@ export interface BlockdevCreateOptions$file extends BlockdevCreateOptions$$base,
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockdevCreateOptions$gluster extends BlockdevCreateOptions$$base, BlockdevCreateOptionsGluster {
+export interface BlockdevCreateOptions$gluster extends BlockdevCreateOptionsBase, BlockdevCreateOptionsGluster {
   driver: 'gluster';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'luks'`. */
-export interface BlockdevCreateOptions$luks extends BlockdevCreateOptions$$base, BlockdevCreateOptionsLUKS {
+export interface BlockdevCreateOptions$luks extends BlockdevCreateOptionsBase, BlockdevCreateOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'nfs'`. */
-export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptions$$base, BlockdevCreateOptionsNfs {
+export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptionsBase, BlockdevCreateOptionsNfs {
   driver: 'nfs';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'parallels'`. */
-export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptions$$base, BlockdevCreateOptionsParallels {
+export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptionsBase, BlockdevCreateOptionsParallels {
   driver: 'parallels';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qcow'`. */
-export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQcow {
+export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow {
   driver: 'qcow';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQcow2 {
+export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qed'`. */
-export interface BlockdevCreateOptions$qed extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQed {
+export interface BlockdevCreateOptions$qed extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQed {
   driver: 'qed';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'rbd'`. */
-export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptions$$base, BlockdevCreateOptionsRbd {
+export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptionsBase, BlockdevCreateOptionsRbd {
   driver: 'rbd';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ssh'`. */
-export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptions$$base, BlockdevCreateOptionsSsh {
+export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptionsBase, BlockdevCreateOptionsSsh {
   driver: 'ssh';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vdi'`. */
-export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVdi {
+export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVdi {
   driver: 'vdi';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVhdx {
+export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVhdx {
   driver: 'vhdx';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVmdk {
+export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVmdk {
   driver: 'vmdk';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vpc'`. */
-export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVpc {
+export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVpc {
   driver: 'vpc';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptionsBase {
   driver: 'blkdebug';
 }
 
@@ -7366,7 +7364,7 @@ export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptions$$b
  *
  * Since 3.0
  */
-export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptionsBase {
   driver: 'blklogwrites';
 }
 
@@ -7375,22 +7373,22 @@ export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOption
  *
  * Since 4.2
  */
-export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptionsBase {
   driver: 'blkreplay';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptionsBase {
   driver: 'blkverify';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'bochs'`. */
-export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptionsBase {
   driver: 'bochs';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'cloop'`. */
-export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptionsBase {
   driver: 'cloop';
 }
 
@@ -7399,7 +7397,7 @@ export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptions$$base
  *
  * Since 5.0
  */
-export interface BlockdevCreateOptions$compress extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$compress extends BlockdevCreateOptionsBase {
   driver: 'compress';
 }
 
@@ -7408,7 +7406,7 @@ export interface BlockdevCreateOptions$compress extends BlockdevCreateOptions$$b
  *
  * Since 6.2
  */
-export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptionsBase {
   driver: 'copy-before-write';
 }
 
@@ -7417,12 +7415,12 @@ export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateO
  *
  * Since 3.0
  */
-export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptionsBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'dmg'`. */
-export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptionsBase {
   driver: 'dmg';
 }
 
@@ -7431,17 +7429,17 @@ export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptions$$base {
  *
  * Since 7.0
  */
-export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptionsBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ftp'`. */
-export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptionsBase {
   driver: 'ftp';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ftps'`. */
-export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptionsBase {
   driver: 'ftps';
 }
 
@@ -7450,7 +7448,7 @@ export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptions$$base 
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptionsBase {
   driver: 'host_cdrom';
 }
 
@@ -7459,17 +7457,17 @@ export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptions$
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptionsBase {
   driver: 'host_device';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'http'`. */
-export interface BlockdevCreateOptions$http extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$http extends BlockdevCreateOptionsBase {
   driver: 'http';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'https'`. */
-export interface BlockdevCreateOptions$https extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$https extends BlockdevCreateOptionsBase {
   driver: 'https';
 }
 
@@ -7478,27 +7476,27 @@ export interface BlockdevCreateOptions$https extends BlockdevCreateOptions$$base
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptionsBase {
   driver: 'io_uring';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptionsBase {
   driver: 'iscsi';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'nbd'`. */
-export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptionsBase {
   driver: 'nbd';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptionsBase {
   driver: 'null-aio';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'null-co'`. */
-export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptionsBase {
   driver: 'null-co';
 }
 
@@ -7507,7 +7505,7 @@ export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptions$$ba
  *
  * Since 2.12
  */
-export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptionsBase {
   driver: 'nvme';
 }
 
@@ -7516,22 +7514,22 @@ export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptions$$base 
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptionsBase {
   driver: 'preallocate';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'quorum'`. */
-export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptionsBase {
   driver: 'quorum';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'raw'`. */
-export interface BlockdevCreateOptions$raw extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$raw extends BlockdevCreateOptionsBase {
   driver: 'raw';
 }
 
@@ -7540,7 +7538,7 @@ export interface BlockdevCreateOptions$raw extends BlockdevCreateOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevCreateOptions$replication extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$replication extends BlockdevCreateOptionsBase {
   driver: 'replication';
 }
 
@@ -7549,7 +7547,7 @@ export interface BlockdevCreateOptions$replication extends BlockdevCreateOptions
  *
  * Since 2.11
  */
-export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptionsBase {
   driver: 'throttle';
 }
 
@@ -7558,7 +7556,7 @@ export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptions$$b
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -7567,7 +7565,7 @@ export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreat
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -7576,12 +7574,12 @@ export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCre
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptionsBase {
   driver: 'vvfat';
 }
 
@@ -7658,23 +7656,23 @@ export type BlockdevAmendOptions =
   | BlockdevAmendOptions$vvfat;
 
 /** The members every `BlockdevAmendOptions` has, whatever its `driver`. */
-export interface BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptionsBase {
   /** Block driver of the node to amend. */
   driver: BlockdevDriver;
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'luks'`. */
-export interface BlockdevAmendOptions$luks extends BlockdevAmendOptions$$base, BlockdevAmendOptionsLUKS {
+export interface BlockdevAmendOptions$luks extends BlockdevAmendOptionsBase, BlockdevAmendOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptions$$base, BlockdevAmendOptionsQcow2 {
+export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptionsBase, BlockdevAmendOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptionsBase {
   driver: 'blkdebug';
 }
 
@@ -7683,7 +7681,7 @@ export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptions$$bas
  *
  * Since 3.0
  */
-export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptionsBase {
   driver: 'blklogwrites';
 }
 
@@ -7692,22 +7690,22 @@ export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptions$
  *
  * Since 4.2
  */
-export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptionsBase {
   driver: 'blkreplay';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptionsBase {
   driver: 'blkverify';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'bochs'`. */
-export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptionsBase {
   driver: 'bochs';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'cloop'`. */
-export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptionsBase {
   driver: 'cloop';
 }
 
@@ -7716,7 +7714,7 @@ export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptions$$base {
  *
  * Since 5.0
  */
-export interface BlockdevAmendOptions$compress extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$compress extends BlockdevAmendOptionsBase {
   driver: 'compress';
 }
 
@@ -7725,7 +7723,7 @@ export interface BlockdevAmendOptions$compress extends BlockdevAmendOptions$$bas
  *
  * Since 6.2
  */
-export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptionsBase {
   driver: 'copy-before-write';
 }
 
@@ -7734,17 +7732,17 @@ export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOpt
  *
  * Since 3.0
  */
-export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptionsBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'dmg'`. */
-export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptionsBase {
   driver: 'dmg';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'file'`. */
-export interface BlockdevAmendOptions$file extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$file extends BlockdevAmendOptionsBase {
   driver: 'file';
 }
 
@@ -7753,17 +7751,17 @@ export interface BlockdevAmendOptions$file extends BlockdevAmendOptions$$base {
  *
  * Since 7.0
  */
-export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptionsBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ftp'`. */
-export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptionsBase {
   driver: 'ftp';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ftps'`. */
-export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptionsBase {
   driver: 'ftps';
 }
 
@@ -7773,7 +7771,7 @@ export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptions$$base {
  * @deprecated Member `gluster` is deprecated because GlusterFS
  * development ceased.
  */
-export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptionsBase {
   driver: 'gluster';
 }
 
@@ -7782,7 +7780,7 @@ export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptions$$base
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptionsBase {
   driver: 'host_cdrom';
 }
 
@@ -7791,17 +7789,17 @@ export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptions$$b
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptionsBase {
   driver: 'host_device';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'http'`. */
-export interface BlockdevAmendOptions$http extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$http extends BlockdevAmendOptionsBase {
   driver: 'http';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'https'`. */
-export interface BlockdevAmendOptions$https extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$https extends BlockdevAmendOptionsBase {
   driver: 'https';
 }
 
@@ -7810,32 +7808,32 @@ export interface BlockdevAmendOptions$https extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptionsBase {
   driver: 'io_uring';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptionsBase {
   driver: 'iscsi';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'nbd'`. */
-export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptionsBase {
   driver: 'nbd';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'nfs'`. */
-export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptionsBase {
   driver: 'nfs';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptionsBase {
   driver: 'null-aio';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'null-co'`. */
-export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptionsBase {
   driver: 'null-co';
 }
 
@@ -7844,7 +7842,7 @@ export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptions$$base
  *
  * Since 2.12
  */
-export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptionsBase {
   driver: 'nvme';
 }
 
@@ -7853,42 +7851,42 @@ export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'parallels'`. */
-export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptionsBase {
   driver: 'parallels';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptionsBase {
   driver: 'preallocate';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qcow'`. */
-export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptionsBase {
   driver: 'qcow';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qed'`. */
-export interface BlockdevAmendOptions$qed extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$qed extends BlockdevAmendOptionsBase {
   driver: 'qed';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'quorum'`. */
-export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptionsBase {
   driver: 'quorum';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'raw'`. */
-export interface BlockdevAmendOptions$raw extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$raw extends BlockdevAmendOptionsBase {
   driver: 'raw';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'rbd'`. */
-export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptionsBase {
   driver: 'rbd';
 }
 
@@ -7897,12 +7895,12 @@ export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevAmendOptions$replication extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$replication extends BlockdevAmendOptionsBase {
   driver: 'replication';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ssh'`. */
-export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptionsBase {
   driver: 'ssh';
 }
 
@@ -7911,17 +7909,17 @@ export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptions$$base {
  *
  * Since 2.11
  */
-export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptionsBase {
   driver: 'throttle';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vdi'`. */
-export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptionsBase {
   driver: 'vdi';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptionsBase {
   driver: 'vhdx';
 }
 
@@ -7930,7 +7928,7 @@ export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -7939,7 +7937,7 @@ export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendO
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -7948,22 +7946,22 @@ export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmen
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptionsBase {
   driver: 'vmdk';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vpc'`. */
-export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptionsBase {
   driver: 'vpc';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptionsBase {
   driver: 'vvfat';
 }
 
@@ -8313,7 +8311,7 @@ export type BlockExportOptions =
   BlockExportOptions$nbd | BlockExportOptions$vhost_user_blk | BlockExportOptions$fuse | BlockExportOptions$vduse_blk;
 
 /** The members every `BlockExportOptions` has, whatever its `type`. */
-export interface BlockExportOptions$$base {
+export interface BlockExportOptionsBase {
   /** Block export type */
   type: BlockExportType;
   /**
@@ -8368,7 +8366,7 @@ export interface BlockExportOptions$$base {
  *
  * NBD export
  */
-export interface BlockExportOptions$nbd extends BlockExportOptions$$base, BlockExportOptionsNbd {
+export interface BlockExportOptions$nbd extends BlockExportOptionsBase, BlockExportOptionsNbd {
   type: 'nbd';
 }
 
@@ -8379,7 +8377,7 @@ export interface BlockExportOptions$nbd extends BlockExportOptions$$base, BlockE
  *
  * Only available when QEMU is built with CONFIG_VHOST_USER_BLK_SERVER.
  */
-export interface BlockExportOptions$vhost_user_blk extends BlockExportOptions$$base, BlockExportOptionsVhostUserBlk {
+export interface BlockExportOptions$vhost_user_blk extends BlockExportOptionsBase, BlockExportOptionsVhostUserBlk {
   type: 'vhost-user-blk';
 }
 
@@ -8390,7 +8388,7 @@ export interface BlockExportOptions$vhost_user_blk extends BlockExportOptions$$b
  *
  * Only available when QEMU is built with CONFIG_FUSE.
  */
-export interface BlockExportOptions$fuse extends BlockExportOptions$$base, BlockExportOptionsFuse {
+export interface BlockExportOptions$fuse extends BlockExportOptionsBase, BlockExportOptionsFuse {
   type: 'fuse';
 }
 
@@ -8401,7 +8399,7 @@ export interface BlockExportOptions$fuse extends BlockExportOptions$$base, Block
  *
  * Only available when QEMU is built with CONFIG_VDUSE_BLK_EXPORT.
  */
-export interface BlockExportOptions$vduse_blk extends BlockExportOptions$$base, BlockExportOptionsVduseBlk {
+export interface BlockExportOptions$vduse_blk extends BlockExportOptionsBase, BlockExportOptionsVduseBlk {
   type: 'vduse-blk';
 }
 
@@ -8950,7 +8948,7 @@ export type ChardevBackend =
   | ChardevBackend$memory;
 
 /** The members every `ChardevBackend` has, whatever its `type`. */
-export interface ChardevBackend$$base {
+export interface ChardevBackendBase {
   /** backend type */
   type: ChardevBackendKind;
 }
@@ -8960,7 +8958,7 @@ export interface ChardevBackend$$base {
  *
  * regular files
  */
-export interface ChardevBackend$file extends ChardevBackend$$base, ChardevFileWrapper {
+export interface ChardevBackend$file extends ChardevBackendBase, ChardevFileWrapper {
   type: 'file';
 }
 
@@ -8971,7 +8969,7 @@ export interface ChardevBackend$file extends ChardevBackend$$base, ChardevFileWr
  *
  * Only available when QEMU is built with HAVE_CHARDEV_SERIAL.
  */
-export interface ChardevBackend$serial extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$serial extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'serial';
 }
 
@@ -8982,7 +8980,7 @@ export interface ChardevBackend$serial extends ChardevBackend$$base, ChardevHost
  *
  * Only available when QEMU is built with HAVE_CHARDEV_PARALLEL.
  */
-export interface ChardevBackend$parallel extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$parallel extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'parallel';
 }
 
@@ -8991,7 +8989,7 @@ export interface ChardevBackend$parallel extends ChardevBackend$$base, ChardevHo
  *
  * pipes (since 1.5)
  */
-export interface ChardevBackend$pipe extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$pipe extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'pipe';
 }
 
@@ -9000,7 +8998,7 @@ export interface ChardevBackend$pipe extends ChardevBackend$$base, ChardevHostde
  *
  * stream socket
  */
-export interface ChardevBackend$socket extends ChardevBackend$$base, ChardevSocketWrapper {
+export interface ChardevBackend$socket extends ChardevBackendBase, ChardevSocketWrapper {
   type: 'socket';
 }
 
@@ -9009,7 +9007,7 @@ export interface ChardevBackend$socket extends ChardevBackend$$base, ChardevSock
  *
  * datagram socket (since 1.5)
  */
-export interface ChardevBackend$udp extends ChardevBackend$$base, ChardevUdpWrapper {
+export interface ChardevBackend$udp extends ChardevBackendBase, ChardevUdpWrapper {
   type: 'udp';
 }
 
@@ -9018,7 +9016,7 @@ export interface ChardevBackend$udp extends ChardevBackend$$base, ChardevUdpWrap
  *
  * pseudo-terminal
  */
-export interface ChardevBackend$pty extends ChardevBackend$$base, ChardevPtyWrapper {
+export interface ChardevBackend$pty extends ChardevBackendBase, ChardevPtyWrapper {
   type: 'pty';
 }
 
@@ -9027,7 +9025,7 @@ export interface ChardevBackend$pty extends ChardevBackend$$base, ChardevPtyWrap
  *
  * provides no input, throws away output
  */
-export interface ChardevBackend$null extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$null extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'null';
 }
 
@@ -9036,7 +9034,7 @@ export interface ChardevBackend$null extends ChardevBackend$$base, ChardevCommon
  *
  * (since 1.5)
  */
-export interface ChardevBackend$mux extends ChardevBackend$$base, ChardevMuxWrapper {
+export interface ChardevBackend$mux extends ChardevBackendBase, ChardevMuxWrapper {
   type: 'mux';
 }
 
@@ -9045,7 +9043,7 @@ export interface ChardevBackend$mux extends ChardevBackend$$base, ChardevMuxWrap
  *
  * (since 10.0)
  */
-export interface ChardevBackend$hub extends ChardevBackend$$base, ChardevHubWrapper {
+export interface ChardevBackend$hub extends ChardevBackendBase, ChardevHubWrapper {
   type: 'hub';
 }
 
@@ -9054,7 +9052,7 @@ export interface ChardevBackend$hub extends ChardevBackend$$base, ChardevHubWrap
  *
  * emulated Microsoft serial mouse (since 1.5)
  */
-export interface ChardevBackend$msmouse extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$msmouse extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'msmouse';
 }
 
@@ -9063,7 +9061,7 @@ export interface ChardevBackend$msmouse extends ChardevBackend$$base, ChardevCom
  *
  * emulated Wacom Penpartner serial tablet (since 2.9)
  */
-export interface ChardevBackend$wctablet extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$wctablet extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'wctablet';
 }
 
@@ -9074,7 +9072,7 @@ export interface ChardevBackend$wctablet extends ChardevBackend$$base, ChardevCo
  *
  * Only available when QEMU is built with CONFIG_BRLAPI.
  */
-export interface ChardevBackend$braille extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$braille extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'braille';
 }
 
@@ -9083,7 +9081,7 @@ export interface ChardevBackend$braille extends ChardevBackend$$base, ChardevCom
  *
  * device for test-suite control (since 2.2)
  */
-export interface ChardevBackend$testdev extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$testdev extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'testdev';
 }
 
@@ -9092,7 +9090,7 @@ export interface ChardevBackend$testdev extends ChardevBackend$$base, ChardevCom
  *
  * standard I/O (since 1.5)
  */
-export interface ChardevBackend$stdio extends ChardevBackend$$base, ChardevStdioWrapper {
+export interface ChardevBackend$stdio extends ChardevBackendBase, ChardevStdioWrapper {
   type: 'stdio';
 }
 
@@ -9103,7 +9101,7 @@ export interface ChardevBackend$stdio extends ChardevBackend$$base, ChardevStdio
  *
  * Only available when QEMU is built with CONFIG_WIN32.
  */
-export interface ChardevBackend$console extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$console extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'console';
 }
 
@@ -9114,7 +9112,7 @@ export interface ChardevBackend$console extends ChardevBackend$$base, ChardevCom
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface ChardevBackend$spicevmc extends ChardevBackend$$base, ChardevSpiceChannelWrapper {
+export interface ChardevBackend$spicevmc extends ChardevBackendBase, ChardevSpiceChannelWrapper {
   type: 'spicevmc';
 }
 
@@ -9125,7 +9123,7 @@ export interface ChardevBackend$spicevmc extends ChardevBackend$$base, ChardevSp
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface ChardevBackend$spiceport extends ChardevBackend$$base, ChardevSpicePortWrapper {
+export interface ChardevBackend$spiceport extends ChardevBackendBase, ChardevSpicePortWrapper {
   type: 'spiceport';
 }
 
@@ -9136,7 +9134,7 @@ export interface ChardevBackend$spiceport extends ChardevBackend$$base, ChardevS
  *
  * Only available when QEMU is built with CONFIG_SPICE_PROTOCOL.
  */
-export interface ChardevBackend$qemu_vdagent extends ChardevBackend$$base, ChardevQemuVDAgentWrapper {
+export interface ChardevBackend$qemu_vdagent extends ChardevBackendBase, ChardevQemuVDAgentWrapper {
   type: 'qemu-vdagent';
 }
 
@@ -9147,7 +9145,7 @@ export interface ChardevBackend$qemu_vdagent extends ChardevBackend$$base, Chard
  *
  * Only available when QEMU is built with CONFIG_DBUS_DISPLAY.
  */
-export interface ChardevBackend$dbus extends ChardevBackend$$base, ChardevDBusWrapper {
+export interface ChardevBackend$dbus extends ChardevBackendBase, ChardevDBusWrapper {
   type: 'dbus';
 }
 
@@ -9156,7 +9154,7 @@ export interface ChardevBackend$dbus extends ChardevBackend$$base, ChardevDBusWr
  *
  * virtual console (since 1.5)
  */
-export interface ChardevBackend$vc extends ChardevBackend$$base, ChardevVCWrapper {
+export interface ChardevBackend$vc extends ChardevBackendBase, ChardevVCWrapper {
   type: 'vc';
 }
 
@@ -9165,7 +9163,7 @@ export interface ChardevBackend$vc extends ChardevBackend$$base, ChardevVCWrappe
  *
  * memory ring buffer (since 1.6)
  */
-export interface ChardevBackend$ringbuf extends ChardevBackend$$base, ChardevRingbufWrapper {
+export interface ChardevBackend$ringbuf extends ChardevBackendBase, ChardevRingbufWrapper {
   type: 'ringbuf';
 }
 
@@ -9176,7 +9174,7 @@ export interface ChardevBackend$ringbuf extends ChardevBackend$$base, ChardevRin
  *
  * @deprecated Member `memory` is deprecated.  Use `ringbuf` instead.
  */
-export interface ChardevBackend$memory extends ChardevBackend$$base, ChardevRingbufWrapper {
+export interface ChardevBackend$memory extends ChardevBackendBase, ChardevRingbufWrapper {
   type: 'memory';
 }
 
@@ -9424,7 +9422,7 @@ export type TransactionAction =
   | TransactionAction$drive_backup;
 
 /** The members every `TransactionAction` has, whatever its `type`. */
-export interface TransactionAction$$base {
+export interface TransactionActionBase {
   /** the operation to be performed */
   type: TransactionActionKind;
 }
@@ -9434,7 +9432,7 @@ export interface TransactionAction$$base {
  *
  * Since 1.6
  */
-export interface TransactionAction$abort extends TransactionAction$$base, AbortWrapper {
+export interface TransactionAction$abort extends TransactionActionBase, AbortWrapper {
   type: 'abort';
 }
 
@@ -9443,7 +9441,7 @@ export interface TransactionAction$abort extends TransactionAction$$base, AbortW
  *
  * Since 2.5
  */
-export interface TransactionAction$block_dirty_bitmap_add extends TransactionAction$$base, BlockDirtyBitmapAddWrapper {
+export interface TransactionAction$block_dirty_bitmap_add extends TransactionActionBase, BlockDirtyBitmapAddWrapper {
   type: 'block-dirty-bitmap-add';
 }
 
@@ -9452,7 +9450,7 @@ export interface TransactionAction$block_dirty_bitmap_add extends TransactionAct
  *
  * Since 4.2
  */
-export interface TransactionAction$block_dirty_bitmap_remove extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_remove extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-remove';
 }
 
@@ -9461,7 +9459,7 @@ export interface TransactionAction$block_dirty_bitmap_remove extends Transaction
  *
  * Since 2.5
  */
-export interface TransactionAction$block_dirty_bitmap_clear extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_clear extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-clear';
 }
 
@@ -9470,7 +9468,7 @@ export interface TransactionAction$block_dirty_bitmap_clear extends TransactionA
  *
  * Since 4.0
  */
-export interface TransactionAction$block_dirty_bitmap_enable extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_enable extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-enable';
 }
 
@@ -9479,7 +9477,7 @@ export interface TransactionAction$block_dirty_bitmap_enable extends Transaction
  *
  * Since 4.0
  */
-export interface TransactionAction$block_dirty_bitmap_disable extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_disable extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-disable';
 }
 
@@ -9489,7 +9487,7 @@ export interface TransactionAction$block_dirty_bitmap_disable extends Transactio
  * Since 4.0
  */
 export interface TransactionAction$block_dirty_bitmap_merge
-  extends TransactionAction$$base, BlockDirtyBitmapMergeWrapper {
+  extends TransactionActionBase, BlockDirtyBitmapMergeWrapper {
   type: 'block-dirty-bitmap-merge';
 }
 
@@ -9498,7 +9496,7 @@ export interface TransactionAction$block_dirty_bitmap_merge
  *
  * Since 2.3
  */
-export interface TransactionAction$blockdev_backup extends TransactionAction$$base, BlockdevBackupWrapper {
+export interface TransactionAction$blockdev_backup extends TransactionActionBase, BlockdevBackupWrapper {
   type: 'blockdev-backup';
 }
 
@@ -9507,7 +9505,7 @@ export interface TransactionAction$blockdev_backup extends TransactionAction$$ba
  *
  * Since 2.5
  */
-export interface TransactionAction$blockdev_snapshot extends TransactionAction$$base, BlockdevSnapshotWrapper {
+export interface TransactionAction$blockdev_snapshot extends TransactionActionBase, BlockdevSnapshotWrapper {
   type: 'blockdev-snapshot';
 }
 
@@ -9517,7 +9515,7 @@ export interface TransactionAction$blockdev_snapshot extends TransactionAction$$
  * Since 1.7
  */
 export interface TransactionAction$blockdev_snapshot_internal_sync
-  extends TransactionAction$$base, BlockdevSnapshotInternalWrapper {
+  extends TransactionActionBase, BlockdevSnapshotInternalWrapper {
   type: 'blockdev-snapshot-internal-sync';
 }
 
@@ -9526,7 +9524,7 @@ export interface TransactionAction$blockdev_snapshot_internal_sync
  *
  * since 1.1
  */
-export interface TransactionAction$blockdev_snapshot_sync extends TransactionAction$$base, BlockdevSnapshotSyncWrapper {
+export interface TransactionAction$blockdev_snapshot_sync extends TransactionActionBase, BlockdevSnapshotSyncWrapper {
   type: 'blockdev-snapshot-sync';
 }
 
@@ -9538,7 +9536,7 @@ export interface TransactionAction$blockdev_snapshot_sync extends TransactionAct
  * @deprecated Member `drive-backup` is deprecated.  Use member
  * `blockdev-backup` instead.
  */
-export interface TransactionAction$drive_backup extends TransactionAction$$base, DriveBackupWrapper {
+export interface TransactionAction$drive_backup extends TransactionActionBase, DriveBackupWrapper {
   type: 'drive-backup';
 }
 
@@ -9699,7 +9697,7 @@ export type SchemaInfo =
   | SchemaInfo$event;
 
 /** The members every `SchemaInfo` has, whatever its `meta-type`. */
-export interface SchemaInfo$$base {
+export interface SchemaInfoBase {
   /**
    * the entity's name, inherited from `base`.  The `SchemaInfo` is
    * always referenced by this name.  Commands and events have the
@@ -9724,7 +9722,7 @@ export interface SchemaInfo$$base {
  *
  * a predefined type such as 'int' or 'bool'.
  */
-export interface SchemaInfo$builtin extends SchemaInfo$$base, SchemaInfoBuiltin {
+export interface SchemaInfo$builtin extends SchemaInfoBase, SchemaInfoBuiltin {
   'meta-type': 'builtin';
 }
 
@@ -9733,7 +9731,7 @@ export interface SchemaInfo$builtin extends SchemaInfo$$base, SchemaInfoBuiltin 
  *
  * an enumeration type
  */
-export interface SchemaInfo$enum extends SchemaInfo$$base, SchemaInfoEnum {
+export interface SchemaInfo$enum extends SchemaInfoBase, SchemaInfoEnum {
   'meta-type': 'enum';
 }
 
@@ -9742,7 +9740,7 @@ export interface SchemaInfo$enum extends SchemaInfo$$base, SchemaInfoEnum {
  *
  * an array type
  */
-export interface SchemaInfo$array extends SchemaInfo$$base, SchemaInfoArray {
+export interface SchemaInfo$array extends SchemaInfoBase, SchemaInfoArray {
   'meta-type': 'array';
 }
 
@@ -9751,7 +9749,7 @@ export interface SchemaInfo$array extends SchemaInfo$$base, SchemaInfoArray {
  *
  * an object type (struct or union)
  */
-export interface SchemaInfo$object extends SchemaInfo$$base, SchemaInfoObject {
+export interface SchemaInfo$object extends SchemaInfoBase, SchemaInfoObject {
   'meta-type': 'object';
 }
 
@@ -9760,7 +9758,7 @@ export interface SchemaInfo$object extends SchemaInfo$$base, SchemaInfoObject {
  *
  * an alternate type
  */
-export interface SchemaInfo$alternate extends SchemaInfo$$base, SchemaInfoAlternate {
+export interface SchemaInfo$alternate extends SchemaInfoBase, SchemaInfoAlternate {
   'meta-type': 'alternate';
 }
 
@@ -9769,7 +9767,7 @@ export interface SchemaInfo$alternate extends SchemaInfo$$base, SchemaInfoAltern
  *
  * a QMP command
  */
-export interface SchemaInfo$command extends SchemaInfo$$base, SchemaInfoCommand {
+export interface SchemaInfo$command extends SchemaInfoBase, SchemaInfoCommand {
   'meta-type': 'command';
 }
 
@@ -9778,7 +9776,7 @@ export interface SchemaInfo$command extends SchemaInfo$$base, SchemaInfoCommand 
  *
  * a QMP event
  */
-export interface SchemaInfo$event extends SchemaInfo$$base, SchemaInfoEvent {
+export interface SchemaInfo$event extends SchemaInfoBase, SchemaInfoEvent {
   'meta-type': 'event';
 }
 
@@ -11139,7 +11137,7 @@ export type ObjectOptions =
   | ObjectOptions$s390_pv_guest;
 
 /** The members every `ObjectOptions` has, whatever its `qom-type`. */
-export interface ObjectOptions$$base {
+export interface ObjectOptionsBase {
   /** the class name for the object to be created */
   'qom-type': ObjectType;
   /** the name of the new object */
@@ -11147,32 +11145,32 @@ export interface ObjectOptions$$base {
 }
 
 /** `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`. */
-export interface ObjectOptions$acpi_generic_initiator extends ObjectOptions$$base, AcpiGenericInitiatorProperties {
+export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
 }
 
 /** `ObjectOptions` when `qom-type` is `'acpi-generic-port'`. */
-export interface ObjectOptions$acpi_generic_port extends ObjectOptions$$base, AcpiGenericPortProperties {
+export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-list'`. */
-export interface ObjectOptions$authz_list extends ObjectOptions$$base, AuthZListProperties {
+export interface ObjectOptions$authz_list extends ObjectOptionsBase, AuthZListProperties {
   'qom-type': 'authz-list';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-listfile'`. */
-export interface ObjectOptions$authz_listfile extends ObjectOptions$$base, AuthZListFileProperties {
+export interface ObjectOptions$authz_listfile extends ObjectOptionsBase, AuthZListFileProperties {
   'qom-type': 'authz-listfile';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-pam'`. */
-export interface ObjectOptions$authz_pam extends ObjectOptions$$base, AuthZPAMProperties {
+export interface ObjectOptions$authz_pam extends ObjectOptionsBase, AuthZPAMProperties {
   'qom-type': 'authz-pam';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-simple'`. */
-export interface ObjectOptions$authz_simple extends ObjectOptions$$base, AuthZSimpleProperties {
+export interface ObjectOptions$authz_simple extends ObjectOptionsBase, AuthZSimpleProperties {
   'qom-type': 'authz-simple';
 }
 
@@ -11181,27 +11179,27 @@ export interface ObjectOptions$authz_simple extends ObjectOptions$$base, AuthZSi
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$can_host_socketcan extends ObjectOptions$$base, CanHostSocketcanProperties {
+export interface ObjectOptions$can_host_socketcan extends ObjectOptionsBase, CanHostSocketcanProperties {
   'qom-type': 'can-host-socketcan';
 }
 
 /** `ObjectOptions` when `qom-type` is `'colo-compare'`. */
-export interface ObjectOptions$colo_compare extends ObjectOptions$$base, ColoCompareProperties {
+export interface ObjectOptions$colo_compare extends ObjectOptionsBase, ColoCompareProperties {
   'qom-type': 'colo-compare';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend'`. */
-export interface ObjectOptions$cryptodev_backend extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend-builtin'`. */
-export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-builtin';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend-lkcf'`. */
-export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-lkcf';
 }
 
@@ -11210,42 +11208,42 @@ export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptions$$bas
  *
  * Only available when QEMU is built with CONFIG_VHOST_CRYPTO.
  */
-export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptions$$base, CryptodevVhostUserProperties {
+export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptionsBase, CryptodevVhostUserProperties {
   'qom-type': 'cryptodev-vhost-user';
 }
 
 /** `ObjectOptions` when `qom-type` is `'dbus-vmstate'`. */
-export interface ObjectOptions$dbus_vmstate extends ObjectOptions$$base, DBusVMStateProperties {
+export interface ObjectOptions$dbus_vmstate extends ObjectOptionsBase, DBusVMStateProperties {
   'qom-type': 'dbus-vmstate';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-buffer'`. */
-export interface ObjectOptions$filter_buffer extends ObjectOptions$$base, FilterBufferProperties {
+export interface ObjectOptions$filter_buffer extends ObjectOptionsBase, FilterBufferProperties {
   'qom-type': 'filter-buffer';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-dump'`. */
-export interface ObjectOptions$filter_dump extends ObjectOptions$$base, FilterDumpProperties {
+export interface ObjectOptions$filter_dump extends ObjectOptionsBase, FilterDumpProperties {
   'qom-type': 'filter-dump';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-mirror'`. */
-export interface ObjectOptions$filter_mirror extends ObjectOptions$$base, FilterMirrorProperties {
+export interface ObjectOptions$filter_mirror extends ObjectOptionsBase, FilterMirrorProperties {
   'qom-type': 'filter-mirror';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-redirector'`. */
-export interface ObjectOptions$filter_redirector extends ObjectOptions$$base, FilterRedirectorProperties {
+export interface ObjectOptions$filter_redirector extends ObjectOptionsBase, FilterRedirectorProperties {
   'qom-type': 'filter-redirector';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-replay'`. */
-export interface ObjectOptions$filter_replay extends ObjectOptions$$base, NetfilterProperties {
+export interface ObjectOptions$filter_replay extends ObjectOptionsBase, NetfilterProperties {
   'qom-type': 'filter-replay';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-rewriter'`. */
-export interface ObjectOptions$filter_rewriter extends ObjectOptions$$base, FilterRewriterProperties {
+export interface ObjectOptions$filter_rewriter extends ObjectOptionsBase, FilterRewriterProperties {
   'qom-type': 'filter-rewriter';
 }
 
@@ -11254,12 +11252,12 @@ export interface ObjectOptions$filter_rewriter extends ObjectOptions$$base, Filt
  *
  * Only available when QEMU is built with CONFIG_IGVM.
  */
-export interface ObjectOptions$igvm_cfg extends ObjectOptions$$base, IgvmCfgProperties {
+export interface ObjectOptions$igvm_cfg extends ObjectOptionsBase, IgvmCfgProperties {
   'qom-type': 'igvm-cfg';
 }
 
 /** `ObjectOptions` when `qom-type` is `'input-barrier'`. */
-export interface ObjectOptions$input_barrier extends ObjectOptions$$base, InputBarrierProperties {
+export interface ObjectOptions$input_barrier extends ObjectOptionsBase, InputBarrierProperties {
   'qom-type': 'input-barrier';
 }
 
@@ -11268,22 +11266,22 @@ export interface ObjectOptions$input_barrier extends ObjectOptions$$base, InputB
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$input_linux extends ObjectOptions$$base, InputLinuxProperties {
+export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinuxProperties {
   'qom-type': 'input-linux';
 }
 
 /** `ObjectOptions` when `qom-type` is `'iommufd'`. */
-export interface ObjectOptions$iommufd extends ObjectOptions$$base, IOMMUFDProperties {
+export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
 }
 
 /** `ObjectOptions` when `qom-type` is `'iothread'`. */
-export interface ObjectOptions$iothread extends ObjectOptions$$base, IothreadProperties {
+export interface ObjectOptions$iothread extends ObjectOptionsBase, IothreadProperties {
   'qom-type': 'iothread';
 }
 
 /** `ObjectOptions` when `qom-type` is `'main-loop'`. */
-export interface ObjectOptions$main_loop extends ObjectOptions$$base, MainLoopProperties {
+export interface ObjectOptions$main_loop extends ObjectOptionsBase, MainLoopProperties {
   'qom-type': 'main-loop';
 }
 
@@ -11292,12 +11290,12 @@ export interface ObjectOptions$main_loop extends ObjectOptions$$base, MainLoopPr
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$memory_backend_epc extends ObjectOptions$$base, MemoryBackendEpcProperties {
+export interface ObjectOptions$memory_backend_epc extends ObjectOptionsBase, MemoryBackendEpcProperties {
   'qom-type': 'memory-backend-epc';
 }
 
 /** `ObjectOptions` when `qom-type` is `'memory-backend-file'`. */
-export interface ObjectOptions$memory_backend_file extends ObjectOptions$$base, MemoryBackendFileProperties {
+export interface ObjectOptions$memory_backend_file extends ObjectOptionsBase, MemoryBackendFileProperties {
   'qom-type': 'memory-backend-file';
 }
 
@@ -11306,12 +11304,12 @@ export interface ObjectOptions$memory_backend_file extends ObjectOptions$$base, 
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$memory_backend_memfd extends ObjectOptions$$base, MemoryBackendMemfdProperties {
+export interface ObjectOptions$memory_backend_memfd extends ObjectOptionsBase, MemoryBackendMemfdProperties {
   'qom-type': 'memory-backend-memfd';
 }
 
 /** `ObjectOptions` when `qom-type` is `'memory-backend-ram'`. */
-export interface ObjectOptions$memory_backend_ram extends ObjectOptions$$base, MemoryBackendProperties {
+export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, MemoryBackendProperties {
   'qom-type': 'memory-backend-ram';
 }
 
@@ -11320,7 +11318,7 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptions$$base, M
  *
  * Only available when QEMU is built with CONFIG_POSIX.
  */
-export interface ObjectOptions$memory_backend_shm extends ObjectOptions$$base, MemoryBackendShmProperties {
+export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
 }
 
@@ -11329,22 +11327,22 @@ export interface ObjectOptions$memory_backend_shm extends ObjectOptions$$base, M
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$pr_manager_helper extends ObjectOptions$$base, PrManagerHelperProperties {
+export interface ObjectOptions$pr_manager_helper extends ObjectOptionsBase, PrManagerHelperProperties {
   'qom-type': 'pr-manager-helper';
 }
 
 /** `ObjectOptions` when `qom-type` is `'qtest'`. */
-export interface ObjectOptions$qtest extends ObjectOptions$$base, QtestProperties {
+export interface ObjectOptions$qtest extends ObjectOptionsBase, QtestProperties {
   'qom-type': 'qtest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'rng-builtin'`. */
-export interface ObjectOptions$rng_builtin extends ObjectOptions$$base, RngProperties {
+export interface ObjectOptions$rng_builtin extends ObjectOptionsBase, RngProperties {
   'qom-type': 'rng-builtin';
 }
 
 /** `ObjectOptions` when `qom-type` is `'rng-egd'`. */
-export interface ObjectOptions$rng_egd extends ObjectOptions$$base, RngEgdProperties {
+export interface ObjectOptions$rng_egd extends ObjectOptionsBase, RngEgdProperties {
   'qom-type': 'rng-egd';
 }
 
@@ -11353,12 +11351,12 @@ export interface ObjectOptions$rng_egd extends ObjectOptions$$base, RngEgdProper
  *
  * Only available when QEMU is built with CONFIG_POSIX.
  */
-export interface ObjectOptions$rng_random extends ObjectOptions$$base, RngRandomProperties {
+export interface ObjectOptions$rng_random extends ObjectOptionsBase, RngRandomProperties {
   'qom-type': 'rng-random';
 }
 
 /** `ObjectOptions` when `qom-type` is `'secret'`. */
-export interface ObjectOptions$secret extends ObjectOptions$$base, SecretProperties {
+export interface ObjectOptions$secret extends ObjectOptionsBase, SecretProperties {
   'qom-type': 'secret';
 }
 
@@ -11367,52 +11365,52 @@ export interface ObjectOptions$secret extends ObjectOptions$$base, SecretPropert
  *
  * Only available when QEMU is built with CONFIG_SECRET_KEYRING.
  */
-export interface ObjectOptions$secret_keyring extends ObjectOptions$$base, SecretKeyringProperties {
+export interface ObjectOptions$secret_keyring extends ObjectOptionsBase, SecretKeyringProperties {
   'qom-type': 'secret_keyring';
 }
 
 /** `ObjectOptions` when `qom-type` is `'sev-guest'`. */
-export interface ObjectOptions$sev_guest extends ObjectOptions$$base, SevGuestProperties {
+export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProperties {
   'qom-type': 'sev-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'sev-snp-guest'`. */
-export interface ObjectOptions$sev_snp_guest extends ObjectOptions$$base, SevSnpGuestProperties {
+export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tdx-guest'`. */
-export interface ObjectOptions$tdx_guest extends ObjectOptions$$base, TdxGuestProperties {
+export interface ObjectOptions$tdx_guest extends ObjectOptionsBase, TdxGuestProperties {
   'qom-type': 'tdx-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'thread-context'`. */
-export interface ObjectOptions$thread_context extends ObjectOptions$$base, ThreadContextProperties {
+export interface ObjectOptions$thread_context extends ObjectOptionsBase, ThreadContextProperties {
   'qom-type': 'thread-context';
 }
 
 /** `ObjectOptions` when `qom-type` is `'throttle-group'`. */
-export interface ObjectOptions$throttle_group extends ObjectOptions$$base, ThrottleGroupProperties {
+export interface ObjectOptions$throttle_group extends ObjectOptionsBase, ThrottleGroupProperties {
   'qom-type': 'throttle-group';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-anon'`. */
-export interface ObjectOptions$tls_creds_anon extends ObjectOptions$$base, TlsCredsAnonProperties {
+export interface ObjectOptions$tls_creds_anon extends ObjectOptionsBase, TlsCredsAnonProperties {
   'qom-type': 'tls-creds-anon';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-psk'`. */
-export interface ObjectOptions$tls_creds_psk extends ObjectOptions$$base, TlsCredsPskProperties {
+export interface ObjectOptions$tls_creds_psk extends ObjectOptionsBase, TlsCredsPskProperties {
   'qom-type': 'tls-creds-psk';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-x509'`. */
-export interface ObjectOptions$tls_creds_x509 extends ObjectOptions$$base, TlsCredsX509Properties {
+export interface ObjectOptions$tls_creds_x509 extends ObjectOptionsBase, TlsCredsX509Properties {
   'qom-type': 'tls-creds-x509';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-cipher-suites'`. */
-export interface ObjectOptions$tls_cipher_suites extends ObjectOptions$$base, TlsCredsProperties {
+export interface ObjectOptions$tls_cipher_suites extends ObjectOptionsBase, TlsCredsProperties {
   'qom-type': 'tls-cipher-suites';
 }
 
@@ -11424,7 +11422,7 @@ export interface ObjectOptions$tls_cipher_suites extends ObjectOptions$$base, Tl
  *
  * @experimental
  */
-export interface ObjectOptions$x_remote_object extends ObjectOptions$$base, RemoteObjectProperties {
+export interface ObjectOptions$x_remote_object extends ObjectOptionsBase, RemoteObjectProperties {
   'qom-type': 'x-remote-object';
 }
 
@@ -11436,21 +11434,21 @@ export interface ObjectOptions$x_remote_object extends ObjectOptions$$base, Remo
  *
  * @experimental
  */
-export interface ObjectOptions$x_vfio_user_server extends ObjectOptions$$base, VfioUserServerProperties {
+export interface ObjectOptions$x_vfio_user_server extends ObjectOptionsBase, VfioUserServerProperties {
   'qom-type': 'x-vfio-user-server';
 }
 
 /** `ObjectOptions` when `qom-type` is `'can-bus'`. */
-export interface ObjectOptions$can_bus extends ObjectOptions$$base {
+export interface ObjectOptions$can_bus extends ObjectOptionsBase {
   'qom-type': 'can-bus';
 }
 
 /** `ObjectOptions` when `qom-type` is `'pef-guest'`. */
-export interface ObjectOptions$pef_guest extends ObjectOptions$$base {
+export interface ObjectOptions$pef_guest extends ObjectOptionsBase {
   'qom-type': 'pef-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'s390-pv-guest'`. */
-export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
+export interface ObjectOptions$s390_pv_guest extends ObjectOptionsBase {
   'qom-type': 's390-pv-guest';
 }

@@ -217,17 +217,17 @@ export type ImageInfoSpecific =
   ImageInfoSpecific$qcow2 | ImageInfoSpecific$vmdk | ImageInfoSpecific$luks | ImageInfoSpecific$rbd;
 
 /** The members every `ImageInfoSpecific` has, whatever its `type`. */
-export interface ImageInfoSpecific$$base {
+export interface ImageInfoSpecificBase {
   type: ImageInfoSpecificKind | (string & {});
 }
 
 /** `ImageInfoSpecific` when `type` is `'qcow2'`. */
-export interface ImageInfoSpecific$qcow2 extends ImageInfoSpecific$$base, ImageInfoSpecificQCow2Wrapper {
+export interface ImageInfoSpecific$qcow2 extends ImageInfoSpecificBase, ImageInfoSpecificQCow2Wrapper {
   type: 'qcow2';
 }
 
 /** `ImageInfoSpecific` when `type` is `'vmdk'`. */
-export interface ImageInfoSpecific$vmdk extends ImageInfoSpecific$$base, ImageInfoSpecificVmdkWrapper {
+export interface ImageInfoSpecific$vmdk extends ImageInfoSpecificBase, ImageInfoSpecificVmdkWrapper {
   type: 'vmdk';
 }
 
@@ -236,7 +236,7 @@ export interface ImageInfoSpecific$vmdk extends ImageInfoSpecific$$base, ImageIn
  *
  * Since 2.7
  */
-export interface ImageInfoSpecific$luks extends ImageInfoSpecific$$base, ImageInfoSpecificLUKSWrapper {
+export interface ImageInfoSpecific$luks extends ImageInfoSpecificBase, ImageInfoSpecificLUKSWrapper {
   type: 'luks';
 }
 
@@ -245,7 +245,7 @@ export interface ImageInfoSpecific$luks extends ImageInfoSpecific$$base, ImageIn
  *
  * Since 6.1
  */
-export interface ImageInfoSpecific$rbd extends ImageInfoSpecific$$base, ImageInfoSpecificRbdWrapper {
+export interface ImageInfoSpecific$rbd extends ImageInfoSpecificBase, ImageInfoSpecificRbdWrapper {
   type: 'rbd';
 }
 
@@ -1235,12 +1235,12 @@ export type BlockStatsSpecific =
   | BlockStatsSpecific$vvfat;
 
 /** The members every `BlockStatsSpecific` has, whatever its `driver`. */
-export interface BlockStatsSpecific$$base {
+export interface BlockStatsSpecificBase {
   driver: BlockdevDriver | (string & {});
 }
 
 /** `BlockStatsSpecific` when `driver` is `'file'`. */
-export interface BlockStatsSpecific$file extends BlockStatsSpecific$$base, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$file extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'file';
 }
 
@@ -1249,7 +1249,7 @@ export interface BlockStatsSpecific$file extends BlockStatsSpecific$$base, Block
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockStatsSpecific$host_device extends BlockStatsSpecific$$base, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$host_device extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'host_device';
 }
 
@@ -1258,12 +1258,12 @@ export interface BlockStatsSpecific$host_device extends BlockStatsSpecific$$base
  *
  * Since 2.12
  */
-export interface BlockStatsSpecific$nvme extends BlockStatsSpecific$$base, BlockStatsSpecificNvme {
+export interface BlockStatsSpecific$nvme extends BlockStatsSpecificBase, BlockStatsSpecificNvme {
   driver: 'nvme';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'blkdebug'`. */
-export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecificBase {
   driver: 'blkdebug';
 }
 
@@ -1272,7 +1272,7 @@ export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecific$$base {
  *
  * Since 3.0
  */
-export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecificBase {
   driver: 'blklogwrites';
 }
 
@@ -1281,22 +1281,22 @@ export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecific$$bas
  *
  * Since 4.2
  */
-export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecificBase {
   driver: 'blkreplay';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'blkverify'`. */
-export interface BlockStatsSpecific$blkverify extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$blkverify extends BlockStatsSpecificBase {
   driver: 'blkverify';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'bochs'`. */
-export interface BlockStatsSpecific$bochs extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$bochs extends BlockStatsSpecificBase {
   driver: 'bochs';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'cloop'`. */
-export interface BlockStatsSpecific$cloop extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$cloop extends BlockStatsSpecificBase {
   driver: 'cloop';
 }
 
@@ -1305,7 +1305,7 @@ export interface BlockStatsSpecific$cloop extends BlockStatsSpecific$$base {
  *
  * Since 5.0
  */
-export interface BlockStatsSpecific$compress extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$compress extends BlockStatsSpecificBase {
   driver: 'compress';
 }
 
@@ -1314,7 +1314,7 @@ export interface BlockStatsSpecific$compress extends BlockStatsSpecific$$base {
  *
  * Since 6.2
  */
-export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecificBase {
   driver: 'copy-before-write';
 }
 
@@ -1323,12 +1323,12 @@ export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecific
  *
  * Since 3.0
  */
-export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecificBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'dmg'`. */
-export interface BlockStatsSpecific$dmg extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$dmg extends BlockStatsSpecificBase {
   driver: 'dmg';
 }
 
@@ -1337,22 +1337,22 @@ export interface BlockStatsSpecific$dmg extends BlockStatsSpecific$$base {
  *
  * Since 7.0
  */
-export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecificBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ftp'`. */
-export interface BlockStatsSpecific$ftp extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ftp extends BlockStatsSpecificBase {
   driver: 'ftp';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ftps'`. */
-export interface BlockStatsSpecific$ftps extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ftps extends BlockStatsSpecificBase {
   driver: 'ftps';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'gluster'`. */
-export interface BlockStatsSpecific$gluster extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$gluster extends BlockStatsSpecificBase {
   driver: 'gluster';
 }
 
@@ -1361,17 +1361,17 @@ export interface BlockStatsSpecific$gluster extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecificBase {
   driver: 'host_cdrom';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'http'`. */
-export interface BlockStatsSpecific$http extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$http extends BlockStatsSpecificBase {
   driver: 'http';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'https'`. */
-export interface BlockStatsSpecific$https extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$https extends BlockStatsSpecificBase {
   driver: 'https';
 }
 
@@ -1380,37 +1380,37 @@ export interface BlockStatsSpecific$https extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$io_uring extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$io_uring extends BlockStatsSpecificBase {
   driver: 'io_uring';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'iscsi'`. */
-export interface BlockStatsSpecific$iscsi extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$iscsi extends BlockStatsSpecificBase {
   driver: 'iscsi';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'luks'`. */
-export interface BlockStatsSpecific$luks extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$luks extends BlockStatsSpecificBase {
   driver: 'luks';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'nbd'`. */
-export interface BlockStatsSpecific$nbd extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nbd extends BlockStatsSpecificBase {
   driver: 'nbd';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'nfs'`. */
-export interface BlockStatsSpecific$nfs extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nfs extends BlockStatsSpecificBase {
   driver: 'nfs';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'null-aio'`. */
-export interface BlockStatsSpecific$null_aio extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$null_aio extends BlockStatsSpecificBase {
   driver: 'null-aio';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'null-co'`. */
-export interface BlockStatsSpecific$null_co extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$null_co extends BlockStatsSpecificBase {
   driver: 'null-co';
 }
 
@@ -1419,47 +1419,47 @@ export interface BlockStatsSpecific$null_co extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecificBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'parallels'`. */
-export interface BlockStatsSpecific$parallels extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$parallels extends BlockStatsSpecificBase {
   driver: 'parallels';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'preallocate'`. */
-export interface BlockStatsSpecific$preallocate extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$preallocate extends BlockStatsSpecificBase {
   driver: 'preallocate';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qcow'`. */
-export interface BlockStatsSpecific$qcow extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qcow extends BlockStatsSpecificBase {
   driver: 'qcow';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qcow2'`. */
-export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecificBase {
   driver: 'qcow2';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'qed'`. */
-export interface BlockStatsSpecific$qed extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$qed extends BlockStatsSpecificBase {
   driver: 'qed';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'quorum'`. */
-export interface BlockStatsSpecific$quorum extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$quorum extends BlockStatsSpecificBase {
   driver: 'quorum';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'raw'`. */
-export interface BlockStatsSpecific$raw extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$raw extends BlockStatsSpecificBase {
   driver: 'raw';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'rbd'`. */
-export interface BlockStatsSpecific$rbd extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$rbd extends BlockStatsSpecificBase {
   driver: 'rbd';
 }
 
@@ -1468,12 +1468,12 @@ export interface BlockStatsSpecific$rbd extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockStatsSpecific$replication extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$replication extends BlockStatsSpecificBase {
   driver: 'replication';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'ssh'`. */
-export interface BlockStatsSpecific$ssh extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$ssh extends BlockStatsSpecificBase {
   driver: 'ssh';
 }
 
@@ -1482,17 +1482,17 @@ export interface BlockStatsSpecific$ssh extends BlockStatsSpecific$$base {
  *
  * Since 2.11
  */
-export interface BlockStatsSpecific$throttle extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$throttle extends BlockStatsSpecificBase {
   driver: 'throttle';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vdi'`. */
-export interface BlockStatsSpecific$vdi extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vdi extends BlockStatsSpecificBase {
   driver: 'vdi';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vhdx'`. */
-export interface BlockStatsSpecific$vhdx extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vhdx extends BlockStatsSpecificBase {
   driver: 'vhdx';
 }
 
@@ -1501,7 +1501,7 @@ export interface BlockStatsSpecific$vhdx extends BlockStatsSpecific$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -1510,7 +1510,7 @@ export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecif
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -1519,22 +1519,22 @@ export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpec
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vmdk'`. */
-export interface BlockStatsSpecific$vmdk extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vmdk extends BlockStatsSpecificBase {
   driver: 'vmdk';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vpc'`. */
-export interface BlockStatsSpecific$vpc extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vpc extends BlockStatsSpecificBase {
   driver: 'vpc';
 }
 
 /** `BlockStatsSpecific` when `driver` is `'vvfat'`. */
-export interface BlockStatsSpecific$vvfat extends BlockStatsSpecific$$base {
+export interface BlockStatsSpecific$vvfat extends BlockStatsSpecificBase {
   driver: 'vvfat';
 }
 
@@ -3127,7 +3127,7 @@ export type BlockdevQcowEncryptionFormat =
 export type BlockdevQcowEncryption = BlockdevQcowEncryption$aes;
 
 /** The members every `BlockdevQcowEncryption` has, whatever its `format`. */
-export interface BlockdevQcowEncryption$$base {
+export interface BlockdevQcowEncryptionBase {
   format: BlockdevQcowEncryptionFormat;
 }
 
@@ -3136,7 +3136,7 @@ export interface BlockdevQcowEncryption$$base {
  *
  * AES-CBC with plain64 initialization vectors
  */
-export interface BlockdevQcowEncryption$aes extends BlockdevQcowEncryption$$base, QCryptoBlockOptionsQCow {
+export interface BlockdevQcowEncryption$aes extends BlockdevQcowEncryptionBase, QCryptoBlockOptionsQCow {
   format: 'aes';
 }
 
@@ -3163,7 +3163,7 @@ export type BlockdevQcow2EncryptionFormat =
 export type BlockdevQcow2Encryption = BlockdevQcow2Encryption$aes | BlockdevQcow2Encryption$luks;
 
 /** The members every `BlockdevQcow2Encryption` has, whatever its `format`. */
-export interface BlockdevQcow2Encryption$$base {
+export interface BlockdevQcow2EncryptionBase {
   format: BlockdevQcow2EncryptionFormat;
 }
 
@@ -3172,12 +3172,12 @@ export interface BlockdevQcow2Encryption$$base {
  *
  * AES-CBC with plain64 initialization vectors
  */
-export interface BlockdevQcow2Encryption$aes extends BlockdevQcow2Encryption$$base, QCryptoBlockOptionsQCow {
+export interface BlockdevQcow2Encryption$aes extends BlockdevQcow2EncryptionBase, QCryptoBlockOptionsQCow {
   format: 'aes';
 }
 
 /** `BlockdevQcow2Encryption` when `format` is `'luks'`. */
-export interface BlockdevQcow2Encryption$luks extends BlockdevQcow2Encryption$$base, QCryptoBlockOptionsLUKS {
+export interface BlockdevQcow2Encryption$luks extends BlockdevQcow2EncryptionBase, QCryptoBlockOptionsLUKS {
   format: 'luks';
 }
 
@@ -3321,7 +3321,7 @@ export interface SshHostKeyHash {
 export type SshHostKeyCheck = SshHostKeyCheck$hash | SshHostKeyCheck$none | SshHostKeyCheck$known_hosts;
 
 /** The members every `SshHostKeyCheck` has, whatever its `mode`. */
-export interface SshHostKeyCheck$$base {
+export interface SshHostKeyCheckBase {
   mode: SshHostKeyCheckMode;
 }
 
@@ -3330,7 +3330,7 @@ export interface SshHostKeyCheck$$base {
  *
  * Compare the host key with a given hash
  */
-export interface SshHostKeyCheck$hash extends SshHostKeyCheck$$base, SshHostKeyHash {
+export interface SshHostKeyCheck$hash extends SshHostKeyCheckBase, SshHostKeyHash {
   mode: 'hash';
 }
 
@@ -3339,7 +3339,7 @@ export interface SshHostKeyCheck$hash extends SshHostKeyCheck$$base, SshHostKeyH
  *
  * Don't check the host key at all
  */
-export interface SshHostKeyCheck$none extends SshHostKeyCheck$$base {
+export interface SshHostKeyCheck$none extends SshHostKeyCheckBase {
   mode: 'none';
 }
 
@@ -3348,7 +3348,7 @@ export interface SshHostKeyCheck$none extends SshHostKeyCheck$$base {
  *
  * Check the host key against the known_hosts file
  */
-export interface SshHostKeyCheck$known_hosts extends SshHostKeyCheck$$base {
+export interface SshHostKeyCheck$known_hosts extends SshHostKeyCheckBase {
   mode: 'known_hosts';
 }
 
@@ -3867,17 +3867,17 @@ export interface RbdEncryptionCreateOptionsLUKS2 extends RbdEncryptionCreateOpti
 export type RbdEncryptionOptions = RbdEncryptionOptions$luks | RbdEncryptionOptions$luks2;
 
 /** The members every `RbdEncryptionOptions` has, whatever its `format`. */
-export interface RbdEncryptionOptions$$base {
+export interface RbdEncryptionOptionsBase {
   format: RbdImageEncryptionFormat;
 }
 
 /** `RbdEncryptionOptions` when `format` is `'luks'`. */
-export interface RbdEncryptionOptions$luks extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKS {
+export interface RbdEncryptionOptions$luks extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKS {
   format: 'luks';
 }
 
 /** `RbdEncryptionOptions` when `format` is `'luks2'`. */
-export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptions$$base, RbdEncryptionOptionsLUKS2 {
+export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptionsBase, RbdEncryptionOptionsLUKS2 {
   format: 'luks2';
 }
 
@@ -3885,19 +3885,19 @@ export interface RbdEncryptionOptions$luks2 extends RbdEncryptionOptions$$base, 
 export type RbdEncryptionCreateOptions = RbdEncryptionCreateOptions$luks | RbdEncryptionCreateOptions$luks2;
 
 /** The members every `RbdEncryptionCreateOptions` has, whatever its `format`. */
-export interface RbdEncryptionCreateOptions$$base {
+export interface RbdEncryptionCreateOptionsBase {
   format: RbdImageEncryptionFormat;
 }
 
 /** `RbdEncryptionCreateOptions` when `format` is `'luks'`. */
 export interface RbdEncryptionCreateOptions$luks
-  extends RbdEncryptionCreateOptions$$base, RbdEncryptionCreateOptionsLUKS {
+  extends RbdEncryptionCreateOptionsBase, RbdEncryptionCreateOptionsLUKS {
   format: 'luks';
 }
 
 /** `RbdEncryptionCreateOptions` when `format` is `'luks2'`. */
 export interface RbdEncryptionCreateOptions$luks2
-  extends RbdEncryptionCreateOptions$$base, RbdEncryptionCreateOptionsLUKS2 {
+  extends RbdEncryptionCreateOptionsBase, RbdEncryptionCreateOptionsLUKS2 {
   format: 'luks2';
 }
 
@@ -4369,7 +4369,7 @@ export type BlockdevOptions =
   | BlockdevOptions$vvfat;
 
 /** The members every `BlockdevOptions` has, whatever its `driver`. */
-export interface BlockdevOptions$$base {
+export interface BlockdevOptionsBase {
   /** block driver name */
   driver: BlockdevDriver;
   /**
@@ -4414,7 +4414,7 @@ export interface BlockdevOptions$$base {
 }
 
 /** `BlockdevOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevOptions$blkdebug extends BlockdevOptions$$base, BlockdevOptionsBlkdebug {
+export interface BlockdevOptions$blkdebug extends BlockdevOptionsBase, BlockdevOptionsBlkdebug {
   driver: 'blkdebug';
 }
 
@@ -4423,12 +4423,12 @@ export interface BlockdevOptions$blkdebug extends BlockdevOptions$$base, Blockde
  *
  * Since 3.0
  */
-export interface BlockdevOptions$blklogwrites extends BlockdevOptions$$base, BlockdevOptionsBlklogwrites {
+export interface BlockdevOptions$blklogwrites extends BlockdevOptionsBase, BlockdevOptionsBlklogwrites {
   driver: 'blklogwrites';
 }
 
 /** `BlockdevOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevOptions$blkverify extends BlockdevOptions$$base, BlockdevOptionsBlkverify {
+export interface BlockdevOptions$blkverify extends BlockdevOptionsBase, BlockdevOptionsBlkverify {
   driver: 'blkverify';
 }
 
@@ -4437,17 +4437,17 @@ export interface BlockdevOptions$blkverify extends BlockdevOptions$$base, Blockd
  *
  * Since 4.2
  */
-export interface BlockdevOptions$blkreplay extends BlockdevOptions$$base, BlockdevOptionsBlkreplay {
+export interface BlockdevOptions$blkreplay extends BlockdevOptionsBase, BlockdevOptionsBlkreplay {
   driver: 'blkreplay';
 }
 
 /** `BlockdevOptions` when `driver` is `'bochs'`. */
-export interface BlockdevOptions$bochs extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$bochs extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'bochs';
 }
 
 /** `BlockdevOptions` when `driver` is `'cloop'`. */
-export interface BlockdevOptions$cloop extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$cloop extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'cloop';
 }
 
@@ -4456,7 +4456,7 @@ export interface BlockdevOptions$cloop extends BlockdevOptions$$base, BlockdevOp
  *
  * Since 5.0
  */
-export interface BlockdevOptions$compress extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$compress extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'compress';
 }
 
@@ -4465,7 +4465,7 @@ export interface BlockdevOptions$compress extends BlockdevOptions$$base, Blockde
  *
  * Since 6.2
  */
-export interface BlockdevOptions$copy_before_write extends BlockdevOptions$$base, BlockdevOptionsCbw {
+export interface BlockdevOptions$copy_before_write extends BlockdevOptionsBase, BlockdevOptionsCbw {
   driver: 'copy-before-write';
 }
 
@@ -4474,32 +4474,32 @@ export interface BlockdevOptions$copy_before_write extends BlockdevOptions$$base
  *
  * Since 3.0
  */
-export interface BlockdevOptions$copy_on_read extends BlockdevOptions$$base, BlockdevOptionsCor {
+export interface BlockdevOptions$copy_on_read extends BlockdevOptionsBase, BlockdevOptionsCor {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevOptions` when `driver` is `'dmg'`. */
-export interface BlockdevOptions$dmg extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$dmg extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'dmg';
 }
 
 /** `BlockdevOptions` when `driver` is `'file'`. */
-export interface BlockdevOptions$file extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$file extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'file';
 }
 
 /** `BlockdevOptions` when `driver` is `'ftp'`. */
-export interface BlockdevOptions$ftp extends BlockdevOptions$$base, BlockdevOptionsCurlFtp {
+export interface BlockdevOptions$ftp extends BlockdevOptionsBase, BlockdevOptionsCurlFtp {
   driver: 'ftp';
 }
 
 /** `BlockdevOptions` when `driver` is `'ftps'`. */
-export interface BlockdevOptions$ftps extends BlockdevOptions$$base, BlockdevOptionsCurlFtps {
+export interface BlockdevOptions$ftps extends BlockdevOptionsBase, BlockdevOptionsCurlFtps {
   driver: 'ftps';
 }
 
 /** `BlockdevOptions` when `driver` is `'gluster'`. */
-export interface BlockdevOptions$gluster extends BlockdevOptions$$base, BlockdevOptionsGluster {
+export interface BlockdevOptions$gluster extends BlockdevOptionsBase, BlockdevOptionsGluster {
   driver: 'gluster';
 }
 
@@ -4508,7 +4508,7 @@ export interface BlockdevOptions$gluster extends BlockdevOptions$$base, Blockdev
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevOptions$host_cdrom extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$host_cdrom extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_cdrom';
 }
 
@@ -4517,17 +4517,17 @@ export interface BlockdevOptions$host_cdrom extends BlockdevOptions$$base, Block
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevOptions$host_device extends BlockdevOptions$$base, BlockdevOptionsFile {
+export interface BlockdevOptions$host_device extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_device';
 }
 
 /** `BlockdevOptions` when `driver` is `'http'`. */
-export interface BlockdevOptions$http extends BlockdevOptions$$base, BlockdevOptionsCurlHttp {
+export interface BlockdevOptions$http extends BlockdevOptionsBase, BlockdevOptionsCurlHttp {
   driver: 'http';
 }
 
 /** `BlockdevOptions` when `driver` is `'https'`. */
-export interface BlockdevOptions$https extends BlockdevOptions$$base, BlockdevOptionsCurlHttps {
+export interface BlockdevOptions$https extends BlockdevOptionsBase, BlockdevOptionsCurlHttps {
   driver: 'https';
 }
 
@@ -4536,37 +4536,37 @@ export interface BlockdevOptions$https extends BlockdevOptions$$base, BlockdevOp
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$io_uring extends BlockdevOptions$$base, BlockdevOptionsIoUring {
+export interface BlockdevOptions$io_uring extends BlockdevOptionsBase, BlockdevOptionsIoUring {
   driver: 'io_uring';
 }
 
 /** `BlockdevOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevOptions$iscsi extends BlockdevOptions$$base, BlockdevOptionsIscsi {
+export interface BlockdevOptions$iscsi extends BlockdevOptionsBase, BlockdevOptionsIscsi {
   driver: 'iscsi';
 }
 
 /** `BlockdevOptions` when `driver` is `'luks'`. */
-export interface BlockdevOptions$luks extends BlockdevOptions$$base, BlockdevOptionsLUKS {
+export interface BlockdevOptions$luks extends BlockdevOptionsBase, BlockdevOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevOptions` when `driver` is `'nbd'`. */
-export interface BlockdevOptions$nbd extends BlockdevOptions$$base, BlockdevOptionsNbd {
+export interface BlockdevOptions$nbd extends BlockdevOptionsBase, BlockdevOptionsNbd {
   driver: 'nbd';
 }
 
 /** `BlockdevOptions` when `driver` is `'nfs'`. */
-export interface BlockdevOptions$nfs extends BlockdevOptions$$base, BlockdevOptionsNfs {
+export interface BlockdevOptions$nfs extends BlockdevOptionsBase, BlockdevOptionsNfs {
   driver: 'nfs';
 }
 
 /** `BlockdevOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevOptions$null_aio extends BlockdevOptions$$base, BlockdevOptionsNull {
+export interface BlockdevOptions$null_aio extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-aio';
 }
 
 /** `BlockdevOptions` when `driver` is `'null-co'`. */
-export interface BlockdevOptions$null_co extends BlockdevOptions$$base, BlockdevOptionsNull {
+export interface BlockdevOptions$null_co extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-co';
 }
 
@@ -4575,7 +4575,7 @@ export interface BlockdevOptions$null_co extends BlockdevOptions$$base, Blockdev
  *
  * Since 2.12
  */
-export interface BlockdevOptions$nvme extends BlockdevOptions$$base, BlockdevOptionsNVMe {
+export interface BlockdevOptions$nvme extends BlockdevOptionsBase, BlockdevOptionsNVMe {
   driver: 'nvme';
 }
 
@@ -4584,47 +4584,47 @@ export interface BlockdevOptions$nvme extends BlockdevOptions$$base, BlockdevOpt
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$nvme_io_uring extends BlockdevOptions$$base, BlockdevOptionsNvmeIoUring {
+export interface BlockdevOptions$nvme_io_uring extends BlockdevOptionsBase, BlockdevOptionsNvmeIoUring {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevOptions` when `driver` is `'parallels'`. */
-export interface BlockdevOptions$parallels extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$parallels extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'parallels';
 }
 
 /** `BlockdevOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevOptions$preallocate extends BlockdevOptions$$base, BlockdevOptionsPreallocate {
+export interface BlockdevOptions$preallocate extends BlockdevOptionsBase, BlockdevOptionsPreallocate {
   driver: 'preallocate';
 }
 
 /** `BlockdevOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevOptions$qcow2 extends BlockdevOptions$$base, BlockdevOptionsQcow2 {
+export interface BlockdevOptions$qcow2 extends BlockdevOptionsBase, BlockdevOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevOptions` when `driver` is `'qcow'`. */
-export interface BlockdevOptions$qcow extends BlockdevOptions$$base, BlockdevOptionsQcow {
+export interface BlockdevOptions$qcow extends BlockdevOptionsBase, BlockdevOptionsQcow {
   driver: 'qcow';
 }
 
 /** `BlockdevOptions` when `driver` is `'qed'`. */
-export interface BlockdevOptions$qed extends BlockdevOptions$$base, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$qed extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'qed';
 }
 
 /** `BlockdevOptions` when `driver` is `'quorum'`. */
-export interface BlockdevOptions$quorum extends BlockdevOptions$$base, BlockdevOptionsQuorum {
+export interface BlockdevOptions$quorum extends BlockdevOptionsBase, BlockdevOptionsQuorum {
   driver: 'quorum';
 }
 
 /** `BlockdevOptions` when `driver` is `'raw'`. */
-export interface BlockdevOptions$raw extends BlockdevOptions$$base, BlockdevOptionsRaw {
+export interface BlockdevOptions$raw extends BlockdevOptionsBase, BlockdevOptionsRaw {
   driver: 'raw';
 }
 
 /** `BlockdevOptions` when `driver` is `'rbd'`. */
-export interface BlockdevOptions$rbd extends BlockdevOptions$$base, BlockdevOptionsRbd {
+export interface BlockdevOptions$rbd extends BlockdevOptionsBase, BlockdevOptionsRbd {
   driver: 'rbd';
 }
 
@@ -4633,7 +4633,7 @@ export interface BlockdevOptions$rbd extends BlockdevOptions$$base, BlockdevOpti
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevOptions$replication extends BlockdevOptions$$base, BlockdevOptionsReplication {
+export interface BlockdevOptions$replication extends BlockdevOptionsBase, BlockdevOptionsReplication {
   driver: 'replication';
 }
 
@@ -4642,12 +4642,12 @@ export interface BlockdevOptions$replication extends BlockdevOptions$$base, Bloc
  *
  * Since 7.0
  */
-export interface BlockdevOptions$snapshot_access extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$snapshot_access extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevOptions` when `driver` is `'ssh'`. */
-export interface BlockdevOptions$ssh extends BlockdevOptions$$base, BlockdevOptionsSsh {
+export interface BlockdevOptions$ssh extends BlockdevOptionsBase, BlockdevOptionsSsh {
   driver: 'ssh';
 }
 
@@ -4656,17 +4656,17 @@ export interface BlockdevOptions$ssh extends BlockdevOptions$$base, BlockdevOpti
  *
  * Since 2.11
  */
-export interface BlockdevOptions$throttle extends BlockdevOptions$$base, BlockdevOptionsThrottle {
+export interface BlockdevOptions$throttle extends BlockdevOptionsBase, BlockdevOptionsThrottle {
   driver: 'throttle';
 }
 
 /** `BlockdevOptions` when `driver` is `'vdi'`. */
-export interface BlockdevOptions$vdi extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vdi extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vdi';
 }
 
 /** `BlockdevOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevOptions$vhdx extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vhdx extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vhdx';
 }
 
@@ -4675,7 +4675,7 @@ export interface BlockdevOptions$vhdx extends BlockdevOptions$$base, BlockdevOpt
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVfioPci {
+export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVfioPci {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -4684,8 +4684,7 @@ export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptions$$ba
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vhost_user
-  extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVhostUser {
+export interface BlockdevOptions$virtio_blk_vhost_user extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostUser {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -4694,23 +4693,22 @@ export interface BlockdevOptions$virtio_blk_vhost_user
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevOptions$virtio_blk_vhost_vdpa
-  extends BlockdevOptions$$base, BlockdevOptionsVirtioBlkVhostVdpa {
+export interface BlockdevOptions$virtio_blk_vhost_vdpa extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostVdpa {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevOptions$vmdk extends BlockdevOptions$$base, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$vmdk extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'vmdk';
 }
 
 /** `BlockdevOptions` when `driver` is `'vpc'`. */
-export interface BlockdevOptions$vpc extends BlockdevOptions$$base, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vpc extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vpc';
 }
 
 /** `BlockdevOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevOptions$vvfat extends BlockdevOptions$$base, BlockdevOptionsVVFAT {
+export interface BlockdevOptions$vvfat extends BlockdevOptionsBase, BlockdevOptionsVVFAT {
   driver: 'vvfat';
 }
 
@@ -5284,83 +5282,83 @@ export type BlockdevCreateOptions =
   | BlockdevCreateOptions$vvfat;
 
 /** The members every `BlockdevCreateOptions` has, whatever its `driver`. */
-export interface BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptionsBase {
   /** block driver to create the image format */
   driver: BlockdevDriver;
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'file'`. */
-export interface BlockdevCreateOptions$file extends BlockdevCreateOptions$$base, BlockdevCreateOptionsFile {
+export interface BlockdevCreateOptions$file extends BlockdevCreateOptionsBase, BlockdevCreateOptionsFile {
   driver: 'file';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'gluster'`. */
-export interface BlockdevCreateOptions$gluster extends BlockdevCreateOptions$$base, BlockdevCreateOptionsGluster {
+export interface BlockdevCreateOptions$gluster extends BlockdevCreateOptionsBase, BlockdevCreateOptionsGluster {
   driver: 'gluster';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'luks'`. */
-export interface BlockdevCreateOptions$luks extends BlockdevCreateOptions$$base, BlockdevCreateOptionsLUKS {
+export interface BlockdevCreateOptions$luks extends BlockdevCreateOptionsBase, BlockdevCreateOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'nfs'`. */
-export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptions$$base, BlockdevCreateOptionsNfs {
+export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptionsBase, BlockdevCreateOptionsNfs {
   driver: 'nfs';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'parallels'`. */
-export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptions$$base, BlockdevCreateOptionsParallels {
+export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptionsBase, BlockdevCreateOptionsParallels {
   driver: 'parallels';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qcow'`. */
-export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQcow {
+export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow {
   driver: 'qcow';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQcow2 {
+export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'qed'`. */
-export interface BlockdevCreateOptions$qed extends BlockdevCreateOptions$$base, BlockdevCreateOptionsQed {
+export interface BlockdevCreateOptions$qed extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQed {
   driver: 'qed';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'rbd'`. */
-export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptions$$base, BlockdevCreateOptionsRbd {
+export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptionsBase, BlockdevCreateOptionsRbd {
   driver: 'rbd';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ssh'`. */
-export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptions$$base, BlockdevCreateOptionsSsh {
+export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptionsBase, BlockdevCreateOptionsSsh {
   driver: 'ssh';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vdi'`. */
-export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVdi {
+export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVdi {
   driver: 'vdi';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVhdx {
+export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVhdx {
   driver: 'vhdx';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVmdk {
+export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVmdk {
   driver: 'vmdk';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vpc'`. */
-export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptions$$base, BlockdevCreateOptionsVpc {
+export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVpc {
   driver: 'vpc';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptionsBase {
   driver: 'blkdebug';
 }
 
@@ -5369,7 +5367,7 @@ export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptions$$b
  *
  * Since 3.0
  */
-export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptionsBase {
   driver: 'blklogwrites';
 }
 
@@ -5378,22 +5376,22 @@ export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOption
  *
  * Since 4.2
  */
-export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptionsBase {
   driver: 'blkreplay';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptionsBase {
   driver: 'blkverify';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'bochs'`. */
-export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptionsBase {
   driver: 'bochs';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'cloop'`. */
-export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptionsBase {
   driver: 'cloop';
 }
 
@@ -5402,7 +5400,7 @@ export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptions$$base
  *
  * Since 5.0
  */
-export interface BlockdevCreateOptions$compress extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$compress extends BlockdevCreateOptionsBase {
   driver: 'compress';
 }
 
@@ -5411,7 +5409,7 @@ export interface BlockdevCreateOptions$compress extends BlockdevCreateOptions$$b
  *
  * Since 6.2
  */
-export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptionsBase {
   driver: 'copy-before-write';
 }
 
@@ -5420,12 +5418,12 @@ export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateO
  *
  * Since 3.0
  */
-export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptionsBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'dmg'`. */
-export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptionsBase {
   driver: 'dmg';
 }
 
@@ -5434,17 +5432,17 @@ export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptions$$base {
  *
  * Since 7.0
  */
-export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptionsBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ftp'`. */
-export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptionsBase {
   driver: 'ftp';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'ftps'`. */
-export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptionsBase {
   driver: 'ftps';
 }
 
@@ -5453,7 +5451,7 @@ export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptions$$base 
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptionsBase {
   driver: 'host_cdrom';
 }
 
@@ -5462,17 +5460,17 @@ export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptions$
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptionsBase {
   driver: 'host_device';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'http'`. */
-export interface BlockdevCreateOptions$http extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$http extends BlockdevCreateOptionsBase {
   driver: 'http';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'https'`. */
-export interface BlockdevCreateOptions$https extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$https extends BlockdevCreateOptionsBase {
   driver: 'https';
 }
 
@@ -5481,27 +5479,27 @@ export interface BlockdevCreateOptions$https extends BlockdevCreateOptions$$base
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptionsBase {
   driver: 'io_uring';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptionsBase {
   driver: 'iscsi';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'nbd'`. */
-export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptionsBase {
   driver: 'nbd';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptionsBase {
   driver: 'null-aio';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'null-co'`. */
-export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptionsBase {
   driver: 'null-co';
 }
 
@@ -5510,7 +5508,7 @@ export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptions$$ba
  *
  * Since 2.12
  */
-export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptionsBase {
   driver: 'nvme';
 }
 
@@ -5519,22 +5517,22 @@ export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptions$$base 
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptionsBase {
   driver: 'preallocate';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'quorum'`. */
-export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptionsBase {
   driver: 'quorum';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'raw'`. */
-export interface BlockdevCreateOptions$raw extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$raw extends BlockdevCreateOptionsBase {
   driver: 'raw';
 }
 
@@ -5543,7 +5541,7 @@ export interface BlockdevCreateOptions$raw extends BlockdevCreateOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevCreateOptions$replication extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$replication extends BlockdevCreateOptionsBase {
   driver: 'replication';
 }
 
@@ -5552,7 +5550,7 @@ export interface BlockdevCreateOptions$replication extends BlockdevCreateOptions
  *
  * Since 2.11
  */
-export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptionsBase {
   driver: 'throttle';
 }
 
@@ -5561,7 +5559,7 @@ export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptions$$b
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -5570,7 +5568,7 @@ export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreat
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -5579,12 +5577,12 @@ export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCre
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevCreateOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptions$$base {
+export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptionsBase {
   driver: 'vvfat';
 }
 
@@ -5662,23 +5660,23 @@ export type BlockdevAmendOptions =
   | BlockdevAmendOptions$vvfat;
 
 /** The members every `BlockdevAmendOptions` has, whatever its `driver`. */
-export interface BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptionsBase {
   /** Block driver of the node to amend. */
   driver: BlockdevDriver;
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'luks'`. */
-export interface BlockdevAmendOptions$luks extends BlockdevAmendOptions$$base, BlockdevAmendOptionsLUKS {
+export interface BlockdevAmendOptions$luks extends BlockdevAmendOptionsBase, BlockdevAmendOptionsLUKS {
   driver: 'luks';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qcow2'`. */
-export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptions$$base, BlockdevAmendOptionsQcow2 {
+export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptionsBase, BlockdevAmendOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'blkdebug'`. */
-export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptionsBase {
   driver: 'blkdebug';
 }
 
@@ -5687,7 +5685,7 @@ export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptions$$bas
  *
  * Since 3.0
  */
-export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptionsBase {
   driver: 'blklogwrites';
 }
 
@@ -5696,22 +5694,22 @@ export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptions$
  *
  * Since 4.2
  */
-export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptionsBase {
   driver: 'blkreplay';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'blkverify'`. */
-export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptionsBase {
   driver: 'blkverify';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'bochs'`. */
-export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptionsBase {
   driver: 'bochs';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'cloop'`. */
-export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptionsBase {
   driver: 'cloop';
 }
 
@@ -5720,7 +5718,7 @@ export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptions$$base {
  *
  * Since 5.0
  */
-export interface BlockdevAmendOptions$compress extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$compress extends BlockdevAmendOptionsBase {
   driver: 'compress';
 }
 
@@ -5729,7 +5727,7 @@ export interface BlockdevAmendOptions$compress extends BlockdevAmendOptions$$bas
  *
  * Since 6.2
  */
-export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptionsBase {
   driver: 'copy-before-write';
 }
 
@@ -5738,17 +5736,17 @@ export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOpt
  *
  * Since 3.0
  */
-export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptionsBase {
   driver: 'copy-on-read';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'dmg'`. */
-export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptionsBase {
   driver: 'dmg';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'file'`. */
-export interface BlockdevAmendOptions$file extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$file extends BlockdevAmendOptionsBase {
   driver: 'file';
 }
 
@@ -5757,22 +5755,22 @@ export interface BlockdevAmendOptions$file extends BlockdevAmendOptions$$base {
  *
  * Since 7.0
  */
-export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptionsBase {
   driver: 'snapshot-access';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ftp'`. */
-export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptionsBase {
   driver: 'ftp';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ftps'`. */
-export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptionsBase {
   driver: 'ftps';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'gluster'`. */
-export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptionsBase {
   driver: 'gluster';
 }
 
@@ -5781,7 +5779,7 @@ export interface BlockdevAmendOptions$gluster extends BlockdevAmendOptions$$base
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptionsBase {
   driver: 'host_cdrom';
 }
 
@@ -5790,17 +5788,17 @@ export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptions$$b
  *
  * Only available when QEMU is built with HAVE_HOST_BLOCK_DEVICE.
  */
-export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptionsBase {
   driver: 'host_device';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'http'`. */
-export interface BlockdevAmendOptions$http extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$http extends BlockdevAmendOptionsBase {
   driver: 'http';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'https'`. */
-export interface BlockdevAmendOptions$https extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$https extends BlockdevAmendOptionsBase {
   driver: 'https';
 }
 
@@ -5809,32 +5807,32 @@ export interface BlockdevAmendOptions$https extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptionsBase {
   driver: 'io_uring';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'iscsi'`. */
-export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptionsBase {
   driver: 'iscsi';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'nbd'`. */
-export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptionsBase {
   driver: 'nbd';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'nfs'`. */
-export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptionsBase {
   driver: 'nfs';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'null-aio'`. */
-export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptionsBase {
   driver: 'null-aio';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'null-co'`. */
-export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptionsBase {
   driver: 'null-co';
 }
 
@@ -5843,7 +5841,7 @@ export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptions$$base
  *
  * Since 2.12
  */
-export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptionsBase {
   driver: 'nvme';
 }
 
@@ -5852,42 +5850,42 @@ export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'parallels'`. */
-export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptionsBase {
   driver: 'parallels';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'preallocate'`. */
-export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptionsBase {
   driver: 'preallocate';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qcow'`. */
-export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptionsBase {
   driver: 'qcow';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'qed'`. */
-export interface BlockdevAmendOptions$qed extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$qed extends BlockdevAmendOptionsBase {
   driver: 'qed';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'quorum'`. */
-export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptionsBase {
   driver: 'quorum';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'raw'`. */
-export interface BlockdevAmendOptions$raw extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$raw extends BlockdevAmendOptionsBase {
   driver: 'raw';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'rbd'`. */
-export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptionsBase {
   driver: 'rbd';
 }
 
@@ -5896,12 +5894,12 @@ export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_REPLICATION.
  */
-export interface BlockdevAmendOptions$replication extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$replication extends BlockdevAmendOptionsBase {
   driver: 'replication';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'ssh'`. */
-export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptionsBase {
   driver: 'ssh';
 }
 
@@ -5910,17 +5908,17 @@ export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptions$$base {
  *
  * Since 2.11
  */
-export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptionsBase {
   driver: 'throttle';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vdi'`. */
-export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptionsBase {
   driver: 'vdi';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vhdx'`. */
-export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptionsBase {
   driver: 'vhdx';
 }
 
@@ -5929,7 +5927,7 @@ export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptions$$base {
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
@@ -5938,7 +5936,7 @@ export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendO
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
@@ -5947,22 +5945,22 @@ export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmen
  *
  * Only available when QEMU is built with CONFIG_BLKIO.
  */
-export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vmdk'`. */
-export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptionsBase {
   driver: 'vmdk';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vpc'`. */
-export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptionsBase {
   driver: 'vpc';
 }
 
 /** `BlockdevAmendOptions` when `driver` is `'vvfat'`. */
-export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptions$$base {
+export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptionsBase {
   driver: 'vvfat';
 }
 
@@ -6858,7 +6856,7 @@ export interface QCryptoAkCipherOptionsRSA {
 export type QCryptoAkCipherOptions = QCryptoAkCipherOptions$rsa;
 
 /** The members every `QCryptoAkCipherOptions` has, whatever its `alg`. */
-export interface QCryptoAkCipherOptions$$base {
+export interface QCryptoAkCipherOptionsBase {
   alg: QCryptoAkCipherAlgorithm;
 }
 
@@ -6867,7 +6865,7 @@ export interface QCryptoAkCipherOptions$$base {
  *
  * RSA algorithm
  */
-export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptions$$base, QCryptoAkCipherOptionsRSA {
+export interface QCryptoAkCipherOptions$rsa extends QCryptoAkCipherOptionsBase, QCryptoAkCipherOptionsRSA {
   alg: 'rsa';
 }
 
@@ -7158,7 +7156,7 @@ export type SocketAddressLegacy =
   SocketAddressLegacy$inet | SocketAddressLegacy$unix | SocketAddressLegacy$vsock | SocketAddressLegacy$fd;
 
 /** The members every `SocketAddressLegacy` has, whatever its `type`. */
-export interface SocketAddressLegacy$$base {
+export interface SocketAddressLegacyBase {
   type: SocketAddressType;
 }
 
@@ -7167,7 +7165,7 @@ export interface SocketAddressLegacy$$base {
  *
  * Internet address
  */
-export interface SocketAddressLegacy$inet extends SocketAddressLegacy$$base, InetSocketAddressWrapper {
+export interface SocketAddressLegacy$inet extends SocketAddressLegacyBase, InetSocketAddressWrapper {
   type: 'inet';
 }
 
@@ -7176,7 +7174,7 @@ export interface SocketAddressLegacy$inet extends SocketAddressLegacy$$base, Ine
  *
  * Unix domain socket
  */
-export interface SocketAddressLegacy$unix extends SocketAddressLegacy$$base, UnixSocketAddressWrapper {
+export interface SocketAddressLegacy$unix extends SocketAddressLegacyBase, UnixSocketAddressWrapper {
   type: 'unix';
 }
 
@@ -7185,7 +7183,7 @@ export interface SocketAddressLegacy$unix extends SocketAddressLegacy$$base, Uni
  *
  * VMCI address
  */
-export interface SocketAddressLegacy$vsock extends SocketAddressLegacy$$base, VsockSocketAddressWrapper {
+export interface SocketAddressLegacy$vsock extends SocketAddressLegacyBase, VsockSocketAddressWrapper {
   type: 'vsock';
 }
 
@@ -7197,7 +7195,7 @@ export interface SocketAddressLegacy$vsock extends SocketAddressLegacy$$base, Vs
  * with the 'getfd' command. Decimal file descriptors are permitted at
  * startup or other contexts where no monitor context is active.
  */
-export interface SocketAddressLegacy$fd extends SocketAddressLegacy$$base, StringWrapper {
+export interface SocketAddressLegacy$fd extends SocketAddressLegacyBase, StringWrapper {
   type: 'fd';
 }
 
@@ -7230,7 +7228,7 @@ export type SocketAddressType =
 export type SocketAddress = SocketAddress$inet | SocketAddress$unix | SocketAddress$vsock | SocketAddress$fd;
 
 /** The members every `SocketAddress` has, whatever its `type`. */
-export interface SocketAddress$$base {
+export interface SocketAddressBase {
   /** Transport type */
   type: SocketAddressType;
 }
@@ -7240,7 +7238,7 @@ export interface SocketAddress$$base {
  *
  * Internet address
  */
-export interface SocketAddress$inet extends SocketAddress$$base, InetSocketAddress {
+export interface SocketAddress$inet extends SocketAddressBase, InetSocketAddress {
   type: 'inet';
 }
 
@@ -7249,7 +7247,7 @@ export interface SocketAddress$inet extends SocketAddress$$base, InetSocketAddre
  *
  * Unix domain socket
  */
-export interface SocketAddress$unix extends SocketAddress$$base, UnixSocketAddress {
+export interface SocketAddress$unix extends SocketAddressBase, UnixSocketAddress {
   type: 'unix';
 }
 
@@ -7258,7 +7256,7 @@ export interface SocketAddress$unix extends SocketAddress$$base, UnixSocketAddre
  *
  * VMCI address
  */
-export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAddress {
+export interface SocketAddress$vsock extends SocketAddressBase, VsockSocketAddress {
   type: 'vsock';
 }
 
@@ -7270,7 +7268,7 @@ export interface SocketAddress$vsock extends SocketAddress$$base, VsockSocketAdd
  * with the 'getfd' command. Decimal file descriptors are permitted at
  * startup or other contexts where no monitor context is active.
  */
-export interface SocketAddress$fd extends SocketAddress$$base, String {
+export interface SocketAddress$fd extends SocketAddressBase, String {
   type: 'fd';
 }
 
@@ -7527,7 +7525,7 @@ export type BlockExportOptions =
   BlockExportOptions$nbd | BlockExportOptions$vhost_user_blk | BlockExportOptions$fuse | BlockExportOptions$vduse_blk;
 
 /** The members every `BlockExportOptions` has, whatever its `type`. */
-export interface BlockExportOptions$$base {
+export interface BlockExportOptionsBase {
   type: BlockExportType;
   /** A unique identifier for the block export (across all export types) */
   id: string;
@@ -7564,7 +7562,7 @@ export interface BlockExportOptions$$base {
  *
  * NBD export
  */
-export interface BlockExportOptions$nbd extends BlockExportOptions$$base, BlockExportOptionsNbd {
+export interface BlockExportOptions$nbd extends BlockExportOptionsBase, BlockExportOptionsNbd {
   type: 'nbd';
 }
 
@@ -7575,7 +7573,7 @@ export interface BlockExportOptions$nbd extends BlockExportOptions$$base, BlockE
  *
  * Only available when QEMU is built with CONFIG_VHOST_USER_BLK_SERVER.
  */
-export interface BlockExportOptions$vhost_user_blk extends BlockExportOptions$$base, BlockExportOptionsVhostUserBlk {
+export interface BlockExportOptions$vhost_user_blk extends BlockExportOptionsBase, BlockExportOptionsVhostUserBlk {
   type: 'vhost-user-blk';
 }
 
@@ -7586,7 +7584,7 @@ export interface BlockExportOptions$vhost_user_blk extends BlockExportOptions$$b
  *
  * Only available when QEMU is built with CONFIG_FUSE.
  */
-export interface BlockExportOptions$fuse extends BlockExportOptions$$base, BlockExportOptionsFuse {
+export interface BlockExportOptions$fuse extends BlockExportOptionsBase, BlockExportOptionsFuse {
   type: 'fuse';
 }
 
@@ -7597,7 +7595,7 @@ export interface BlockExportOptions$fuse extends BlockExportOptions$$base, Block
  *
  * Only available when QEMU is built with CONFIG_VDUSE_BLK_EXPORT.
  */
-export interface BlockExportOptions$vduse_blk extends BlockExportOptions$$base, BlockExportOptionsVduseBlk {
+export interface BlockExportOptions$vduse_blk extends BlockExportOptionsBase, BlockExportOptionsVduseBlk {
   type: 'vduse-blk';
 }
 
@@ -8068,22 +8066,22 @@ export type ChardevBackend =
   | ChardevBackend$memory;
 
 /** The members every `ChardevBackend` has, whatever its `type`. */
-export interface ChardevBackend$$base {
+export interface ChardevBackendBase {
   type: ChardevBackendKind;
 }
 
 /** `ChardevBackend` when `type` is `'file'`. */
-export interface ChardevBackend$file extends ChardevBackend$$base, ChardevFileWrapper {
+export interface ChardevBackend$file extends ChardevBackendBase, ChardevFileWrapper {
   type: 'file';
 }
 
 /** `ChardevBackend` when `type` is `'serial'`. */
-export interface ChardevBackend$serial extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$serial extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'serial';
 }
 
 /** `ChardevBackend` when `type` is `'parallel'`. */
-export interface ChardevBackend$parallel extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$parallel extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'parallel';
 }
 
@@ -8092,12 +8090,12 @@ export interface ChardevBackend$parallel extends ChardevBackend$$base, ChardevHo
  *
  * Since 1.5
  */
-export interface ChardevBackend$pipe extends ChardevBackend$$base, ChardevHostdevWrapper {
+export interface ChardevBackend$pipe extends ChardevBackendBase, ChardevHostdevWrapper {
   type: 'pipe';
 }
 
 /** `ChardevBackend` when `type` is `'socket'`. */
-export interface ChardevBackend$socket extends ChardevBackend$$base, ChardevSocketWrapper {
+export interface ChardevBackend$socket extends ChardevBackendBase, ChardevSocketWrapper {
   type: 'socket';
 }
 
@@ -8106,17 +8104,17 @@ export interface ChardevBackend$socket extends ChardevBackend$$base, ChardevSock
  *
  * Since 1.5
  */
-export interface ChardevBackend$udp extends ChardevBackend$$base, ChardevUdpWrapper {
+export interface ChardevBackend$udp extends ChardevBackendBase, ChardevUdpWrapper {
   type: 'udp';
 }
 
 /** `ChardevBackend` when `type` is `'pty'`. */
-export interface ChardevBackend$pty extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$pty extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'pty';
 }
 
 /** `ChardevBackend` when `type` is `'null'`. */
-export interface ChardevBackend$null extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$null extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'null';
 }
 
@@ -8125,7 +8123,7 @@ export interface ChardevBackend$null extends ChardevBackend$$base, ChardevCommon
  *
  * Since 1.5
  */
-export interface ChardevBackend$mux extends ChardevBackend$$base, ChardevMuxWrapper {
+export interface ChardevBackend$mux extends ChardevBackendBase, ChardevMuxWrapper {
   type: 'mux';
 }
 
@@ -8134,7 +8132,7 @@ export interface ChardevBackend$mux extends ChardevBackend$$base, ChardevMuxWrap
  *
  * Since 1.5
  */
-export interface ChardevBackend$msmouse extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$msmouse extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'msmouse';
 }
 
@@ -8143,7 +8141,7 @@ export interface ChardevBackend$msmouse extends ChardevBackend$$base, ChardevCom
  *
  * Since 2.9
  */
-export interface ChardevBackend$wctablet extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$wctablet extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'wctablet';
 }
 
@@ -8152,7 +8150,7 @@ export interface ChardevBackend$wctablet extends ChardevBackend$$base, ChardevCo
  *
  * Since 1.5
  */
-export interface ChardevBackend$braille extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$braille extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'braille';
 }
 
@@ -8161,7 +8159,7 @@ export interface ChardevBackend$braille extends ChardevBackend$$base, ChardevCom
  *
  * Since 2.2
  */
-export interface ChardevBackend$testdev extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$testdev extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'testdev';
 }
 
@@ -8170,7 +8168,7 @@ export interface ChardevBackend$testdev extends ChardevBackend$$base, ChardevCom
  *
  * Since 1.5
  */
-export interface ChardevBackend$stdio extends ChardevBackend$$base, ChardevStdioWrapper {
+export interface ChardevBackend$stdio extends ChardevBackendBase, ChardevStdioWrapper {
   type: 'stdio';
 }
 
@@ -8179,7 +8177,7 @@ export interface ChardevBackend$stdio extends ChardevBackend$$base, ChardevStdio
  *
  * Since 1.5
  */
-export interface ChardevBackend$console extends ChardevBackend$$base, ChardevCommonWrapper {
+export interface ChardevBackend$console extends ChardevBackendBase, ChardevCommonWrapper {
   type: 'console';
 }
 
@@ -8190,7 +8188,7 @@ export interface ChardevBackend$console extends ChardevBackend$$base, ChardevCom
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface ChardevBackend$spicevmc extends ChardevBackend$$base, ChardevSpiceChannelWrapper {
+export interface ChardevBackend$spicevmc extends ChardevBackendBase, ChardevSpiceChannelWrapper {
   type: 'spicevmc';
 }
 
@@ -8201,7 +8199,7 @@ export interface ChardevBackend$spicevmc extends ChardevBackend$$base, ChardevSp
  *
  * Only available when QEMU is built with CONFIG_SPICE.
  */
-export interface ChardevBackend$spiceport extends ChardevBackend$$base, ChardevSpicePortWrapper {
+export interface ChardevBackend$spiceport extends ChardevBackendBase, ChardevSpicePortWrapper {
   type: 'spiceport';
 }
 
@@ -8212,7 +8210,7 @@ export interface ChardevBackend$spiceport extends ChardevBackend$$base, ChardevS
  *
  * Only available when QEMU is built with CONFIG_SPICE_PROTOCOL.
  */
-export interface ChardevBackend$qemu_vdagent extends ChardevBackend$$base, ChardevQemuVDAgentWrapper {
+export interface ChardevBackend$qemu_vdagent extends ChardevBackendBase, ChardevQemuVDAgentWrapper {
   type: 'qemu-vdagent';
 }
 
@@ -8223,7 +8221,7 @@ export interface ChardevBackend$qemu_vdagent extends ChardevBackend$$base, Chard
  *
  * Only available when QEMU is built with CONFIG_DBUS_DISPLAY.
  */
-export interface ChardevBackend$dbus extends ChardevBackend$$base, ChardevDBusWrapper {
+export interface ChardevBackend$dbus extends ChardevBackendBase, ChardevDBusWrapper {
   type: 'dbus';
 }
 
@@ -8232,7 +8230,7 @@ export interface ChardevBackend$dbus extends ChardevBackend$$base, ChardevDBusWr
  *
  * v1.5
  */
-export interface ChardevBackend$vc extends ChardevBackend$$base, ChardevVCWrapper {
+export interface ChardevBackend$vc extends ChardevBackendBase, ChardevVCWrapper {
   type: 'vc';
 }
 
@@ -8241,7 +8239,7 @@ export interface ChardevBackend$vc extends ChardevBackend$$base, ChardevVCWrappe
  *
  * Since 1.6
  */
-export interface ChardevBackend$ringbuf extends ChardevBackend$$base, ChardevRingbufWrapper {
+export interface ChardevBackend$ringbuf extends ChardevBackendBase, ChardevRingbufWrapper {
   type: 'ringbuf';
 }
 
@@ -8250,7 +8248,7 @@ export interface ChardevBackend$ringbuf extends ChardevBackend$$base, ChardevRin
  *
  * Since 1.5
  */
-export interface ChardevBackend$memory extends ChardevBackend$$base, ChardevRingbufWrapper {
+export interface ChardevBackend$memory extends ChardevBackendBase, ChardevRingbufWrapper {
   type: 'memory';
 }
 
@@ -8414,7 +8412,7 @@ export type SchemaInfo =
   | SchemaInfo$event;
 
 /** The members every `SchemaInfo` has, whatever its `meta-type`. */
-export interface SchemaInfo$$base {
+export interface SchemaInfoBase {
   /**
    * the entity's name, inherited from `base`.
    * The SchemaInfo is always referenced by this name.
@@ -8441,7 +8439,7 @@ export interface SchemaInfo$$base {
  *
  * a predefined type such as 'int' or 'bool'.
  */
-export interface SchemaInfo$builtin extends SchemaInfo$$base, SchemaInfoBuiltin {
+export interface SchemaInfo$builtin extends SchemaInfoBase, SchemaInfoBuiltin {
   'meta-type': 'builtin';
 }
 
@@ -8450,7 +8448,7 @@ export interface SchemaInfo$builtin extends SchemaInfo$$base, SchemaInfoBuiltin 
  *
  * an enumeration type
  */
-export interface SchemaInfo$enum extends SchemaInfo$$base, SchemaInfoEnum {
+export interface SchemaInfo$enum extends SchemaInfoBase, SchemaInfoEnum {
   'meta-type': 'enum';
 }
 
@@ -8459,7 +8457,7 @@ export interface SchemaInfo$enum extends SchemaInfo$$base, SchemaInfoEnum {
  *
  * an array type
  */
-export interface SchemaInfo$array extends SchemaInfo$$base, SchemaInfoArray {
+export interface SchemaInfo$array extends SchemaInfoBase, SchemaInfoArray {
   'meta-type': 'array';
 }
 
@@ -8468,7 +8466,7 @@ export interface SchemaInfo$array extends SchemaInfo$$base, SchemaInfoArray {
  *
  * an object type (struct or union)
  */
-export interface SchemaInfo$object extends SchemaInfo$$base, SchemaInfoObject {
+export interface SchemaInfo$object extends SchemaInfoBase, SchemaInfoObject {
   'meta-type': 'object';
 }
 
@@ -8477,7 +8475,7 @@ export interface SchemaInfo$object extends SchemaInfo$$base, SchemaInfoObject {
  *
  * an alternate type
  */
-export interface SchemaInfo$alternate extends SchemaInfo$$base, SchemaInfoAlternate {
+export interface SchemaInfo$alternate extends SchemaInfoBase, SchemaInfoAlternate {
   'meta-type': 'alternate';
 }
 
@@ -8486,7 +8484,7 @@ export interface SchemaInfo$alternate extends SchemaInfo$$base, SchemaInfoAltern
  *
  * a QMP command
  */
-export interface SchemaInfo$command extends SchemaInfo$$base, SchemaInfoCommand {
+export interface SchemaInfo$command extends SchemaInfoBase, SchemaInfoCommand {
   'meta-type': 'command';
 }
 
@@ -8495,7 +8493,7 @@ export interface SchemaInfo$command extends SchemaInfo$$base, SchemaInfoCommand 
  *
  * a QMP event
  */
-export interface SchemaInfo$event extends SchemaInfo$$base, SchemaInfoEvent {
+export interface SchemaInfo$event extends SchemaInfoBase, SchemaInfoEvent {
   'meta-type': 'event';
 }
 
@@ -9586,7 +9584,7 @@ export type ObjectOptions =
   | ObjectOptions$s390_pv_guest;
 
 /** The members every `ObjectOptions` has, whatever its `qom-type`. */
-export interface ObjectOptions$$base {
+export interface ObjectOptionsBase {
   /** the class name for the object to be created */
   'qom-type': ObjectType;
   /** the name of the new object */
@@ -9594,22 +9592,22 @@ export interface ObjectOptions$$base {
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-list'`. */
-export interface ObjectOptions$authz_list extends ObjectOptions$$base, AuthZListProperties {
+export interface ObjectOptions$authz_list extends ObjectOptionsBase, AuthZListProperties {
   'qom-type': 'authz-list';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-listfile'`. */
-export interface ObjectOptions$authz_listfile extends ObjectOptions$$base, AuthZListFileProperties {
+export interface ObjectOptions$authz_listfile extends ObjectOptionsBase, AuthZListFileProperties {
   'qom-type': 'authz-listfile';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-pam'`. */
-export interface ObjectOptions$authz_pam extends ObjectOptions$$base, AuthZPAMProperties {
+export interface ObjectOptions$authz_pam extends ObjectOptionsBase, AuthZPAMProperties {
   'qom-type': 'authz-pam';
 }
 
 /** `ObjectOptions` when `qom-type` is `'authz-simple'`. */
-export interface ObjectOptions$authz_simple extends ObjectOptions$$base, AuthZSimpleProperties {
+export interface ObjectOptions$authz_simple extends ObjectOptionsBase, AuthZSimpleProperties {
   'qom-type': 'authz-simple';
 }
 
@@ -9618,27 +9616,27 @@ export interface ObjectOptions$authz_simple extends ObjectOptions$$base, AuthZSi
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$can_host_socketcan extends ObjectOptions$$base, CanHostSocketcanProperties {
+export interface ObjectOptions$can_host_socketcan extends ObjectOptionsBase, CanHostSocketcanProperties {
   'qom-type': 'can-host-socketcan';
 }
 
 /** `ObjectOptions` when `qom-type` is `'colo-compare'`. */
-export interface ObjectOptions$colo_compare extends ObjectOptions$$base, ColoCompareProperties {
+export interface ObjectOptions$colo_compare extends ObjectOptionsBase, ColoCompareProperties {
   'qom-type': 'colo-compare';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend'`. */
-export interface ObjectOptions$cryptodev_backend extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend-builtin'`. */
-export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-builtin';
 }
 
 /** `ObjectOptions` when `qom-type` is `'cryptodev-backend-lkcf'`. */
-export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptions$$base, CryptodevBackendProperties {
+export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-lkcf';
 }
 
@@ -9647,47 +9645,47 @@ export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptions$$bas
  *
  * Only available when QEMU is built with CONFIG_VHOST_CRYPTO.
  */
-export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptions$$base, CryptodevVhostUserProperties {
+export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptionsBase, CryptodevVhostUserProperties {
   'qom-type': 'cryptodev-vhost-user';
 }
 
 /** `ObjectOptions` when `qom-type` is `'dbus-vmstate'`. */
-export interface ObjectOptions$dbus_vmstate extends ObjectOptions$$base, DBusVMStateProperties {
+export interface ObjectOptions$dbus_vmstate extends ObjectOptionsBase, DBusVMStateProperties {
   'qom-type': 'dbus-vmstate';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-buffer'`. */
-export interface ObjectOptions$filter_buffer extends ObjectOptions$$base, FilterBufferProperties {
+export interface ObjectOptions$filter_buffer extends ObjectOptionsBase, FilterBufferProperties {
   'qom-type': 'filter-buffer';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-dump'`. */
-export interface ObjectOptions$filter_dump extends ObjectOptions$$base, FilterDumpProperties {
+export interface ObjectOptions$filter_dump extends ObjectOptionsBase, FilterDumpProperties {
   'qom-type': 'filter-dump';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-mirror'`. */
-export interface ObjectOptions$filter_mirror extends ObjectOptions$$base, FilterMirrorProperties {
+export interface ObjectOptions$filter_mirror extends ObjectOptionsBase, FilterMirrorProperties {
   'qom-type': 'filter-mirror';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-redirector'`. */
-export interface ObjectOptions$filter_redirector extends ObjectOptions$$base, FilterRedirectorProperties {
+export interface ObjectOptions$filter_redirector extends ObjectOptionsBase, FilterRedirectorProperties {
   'qom-type': 'filter-redirector';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-replay'`. */
-export interface ObjectOptions$filter_replay extends ObjectOptions$$base, NetfilterProperties {
+export interface ObjectOptions$filter_replay extends ObjectOptionsBase, NetfilterProperties {
   'qom-type': 'filter-replay';
 }
 
 /** `ObjectOptions` when `qom-type` is `'filter-rewriter'`. */
-export interface ObjectOptions$filter_rewriter extends ObjectOptions$$base, FilterRewriterProperties {
+export interface ObjectOptions$filter_rewriter extends ObjectOptionsBase, FilterRewriterProperties {
   'qom-type': 'filter-rewriter';
 }
 
 /** `ObjectOptions` when `qom-type` is `'input-barrier'`. */
-export interface ObjectOptions$input_barrier extends ObjectOptions$$base, InputBarrierProperties {
+export interface ObjectOptions$input_barrier extends ObjectOptionsBase, InputBarrierProperties {
   'qom-type': 'input-barrier';
 }
 
@@ -9696,17 +9694,17 @@ export interface ObjectOptions$input_barrier extends ObjectOptions$$base, InputB
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$input_linux extends ObjectOptions$$base, InputLinuxProperties {
+export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinuxProperties {
   'qom-type': 'input-linux';
 }
 
 /** `ObjectOptions` when `qom-type` is `'iothread'`. */
-export interface ObjectOptions$iothread extends ObjectOptions$$base, IothreadProperties {
+export interface ObjectOptions$iothread extends ObjectOptionsBase, IothreadProperties {
   'qom-type': 'iothread';
 }
 
 /** `ObjectOptions` when `qom-type` is `'main-loop'`. */
-export interface ObjectOptions$main_loop extends ObjectOptions$$base, MainLoopProperties {
+export interface ObjectOptions$main_loop extends ObjectOptionsBase, MainLoopProperties {
   'qom-type': 'main-loop';
 }
 
@@ -9715,12 +9713,12 @@ export interface ObjectOptions$main_loop extends ObjectOptions$$base, MainLoopPr
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$memory_backend_epc extends ObjectOptions$$base, MemoryBackendEpcProperties {
+export interface ObjectOptions$memory_backend_epc extends ObjectOptionsBase, MemoryBackendEpcProperties {
   'qom-type': 'memory-backend-epc';
 }
 
 /** `ObjectOptions` when `qom-type` is `'memory-backend-file'`. */
-export interface ObjectOptions$memory_backend_file extends ObjectOptions$$base, MemoryBackendFileProperties {
+export interface ObjectOptions$memory_backend_file extends ObjectOptionsBase, MemoryBackendFileProperties {
   'qom-type': 'memory-backend-file';
 }
 
@@ -9729,12 +9727,12 @@ export interface ObjectOptions$memory_backend_file extends ObjectOptions$$base, 
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$memory_backend_memfd extends ObjectOptions$$base, MemoryBackendMemfdProperties {
+export interface ObjectOptions$memory_backend_memfd extends ObjectOptionsBase, MemoryBackendMemfdProperties {
   'qom-type': 'memory-backend-memfd';
 }
 
 /** `ObjectOptions` when `qom-type` is `'memory-backend-ram'`. */
-export interface ObjectOptions$memory_backend_ram extends ObjectOptions$$base, MemoryBackendProperties {
+export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, MemoryBackendProperties {
   'qom-type': 'memory-backend-ram';
 }
 
@@ -9743,22 +9741,22 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptions$$base, M
  *
  * Only available when QEMU is built with CONFIG_LINUX.
  */
-export interface ObjectOptions$pr_manager_helper extends ObjectOptions$$base, PrManagerHelperProperties {
+export interface ObjectOptions$pr_manager_helper extends ObjectOptionsBase, PrManagerHelperProperties {
   'qom-type': 'pr-manager-helper';
 }
 
 /** `ObjectOptions` when `qom-type` is `'qtest'`. */
-export interface ObjectOptions$qtest extends ObjectOptions$$base, QtestProperties {
+export interface ObjectOptions$qtest extends ObjectOptionsBase, QtestProperties {
   'qom-type': 'qtest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'rng-builtin'`. */
-export interface ObjectOptions$rng_builtin extends ObjectOptions$$base, RngProperties {
+export interface ObjectOptions$rng_builtin extends ObjectOptionsBase, RngProperties {
   'qom-type': 'rng-builtin';
 }
 
 /** `ObjectOptions` when `qom-type` is `'rng-egd'`. */
-export interface ObjectOptions$rng_egd extends ObjectOptions$$base, RngEgdProperties {
+export interface ObjectOptions$rng_egd extends ObjectOptionsBase, RngEgdProperties {
   'qom-type': 'rng-egd';
 }
 
@@ -9767,12 +9765,12 @@ export interface ObjectOptions$rng_egd extends ObjectOptions$$base, RngEgdProper
  *
  * Only available when QEMU is built with CONFIG_POSIX.
  */
-export interface ObjectOptions$rng_random extends ObjectOptions$$base, RngRandomProperties {
+export interface ObjectOptions$rng_random extends ObjectOptionsBase, RngRandomProperties {
   'qom-type': 'rng-random';
 }
 
 /** `ObjectOptions` when `qom-type` is `'secret'`. */
-export interface ObjectOptions$secret extends ObjectOptions$$base, SecretProperties {
+export interface ObjectOptions$secret extends ObjectOptionsBase, SecretProperties {
   'qom-type': 'secret';
 }
 
@@ -9781,42 +9779,42 @@ export interface ObjectOptions$secret extends ObjectOptions$$base, SecretPropert
  *
  * Only available when QEMU is built with CONFIG_SECRET_KEYRING.
  */
-export interface ObjectOptions$secret_keyring extends ObjectOptions$$base, SecretKeyringProperties {
+export interface ObjectOptions$secret_keyring extends ObjectOptionsBase, SecretKeyringProperties {
   'qom-type': 'secret_keyring';
 }
 
 /** `ObjectOptions` when `qom-type` is `'sev-guest'`. */
-export interface ObjectOptions$sev_guest extends ObjectOptions$$base, SevGuestProperties {
+export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProperties {
   'qom-type': 'sev-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'thread-context'`. */
-export interface ObjectOptions$thread_context extends ObjectOptions$$base, ThreadContextProperties {
+export interface ObjectOptions$thread_context extends ObjectOptionsBase, ThreadContextProperties {
   'qom-type': 'thread-context';
 }
 
 /** `ObjectOptions` when `qom-type` is `'throttle-group'`. */
-export interface ObjectOptions$throttle_group extends ObjectOptions$$base, ThrottleGroupProperties {
+export interface ObjectOptions$throttle_group extends ObjectOptionsBase, ThrottleGroupProperties {
   'qom-type': 'throttle-group';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-anon'`. */
-export interface ObjectOptions$tls_creds_anon extends ObjectOptions$$base, TlsCredsAnonProperties {
+export interface ObjectOptions$tls_creds_anon extends ObjectOptionsBase, TlsCredsAnonProperties {
   'qom-type': 'tls-creds-anon';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-psk'`. */
-export interface ObjectOptions$tls_creds_psk extends ObjectOptions$$base, TlsCredsPskProperties {
+export interface ObjectOptions$tls_creds_psk extends ObjectOptionsBase, TlsCredsPskProperties {
   'qom-type': 'tls-creds-psk';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-creds-x509'`. */
-export interface ObjectOptions$tls_creds_x509 extends ObjectOptions$$base, TlsCredsX509Properties {
+export interface ObjectOptions$tls_creds_x509 extends ObjectOptionsBase, TlsCredsX509Properties {
   'qom-type': 'tls-creds-x509';
 }
 
 /** `ObjectOptions` when `qom-type` is `'tls-cipher-suites'`. */
-export interface ObjectOptions$tls_cipher_suites extends ObjectOptions$$base, TlsCredsProperties {
+export interface ObjectOptions$tls_cipher_suites extends ObjectOptionsBase, TlsCredsProperties {
   'qom-type': 'tls-cipher-suites';
 }
 
@@ -9827,7 +9825,7 @@ export interface ObjectOptions$tls_cipher_suites extends ObjectOptions$$base, Tl
  *
  * @experimental
  */
-export interface ObjectOptions$x_remote_object extends ObjectOptions$$base, RemoteObjectProperties {
+export interface ObjectOptions$x_remote_object extends ObjectOptionsBase, RemoteObjectProperties {
   'qom-type': 'x-remote-object';
 }
 
@@ -9838,22 +9836,22 @@ export interface ObjectOptions$x_remote_object extends ObjectOptions$$base, Remo
  *
  * @experimental
  */
-export interface ObjectOptions$x_vfio_user_server extends ObjectOptions$$base, VfioUserServerProperties {
+export interface ObjectOptions$x_vfio_user_server extends ObjectOptionsBase, VfioUserServerProperties {
   'qom-type': 'x-vfio-user-server';
 }
 
 /** `ObjectOptions` when `qom-type` is `'can-bus'`. */
-export interface ObjectOptions$can_bus extends ObjectOptions$$base {
+export interface ObjectOptions$can_bus extends ObjectOptionsBase {
   'qom-type': 'can-bus';
 }
 
 /** `ObjectOptions` when `qom-type` is `'pef-guest'`. */
-export interface ObjectOptions$pef_guest extends ObjectOptions$$base {
+export interface ObjectOptions$pef_guest extends ObjectOptionsBase {
   'qom-type': 'pef-guest';
 }
 
 /** `ObjectOptions` when `qom-type` is `'s390-pv-guest'`. */
-export interface ObjectOptions$s390_pv_guest extends ObjectOptions$$base {
+export interface ObjectOptions$s390_pv_guest extends ObjectOptionsBase {
   'qom-type': 's390-pv-guest';
 }
 
@@ -9987,7 +9985,7 @@ export type TransactionAction =
   | TransactionAction$drive_backup;
 
 /** The members every `TransactionAction` has, whatever its `type`. */
-export interface TransactionAction$$base {
+export interface TransactionActionBase {
   type: TransactionActionKind;
 }
 
@@ -9996,7 +9994,7 @@ export interface TransactionAction$$base {
  *
  * Since 1.6
  */
-export interface TransactionAction$abort extends TransactionAction$$base, AbortWrapper {
+export interface TransactionAction$abort extends TransactionActionBase, AbortWrapper {
   type: 'abort';
 }
 
@@ -10005,7 +10003,7 @@ export interface TransactionAction$abort extends TransactionAction$$base, AbortW
  *
  * Since 2.5
  */
-export interface TransactionAction$block_dirty_bitmap_add extends TransactionAction$$base, BlockDirtyBitmapAddWrapper {
+export interface TransactionAction$block_dirty_bitmap_add extends TransactionActionBase, BlockDirtyBitmapAddWrapper {
   type: 'block-dirty-bitmap-add';
 }
 
@@ -10014,7 +10012,7 @@ export interface TransactionAction$block_dirty_bitmap_add extends TransactionAct
  *
  * Since 4.2
  */
-export interface TransactionAction$block_dirty_bitmap_remove extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_remove extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-remove';
 }
 
@@ -10023,7 +10021,7 @@ export interface TransactionAction$block_dirty_bitmap_remove extends Transaction
  *
  * Since 2.5
  */
-export interface TransactionAction$block_dirty_bitmap_clear extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_clear extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-clear';
 }
 
@@ -10032,7 +10030,7 @@ export interface TransactionAction$block_dirty_bitmap_clear extends TransactionA
  *
  * Since 4.0
  */
-export interface TransactionAction$block_dirty_bitmap_enable extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_enable extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-enable';
 }
 
@@ -10041,7 +10039,7 @@ export interface TransactionAction$block_dirty_bitmap_enable extends Transaction
  *
  * Since 4.0
  */
-export interface TransactionAction$block_dirty_bitmap_disable extends TransactionAction$$base, BlockDirtyBitmapWrapper {
+export interface TransactionAction$block_dirty_bitmap_disable extends TransactionActionBase, BlockDirtyBitmapWrapper {
   type: 'block-dirty-bitmap-disable';
 }
 
@@ -10051,7 +10049,7 @@ export interface TransactionAction$block_dirty_bitmap_disable extends Transactio
  * Since 4.0
  */
 export interface TransactionAction$block_dirty_bitmap_merge
-  extends TransactionAction$$base, BlockDirtyBitmapMergeWrapper {
+  extends TransactionActionBase, BlockDirtyBitmapMergeWrapper {
   type: 'block-dirty-bitmap-merge';
 }
 
@@ -10060,7 +10058,7 @@ export interface TransactionAction$block_dirty_bitmap_merge
  *
  * Since 2.3
  */
-export interface TransactionAction$blockdev_backup extends TransactionAction$$base, BlockdevBackupWrapper {
+export interface TransactionAction$blockdev_backup extends TransactionActionBase, BlockdevBackupWrapper {
   type: 'blockdev-backup';
 }
 
@@ -10069,7 +10067,7 @@ export interface TransactionAction$blockdev_backup extends TransactionAction$$ba
  *
  * Since 2.5
  */
-export interface TransactionAction$blockdev_snapshot extends TransactionAction$$base, BlockdevSnapshotWrapper {
+export interface TransactionAction$blockdev_snapshot extends TransactionActionBase, BlockdevSnapshotWrapper {
   type: 'blockdev-snapshot';
 }
 
@@ -10079,7 +10077,7 @@ export interface TransactionAction$blockdev_snapshot extends TransactionAction$$
  * Since 1.7
  */
 export interface TransactionAction$blockdev_snapshot_internal_sync
-  extends TransactionAction$$base, BlockdevSnapshotInternalWrapper {
+  extends TransactionActionBase, BlockdevSnapshotInternalWrapper {
   type: 'blockdev-snapshot-internal-sync';
 }
 
@@ -10088,7 +10086,7 @@ export interface TransactionAction$blockdev_snapshot_internal_sync
  *
  * since 1.1
  */
-export interface TransactionAction$blockdev_snapshot_sync extends TransactionAction$$base, BlockdevSnapshotSyncWrapper {
+export interface TransactionAction$blockdev_snapshot_sync extends TransactionActionBase, BlockdevSnapshotSyncWrapper {
   type: 'blockdev-snapshot-sync';
 }
 
@@ -10100,7 +10098,7 @@ export interface TransactionAction$blockdev_snapshot_sync extends TransactionAct
  * @deprecated Member `drive-backup` is deprecated.  Use member
  * `blockdev-backup` instead.
  */
-export interface TransactionAction$drive_backup extends TransactionAction$$base, DriveBackupWrapper {
+export interface TransactionAction$drive_backup extends TransactionActionBase, DriveBackupWrapper {
   type: 'drive-backup';
 }
 
