@@ -96,7 +96,10 @@ function unionDeclarations(type: ObjectType, ctx: EmitContext, writer: TypeWrite
   let baseRef: string;
   if (base.isImplicit) {
     // `UnionBase` reads well in a compiler error; `Union$$base` only if a schema type has that name.
-    baseRef = ctx.names.declare(`${type.name}$$base`, ctx.names.isFree(`${name}Base`) ? `${name}Base` : `${name}$$base`);
+    baseRef = ctx.names.declare(
+      `${type.name}$$base`,
+      ctx.names.isFree(`${name}Base`) ? `${name}Base` : `${name}$$base`,
+    );
     out.push({
       kind: 'interface',
       name: baseRef,
