@@ -103,7 +103,7 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Deepest nesting accepted in a message from QEMU (default 4096). */
   maxMessageDepth?: number;
-  /** Largest request sent, in bytes (default and most: QEMU's 64 MiB). */
+  /** Largest request sent, in bytes (default 1 MiB; at most QEMU's 64 MiB). */
   maxRequestBytes?: number;
   /** In-band commands sent but not answered at most; more wait in a local queue (default 8, QMP's queue size). */
   maxInFlight?: number;
@@ -186,7 +186,7 @@ export class QmpClient<
   readonly #opts: CheckedOptions;
   readonly #hub: EventHub;
   #handshake?: { resolve(g: JsonObject): void; reject(e: Error): void };
-  /** An id-less error may be attributed to the oldest call: once per in-band reply seen. */
+  /** An id-less error may go to the oldest call: only the first one since the last in-band reply. */
   #idlessAllowed = true;
   #unmatched = 0;
 
@@ -522,7 +522,7 @@ export class QmpClient<
 
   // -- receiving ----------------------------------------------------------
 
-  #onMessage(msg: JsonObject, bytes: number): void {
+  #onMessage(msg: JsonObject, size: number): void {
     if (typeof msg.event === 'string') {
       if (this.#opts.tap) this.#tapIn(msg);
       if (this.#opts.int64 !== 'exact' && 'data' in msg) {
@@ -530,7 +530,7 @@ export class QmpClient<
         if ('error' in data) return this.#conn.report(data.error);
         msg.data = data.value;
       }
-      this.#hub.emit(msg as unknown as QmpEvent, bytes);
+      this.#hub.emit(msg as unknown as QmpEvent, size);
       return;
     }
     if ('QMP' in msg) {
