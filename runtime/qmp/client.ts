@@ -155,12 +155,6 @@ type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], op
 /** A facade method: the command's parameters, then optional call options. */
 export type Method<C extends CommandMap<C>, K extends keyof C> = (...params: Params<C, K>) => Promise<C[K]['returns']>;
 
-const enum State {
-  Handshake,
-  Ready,
-  Closed,
-}
-
 /** The untyped facade: method name → call. */
 export type Methods = Record<string, (...params: unknown[]) => Promise<unknown>>;
 
@@ -179,7 +173,6 @@ export class QmpClient<
   /** Capabilities enabled by negotiation ('oob' when offered and wanted). */
   readonly enabled: string[] = [];
 
-  #state = State.Handshake;
   readonly #conn: Connection<CallMeta>;
   readonly #data: VersionData;
   readonly #peer: string;
@@ -216,7 +209,6 @@ export class QmpClient<
           ),
         ),
       closing: (reason) => {
-        this.#state = State.Closed;
         this.#failHandshake(reason);
         this.#hub.close(reason);
       },
@@ -245,7 +237,6 @@ export class QmpClient<
       armed?.dispose();
       this.greeting = parseGreeting(greeting, this.#peer);
       const wanted = this.#opts.oob && this.greeting.capabilities.includes('oob') ? ['oob'] : [];
-      this.#state = State.Ready;
       // The negotiation shares the budget and the signal; however it fails, connect fails with a ConnectionError.
       const remaining = limit > 0 ? Math.max(1, limit - (Date.now() - started)) : 0;
       await this.#send(
@@ -399,7 +390,8 @@ export class QmpClient<
 
   /** What `console.log(client)` shows: the connection, never a request. */
   [inspect.custom](): string {
-    const state = ['handshake', 'ready', 'closed'][this.#state];
+    // Derived, not kept: closed with the connection, ready once the greeting is read.
+    const state = !this.#conn.isOpen ? 'closed' : this.greeting ? 'ready' : 'handshake';
     const v = this.greeting?.version.qemu;
     const { inFlight, queued } = this.#conn.requests;
     return `QmpClient { peer: ${JSON.stringify(this.#peer)}, state: '${state}'${v ? `, qemu: '${v.major}.${v.minor}.${v.micro}'` : ''}, inFlight: ${inFlight}, queued: ${queued} }`;
@@ -865,11 +857,12 @@ export async function connect<
   E = Record<string, JsonValue>,
   M = Methods,
 >(target: Target, data: VersionData, options?: ClientOptions): Promise<QmpClient<C, E, M>> {
+  const checked = checkTarget(target);
   const { connectTimeout } = checkOptions(options, data);
   const signal = checkSignal(options?.signal, 'signal');
   const started = Date.now();
-  const stream = await openTransport(target, { timeout: connectTimeout, signal });
-  const client = new QmpClient<C, E, M>(stream, data, options ?? {}, describeTarget(checkTarget(target)));
+  const stream = await openTransport(checked, { timeout: connectTimeout, signal });
+  const client = new QmpClient<C, E, M>(stream, data, options ?? {}, describeTarget(checked));
   // The greeting and negotiation share the connect budget.
   return client.open(signal, connectTimeout > 0 ? Math.max(1, connectTimeout - (Date.now() - started)) : 0);
 }

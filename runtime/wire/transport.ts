@@ -107,13 +107,8 @@ export function checkTarget(t: unknown): Target {
   );
 }
 
-export function openTransport(given: Target, opts: OpenOptions): Promise<Duplex> {
-  let target: Target;
-  try {
-    target = checkTarget(given);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+/** `target` as checkTarget returned it. */
+export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex> {
   const what = describeTarget(target);
   if ('stream' in target) return Promise.resolve(target.stream);
   if ('listen' in target) return listenOnce(target.listen, what, opts);
