@@ -92,7 +92,7 @@ async function pipelined(fn: () => Promise<unknown>): Promise<number> {
 function firstReplyMs(sock: string, raw: boolean): number {
   const ours = `
 const t0 = performance.now();
-const { connectQmp } = await import(${JSON.stringify(path.join(DIST, 'generated/qemu-7.2/index.js'))});
+const { connectQmp } = await import(${JSON.stringify(path.join(DIST, 'bundle/qemu-7.2.js'))});
 const qmp = await connectQmp({ path: process.argv[1] });
 await qmp.execute('query-status');
 console.log(performance.now() - t0);

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Tests that import the package (README example, exports) run dist/: never a stale one.
-if [ ! -f dist/runtime/index.js ] || [ -n "$(find runtime codegen cli generated bench package.json tsconfig*.json -newer dist/runtime/index.js -type f 2>/dev/null | head -1)" ]; then
+if [ ! -f dist/bundle/runtime.js ] || [ -n "$(find runtime codegen cli generated bench scripts/bundle.mjs package.json tsconfig*.json -newer dist/bundle/runtime.js -type f 2>/dev/null | head -1)" ]; then
   npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 fi
 report=$(mktemp "${TMPDIR:-/tmp}/qapi-ts-tests.XXXXXX.json")
