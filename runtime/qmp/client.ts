@@ -9,6 +9,15 @@
  */
 import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
+import {
+  excerpt,
+  inInt64Mode,
+  makeFacade,
+  prepareCall,
+  splitParams,
+  type CallOptions,
+  type Methods,
+} from '../core/calls.js';
 import { Connection, invoke, type ClientProblem } from '../core/connection.js';
 import { deadline } from '../core/deadline.js';
 import {
@@ -21,29 +30,12 @@ import {
   checkTimeout,
 } from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
-import {
-  ConnectionError,
-  ProtocolError,
-  QmpAbortError,
-  QmpError,
-  QmpTimeoutError,
-  QmpUsageError,
-  QmpValidationError,
-} from '../errors.js';
+import { ConnectionError, ProtocolError, QmpAbortError, QmpError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
-import { allowsOob, firstBigint, numberProblems, takesNoArguments, validate, widenInt64 } from '../schema/validate.js';
-import { suggest } from '../suggest.js';
-import {
-  DEFAULT_MAX_DEPTH,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  EXCERPT,
-  MAX_MESSAGE_BYTES,
-  type JsonObject,
-} from '../wire/framing.js';
-import { parseJson } from '../wire/json.js';
-import { stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
-import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
+import { allowsOob } from '../schema/validate.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
+import type { Int64Mode, JsonValue } from '../wire/json.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
 import {
   EventHub,
@@ -72,15 +64,7 @@ export type CommandMap<C> = { [K in keyof C]: CommandSpec };
  */
 export type CommandName<C> = Extract<keyof C, string>;
 
-export interface CallOptions {
-  /** Milliseconds to wait for the reply; overrides the client's timeout. 0 or Infinity waits forever. */
-  timeout?: number;
-  signal?: AbortSignal;
-  /** Check the arguments against the schema before sending (default: the client's setting). */
-  validate?: boolean;
-}
-
-const CALL_OPTIONS = ['timeout', 'signal', 'validate'] as const;
+export type { CallOptions, Methods };
 
 export interface TapEntry {
   direction: 'out' | 'in';
@@ -155,9 +139,6 @@ type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], op
 /** A facade method: the command's parameters, then optional call options. */
 export type Method<C extends CommandMap<C>, K extends keyof C> = (...params: Params<C, K>) => Promise<C[K]['returns']>;
 
-/** The untyped facade: method name → call. */
-export type Methods = Record<string, (...params: unknown[]) => Promise<unknown>>;
-
 /** What the request layer keeps per call for this face. */
 interface CallMeta {
   args: JsonObject | undefined;
@@ -187,7 +168,9 @@ export class QmpClient<
 
   /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. Made on first use. */
   get cmd(): M {
-    return (this.#cmd ??= this.#makeFacade() as M);
+    return (this.#cmd ??= makeFacade(this.#data.table, 'QmpMethods', (command, params) =>
+      this.#call(command, params, false),
+    ) as M);
   }
 
   /** Use connectQmp() (or a version's connectQmp); this takes an open stream. */
@@ -402,41 +385,14 @@ export class QmpClient<
   #call(command: string, params: unknown[], oob: boolean): Promise<JsonValue> {
     let split: [JsonObject | undefined, CallOptions | undefined];
     try {
-      split = this.#splitParams(command, params);
+      split = splitParams(command, params, this.#data.schema);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#send(command, split[0], split[1], oob);
   }
 
-  #splitParams(command: string, params: unknown[]): [JsonObject | undefined, CallOptions | undefined] {
-    if (params.length >= 2) return [params[0] as JsonObject | undefined, params[1] as CallOptions | undefined];
-    if (params.length === 1 && this.#data.schema && takesNoArguments(this.#data.schema, command)) {
-      const only = params[0];
-      if (only !== undefined && (typeof only !== 'object' || only === null || Array.isArray(only))) {
-        throw new QmpUsageError(
-          'unexpected-arguments',
-          `${command} takes no arguments; expected call options, got ${only === null ? 'null' : Array.isArray(only) ? 'an array' : typeof only}`,
-        );
-      }
-      const unknown = only ? Object.keys(only).filter((k) => !(CALL_OPTIONS as readonly string[]).includes(k)) : [];
-      if (unknown.length) {
-        throw new QmpUsageError(
-          'unexpected-arguments',
-          `${command} takes no arguments, and its only parameter is the call options (${CALL_OPTIONS.join(', ')}); got ${unknown.map((k) => `'${k}'${suggest(k, CALL_OPTIONS)}`).join(', ')}`,
-        );
-      }
-      return [undefined, only as CallOptions | undefined];
-    }
-    return [params[0] as JsonObject | undefined, undefined];
-  }
-
-  /**
-   * Everything that can go wrong before sending becomes a rejection, never
-   * a throw. The arguments are written once; validation, the tap and errors
-   * all see that text read back (toJSON applied, undefined members gone),
-   * never the caller's objects.
-   */
+  /** Everything that can go wrong before sending becomes a rejection, never a throw. */
   #send(
     command: string,
     args: JsonObject | undefined,
@@ -444,47 +400,21 @@ export class QmpClient<
     oob: boolean,
   ): Promise<JsonValue> {
     if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
-    let id: number;
-    let text: string;
-    let sent: JsonObject | undefined;
-    let limits: { timeout: number; signal: AbortSignal | undefined };
+    let call;
     try {
-      const o = checkKeys<CallOptions>(options, CALL_OPTIONS, `${command}: call options`);
-      limits = {
-        timeout: checkTimeout(o.timeout ?? this.#opts.timeout, `${command}: timeout`),
-        signal: checkSignal(o.signal, `${command}: signal`),
-      };
-      const validating = (checkBoolean(o.validate, `${command}: validate`) ?? this.#opts.validate) && this.#data.schema;
       this.#checkOob(command, oob);
-      id = this.#conn.requests.allocateId();
-      [text, sent] = serialise(
-        command,
+      call = prepareCall(command, args, options, {
+        schema: this.#data.schema,
+        validate: this.#opts.validate,
+        maxRequestBytes: this.#opts.maxRequestBytes,
+        timeout: this.#opts.timeout,
         oob,
-        args,
-        id,
-        this.#opts.maxRequestBytes,
-        validating ? this.#data.schema : undefined,
-      );
-      if (validating) {
-        // null in the text may stand for a NaN, and 16 digits for a rounded integer: look at what the caller gave.
-        const suspect = /null|\d{16}/.test(text) ? numberProblems(args) : [];
-        const problems = suspect.length
-          ? suspect
-          : validate(this.#data.schema!, { command, direction: 'arguments' }, sent ?? {});
-        if (problems.length) throw new QmpValidationError(command, problems);
-      }
+        id: () => this.#conn.requests.allocateId(),
+      });
     } catch (e) {
-      return Promise.reject(
-        e instanceof QmpUsageError || e instanceof QmpValidationError
-          ? e
-          : new QmpUsageError(
-              'unserialisable',
-              `${command}: the arguments cannot be read: ${String((e as Error)?.message ?? e)}`,
-              { cause: e },
-            ),
-      );
+      return Promise.reject(e);
     }
-    return this.#conn.requests.submit(id, command, oob, text, { args: sent }, limits);
+    return this.#conn.requests.submit(call.id, command, oob, call.text, { args: call.sent }, call.limits);
   }
 
   #checkOob(command: string, oob: boolean): void {
@@ -641,24 +571,11 @@ export class QmpClient<
     this.#conn.report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, shown));
   }
 
-  /** A received value in the client's 64-bit integer mode, or the error that says why it cannot be. */
   #int64(
     value: JsonValue,
     target: { command: string } | { event: string },
   ): { value: JsonValue } | { error: ProtocolError } {
-    const mode = this.#opts.int64;
-    if (mode === 'bigint' && this.#data.schema)
-      return { value: widenInt64(this.#data.schema, target, value) as JsonValue };
-    if (mode !== 'number') return { value };
-    const big = firstBigint(value);
-    if (!big) return { value };
-    const what = 'command' in target ? target.command : `event ${target.event}`;
-    return {
-      error: new ProtocolError(
-        'unsafe-integer',
-        `${what}: ${big.path} is ${big.value}, beyond 2^53, and this client reads integers as numbers (int64: 'number'); use int64: 'exact' or 'bigint'`,
-      ),
-    };
+    return inInt64Mode(this.#opts.int64, this.#data.schema, value, target);
   }
 
   #tapIn(msg: JsonObject): void {
@@ -670,56 +587,9 @@ export class QmpClient<
     this.#handshake = undefined;
     h?.reject(e);
   }
-
-  /**
-   * `cmd`: a method per command, made when first used and kept; the index
-   * from method name to command is shared by every client of a release, so
-   * an idle client costs no closure per command.
-   */
-  #makeFacade(): Methods {
-    const byMethod = methodIndex(this.#data.table);
-    const made = new Map<string, (...params: unknown[]) => Promise<unknown>>();
-    const method = (name: string): ((...params: unknown[]) => Promise<unknown>) | undefined => {
-      const wire = byMethod.get(name);
-      if (wire === undefined) return undefined;
-      let fn = made.get(name);
-      if (!fn) made.set(name, (fn = (...params: unknown[]) => this.#call(wire, params, false)));
-      return fn;
-    };
-    // An ordinary object underneath: toString, hasOwnProperty and util.inspect behave as on any object.
-    const target = { [inspect.custom]: () => `QmpMethods { ${byMethod.size} methods }` } as unknown as Methods;
-    const isMethod = (key: string | symbol): key is string => typeof key === 'string' && byMethod.has(key);
-    return new Proxy(target, {
-      get: (t, key, receiver) => (isMethod(key) ? method(key) : Reflect.get(t, key, receiver)),
-      has: (t, key) => isMethod(key) || Reflect.has(t, key),
-      ownKeys: (t) => [...byMethod.keys(), ...Reflect.ownKeys(t)],
-      getOwnPropertyDescriptor: (t, key) =>
-        isMethod(key)
-          ? { value: method(key), enumerable: true, configurable: true, writable: false }
-          : Reflect.getOwnPropertyDescriptor(t, key),
-      // Its methods are not properties that could be frozen.
-      preventExtensions: () => false,
-      set: () => false,
-      defineProperty: () => false,
-      deleteProperty: () => false,
-    });
-  }
 }
 
 type CheckedOptions = Required<Omit<ClientOptions, 'tap' | 'signal'>> & Pick<ClientOptions, 'tap'>;
-
-const methodIndexes = new WeakMap<RuntimeTable, Map<string, string>>();
-
-/** Method name → wire name, once per table. */
-function methodIndex(table: RuntimeTable | undefined): Map<string, string> {
-  if (!table) return new Map();
-  let index = methodIndexes.get(table);
-  if (!index) {
-    index = new Map(Object.entries(table.commands).map(([wire, info]) => [info.method, wire]));
-    methodIndexes.set(table, index);
-  }
-  return index;
-}
 
 const CLIENT_OPTIONS = [
   'timeout',
@@ -769,49 +639,6 @@ function checkOptions(options: unknown, data: VersionData): CheckedOptions {
 }
 
 /**
- * The request's text, checked against what QEMU's parser reads, and its
- * arguments read back from it: what was sent, as plain JSON values. Throws
- * QmpUsageError, or QmpValidationError when arguments that cannot be written
- * (a cycle) also fail validation against `schema` (which names the path).
- */
-function serialise(
-  command: string,
-  oob: boolean,
-  args: JsonObject | undefined,
-  id: number,
-  maxBytes: number,
-  schema: SchemaDescriptor | undefined,
-): [string, JsonObject | undefined] {
-  const message: JsonObject = oob ? { 'exec-oob': command } : { execute: command };
-  if (args !== undefined) message.arguments = args;
-  message.id = id;
-  let text: string;
-  try {
-    text = stringifyJson(message);
-  } catch (e) {
-    if (schema) {
-      const problems = validate(schema, { command, direction: 'arguments' }, args ?? {});
-      if (problems.length) throw new QmpValidationError(command, problems);
-    }
-    if (e instanceof RangeError) {
-      throw new QmpUsageError(
-        'too-deep',
-        `${command}: the arguments are nested too deeply to write (QEMU reads at most ${QEMU_JSON_LIMITS.maxDepth} levels)`,
-        { cause: e },
-      );
-    }
-    throw new QmpUsageError(
-      'unserialisable',
-      `${command}: the arguments cannot be written as JSON: ${(e as Error).message}`,
-      { cause: e },
-    );
-  }
-  const problem = checkRequestText(text, maxBytes);
-  if (problem) throw new QmpUsageError(problem.code, `${command}: ${problem.message}; nothing was sent`);
-  return [text, args === undefined ? undefined : ((parseJson(text) as JsonObject).arguments as JsonObject | undefined)];
-}
-
-/**
  * The id of an oversized reply, from its head and tail: only when the head
  * says it is a reply and the id is provably its top-level member (the last
  * one before the closing brace, or the first after the opening one).
@@ -822,15 +649,6 @@ function replyIdOf(head: string, tail: string): number | undefined {
   if (!/^\s*\{\s*"(?:return|error)"\s*:/.test(head)) return undefined;
   const last = /,\s*"id"\s*:\s*(\d{1,15})\s*\}\s*$/.exec(tail);
   return last ? Number(last[1]) : undefined;
-}
-
-/** A short, safe rendering of a value from the peer, for messages. */
-function excerpt(value: JsonValue | undefined): string {
-  try {
-    return (stringifyJson(value ?? null) ?? '').slice(0, EXCERPT);
-  } catch {
-    return '(unprintable)';
-  }
 }
 
 function parseGreeting(msg: JsonObject, peer: string): QmpGreeting {

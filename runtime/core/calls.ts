@@ -1,0 +1,246 @@
+/**
+ * What every protocol face does with a call around the request layer. QMP
+ * and the guest agent share the request shape (`{"execute", "arguments",
+ * "id"}`), so they share this: the call options, the request written once
+ * and read back (what validation, the tap and errors see), the checks
+ * against the schema and QEMU's parser limits, the 64-bit integer mode
+ * applied to what comes back, and the `cmd` facade of methods.
+ */
+import { inspect } from 'node:util';
+import { ProtocolError, QmpUsageError, QmpValidationError } from '../errors.js';
+import type { SchemaDescriptor } from '../schema/descriptor.js';
+import type { RuntimeTable } from '../schema/table.js';
+import { firstBigint, numberProblems, takesNoArguments, validate, widenInt64 } from '../schema/validate.js';
+import { suggest } from '../suggest.js';
+import { EXCERPT, type JsonObject } from '../wire/framing.js';
+import { parseJson, stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
+import { checkRequestText, QEMU_JSON_LIMITS } from '../wire/limits.js';
+import { checkBoolean, checkKeys, checkSignal, checkTimeout } from './options.js';
+
+export interface CallOptions {
+  /** Milliseconds to wait for the reply; overrides the client's timeout. 0 or Infinity waits forever. */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Check the arguments against the schema before sending (default: the client's setting). */
+  validate?: boolean;
+}
+
+export const CALL_OPTIONS = ['timeout', 'signal', 'validate'] as const;
+
+/** What a face knows when it prepares a call. */
+export interface CallContext {
+  schema: SchemaDescriptor | undefined;
+  /** The client's validate option. */
+  validate: boolean;
+  maxRequestBytes: number;
+  /** The timeout when the call gives none. */
+  timeout: number;
+  /** 'exec-oob' instead of 'execute'. */
+  oob: boolean;
+  /** The request's id, taken once the options are known to be good. */
+  id(): number;
+}
+
+/** A call ready for the request layer. */
+export interface PreparedCall {
+  id: number;
+  text: string;
+  /** The arguments as written, read back: plain JSON values, toJSON applied, undefined members gone. */
+  sent: JsonObject | undefined;
+  limits: { timeout: number; signal: AbortSignal | undefined };
+}
+
+/**
+ * Everything that can go wrong before sending, thrown as QmpUsageError or
+ * QmpValidationError: the options, arguments that cannot be written, break
+ * QEMU's parser limits, or do not match the schema. Validation sees the
+ * text read back, never the caller's objects.
+ */
+export function prepareCall(
+  command: string,
+  args: JsonObject | undefined,
+  options: CallOptions | undefined,
+  ctx: CallContext,
+): PreparedCall {
+  try {
+    const o = checkKeys<CallOptions>(options, CALL_OPTIONS, `${command}: call options`);
+    const limits = {
+      timeout: checkTimeout(o.timeout ?? ctx.timeout, `${command}: timeout`),
+      signal: checkSignal(o.signal, `${command}: signal`),
+    };
+    const schema = (checkBoolean(o.validate, `${command}: validate`) ?? ctx.validate) ? ctx.schema : undefined;
+    const id = ctx.id();
+    const [text, sent] = serialise(command, ctx.oob, args, id, ctx.maxRequestBytes, schema);
+    if (schema) {
+      // null in the text may stand for a NaN, and 16 digits for a rounded integer: look at what the caller gave.
+      const suspect = /null|\d{16}/.test(text) ? numberProblems(args) : [];
+      const problems = suspect.length ? suspect : validate(schema, { command, direction: 'arguments' }, sent ?? {});
+      if (problems.length) throw new QmpValidationError(command, problems);
+    }
+    return { id, text, sent, limits };
+  } catch (e) {
+    if (e instanceof QmpUsageError || e instanceof QmpValidationError) throw e;
+    throw new QmpUsageError(
+      'unserialisable',
+      `${command}: the arguments cannot be read: ${String((e as Error)?.message ?? e)}`,
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * A method's parameters as [arguments, call options]. A command that takes
+ * no arguments has the call options as its only parameter; anything else
+ * there is refused rather than sent or ignored.
+ */
+export function splitParams(
+  command: string,
+  params: unknown[],
+  schema: SchemaDescriptor | undefined,
+): [JsonObject | undefined, CallOptions | undefined] {
+  if (params.length >= 2) return [params[0] as JsonObject | undefined, params[1] as CallOptions | undefined];
+  if (params.length === 1 && schema && takesNoArguments(schema, command)) {
+    const only = params[0];
+    if (only !== undefined && (typeof only !== 'object' || only === null || Array.isArray(only))) {
+      throw new QmpUsageError(
+        'unexpected-arguments',
+        `${command} takes no arguments; expected call options, got ${only === null ? 'null' : Array.isArray(only) ? 'an array' : typeof only}`,
+      );
+    }
+    const unknown = only ? Object.keys(only).filter((k) => !(CALL_OPTIONS as readonly string[]).includes(k)) : [];
+    if (unknown.length) {
+      throw new QmpUsageError(
+        'unexpected-arguments',
+        `${command} takes no arguments, and its only parameter is the call options (${CALL_OPTIONS.join(', ')}); got ${unknown.map((k) => `'${k}'${suggest(k, CALL_OPTIONS)}`).join(', ')}`,
+      );
+    }
+    return [undefined, only as CallOptions | undefined];
+  }
+  return [params[0] as JsonObject | undefined, undefined];
+}
+
+/**
+ * The request's text, checked against what QEMU's parser reads, and its
+ * arguments read back from it. Throws QmpUsageError, or QmpValidationError
+ * when arguments that cannot be written (a cycle) also fail validation
+ * against `schema` (which names the path).
+ */
+function serialise(
+  command: string,
+  oob: boolean,
+  args: JsonObject | undefined,
+  id: number,
+  maxBytes: number,
+  schema: SchemaDescriptor | undefined,
+): [string, JsonObject | undefined] {
+  const message: JsonObject = oob ? { 'exec-oob': command } : { execute: command };
+  if (args !== undefined) message.arguments = args;
+  message.id = id;
+  let text: string;
+  try {
+    text = stringifyJson(message);
+  } catch (e) {
+    if (schema) {
+      const problems = validate(schema, { command, direction: 'arguments' }, args ?? {});
+      if (problems.length) throw new QmpValidationError(command, problems);
+    }
+    if (e instanceof RangeError) {
+      throw new QmpUsageError(
+        'too-deep',
+        `${command}: the arguments are nested too deeply to write (QEMU reads at most ${QEMU_JSON_LIMITS.maxDepth} levels)`,
+        { cause: e },
+      );
+    }
+    throw new QmpUsageError(
+      'unserialisable',
+      `${command}: the arguments cannot be written as JSON: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const problem = checkRequestText(text, maxBytes);
+  if (problem) throw new QmpUsageError(problem.code, `${command}: ${problem.message}; nothing was sent`);
+  return [text, args === undefined ? undefined : ((parseJson(text) as JsonObject).arguments as JsonObject | undefined)];
+}
+
+/** A received value in the client's 64-bit integer mode, or the error that says why it cannot be. */
+export function inInt64Mode(
+  mode: Int64Mode,
+  schema: SchemaDescriptor | undefined,
+  value: JsonValue,
+  target: { command: string } | { event: string },
+): { value: JsonValue } | { error: ProtocolError } {
+  if (mode === 'bigint' && schema) return { value: widenInt64(schema, target, value) as JsonValue };
+  if (mode !== 'number') return { value };
+  const big = firstBigint(value);
+  if (!big) return { value };
+  const what = 'command' in target ? target.command : `event ${target.event}`;
+  return {
+    error: new ProtocolError(
+      'unsafe-integer',
+      `${what}: ${big.path} is ${big.value}, beyond 2^53, and this client reads integers as numbers (int64: 'number'); use int64: 'exact' or 'bigint'`,
+    ),
+  };
+}
+
+/** The untyped facade: method name → call. */
+export type Methods = Record<string, (...params: unknown[]) => Promise<unknown>>;
+
+const methodIndexes = new WeakMap<RuntimeTable, Map<string, string>>();
+
+/** Method name → wire name, once per table. */
+function methodIndex(table: RuntimeTable | undefined): Map<string, string> {
+  if (!table) return new Map();
+  let index = methodIndexes.get(table);
+  if (!index) {
+    index = new Map(Object.entries(table.commands).map(([wire, info]) => [info.method, wire]));
+    methodIndexes.set(table, index);
+  }
+  return index;
+}
+
+/**
+ * `cmd`: a method per command, each made when first used and kept; the
+ * index from method name to command is shared by every client of a
+ * release, so an idle client costs no closure per command.
+ */
+export function makeFacade(
+  table: RuntimeTable | undefined,
+  label: string,
+  call: (command: string, params: unknown[]) => Promise<unknown>,
+): Methods {
+  const byMethod = methodIndex(table);
+  const made = new Map<string, (...params: unknown[]) => Promise<unknown>>();
+  const method = (name: string): ((...params: unknown[]) => Promise<unknown>) | undefined => {
+    const wire = byMethod.get(name);
+    if (wire === undefined) return undefined;
+    let fn = made.get(name);
+    if (!fn) made.set(name, (fn = (...params: unknown[]) => call(wire, params)));
+    return fn;
+  };
+  // An ordinary object underneath: toString, hasOwnProperty and util.inspect behave as on any object.
+  const target = { [inspect.custom]: () => `${label} { ${byMethod.size} methods }` } as unknown as Methods;
+  const isMethod = (key: string | symbol): key is string => typeof key === 'string' && byMethod.has(key);
+  return new Proxy(target, {
+    get: (t, key, receiver) => (isMethod(key) ? method(key) : Reflect.get(t, key, receiver)),
+    has: (t, key) => isMethod(key) || Reflect.has(t, key),
+    ownKeys: (t) => [...byMethod.keys(), ...Reflect.ownKeys(t)],
+    getOwnPropertyDescriptor: (t, key) =>
+      isMethod(key)
+        ? { value: method(key), enumerable: true, configurable: true, writable: false }
+        : Reflect.getOwnPropertyDescriptor(t, key),
+    // Its methods are not properties that could be frozen.
+    preventExtensions: () => false,
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  });
+}
+
+/** A short, safe rendering of a value from the peer, for messages. */
+export function excerpt(value: JsonValue | undefined): string {
+  try {
+    return (stringifyJson(value ?? null) ?? '').slice(0, EXCERPT);
+  } catch {
+    return '(unprintable)';
+  }
+}
