@@ -72,7 +72,7 @@ export interface Timings {
   emit: number;
 }
 
-type RuntimeName = RuntimeType | 'SchemaDescriptor' | 'RuntimeTable' | 'Method' | 'ClientApi';
+type RuntimeName = RuntimeType | 'SchemaDescriptor' | 'RuntimeTable' | 'Method' | 'Agent' | 'ClientApi';
 
 const RUNTIME_FILE: Record<RuntimeName, string> = {
   JsonValue: 'wire/json',
@@ -80,6 +80,7 @@ const RUNTIME_FILE: Record<RuntimeName, string> = {
   SchemaDescriptor: 'schema/descriptor',
   RuntimeTable: 'schema/table',
   Method: 'qmp/client',
+  Agent: 'qga/client',
   ClientApi: 'client-api',
 };
 
@@ -149,7 +150,7 @@ export function renderSdk(schema: Schema, options: RenderOptions): OutputFile[] 
   const index = emitIndex(
     ctx,
     options.qemuVersion,
-    runtimeModule(options.runtime, 'Method'),
+    runtimeModule(options.runtime, ctx.protocol === 'qga' ? 'Agent' : 'Method'),
     runtimeModule(options.runtime, 'ClientApi'),
   );
   files.push(renderFile('index.ts', header, [{ kind: 'text', text: index }]));
@@ -251,8 +252,9 @@ release and schema:
 Each holds \`types.ts\` (every named type), \`commands.ts\` and \`events.ts\`
 (the command and event maps), \`methods.ts\` (the client's per-command methods),
 \`table.ts\` and \`schema.ts\` (data for the runtime), and \`index.ts\`, which
-re-exports them all and, for QMP, binds \`connectQmp\` to them. \`latest.ts\`
-re-exports the newest release.
+re-exports them all with the client API and binds \`connectQmp\` (QMP, the
+storage daemon) or \`connectQga\` (the guest agent) to them. \`latest.ts\`
+re-exports the newest release, and its guest agent's \`connectQga\`.
 
 Do not edit these files: change the generator (\`codegen/\`) instead and regenerate:
 
@@ -299,7 +301,8 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
   const latest =
     `${headerComment('scripts/qemu-versions', 'npm run gen')}\n` +
     `/** The newest supported QEMU release: what \`import ... from 'qapi-ts'\` gives. */\n` +
-    `export * from './qemu-${versions[versions.length - 1]}/index.js';\n`;
+    `export * from './qemu-${versions[versions.length - 1]}/index.js';\n` +
+    `export { connectQga, type QgaCommands, type QgaMethods } from './qga-${versions[versions.length - 1]}/index.js';\n`;
   const readme = writeFiles(
     outDir,
     [

@@ -3,3 +3,4 @@
 
 /** The newest supported QEMU release: what `import ... from 'qapi-ts'` gives. */
 export * from './qemu-10.2/index.js';
+export { connectQga, type QgaCommands, type QgaMethods } from './qga-10.2/index.js';

@@ -32,10 +32,18 @@ export abstract class QapiError extends Error {
   }
 }
 
-/** QEMU answered with {"error": {"class", "desc"}}. */
+export type QmpErrorCode =
+  /** The command ran and failed (or its arguments were refused): see errorClass and desc. */
+  | 'command-failed'
+  /** No such command in this QEMU or agent (class CommandNotFound). */
+  | 'command-not-found'
+  /** The command exists but is disabled: qemu-ga's `-b`/`--block-rpcs`, or frozen filesystems. */
+  | 'command-disabled';
+
+/** QEMU (or the guest agent) answered with {"error": {"class", "desc"}}. */
 export class QmpError extends QapiError {
   override name = 'QmpError';
-  readonly code: 'command-failed' = 'command-failed';
+  readonly code: QmpErrorCode;
   constructor(
     /** QEMU's error class: GenericError, CommandNotFound, DeviceNotFound, ... */
     readonly errorClass: string,
@@ -47,6 +55,13 @@ export class QmpError extends QapiError {
     readonly args: JsonValue | undefined,
   ) {
     super(`${command}: ${desc} (${errorClass})`);
+    // Both say CommandNotFound; only the text tells a disabled command (qapi/qmp-dispatch.c) from a missing one.
+    this.code =
+      errorClass !== 'CommandNotFound'
+        ? 'command-failed'
+        : /has been disabled/.test(desc)
+          ? 'command-disabled'
+          : 'command-not-found';
   }
 
   /** QEMU's error class, under the name QMP uses. */
@@ -56,7 +71,14 @@ export class QmpError extends QapiError {
 }
 
 export type ConnectionErrorCode =
-  'connect-failed' | 'connect-timeout' | 'greeting-timeout' | 'handshake-failed' | 'closed' | 'protocol';
+  | 'connect-failed'
+  | 'connect-timeout'
+  | 'greeting-timeout'
+  | 'handshake-failed'
+  | 'closed'
+  | 'protocol'
+  /** Connected, but the guest agent did not answer guest-sync-delimited in time (not running in the guest?). */
+  | 'agent-unresponsive';
 
 /** The connection could not be made, broke, or was closed: every pending call rejects with one. */
 export class ConnectionError extends QapiError {

@@ -9,13 +9,16 @@
  * that throws is reported as an internal error and reading goes on.
  */
 import type { Duplex } from 'node:stream';
-import { CallbackError, ConnectionError, ProtocolError } from '../errors.js';
+import { CallbackError, ConnectionError, ProtocolError, type QmpError } from '../errors.js';
 import { MessageDecoder, type JsonObject } from '../wire/framing.js';
 import { checkListener } from './options.js';
 import { Requests, type Call, type StallInfo } from './requests.js';
 
 /** What a connection reports through onError: a peer's bad message, or a callback of yours that threw. */
 export type ClientProblem = ProtocolError | CallbackError;
+
+/** What the guest agent's connection also reports: a command that never replies on success failed. */
+export type AgentProblem = ClientProblem | QmpError;
 
 export interface Disposable {
   dispose(): void;
@@ -27,7 +30,9 @@ export interface ConnectionLimits {
   maxInFlight: number;
   stallAfter: number;
   /** Appended to the error of a call that could not be sent in time: the protocol's way past the queue. */
-  notSentHint?: string;
+  notSentHint?: string | (() => string);
+  /** The first request id (default 1). */
+  firstId?: number;
 }
 
 /** What the protocol face does with the connection's traffic. */
@@ -38,6 +43,10 @@ export interface Face<M> {
   sync(): void;
   /** A request is about to be written (for the tap). */
   sending(call: Call<M>): void;
+  /** A request was written (a command that never replies settles here). */
+  written?(call: Call<M>): void;
+  /** A sent call's caller gave up before its reply came. */
+  abandoned?(call: Call<M>): void;
   /** The connection is closing: settle what only the face knows about (handshake, event waits). */
   closing(reason: ConnectionError): void;
 }
@@ -50,7 +59,7 @@ export class Connection<M> {
   readonly #face: Face<M>;
   readonly #decoder: MessageDecoder;
   // Made when first subscribed: an idle connection carries none of them.
-  #errorListeners: Set<(e: ClientProblem) => void> | undefined;
+  #errorListeners: Set<(e: AgentProblem) => void> | undefined;
   #closeListeners: Set<(e: ConnectionError) => void> | undefined;
   #stallListeners: Set<(s: StallInfo) => void> | undefined;
   readonly #closed: Promise<void>;
@@ -74,10 +83,13 @@ export class Connection<M> {
       maxInFlight: limits.maxInFlight,
       stallAfter: limits.stallAfter,
       notSentHint: limits.notSentHint,
+      firstId: limits.firstId,
       write: (text, call) => {
         face.sending(call);
         stream.write(text);
+        face.written?.(call);
       },
+      onAbandon: face.abandoned && ((call) => this.#guard(() => face.abandoned!(call))),
       onStall: (info) => this.#stallListeners && this.notify(this.#stallListeners, info, 'stall listener'),
     });
     this.#decoder = new MessageDecoder(
@@ -136,7 +148,12 @@ export class Connection<M> {
     this.#closeListeners = undefined;
   }
 
-  report(problem: ClientProblem): void {
+  /** Bytes outside any request (the guest agent's resync); nothing once closed. */
+  write(bytes: Buffer | string): void {
+    if (this.isOpen) this.#stream.write(bytes);
+  }
+
+  report(problem: AgentProblem): void {
     this.errors++;
     if (!this.#errorListeners) return;
     for (const l of [...this.#errorListeners]) {
@@ -153,10 +170,10 @@ export class Connection<M> {
     for (const l of [...listeners]) invoke(l, value, what, (e) => this.report(e));
   }
 
-  onError(listener: (problem: ClientProblem) => void): Disposable {
+  onError(listener: (problem: AgentProblem) => void): Disposable {
     return subscribe(
       (this.#errorListeners ??= new Set()),
-      checkListener<(p: ClientProblem) => void>(listener, 'onError: listener'),
+      checkListener<(p: AgentProblem) => void>(listener, 'onError: listener'),
     );
   }
 

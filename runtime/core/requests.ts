@@ -33,8 +33,12 @@ export interface RequestsOptions<M = unknown> {
   /** How long calls may wait for a slot with no reply coming before `onStall` (ms; 0: never). */
   stallAfter: number;
   onStall(info: StallInfo): void;
-  /** Appended to the error of a call that timed out before it could be sent: the face's way out. */
-  notSentHint?: string;
+  /** Appended to the error of a call that timed out before it could be sent: the face's way out, or why it waited. */
+  notSentHint?: string | (() => string);
+  /** The first request id (default 1). */
+  firstId?: number;
+  /** A sent call's caller gave up (deadline or abort): its reply may still come, or never. */
+  onAbandon?(call: Call<M>): void;
 }
 
 /** One request, from submit to settlement. Holds its text only until written. */
@@ -115,7 +119,7 @@ export class Call<M = unknown> {
 export class Requests<M = unknown> {
   /** Replies that came after their call timed out or was aborted (dropped). */
   lateReplies = 0;
-  private nextId = 1;
+  private nextId: number;
   /** Every call not settled by a reply yet, by id (abandoned sent ones too, until answered). */
   private readonly pending = new Map<number, Call<M>>();
   /** Sent in-band calls not answered, in send order. */
@@ -126,8 +130,12 @@ export class Requests<M = unknown> {
   /** This stall was reported: once per stall, until a reply frees a slot or the queue empties. */
   private stallReported = false;
   private closed: Error | undefined;
+  /** Held by the face (the guest agent resynchronising): nothing is written until resumed. */
+  private held = false;
 
-  constructor(private readonly options: RequestsOptions<M>) {}
+  constructor(private readonly options: RequestsOptions<M>) {
+    this.nextId = options.firstId ?? 1;
+  }
 
   get inFlight(): number {
     return this.order.size;
@@ -179,7 +187,7 @@ export class Requests<M = unknown> {
     );
     if (call.abandoned) return; // already aborted
     this.pending.set(call.id, call);
-    if (call.oob || this.order.size < this.options.maxInFlight) this.write(call);
+    if (call.oob || (!this.held && this.order.size < this.options.maxInFlight)) this.write(call);
     else {
       this.queue.add(call);
       this.watchStall();
@@ -214,6 +222,32 @@ export class Requests<M = unknown> {
     call.finish(outcome);
     if (wasInBand) this.drain();
     return !late;
+  }
+
+  /** Sent calls whose caller gave up and whose reply has not come. */
+  abandoned(): Call<M>[] {
+    return [...this.order].filter((c) => c.abandoned);
+  }
+
+  /**
+   * Frees the slot of a sent call its caller gave up on, when the face knows
+   * its reply will never be read (the guest agent after a resync).
+   */
+  release(call: Call<M>): void {
+    if (!call.abandoned || !this.pending.delete(call.id)) return;
+    this.order.delete(call);
+    this.drain();
+  }
+
+  /** Writes nothing more until resume(); calls queue (their deadlines run). */
+  hold(): void {
+    this.held = true;
+  }
+
+  resume(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.drain();
   }
 
   /** The connection is gone: every call not yet settled rejects with `reason`. */
@@ -254,7 +288,8 @@ export class Requests<M = unknown> {
     call.finish({ error: err });
     call.abandoned = true;
     call.dropMeta();
-    if (call.sentAt === undefined) {
+    if (call.sentAt !== undefined) this.options.onAbandon?.(call);
+    else {
       this.pending.delete(call.id);
       this.queue.delete(call);
       if (!this.queue.size) {
@@ -268,6 +303,7 @@ export class Requests<M = unknown> {
 
   private drain(): void {
     for (const next of this.queue) {
+      if (this.held) break;
       if (this.order.size >= this.options.maxInFlight) break;
       this.queue.delete(next);
       this.write(next);
@@ -305,7 +341,11 @@ export class Requests<M = unknown> {
       false,
       `not sent within ${ms} ms: ${this.order.size} requests outstanding since ${since}` +
         (oldest ? ` (the oldest: ${oldest.command})` : '') +
-        (this.options.notSentHint ? `; ${this.options.notSentHint}` : ''),
+        (this.options.notSentHint ? `; ${hint(this.options.notSentHint)}` : ''),
     );
   }
+}
+
+function hint(h: string | (() => string)): string {
+  return typeof h === 'string' ? h : h();
 }

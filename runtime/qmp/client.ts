@@ -18,7 +18,7 @@ import {
   type CallOptions,
   type Methods,
 } from '../core/calls.js';
-import { Connection, invoke, type ClientProblem } from '../core/connection.js';
+import { Connection, invoke, type AgentProblem, type ClientProblem } from '../core/connection.js';
 import { deadline } from '../core/deadline.js';
 import {
   checkBoolean,
@@ -326,7 +326,8 @@ export class QmpClient<
    * or a listener, tap or stall callback of yours that threw.
    */
   onError(listener: (problem: ClientProblem) => void): Disposable {
-    return this.#conn.onError(listener);
+    // This face never reports a QmpError there.
+    return this.#conn.onError(listener as (problem: AgentProblem) => void);
   }
 
   /** Called once when the connection is gone, whoever closed it, with the reason pending calls got. */

@@ -10,6 +10,9 @@
  * QOM properties or add objects (with their output); the password of any
  * URL written `scheme://user:password@host` (or iSCSI's `user%password@`),
  * an `rbd:` filename's `key=`, and secret members inside `json:` filenames.
+ * Guest agent: what may carry a guest's or a program's data, which can be
+ * secret: file contents both ways (`buf-b64`), a program's input and output
+ * (`input-data`, `out-data`, `err-data`) and the values of its environment.
  *
  * Raw text from the peer that could not be parsed (in error excerpts) is
  * masked by the same names as far as text allows, and a reply's value is
@@ -29,6 +32,8 @@ const SECRET_PROPERTIES = new Set([...SECRET_KEYS, 'data', 'key']);
 /** HMP commands whose line or output may carry a secret whatever it says. */
 const SECRET_HMP = /^\s*(qom[-_]set|qom[-_]get|object[-_]add)\b/i;
 const SECRET_HMP_WORDS = /pass|secret|cookie|key/i;
+/** Guest-agent members that carry file contents or a program's input and output. */
+const AGENT_DATA = new Set(['buf-b64', 'input-data', 'out-data', 'err-data']);
 
 type Obj = { [key: string]: JsonValue };
 
@@ -53,6 +58,7 @@ export function redactArguments(command: string, args: JsonValue | undefined): J
   }
   if (command === 'qom-set' && secretProperty(args) && 'value' in args)
     return { ...(walk(args) as Obj), value: REDACTED };
+  if (command.startsWith('guest-')) return agentData(walk(args) as Obj);
   return walk(args);
 }
 
@@ -74,7 +80,18 @@ export function redactReturn(
   ) {
     return REDACTED;
   }
+  if (command.startsWith('guest-') && isObj(ret)) return agentData(walk(ret) as Obj);
   return walk(ret);
+}
+
+/** A guest-agent message's data members hidden, and the values of a program's environment. */
+function agentData(o: Obj): Obj {
+  for (const k of Object.keys(o)) if (AGENT_DATA.has(k) && typeof o[k] === 'string') o[k] = REDACTED;
+  if (Array.isArray(o.env))
+    o.env = o.env.map((e) =>
+      typeof e === 'string' && e.includes('=') ? `${e.slice(0, e.indexOf('='))}=${REDACTED}` : e,
+    );
+  return o;
 }
 
 /** A request message (execute or exec-oob) with its arguments redacted. */
