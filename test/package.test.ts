@@ -54,13 +54,15 @@ describe('package entry points', () => {
     const r = run(`
       for (const p of ['qemu', 'qga', 'qsd']) {
         const m = await import('qapi-ts/' + p + '-${v}');
-        console.log(p, m.qemuVersion.split('.').slice(0, 2).join('.'), Object.keys(m.table.commands).length, typeof m.connectQmp);
-      }`);
+        console.log(p, m.qemuVersion.split('.').slice(0, 2).join('.'), Object.keys(m.table.commands).length, typeof (p === 'qga' ? m.connectQga : m.connectQmp), m.QmpError === (await import('qapi-ts')).QmpError);
+      }
+      console.log(typeof (await import('qapi-ts')).connectQga);`);
     expect(r.err).toBe('');
     const lines = r.out.trim().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^qemu ${v.replace('.', '\\.')} \\d{3} function$`));
-    expect(lines[1]).toMatch(/^qga \S+ \d{2} undefined$/);
-    expect(lines[2]).toMatch(/^qsd \S+ \d{2} function$/);
+    expect(lines[0]).toMatch(new RegExp(`^qemu ${v.replace('.', '\\.')} \\d{3} function true$`));
+    expect(lines[1]).toMatch(/^qga \S+ \d{2} function true$/);
+    expect(lines[2]).toMatch(/^qsd \S+ \d{2} function true$/);
+    expect(lines[3]).toBe('function');
   });
 
   it('qapi-ts/codegen loads a schema', () => {

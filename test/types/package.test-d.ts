@@ -19,6 +19,8 @@ import {
   type ClientOptions as ClientOptions72,
 } from 'qapi-ts/qemu-7.2';
 import { connect as connectRuntime, QmpError as QmpErrorRuntime } from 'qapi-ts/runtime';
+import { connectQga } from 'qapi-ts';
+import { connectQga as connectQga72, type Client as Agent72, type GuestExecStatus } from 'qapi-ts/qga-7.2';
 
 test('entry points', () => {
   expectTypeOf<QmpCommands['query-status']['returns']>().toEqualTypeOf<StatusInfo>();
@@ -26,6 +28,9 @@ test('entry points', () => {
   expectTypeOf(connectQmp).returns.resolves.toEqualTypeOf<Client>();
   expectTypeOf(connect72).returns.resolves.toEqualTypeOf<Client72>();
   expectTypeOf<QmpError['errorClass']>().toEqualTypeOf<string>();
+  expectTypeOf(connectQga72).returns.resolves.toEqualTypeOf<Agent72>();
+  expectTypeOf(connectQga).returns.resolves.toHaveProperty('exec');
+  expectTypeOf<Awaited<ReturnType<Agent72['cmd']['guestExecStatus']>>>().toEqualTypeOf<GuestExecStatus>();
 });
 
 test('the client is typed per release', async () => {
