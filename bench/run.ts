@@ -2,6 +2,7 @@
 import { benchCore } from './core.js';
 import { benchFrontend } from './frontend.js';
 import { benchGenerate } from './generate.js';
+import { benchQga } from './qga.js';
 import { benchQmp } from './qmp.js';
 import { benchTypecheck } from './typecheck.js';
 
@@ -10,6 +11,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   generate: () => benchGenerate('10.2'),
   typecheck: () => benchTypecheck('qemu-10.2'),
   qmp: () => benchQmp(),
+  qga: () => benchQga(),
   core: () => benchCore(),
 };
 

@@ -169,6 +169,24 @@ describe('the guest-agent client, scripted', () => {
     await call;
   });
 
+  it('calls without arguments take a short path that still refuses what the general one does', async () => {
+    const agent = fakeAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      push(`{"return": {}, "id": ${String(req.id)}}`);
+    });
+    const qga = await open(agent.stream);
+    // Required arguments missing: validation names them.
+    await expect((qga.execute as (c: string) => Promise<unknown>)('guest-exec')).rejects.toThrow(/\$\.path/);
+    // A command name QEMU's parser would refuse is never written.
+    await expect(qga.executeRaw('guest-\ud800')).rejects.toMatchObject({ code: 'unsupported-string' });
+    // Written as the general path writes it.
+    await qga.execute('guest-ping');
+    const last = agent.requests[agent.requests.length - 1];
+    expect(last).toMatchObject({ command: 'guest-ping', args: undefined, flushed: false });
+    expect(typeof last.id).toBe('number');
+    await qga.close();
+  });
+
   it('stringifies the sync id exactly (no rounding on the way out)', () => {
     expect(stringifyJson({ id: 2n ** 62n + 1n })).toBe(`{"id":${2n ** 62n + 1n}}`);
   });

@@ -10,7 +10,14 @@ import { inspect } from 'node:util';
 import { ProtocolError, QmpUsageError, QmpValidationError } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
-import { firstBigint, numberProblems, takesNoArguments, validate, widenInt64 } from '../schema/validate.js';
+import {
+  firstBigint,
+  numberProblems,
+  takesNoArguments,
+  validate,
+  widenInt64,
+  type ValidationProblem,
+} from '../schema/validate.js';
 import { suggest } from '../suggest.js';
 import { EXCERPT, type JsonObject } from '../wire/framing.js';
 import { parseJson, stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
@@ -69,6 +76,10 @@ export function prepareCall(
       signal: checkSignal(o.signal, `${command}: signal`),
     };
     const schema = (checkBoolean(o.validate, `${command}: validate`) ?? ctx.validate) ? ctx.schema : undefined;
+    if (args === undefined) {
+      const fast = withoutArguments(command, ctx, schema);
+      if (fast) return { id: fast.id, text: fast.text, sent: undefined, limits };
+    }
     const id = ctx.id();
     const [text, sent] = serialise(command, ctx.oob, args, id, ctx.maxRequestBytes, schema);
     if (schema) {
@@ -86,6 +97,48 @@ export function prepareCall(
       { cause: e },
     );
   }
+}
+
+/** Request text up to the id, per command and kind, for calls without arguments (most queries). */
+const heads = new Map<string, string>();
+const MAX_HEADS = 1024;
+/** What validating `{}` found for a command the schema knows: the same every time. */
+const noArgumentProblems = new WeakMap<SchemaDescriptor, Map<string, ValidationProblem[]>>();
+
+/**
+ * The common case, a call without arguments, written without serialising
+ * or scanning anything per call: the text before the id is made and checked
+ * once per command. Undefined when it takes the general path (a command
+ * whose text breaks a limit, or one the schema refuses without arguments:
+ * that path makes the error).
+ */
+function withoutArguments(
+  command: string,
+  ctx: CallContext,
+  schema: SchemaDescriptor | undefined,
+): { id: number; text: string } | undefined {
+  if (schema) {
+    let known = noArgumentProblems.get(schema);
+    if (!known) noArgumentProblems.set(schema, (known = new Map()));
+    let problems = known.get(command);
+    if (!problems) {
+      problems = validate(schema, { command, direction: 'arguments' }, {});
+      // Unknown commands are not kept: their number has no bound.
+      if (!problems.some((p) => p.message.startsWith('unknown command'))) known.set(command, problems);
+    }
+    if (problems.length) return undefined;
+  }
+  const key = (ctx.oob ? 'o' : 'e') + command;
+  let head = heads.get(key);
+  if (head === undefined) {
+    head = JSON.stringify(ctx.oob ? { 'exec-oob': command } : { execute: command }).slice(0, -1) + ',"id":';
+    if (checkRequestText(`${head}0}`)) return undefined;
+    if (heads.size < MAX_HEADS) heads.set(key, head);
+  }
+  const id = ctx.id();
+  const text = `${head}${id}}`;
+  if (text.length > ctx.maxRequestBytes / 3 && Buffer.byteLength(text) > ctx.maxRequestBytes) return undefined;
+  return { id, text };
 }
 
 /**
