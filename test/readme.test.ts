@@ -6,15 +6,50 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startAgent } from './support/agent.js';
 import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
 import { ROOT } from './support/qemu-sources.js';
 
-function readmeExample(): string {
+function readmeExample(section = '## The SDK'): string {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const at = readme.indexOf('## The SDK');
+  const at = readme.indexOf(section);
   const start = readme.indexOf('```ts\n', at) + 6;
   return readme.slice(start, readme.indexOf('```\n', start));
 }
+
+/** Runs an example inside the package, so that 'qapi-ts' resolves to this package (its exports and dist/). */
+function runExample(name: string, code: string): { stdout: string; stderr: string; status: number | null } {
+  const scratch = path.join(ROOT, '.cache/examples');
+  mkdirSync(scratch, { recursive: true });
+  const file = path.join(scratch, name);
+  writeFileSync(file, code);
+  return spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+}
+
+describe('README guest-agent example', () => {
+  it('runs as written against a real qemu-ga (guest-set-time blocked, as the comment says)', async () => {
+    const agent = await startAgent();
+    try {
+      const code = readmeExample('## The guest agent')
+        .replaceAll('/run/vm.qga', agent.path)
+        .replaceAll('/tmp/hello.bin', path.join(agent.dir, 'hello.bin'));
+      const r = runExample('readme-agent.mjs', code);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.split('\n')).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^7\.2\.\d+$/),
+          expect.stringMatching(/^lo 127\.0\.0\.1/),
+          '3 Linux oops',
+          '<Buffer 00 01 02 ff>',
+          'command-disabled CommandNotFound',
+        ]),
+      );
+    } finally {
+      await agent.kill();
+    }
+  });
+});
 
 describe('README example', () => {
   let qemu: QemuProcess | undefined;
@@ -25,13 +60,8 @@ describe('README example', () => {
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(dir, 'd1.qcow2'), '16M']);
     execFileSync('qemu-img', ['create', '-q', '-f', 'raw', path.join(dir, 'backup.raw'), '16M']);
     qemu = await startQemu({ machine: 'pc', args: ['-S'] });
-    const code = readmeExample().replaceAll("'/tmp/", `'${dir}/`).replaceAll('/run/vm.qmp', qemu.qmpPath);
-    // Inside the package, so that 'qapi-ts' resolves to this package (its exports and dist/).
-    const scratch = path.join(ROOT, '.cache/examples');
-    mkdirSync(scratch, { recursive: true });
-    const file = path.join(scratch, 'readme-example.mjs');
-    writeFileSync(file, code);
-    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+    const code = readmeExample('## The SDK').replaceAll("'/tmp/", `'${dir}/`).replaceAll('/run/vm.qmp', qemu.qmpPath);
+    const r = runExample('readme-example.mjs', code);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/major: 7/);
