@@ -49,7 +49,10 @@ function commandEntry(command: Command, ctx: EmitContext, writer: TypeWriter): P
     returns = ref('void');
     extra.push([
       `On success, ${ctx.doc.product} sends no reply to this command ('success-response': false):`,
-      '`returns` is `void`.',
+      '`returns` is `void`, and the client resolves once the command is written; a refusal',
+      "(disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's",
+      'events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND',
+      "or SUSPEND_DISK from the VM's QMP client.",
     ]);
   } else if (command.retType) {
     returns = writer.ref(command.retType, 'out');

@@ -189,7 +189,10 @@ export interface QgaCommands {
    * command to confirm the VM status is "shutdown".
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @since 0.15.0
    */
@@ -465,7 +468,10 @@ export interface QgaCommands {
    * before sending commands when the guest resumes.
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @throws
    * - If suspend to disk is not supported, Unsupported
@@ -506,7 +512,10 @@ export interface QgaCommands {
    * before sending commands when the guest resumes.
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @throws
    * - If suspend to ram is not supported, Unsupported
@@ -546,7 +555,10 @@ export interface QgaCommands {
    * before sending commands when the guest resumes.
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @throws
    * - If hybrid suspend is not supported, Unsupported

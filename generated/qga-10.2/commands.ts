@@ -188,7 +188,10 @@ export interface QgaCommands {
    * command to confirm the VM status is "shutdown".
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @since 0.15.0
    */
@@ -458,7 +461,10 @@ export interface QgaCommands {
    * command before sending commands when the guest resumes.
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @throws
    * - If suspend to disk is not supported, Unsupported
@@ -499,7 +505,10 @@ export interface QgaCommands {
    * command before sending commands when the guest resumes.
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @throws
    * - If suspend to ram is not supported, Unsupported
@@ -539,7 +548,10 @@ export interface QgaCommands {
    * command before sending commands when the guest resumes.
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @throws
    * - If hybrid suspend is not supported, Unsupported

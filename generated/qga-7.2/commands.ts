@@ -191,7 +191,10 @@ export interface QgaCommands {
    * to confirm the VM status is "shutdown".
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @since 0.15.0
    */
@@ -455,7 +458,10 @@ export interface QgaCommands {
    * sending commands when the guest resumes
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @since 1.1
    */
@@ -495,7 +501,10 @@ export interface QgaCommands {
    * sending commands when the guest resumes
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @since 1.1
    */
@@ -533,7 +542,10 @@ export interface QgaCommands {
    * sending commands when the guest resumes
    *
    * On success, the guest agent sends no reply to this command ('success-response': false):
-   * `returns` is `void`.
+   * `returns` is `void`, and the client resolves once the command is written; a refusal
+   * (disabled, unsupported) arrives later, through `onError`. To know it happened, watch QEMU's
+   * events: `shutdown(mode, { qmp })` and `suspend(to, { qmp })` resolve with SHUTDOWN, SUSPEND
+   * or SUSPEND_DISK from the VM's QMP client.
    *
    * @since 1.1
    */
