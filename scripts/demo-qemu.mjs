@@ -1,4 +1,5 @@
-// The README's SDK example, run against a throwaway QEMU (-M pc -S -nodefaults) in a temp dir.
+// The README's SDK example, run against a throwaway QEMU (-M pc -S -nodefaults) in a temp dir,
+// then its guest-agent example against a real qemu-ga run as the tests run it (as nobody, host-changing RPCs blocked).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,4 +31,21 @@ try {
 } finally {
   qemu.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
+}
+
+const { startAgent } = await import(path.join(root, 'dist/test/support/agent.js'));
+const agent = await startAgent();
+try {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const at = readme.indexOf('```ts\n', readme.indexOf('## The guest agent')) + 6;
+  const code = readme
+    .slice(at, readme.indexOf('```\n', at))
+    .replaceAll('/run/vm.qga', agent.path)
+    .replaceAll('/tmp/hello.bin', path.join(agent.dir, 'hello.bin'));
+  const file = path.join(root, '.cache/examples/readme-agent.mjs');
+  writeFileSync(file, code);
+  console.log(`--- the README guest-agent example against qemu-ga (${agent.path})`);
+  execFileSync(process.execPath, [file], { stdio: 'inherit' });
+} finally {
+  await agent.kill();
 }
