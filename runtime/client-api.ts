@@ -1,8 +1,8 @@
 /**
- * What every release entry (`qapi-ts/qemu-<V>`, `qapi-ts/qsd-<V>`,
- * `qapi-ts/qga-<V>`) re-exports besides its own SDK, so that one import
- * line is enough: the QMP and guest-agent clients, their options and
- * events, the errors, lossless JSON and validation. Not the descriptor types: a release's own `SchemaInfo`
+ * What every release entry (`qapi-ts/qemu-<V>`, `qapi-ts/qsd-<V>`, and
+ * with agent-api.ts `qapi-ts/qga-<V>`) re-exports besides its own SDK, so
+ * that one import line is enough: the QMP client, its options and events,
+ * the errors, lossless JSON and validation. Not the descriptor types: a release's own `SchemaInfo`
  * (query-qmp-schema's return type) has their names.
  */
 export {
@@ -21,19 +21,6 @@ export {
   type QmpErrorCode,
   type UsageErrorCode,
 } from './errors.js';
-export type { AgentProblem } from './core/connection.js';
-export {
-  connectAgent,
-  QgaClient,
-  type AgentOptions,
-  type AgentStats,
-  type ExecOptions,
-  type ExecResult,
-  type FileOptions,
-  type PowerEventSource,
-  type PowerOptions,
-  type ReadyOptions,
-} from './qga/client.js';
 export type { StallInfo } from './core/requests.js';
 export {
   connect,

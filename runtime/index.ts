@@ -5,11 +5,13 @@
 
 // What every QMP release entry also gives: the client, its options and events, errors, JSON, validation.
 export * from './client-api.js';
+export * from './agent-api.js';
 
 // The rest of the runtime, for tools and other faces.
 export { JsonParseError, type Register } from './wire/json.js';
 export { MessageDecoder, type DecoderEvents, type DecoderOptions, type JsonObject } from './wire/framing.js';
 export { QEMU_JSON_LIMITS } from './wire/limits.js';
+export { lazyDescriptor } from './schema/descriptor.js';
 export type {
   JsonTypeName,
   SchemaDescriptor,

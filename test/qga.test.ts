@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { schema, table, type QgaCommands, type QgaMethods } from '../generated/qga-7.2/index.js';
 import { QgaClient, type AgentOptions } from '../runtime/qga/client.js';
 import { QmpTimeoutError, QmpUsageError } from '../runtime/errors.js';
+import { lazyDescriptor } from '../runtime/schema/descriptor.js';
+import { validate } from '../runtime/schema/validate.js';
 import { parseJson, stringifyJson, type JsonValue } from '../runtime/wire/json.js';
 
 interface Written {
@@ -185,6 +187,34 @@ describe('the guest-agent client, scripted', () => {
     expect(last).toMatchObject({ command: 'guest-ping', args: undefined, flushed: false });
     expect(typeof last.id).toBe('number');
     await qga.close();
+  });
+
+  it('a call without arguments to a command the table says needs none never reads the descriptor', async () => {
+    const agent = fakeAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      push(`{"return": {}, "id": ${String(req.id)}}`);
+    });
+    // Not JSON: reading it would throw.
+    const unread = lazyDescriptor('not json');
+    const qga = new QgaClient<QgaCommands, QgaMethods>(agent.stream, { schema: unread, table }, {}, 'fake');
+    await qga.waitUntilReady({ timeout: 2000 });
+    expect(await qga.execute('guest-ping')).toEqual({});
+    // One with arguments is validated, and so reads it.
+    await expect(qga.execute('guest-exec', { path: '/bin/true' })).rejects.toThrow(SyntaxError);
+    await qga.close();
+  });
+
+  it('a lazy descriptor is an array in every way, and read-only', () => {
+    const d = lazyDescriptor(JSON.stringify(schema));
+    expect(Array.isArray(d)).toBe(true);
+    expect(d.length).toBe(schema.length);
+    expect(JSON.stringify(d)).toBe(JSON.stringify(schema));
+    expect([...d].map((e) => e.name)).toEqual(schema.map((e) => e.name));
+    expect(d.find((e) => e.name === 'guest-ping')).toEqual(schema.find((e) => e.name === 'guest-ping'));
+    expect(Object.keys(d)).toHaveLength(schema.length);
+    expect(() => ((d as unknown[])[0] = null)).toThrow(/read-only/);
+    expect(() => (d as unknown[]).push(null)).toThrow(/read-only/);
+    expect(validate(d, { command: 'guest-exec', direction: 'arguments' }, {})[0].path).toBe('$.path');
   });
 
   it('stringifies the sync id exactly (no rounding on the way out)', () => {

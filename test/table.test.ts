@@ -1,4 +1,4 @@
-/** buildTable (method names, commands that never reply), and what the runtime reads from the descriptor instead: oob, 64-bit integers. */
+/** buildTable (method names, commands that never reply or need arguments), and what the runtime reads from the descriptor instead: oob, 64-bit integers. */
 import { describe, expect, it } from 'vitest';
 import { loadSchema } from '../codegen/frontend.js';
 import { QapiError } from '../codegen/errors.js';
@@ -47,11 +47,11 @@ describe('buildTable on a small schema', () => {
 `);
   const table = buildTable(schema);
 
-  it('names methods and marks the commands that never reply, nothing else', () => {
+  it('names methods and marks the commands that never reply or need arguments, nothing else', () => {
     expect(table).toEqual({
       commands: {
-        'query-stats': { method: 'queryStats' },
-        do_it: { method: 'doIt' },
+        'query-stats': { method: 'queryStats', argsRequired: true },
+        do_it: { method: 'doIt', argsRequired: true },
         'guest-shutdown': { method: 'guestShutdown', noReply: true },
       },
     });
@@ -121,7 +121,9 @@ describe('buildTable on the real schemas', () => {
     requireSources(version);
     const qmpSchema = loadSchema(schemaFile(version, 'qmp'), { dialect: 'auto' });
     const qmp = buildTable(qmpSchema);
-    expect(qmp.commands['blockdev-add']).toEqual({ method: 'blockdevAdd' });
+    // A union's tag is a required argument.
+    expect(qmp.commands['blockdev-add']).toEqual({ method: 'blockdevAdd', argsRequired: true });
+    expect(qmp.commands['query-blockstats']).toEqual({ method: 'queryBlockstats' });
     expect(qmp.commands.qmp_capabilities.method).toBe('qmpCapabilities');
     expect(qmp.commands['x-debug-query-block-graph']).toEqual({ method: 'xDebugQueryBlockGraph' });
     expect(qmp.commands['query-status']).toEqual({ method: 'queryStatus' });

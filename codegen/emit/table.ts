@@ -1,7 +1,7 @@
 /**
- * The runtime table (runtime/schema/table.ts): per command, its method name
- * and whether it replies. Everything else the runtime reads from the
- * descriptor.
+ * The runtime table (runtime/schema/table.ts): per command, its method name,
+ * whether it replies and whether it needs arguments. Everything else the
+ * runtime reads from the descriptor.
  */
 import type { Command } from '../entities.js';
 import { methodNames } from './naming.js';
@@ -16,6 +16,8 @@ export function buildTable(schema: Schema, methods: ReadonlyMap<string, string> 
       const entry: CommandEntry = { method: methods.get(c.name)! };
       // Not in the descriptor (introspection does not show it), and the guest agent's client must know.
       if (!c.successResponse) entry.noReply = true;
+      // So that a call without arguments needs no descriptor (which then loads on first use).
+      if (c.argType?.members.some((m) => !m.optional)) entry.argsRequired = true;
       commands[c.name] = entry;
     },
   });

@@ -8,7 +8,7 @@ import { schema } from './schema.js';
 import { table } from './table.js';
 
 // The client API and errors, so that one import line is enough whichever release is pinned.
-export * from '../../runtime/client-api.js';
+export * from '../../runtime/agent-api.js';
 export type * from './types.js';
 export type { QgaCommands } from './commands.js';
 export type { QgaEvents } from './events.js';

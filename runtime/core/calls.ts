@@ -37,6 +37,8 @@ export const CALL_OPTIONS = ['timeout', 'signal', 'validate'] as const;
 /** What a face knows when it prepares a call. */
 export interface CallContext {
   schema: SchemaDescriptor | undefined;
+  /** Which commands need arguments: a call without any to one that does not needs no validation. */
+  table: RuntimeTable | undefined;
   /** The client's validate option. */
   validate: boolean;
   maxRequestBytes: number;
@@ -117,7 +119,9 @@ function withoutArguments(
   ctx: CallContext,
   schema: SchemaDescriptor | undefined,
 ): { id: number; text: string } | undefined {
-  if (schema) {
+  const entry = ctx.table && Object.hasOwn(ctx.table.commands, command) ? ctx.table.commands[command] : undefined;
+  // A command the table knows to take no required arguments is valid without any, descriptor unread.
+  if (schema && (!entry || entry.argsRequired)) {
     let known = noArgumentProblems.get(schema);
     if (!known) noArgumentProblems.set(schema, (known = new Map()));
     let problems = known.get(command);

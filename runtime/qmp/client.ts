@@ -406,6 +406,7 @@ export class QmpClient<
       this.#checkOob(command, oob);
       call = prepareCall(command, args, options, {
         schema: this.#data.schema,
+        table: this.#data.table,
         validate: this.#opts.validate,
         maxRequestBytes: this.#opts.maxRequestBytes,
         timeout: this.#opts.timeout,

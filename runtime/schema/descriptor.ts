@@ -124,3 +124,31 @@ export type SchemaInfo =
 
 /** A whole schema: what `query-qmp-schema` returns, or a generated `schema`. */
 export type SchemaDescriptor = SchemaInfo[];
+
+/**
+ * A descriptor from its JSON text, parsed when first read: a QMP schema's
+ * is a quarter of a megabyte, and a program whose calls need no
+ * validation (those without arguments) never pays for parsing it. It is an
+ * array in every way (Array.isArray, indexing, iteration, JSON.stringify)
+ * and read-only.
+ */
+export function lazyDescriptor(json: string): SchemaDescriptor {
+  let parsed: SchemaInfo[] | undefined;
+  const real = (): SchemaInfo[] => (parsed ??= JSON.parse(json) as SchemaInfo[]);
+  const readOnly = (): boolean => {
+    throw new TypeError('a generated schema descriptor is read-only');
+  };
+  return new Proxy([] as SchemaInfo[], {
+    get: (_t, key) => Reflect.get(real(), key),
+    has: (_t, key) => Reflect.has(real(), key),
+    ownKeys: () => Reflect.ownKeys(real()),
+    getOwnPropertyDescriptor: (_t, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(real(), key);
+      // The target's own length is not configurable: report it the same way.
+      return d && key === 'length' ? { ...d, configurable: false } : d;
+    },
+    set: readOnly,
+    defineProperty: readOnly,
+    deleteProperty: readOnly,
+  });
+}

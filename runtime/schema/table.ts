@@ -1,7 +1,8 @@
 /**
  * What the client needs to know about a schema at run time beyond the
  * descriptor, and only that: each command's method name on the `cmd`
- * facade, and the commands that never reply. Whether a command may run out
+ * facade, the commands that never reply, and those that need arguments (so
+ * that the many calls without any need no descriptor, which loads lazily). Whether a command may run out
  * of band, where 64-bit integers live and every type come from the
  * descriptor. Generated as `generated/<label>/table.ts`; keys in schema
  * order; flags present only when true.
@@ -12,6 +13,8 @@ export interface CommandEntry {
   method: string;
   /** The command sends no reply when it succeeds ('success-response': false; guest-shutdown and friends). */
   noReply?: true;
+  /** The command has required arguments: a call without any goes to validation, which says which. */
+  argsRequired?: true;
 }
 
 export interface RuntimeTable {
