@@ -71,6 +71,10 @@ export interface HubLimits {
 const STREAM_OPTIONS = ['bufferSize', 'bufferChars'] as const;
 const WAIT_OPTIONS = ['timeout', 'signal'] as const;
 
+/** Shared empty stand-ins until a hub's first subscription; never added to. */
+const NO_NAMES: Map<string, Set<Subscription>> = new Map();
+const NO_SUBSCRIPTIONS: Set<Subscription> = new Set();
+
 export class EventHub {
   /** Events dropped because too many arrived before the handshake completed. */
   droppedEarly = 0;
@@ -80,8 +84,9 @@ export class EventHub {
    * skips deleted entries), one made meanwhile (by a listener) is skipped by
    * its `seq`, and starts with the next event.
    */
-  private readonly byName = new Map<string, Set<Subscription>>();
-  private readonly any = new Set<Subscription>();
+  // Made on the first subscription: most connections never subscribe, and an empty Map or Set costs 150-300 bytes.
+  private byName: Map<string, Set<Subscription>> = NO_NAMES;
+  private any: Set<Subscription> = NO_SUBSCRIPTIONS;
   private seq = 0;
   private early: { e: QmpEvent; size: number }[] | undefined = [];
   private earlyChars = 0;
@@ -109,6 +114,8 @@ export class EventHub {
 
   private subscribe(names: readonly string[] | undefined, sub: Subscription): Disposable {
     sub.seq = ++this.seq;
+    if (names && this.byName === NO_NAMES) this.byName = new Map();
+    if (!names && this.any === NO_SUBSCRIPTIONS) this.any = new Set();
     const sets = names ? names.map((n) => this.byName.get(n) ?? this.byName.set(n, new Set()).get(n)!) : [this.any];
     for (const set of sets) set.add(sub);
     return {
