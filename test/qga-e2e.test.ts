@@ -206,6 +206,20 @@ describe('qemu-ga: exec and files', () => {
   });
 });
 
+describe('qemu-ga: the wrong client', () => {
+  it('connectQmp on an agent socket says what it is likely to be', async () => {
+    const dir = tempDir('qgw');
+    const agent = await startAgent({ dir });
+    try {
+      const e = await connectQmp({ path: agent.path }, { connectTimeout: 300 }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'greeting-timeout' });
+      expect((e as Error).message).toMatch(/use connectQga/);
+    } finally {
+      await agent.kill();
+    }
+  });
+});
+
 describe('qemu-ga: resynchronising', () => {
   it('connects through what an earlier client left: half a request and garbage in the agent', async () => {
     const dir = tempDir('qgs');

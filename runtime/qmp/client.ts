@@ -212,7 +212,7 @@ export class QmpClient<
               ? new ConnectionError('handshake-failed', `${this.#peer}: aborted`, { cause: why.reason })
               : new ConnectionError(
                   'greeting-timeout',
-                  `${this.#peer}: connected, but no QMP greeting within ${limit} ms (is another client using this monitor?)`,
+                  `${this.#peer}: connected, but no QMP greeting within ${limit} ms (is another client using this monitor? A guest agent's socket sends no greeting: use connectQga for it)`,
                 ),
           ),
         );
