@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { schema, table, type QgaCommands, type QgaMethods } from '../generated/qga-7.2/index.js';
 import { QgaClient, type AgentOptions } from '../runtime/qga/client.js';
-import { QmpTimeoutError, QmpUsageError } from '../runtime/errors.js';
+import { ProtocolError, QmpTimeoutError, QmpUsageError } from '../runtime/errors.js';
 import { lazyDescriptor } from '../runtime/schema/descriptor.js';
 import { validate } from '../runtime/schema/validate.js';
 import { parseJson, stringifyJson, type JsonValue } from '../runtime/wire/json.js';
@@ -219,5 +219,157 @@ describe('the guest-agent client, scripted', () => {
 
   it('stringifies the sync id exactly (no rounding on the way out)', () => {
     expect(stringifyJson({ id: 2n ** 62n + 1n })).toBe(`{"id":${2n ** 62n + 1n}}`);
+  });
+});
+
+const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const order = (requests: Written[]): string[] => requests.map((r) => `${r.flushed ? '0xFF+' : ''}${r.command}`);
+
+/** An agent that answers one request at a time, in order, like qemu-ga. */
+function serialAgent(answer: (req: Written, push: (line: string | Buffer) => void) => Promise<void> | void): {
+  stream: Duplex;
+  requests: Written[];
+} {
+  let chain = Promise.resolve();
+  return fakeAgent((req, push) => void (chain = chain.then(() => answer(req, push))));
+}
+
+describe('the guest-agent client, review regressions', () => {
+  it('a power helper whose command fails before it is written leaves no unhandled rejection at close', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const agent = fakeAgent((req, push) => {
+        if (req.command === 'guest-sync-delimited') push(Buffer.from(syncReply(req), 'latin1'));
+        // Nothing else is answered: the agent is busy.
+      });
+      const qga = await open(agent.stream);
+      const busy = qga.execute('guest-ping', { timeout: 0 }).catch(() => undefined);
+      const qmp = { waitForEvent: () => Object.assign(new Promise<never>(() => undefined), { cancel() {} }) } as never;
+      const ctl = new AbortController();
+      const shutdown = qga.shutdown('powerdown', { qmp, signal: ctl.signal });
+      ctl.abort(new Error('gave up'));
+      await expect(shutdown).rejects.toMatchObject({ code: 'aborted' });
+      await qga.close();
+      await busy;
+      await wait(50);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('stops writing syncs to a stuck agent once nobody waits', async () => {
+    let syncs = 0;
+    const agent = fakeAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited' && ++syncs === 1) push(Buffer.from(syncReply(req), 'latin1'));
+    });
+    const qga = await open(agent.stream);
+    await expect(qga.execute('guest-ping', { timeout: 50 })).rejects.toBeInstanceOf(QmpTimeoutError);
+    await wait(400);
+    const settled = syncs;
+    await wait(1600);
+    expect(syncs).toBe(settled);
+    // The next command starts it again.
+    const next = qga.execute('guest-ping', { timeout: 300 }).catch(() => undefined);
+    await wait(50);
+    expect(syncs).toBe(settled + 1);
+    await next;
+    await qga.close();
+  });
+
+  it('a request the agent could not read: the next command waits for the resync', async () => {
+    const agent = fakeAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      if (req.command === 'guest-info') return push('{"error": {"class": "GenericError", "desc": "JSON parse error"}}');
+      push(`{"return": {}, "id": ${String(req.id)}}`);
+    });
+    const qga = await open(agent.stream);
+    await qga.execute('guest-ping');
+    const info = qga.execute('guest-info').catch((e: Error) => e.message);
+    const ping = qga.execute('guest-ping');
+    expect(await info).toMatch(/the agent could not read the request: JSON parse error/);
+    expect(await ping).toEqual({});
+    expect(order(agent.requests).slice(-3)).toEqual(['guest-info', '0xFF+guest-sync-delimited', 'guest-ping']);
+    await qga.close();
+  });
+
+  it('an agent that does not echo ids: garbage as a reply fails that call, the next waits for the resync and gets its own reply', async () => {
+    const agent = serialAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      if (req.command === 'guest-info') return push('{"return": oops}');
+      push('{"return": 7}');
+    });
+    const qga = await open(agent.stream);
+    const info = qga.execute('guest-info').catch((e: unknown) => e);
+    const time = qga.execute('guest-get-time', { timeout: 0 });
+    expect(await info).toBeInstanceOf(ProtocolError);
+    expect(await time).toBe(7);
+    expect(order(agent.requests).slice(-3)).toEqual(['guest-info', '0xFF+guest-sync-delimited', 'guest-get-time']);
+    await qga.close();
+  });
+
+  it('an agent that does not echo ids: waitUntilReady while a command runs waits for its reply, then syncs', async () => {
+    const agent = serialAgent(async (req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      await wait(50);
+      push('{"return": {}}');
+    });
+    const qga = await open(agent.stream);
+    const ping = qga.execute('guest-ping');
+    await qga.waitUntilReady();
+    expect(await ping).toEqual({});
+    expect(qga.stats.staleMessages).toBe(0);
+    expect(order(agent.requests)).toEqual(['0xFF+guest-sync-delimited', 'guest-ping', '0xFF+guest-sync-delimited']);
+    await qga.close();
+  });
+
+  it("an agent that does not echo ids: a power command's refusal goes to it, not to the next command", async () => {
+    const agent = serialAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      if (req.command === 'guest-shutdown')
+        return push('{"error": {"class": "CommandNotFound", "desc": "Command guest-shutdown has been disabled"}}');
+      push('{"return": {}}');
+    });
+    const qga = await open(agent.stream);
+    const problems: Error[] = [];
+    qga.onError((p) => problems.push(p));
+    await qga.shutdown();
+    expect(await qga.execute('guest-ping')).toEqual({});
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ code: 'command-disabled', command: 'guest-shutdown' });
+    await qga.close();
+  });
+
+  it('what matches no call is shown without file contents, in the tap and in onError', async () => {
+    const agent = fakeAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') {
+        // What an earlier client left: the reply to its guest-file-read.
+        push('{"return": {"count": 6, "buf-b64": "c2VjcmV0", "eof": true}, "id": 7}');
+        return push(Buffer.from(syncReply(req), 'latin1'));
+      }
+      push('{"return": {"count": 6, "buf-b64": "c2VjcmV0", "eof": true}, "id": 12345}');
+    });
+    const taps: string[] = [];
+    const qga = await open(agent.stream, {
+      tap: (e) => void taps.push(stringifyJson(e.message)),
+    });
+    const problems: string[] = [];
+    qga.onError((p) => problems.push(inspect(p)));
+    await qga.execute('guest-ping', { timeout: 200 }).catch(() => undefined);
+    expect(problems.length).toBeGreaterThan(0);
+    expect([...taps, ...problems].join('\n')).not.toContain('c2VjcmV0');
+    await qga.close();
+  });
+
+  it('a reply of the wrong shape to a helper is a ProtocolError, not a TypeError', async () => {
+    const agent = fakeAgent((req, push) => {
+      if (req.command === 'guest-sync-delimited') return push(Buffer.from(syncReply(req), 'latin1'));
+      push(`{"return": null, "id": ${String(req.id)}}`);
+    });
+    const qga = await open(agent.stream, { validate: false });
+    await expect(qga.exec('/bin/true')).rejects.toMatchObject({ code: 'unknown-shape' });
+    await qga.close();
   });
 });

@@ -38,7 +38,15 @@ import type { Call } from '../core/requests.js';
 import { ConnectionError, ProtocolError, QmpAbortError, QmpError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { CommandMap, CommandName, CommandSpec, TapEntry, VersionData } from '../qmp/client.js';
 import type { EventWait, QmpEvent, WaitOptions } from '../qmp/events.js';
-import { maskText, maskUrl, redact, redactArguments, redactRequest, redactReturn } from '../qmp/redact.js';
+import {
+  maskText,
+  maskUrl,
+  redact,
+  redactAgentMessage,
+  redactArguments,
+  redactRequest,
+  redactReturn,
+} from '../qmp/redact.js';
 import { DEFAULT_MAX_DEPTH, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
 import { stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
@@ -130,6 +138,8 @@ export interface PowerOptions {
 /** What the request layer keeps per call. */
 interface CallMeta {
   args: JsonObject | undefined;
+  /** A command that never replies: told if the agent refuses it after all (the power helpers). */
+  failed?: (e: Error) => void;
 }
 
 /** One guest-sync-delimited written and not answered. */
@@ -176,6 +186,10 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
   /** Whether the agent echoes request ids (qemu-ga does): then an id-less error is about an unreadable request. */
   #echoesIds = false;
   readonly #noReply = new Map<number, { command: string; failed?: (e: Error) => void }>();
+  /** The last command without a reply, while its refusal could still come without an id (an agent that does not echo). */
+  #lastNoReply: number | undefined;
+  /** A sync is due, but waits for the command in flight to be answered first (its reply may carry no id). */
+  #syncDeferred = false;
   #stale = 0;
   #syncs = 0;
   #unmatched = 0;
@@ -392,8 +406,14 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     } catch (e) {
       return Promise.reject(e);
     }
-    if (failed) this.#noReply.set(call.id, { command, failed });
-    const result = this.#conn.requests.submit(call.id, command, false, call.text, { args: call.sent }, call.limits);
+    const result = this.#conn.requests.submit(
+      call.id,
+      command,
+      false,
+      call.text,
+      { args: call.sent, failed },
+      call.limits,
+    );
     // A call that waits while the channel is out of sync gets the sync going (it stops when nobody waits).
     if (!this.#synced) this.#startSync();
     return result;
@@ -407,12 +427,22 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     this.#tap('out', redactRequest(message));
   }
 
-  /** A command that never replies on success is done once written. */
+  /**
+   * A command that never replies on success is done once written. The
+   * agent still answers a refusal: by id, or for an agent that does not
+   * echo ids, before the sync that follows such a command.
+   */
   #written(call: Call<CallMeta>): void {
     if (!this.#data.table?.commands[call.command]?.noReply) return;
-    if (!this.#noReply.has(call.id)) this.#noReply.set(call.id, { command: call.command });
+    this.#noReply.set(call.id, { command: call.command, failed: call.meta?.failed });
     if (this.#noReply.size > MAX_NO_REPLY) this.#noReply.delete(this.#noReply.keys().next().value!);
+    if (!this.#echoesIds) {
+      // Held before the call settles (which would write the next one); the sync follows this command.
+      this.#lastNoReply = call.id;
+      this.#desync();
+    }
     this.#conn.requests.settle(call, { value: null });
+    if (this.#syncDeferred) this.#startSync();
   }
 
   async #power(
@@ -434,6 +464,8 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     const wait = o.qmp.waitForEvent(event, undefined, limits);
     let refuse!: (e: Error) => void;
     const refused = new Promise<never>((_, reject) => (refuse = reject));
+    // Raced only once the command is written: a refusal before then (a close) must not go unhandled.
+    refused.catch(() => undefined);
     try {
       await this.#send(command, args, { signal: limits.signal }, refuse);
       return await Promise.race([wait, refused]);
@@ -451,9 +483,29 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     this.#startSync();
   }
 
-  /** Writes 0xFF and a guest-sync-delimited, and again with backoff while someone waits for the agent. */
+  /** A command written and waiting for its reply, not given up on. */
+  #live(): Call<CallMeta> | undefined {
+    const call = this.#conn.requests.oldestInBand();
+    return call && !call.abandoned ? call : undefined;
+  }
+
+  /** Someone waits for the agent: a ready waiter, or a command. */
+  #wanted(): boolean {
+    return this.#readyWaiters.size > 0 || this.#conn.requests.queued > 0 || this.#live() !== undefined;
+  }
+
+  /**
+   * Writes 0xFF and a guest-sync-delimited, and again with backoff while
+   * someone waits for the agent. Not while a command is in flight: its
+   * reply, which may carry no id, comes first, and the sync follows it.
+   */
   #startSync(): void {
     if (this.#attempt || !this.#conn.isOpen) return;
+    if (this.#live()) {
+      this.#syncDeferred = true;
+      return;
+    }
+    this.#syncDeferred = false;
     const id = randomSyncId();
     this.#syncIds.push(id);
     if (this.#syncIds.length > MAX_SYNC_IDS) this.#syncIds.shift();
@@ -462,7 +514,8 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       id,
       timer: deadline({ timeout: wait }, () => {
         this.#attempt = undefined;
-        if (this.#readyWaiters.size || this.#conn.requests.queued || this.#conn.requests.inFlight) this.#startSync();
+        // Nobody waiting: the next command or waitUntilReady starts it again.
+        if (this.#wanted()) this.#startSync();
       }),
     };
     const request = { execute: 'guest-sync-delimited', arguments: { id } };
@@ -483,6 +536,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     this.#attempt = undefined;
     this.#attempts = 0;
     this.#synced = true;
+    this.#lastNoReply = undefined;
     this.#syncs++;
     const requests = this.#conn.requests;
     // Calls given up on before the sync: their replies, if any, came before it and were dropped.
@@ -511,7 +565,11 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       if (!this.#synced) this.#stale++;
       else
         this.#conn.report(
-          new ProtocolError('unknown-shape', `${this.#peer}: a message of unknown shape`, excerpt(redact(msg))),
+          new ProtocolError(
+            'unknown-shape',
+            `${this.#peer}: a message of unknown shape`,
+            excerpt(redactAgentMessage(msg)),
+          ),
         );
       return;
     }
@@ -534,16 +592,9 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       this.#settle(call, msg);
       return;
     }
+    if ('error' in msg && this.#refused(msg)) return;
     if (!this.#synced) {
       this.#stale++;
-      return;
-    }
-    const noReply = typeof msg.id === 'number' ? this.#noReply.get(msg.id) : undefined;
-    if (noReply && 'error' in msg) {
-      this.#noReply.delete(msg.id as number);
-      const err = agentError(msg, noReply.command, undefined);
-      if (noReply.failed) noReply.failed(err);
-      else this.#conn.report(err);
       return;
     }
     this.#unmatched++;
@@ -551,38 +602,53 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       new ProtocolError(
         'unmatched-reply',
         `${this.#peer}: ${'id' in msg ? `a reply for no request (id ${excerpt(msg.id)})` : 'a reply without id, and no command waiting'}`,
-        excerpt(redact(msg)),
+        excerpt(redactAgentMessage(msg)),
       ),
     );
   }
 
   /**
+   * An error for a command that never replies on success: by its id, or
+   * without id before the sync that follows it (an agent that does not echo
+   * ids). It goes to the power helper waiting for it, else to onError.
+   */
+  #refused(msg: JsonObject): boolean {
+    const id = 'id' in msg ? (typeof msg.id === 'number' ? msg.id : undefined) : this.#lastNoReply;
+    const entry = id === undefined ? undefined : this.#noReply.get(id);
+    if (!entry) return false;
+    this.#noReply.delete(id!);
+    if (!('id' in msg)) this.#lastNoReply = undefined;
+    const err = agentError(msg, entry.command, undefined);
+    if (entry.failed) entry.failed(err);
+    else this.#conn.report(err);
+    return true;
+  }
+
+  /**
    * The call a reply belongs to: by id, even while resynchronising (ids are
-   * this client's, random from the start); without id, the one command in
-   * flight, but only once in sync.
+   * this client's, random from the start); without id, the command in
+   * flight, when in sync or before the deferred sync is written.
    */
   #callFor(msg: JsonObject): Call<CallMeta> | undefined {
     if ('id' in msg) {
       this.#echoesIds = true;
       return typeof msg.id === 'number' ? this.#conn.requests.sent(msg.id) : undefined;
     }
-    if (!this.#synced) return undefined;
-    const call = this.#conn.requests.oldestInBand();
-    return call && !call.abandoned ? call : undefined;
+    return this.#synced || this.#syncDeferred ? this.#live() : undefined;
   }
 
   #settle(call: Call<CallMeta>, msg: JsonObject): void {
-    if (!('error' in msg)) {
-      this.#conn.requests.settle(
-        call,
-        inInt64Mode(this.#opts.int64, this.#data.schema, msg.return as JsonValue, { command: call.command }),
-      );
-      return;
-    }
-    // An agent that echoes ids answers a request it could not parse without one: what follows is in doubt.
-    const unread = !('id' in msg) && this.#echoesIds;
-    this.#conn.requests.settle(call, { error: agentError(msg, call.command, call.meta?.args, unread) });
+    // An agent that echoes ids answers a request it could not parse without one: what follows is in
+    // doubt, so the queue is held before the call settles (which would write the next one).
+    const unread = 'error' in msg && !('id' in msg) && this.#echoesIds;
     if (unread) this.#desync();
+    this.#conn.requests.settle(
+      call,
+      'error' in msg
+        ? { error: agentError(msg, call.command, call.meta?.args, unread) }
+        : inInt64Mode(this.#opts.int64, this.#data.schema, msg.return as JsonValue, { command: call.command }),
+    );
+    if (this.#syncDeferred) this.#startSync();
   }
 
   #onFramingError(e: ProtocolError): void {
@@ -591,11 +657,11 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       return;
     }
     const shown = maskText(e.excerpt);
-    const err = new ProtocolError(e.code, `${this.#peer}: ${e.message}`, shown);
-    this.#conn.report(err);
+    this.#conn.report(new ProtocolError(e.code, `${this.#peer}: ${e.message}`, shown));
+    this.#desync();
     // What could not be read may have been the reply of the command in flight: it fails now rather than at its timeout.
-    const call = this.#conn.requests.oldestInBand();
-    if (call && !call.abandoned) {
+    const call = this.#live();
+    if (call) {
       this.#conn.requests.settle(call, {
         error: new ProtocolError(
           e.code,
@@ -604,7 +670,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
         ),
       });
     }
-    this.#desync();
+    if (this.#syncDeferred) this.#startSync();
   }
 
   #tap(direction: 'in' | 'out', message: JsonObject): void {
@@ -612,7 +678,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
   }
 
   #tapIn(msg: JsonObject): void {
-    if (this.#opts.tap) this.#tap('in', redact(msg) as JsonObject);
+    if (this.#opts.tap) this.#tap('in', redactAgentMessage(msg));
   }
 }
 

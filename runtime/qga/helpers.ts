@@ -79,13 +79,13 @@ export async function runInGuest(
   const request: JsonObject = { path, arg: [...args], 'capture-output': o.captureOutput ?? true };
   if (o.env) request.env = Array.isArray(o.env) ? [...o.env] : Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
   if (o.input !== undefined) request['input-data'] = toBuffer(o.input).toString('base64');
-  const started = (await run('guest-exec', request, left())) as JsonObject;
+  const started = reply(await run('guest-exec', request, left()), 'guest-exec');
   const pid = started.pid;
   if (typeof pid !== 'number') throw shape('guest-exec', 'a reply without a pid');
   for (let wait = POLL_FIRST_MS; ; wait = Math.min(POLL_MAX_MS, wait * 2)) {
     let status: JsonObject;
     try {
-      status = (await run('guest-exec-status', { pid }, left())) as JsonObject;
+      status = reply(await run('guest-exec-status', { pid }, left()), 'guest-exec-status');
     } catch (e) {
       throw stillRunning(e, path, pid, timeout);
     }
@@ -131,7 +131,7 @@ export async function copyFromGuest(run: Run, path: string, options: FileOptions
   let total = 0;
   return withHandle(run, handle, async () => {
     for (;;) {
-      const r = (await run('guest-file-read', { handle, count: chunk }, call)) as JsonObject;
+      const r = reply(await run('guest-file-read', { handle, count: chunk }, call), 'guest-file-read');
       const data = fromBase64(r['buf-b64'], 'guest-file-read', 'buf-b64');
       if (r.count !== data.length)
         throw shape('guest-file-read', `a count of ${String(r.count)} with ${data.length} bytes of data`);
@@ -158,11 +158,10 @@ export async function copyToGuest(
   await withHandle(run, handle, async () => {
     for (let offset = 0, stuck = 0; offset < bytes.length;) {
       const piece = bytes.subarray(offset, offset + chunk);
-      const r = (await run(
+      const r = reply(
+        await run('guest-file-write', { handle, 'buf-b64': piece.toString('base64'), count: piece.length }, call),
         'guest-file-write',
-        { handle, 'buf-b64': piece.toString('base64'), count: piece.length },
-        call,
-      )) as JsonObject;
+      );
       const written = r.count;
       if (typeof written !== 'number' || written < 0 || written > piece.length)
         throw shape('guest-file-write', `a count of ${String(written)} for ${piece.length} bytes`);
@@ -209,6 +208,15 @@ function fromBase64(value: JsonValue | undefined, command: string, member: strin
   if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value))
     throw shape(command, `${member} that is not base64`);
   return Buffer.from(value, 'base64');
+}
+
+/** A reply that must be an object (when validation is off, nothing else checked it). */
+function reply(value: JsonValue, command: string): JsonObject {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+  throw shape(
+    command,
+    `${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value} instead of an object`,
+  );
 }
 
 function shape(command: string, what: string): ProtocolError {

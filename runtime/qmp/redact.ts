@@ -84,6 +84,14 @@ export function redactReturn(
   return walk(ret);
 }
 
+/** A guest-agent message as it may be shown, whatever call it answers (or none): data members hidden. */
+export function redactAgentMessage(msg: Obj): Obj {
+  const out = walk(msg) as Obj;
+  if (isObj(out.return)) agentData(out.return);
+  if (isObj(out.arguments)) agentData(out.arguments);
+  return out;
+}
+
 /** A guest-agent message's data members hidden, and the values of a program's environment. */
 function agentData(o: Obj): Obj {
   for (const k of Object.keys(o)) if (AGENT_DATA.has(k) && typeof o[k] === 'string') o[k] = REDACTED;
