@@ -15,7 +15,14 @@
  *   'success-response': false sends no reply at all on success: `void`.
  */
 import type { Command } from '../entities.js';
-import { EMPTY_OBJECT, type EmitContext, type EmittedFile, type TypeWriter, typeWriter } from './type-mapping.js';
+import {
+  EMPTY_OBJECT,
+  mayBeAbsent,
+  type EmitContext,
+  type EmittedFile,
+  type TypeWriter,
+  typeWriter,
+} from './type-mapping.js';
 import { definitionDoc } from './jsdoc.js';
 import { propertyKey, stringLiteral } from './naming.js';
 import { type PropertyNode, ref, type TypeNode } from './printer.js';
@@ -40,7 +47,7 @@ function commandEntry(command: Command, ctx: EmitContext, writer: TypeWriter): P
     }
     // Inline arguments are written once: the parameter list refers back to them.
     const argRef = args.kind === 'ref' ? args.text : `${ctx.commandsName}[${stringLiteral(command.name)}]['args']`;
-    const optional = !argType.branches && argType.members.every((m) => m.optional);
+    const optional = !argType.branches && argType.members.every(mayBeAbsent);
     params = optional ? `[args?: ${argRef}]` : `[args: ${argRef}]`;
   }
   let returns: TypeNode;

@@ -13,7 +13,9 @@
  * them ('[str]', '[int8]', '[BlockDeviceInfo]'), the schema's 'TList' name
  * never appears. Unlike QEMU's, integer types are not collapsed into 'int'
  * and nothing is left out for its build condition ('if'): we do not know the
- * build, so everything is listed.
+ * build, so everything is listed, with its condition in a field of its own
+ * ('if', as the schema writes it) on entities, members, branches, enum
+ * values and alternatives.
  */
 import {
   ArrayType,
@@ -25,6 +27,7 @@ import {
   AlternateType,
   type Type,
 } from '../entities.js';
+import type { IfCond } from '../ifcond.js';
 import type { Feature } from '../members.js';
 import type { Schema } from '../schema.js';
 import type {
@@ -37,10 +40,24 @@ import type {
   SchemaInfoEvent,
   SchemaInfoObject,
   SchemaInfoObjectMember,
+  SchemaInfoObjectVariant,
+  SchemaInfoAlternateMember,
+  SchemaIfCond,
 } from '../../runtime/schema/descriptor.js';
 
-function withFeatures<T extends { features?: string[] }>(obj: T, features: readonly Feature[]): T {
+function withFeatures<T extends { features?: string[]; if?: SchemaIfCond }>(
+  obj: T,
+  features: readonly Feature[],
+  ifcond?: IfCond,
+): T {
+  withIf(obj, ifcond);
   if (features.length) obj.features = features.map((f) => f.name);
+  return obj;
+}
+
+/** The build condition, as the schema writes it: the descriptor's one field that introspection never has. */
+function withIf<T extends { if?: SchemaIfCond }>(obj: T, ifcond: IfCond | undefined): T {
+  if (ifcond !== undefined) obj.if = ifcond as SchemaIfCond;
   return obj;
 }
 
@@ -67,10 +84,13 @@ export function buildDescriptor(schema: Schema): SchemaDescriptor {
         {
           name: type.name,
           'meta-type': 'enum',
-          members: type.members.map((m) => withFeatures<SchemaInfoEnumMember>({ name: m.name }, m.features)),
+          members: type.members.map((m) =>
+            withFeatures<SchemaInfoEnumMember>(withIf<SchemaInfoEnumMember>({ name: m.name }, m.ifcond), m.features),
+          ),
           values: type.members.map((m) => m.name),
         },
         type.features,
+        type.ifcond,
       );
     }
     if (type instanceof ArrayType) {
@@ -84,23 +104,28 @@ export function buildDescriptor(schema: Schema): SchemaDescriptor {
         members: type.members.map((m) => {
           const member: SchemaInfoObjectMember = { name: m.name, type: use(m.type) };
           if (m.optional) member.default = null;
-          return withFeatures(member, m.features);
+          return withFeatures(withIf(member, m.ifcond), m.features);
         }),
       };
       if (type.branches) {
         info.tag = type.branches.tagMember.name;
-        info.variants = type.branches.variants.map((v) => ({ case: v.name, type: use(v.type) }));
+        info.variants = type.branches.variants.map((v) =>
+          withIf<SchemaInfoObjectVariant>({ case: v.name, type: use(v.type) }, v.ifcond),
+        );
       }
-      return withFeatures(info, type.features);
+      return withFeatures(info, type.features, type.ifcond);
     }
     if (type instanceof AlternateType) {
       return withFeatures<SchemaInfoAlternate>(
         {
           name: type.name,
           'meta-type': 'alternate',
-          members: type.alternatives.variants.map((v) => ({ type: use(v.type) })),
+          members: type.alternatives.variants.map((v) =>
+            withIf<SchemaInfoAlternateMember>({ type: use(v.type) }, v.ifcond),
+          ),
         },
         type.features,
+        type.ifcond,
       );
     }
     throw new Error(`unexpected type ${(type as Type).describe()}`);
@@ -117,13 +142,14 @@ export function buildDescriptor(schema: Schema): SchemaDescriptor {
       };
       if (c.allowOob) info['allow-oob'] = true;
       if (!c.gen) info.gen = false;
-      infos.push(withFeatures(info, c.features));
+      infos.push(withFeatures(info, c.features, c.ifcond));
     },
     visitEvent(e: Event) {
       infos.push(
         withFeatures<SchemaInfoEvent>(
           { name: e.name, 'meta-type': 'event', 'arg-type': use(e.argType ?? empty) },
           e.features,
+          e.ifcond,
         ),
       );
     },

@@ -5,6 +5,7 @@
  */
 import type { Command } from '../entities.js';
 import { methodNames } from './naming.js';
+import { mayBeAbsent } from './type-mapping.js';
 import type { Schema } from '../schema.js';
 import type { CommandEntry, RuntimeTable } from '../../runtime/schema/table.js';
 
@@ -17,7 +18,7 @@ export function buildTable(schema: Schema, methods: ReadonlyMap<string, string> 
       // Not in the descriptor (introspection does not show it), and the guest agent's client must know.
       if (!c.successResponse) entry.noReply = true;
       // So that a call without arguments needs no descriptor (which then loads on first use).
-      if (c.argType?.members.some((m) => !m.optional)) entry.argsRequired = true;
+      if (c.argType?.members.some((m) => !mayBeAbsent(m))) entry.argsRequired = true;
       commands[c.name] = entry;
     },
   });

@@ -226,16 +226,29 @@ export const OPEN_STRING: TypeNode = ref('(string & {})');
 /** The note on members holding 64-bit integers. */
 export const INT64_NOTE = 'A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.';
 
+/** The note on required members that are optional in the types because of their build condition. */
+export const CONDITIONAL_NOTE =
+  'Optional here because of its build condition: QEMU requires it when built with it, and lacks it otherwise.';
+
+/**
+ * Whether a member may be absent in the types: optional in the schema, or
+ * present only in some builds (a member with an 'if'), since the types are
+ * for every build of the release.
+ */
+export function mayBeAbsent(m: ObjectMember): boolean {
+  return m.optional || m.ifcond !== undefined;
+}
+
 /** Members of an object type, in order, each with its doc comment. */
 export function memberProperties(members: readonly ObjectMember[], mode: Mode, writer: TypeWriter): PropertyNode[] {
   return members.map((m) => ({
     key: propertyKey(m.name),
-    optional: m.optional,
+    optional: mayBeAbsent(m),
     type: writer.ref(m.type, mode),
     doc: memberDoc(m.doc, writer.ctx.doc, {
       ifcond: m.ifcond,
       features: m.features,
-      notes: is64BitInteger(m.type) ? [INT64_NOTE] : [],
+      notes: [...(is64BitInteger(m.type) ? [INT64_NOTE] : []), ...(m.optional || !m.ifcond ? [] : [CONDITIONAL_NOTE])],
     }),
   }));
 }

@@ -18215,8 +18215,10 @@ export interface CpuModelExpansionInfo {
    * the architecture.  (since: 9.1).
    *
    * Only available when QEMU is built with TARGET_S390X.
+   *
+   * Optional here because of its build condition: QEMU requires it when built with it, and lacks it otherwise.
    */
-  'deprecated-props': string[];
+  'deprecated-props'?: string[];
 }
 
 /**

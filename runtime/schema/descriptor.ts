@@ -29,7 +29,23 @@ export type SchemaMetaType = 'builtin' | 'enum' | 'array' | 'object' | 'alternat
 /** JSON types as introspection names them; 'int' is a number without fraction, 'value' anything. */
 export type JsonTypeName = 'string' | 'number' | 'int' | 'boolean' | 'null' | 'object' | 'array' | 'value';
 
-interface SchemaInfoBase {
+/**
+ * A build condition as the schema writes it: a configuration symbol
+ * (CONFIG_VNC, TARGET_S390X...) or all/any/not of conditions.
+ */
+export type SchemaIfCond = string | { all: SchemaIfCond[] } | { any: SchemaIfCond[] } | { not: SchemaIfCond };
+
+/**
+ * Extension, only in generated descriptors (introspection leaves out what
+ * the build lacks and never says why): the build condition of an entity,
+ * member, branch, enum value or alternative. What has one may be absent
+ * from a given QEMU: validation accepts a conditional member missing.
+ */
+interface Conditional {
+  if?: SchemaIfCond;
+}
+
+interface SchemaInfoBase extends Conditional {
   name: string;
   'meta-type': SchemaMetaType;
   /** Feature names, 'deprecated' and 'unstable' among them; absent when none. */
@@ -41,7 +57,7 @@ export interface SchemaInfoBuiltin extends SchemaInfoBase {
   'json-type': JsonTypeName;
 }
 
-export interface SchemaInfoEnumMember {
+export interface SchemaInfoEnumMember extends Conditional {
   name: string;
   features?: string[];
 }
@@ -58,7 +74,7 @@ export interface SchemaInfoArray extends SchemaInfoBase {
   'element-type': string;
 }
 
-export interface SchemaInfoObjectMember {
+export interface SchemaInfoObjectMember extends Conditional {
   name: string;
   type: string;
   /** Present (null) exactly when the member is optional. */
@@ -66,7 +82,7 @@ export interface SchemaInfoObjectMember {
   features?: string[];
 }
 
-export interface SchemaInfoObjectVariant {
+export interface SchemaInfoObjectVariant extends Conditional {
   /** A value of the tag member's enum. */
   case: string;
   /** An object type whose members join the common ones when the tag has this value. */
@@ -82,7 +98,7 @@ export interface SchemaInfoObject extends SchemaInfoBase {
   variants?: SchemaInfoObjectVariant[];
 }
 
-export interface SchemaInfoAlternateMember {
+export interface SchemaInfoAlternateMember extends Conditional {
   type: string;
 }
 

@@ -279,7 +279,8 @@ function objectNode(info: SchemaInfoObject): TypeNode {
   const members = info.members.map((m) => ({
     name: m.name,
     type: m.type,
-    optional: 'default' in m,
+    // A conditional member may be absent: the QEMU that answers may be built without it.
+    optional: 'default' in m || m.if !== undefined,
     hidable: hidable(m.features),
   }));
   const node: TypeNode = { kind: 'object', members, memberNames: new Set(members.map((m) => m.name)) };
