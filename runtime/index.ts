@@ -11,7 +11,8 @@ export * from './agent-api.js';
 export { JsonParseError, type Register } from './wire/json.js';
 export { MessageDecoder, type DecoderEvents, type DecoderOptions, type JsonObject } from './wire/framing.js';
 export { QEMU_JSON_LIMITS } from './wire/limits.js';
-export { lazyDescriptor } from './schema/descriptor.js';
+export { lazyDescriptor, type SchemaIfCond } from './schema/descriptor.js';
+export { queryPath } from './schema/query.js';
 export type {
   JsonTypeName,
   SchemaDescriptor,

@@ -28,19 +28,29 @@ export interface CallOptions {
   /** Milliseconds to wait for the reply; overrides the client's timeout. 0 or Infinity waits forever. */
   timeout?: number;
   signal?: AbortSignal;
-  /** Check the arguments against the schema before sending (default: the client's setting). */
+  /** Check the arguments before sending (default: the client's setting; true: as the client, or the release's schema when the client does not). */
   validate?: boolean;
 }
+
+/**
+ * Which schema arguments are checked against: the generated release's
+ * (exact integer ranges, real type names), the running QEMU's
+ * (`query-qmp-schema`: what this build has), both, or none.
+ */
+export type ValidateMode = 'generated' | 'live' | 'both' | false;
 
 export const CALL_OPTIONS = ['timeout', 'signal', 'validate'] as const;
 
 /** What a face knows when it prepares a call. */
 export interface CallContext {
+  /** The release's descriptor. */
   schema: SchemaDescriptor | undefined;
+  /** The running QEMU's, once fetched. */
+  live?: SchemaDescriptor;
   /** Which commands need arguments: a call without any to one that does not needs no validation. */
   table: RuntimeTable | undefined;
   /** The client's validate option. */
-  validate: boolean;
+  validate: ValidateMode;
   maxRequestBytes: number;
   /** The timeout when the call gives none. */
   timeout: number;
@@ -77,17 +87,17 @@ export function prepareCall(
       timeout: checkTimeout(o.timeout ?? ctx.timeout, `${command}: timeout`),
       signal: checkSignal(o.signal, `${command}: signal`),
     };
-    const schema = (checkBoolean(o.validate, `${command}: validate`) ?? ctx.validate) ? ctx.schema : undefined;
+    const schemas = checkedAgainst(ctx, checkBoolean(o.validate, `${command}: validate`));
     if (args === undefined) {
-      const fast = withoutArguments(command, ctx, schema);
+      const fast = withoutArguments(command, ctx, schemas);
       if (fast) return { id: fast.id, text: fast.text, sent: undefined, limits };
     }
     const id = ctx.id();
-    const [text, sent] = serialise(command, ctx.oob, args, id, ctx.maxRequestBytes, schema);
-    if (schema) {
+    const [text, sent] = serialise(command, ctx.oob, args, id, ctx.maxRequestBytes, schemas[0]?.schema);
+    if (schemas.length) {
       // null in the text may stand for a NaN, and 16 digits for a rounded integer: look at what the caller gave.
       const suspect = /null|\d{16}/.test(text) ? numberProblems(args) : [];
-      const problems = suspect.length ? suspect : validate(schema, { command, direction: 'arguments' }, sent ?? {});
+      const problems = suspect.length ? suspect : problemsWith(schemas, command, sent ?? {});
       if (problems.length) throw new QmpValidationError(command, problems);
     }
     return { id, text, sent, limits };
@@ -99,6 +109,35 @@ export function prepareCall(
       { cause: e },
     );
   }
+}
+
+interface Against {
+  schema: SchemaDescriptor;
+  /** The running QEMU's own: its problems say so. */
+  live: boolean;
+}
+
+/** The descriptors a call is checked against, in order, for the client's mode and the call's own option. */
+function checkedAgainst(ctx: CallContext, perCall: boolean | undefined): Against[] {
+  if (perCall === false) return [];
+  const mode = perCall && !ctx.validate ? 'generated' : ctx.validate;
+  const out: Against[] = [];
+  if ((mode === 'generated' || mode === 'both') && ctx.schema) out.push({ schema: ctx.schema, live: false });
+  if ((mode === 'live' || mode === 'both') && ctx.live) out.push({ schema: ctx.live, live: true });
+  return out;
+}
+
+/** The first descriptor's problems; when it has none, the next one's (the running QEMU's, labelled). */
+function problemsWith(schemas: readonly Against[], command: string, value: JsonObject): ValidationProblem[] {
+  for (const { schema, live } of schemas) {
+    const problems = validate(schema, { command, direction: 'arguments' }, value);
+    if (problems.length) return live ? problems.map(inThisQemu) : problems;
+  }
+  return [];
+}
+
+function inThisQemu(p: ValidationProblem): ValidationProblem {
+  return { ...p, message: `${p.message} (in the running QEMU's schema)` };
 }
 
 /** Request text up to the id, per command and kind, for calls without arguments (most queries). */
@@ -117,11 +156,12 @@ const noArgumentProblems = new WeakMap<SchemaDescriptor, Map<string, ValidationP
 function withoutArguments(
   command: string,
   ctx: CallContext,
-  schema: SchemaDescriptor | undefined,
+  schemas: readonly Against[],
 ): { id: number; text: string } | undefined {
   const entry = ctx.table && Object.hasOwn(ctx.table.commands, command) ? ctx.table.commands[command] : undefined;
-  // A command the table knows to take no required arguments is valid without any, descriptor unread.
-  if (schema && (!entry || entry.argsRequired)) {
+  for (const { schema, live } of schemas) {
+    // A command the release's table knows to take no required arguments is valid without any, descriptor unread.
+    if (!live && entry && !entry.argsRequired) continue;
     let known = noArgumentProblems.get(schema);
     if (!known) noArgumentProblems.set(schema, (known = new Map()));
     let problems = known.get(command);

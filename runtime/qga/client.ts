@@ -397,7 +397,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       call = prepareCall(command, args, options, {
         schema: this.#data.schema,
         table: this.#data.table,
-        validate: this.#opts.validate,
+        validate: this.#opts.validate && 'generated',
         maxRequestBytes: this.#opts.maxRequestBytes,
         timeout: this.#opts.timeouts[command] ?? AGENT_TIMEOUTS[command] ?? this.#opts.timeout,
         oob: false,

@@ -17,6 +17,7 @@ import {
   splitParams,
   type CallOptions,
   type Methods,
+  type ValidateMode,
 } from '../core/calls.js';
 import { Connection, invoke, type AgentProblem, type ClientProblem } from '../core/connection.js';
 import { deadline } from '../core/deadline.js';
@@ -33,6 +34,7 @@ import type { Call, StallInfo } from '../core/requests.js';
 import { ConnectionError, ProtocolError, QmpAbortError, QmpError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
+import { supports, type SchemaQuery } from '../schema/query.js';
 import { allowsOob } from '../schema/validate.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
 import type { Int64Mode, JsonValue } from '../wire/json.js';
@@ -64,7 +66,7 @@ export type CommandMap<C> = { [K in keyof C]: CommandSpec };
  */
 export type CommandName<C> = Extract<keyof C, string>;
 
-export type { CallOptions, Methods };
+export type { CallOptions, Methods, ValidateMode };
 
 export interface TapEntry {
   direction: 'out' | 'in';
@@ -81,8 +83,14 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Enable out-of-band execution when QEMU offers it (default true). */
   oob?: boolean;
-  /** Check arguments against the schema before sending (default true). */
-  validate?: boolean;
+  /**
+   * Check arguments before sending, against: 'generated' (the release's
+   * schema: exact integer ranges; `true`, the default), 'live' (the running
+   * QEMU's `query-qmp-schema`, fetched while connecting: what this build
+   * has), 'both' (the release's first, then the running QEMU's), or
+   * nothing (`false`).
+   */
+  validate?: boolean | ValidateMode;
   /** Largest message accepted from QEMU, in bytes (default 10 MiB). */
   maxMessageBytes?: number;
   /** Deepest nesting accepted in a message from QEMU (default 4096). */
@@ -165,6 +173,9 @@ export class QmpClient<
   #unmatched = 0;
 
   #cmd: M | undefined;
+  /** The running QEMU's schema, once fetched; and the fetch while it runs. */
+  #live: SchemaDescriptor | undefined;
+  #liveFetch: Promise<SchemaDescriptor> | undefined;
 
   /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. Made on first use. */
   get cmd(): M {
@@ -241,6 +252,17 @@ export class QmpClient<
       });
       this.enabled.push(...wanted);
       this.#hub.start();
+      if (this.#opts.validate === 'live' || this.#opts.validate === 'both') {
+        const left = limit > 0 ? Math.max(1, limit - (Date.now() - started)) : 0;
+        await this.schema({ timeout: left, signal }).catch((e: Error) => {
+          if (e instanceof ConnectionError) throw e;
+          throw new ConnectionError(
+            'handshake-failed',
+            `${this.#peer}: validate: '${this.#opts.validate}' needs the running QEMU's schema, and query-qmp-schema failed: ${e.message}`,
+            { cause: e },
+          );
+        });
+      }
       return this;
     } catch (e) {
       this.#conn.close(
@@ -272,6 +294,43 @@ export class QmpClient<
   /** Any command by name, unchecked and untyped: for commands this version does not know. */
   executeRaw(command: string, args?: JsonObject, options?: CallOptions): Promise<JsonValue> {
     return this.#send(command, args, { ...options, validate: false }, false);
+  }
+
+  /**
+   * The running QEMU's own schema (`query-qmp-schema`): what this build
+   * has, type names masked as introspection masks them. Fetched once and
+   * kept (a failed fetch is tried again next time); `options` apply to the
+   * fetch that runs.
+   */
+  schema(options?: Pick<CallOptions, 'timeout' | 'signal'>): Promise<SchemaDescriptor> {
+    if (this.#live) return Promise.resolve(this.#live);
+    this.#liveFetch ??= this.#send('query-qmp-schema', undefined, { ...options, validate: false }, false).then(
+      (reply) => {
+        this.#liveFetch = undefined;
+        if (!Array.isArray(reply) || !reply.every((e) => isEntry(e)))
+          throw new ProtocolError(
+            'unknown-shape',
+            `${this.#peer}: query-qmp-schema returned something else than a schema`,
+          );
+        return (this.#live = reply as unknown as SchemaDescriptor);
+      },
+      (e: unknown) => {
+        this.#liveFetch = undefined;
+        throw e;
+      },
+    );
+    return this.#liveFetch;
+  }
+
+  /**
+   * Whether the running QEMU has something, asked of its own schema
+   * (fetched once): a libvirt-style path
+   * ('blockdev-add/arg-type/+file/aio/^io_uring') or the typed form
+   * (`{ command: 'blockdev-add', path: ['+file', 'aio'], value: 'io_uring' }`).
+   * See `supports` for the grammar; it answers the same of any descriptor.
+   */
+  async supports(query: string | SchemaQuery<CommandName<C>, keyof E & string>): Promise<boolean> {
+    return supports(await this.schema(), query);
   }
 
   /** An HMP command line through human-monitor-command; resolves with its output. */
@@ -406,6 +465,7 @@ export class QmpClient<
       this.#checkOob(command, oob);
       call = prepareCall(command, args, options, {
         schema: this.#data.schema,
+        live: this.#live,
         table: this.#data.table,
         validate: this.#opts.validate,
         maxRequestBytes: this.#opts.maxRequestBytes,
@@ -591,7 +651,8 @@ export class QmpClient<
   }
 }
 
-type CheckedOptions = Required<Omit<ClientOptions, 'tap' | 'signal'>> & Pick<ClientOptions, 'tap'>;
+type CheckedOptions = Required<Omit<ClientOptions, 'tap' | 'signal' | 'validate'>> &
+  Pick<ClientOptions, 'tap'> & { validate: ValidateMode };
 
 const CLIENT_OPTIONS = [
   'timeout',
@@ -607,6 +668,23 @@ const CLIENT_OPTIONS = [
   'tap',
   'int64',
 ] as const;
+
+/** The validate option as a mode: true is the release's schema. */
+function checkValidate(value: unknown): ValidateMode {
+  if (value === undefined || value === true) return 'generated';
+  if (value === false) return false;
+  return checkChoice(value, ['generated', 'live', 'both'] as const, 'validate')!;
+}
+
+/** An introspection entry, as far as the client relies on it. */
+function isEntry(e: unknown): boolean {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { name?: unknown }).name === 'string' &&
+    typeof (e as { 'meta-type'?: unknown })['meta-type'] === 'string'
+  );
+}
 
 /** A QMP request beyond this is refused unless maxRequestBytes says more: QEMU reads about 175 KB/s. */
 const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
@@ -624,7 +702,7 @@ function checkOptions(options: unknown, data: VersionData): CheckedOptions {
     timeout: checkTimeout(o.timeout ?? 60_000, 'timeout'),
     connectTimeout: checkTimeout(o.connectTimeout ?? 10_000, 'connectTimeout'),
     oob: checkBoolean(o.oob, 'oob') ?? true,
-    validate: checkBoolean(o.validate, 'validate') ?? true,
+    validate: checkValidate(o.validate),
     maxMessageBytes: checkCount(
       o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       'maxMessageBytes',

@@ -1,0 +1,136 @@
+/**
+ * "Does this QEMU have it?": questions about a descriptor, a live one
+ * (`query-qmp-schema`, type names masked) or a generated one alike. libvirt
+ * makes its feature decisions this way; the path syntax is libvirt's
+ * (src/qemu/qemu_qapi.c), so its queries can be reused as they are:
+ *
+ *   'blockdev-add/arg-type/+file/aio/^io_uring'
+ *
+ * The first step names a command or event, the next 'arg-type' or
+ * 'ret-type'; each step after walks into the type reached so far:
+ * - `name`: an object member (`*name`: one that must be optional);
+ * - `+case`: a union branch;
+ * - `^value`: the enum reached has this value (the last step);
+ * - `$feature`: the member or entity reached has this feature (last step);
+ * - `!kind`: the type reached is of this meta-type or JSON type
+ *   ('enum', 'object', 'string', 'int'...; the last step).
+ * Arrays are looked through to their elements, and an alternate answers
+ * yes when any of its alternatives does. A name that starts with anything
+ * but a letter is written after one space (' __com.redhat_x').
+ */
+import type { SchemaDescriptor, SchemaInfo, SchemaInfoObjectMember } from './descriptor.js';
+
+/** The typed form of a query: built into a path of the same grammar. Names complete from a release's maps. */
+export type SchemaQuery<CN extends string = string, EN extends string = string> =
+  | {
+      command: CN | (string & {});
+      /** 'arg-type' (default when `path` is given) or 'ret-type'. */
+      on?: 'arg-type' | 'ret-type';
+      /** Steps into the arguments or return: member names, '+case' branches, as in the path syntax. */
+      path?: readonly string[];
+      /** The enum reached has this value. */
+      value?: string;
+      /** The member reached (or the command itself, with no path) has this feature. */
+      feature?: string;
+    }
+  | {
+      event: EN | (string & {});
+      path?: readonly string[];
+      value?: string;
+      feature?: string;
+    };
+
+const indexes = new WeakMap<SchemaDescriptor, Map<string, SchemaInfo>>();
+
+function index(schema: SchemaDescriptor): Map<string, SchemaInfo> {
+  let byName = indexes.get(schema);
+  if (!byName) {
+    byName = new Map();
+    for (const e of schema) byName.set(e.name, e);
+    indexes.set(schema, byName);
+  }
+  return byName;
+}
+
+/** The query as a path: the typed form turned into the path syntax. */
+export function queryPath(query: string | SchemaQuery): string {
+  if (typeof query === 'string') return query;
+  const steps: string[] = [];
+  if ('command' in query) {
+    steps.push(query.command);
+    if (query.path?.length || query.value !== undefined || query.on) steps.push(query.on ?? 'arg-type');
+  } else {
+    steps.push(query.event);
+    if (query.path?.length || query.value !== undefined) steps.push('arg-type');
+  }
+  steps.push(...(query.path ?? []).map((s) => (/^[A-Za-z]/.test(s) || /^[+*^$!]/.test(s) ? s : ` ${s}`)));
+  if (query.value !== undefined) steps.push(`^${query.value}`);
+  if (query.feature !== undefined) steps.push(`$${query.feature}`);
+  return steps.join('/');
+}
+
+/** Whether the descriptor has what the query asks for. Malformed queries answer false. */
+export function supports(schema: SchemaDescriptor, query: string | SchemaQuery): boolean {
+  const steps = queryPath(query).split('/');
+  const first = index(schema).get(name(steps[0]));
+  if (!first) return false;
+  return walk(index(schema), first, undefined, steps.slice(1));
+}
+
+/** A step's name without its space escape. */
+function name(step: string): string {
+  return step.startsWith(' ') ? step.slice(1) : step;
+}
+
+function walk(
+  byName: Map<string, SchemaInfo>,
+  entry: SchemaInfo,
+  member: SchemaInfoObjectMember | undefined,
+  steps: readonly string[],
+): boolean {
+  if (!steps.length) return true;
+  const [step, ...rest] = steps;
+  const op = step[0];
+  if (op === '$') return rest.length === 0 && ((member ?? entry).features ?? []).includes(step.slice(1));
+  if (entry['meta-type'] === 'array') {
+    const element = byName.get(entry['element-type']);
+    return !!element && walk(byName, element, undefined, steps);
+  }
+  if (entry['meta-type'] === 'alternate') {
+    // Any alternative that answers yes will do.
+    return entry.members.some((m) => {
+      const alt = byName.get(m.type);
+      return !!alt && walk(byName, alt, undefined, steps);
+    });
+  }
+  if (op === '!') {
+    const kind = step.slice(1);
+    return (
+      rest.length === 0 &&
+      (entry['meta-type'] === kind || (entry['meta-type'] === 'builtin' && entry['json-type'] === kind))
+    );
+  }
+  if (op === '^') {
+    return rest.length === 0 && entry['meta-type'] === 'enum' && entry.values.includes(step.slice(1));
+  }
+  if (entry['meta-type'] === 'command' || entry['meta-type'] === 'event') {
+    if (step !== 'arg-type' && !(step === 'ret-type' && entry['meta-type'] === 'command')) return false;
+    const type = byName.get(
+      entry['meta-type'] === 'command' && step === 'ret-type' ? entry['ret-type'] : entry['arg-type'],
+    );
+    return !!type && walk(byName, type, undefined, rest);
+  }
+  if (entry['meta-type'] !== 'object') return false;
+  if (op === '+') {
+    const variant = entry.variants?.find((v) => v.case === step.slice(1));
+    const type = variant && byName.get(variant.type);
+    return !!type && walk(byName, type, undefined, rest);
+  }
+  const optionalOnly = op === '*';
+  const wanted = name(optionalOnly ? step.slice(1) : step);
+  const found = entry.members.find((m) => m.name === wanted);
+  if (!found || (optionalOnly && !('default' in found))) return false;
+  if (rest.length && rest[0][0] === '$') return walk(byName, entry, found, rest);
+  const type = byName.get(found.type);
+  return !!type && walk(byName, type, found, rest);
+}
