@@ -315,11 +315,26 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
   const changed: string[] = [];
   const expected = new Set<string>(['README.md', 'latest.ts']);
   // The newest release (the last line of scripts/qemu-versions) is what `import ... from 'qapi-ts'` gives.
-  const latest =
-    `${headerComment('scripts/qemu-versions', 'npm run gen')}\n` +
-    `/** The newest supported QEMU release: what \`import ... from 'qapi-ts'\` gives. */\n` +
-    `export * from './qemu-${versions[versions.length - 1]}/index.js';\n` +
-    `export { connectQga, type QgaCommands, type QgaMethods } from './qga-${versions[versions.length - 1]}/index.js';\n`;
+  const newest = versions[versions.length - 1];
+  const latest = [
+    headerComment('scripts/qemu-versions', 'npm run gen'),
+    `import { bindMatching } from '../runtime/qmp/releases.js';`,
+    `import { schema, table, type QmpCommands, type QmpEvents, type QmpMethods } from './qemu-${newest}/index.js';`,
+    '',
+    `/** The newest supported QEMU release: what \`import ... from 'qapi-ts'\` gives. */`,
+    `export * from './qemu-${newest}/index.js';`,
+    `export { connectQga, type QgaCommands, type QgaMethods } from './qga-${newest}/index.js';`,
+    '',
+    '/**',
+    ` * Connects to a QMP monitor, like \`qapi-ts/qemu-${newest}\`'s connectQmp, with ${newest}'s types; arguments are`,
+    ' * checked against the newest release not newer than the QEMU that answered (`qmp.release`),',
+    ' * whose schema is loaded then.',
+    ' */',
+    `export const connectQmp = bindMatching<QmpCommands, QmpEvents, QmpMethods>({ schema, table, release: '${newest}' }, [`,
+    ...versions.slice(0, -1).map((v) => `  { release: '${v}', load: () => import('./qemu-${v}/index.js') },`),
+    ']);',
+    '',
+  ].join('\n');
   const readme = writeFiles(
     outDir,
     [

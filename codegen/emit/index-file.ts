@@ -18,6 +18,8 @@ export function emitIndex(
   clientApiModule: string,
 ): string {
   const methods = methodsName(ctx);
+  // The release, as entry points name it: '10.2' for QEMU 10.2.2.
+  const data = `{ schema, table, release: ${stringLiteral(qemuVersion.split('.').slice(0, 2).join('.'))} }`;
   const lines = [
     // Type-only: types.js is an empty module, and loading it would cost an import.
     `export type * from './types.js';`,
@@ -55,7 +57,7 @@ export function emitIndex(
       ' * (discarding whatever an earlier client left in the channel) and returns a client typed for',
       ' * this release, which checks arguments against its schema before sending them.',
       ' */',
-      `export const connectQga = bindConnectAgent<${ctx.commandsName}, ${methods}>({ schema, table });`,
+      `export const connectQga = bindConnectAgent<${ctx.commandsName}, ${methods}>(${data});`,
       '',
     ].join('\n');
   }
@@ -70,7 +72,7 @@ export function emitIndex(
     ' * reads the greeting, negotiates capabilities and returns a client typed for this release,',
     ' * which checks arguments against its schema before sending them.',
     ' */',
-    `export const connectQmp = bindConnect<${ctx.commandsName}, ${ctx.eventsName}, ${methods}>({ schema, table });`,
+    `export const connectQmp = bindConnect<${ctx.commandsName}, ${ctx.eventsName}, ${methods}>(${data});`,
     '',
   ].join('\n');
 }

@@ -28,4 +28,4 @@ export type Client = QmpClient<QmpCommands, QmpEvents, QmpMethods>;
  * reads the greeting, negotiates capabilities and returns a client typed for this release,
  * which checks arguments against its schema before sending them.
  */
-export const connectQmp = bindConnect<QmpCommands, QmpEvents, QmpMethods>({ schema, table });
+export const connectQmp = bindConnect<QmpCommands, QmpEvents, QmpMethods>({ schema, table, release: '10.2' });

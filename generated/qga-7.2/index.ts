@@ -28,4 +28,4 @@ export type Client = QgaClient<QgaCommands, QgaMethods>;
  * (discarding whatever an earlier client left in the channel) and returns a client typed for
  * this release, which checks arguments against its schema before sending them.
  */
-export const connectQga = bindConnectAgent<QgaCommands, QgaMethods>({ schema, table });
+export const connectQga = bindConnectAgent<QgaCommands, QgaMethods>({ schema, table, release: '7.2' });

@@ -115,6 +115,8 @@ export interface ClientOptions {
 export interface VersionData {
   schema?: SchemaDescriptor;
   table?: RuntimeTable;
+  /** The release they come from ('7.2'): `qmp.release`. */
+  release?: string;
 }
 
 export interface QmpGreeting {
@@ -163,7 +165,7 @@ export class QmpClient<
   readonly enabled: string[] = [];
 
   readonly #conn: Connection<CallMeta>;
-  readonly #data: VersionData;
+  #data: VersionData;
   readonly #peer: string;
   readonly #opts: CheckedOptions;
   readonly #hub: EventHub;
@@ -176,6 +178,20 @@ export class QmpClient<
   /** The running QEMU's schema, once fetched; and the fetch while it runs. */
   #live: SchemaDescriptor | undefined;
   #liveFetch: Promise<SchemaDescriptor> | undefined;
+
+  /**
+   * The generated release whose schema checks arguments ('7.2'), or
+   * undefined for a client without one. A client from `qapi-ts` picks the
+   * newest release not newer than the QEMU it connected to.
+   */
+  get release(): string | undefined {
+    return this.#data.release;
+  }
+
+  /** @internal Checks with another release's schema and table from now on (version matching). */
+  useRelease(data: VersionData): void {
+    this.#data = data;
+  }
 
   /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. Made on first use. */
   get cmd(): M {

@@ -1,0 +1,75 @@
+/**
+ * Version matching for the package's main entry (`qapi-ts`): its types are
+ * the newest release's, but a QEMU older than that release lacks what came
+ * after, so arguments are checked against the newest generated release that
+ * is not newer than the QEMU that answered (its greeting says which), loaded
+ * on demand. A QEMU newer than every release is checked against the newest,
+ * with a warning, once per process. Pinned entries (`qapi-ts/qemu-<V>`) do
+ * not match: they are what they say.
+ */
+import type { RuntimeTable } from '../schema/table.js';
+import type { SchemaDescriptor } from '../schema/descriptor.js';
+import type { Target } from '../wire/transport.js';
+import { connect, type ClientOptions, type CommandMap, type QmpClient, type VersionData } from './client.js';
+
+export interface ReleaseData {
+  schema: SchemaDescriptor;
+  table: RuntimeTable;
+}
+
+/** A generated release the main entry can switch to, loaded when a QEMU of its version connects. */
+export interface OlderRelease {
+  release: string;
+  load(): Promise<ReleaseData>;
+}
+
+let warned = false;
+
+/** 'major.minor' as numbers, for ordering. */
+function parse(release: string): [number, number] {
+  const [major, minor] = release.split('.').map(Number);
+  return [major, minor];
+}
+
+function notNewer(a: [number, number], b: [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] <= b[1]);
+}
+
+/** The release to check against for a QEMU of `version`: the newest not newer than it, else the oldest. */
+export function nearestRelease(version: [number, number], releases: readonly string[]): string {
+  const sorted = [...releases].sort((a, b) => (notNewer(parse(a), parse(b)) ? -1 : 1));
+  const fitting = sorted.filter((r) => notNewer(parse(r), version));
+  return fitting.length ? fitting[fitting.length - 1] : sorted[0];
+}
+
+/** The main entry's connectQmp: the newest release's types, the matching release's checks. */
+export function bindMatching<C extends CommandMap<C>, E, M>(
+  newest: VersionData & { release: string },
+  older: readonly OlderRelease[],
+): (target: Target, options?: ClientOptions) => Promise<QmpClient<C, E, M>> {
+  return async (target, options) => {
+    const client = await connect<C, E, M>(target, newest, options);
+    const q = client.greeting.version.qemu;
+    const version: [number, number] = [q.major, q.minor];
+    const pick = nearestRelease(version, [newest.release, ...older.map((o) => o.release)]);
+    if (pick === newest.release) {
+      if (!notNewer(version, parse(newest.release)) && !warned) {
+        warned = true;
+        process.emitWarning(
+          `QEMU ${q.major}.${q.minor}.${q.micro} is newer than every release this qapi-ts knows (the newest is ${newest.release}): ` +
+            `its types and argument checks are ${newest.release}'s; validate: 'both' also checks against the running QEMU's own schema`,
+          { code: 'QAPI_TS_NEWER_QEMU' },
+        );
+      }
+      return client;
+    }
+    try {
+      const data = await older.find((o) => o.release === pick)!.load();
+      client.useRelease({ schema: data.schema, table: data.table, release: pick });
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    return client;
+  };
+}
