@@ -9,6 +9,7 @@ import { countDefinitions, loadSchema } from '../codegen/frontend.js';
 import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol } from '../codegen/generate.js';
 import { schemaToJson } from '../codegen/model-json.js';
 import type { DocDialect } from '../codegen/expressions.js';
+import { driftCommand } from './drift.js';
 
 const USAGE = `usage: qapi-ts <command> [options]
 
@@ -27,6 +28,12 @@ commands:
       DIR (default: generated/ of this package). Files are rewritten only when
       their text changes. With --check nothing is written: the files that are
       out of date are listed and the exit code is 1 when there are any.
+  drift SOCKET [--release V] [--json]
+      Compare a generated QMP release with the QEMU answering on SOCKET (a unix
+      socket path, or host:port), through its query-qmp-schema: what exists on
+      one side only, or differs, each marked 'not built' where the release's
+      build condition explains it. The release is the newest not newer than
+      that QEMU unless --release says. Exits 1 when something is unexplained.
   help                      this text
   version                   the qapi-ts version
 `;
@@ -164,7 +171,8 @@ const processIo: Io = {
   err: (t) => void process.stderr.write(t),
 };
 
-export function main(argv: string[], io: Io = processIo): number {
+/** Resolves with the exit code; commands that talk to QEMU return a promise. */
+export function main(argv: string[], io: Io = processIo): number | Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -172,6 +180,21 @@ export function main(argv: string[], io: Io = processIo): number {
         return checkSchema(rest, io);
       case 'gen':
         return gen(rest, io);
+      case 'drift': {
+        const args = parseArgs(rest, ['release']);
+        if (args.positional.length !== 1) throw new UsageError('drift: give one SOCKET (a path, or host:port)');
+        for (const f of args.flags.keys())
+          if (f !== 'release' && f !== 'json') throw new UsageError(`drift: unknown option --${f}`);
+        const release = args.flags.get('release');
+        return driftCommand(
+          args.positional[0],
+          { release: release as string | undefined, json: args.flags.has('json') },
+          io.out,
+        ).catch((e: Error) => {
+          io.err(`qapi-ts drift: ${e.message}\n`);
+          return 2;
+        });
+      }
       case 'version':
       case '--version':
         io.out(version() + '\n');

@@ -13,6 +13,7 @@ export { MessageDecoder, type DecoderEvents, type DecoderOptions, type JsonObjec
 export { QEMU_JSON_LIMITS } from './wire/limits.js';
 export { lazyDescriptor, type SchemaIfCond } from './schema/descriptor.js';
 export { queryPath } from './schema/query.js';
+export { drift, type DriftItem, type DriftReport } from './schema/drift.js';
 export type {
   JsonTypeName,
   SchemaDescriptor,

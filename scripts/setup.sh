@@ -21,4 +21,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 bash scripts/fetch-qemu.sh
+# A real QEMU 10.0 for the end-to-end tests of that release (chrooted; cached outside the repository).
+bash scripts/qemu-root.sh trixie >/dev/null
 npm run --silent build

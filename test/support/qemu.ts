@@ -30,6 +30,11 @@ export interface QemuOptions {
   noDefaultMonitor?: boolean;
   /** Socket files to wait for besides the main one. */
   waitFor?: string[];
+  /**
+   * A Debian root holding another QEMU (scripts/qemu-root.sh): the binary runs
+   * chrooted there, its temp dir inside the root, the sockets reached from here.
+   */
+  root?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -42,7 +47,9 @@ export function tempDir(prefix = 'qt'): string {
 }
 
 export async function startQemu(opts: QemuOptions = {}): Promise<QemuProcess> {
-  const dir = tempDir();
+  const dir = opts.root ? mkdtempSync(path.join(opts.root, 'tmp', 'qt-')) : tempDir();
+  // The dir as QEMU sees it: inside the root when chrooted.
+  const qemuDir = opts.root ? `/${path.relative(opts.root, dir)}` : dir;
   const qmpPath = path.join(dir, 'qmp.sock');
   const args = [
     '-machine',
@@ -52,10 +59,13 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuProcess> {
     'none',
     '-serial',
     'none',
-    ...(opts.noDefaultMonitor ? [] : ['-qmp', `unix:${qmpPath},server=on,wait=off`]),
-    ...(opts.args ?? []).map((a) => a.replaceAll('{dir}', dir)),
+    ...(opts.noDefaultMonitor ? [] : ['-qmp', `unix:${path.join(qemuDir, 'qmp.sock')},server=on,wait=off`]),
+    ...(opts.args ?? []).map((a) => a.replaceAll('{dir}', qemuDir)),
   ];
-  const child = spawn(opts.binary ?? 'qemu-system-x86_64', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const binary = opts.binary ?? 'qemu-system-x86_64';
+  const child = opts.root
+    ? spawn('chroot', [opts.root, binary, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));

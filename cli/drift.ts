@@ -1,0 +1,77 @@
+/**
+ * `qapi-ts drift SOCKET`: a generated release against a running QEMU's own
+ * schema (runtime/schema/drift.ts), as a report a person or a script reads.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ifcondToText, type IfCond } from '../codegen/ifcond.js';
+import { nearestRelease } from '../runtime/qmp/releases.js';
+import { connect } from '../runtime/qmp/client.js';
+import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
+import { drift, type DriftItem } from '../runtime/schema/drift.js';
+import type { Target } from '../runtime/wire/transport.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Where the generated QMP releases are: the bundle of an installed package, or generated/ of a build. */
+function releaseFiles(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const dir of [path.join(HERE, '../bundle'), path.join(HERE, '../generated')]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      const m = /^qemu-(\d+\.\d+)(\.js)?$/.exec(name);
+      if (!m) continue;
+      const file = m[2] ? path.join(dir, name) : path.join(dir, name, 'index.js');
+      if (existsSync(file) && !out.has(m[1])) out.set(m[1], file);
+    }
+    if (out.size) break;
+  }
+  return out;
+}
+
+/** 'host:port', or a unix socket path. */
+export function targetOf(where: string): Target {
+  const tcp = /^([^/]*):(\d+)$/.exec(where);
+  return tcp ? { host: tcp[1] || '127.0.0.1', port: Number(tcp[2]) } : { path: where };
+}
+
+export interface DriftOptions {
+  release?: string;
+  json?: boolean;
+}
+
+/** Runs the comparison; resolves with the exit code (1 when something is unexplained). */
+export async function driftCommand(where: string, options: DriftOptions, out: (text: string) => void): Promise<number> {
+  const files = releaseFiles();
+  if (!files.size) throw new Error('no generated QMP release found next to this qapi-ts');
+  const qmp = await connect(targetOf(where), {}, { validate: false });
+  try {
+    const q = qmp.greeting.version.qemu;
+    const release = options.release ?? nearestRelease([q.major, q.minor], [...files.keys()]);
+    const file = files.get(release);
+    if (!file) throw new Error(`no generated release ${release} (have: ${[...files.keys()].join(', ')})`);
+    const { schema } = (await import(file)) as { schema: SchemaDescriptor };
+    const report = drift(schema, await qmp.schema());
+    const version = `${q.major}.${q.minor}.${q.micro}`;
+    if (options.json) {
+      out(JSON.stringify({ qemu: version, package: qmp.greeting.version.package, release, ...report }, null, 2) + '\n');
+    } else {
+      out(
+        `QEMU ${version}${qmp.greeting.version.package ? ` (${qmp.greeting.version.package.trim()})` : ''} against the generated ${release} release: ` +
+          `${report.items.length} differences, ${report.unexplained.length} unexplained\n`,
+      );
+      for (const item of report.items) out(line(item));
+    }
+    return report.unexplained.length ? 1 : 0;
+  } finally {
+    await qmp.close();
+  }
+}
+
+function line(item: DriftItem): string {
+  const where =
+    item.side === 'generated' ? 'only in the release' : item.side === 'live' ? 'only in this QEMU' : 'differs';
+  const why = item.condition !== undefined ? `not built: ${ifcondToText(item.condition as IfCond)}` : 'UNEXPLAINED';
+  return `  ${why.padEnd(28)} ${item.what.padEnd(11)} ${item.path}  (${where}${item.side === 'both' ? `: ${item.detail}` : ''})\n`;
+}

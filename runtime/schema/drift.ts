@@ -1,0 +1,204 @@
+/**
+ * Drift: how a generated release's descriptor and a live QEMU's
+ * (`query-qmp-schema`) differ. Introspection masks type names (numbers) and
+ * collapses every integer type into 'int', so types cannot be matched by
+ * name: both schemas are walked together from each command and event, and
+ * each pair of types met on the way is compared once, at the first path
+ * that reaches it (libvirt's query syntax: 'blockdev-add/arg-type/+file/aio').
+ * What only the generated side has is explained when the schema's build
+ * condition ('if') says it may be left out of a build.
+ */
+import type {
+  SchemaDescriptor,
+  SchemaIfCond,
+  SchemaInfo,
+  SchemaInfoAlternate,
+  SchemaInfoEnum,
+  SchemaInfoObject,
+} from './descriptor.js';
+
+export interface DriftItem {
+  /** Where, as a query path ('blockdev-add/arg-type/driver/^io_uring'). */
+  path: string;
+  what: 'command' | 'event' | 'member' | 'value' | 'branch' | 'alternative' | 'optional' | 'type' | 'feature' | 'flag';
+  /** The side that has it, or 'both' when both have it and disagree. */
+  side: 'generated' | 'live' | 'both';
+  detail: string;
+  /** The build condition that explains why the live QEMU lacks it, when the schema has one. */
+  condition?: SchemaIfCond;
+}
+
+export interface DriftReport {
+  items: DriftItem[];
+  /** Items no build condition explains: what the release and this QEMU really disagree on. */
+  unexplained: DriftItem[];
+}
+
+const byName = (d: SchemaDescriptor): Map<string, SchemaInfo> => new Map(d.map((e) => [e.name, e]));
+
+export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): DriftReport {
+  const gen = byName(generated);
+  const run = byName(live);
+  const items: DriftItem[] = [];
+  const seen = new Set<string>();
+  const add = (item: DriftItem): void => void items.push(item);
+
+  const features = (path: string, g: { features?: string[] }, l: { features?: string[] }): void => {
+    const gs = new Set(g.features ?? []);
+    const ls = new Set(l.features ?? []);
+    for (const f of gs)
+      if (!ls.has(f)) add({ path: `${path}/$${f}`, what: 'feature', side: 'generated', detail: `feature '${f}'` });
+    for (const f of ls)
+      if (!gs.has(f)) add({ path: `${path}/$${f}`, what: 'feature', side: 'live', detail: `feature '${f}'` });
+  };
+
+  const compare = (gName: string, lName: string, path: string): void => {
+    const key = `${gName}\0${lName}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const g = gen.get(gName);
+    const l = run.get(lName);
+    if (!g || !l) return;
+    if (g['meta-type'] === 'array' && l['meta-type'] === 'array') {
+      compare(g['element-type'], l['element-type'], path);
+      return;
+    }
+    if (g['meta-type'] !== l['meta-type']) {
+      add({ path, what: 'type', side: 'both', detail: `a ${kind(g)} in the release, a ${kind(l)} in this QEMU` });
+      return;
+    }
+    switch (g['meta-type']) {
+      case 'builtin':
+        // Introspection has one 'int' for every integer type: compare JSON types.
+        if (g['json-type'] !== (l as typeof g)['json-type'])
+          add({ path, what: 'type', side: 'both', detail: `${kind(g)} in the release, ${kind(l)} in this QEMU` });
+        return;
+      case 'enum':
+        values(g, l as SchemaInfoEnum, path);
+        break;
+      case 'object':
+        object(g, l as SchemaInfoObject, path);
+        break;
+      case 'alternate':
+        alternate(g, l as SchemaInfoAlternate, path);
+        break;
+      default:
+        return;
+    }
+    features(path, g, l);
+  };
+
+  const values = (g: SchemaInfoEnum, l: SchemaInfoEnum, path: string): void => {
+    const live = new Set(l.values);
+    for (const m of g.members) {
+      if (!live.has(m.name))
+        add({
+          path: `${path}/^${m.name}`,
+          what: 'value',
+          side: 'generated',
+          detail: `value '${m.name}'`,
+          condition: m.if,
+        });
+    }
+    const known = new Set(g.values);
+    for (const v of l.values)
+      if (!known.has(v)) add({ path: `${path}/^${v}`, what: 'value', side: 'live', detail: `value '${v}'` });
+  };
+
+  const object = (g: SchemaInfoObject, l: SchemaInfoObject, path: string): void => {
+    const live = new Map(l.members.map((m) => [m.name, m]));
+    for (const m of g.members) {
+      const at = `${path}/${step(m.name)}`;
+      const other = live.get(m.name);
+      if (!other) {
+        add({ path: at, what: 'member', side: 'generated', detail: `member '${m.name}'`, condition: m.if });
+        continue;
+      }
+      if ('default' in m !== 'default' in other) {
+        add({
+          path: at,
+          what: 'optional',
+          side: 'both',
+          detail: `'${m.name}' is ${'default' in m ? 'optional' : 'required'} in the release, ${'default' in other ? 'optional' : 'required'} in this QEMU`,
+        });
+      }
+      features(at, m, other);
+      compare(m.type, other.type, at);
+    }
+    const known = new Set(g.members.map((m) => m.name));
+    for (const m of l.members) {
+      if (!known.has(m.name))
+        add({ path: `${path}/${step(m.name)}`, what: 'member', side: 'live', detail: `member '${m.name}'` });
+    }
+    const liveBranches = new Map((l.variants ?? []).map((v) => [v.case, v]));
+    for (const v of g.variants ?? []) {
+      const at = `${path}/+${v.case}`;
+      const other = liveBranches.get(v.case);
+      if (!other) add({ path: at, what: 'branch', side: 'generated', detail: `branch '${v.case}'`, condition: v.if });
+      else compare(v.type, other.type, at);
+    }
+    const knownBranches = new Set((g.variants ?? []).map((v) => v.case));
+    for (const v of l.variants ?? []) {
+      if (!knownBranches.has(v.case))
+        add({ path: `${path}/+${v.case}`, what: 'branch', side: 'live', detail: `branch '${v.case}'` });
+    }
+  };
+
+  /** Alternatives are told apart by JSON type, so they are matched by it. */
+  const alternate = (g: SchemaInfoAlternate, l: SchemaInfoAlternate, path: string): void => {
+    const category = (d: Map<string, SchemaInfo>, type: string): string => {
+      const e = d.get(type);
+      if (!e) return '?';
+      if (e['meta-type'] === 'builtin') return e['json-type'] === 'int' ? 'number' : e['json-type'];
+      return e['meta-type'] === 'enum' ? 'string' : e['meta-type'];
+    };
+    const live = new Map(l.members.map((m) => [category(run, m.type), m]));
+    for (const m of g.members) {
+      const c = category(gen, m.type);
+      const other = live.get(c);
+      if (!other) add({ path, what: 'alternative', side: 'generated', detail: `a ${c} alternative`, condition: m.if });
+      else compare(m.type, other.type, path);
+      live.delete(c);
+    }
+    for (const c of live.keys()) add({ path, what: 'alternative', side: 'live', detail: `a ${c} alternative` });
+  };
+
+  for (const g of generated) {
+    if (g['meta-type'] !== 'command' && g['meta-type'] !== 'event') continue;
+    const l = run.get(g.name);
+    const what = g['meta-type'];
+    if (!l || l['meta-type'] !== what) {
+      add({ path: g.name, what, side: 'generated', detail: `${what} '${g.name}'`, condition: g.if });
+      continue;
+    }
+    features(g.name, g, l);
+    compare(g['arg-type'], l['arg-type'], `${g.name}/arg-type`);
+    if (g['meta-type'] === 'command' && l['meta-type'] === 'command') {
+      compare(g['ret-type'], l['ret-type'], `${g.name}/ret-type`);
+      if (!!g['allow-oob'] !== !!l['allow-oob'])
+        add({
+          path: g.name,
+          what: 'flag',
+          side: 'both',
+          detail: `allow-oob ${!!g['allow-oob']} in the release, ${!!l['allow-oob']} in this QEMU`,
+        });
+    }
+  }
+  for (const l of live) {
+    if (
+      (l['meta-type'] === 'command' || l['meta-type'] === 'event') &&
+      gen.get(l.name)?.['meta-type'] !== l['meta-type']
+    )
+      add({ path: l.name, what: l['meta-type'], side: 'live', detail: `${l['meta-type']} '${l.name}'` });
+  }
+  return { items, unexplained: items.filter((i) => !(i.side === 'generated' && i.condition !== undefined)) };
+}
+
+/** A member name as a query step (a space before one that starts with anything but a letter). */
+function step(name: string): string {
+  return /^[A-Za-z]/.test(name) ? name : ` ${name}`;
+}
+
+function kind(e: SchemaInfo): string {
+  return e['meta-type'] === 'builtin' ? e['json-type'] : e['meta-type'];
+}
