@@ -72,6 +72,11 @@ export async function driftCommand(where: string, options: DriftOptions, out: (t
 function line(item: DriftItem): string {
   const where =
     item.side === 'generated' ? 'only in the release' : item.side === 'live' ? 'only in this QEMU' : 'differs';
-  const why = item.condition !== undefined ? `not built: ${ifcondToText(item.condition as IfCond)}` : 'UNEXPLAINED';
+  const why =
+    item.condition !== undefined
+      ? `not built: ${ifcondToText(item.condition as IfCond)}`
+      : item.deprecated
+        ? 'hidden: deprecated'
+        : 'UNEXPLAINED';
   return `  ${why.padEnd(28)} ${item.what.padEnd(11)} ${item.path}  (${where}${item.side === 'both' ? `: ${item.detail}` : ''})\n`;
 }

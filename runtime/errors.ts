@@ -168,7 +168,9 @@ export type UsageErrorCode =
   /** A string QEMU's parser refuses: an unpaired surrogate or a Unicode noncharacter. */
   | 'unsupported-string'
   /** Arguments given to a command that takes none. */
-  | 'unexpected-arguments';
+  | 'unexpected-arguments'
+  /** The request uses something deprecated, and the client's `deprecated` option is 'reject'. */
+  | 'deprecated';
 
 /** The request cannot be sent as asked; nothing was sent. */
 export class QmpUsageError extends QapiError {

@@ -14,6 +14,7 @@ export { QEMU_JSON_LIMITS } from './wire/limits.js';
 export { lazyDescriptor, type SchemaIfCond } from './schema/descriptor.js';
 export { queryPath } from './schema/query.js';
 export { drift, type DriftItem, type DriftReport } from './schema/drift.js';
+export { deprecatedInput, type DeprecatedUse } from './schema/deprecation.js';
 export type {
   JsonTypeName,
   SchemaDescriptor,

@@ -34,6 +34,7 @@ import type { Call, StallInfo } from '../core/requests.js';
 import { ConnectionError, ProtocolError, QmpAbortError, QmpError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
+import { deprecatedInput } from '../schema/deprecation.js';
 import { supports, type SchemaQuery } from '../schema/query.js';
 import { allowsOob } from '../schema/validate.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
@@ -103,6 +104,14 @@ export interface ClientOptions {
   stallAfter?: number;
   /** Every message in and out, secrets redacted: for logs and tracing. */
   tap?: (entry: TapEntry) => void;
+  /**
+   * What to do with a request that uses something deprecated (the command,
+   * an argument member or an enum value with the 'deprecated' feature),
+   * which QEMU run with `-compat deprecated-input=reject` refuses: 'allow'
+   * (default), 'warn' (a process warning, once per command and path) or
+   * 'reject' (a QmpUsageError with code 'deprecated'; nothing is sent).
+   */
+  deprecated?: 'allow' | 'warn' | 'reject';
   /**
    * How 64-bit integers in replies and events arrive (default 'exact': a
    * number up to 2^53, a bigint beyond). Declare the same in `Register` for
@@ -492,7 +501,27 @@ export class QmpClient<
     } catch (e) {
       return Promise.reject(e);
     }
+    const refused = this.#checkDeprecated(command, call.sent);
+    if (refused) return Promise.reject(refused);
     return this.#conn.requests.submit(call.id, command, oob, call.text, { args: call.sent }, call.limits);
+  }
+
+  /** Under the deprecated option: the error refusing the call, or undefined (after a warning, if asked). */
+  #checkDeprecated(command: string, args: JsonObject | undefined): QmpUsageError | undefined {
+    const policy = this.#opts.deprecated;
+    const schema = this.#data.schema ?? this.#live;
+    if (policy === 'allow' || !schema) return undefined;
+    const uses = deprecatedInput(schema, command, args);
+    if (!uses.length) return undefined;
+    const what = uses.map((u) => (u.path === '$' ? u.message : `${u.path}: ${u.message}`)).join('; ');
+    if (policy === 'reject')
+      return new QmpUsageError(
+        'deprecated',
+        `${command}: ${what} (QEMU refuses it under -compat deprecated-input=reject); nothing was sent`,
+      );
+    for (const u of uses)
+      warnOnce(`${command} ${u.path}`, `${command}: ${u.path === '$' ? u.message : `${u.path}: ${u.message}`}`);
+    return undefined;
   }
 
   #checkOob(command: string, oob: boolean): void {
@@ -683,7 +712,17 @@ const CLIENT_OPTIONS = [
   'stallAfter',
   'tap',
   'int64',
+  'deprecated',
 ] as const;
+
+const warnedDeprecated = new Set<string>();
+
+/** A process warning about a deprecated use, once per command and path (a bounded memory of them). */
+function warnOnce(key: string, message: string): void {
+  if (warnedDeprecated.has(key) || warnedDeprecated.size >= 1024) return;
+  warnedDeprecated.add(key);
+  process.emitWarning(message, { code: 'QAPI_TS_DEPRECATED' });
+}
 
 /** The validate option as a mode: true is the release's schema. */
 function checkValidate(value: unknown): ValidateMode {
@@ -731,6 +770,7 @@ function checkOptions(options: unknown, data: VersionData): CheckedOptions {
     stallAfter: checkTimeout(o.stallAfter ?? 5000, 'stallAfter'),
     tap: checkFunction<ClientOptions['tap']>(o.tap, 'tap'),
     int64: checkChoice(o.int64, ['exact', 'number', 'bigint'] as const, 'int64') ?? 'exact',
+    deprecated: checkChoice(o.deprecated, ['allow', 'warn', 'reject'] as const, 'deprecated') ?? 'allow',
   };
 }
 

@@ -65,8 +65,16 @@ export interface SchemaInfoEnumMember extends Conditional {
 export interface SchemaInfoEnum extends SchemaInfoBase {
   'meta-type': 'enum';
   members: SchemaInfoEnumMember[];
-  /** The member names again (QEMU keeps them for backward compatibility). */
-  values: string[];
+  /**
+   * The member names again: deprecated, so absent under
+   * `-compat deprecated-output=hide` (read them with enumValues()).
+   */
+  values?: string[];
+}
+
+/** An enum's values, from whichever of its two lists the descriptor has (QEMU before 6.2 had only `values`). */
+export function enumValues(e: SchemaInfoEnum): string[] {
+  return Array.isArray(e.members) ? e.members.map((m) => m.name) : (e.values ?? []);
 }
 
 export interface SchemaInfoArray extends SchemaInfoBase {

@@ -6,15 +6,17 @@
  * each pair of types met on the way is compared once, at the first path
  * that reaches it (libvirt's query syntax: 'blockdev-add/arg-type/+file/aio').
  * What only the generated side has is explained when the schema's build
- * condition ('if') says it may be left out of a build.
+ * condition ('if') says it may be left out of a build, or when it is
+ * deprecated (`-compat deprecated-output=hide` leaves it out).
  */
-import type {
-  SchemaDescriptor,
-  SchemaIfCond,
-  SchemaInfo,
-  SchemaInfoAlternate,
-  SchemaInfoEnum,
-  SchemaInfoObject,
+import {
+  enumValues,
+  type SchemaDescriptor,
+  type SchemaIfCond,
+  type SchemaInfo,
+  type SchemaInfoAlternate,
+  type SchemaInfoEnum,
+  type SchemaInfoObject,
 } from './descriptor.js';
 
 export interface DriftItem {
@@ -26,6 +28,8 @@ export interface DriftItem {
   detail: string;
   /** The build condition that explains why the live QEMU lacks it, when the schema has one. */
   condition?: SchemaIfCond;
+  /** Deprecated in the release: a QEMU run with `-compat deprecated-output=hide` leaves it out. */
+  deprecated?: true;
 }
 
 export interface DriftReport {
@@ -41,7 +45,10 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
   const run = byName(live);
   const items: DriftItem[] = [];
   const seen = new Set<string>();
-  const add = (item: DriftItem): void => void items.push(item);
+  const add = (item: DriftItem, features?: readonly string[]): void => {
+    if (item.side === 'generated' && features?.includes('deprecated')) item.deprecated = true;
+    items.push(item);
+  };
 
   const features = (path: string, g: { features?: string[] }, l: { features?: string[] }): void => {
     const gs = new Set(g.features ?? []);
@@ -89,19 +96,22 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
   };
 
   const values = (g: SchemaInfoEnum, l: SchemaInfoEnum, path: string): void => {
-    const live = new Set(l.values);
+    const live = new Set(enumValues(l));
     for (const m of g.members) {
       if (!live.has(m.name))
-        add({
-          path: `${path}/^${m.name}`,
-          what: 'value',
-          side: 'generated',
-          detail: `value '${m.name}'`,
-          condition: m.if,
-        });
+        add(
+          {
+            path: `${path}/^${m.name}`,
+            what: 'value',
+            side: 'generated',
+            detail: `value '${m.name}'`,
+            condition: m.if,
+          },
+          m.features,
+        );
     }
-    const known = new Set(g.values);
-    for (const v of l.values)
+    const known = new Set(enumValues(g));
+    for (const v of enumValues(l))
       if (!known.has(v)) add({ path: `${path}/^${v}`, what: 'value', side: 'live', detail: `value '${v}'` });
   };
 
@@ -111,7 +121,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       const at = `${path}/${step(m.name)}`;
       const other = live.get(m.name);
       if (!other) {
-        add({ path: at, what: 'member', side: 'generated', detail: `member '${m.name}'`, condition: m.if });
+        add({ path: at, what: 'member', side: 'generated', detail: `member '${m.name}'`, condition: m.if }, m.features);
         continue;
       }
       if ('default' in m !== 'default' in other) {
@@ -168,7 +178,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
     const l = run.get(g.name);
     const what = g['meta-type'];
     if (!l || l['meta-type'] !== what) {
-      add({ path: g.name, what, side: 'generated', detail: `${what} '${g.name}'`, condition: g.if });
+      add({ path: g.name, what, side: 'generated', detail: `${what} '${g.name}'`, condition: g.if }, g.features);
       continue;
     }
     features(g.name, g, l);
@@ -191,7 +201,10 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
     )
       add({ path: l.name, what: l['meta-type'], side: 'live', detail: `${l['meta-type']} '${l.name}'` });
   }
-  return { items, unexplained: items.filter((i) => !(i.side === 'generated' && i.condition !== undefined)) };
+  return {
+    items,
+    unexplained: items.filter((i) => !(i.side === 'generated' && (i.condition !== undefined || i.deprecated))),
+  };
 }
 
 /** A member name as a query step (a space before one that starts with anything but a letter). */

@@ -18,7 +18,7 @@
  * yes when any of its alternatives does. A name that starts with anything
  * but a letter is written after one space (' __com.redhat_x').
  */
-import type { SchemaDescriptor, SchemaInfo, SchemaInfoObjectMember } from './descriptor.js';
+import { enumValues, type SchemaDescriptor, type SchemaInfo, type SchemaInfoObjectMember } from './descriptor.js';
 
 /** The typed form of a query: built into a path of the same grammar. Names complete from a release's maps. */
 export type SchemaQuery<CN extends string = string, EN extends string = string> =
@@ -111,7 +111,7 @@ function walk(
     );
   }
   if (op === '^') {
-    return rest.length === 0 && entry['meta-type'] === 'enum' && entry.values.includes(step.slice(1));
+    return rest.length === 0 && entry['meta-type'] === 'enum' && enumValues(entry).includes(step.slice(1));
   }
   if (entry['meta-type'] === 'command' || entry['meta-type'] === 'event') {
     if (step !== 'arg-type' && !(step === 'ret-type' && entry['meta-type'] === 'command')) return false;

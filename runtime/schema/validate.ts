@@ -21,12 +21,13 @@
  * to 2^64-1; and since they cannot say which commands take extra members,
  * device_add is assumed to.
  */
-import type {
-  SchemaInfo,
-  SchemaInfoAlternate,
-  SchemaInfoCommand,
-  SchemaInfoEvent,
-  SchemaInfoObject,
+import {
+  enumValues,
+  type SchemaInfo,
+  type SchemaInfoAlternate,
+  type SchemaInfoCommand,
+  type SchemaInfoEvent,
+  type SchemaInfoObject,
 } from './descriptor.js';
 import { suggest } from '../suggest.js';
 import { QEMU_JSON_LIMITS } from '../wire/limits.js';
@@ -209,7 +210,7 @@ class TypeNodes {
         node = builtinNode(info.name, info['json-type'], this.collapsed);
         break;
       case 'enum': {
-        const valueList = info.members ? info.members.map((m) => m.name) : (info.values ?? []);
+        const valueList = enumValues(info);
         node = { kind: 'enum', values: new Set(valueList), valueList };
         break;
       }
