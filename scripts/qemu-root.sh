@@ -2,7 +2,9 @@
 # A Debian root holding a newer QEMU than this machine's, for end-to-end tests against the real
 # binary (run with chroot). Built once with debootstrap (about a minute) and cached outside the
 # repository, in $QAPI_TS_ROOTS (default /var/cache/qapi-ts/roots).
-# Usage: scripts/qemu-root.sh SUITE      e.g. trixie (QEMU 10.0.x). Prints the root's path.
+# Usage: scripts/qemu-root.sh SUITE      trixie (QEMU 10.0.x) or sid (QEMU 11.1.x). Prints the root's path.
+# The root also holds qemu-guest-agent (its binary and the guest agent's schema source, which the
+# package ships as usr/share/doc/qemu-guest-agent/qapi-schema.json.gz).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${1:?usage: qemu-root.sh SUITE}
@@ -28,7 +30,7 @@ mkdir -p "$cache"
 rm -rf "$root.partial"
 started=$(date +%s)
 echo "qemu-root: debootstrap $suite into $root (QEMU from $uri)" >&2
-debootstrap --variant=minbase --include=qemu-system-x86,qemu-utils "$suite" "$root.partial" "$uri" >"$cache/$suite.log" 2>&1 ||
+debootstrap --variant=minbase --include=qemu-system-x86,qemu-utils,qemu-guest-agent "$suite" "$root.partial" "$uri" >"$cache/$suite.log" 2>&1 ||
   die "debootstrap failed (see $cache/$suite.log)"
 [ -x "$root.partial/usr/bin/qemu-system-x86_64" ] || die "no qemu-system-x86_64 in the $suite root"
 chroot "$root.partial" qemu-system-x86_64 --version | head -1 >"$root.partial/.complete"

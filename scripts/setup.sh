@@ -21,6 +21,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 bash scripts/fetch-qemu.sh
-# A real QEMU 10.0 for the end-to-end tests of that release (chrooted; cached outside the repository).
+# Real QEMU 10.0 and 11.1 (and their qemu-ga) for the end-to-end tests against them (chrooted;
+# cached outside the repository).
 bash scripts/qemu-root.sh trixie >/dev/null
+bash scripts/qemu-root.sh sid >/dev/null
 npm run --silent build

@@ -470,7 +470,8 @@ export class QmpClient<
   #call(command: string, params: unknown[], oob: boolean): Promise<JsonValue> {
     let split: [JsonObject | undefined, CallOptions | undefined];
     try {
-      split = splitParams(command, params, this.#data.schema);
+      // Whether the one parameter is arguments or call options: by the schema that checks them.
+      split = splitParams(command, params, this.#opts.validate === 'live' ? this.#live : this.#data.schema);
     } catch (e) {
       return Promise.reject(e);
     }

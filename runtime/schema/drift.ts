@@ -71,7 +71,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       return;
     }
     if (g['meta-type'] !== l['meta-type']) {
-      add({ path, what: 'type', side: 'both', detail: `a ${kind(g)} in the release, a ${kind(l)} in this QEMU` });
+      add({ path, what: 'type', side: 'both', detail: `${a(kind(g))} in the release, ${a(kind(l))} in this QEMU` });
       return;
     }
     switch (g['meta-type']) {
@@ -210,6 +210,11 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
 /** A member name as a query step (a space before one that starts with anything but a letter). */
 function step(name: string): string {
   return /^[A-Za-z]/.test(name) ? name : ` ${name}`;
+}
+
+/** 'an alternate', 'a string'. */
+function a(word: string): string {
+  return `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
 }
 
 function kind(e: SchemaInfo): string {

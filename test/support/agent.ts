@@ -7,7 +7,7 @@
  * the read-only queries.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './qemu.js';
 
@@ -50,31 +50,36 @@ process.on('exit', () => {
  * Starts qemu-ga; `dir` (default: a new temp dir, removed by kill) holds its socket, state and
  * files, and must be reachable by nobody.
  */
-export async function startAgent(options: { dir?: string; socket?: string } = {}): Promise<AgentProcess> {
-  const dir = options.dir ?? tempDir('qga');
+export async function startAgent(
+  options: { dir?: string; socket?: string; root?: string } = {},
+): Promise<AgentProcess> {
+  const { root } = options;
+  // Inside a Debian root (scripts/qemu-root.sh) when running that root's qemu-ga, chrooted.
+  const dir = options.dir ?? (root ? mkdtempSync(path.join(root, 'tmp', 'qga-')) : tempDir('qga'));
+  const inside = (p: string): string => (root ? `/${path.relative(root, p)}` : p);
   // nobody writes its state and the tests' files here.
   chmodSync(dir, 0o777);
   const state = path.join(dir, 'state');
   mkdirSync(state, { recursive: true });
   chmodSync(state, 0o777);
   const socket = path.join(dir, options.socket ?? 'ga.sock');
-  const args = [
-    '--reuid=65534',
-    '--regid=65534',
-    '--clear-groups',
+  const agentArgs = [
     'qemu-ga',
     '-m',
     'unix-listen',
     '-p',
-    socket,
+    inside(socket),
     '-t',
-    state,
+    inside(state),
     '-f',
-    path.join(state, 'ga.pid'),
+    inside(path.join(state, 'ga.pid')),
     '-b',
     HOST_CHANGING_RPCS.join(','),
   ];
-  const child = spawn('setpriv', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, args] = root
+    ? ['chroot', ['--userspec=65534:65534', root, ...agentArgs]]
+    : ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...agentArgs]];
+  const child = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -108,7 +113,7 @@ export async function startAgent(options: { dir?: string; socket?: string } = {}
   while (!existsSync(socket)) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       await agent.kill();
-      throw new Error(`qemu-ga did not start (setpriv ${args.join(' ')}):\n${output}`);
+      throw new Error(`qemu-ga did not start (${command} ${args.join(' ')}):\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 10));
   }

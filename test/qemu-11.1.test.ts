@@ -1,0 +1,116 @@
+/**
+ * QEMU 11.1.3, newer than every generated release: Debian sid's binaries,
+ * run chrooted from the root scripts/qemu-root.sh builds. What the SDK can
+ * do with a QEMU it has no release for: the newest release's types and
+ * checks (with a warning), the live schema for what 11.1 has, drift for
+ * what changed; and the guest-agent client against qemu-ga 11.1.3.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectQmp } from '../generated/latest.js';
+import { connectQga } from '../generated/qga-10.2/index.js';
+import { connectQmp as connect102, schema as schema102 } from '../generated/qemu-10.2/index.js';
+import { QmpValidationError } from '../runtime/index.js';
+import { drift } from '../runtime/schema/drift.js';
+import { startAgent, type AgentProcess } from './support/agent.js';
+import { startQemu, type QemuProcess } from './support/qemu.js';
+import { qemuRoot, rootQemuVersion } from './support/roots.js';
+
+let qemu: QemuProcess;
+let agent: AgentProcess;
+beforeAll(async () => {
+  const root = qemuRoot('sid');
+  expect(rootQemuVersion(root)).toMatch(/version 11\.1\.\d+/);
+  qemu = await startQemu({ root });
+  agent = await startAgent({ root });
+});
+afterAll(async () => {
+  await qemu?.kill();
+  await agent?.kill();
+});
+
+describe('QMP on QEMU 11.1.3', () => {
+  it("qapi-ts's client: 10.2's types and checks, and a warning that this QEMU is newer", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const qmp = await connectQmp({ path: qemu.qmpPath });
+      expect(qmp.greeting.version.qemu).toMatchObject({ major: 11, minor: 1 });
+      expect(qmp.release).toBe('10.2');
+      expect(typeof (await qmp.execute('query-status')).running).toBe('boolean');
+      await qmp.close();
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.message).join('\n')).toMatch(/QEMU 11\.1\.\d+ is newer than every release/);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('the live schema and drift say what 11.1 added and removed since 10.2', async () => {
+    const qmp = await connect102({ path: qemu.qmpPath });
+    try {
+      const report = drift(schema102, await qmp.schema());
+      expect(report.unexplained.length).toBeGreaterThan(0);
+      // Added in 11.1: query-block's 'flat'; gone: the gluster block driver.
+      expect(report.unexplained).toContainEqual(
+        expect.objectContaining({ path: 'query-block/arg-type/flat', what: 'member', side: 'live' }),
+      );
+      expect(report.unexplained).toContainEqual(
+        expect.objectContaining({ path: 'blockdev-add/arg-type/+gluster', what: 'branch', side: 'generated' }),
+      );
+      expect(await qmp.supports('query-block/arg-type/flat')).toBe(true);
+      expect(await qmp.supports('blockdev-add/arg-type/+gluster')).toBe(false);
+    } finally {
+      await qmp.close();
+    }
+  });
+
+  it("validate: 'both' refuses what 11.1 removed; 'live' accepts what it added", async () => {
+    const both = await connect102({ path: qemu.qmpPath }, { validate: 'both' });
+    try {
+      const e = await both
+        .execute('blockdev-add', { driver: 'gluster', 'node-name': 'g', volume: 'v', path: 'p', server: [] })
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(QmpValidationError);
+      expect((e as Error).message).toMatch(/in the running QEMU's schema/);
+    } finally {
+      await both.close();
+    }
+    const live = await connect102({ path: qemu.qmpPath }, { validate: 'live' });
+    try {
+      expect(Array.isArray(await live.execute('query-block', { flat: true } as never))).toBe(true);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it("validate: 'live' checks 11.1's own schema", async () => {
+    const qmp = await connect102({ path: qemu.qmpPath }, { validate: 'live' });
+    try {
+      await expect(qmp.execute('query-blockstats', { bogus: 1 } as never)).rejects.toThrow(
+        /in the running QEMU's schema/,
+      );
+      expect(await qmp.execute('query-version')).toMatchObject({ qemu: { major: 11, minor: 1 } });
+    } finally {
+      await qmp.close();
+    }
+  });
+});
+
+describe('qemu-ga 11.1.3', () => {
+  it('the 10.2 guest-agent client: ping, info, exec, a file round trip', async () => {
+    const qga = await connectQga({ path: agent.path });
+    try {
+      expect(await qga.execute('guest-ping')).toEqual({});
+      expect((await qga.cmd.guestInfo()).version).toMatch(/^11\.1\./);
+      const r = await qga.exec('/bin/sh', ['-c', 'echo from-11.1; exit 4']);
+      expect([r.exitCode, r.stdout.toString()]).toEqual([4, 'from-11.1\n']);
+      const data = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31) & 0xff));
+      const file = `/tmp/${agent.dir.split('/').pop()}/round.bin`;
+      await qga.writeFile(file, data);
+      expect((await qga.readFile(file)).equals(data)).toBe(true);
+    } finally {
+      await qga.close();
+    }
+  });
+});
