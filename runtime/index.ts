@@ -42,6 +42,6 @@ export {
   type Methods,
   type VersionData,
 } from './qmp/client.js';
-export { redact, redactArguments, REDACTED } from './qmp/redact.js';
+export { redact, redactArguments, REDACTED } from './redact.js';
 export { bindConnectAgent } from './qga/client.js';
 export { AGENT_TIMEOUTS, DEFAULT_AGENT_TIMEOUT } from './qga/timeouts.js';

@@ -7,7 +7,8 @@
  * applied to what comes back, and the `cmd` facade of methods.
  */
 import { inspect } from 'node:util';
-import { ProtocolError, QmpUsageError, QmpValidationError } from '../errors.js';
+import { ProtocolError, QmpError, QmpUsageError, QmpValidationError } from '../errors.js';
+import { maskUrl, redact, redactArguments, redactRequest } from '../redact.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
 import {
@@ -331,6 +332,39 @@ export function makeFacade(
     defineProperty: () => false,
     deleteProperty: () => false,
   });
+}
+
+/** A request as the tap shows it: the message written, its arguments redacted. */
+export function tappedRequest(call: {
+  command: string;
+  oob: boolean;
+  id: number;
+  meta?: { args?: JsonObject };
+}): JsonObject {
+  const message: JsonObject = call.oob ? { 'exec-oob': call.command } : { execute: call.command };
+  if (call.meta?.args !== undefined) message.arguments = call.meta.args;
+  message.id = call.id;
+  return redactRequest(message);
+}
+
+/**
+ * The QmpError for an error reply. `unread` says who could not read the
+ * request when the reply has no id ("QEMU", "the agent"): the peer answers
+ * a request it could not parse without one.
+ */
+export function replyError(msg: JsonObject, command: string, args: JsonObject | undefined, unread?: string): QmpError {
+  const err = msg.error;
+  const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
+  const cls = typeof body.class === 'string' ? body.class : 'GenericError';
+  // QEMU quotes what it could not open, URL passwords included.
+  const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));
+  return new QmpError(
+    cls,
+    unread ? `${unread} could not read the request: ${desc}` : desc,
+    command,
+    msg.id,
+    redactArguments(command, args),
+  );
 }
 
 /** A short, safe rendering of a value from the peer, for messages. */

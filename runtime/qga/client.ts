@@ -19,7 +19,9 @@ import {
   inInt64Mode,
   makeFacade,
   prepareCall,
+  replyError,
   splitParams,
+  tappedRequest,
   type CallOptions,
   type Methods,
 } from '../core/calls.js';
@@ -35,18 +37,10 @@ import {
   checkTimeout,
 } from '../core/options.js';
 import type { Call } from '../core/requests.js';
-import { ConnectionError, ProtocolError, QmpAbortError, QmpError, QmpTimeoutError, QmpUsageError } from '../errors.js';
+import { ConnectionError, ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { CommandMap, CommandName, CommandSpec, TapEntry, VersionData } from '../qmp/client.js';
 import type { EventWait, QmpEvent, WaitOptions } from '../qmp/events.js';
-import {
-  maskText,
-  maskUrl,
-  redact,
-  redactAgentMessage,
-  redactArguments,
-  redactRequest,
-  redactReturn,
-} from '../qmp/redact.js';
+import { maskText, redactAgentMessage, redactReturn } from '../redact.js';
 import { DEFAULT_MAX_DEPTH, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
 import { stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
@@ -420,11 +414,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
   }
 
   #sending(call: Call<CallMeta>): void {
-    if (!this.#opts.tap) return;
-    const message: JsonObject = { execute: call.command };
-    if (call.meta?.args !== undefined) message.arguments = call.meta.args;
-    message.id = call.id;
-    this.#tap('out', redactRequest(message));
+    if (this.#opts.tap) this.#tap('out', tappedRequest(call));
   }
 
   /**
@@ -618,7 +608,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     if (!entry) return false;
     this.#noReply.delete(id!);
     if (!('id' in msg)) this.#lastNoReply = undefined;
-    const err = agentError(msg, entry.command, undefined);
+    const err = replyError(msg, entry.command, undefined);
     if (entry.failed) entry.failed(err);
     else this.#conn.report(err);
     return true;
@@ -645,7 +635,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     this.#conn.requests.settle(
       call,
       'error' in msg
-        ? { error: agentError(msg, call.command, call.meta?.args, unread) }
+        ? { error: replyError(msg, call.command, call.meta?.args, unread ? 'the agent' : undefined) }
         : inInt64Mode(this.#opts.int64, this.#data.schema, msg.return as JsonValue, { command: call.command }),
     );
     if (this.#syncDeferred) this.#startSync();
@@ -688,20 +678,6 @@ const SYNC_BYTE = Buffer.from([0xff]);
 function randomSyncId(): bigint {
   const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
   return (1n << 53n) + (((BigInt(hi) << 32n) | BigInt(lo)) % ((1n << 63n) - (1n << 53n)));
-}
-
-function agentError(msg: JsonObject, command: string, args: JsonObject | undefined, unread = false): QmpError {
-  const err = msg.error;
-  const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
-  const cls = typeof body.class === 'string' ? body.class : 'GenericError';
-  const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));
-  return new QmpError(
-    cls,
-    unread ? `the agent could not read the request: ${desc}` : desc,
-    command,
-    msg.id,
-    redactArguments(command, args),
-  );
 }
 
 function checkOptions(options: unknown): CheckedOptions {

@@ -14,6 +14,8 @@ import {
   inInt64Mode,
   makeFacade,
   prepareCall,
+  replyError,
+  tappedRequest,
   splitParams,
   type CallOptions,
   type Methods,
@@ -31,7 +33,7 @@ import {
   checkTimeout,
 } from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
-import { ConnectionError, ProtocolError, QmpAbortError, QmpError, QmpTimeoutError, QmpUsageError } from '../errors.js';
+import { ConnectionError, ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
 import { deprecatedInput } from '../schema/deprecation.js';
@@ -49,7 +51,7 @@ import {
   type QmpEvent,
   type WaitOptions,
 } from './events.js';
-import { maskText, maskUrl, redact, redactArguments, redactRequest, redactReturn } from './redact.js';
+import { maskText, redact, redactReturn } from '../redact.js';
 
 /** One command of a generated command map. */
 export interface CommandSpec {
@@ -539,11 +541,7 @@ export class QmpClient<
   }
 
   #sending(call: Call<CallMeta>): void {
-    if (!this.#opts.tap) return;
-    const message: JsonObject = call.oob ? { 'exec-oob': call.command } : { execute: call.command };
-    if (call.meta?.args !== undefined) message.arguments = call.meta.args;
-    message.id = call.id;
-    this.#tap('out', redactRequest(message));
+    if (this.#opts.tap) this.#tap('out', tappedRequest(call));
   }
 
   #tap(direction: 'in' | 'out', message: JsonObject): void {
@@ -612,22 +610,7 @@ export class QmpClient<
     }
     let outcome: { value: JsonValue } | { error: Error };
     if ('error' in msg) {
-      const err = msg.error;
-      const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
-      const cls = typeof body.class === 'string' ? body.class : 'GenericError';
-      // QEMU quotes what it could not open, URL passwords included.
-      const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));
-      const hasId = 'id' in msg;
-      const args = redactArguments(call.command, call.meta?.args);
-      outcome = {
-        error: new QmpError(
-          cls,
-          hasId ? desc : `QEMU could not read the request: ${desc}`,
-          call.command,
-          hasId ? msg.id : undefined,
-          args,
-        ),
-      };
+      outcome = { error: replyError(msg, call.command, call.meta?.args, 'id' in msg ? undefined : 'QEMU') };
     } else {
       outcome = this.#int64(msg.return as JsonValue, { command: call.command });
     }

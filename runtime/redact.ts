@@ -18,7 +18,7 @@
  * masked by the same names as far as text allows, and a reply's value is
  * never shown.
  */
-import type { JsonValue } from '../wire/json.js';
+import type { JsonValue } from './wire/json.js';
 
 export const REDACTED = '<redacted>';
 /** Secret-bearing members in JSON text (excerpts, json: filenames). */
