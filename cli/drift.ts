@@ -48,7 +48,7 @@ export async function driftCommand(where: string, options: DriftOptions, out: (t
   const qmp = await connect(targetOf(where), {}, { validate: false });
   try {
     const q = qmp.greeting.version.qemu;
-    const release = options.release ?? nearestRelease([q.major, q.minor], [...files.keys()]);
+    const release = options.release ?? nearestRelease([q.major, q.minor, q.micro], [...files.keys()]);
     const file = files.get(release);
     if (!file) throw new Error(`no generated release ${release} (have: ${[...files.keys()].join(', ')})`);
     const { schema } = (await import(file)) as { schema: SchemaDescriptor };
@@ -62,6 +62,7 @@ export async function driftCommand(where: string, options: DriftOptions, out: (t
           `${report.items.length} differences, ${report.unexplained.length} unexplained\n`,
       );
       for (const item of report.items) out(line(item));
+      if (report.truncated) out(`  ... and more: only the first ${report.items.length} differences are listed\n`);
     }
     return report.unexplained.length ? 1 : 0;
   } finally {

@@ -186,6 +186,8 @@ export class QmpClient<
   #unmatched = 0;
 
   #cmd: M | undefined;
+  /** The table of the release the types come from, when checks use another (version matching). */
+  #facadeTable: RuntimeTable | undefined;
   /** The running QEMU's schema, once fetched; and the fetch while it runs. */
   #live: SchemaDescriptor | undefined;
   #liveFetch: Promise<SchemaDescriptor> | undefined;
@@ -199,14 +201,19 @@ export class QmpClient<
     return this.#data.release;
   }
 
-  /** @internal Checks with another release's schema and table from now on (version matching). */
+  /**
+   * @internal Checks with another release's schema and table from now on
+   * (version matching). The `cmd` facade keeps the methods of the types'
+   * release: a method the QEMU lacks is then refused by the checks.
+   */
   useRelease(data: VersionData): void {
+    this.#facadeTable ??= this.#data.table;
     this.#data = data;
   }
 
   /** Typed methods per command, e.g. `qmp.cmd.queryStatus()`; see the version's QmpMethods. Made on first use. */
   get cmd(): M {
-    return (this.#cmd ??= makeFacade(this.#data.table, 'QmpMethods', (command, params) =>
+    return (this.#cmd ??= makeFacade(this.#facadeTable ?? this.#data.table, 'QmpMethods', (command, params) =>
       this.#call(command, params, false),
     ) as M);
   }
@@ -331,7 +338,18 @@ export class QmpClient<
    */
   schema(options?: Pick<CallOptions, 'timeout' | 'signal'>): Promise<SchemaDescriptor> {
     if (this.#live) return Promise.resolve(this.#live);
-    this.#liveFetch ??= this.#send('query-qmp-schema', undefined, { ...options, validate: false }, false).then(
+    let limits: { timeout: number; signal: AbortSignal | undefined };
+    try {
+      const o = checkKeys<CallOptions>(options, ['timeout', 'signal'], 'schema: options');
+      limits = {
+        timeout: checkTimeout(o.timeout ?? this.#opts.timeout, 'schema: timeout'),
+        signal: checkSignal(o.signal, 'schema: signal'),
+      };
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // One fetch for every caller, with the client's own timeout; each caller's limits apply to its wait only.
+    this.#liveFetch ??= this.#send('query-qmp-schema', undefined, { validate: false }, false).then(
       (reply) => {
         this.#liveFetch = undefined;
         if (!Array.isArray(reply) || !reply.every((e) => isEntry(e)))
@@ -346,7 +364,26 @@ export class QmpClient<
         throw e;
       },
     );
-    return this.#liveFetch;
+    const fetch = this.#liveFetch;
+    return new Promise<SchemaDescriptor>((resolve, reject) => {
+      const armed = deadline(limits, (why) =>
+        reject(
+          why.kind === 'abort'
+            ? new QmpAbortError('query-qmp-schema', why.reason)
+            : new QmpTimeoutError('query-qmp-schema', limits.timeout),
+        ),
+      );
+      fetch.then(
+        (v) => {
+          armed.dispose();
+          resolve(v);
+        },
+        (e: unknown) => {
+          armed.dispose();
+          reject(e);
+        },
+      );
+    });
   }
 
   /**
@@ -504,7 +541,12 @@ export class QmpClient<
     } catch (e) {
       return Promise.reject(e);
     }
-    const refused = this.#checkDeprecated(command, call.sent);
+    let refused: QmpUsageError | undefined;
+    try {
+      refused = this.#checkDeprecated(command, call.sent);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (refused) return Promise.reject(refused);
     return this.#conn.requests.submit(call.id, command, oob, call.text, { args: call.sent }, call.limits);
   }
@@ -703,8 +745,11 @@ const warnedDeprecated = new Set<string>();
 
 /** A process warning about a deprecated use, once per command and path (a bounded memory of them). */
 function warnOnce(key: string, message: string): void {
-  if (warnedDeprecated.has(key) || warnedDeprecated.size >= 1024) return;
-  warnedDeprecated.add(key);
+  // Per schema path, not per array index: an array of a thousand deprecated items warns once.
+  const at = key.replace(/\[\d+\]/g, '[]');
+  if (warnedDeprecated.has(at)) return;
+  if (warnedDeprecated.size >= 1024) warnedDeprecated.delete(warnedDeprecated.values().next().value!);
+  warnedDeprecated.add(at);
   process.emitWarning(message, { code: 'QAPI_TS_DEPRECATED' });
 }
 

@@ -35,11 +35,26 @@ function notNewer(a: [number, number], b: [number, number]): boolean {
   return a[0] < b[0] || (a[0] === b[0] && a[1] <= b[1]);
 }
 
-/** The release to check against for a QEMU of `version`: the newest not newer than it, else the oldest. */
-export function nearestRelease(version: [number, number], releases: readonly string[]): string {
+/**
+ * The release to check against for a QEMU of `version`: the newest not
+ * newer than it, else the oldest. A micro of 90 or more is a release
+ * candidate of the next release (10.1.90 is 10.2-rc0): the next known one.
+ */
+export function nearestRelease(version: readonly [number, number, number?], releases: readonly string[]): string {
   const sorted = [...releases].sort((a, b) => (notNewer(parse(a), parse(b)) ? -1 : 1));
-  const fitting = sorted.filter((r) => notNewer(parse(r), version));
+  const mm: [number, number] = [version[0], version[1]];
+  if ((version[2] ?? 0) >= 90) {
+    const next = sorted.find((r) => !notNewer(parse(r), mm));
+    if (next) return next;
+  }
+  const fitting = sorted.filter((r) => notNewer(parse(r), mm));
   return fitting.length ? fitting[fitting.length - 1] : sorted[0];
+}
+
+/** Whether a QEMU of `version` is newer than `release` (a candidate of the release after it counts). */
+function newerThan(version: readonly [number, number, number], release: string): boolean {
+  const r = parse(release);
+  return !notNewer([version[0], version[1]], r) || (version[0] === r[0] && version[1] === r[1] && version[2] >= 90);
 }
 
 /** The main entry's connectQmp: the newest release's types, the matching release's checks. */
@@ -50,14 +65,14 @@ export function bindMatching<C extends CommandMap<C>, E, M>(
   return async (target, options) => {
     const client = await connect<C, E, M>(target, newest, options);
     const q = client.greeting.version.qemu;
-    const version: [number, number] = [q.major, q.minor];
+    const version: [number, number, number] = [q.major, q.minor, q.micro];
     const pick = nearestRelease(version, [newest.release, ...older.map((o) => o.release)]);
     if (pick === newest.release) {
-      if (!notNewer(version, parse(newest.release)) && !warned) {
+      if (newerThan(version, newest.release) && !warned) {
         warned = true;
         process.emitWarning(
           `QEMU ${q.major}.${q.minor}.${q.micro} is newer than every release this qapi-ts knows (the newest is ${newest.release}): ` +
-            `its types and argument checks are ${newest.release}'s; validate: 'both' also checks against the running QEMU's own schema`,
+            `its types and argument checks are ${newest.release}'s; validate: 'live' checks against what this QEMU reports instead`,
           { code: 'QAPI_TS_NEWER_QEMU' },
         );
       }

@@ -22,6 +22,9 @@ function lookup(schema: SchemaDescriptor): Map<string, SchemaInfo> {
   return byName;
 }
 
+/** Steps one check may take, whatever the schema and arguments. */
+const MAX_WORK = 100_000;
+
 const deprecated = (features: readonly string[] | undefined): boolean => !!features?.includes('deprecated');
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -33,21 +36,32 @@ export function deprecatedInput(schema: SchemaDescriptor, command: string, args:
   if (entry?.['meta-type'] !== 'command') return [];
   const uses: DeprecatedUse[] = [];
   if (deprecated(entry.features)) uses.push({ path: '$', message: `the command ${command} is deprecated` });
-  // Iterative, with a bound: the arguments were checked for depth when written, but this must not recurse on them.
+  // Iterative and bounded: the schema may be a live one (hostile: a union whose branch is itself), and
+  // each (type, value) pair is looked at once.
   const stack: { type: string; value: unknown; path: string }[] = [
     { type: entry['arg-type'], value: args ?? {}, path: '$' },
   ];
-  while (stack.length) {
+  const seen = new Map<unknown, Set<string>>();
+  for (let work = 0; stack.length && work < MAX_WORK; work++) {
     const { type, value, path } = stack.pop()!;
     const info = byName.get(type);
     if (!info) continue;
+    if (typeof value === 'object' && value !== null) {
+      let types = seen.get(value);
+      if (!types) seen.set(value, (types = new Set()));
+      if (types.has(type)) continue;
+      types.add(type);
+    }
     switch (info['meta-type']) {
       case 'array':
         if (Array.isArray(value))
           value.forEach((v, i) => stack.push({ type: info['element-type'], value: v, path: `${path}[${i}]` }));
         break;
       case 'enum': {
-        const m = typeof value === 'string' ? info.members.find((x) => x.name === value) : undefined;
+        const m =
+          typeof value === 'string' && Array.isArray(info.members)
+            ? info.members.find((x) => x.name === value)
+            : undefined;
         if (m && deprecated(m.features)) uses.push({ path, message: `the value '${value}' is deprecated` });
         break;
       }

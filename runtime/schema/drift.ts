@@ -34,20 +34,39 @@ export interface DriftItem {
 
 export interface DriftReport {
   items: DriftItem[];
+  /** More than MAX_DRIFT_ITEMS differences: the rest were not listed (a schema of another program?). */
+  truncated: boolean;
   /** Items no build condition explains: what the release and this QEMU really disagree on. */
   unexplained: DriftItem[];
 }
 
 const byName = (d: SchemaDescriptor): Map<string, SchemaInfo> => new Map(d.map((e) => [e.name, e]));
 
+/** Differences listed at most: a live schema is the peer's, and may be anything. */
+export const MAX_DRIFT_ITEMS = 10_000;
+
 export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): DriftReport {
   const gen = byName(generated);
   const run = byName(live);
   const items: DriftItem[] = [];
+  let truncated = false;
   const seen = new Set<string>();
+  /** Live types whose extra members, branches and values were listed: once each, whatever pairs them. */
+  const listed = new Set<string>();
+  /** Type pairs to compare, first come first served (no recursion: a live schema can nest without end). */
+  const queue: [string, string, string][] = [];
   const add = (item: DriftItem, features?: readonly string[]): void => {
+    if (items.length >= MAX_DRIFT_ITEMS) {
+      truncated = true;
+      return;
+    }
     if (item.side === 'generated' && features?.includes('deprecated')) item.deprecated = true;
     items.push(item);
+  };
+  const compare = (gName: string, lName: string, path: string): void => void queue.push([gName, lName, path]);
+  const drain = (): void => {
+    for (let i = 0; i < queue.length && !truncated; i++) visit(...queue[i]);
+    queue.length = 0;
   };
 
   const features = (path: string, g: { features?: string[] }, l: { features?: string[] }): void => {
@@ -59,7 +78,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       if (!gs.has(f)) add({ path: `${path}/$${f}`, what: 'feature', side: 'live', detail: `feature '${f}'` });
   };
 
-  const compare = (gName: string, lName: string, path: string): void => {
+  const visit = (gName: string, lName: string, path: string): void => {
     const key = `${gName}\0${lName}`;
     if (seen.has(key)) return;
     seen.add(key);
@@ -110,6 +129,13 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
           m.features,
         );
     }
+    const liveFeatures = new Map((l.members ?? []).map((m) => [m.name, m]));
+    for (const m of g.members) {
+      const other = liveFeatures.get(m.name);
+      if (other) features(`${path}/^${m.name}`, m, other);
+    }
+    if (listed.has(l.name)) return;
+    listed.add(l.name);
     const known = new Set(enumValues(g));
     for (const v of enumValues(l))
       if (!known.has(v)) add({ path: `${path}/^${v}`, what: 'value', side: 'live', detail: `value '${v}'` });
@@ -135,8 +161,10 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       features(at, m, other);
       compare(m.type, other.type, at);
     }
+    const first = !listed.has(l.name);
+    listed.add(l.name);
     const known = new Set(g.members.map((m) => m.name));
-    for (const m of l.members) {
+    for (const m of first ? l.members : []) {
       if (!known.has(m.name))
         add({ path: `${path}/${step(m.name)}`, what: 'member', side: 'live', detail: `member '${m.name}'` });
     }
@@ -148,7 +176,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       else compare(v.type, other.type, at);
     }
     const knownBranches = new Set((g.variants ?? []).map((v) => v.case));
-    for (const v of l.variants ?? []) {
+    for (const v of first ? (l.variants ?? []) : []) {
       if (!knownBranches.has(v.case))
         add({ path: `${path}/+${v.case}`, what: 'branch', side: 'live', detail: `branch '${v.case}'` });
     }
@@ -193,6 +221,8 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
           detail: `allow-oob ${!!g['allow-oob']} in the release, ${!!l['allow-oob']} in this QEMU`,
         });
     }
+    // What this command reaches is listed under it before the next command's.
+    drain();
   }
   for (const l of live) {
     if (
@@ -203,6 +233,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
   }
   return {
     items,
+    truncated,
     unexplained: items.filter((i) => !(i.side === 'generated' && (i.condition !== undefined || i.deprecated))),
   };
 }

@@ -69,68 +69,89 @@ export function queryPath(query: string | SchemaQuery): string {
   return steps.join('/');
 }
 
+/** Type visits one question may make: a hostile live schema (nested alternates) cannot make it take long. */
+const MAX_VISITS = 100_000;
+
 /** Whether the descriptor has what the query asks for. Malformed queries answer false. */
 export function supports(schema: SchemaDescriptor, query: string | SchemaQuery): boolean {
   const steps = queryPath(query).split('/');
-  const first = index(schema).get(name(steps[0]));
+  const byName = index(schema);
+  const first = byName.get(name(steps[0]));
   if (!first) return false;
-  return walk(index(schema), first, undefined, steps.slice(1));
+  // Each (type, step) is answered once: look-throughs (arrays, alternates) revisit nothing, and a
+  // type that reaches itself without taking a step (a cycle) answers no.
+  const memo = new Map<string, boolean>();
+  let visits = 0;
+
+  const walk = (entry: SchemaInfo, member: SchemaInfoObjectMember | undefined, at: number): boolean => {
+    if (at === steps.length) return true;
+    const key = `${at}\0${entry.name}\0${member?.name ?? ''}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    if (++visits > MAX_VISITS) return false;
+    memo.set(key, false);
+    const answer = step(entry, member, at);
+    memo.set(key, answer);
+    return answer;
+  };
+
+  const step = (entry: SchemaInfo, member: SchemaInfoObjectMember | undefined, at: number): boolean => {
+    const s = steps[at];
+    const op = s[0];
+    const last = at === steps.length - 1;
+    if (op === '$') return last && ((member ?? entry).features ?? []).includes(s.slice(1));
+    if (op === '!') {
+      const kind = s.slice(1);
+      if (entry['meta-type'] === kind || (entry['meta-type'] === 'builtin' && entry['json-type'] === kind)) return last;
+    }
+    if (entry['meta-type'] === 'array') {
+      const element = byName.get(entry['element-type']);
+      return !!element && walk(element, undefined, at);
+    }
+    if (entry['meta-type'] === 'alternate') {
+      // Any alternative that answers yes will do.
+      return entry.members.some((m) => {
+        const alt = byName.get(m.type);
+        return !!alt && walk(alt, undefined, at);
+      });
+    }
+    if (op === '!') return false;
+    if (op === '^') {
+      if (entry['meta-type'] !== 'enum') return false;
+      const value = s.slice(1);
+      if (!enumValues(entry).includes(value)) return false;
+      if (last) return true;
+      // libvirt's '^value/$feature': a feature of the enum value.
+      const next = steps[at + 1];
+      const m = entry.members?.find((x) => x.name === value);
+      return at + 2 === steps.length && next[0] === '$' && !!m?.features?.includes(next.slice(1));
+    }
+    if (entry['meta-type'] === 'command' || entry['meta-type'] === 'event') {
+      if (s !== 'arg-type' && !(s === 'ret-type' && entry['meta-type'] === 'command')) return false;
+      const type = byName.get(
+        entry['meta-type'] === 'command' && s === 'ret-type' ? entry['ret-type'] : entry['arg-type'],
+      );
+      return !!type && walk(type, undefined, at + 1);
+    }
+    if (entry['meta-type'] !== 'object') return false;
+    if (op === '+') {
+      const variant = entry.variants?.find((v) => v.case === s.slice(1));
+      const type = variant && byName.get(variant.type);
+      return !!type && walk(type, undefined, at + 1);
+    }
+    const optionalOnly = op === '*';
+    const wanted = name(optionalOnly ? s.slice(1) : s);
+    const found = entry.members.find((m) => m.name === wanted);
+    if (!found || (optionalOnly && !('default' in found))) return false;
+    if (at + 1 < steps.length && steps[at + 1][0] === '$') return walk(entry, found, at + 1);
+    const type = byName.get(found.type);
+    return !!type && walk(type, found, at + 1);
+  };
+
+  return walk(first, undefined, 1);
 }
 
 /** A step's name without its space escape. */
 function name(step: string): string {
   return step.startsWith(' ') ? step.slice(1) : step;
-}
-
-function walk(
-  byName: Map<string, SchemaInfo>,
-  entry: SchemaInfo,
-  member: SchemaInfoObjectMember | undefined,
-  steps: readonly string[],
-): boolean {
-  if (!steps.length) return true;
-  const [step, ...rest] = steps;
-  const op = step[0];
-  if (op === '$') return rest.length === 0 && ((member ?? entry).features ?? []).includes(step.slice(1));
-  if (entry['meta-type'] === 'array') {
-    const element = byName.get(entry['element-type']);
-    return !!element && walk(byName, element, undefined, steps);
-  }
-  if (entry['meta-type'] === 'alternate') {
-    // Any alternative that answers yes will do.
-    return entry.members.some((m) => {
-      const alt = byName.get(m.type);
-      return !!alt && walk(byName, alt, undefined, steps);
-    });
-  }
-  if (op === '!') {
-    const kind = step.slice(1);
-    return (
-      rest.length === 0 &&
-      (entry['meta-type'] === kind || (entry['meta-type'] === 'builtin' && entry['json-type'] === kind))
-    );
-  }
-  if (op === '^') {
-    return rest.length === 0 && entry['meta-type'] === 'enum' && enumValues(entry).includes(step.slice(1));
-  }
-  if (entry['meta-type'] === 'command' || entry['meta-type'] === 'event') {
-    if (step !== 'arg-type' && !(step === 'ret-type' && entry['meta-type'] === 'command')) return false;
-    const type = byName.get(
-      entry['meta-type'] === 'command' && step === 'ret-type' ? entry['ret-type'] : entry['arg-type'],
-    );
-    return !!type && walk(byName, type, undefined, rest);
-  }
-  if (entry['meta-type'] !== 'object') return false;
-  if (op === '+') {
-    const variant = entry.variants?.find((v) => v.case === step.slice(1));
-    const type = variant && byName.get(variant.type);
-    return !!type && walk(byName, type, undefined, rest);
-  }
-  const optionalOnly = op === '*';
-  const wanted = name(optionalOnly ? step.slice(1) : step);
-  const found = entry.members.find((m) => m.name === wanted);
-  if (!found || (optionalOnly && !('default' in found))) return false;
-  if (rest.length && rest[0][0] === '$') return walk(byName, entry, found, rest);
-  const type = byName.get(found.type);
-  return !!type && walk(byName, type, found, rest);
 }

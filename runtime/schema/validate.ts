@@ -470,6 +470,7 @@ class Checker {
     value: Record<string, unknown>,
     path: string,
     known: Set<string> | undefined,
+    branches: Set<TypeNode> = new Set(),
   ): boolean {
     for (const m of node.members!) {
       known?.add(m.name);
@@ -491,7 +492,13 @@ class Checker {
       this.problem(path, `the schema descriptor lacks object type '${branch}'`);
       return false;
     }
-    return this.checkMembers(branchNode, value, path, known);
+    // A branch leading back to a type already applied (only a broken or hostile descriptor has one) ends here.
+    if (branches.has(branchNode)) {
+      this.problem(path, `the schema descriptor's union '${branch}' selects itself again`);
+      return false;
+    }
+    branches.add(node);
+    return this.checkMembers(branchNode, value, path, known, branches);
   }
 }
 
