@@ -248,12 +248,25 @@ export const SCHEMAS: readonly { readonly prefix: string; readonly path: string;
   { prefix: 'qsd', path: 'storage-daemon/qapi/qapi-schema.json', protocol: 'qmp' },
 ];
 
-/** Short versions from scripts/qemu-versions, the single list of supported releases. */
-export function supportedVersions(file = path.join(PACKAGE_ROOT, 'scripts/qemu-versions')): string[] {
+export interface SupportedRelease {
+  /** Short version, '10.2'. */
+  version: string;
+  /** 'source': Debian's source package, every schema; 'binary': only the guest agent's, as qemu-guest-agent ships it. */
+  from: 'source' | 'binary';
+}
+
+/** The releases of scripts/qemu-versions, the single list of supported releases. */
+export function supportedReleases(file = path.join(PACKAGE_ROOT, 'scripts/qemu-versions')): SupportedRelease[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'))
-    .map((l) => l.split(/\s+/)[0]);
+    .map((l) => l.split(/\s+/))
+    .map(([version, , from]) => ({ version, from: from?.startsWith('bin:') ? 'binary' : 'source' }));
+}
+
+/** Short versions from scripts/qemu-versions. */
+export function supportedVersions(file?: string): string[] {
+  return supportedReleases(file).map((r) => r.version);
 }
 
 export const GENERATED_README = `# Generated SDKs — do not edit
@@ -263,7 +276,8 @@ the supported QEMU releases (\`scripts/qemu-versions\`), one folder per
 release and schema:
 
 - \`qemu-<version>/\`: QMP, the QEMU monitor protocol (\`qapi/qapi-schema.json\`);
-- \`qga-<version>/\`: the guest agent, qemu-ga (\`qga/qapi-schema.json\`);
+- \`qga-<version>/\`: the guest agent, qemu-ga (\`qga/qapi-schema.json\`; for a release from
+  binary packages, the copy \`qemu-guest-agent\` ships);
 - \`qsd-<version>/\`: the storage daemon, a QMP server (\`storage-daemon/qapi/qapi-schema.json\`).
 
 Each holds \`types.ts\` (every named type), \`commands.ts\` and \`events.ts\`
@@ -310,12 +324,19 @@ export interface GenerateAllResult {
 export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult {
   const outDir = options.outDir ?? path.join(PACKAGE_ROOT, 'generated');
   const cacheDir = options.cacheDir ?? process.env.QAPI_TS_CACHE ?? path.join(PACKAGE_ROOT, '.cache/qemu');
-  const versions = options.versions ?? supportedVersions();
+  const known = new Map(supportedReleases().map((r) => [r.version, r.from]));
+  const releases = (options.versions ?? [...known.keys()]).map((version) => ({
+    version,
+    schemas: known.get(version) === 'binary' ? SCHEMAS.filter((x) => x.prefix === 'qga') : SCHEMAS,
+  }));
+  const versions = releases.filter((r) => r.schemas === SCHEMAS).map((r) => r.version);
   const results: GenerateResult[] = [];
   const changed: string[] = [];
   const expected = new Set<string>(['README.md', 'latest.ts']);
-  // The newest release (the last line of scripts/qemu-versions) is what `import ... from 'qapi-ts'` gives.
+  // The newest release (the last line of scripts/qemu-versions) is what `import ... from 'qapi-ts'` gives:
+  // its QMP SDK from the newest with every schema, its guest agent from the newest of all.
   const newest = versions[versions.length - 1];
+  const newestAgent = releases[releases.length - 1].version;
   const latest = [
     headerComment('scripts/qemu-versions', 'npm run gen'),
     `import { bindMatching } from '../runtime/qmp/releases.js';`,
@@ -323,7 +344,7 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     '',
     `/** The newest supported QEMU release: what \`import ... from 'qapi-ts'\` gives. */`,
     `export * from './qemu-${newest}/index.js';`,
-    `export { connectQga, type QgaCommands, type QgaMethods } from './qga-${newest}/index.js';`,
+    `export { connectQga, type QgaCommands, type QgaMethods } from './qga-${newestAgent}/index.js';`,
     '',
     '/**',
     ` * Connects to a QMP monitor, like \`qapi-ts/qemu-${newest}\`'s connectQmp, with ${newest}'s types; arguments are`,
@@ -344,8 +365,8 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     options.check,
   );
   changed.push(...readme.changed);
-  for (const version of versions) {
-    for (const s of SCHEMAS) {
+  for (const { version, schemas } of releases) {
+    for (const s of schemas) {
       if (!existsSync(path.join(cacheDir, version, s.path))) {
         throw new QapiError(
           `QEMU ${version} sources are missing from ${path.join(cacheDir, version)}: run npm run fetch`,
@@ -353,8 +374,8 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
       }
     }
   }
-  for (const version of versions) {
-    for (const s of SCHEMAS) {
+  for (const { version, schemas } of releases) {
+    for (const s of schemas) {
       const label = `${s.prefix}-${version}`;
       const result = generate({
         schemaFile: path.join(cacheDir, version, s.path),

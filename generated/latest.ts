@@ -6,7 +6,7 @@ import { schema, table, type QmpCommands, type QmpEvents, type QmpMethods } from
 
 /** The newest supported QEMU release: what `import ... from 'qapi-ts'` gives. */
 export * from './qemu-10.2/index.js';
-export { connectQga, type QgaCommands, type QgaMethods } from './qga-10.2/index.js';
+export { connectQga, type QgaCommands, type QgaMethods } from './qga-11.1/index.js';
 
 /**
  * Connects to a QMP monitor, like `qapi-ts/qemu-10.2`'s connectQmp, with 10.2's types; arguments are

@@ -15,6 +15,26 @@ debver_of() {
   awk -v v="$1" '!/^#/ && $1 == v { print $2 }' "$versions"
 }
 
+# The third column: empty for a source package, bin:SUITE for binary packages only.
+from_of() {
+  awk -v v="$1" '!/^#/ && $1 == v { print $3 }' "$versions"
+}
+
+# A release whose source package cannot be had: the guest agent's schema, as qemu-guest-agent
+# ships it, from the Debian root of that suite (scripts/qemu-root.sh), and the version it reports.
+fetch_binary() {
+  local ver=$1 debver=$2 suite=$3 dest=$cache/$1 root
+  root=$(bash "$here/qemu-root.sh" "$suite")
+  local doc=$root/usr/share/doc/qemu-guest-agent/qapi-schema.json.gz
+  [ -f "$doc" ] || die "$suite root: no $doc (qemu-guest-agent not installed there?)"
+  rm -rf "$dest" && mkdir -p "$dest/qga"
+  gunzip -c "$doc" > "$dest/qga/qapi-schema.json"
+  chroot "$root" qemu-ga --version | awk '{ print $NF }' > "$dest/VERSION"
+  grep -q "^${ver//./\.}\." "$dest/VERSION" || die "$suite root has qemu-ga $(cat "$dest/VERSION"), not $ver"
+  echo "$debver" > "$dest/.complete"
+  echo "fetch-qemu: $ver (guest agent only, from $suite's binary packages) ready in $dest" >&2
+}
+
 # Derive deb-src entries from the machine's own Debian entries, so no host is written in our files.
 ensure_deb_src() {
   [ -f "$src_list" ] && return 0
@@ -53,6 +73,12 @@ fetch_one() {
   [ -n "$debver" ] || die "unknown QEMU version '$ver' (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$versions"))"
   dest=$cache/$ver
   if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$debver" ]; then
+    return 0
+  fi
+  local from
+  from=$(from_of "$ver")
+  if [ "${from#bin:}" != "$from" ]; then
+    fetch_binary "$ver" "$debver" "${from#bin:}"
     return 0
   fi
   ensure_deb_src

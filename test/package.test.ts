@@ -50,6 +50,15 @@ describe('package entry points', () => {
     },
   );
 
+  it('qapi-ts/qga-11.1 (from the schema qemu-guest-agent 11.1.3 ships) loads, and is the guest agent of qapi-ts', () => {
+    const r = run(`
+      const m = await import('qapi-ts/qga-11.1');
+      const main = await import('qapi-ts');
+      console.log(m.qemuVersion, Object.keys(m.table.commands).length, typeof m.connectQga, main.connectQga === m.connectQga);`);
+    expect(r.err).toBe('');
+    expect(r.out.trim()).toBe('11.1.3 44 function true');
+  });
+
   it.each(VERSIONS)('qapi-ts/qemu-%s, qga-%s and qsd-%s load', (v) => {
     const r = run(`
       for (const p of ['qemu', 'qga', 'qsd']) {

@@ -6,11 +6,21 @@ import path from 'node:path';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CACHE = process.env.QAPI_TS_CACHE ?? path.join(ROOT, '.cache/qemu');
 
-/** Versions from scripts/qemu-versions, the single list of supported releases. */
-export const VERSIONS: string[] = readFileSync(path.join(ROOT, 'scripts/qemu-versions'), 'utf8')
+const LINES = readFileSync(path.join(ROOT, 'scripts/qemu-versions'), 'utf8')
   .split('\n')
   .filter((l) => l.trim() && !l.startsWith('#'))
-  .map((l) => l.split(/\s+/)[0]);
+  .map((l) => l.split(/\s+/));
+
+/** Releases with every schema (from Debian's source package), from scripts/qemu-versions. */
+export const VERSIONS: string[] = LINES.filter((l) => !l[2]?.startsWith('bin:')).map((l) => l[0]);
+
+/** Every release, those with only the guest agent's schema (from binary packages) included. */
+export const ALL_VERSIONS: string[] = LINES.map((l) => l[0]);
+
+/** Every generated SDK folder: qemu-, qga- and qsd- of each full release, qga- of the others. */
+export const SDKS: string[] = LINES.flatMap((l) =>
+  l[2]?.startsWith('bin:') ? [`qga-${l[0]}`] : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${l[0]}`),
+);
 
 export type SchemaKind = 'qmp' | 'qga' | 'qsd';
 
