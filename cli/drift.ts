@@ -15,7 +15,7 @@ import type { Target } from '../runtime/wire/transport.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /** Where the generated QMP releases are: the bundle of an installed package, or generated/ of a build. */
-function releaseFiles(): Map<string, string> {
+export function releaseFiles(): Map<string, string> {
   const out = new Map<string, string>();
   for (const dir of [path.join(HERE, '../bundle'), path.join(HERE, '../generated')]) {
     if (!existsSync(dir)) continue;
@@ -55,7 +55,8 @@ export async function driftCommand(where: string, options: DriftOptions, out: (t
     const report = drift(schema, await qmp.schema());
     const version = `${q.major}.${q.minor}.${q.micro}`;
     if (options.json) {
-      out(JSON.stringify({ qemu: version, package: qmp.greeting.version.package, release, ...report }, null, 2) + '\n');
+      const { matched: _, ...shown } = report;
+      out(JSON.stringify({ qemu: version, package: qmp.greeting.version.package, release, ...shown }, null, 2) + '\n');
     } else {
       out(
         `QEMU ${version}${qmp.greeting.version.package ? ` (${qmp.greeting.version.package.trim()})` : ''} against the generated ${release} release: ` +

@@ -10,6 +10,7 @@ import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol
 import { schemaToJson } from '../codegen/model-json.js';
 import type { DocDialect } from '../codegen/expressions.js';
 import { driftCommand } from './drift.js';
+import { genFromLive } from './from-live.js';
 
 const USAGE = `usage: qapi-ts <command> [options]
 
@@ -22,6 +23,13 @@ commands:
       Generate the TypeScript SDK of one schema into DIR: types.ts, commands.ts,
       events.ts, table.ts, schema.ts and index.ts. The protocol is guessed from
       the path when omitted (a schema under qga/ is the guest agent's).
+  gen --from-socket SOCKET --out DIR [--source RELEASE|FILE] [--label NAME]
+  gen --from-qemu BINARY --out DIR [--source RELEASE|FILE] [--label NAME]
+      Generate a QMP SDK from a running QEMU's introspection (query-qmp-schema),
+      for a build or release without schema source at hand; --from-qemu starts
+      BINARY with no machine to ask it. With --source (a release of this package
+      such as 10.2, or a QAPI schema file of a nearby QEMU), types take their real
+      names and integers their real widths where the structure matches.
   gen --all [--out DIR] [--check]
       Generate the SDKs of every supported QEMU release (scripts/qemu-versions)
       from the fetched sources: QMP, guest agent and storage daemon each, into
@@ -154,6 +162,32 @@ function gen(argv: string[], io: Io): number {
   return 0;
 }
 
+function genLive(argv: string[], io: Io): Promise<number> {
+  const valued = ['from-socket', 'from-qemu', 'out', 'source', 'label'];
+  const { positional, flags } = parseArgs(argv, valued);
+  for (const f of flags.keys()) if (!valued.includes(f)) throw new UsageError(`gen --from-*: unknown option --${f}`);
+  if (positional.length) throw new UsageError(`gen takes no positional arguments (got '${positional[0]}')`);
+  const socket = flags.get('from-socket') as string | undefined;
+  const qemu = flags.get('from-qemu') as string | undefined;
+  const out = flags.get('out') as string | undefined;
+  if ((socket === undefined) === (qemu === undefined))
+    throw new UsageError('give one of --from-socket and --from-qemu');
+  if (out === undefined) throw new UsageError('gen --from-* needs --out DIR');
+  return genFromLive(
+    {
+      socket,
+      qemu,
+      out,
+      source: flags.get('source') as string | undefined,
+      label: flags.get('label') as string | undefined,
+    },
+    io.out,
+  ).catch((e: Error) => {
+    io.err(`qapi-ts gen: ${e instanceof QapiSourceError ? e.format() : e.message}\n`);
+    return 1;
+  });
+}
+
 function version(): string {
   // From dist/cli or from source (cli/): the package root is found, not assumed two levels up.
   const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -179,6 +213,7 @@ export function main(argv: string[], io: Io = processIo): number | Promise<numbe
       case 'check-schema':
         return checkSchema(rest, io);
       case 'gen':
+        if (rest.some((a) => a.startsWith('--from-socket') || a.startsWith('--from-qemu'))) return genLive(rest, io);
         return gen(rest, io);
       case 'drift': {
         const args = parseArgs(rest, ['release']);

@@ -38,6 +38,8 @@ export interface DriftReport {
   truncated: boolean;
   /** Items no build condition explains: what the release and this QEMU really disagree on. */
   unexplained: DriftItem[];
+  /** Each live type (masked name) and the generated type first met in its place: the same kind, compared. */
+  matched: Map<string, string>;
 }
 
 const byName = (d: SchemaDescriptor): Map<string, SchemaInfo> => new Map(d.map((e) => [e.name, e]));
@@ -51,6 +53,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
   const items: DriftItem[] = [];
   let truncated = false;
   const seen = new Set<string>();
+  const matched = new Map<string, string>();
   /** Live types whose extra members, branches and values were listed: once each, whatever pairs them. */
   const listed = new Set<string>();
   /** Type pairs to compare, first come first served (no recursion: a live schema can nest without end). */
@@ -89,6 +92,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       compare(g['element-type'], l['element-type'], path);
       return;
     }
+    if (g['meta-type'] === l['meta-type'] && !matched.has(lName)) matched.set(lName, gName);
     if (g['meta-type'] !== l['meta-type']) {
       add({ path, what: 'type', side: 'both', detail: `${a(kind(g))} in the release, ${a(kind(l))} in this QEMU` });
       return;
@@ -233,6 +237,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
   }
   return {
     items,
+    matched,
     truncated,
     unexplained: items.filter((i) => !(i.side === 'generated' && (i.condition !== undefined || i.deprecated))),
   };

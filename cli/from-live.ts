@@ -1,0 +1,106 @@
+/**
+ * `qapi-ts gen --from-socket SOCKET` / `--from-qemu BINARY`: an SDK from a
+ * running QEMU's introspection (codegen/introspection.ts), for a build or a
+ * release no schema source is at hand for. With `--source` (a release of this
+ * package, '10.2', or a QAPI schema file of a nearby QEMU), types get their
+ * real names and integers their real widths wherever the structure matches.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildDescriptor } from '../codegen/emit/descriptor.js';
+import { loadSchema } from '../codegen/frontend.js';
+import { generate } from '../codegen/generate.js';
+import { schemaFromIntrospection } from '../codegen/introspection.js';
+import { connect } from '../runtime/qmp/client.js';
+import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
+import { releaseFiles, targetOf } from './drift.js';
+
+export interface FromLiveOptions {
+  socket?: string;
+  qemu?: string;
+  out: string;
+  source?: string;
+  label?: string;
+}
+
+/** The descriptor of `source`: a release of this package, or a schema file. */
+async function sourceDescriptor(source: string): Promise<SchemaDescriptor> {
+  const release = releaseFiles().get(source);
+  if (release) return ((await import(release)) as { schema: SchemaDescriptor }).schema;
+  if (!existsSync(source)) throw new Error(`--source ${source}: neither a release of this qapi-ts nor a schema file`);
+  return buildDescriptor(loadSchema(source, { dialect: 'auto' }));
+}
+
+/** Starts `binary` with no machine, for its introspection; resolves with its socket and a way to stop it. */
+async function startBinary(binary: string, dir: string): Promise<{ socket: string; stop: () => void }> {
+  const socket = path.join(dir, 'qmp.sock');
+  const child = spawn(
+    binary,
+    ['-machine', 'none', '-nodefaults', '-display', 'none', '-S', '-qmp', `unix:${socket},server=on,wait=off`],
+    { stdio: 'ignore' },
+  );
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (e) => reject(new Error(`${binary}: ${e.message}`)));
+    child.once('exit', (code) => reject(new Error(`${binary} exited (${code}) before its monitor was up`)));
+  });
+  failed.catch(() => undefined);
+  for (let i = 0; i < 1000 && !existsSync(socket); i++) {
+    await Promise.race([new Promise((r) => setTimeout(r, 10)), failed]);
+  }
+  if (!existsSync(socket)) {
+    child.kill('SIGKILL');
+    throw new Error(`${binary}: no QMP socket after 10 s`);
+  }
+  return { socket, stop: () => void child.kill('SIGKILL') };
+}
+
+export async function genFromLive(options: FromLiveOptions, out: (text: string) => void): Promise<number> {
+  const work = mkdtempSync(path.join(tmpdir(), 'qapi-ts-live-'));
+  let stop: (() => void) | undefined;
+  try {
+    let where = options.socket;
+    if (options.qemu) {
+      const started = await startBinary(options.qemu, work);
+      where = started.socket;
+      stop = started.stop;
+    }
+    const qmp = await connect(targetOf(where!), {}, { validate: false });
+    let live: SchemaDescriptor;
+    let version: string;
+    try {
+      live = await qmp.schema();
+      const q = qmp.greeting.version.qemu;
+      version = `${q.major}.${q.minor}.${q.micro}`;
+    } finally {
+      await qmp.close();
+    }
+    const source = options.source ? await sourceDescriptor(options.source) : undefined;
+    const synthesized = schemaFromIntrospection(live, source);
+    // A tree the generator reads like a QEMU source tree: the schema and a VERSION file.
+    writeFileSync(path.join(work, 'VERSION'), `${version}\n`);
+    const schemaFile = path.join(work, 'introspection.json');
+    writeFileSync(schemaFile, synthesized.text);
+    const r = generate({
+      schemaFile,
+      outDir: options.out,
+      protocol: 'qmp',
+      label: options.label,
+      regenerate:
+        `qapi-ts gen ${options.qemu ? `--from-qemu ${options.qemu}` : `--from-socket ${options.socket}`} --out ${options.out}` +
+        (options.source ? ` --source ${options.source}` : ''),
+    });
+    out(
+      `${r.label}: ${r.files.length} files from QEMU ${version}'s introspection` +
+        (source
+          ? `; ${synthesized.matched} types named as in ${options.source}, ${synthesized.derived} named from where they are used`
+          : `; ${synthesized.derived} types named from where they are used (give --source for real names)`) +
+        '\n',
+    );
+    return 0;
+  } finally {
+    stop?.();
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * A QAPI schema from introspection: what `query-qmp-schema` says a running
+ * QEMU has, written back as schema source, so that the usual pipeline
+ * (parse, check, emit) makes an SDK of it. Introspection masks type names
+ * (numbers) and collapses integer types into 'int'; given the descriptor of
+ * a nearby release (`source`), every type that sits where one of that
+ * release's sits (matched structurally, as drift matches them) gets its real
+ * name, and every integer member its real width. The rest is named from
+ * where it is first used ('BlockdevAddArg', 'QueryBlockRet...').
+ */
+import type { SchemaDescriptor, SchemaInfoEnum, SchemaInfoObject } from '../runtime/schema/descriptor.js';
+import { enumValues } from '../runtime/schema/descriptor.js';
+import { drift } from '../runtime/schema/drift.js';
+
+export interface IntrospectionSchema {
+  /** QAPI schema source. */
+  text: string;
+  /** Live types that got their name from the source release, and those named from their place. */
+  matched: number;
+  derived: number;
+}
+
+const BUILTIN_NAMES: Record<string, string> = {
+  string: 'str',
+  int: 'int',
+  number: 'number',
+  boolean: 'bool',
+  null: 'null',
+  value: 'any',
+};
+
+const INTEGER = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'size']);
+
+/** 'blockdev-add' → 'BlockdevAdd'. */
+function camel(text: string): string {
+  return text
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join('');
+}
+
+const q = (s: string): string => `'${s}'`;
+
+/** A type reference as the schema writes it: arrays as [ 'T' ]. */
+const ref = (name: string): string => (name.startsWith('[') ? `[ ${ref(name.slice(1, -1))} ]` : q(name));
+
+export function schemaFromIntrospection(live: SchemaDescriptor, source?: SchemaDescriptor): IntrospectionSchema {
+  const byName = new Map(live.map((e) => [e.name, e]));
+  const sourceByName = new Map((source ?? []).map((e) => [e.name, e]));
+  const matched = source ? drift(source, live).matched : new Map<string, string>();
+  const names = new Map<string, string>();
+  const used = new Set<string>(Object.values(BUILTIN_NAMES));
+  let derived = 0;
+
+  /** A unique name for a live type, from the source when matched, else from `hint`. */
+  const nameOf = (liveName: string, hint: string): string => {
+    const known = names.get(liveName);
+    if (known) return known;
+    const e = byName.get(liveName);
+    if (!e) return 'any';
+    if (e['meta-type'] === 'builtin') return BUILTIN_NAMES[e['json-type']] ?? 'any';
+    if (e['meta-type'] === 'array') return `[${nameOf(e['element-type'], hint)}]`;
+    const real = matched.get(liveName);
+    let name = real && !real.startsWith('q_') && !used.has(real) ? real : undefined;
+    if (!name) {
+      derived++;
+      // QAPI reserves names ending in List or Kind, and a name starts with a letter.
+      const base = (camel(hint) || 'Type').replace(/^(?=\d)/, 'T').replace(/(List|Kind)$/, '$1Type');
+      name = base;
+      for (let i = 2; used.has(name); i++) name = `${base}${i}`;
+    }
+    used.add(name);
+    names.set(liveName, name);
+    return name;
+  };
+
+  // Name every type from its first use, commands and events first (as introspection orders them).
+  const queue: [string, string][] = [];
+  for (const e of live) {
+    if (e['meta-type'] === 'command') {
+      queue.push([e['arg-type'], `${e.name}-arg`], [e['ret-type'], `${e.name}-ret`]);
+    } else if (e['meta-type'] === 'event') queue.push([e['arg-type'], `${e.name}-data`]);
+  }
+  const visited = new Set<string>();
+  for (let i = 0; i < queue.length; i++) {
+    const [liveName, hint] = queue[i];
+    if (visited.has(liveName)) continue;
+    visited.add(liveName);
+    const e = byName.get(liveName);
+    if (!e) continue;
+    nameOf(liveName, hint);
+    if (e['meta-type'] === 'array') queue.push([e['element-type'], hint]);
+    else if (e['meta-type'] === 'object') {
+      for (const m of e.members) queue.push([m.type, `${hint}-${m.name}`]);
+      for (const v of e.variants ?? []) queue.push([v.type, `${hint}-${v.case}`]);
+    } else if (e['meta-type'] === 'alternate') e.members.forEach((m, k) => queue.push([m.type, `${hint}-${k}`]));
+  }
+
+  /** A member's type, with the source's integer width when the source has that member as an integer. */
+  const memberType = (owner: string, member: string, liveType: string): string => {
+    const t = nameOf(liveType, `${owner}-${member}`);
+    if (t !== 'int') return t;
+    const src = sourceByName.get(matched.get(owner) ?? '');
+    const m = src?.['meta-type'] === 'object' ? src.members.find((x) => x.name === member) : undefined;
+    return m && INTEGER.has(m.type) ? m.type : t;
+  };
+
+  const features = (f: string[] | undefined): string => (f?.length ? `, 'features': [ ${f.map(q).join(', ')} ]` : '');
+  const members = (o: SchemaInfoObject): string =>
+    `{ ${o.members
+      .map((m) => {
+        const key = q(`${'default' in m ? '*' : ''}${m.name}`);
+        const type = ref(memberType(o.name, m.name, m.type));
+        return m.features?.length ? `${key}: { 'type': ${type}${features(m.features)} }` : `${key}: ${type}`;
+      })
+      .join(', ')} }`;
+
+  const out: string[] = [];
+  const nameExceptions = new Set<string>();
+  const commandExceptions: string[] = [];
+  const returnsExceptions: string[] = [];
+  const needsBoxing = (liveName: string): boolean => {
+    const e = byName.get(liveName);
+    return e?.['meta-type'] === 'object' && e.variants !== undefined;
+  };
+  const isEmpty = (liveName: string): boolean => {
+    const e = byName.get(liveName);
+    return e?.['meta-type'] === 'object' && e.members.length === 0 && !e.variants;
+  };
+
+  for (const e of live) {
+    if (e['meta-type'] === 'command') {
+      if (/[_A-Z]/.test(e.name)) commandExceptions.push(e.name);
+      const parts = [`'command': ${q(e.name)}`];
+      if (!isEmpty(e['arg-type'])) parts.push(`'data': ${ref(nameOf(e['arg-type'], `${e.name}-arg`))}`);
+      if (needsBoxing(e['arg-type'])) parts.push(`'boxed': true`);
+      if (!isEmpty(e['ret-type'])) {
+        const ret = nameOf(e['ret-type'], `${e.name}-ret`);
+        const r = byName.get(e['ret-type']);
+        const element = r?.['meta-type'] === 'array' ? byName.get(r['element-type']) : r;
+        if (element?.['meta-type'] !== 'object') returnsExceptions.push(e.name);
+        parts.push(`'returns': ${ref(ret)}`);
+      }
+      if (e['allow-oob']) parts.push(`'allow-oob': true`);
+      out.push(`{ ${parts.join(', ')}${features(e.features)} }`);
+    } else if (e['meta-type'] === 'event') {
+      const parts = [`'event': ${q(e.name)}`];
+      if (!isEmpty(e['arg-type'])) parts.push(`'data': ${ref(nameOf(e['arg-type'], `${e.name}-data`))}`);
+      if (needsBoxing(e['arg-type'])) parts.push(`'boxed': true`);
+      out.push(`{ ${parts.join(', ')}${features(e.features)} }`);
+    }
+  }
+  for (const e of live) {
+    if (!names.has(e.name)) continue;
+    const name = names.get(e.name)!;
+    if (e['meta-type'] === 'enum') {
+      const en = e as SchemaInfoEnum;
+      if (enumValues(en).some((v) => /[_A-Z]/.test(v))) nameExceptions.add(name);
+      const values = enumValues(en).map((v) => {
+        const f = en.members?.find((m) => m.name === v)?.features;
+        return f?.length ? `{ 'name': ${q(v)}${features(f)} }` : q(v);
+      });
+      out.push(`{ 'enum': ${q(name)}, 'data': [ ${values.join(', ')} ]${features(e.features)} }`);
+    } else if (e['meta-type'] === 'object') {
+      if (e.members.some((m) => /[_A-Z]/.test(m.name)) || e.variants?.some((v) => /[_A-Z]/.test(v.case)))
+        nameExceptions.add(name);
+      if (e.variants && e.tag !== undefined) {
+        const branches = e.variants.map((v) => `${q(v.case)}: ${ref(nameOf(v.type, `${name}-${v.case}`))}`);
+        out.push(
+          `{ 'union': ${q(name)}, 'base': ${members(e)}, 'discriminator': ${q(e.tag)}, 'data': { ${branches.join(', ')} }${features(e.features)} }`,
+        );
+      } else {
+        out.push(`{ 'struct': ${q(name)}, 'data': ${members(e)}${features(e.features)} }`);
+      }
+    } else if (e['meta-type'] === 'alternate') {
+      const alts = e.members.map((m, k) => `'a${k}': ${ref(nameOf(m.type, `${name}-${k}`))}`);
+      out.push(`{ 'alternate': ${q(name)}, 'data': { ${alts.join(', ')} }${features(e.features)} }`);
+    }
+  }
+  const pragma = [
+    `'doc-required': false`,
+    `'command-name-exceptions': [ ${commandExceptions.map(q).join(', ')} ]`,
+    `'command-returns-exceptions': [ ${returnsExceptions.map(q).join(', ')} ]`,
+    `'member-name-exceptions': [ ${[...nameExceptions].map(q).join(', ')} ]`,
+  ];
+  const text = [
+    '# Generated by qapi-ts from introspection (query-qmp-schema). Do not edit.',
+    `{ 'pragma': { ${pragma.join(', ')} } }`,
+    ...out,
+    '',
+  ].join('\n');
+  return { text, matched: names.size - derived, derived };
+}
