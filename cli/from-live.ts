@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';
 import { loadSchema } from '../codegen/frontend.js';
-import { generate } from '../codegen/generate.js';
+import { generate, qemuTreeOf } from '../codegen/generate.js';
 import { schemaFromIntrospection } from '../codegen/introspection.js';
 import { connect } from '../runtime/qmp/client.js';
 import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
@@ -25,12 +25,16 @@ export interface FromLiveOptions {
   label?: string;
 }
 
-/** The descriptor of `source`: a release of this package, or a schema file. */
-async function sourceDescriptor(source: string): Promise<SchemaDescriptor> {
+/** The descriptor of `source` (a release of this package, or a schema file) and its QEMU release ('10.2'). */
+async function sourceDescriptor(source: string): Promise<{ schema: SchemaDescriptor; release?: string }> {
   const release = releaseFiles().get(source);
-  if (release) return ((await import(release)) as { schema: SchemaDescriptor }).schema;
+  if (release) return { schema: ((await import(release)) as { schema: SchemaDescriptor }).schema, release: source };
   if (!existsSync(source)) throw new Error(`--source ${source}: neither a release of this qapi-ts nor a schema file`);
-  return buildDescriptor(loadSchema(source, { dialect: 'auto' }));
+  const version = qemuTreeOf(source)?.version;
+  return {
+    schema: buildDescriptor(loadSchema(source, { dialect: 'auto' })),
+    release: version?.split('.').slice(0, 2).join('.'),
+  };
 }
 
 /** Starts `binary` with no machine, for its introspection; resolves with its socket and a way to stop it. */
@@ -77,7 +81,9 @@ export async function genFromLive(options: FromLiveOptions, out: (text: string) 
       await qmp.close();
     }
     const source = options.source ? await sourceDescriptor(options.source) : undefined;
-    const synthesized = schemaFromIntrospection(live, source);
+    // Integer widths only from the same release: a width can change between releases, and introspection cannot show it.
+    const widths = source?.release !== undefined && version.startsWith(`${source.release}.`);
+    const synthesized = schemaFromIntrospection(live, source?.schema, { widths });
     // A tree the generator reads like a QEMU source tree: the schema and a VERSION file.
     writeFileSync(path.join(work, 'VERSION'), `${version}\n`);
     const schemaFile = path.join(work, 'introspection.json');
@@ -94,7 +100,8 @@ export async function genFromLive(options: FromLiveOptions, out: (text: string) 
     out(
       `${r.label}: ${r.files.length} files from QEMU ${version}'s introspection` +
         (source
-          ? `; ${synthesized.matched} types named as in ${options.source}, ${synthesized.derived} named from where they are used`
+          ? `; ${synthesized.matched} types named as in ${options.source}, ${synthesized.derived} named from where they are used` +
+            (widths ? '; integer widths from it' : `; integers left as int (${options.source} is another release)`)
           : `; ${synthesized.derived} types named from where they are used (give --source for real names)`) +
         '\n',
     );

@@ -26,10 +26,12 @@ commands:
   gen --from-socket SOCKET --out DIR [--source RELEASE|FILE] [--label NAME]
   gen --from-qemu BINARY --out DIR [--source RELEASE|FILE] [--label NAME]
       Generate a QMP SDK from a running QEMU's introspection (query-qmp-schema),
-      for a build or release without schema source at hand; --from-qemu starts
-      BINARY with no machine to ask it. With --source (a release of this package
-      such as 10.2, or a QAPI schema file of a nearby QEMU), types take their real
-      names and integers their real widths where the structure matches.
+      for a build or release without schema source at hand; --from-qemu starts a
+      system emulator BINARY with no machine to ask it (for qemu-storage-daemon,
+      start it yourself and use --from-socket). With --source (a release of this
+      package such as 10.2, or a QAPI schema file of a nearby QEMU), types take
+      their real names where they agree with it, and integers their real widths
+      when it is the same release.
   gen --all [--out DIR] [--check]
       Generate the SDKs of every supported QEMU release (scripts/qemu-versions)
       from the fetched sources: QMP, guest agent and storage daemon each, into

@@ -330,6 +330,17 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     schemas: known.get(version) === 'binary' ? SCHEMAS.filter((x) => x.prefix === 'qga') : SCHEMAS,
   }));
   const versions = releases.filter((r) => r.schemas === SCHEMAS).map((r) => r.version);
+  // Every source first: nothing is written (latest.ts included) when one is missing.
+  for (const { version, schemas } of releases) {
+    for (const s of schemas) {
+      if (!existsSync(path.join(cacheDir, version, s.path))) {
+        throw new QapiError(
+          `QEMU ${version} sources are missing from ${path.join(cacheDir, version)}: run npm run fetch`,
+        );
+      }
+    }
+  }
+  if (!versions.length) throw new QapiError('scripts/qemu-versions lists no release with every schema (QMP)');
   const results: GenerateResult[] = [];
   const changed: string[] = [];
   const expected = new Set<string>(['README.md', 'latest.ts']);
@@ -365,15 +376,6 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     options.check,
   );
   changed.push(...readme.changed);
-  for (const { version, schemas } of releases) {
-    for (const s of schemas) {
-      if (!existsSync(path.join(cacheDir, version, s.path))) {
-        throw new QapiError(
-          `QEMU ${version} sources are missing from ${path.join(cacheDir, version)}: run npm run fetch`,
-        );
-      }
-    }
-  }
   for (const { version, schemas } of releases) {
     for (const s of schemas) {
       const label = `${s.prefix}-${version}`;

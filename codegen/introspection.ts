@@ -4,9 +4,11 @@
  * (parse, check, emit) makes an SDK of it. Introspection masks type names
  * (numbers) and collapses integer types into 'int'; given the descriptor of
  * a nearby release (`source`), every type that sits where one of that
- * release's sits (matched structurally, as drift matches them) gets its real
- * name, and every integer member its real width. The rest is named from
- * where it is first used ('BlockdevAddArg', 'QueryBlockRet...').
+ * release's sits and agrees with it (matched as drift matches them) gets
+ * its real name; with `widths` (the source is the same release: a width
+ * can change between releases, and introspection cannot show it) integer
+ * members get their real widths too. The rest is named from where it is
+ * first used ('BlockdevAddArg', 'QueryBlockRet...').
  */
 import type { SchemaDescriptor, SchemaInfoEnum, SchemaInfoObject } from '../runtime/schema/descriptor.js';
 import { enumValues } from '../runtime/schema/descriptor.js';
@@ -45,10 +47,19 @@ const q = (s: string): string => `'${s}'`;
 /** A type reference as the schema writes it: arrays as [ 'T' ]. */
 const ref = (name: string): string => (name.startsWith('[') ? `[ ${ref(name.slice(1, -1))} ]` : q(name));
 
-export function schemaFromIntrospection(live: SchemaDescriptor, source?: SchemaDescriptor): IntrospectionSchema {
+export function schemaFromIntrospection(
+  live: SchemaDescriptor,
+  source?: SchemaDescriptor,
+  options: { widths?: boolean } = {},
+): IntrospectionSchema {
   const byName = new Map(live.map((e) => [e.name, e]));
   const sourceByName = new Map((source ?? []).map((e) => [e.name, e]));
   const matched = source ? drift(source, live).matched : new Map<string, string>();
+  /** The empty object: no arguments, no return, an empty branch; never named. */
+  const isEmpty = (liveName: string): boolean => {
+    const e = byName.get(liveName);
+    return e?.['meta-type'] === 'object' && e.members.length === 0 && !e.variants;
+  };
   const names = new Map<string, string>();
   const used = new Set<string>(Object.values(BUILTIN_NAMES));
   let derived = 0;
@@ -79,8 +90,12 @@ export function schemaFromIntrospection(live: SchemaDescriptor, source?: SchemaD
   const queue: [string, string][] = [];
   for (const e of live) {
     if (e['meta-type'] === 'command') {
-      queue.push([e['arg-type'], `${e.name}-arg`], [e['ret-type'], `${e.name}-ret`]);
-    } else if (e['meta-type'] === 'event') queue.push([e['arg-type'], `${e.name}-data`]);
+      for (const [t, hint] of [
+        [e['arg-type'], `${e.name}-arg`],
+        [e['ret-type'], `${e.name}-ret`],
+      ])
+        if (!isEmpty(t)) queue.push([t, hint]);
+    } else if (e['meta-type'] === 'event' && !isEmpty(e['arg-type'])) queue.push([e['arg-type'], `${e.name}-data`]);
   }
   const visited = new Set<string>();
   for (let i = 0; i < queue.length; i++) {
@@ -93,14 +108,14 @@ export function schemaFromIntrospection(live: SchemaDescriptor, source?: SchemaD
     if (e['meta-type'] === 'array') queue.push([e['element-type'], hint]);
     else if (e['meta-type'] === 'object') {
       for (const m of e.members) queue.push([m.type, `${hint}-${m.name}`]);
-      for (const v of e.variants ?? []) queue.push([v.type, `${hint}-${v.case}`]);
+      for (const v of e.variants ?? []) if (!isEmpty(v.type)) queue.push([v.type, `${hint}-${v.case}`]);
     } else if (e['meta-type'] === 'alternate') e.members.forEach((m, k) => queue.push([m.type, `${hint}-${k}`]));
   }
 
   /** A member's type, with the source's integer width when the source has that member as an integer. */
   const memberType = (owner: string, member: string, liveType: string): string => {
     const t = nameOf(liveType, `${owner}-${member}`);
-    if (t !== 'int') return t;
+    if (t !== 'int' || !options.widths) return t;
     const src = sourceByName.get(matched.get(owner) ?? '');
     const m = src?.['meta-type'] === 'object' ? src.members.find((x) => x.name === member) : undefined;
     return m && INTEGER.has(m.type) ? m.type : t;
@@ -123,10 +138,6 @@ export function schemaFromIntrospection(live: SchemaDescriptor, source?: SchemaD
   const needsBoxing = (liveName: string): boolean => {
     const e = byName.get(liveName);
     return e?.['meta-type'] === 'object' && e.variants !== undefined;
-  };
-  const isEmpty = (liveName: string): boolean => {
-    const e = byName.get(liveName);
-    return e?.['meta-type'] === 'object' && e.members.length === 0 && !e.variants;
   };
 
   for (const e of live) {
@@ -166,7 +177,10 @@ export function schemaFromIntrospection(live: SchemaDescriptor, source?: SchemaD
       if (e.members.some((m) => /[_A-Z]/.test(m.name)) || e.variants?.some((v) => /[_A-Z]/.test(v.case)))
         nameExceptions.add(name);
       if (e.variants && e.tag !== undefined) {
-        const branches = e.variants.map((v) => `${q(v.case)}: ${ref(nameOf(v.type, `${name}-${v.case}`))}`);
+        // An empty branch is left out: QAPI gives a union's missing branches no members.
+        const branches = e.variants
+          .filter((v) => !isEmpty(v.type))
+          .map((v) => `${q(v.case)}: ${ref(nameOf(v.type, `${name}-${v.case}`))}`);
         out.push(
           `{ 'union': ${q(name)}, 'base': ${members(e)}, 'discriminator': ${q(e.tag)}, 'data': { ${branches.join(', ')} }${features(e.features)} }`,
         );

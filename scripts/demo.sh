@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 cache=${QAPI_TS_CACHE:-.cache/qemu}
 for v in $(awk '!/^#/ && NF { print $1 }' scripts/qemu-versions); do
   for s in qapi/qapi-schema.json qga/qapi-schema.json storage-daemon/qapi/qapi-schema.json; do
-    # A release from binary packages has only the guest agent's schema.
-    [ -f "$cache/$v/$s" ] || continue
+    # A release from binary packages (bin:SUITE) has only the guest agent's schema.
+    if awk -v v="$v" '$1 == v && $3 ~ /^bin:/ { found = 1 } END { exit !found }' scripts/qemu-versions; then
+      [ "$s" = qga/qapi-schema.json ] || continue
+    fi
     printf '%-5s %-38s ' "$v" "$s"
     node dist/cli/bin.js check-schema "$cache/$v/$s"
   done

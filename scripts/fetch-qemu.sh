@@ -23,15 +23,21 @@ from_of() {
 # A release whose source package cannot be had: the guest agent's schema, as qemu-guest-agent
 # ships it, from the Debian root of that suite (scripts/qemu-root.sh), and the version it reports.
 fetch_binary() {
-  local ver=$1 debver=$2 suite=$3 dest=$cache/$1 root
+  local ver=$1 debver=$2 suite=$3 dest=$cache/$1 root work got
+  ensure_deb_src
   root=$(bash "$here/qemu-root.sh" "$suite")
   local doc=$root/usr/share/doc/qemu-guest-agent/qapi-schema.json.gz
   [ -f "$doc" ] || die "$suite root: no $doc (qemu-guest-agent not installed there?)"
-  rm -rf "$dest" && mkdir -p "$dest/qga"
-  gunzip -c "$doc" > "$dest/qga/qapi-schema.json"
-  chroot "$root" qemu-ga --version | awk '{ print $NF }' > "$dest/VERSION"
-  grep -q "^${ver//./\.}\." "$dest/VERSION" || die "$suite root has qemu-ga $(cat "$dest/VERSION"), not $ver"
-  echo "$debver" > "$dest/.complete"
+  # The exact package version, read from the root's dpkg database (no chroot: no root needed).
+  got=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' qemu-guest-agent 2>/dev/null || true)
+  [ "$got" = "$debver" ] || die "$suite root has qemu-guest-agent ${got:-(none)}, not $debver: rebuild it (rm -rf $root; bash scripts/qemu-root.sh $suite) or update scripts/qemu-versions"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/qapi-ts-fetch.XXXXXX")
+  mkdir -p "$work/qga"
+  gunzip -c "$doc" > "$work/qga/qapi-schema.json"
+  # The upstream version: 1:11.1.3+ds-1 -> 11.1.3.
+  echo "$debver" | sed -E 's/^[0-9]+://; s/[+~-].*$//' > "$work/VERSION"
+  echo "$debver bin:$suite" > "$work/.complete"
+  rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work" "$dest"
   echo "fetch-qemu: $ver (guest agent only, from $suite's binary packages) ready in $dest" >&2
 }
 
@@ -72,11 +78,13 @@ fetch_one() {
   debver=$(debver_of "$ver")
   [ -n "$debver" ] || die "unknown QEMU version '$ver' (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$versions"))"
   dest=$cache/$ver
-  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$debver" ]; then
+  local from stamp
+  from=$(from_of "$ver")
+  # The stamp says where the files came from: a release that moves from binary to source packages is fetched again.
+  stamp=$debver${from:+ $from}
+  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
     return 0
   fi
-  local from
-  from=$(from_of "$ver")
   if [ "${from#bin:}" != "$from" ]; then
     fetch_binary "$ver" "$debver" "${from#bin:}"
     return 0

@@ -12,10 +12,7 @@ import { schema as qemu72 } from '../generated/qemu-7.2/index.js';
 import { schema as qemu100 } from '../generated/qemu-10.0/index.js';
 import type { SchemaInfo, SchemaInfoEnum, SchemaInfoObject } from '../runtime/schema/descriptor.js';
 import { validate } from '../runtime/schema/validate.js';
-import { ROOT } from './support/qemu-sources.js';
-
-const RELEASES = ['7.2', '10.0', '10.2'];
-const SDKS = RELEASES.flatMap((v) => ['qemu', 'qga', 'qsd'].map((p) => `${p}-${v}`));
+import { ROOT, SDKS } from './support/qemu-sources.js';
 
 /** Properties of the generated interfaces whose doc says they exist only in some builds, and whether each is optional. */
 function conditionalProperties(sdk: string): { name: string; optional: boolean }[] {

@@ -38,7 +38,12 @@ export interface DriftReport {
   truncated: boolean;
   /** Items no build condition explains: what the release and this QEMU really disagree on. */
   unexplained: DriftItem[];
-  /** Each live type (masked name) and the generated type first met in its place: the same kind, compared. */
+  /**
+   * Each live type (masked name) and the generated type met in its place
+   * that it agrees with in every member, value, branch and feature (their
+   * own, not those of the types they lead to), but for what a build
+   * condition or a hidden deprecation explains.
+   */
   matched: Map<string, string>;
 }
 
@@ -52,6 +57,8 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
   const run = byName(live);
   const items: DriftItem[] = [];
   let truncated = false;
+  /** Items no condition explains, so far: a pair that adds none agrees (see `matched`). */
+  let disagreements = 0;
   const seen = new Set<string>();
   const matched = new Map<string, string>();
   /** Live types whose extra members, branches and values were listed: once each, whatever pairs them. */
@@ -64,6 +71,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       return;
     }
     if (item.side === 'generated' && features?.includes('deprecated')) item.deprecated = true;
+    if (!explained(item)) disagreements++;
     items.push(item);
   };
   const compare = (gName: string, lName: string, path: string): void => void queue.push([gName, lName, path]);
@@ -92,11 +100,11 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
       compare(g['element-type'], l['element-type'], path);
       return;
     }
-    if (g['meta-type'] === l['meta-type'] && !matched.has(lName)) matched.set(lName, gName);
     if (g['meta-type'] !== l['meta-type']) {
       add({ path, what: 'type', side: 'both', detail: `${a(kind(g))} in the release, ${a(kind(l))} in this QEMU` });
       return;
     }
+    const before = disagreements;
     switch (g['meta-type']) {
       case 'builtin':
         // Introspection has one 'int' for every integer type: compare JSON types.
@@ -116,6 +124,7 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
         return;
     }
     features(path, g, l);
+    if (disagreements === before && !truncated && !matched.has(lName)) matched.set(lName, gName);
   };
 
   const values = (g: SchemaInfoEnum, l: SchemaInfoEnum, path: string): void => {
@@ -239,8 +248,13 @@ export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): Drif
     items,
     matched,
     truncated,
-    unexplained: items.filter((i) => !(i.side === 'generated' && (i.condition !== undefined || i.deprecated))),
+    unexplained: items.filter((i) => !explained(i)),
   };
+}
+
+/** What only the release has because a build may leave it out: a condition, or a deprecation hidden. */
+function explained(i: DriftItem): boolean {
+  return i.side === 'generated' && (i.condition !== undefined || i.deprecated === true);
 }
 
 /** A member name as a query step (a space before one that starts with anything but a letter). */
