@@ -4,6 +4,7 @@ import { benchFrontend } from './frontend.js';
 import { benchGenerate } from './generate.js';
 import { benchQga } from './qga.js';
 import { benchQmp } from './qmp.js';
+import { benchRoots } from './roots.js';
 import { benchTypecheck } from './typecheck.js';
 
 const BENCHES: Record<string, () => void | Promise<void>> = {
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   qmp: () => benchQmp(),
   qga: () => benchQga(),
   core: () => benchCore(),
+  roots: () => benchRoots(),
 };
 
 const wanted = process.argv.slice(2);
