@@ -43,11 +43,16 @@ async function startBinary(binary: string, dir: string): Promise<{ socket: strin
   const child = spawn(
     binary,
     ['-machine', 'none', '-nodefaults', '-display', 'none', '-S', '-qmp', `unix:${socket},server=on,wait=off`],
-    { stdio: 'ignore' },
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  // What it says when it refuses to start (a storage daemon knows no -machine), kept short.
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (e) => reject(new Error(`${binary}: ${e.message}`)));
-    child.once('exit', (code) => reject(new Error(`${binary} exited (${code}) before its monitor was up`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${binary} exited (${code}) before its monitor was up${stderr ? `: ${stderr.trim()}` : ''}`)),
+    );
   });
   failed.catch(() => undefined);
   for (let i = 0; i < 1000 && !existsSync(socket); i++) {

@@ -156,5 +156,9 @@ await qmp.close();
     const bad = cli('--from-qemu', '/nonexistent/qemu', '--out', path.join(dir, 'x'));
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/\/nonexistent\/qemu/);
+    // Not a system emulator: what it said is in the error.
+    const qsd = cli('--from-qemu', 'qemu-storage-daemon', '--out', path.join(dir, 'y'));
+    expect(qsd.status).toBe(1);
+    expect(qsd.stderr).toMatch(/qemu-storage-daemon exited \(\d+\) before its monitor was up: .+/);
   });
 });
