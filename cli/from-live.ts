@@ -6,13 +6,15 @@
  * real names and integers their real widths wherever the structure matches.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';
 import { loadSchema } from '../codegen/frontend.js';
 import { generate, qemuTreeOf } from '../codegen/generate.js';
 import { schemaFromIntrospection } from '../codegen/introspection.js';
+import { parseQmpReference } from '../codegen/manpage.js';
 import { connect } from '../runtime/qmp/client.js';
 import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
 import { releaseFiles, targetOf } from './drift.js';
@@ -23,6 +25,8 @@ export interface FromLiveOptions {
   out: string;
   source?: string;
   label?: string;
+  /** QEMU's QMP reference man page (qemu-qmp-ref.7 or .7.gz, in Debian's qemu-system-common): docs for the SDK. */
+  docs?: string;
 }
 
 /** The descriptor of `source` (a release of this package, or a schema file) and its QEMU release ('10.2'). */
@@ -65,6 +69,11 @@ async function startBinary(binary: string, dir: string): Promise<{ socket: strin
   return { socket, stop: () => void child.kill('SIGKILL') };
 }
 
+function readManPage(file: string): string {
+  const bytes = readFileSync(file);
+  return (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+}
+
 export async function genFromLive(options: FromLiveOptions, out: (text: string) => void): Promise<number> {
   const work = mkdtempSync(path.join(tmpdir(), 'qapi-ts-live-'));
   let stop: (() => void) | undefined;
@@ -88,7 +97,8 @@ export async function genFromLive(options: FromLiveOptions, out: (text: string) 
     const source = options.source ? await sourceDescriptor(options.source) : undefined;
     // Integer widths only from the same release: a width can change between releases, and introspection cannot show it.
     const widths = source?.release !== undefined && version.startsWith(`${source.release}.`);
-    const synthesized = schemaFromIntrospection(live, source?.schema, { widths });
+    const docs = options.docs ? parseQmpReference(readManPage(options.docs)) : undefined;
+    const synthesized = schemaFromIntrospection(live, source?.schema, { widths, docs });
     // A tree the generator reads like a QEMU source tree: the schema and a VERSION file.
     writeFileSync(path.join(work, 'VERSION'), `${version}\n`);
     const schemaFile = path.join(work, 'introspection.json');
@@ -98,9 +108,12 @@ export async function genFromLive(options: FromLiveOptions, out: (text: string) 
       outDir: options.out,
       protocol: 'qmp',
       label: options.label,
+      // The doc comments are written in QEMU 7.2's syntax (no rule that every member be documented).
+      parse: docs ? { dialect: 'legacy' } : undefined,
       regenerate:
         `qapi-ts gen ${options.qemu ? `--from-qemu ${options.qemu}` : `--from-socket ${options.socket}`} --out ${options.out}` +
-        (options.source ? ` --source ${options.source}` : ''),
+        (options.source ? ` --source ${options.source}` : '') +
+        (options.docs ? ` --docs ${options.docs}` : ''),
     });
     out(
       `${r.label}: ${r.files.length} files from QEMU ${version}'s introspection` +
@@ -108,6 +121,7 @@ export async function genFromLive(options: FromLiveOptions, out: (text: string) 
           ? `; ${synthesized.matched} types named as in ${options.source}, ${synthesized.derived} named from where they are used` +
             (widths ? '; integer widths from it' : `; integers left as int (${options.source} is another release)`)
           : `; ${synthesized.derived} types named from where they are used (give --source for real names)`) +
+        (docs ? `; ${synthesized.documented} definitions documented from ${path.basename(options.docs!)}` : '') +
         '\n',
     );
     return 0;

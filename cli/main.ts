@@ -23,15 +23,16 @@ commands:
       Generate the TypeScript SDK of one schema into DIR: types.ts, commands.ts,
       events.ts, table.ts, schema.ts and index.ts. The protocol is guessed from
       the path when omitted (a schema under qga/ is the guest agent's).
-  gen --from-socket SOCKET --out DIR [--source RELEASE|FILE] [--label NAME]
-  gen --from-qemu BINARY --out DIR [--source RELEASE|FILE] [--label NAME]
+  gen --from-socket SOCKET --out DIR [--source RELEASE|FILE] [--docs MANPAGE] [--label NAME]
+  gen --from-qemu BINARY --out DIR [--source RELEASE|FILE] [--docs MANPAGE] [--label NAME]
       Generate a QMP SDK from a running QEMU's introspection (query-qmp-schema),
       for a build or release without schema source at hand; --from-qemu starts a
       system emulator BINARY with no machine to ask it (for qemu-storage-daemon,
       start it yourself and use --from-socket). With --source (a release of this
       package such as 10.2, or a QAPI schema file of a nearby QEMU), types take
       their real names where they agree with it, and integers their real widths
-      when it is the same release.
+      when it is the same release. --docs reads QEMU's QMP reference man page
+      (qemu-qmp-ref.7[.gz], from Debian's qemu-system-common) into the docs.
   gen --all [--out DIR] [--check]
       Generate the SDKs of every supported QEMU release (scripts/qemu-versions)
       from the fetched sources: QMP, guest agent and storage daemon each, into
@@ -165,7 +166,7 @@ function gen(argv: string[], io: Io): number {
 }
 
 function genLive(argv: string[], io: Io): Promise<number> {
-  const valued = ['from-socket', 'from-qemu', 'out', 'source', 'label'];
+  const valued = ['from-socket', 'from-qemu', 'out', 'source', 'label', 'docs'];
   const { positional, flags } = parseArgs(argv, valued);
   for (const f of flags.keys()) if (!valued.includes(f)) throw new UsageError(`gen --from-*: unknown option --${f}`);
   if (positional.length) throw new UsageError(`gen takes no positional arguments (got '${positional[0]}')`);
@@ -182,6 +183,7 @@ function genLive(argv: string[], io: Io): Promise<number> {
       out,
       source: flags.get('source') as string | undefined,
       label: flags.get('label') as string | undefined,
+      docs: flags.get('docs') as string | undefined,
     },
     io.out,
   ).catch((e: Error) => {

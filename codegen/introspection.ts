@@ -13,6 +13,7 @@
 import type { SchemaDescriptor, SchemaInfoEnum, SchemaInfoObject } from '../runtime/schema/descriptor.js';
 import { enumValues } from '../runtime/schema/descriptor.js';
 import { drift } from '../runtime/schema/drift.js';
+import type { ManEntry } from './manpage.js';
 
 export interface IntrospectionSchema {
   /** QAPI schema source. */
@@ -20,6 +21,8 @@ export interface IntrospectionSchema {
   /** Live types that got their name from the source release, and those named from their place. */
   matched: number;
   derived: number;
+  /** Definitions given a doc comment (with `docs`). */
+  documented: number;
 }
 
 const BUILTIN_NAMES: Record<string, string> = {
@@ -50,7 +53,11 @@ const ref = (name: string): string => (name.startsWith('[') ? `[ ${ref(name.slic
 export function schemaFromIntrospection(
   live: SchemaDescriptor,
   source?: SchemaDescriptor,
-  options: { widths?: boolean } = {},
+  options: {
+    widths?: boolean;
+    /** Docs by 'Kind:name' (codegen/manpage.ts): written as doc comments, in QEMU 7.2's doc syntax. */
+    docs?: Map<string, ManEntry>;
+  } = {},
 ): IntrospectionSchema {
   const byName = new Map(live.map((e) => [e.name, e]));
   const sourceByName = new Map((source ?? []).map((e) => [e.name, e]));
@@ -132,6 +139,61 @@ export function schemaFromIntrospection(
       .join(', ')} }`;
 
   const out: string[] = [];
+  let documented = 0;
+  /** The arguments (data) type of exactly one command or event: its members are documented there. */
+  const argUse = new Map<string, string[]>();
+  for (const e of live) {
+    if ((e['meta-type'] === 'command' || e['meta-type'] === 'event') && !isEmpty(e['arg-type'])) {
+      argUse.set(e['arg-type'], [
+        ...(argUse.get(e['arg-type']) ?? []),
+        `${e['meta-type'] === 'command' ? 'Command' : 'Event'}:${e.name}`,
+      ]);
+    }
+  }
+  /** A doc comment for a definition, when there are docs for it; every feature gets a line (QAPI wants them all). */
+  const doc = (
+    name: string,
+    entry: ManEntry | undefined,
+    members: readonly string[],
+    featureNames: readonly string[],
+    memberDocs?: Map<string, string>,
+  ): void => {
+    const own = memberDocs ?? entry?.members;
+    if (!entry && !own?.size) return;
+    // A member documented on a base or branch type the page points to ("The members of X").
+    const inherited = (m: string, from: readonly string[], depth = 0): string | undefined => {
+      for (const b of from) {
+        const base = options.docs!.get(`Object:${b}`);
+        const text = base?.members.get(m) ?? (depth < 8 && base ? inherited(m, base.inherits, depth + 1) : undefined);
+        if (text) return text;
+      }
+      return undefined;
+    };
+    const described = {
+      get: (m: string): string | undefined => own?.get(m) ?? inherited(m, entry?.inherits ?? []),
+    };
+    documented++;
+    const line = (text: string): string =>
+      `# ${text.replace(/^@/, '').replace(/^(Returns?|Since|Notes?|Examples?|Features|Errors|TODO)(\s*):/i, '$1$2 -')}`;
+    const lines = ['##', `# @${name}:`];
+    for (const p of entry?.text ?? []) lines.push('#', line(p));
+    for (const m of members) {
+      const text = described?.get(m);
+      if (text) lines.push('#', `# @${m}: ${line(text).slice(2)}`);
+    }
+    if (featureNames.length) {
+      lines.push('#', '# Features:');
+      for (const f of featureNames)
+        lines.push(`# @${f}: ${line(entry?.features.get(f) ?? `Feature '${f}'.`).slice(2)}`);
+    }
+    if (entry?.returns) lines.push('#', `# Returns: ${line(entry.returns).slice(2)}`);
+    if (entry?.since) lines.push('#', `# Since: ${entry.since}`);
+    lines.push('##');
+    out.push(lines.join('\n'));
+  };
+  const allFeatures = (...lists: (readonly string[] | undefined)[]): string[] => [
+    ...new Set(lists.flatMap((l) => l ?? [])),
+  ];
   const nameExceptions = new Set<string>();
   const commandExceptions: string[] = [];
   const returnsExceptions: string[] = [];
@@ -141,6 +203,10 @@ export function schemaFromIntrospection(
   };
 
   for (const e of live) {
+    if (options.docs && (e['meta-type'] === 'command' || e['meta-type'] === 'event')) {
+      const kind = e['meta-type'] === 'command' ? 'Command' : 'Event';
+      doc(e.name, options.docs.get(`${kind}:${e.name}`), [], allFeatures(e.features), new Map());
+    }
     if (e['meta-type'] === 'command') {
       if (/[_A-Z]/.test(e.name)) commandExceptions.push(e.name);
       const parts = [`'command': ${q(e.name)}`];
@@ -165,6 +231,27 @@ export function schemaFromIntrospection(
   for (const e of live) {
     if (!names.has(e.name)) continue;
     const name = names.get(e.name)!;
+    if (options.docs) {
+      const kind = e['meta-type'] === 'enum' ? 'Enum' : e['meta-type'] === 'alternate' ? 'Alternate' : 'Object';
+      const users = argUse.get(e.name);
+      // A command's or event's arguments type has no page of its own: its members are the command's arguments.
+      const entry = options.docs.get(`${kind}:${name}`);
+      const owner = users?.length === 1 ? options.docs.get(users[0]) : undefined;
+      if (e['meta-type'] === 'enum') {
+        const en = e as SchemaInfoEnum;
+        doc(name, entry, enumValues(en), allFeatures(e.features, ...(en.members ?? []).map((m) => m.features)));
+      } else if (e['meta-type'] === 'object') {
+        doc(
+          name,
+          entry,
+          e.members.map((m) => m.name),
+          allFeatures(e.features, ...e.members.map((m) => m.features)),
+          entry ? undefined : owner?.members,
+        );
+      } else if (e['meta-type'] === 'alternate') {
+        doc(name, entry, [], allFeatures(e.features), new Map());
+      }
+    }
     if (e['meta-type'] === 'enum') {
       const en = e as SchemaInfoEnum;
       if (enumValues(en).some((v) => /[_A-Z]/.test(v))) nameExceptions.add(name);
@@ -204,5 +291,5 @@ export function schemaFromIntrospection(
     ...out,
     '',
   ].join('\n');
-  return { text, matched: names.size - derived, derived };
+  return { text, matched: names.size - derived, derived, documented };
 }

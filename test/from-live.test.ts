@@ -9,11 +9,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDescriptor } from '../codegen/emit/descriptor.js';
 import { loadSchema } from '../codegen/frontend.js';
 import { schemaFromIntrospection } from '../codegen/introspection.js';
+import { parseQmpReference } from '../codegen/manpage.js';
 import { schema as schema102 } from '../generated/qemu-10.2/index.js';
 import { schema as schema72 } from '../generated/qemu-7.2/index.js';
 import { connect, type SchemaDescriptor } from '../runtime/index.js';
@@ -93,6 +95,57 @@ describe('a schema from introspection', () => {
     const { descriptor, text } = roundTrip(live, schema102);
     expect(drift(descriptor, live).items).toEqual([]);
     expect(text).toMatch(/'struct': 'BlockInfo'/);
+  });
+});
+
+describe('docs from the QMP reference man page', () => {
+  const manPage = path.join(qemuRoot('sid'), 'usr/share/man/man7/qemu-qmp-ref.7.gz');
+
+  it("reads every definition of 11.1.3's page, with members, features, returns and since", () => {
+    const docs = parseQmpReference(gunzipSync(readFileSync(manPage)).toString('utf8'));
+    const kinds = new Map<string, number>();
+    for (const e of docs.values()) kinds.set(e.kind, (kinds.get(e.kind) ?? 0) + 1);
+    expect(kinds.get('Command')).toBeGreaterThan(240);
+    expect(kinds.get('Event')).toBeGreaterThan(50);
+    const queryBlock = docs.get('Command:query-block')!;
+    expect(queryBlock).toMatchObject({
+      since: '0.14',
+      text: ['Get a list of `BlockInfo` for all virtual block devices.'],
+    });
+    expect(queryBlock.members.get('flat')).toMatch(/^Omit nested data about the backing image/);
+    expect(queryBlock.returns).toMatch(/a list describing each virtual block device/);
+    expect(docs.get('Command:query-kvm')!.features.get('deprecated')).toMatch(/Use `query-accelerators` instead/);
+    expect(docs.get('Object:SocketAddress')!.inherits).toContain('InetSocketAddress');
+    expect(docs.get('Object:SocketAddressLegacy')!.inherits).toContain('InetSocketAddressWrapper');
+  });
+
+  it("gen --from-socket --docs: an 11.1.3 SDK whose commands and arguments carry 11.1's docs", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-docs-'));
+    temps.push(dir);
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/cli/bin.js'),
+        'gen',
+        '--from-socket',
+        qemu111.qmpPath,
+        '--out',
+        path.join(dir, 'sdk'),
+        '--source',
+        '10.2',
+        '--docs',
+        manPage,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/integers left as int \(10\.2 is another release\); \d{4} definitions documented/);
+    const commands = readFileSync(path.join(dir, 'sdk/commands.ts'), 'utf8');
+    expect(commands).toMatch(
+      /Get a list of `BlockInfo` for all virtual block devices\.[\s\S]*@since 0\.14\s+\*\/\s+'query-block': \{/,
+    );
+    const types = readFileSync(path.join(dir, 'sdk/types.ts'), 'utf8');
+    expect(types).toMatch(/Omit nested data about the backing image/);
   });
 });
 

@@ -1,0 +1,149 @@
+/**
+ * QEMU's QMP reference as a man page (`qemu-qmp-ref.7`, which Debian ships
+ * in qemu-system-common), read back into per-definition docs: what a QEMU
+ * known only from its binary and introspection has for documentation. The
+ * page is Sphinx's roff of the schema's doc comments, so its structure is
+ * regular: a `.B Command NAME (Since: V)` header (Event, Enum, Object,
+ * Alternate), the description, then `.B Arguments` / `Members` / `Values` /
+ * `Features` lists of `NAME (TYPE) -- text` items and a `.B Return` text.
+ */
+
+export interface ManEntry {
+  kind: 'Command' | 'Event' | 'Enum' | 'Object' | 'Alternate';
+  name: string;
+  since?: string;
+  /** Paragraphs of the description. */
+  text: string[];
+  /** Arguments, members or enum values, by name. */
+  members: Map<string, string>;
+  features: Map<string, string>;
+  returns?: string;
+  /** Types whose members this one has too ("The members of X"): a base, or a union branch's type. */
+  inherits: string[];
+}
+
+const HEADER = /^\.B (Command|Event|Enum|Object|Alternate) (\S+)(?: \(Since: ([^)]*)\))?\s*$/;
+const LISTS: Record<string, 'members' | 'features' | 'returns' | 'skip'> = {
+  Arguments: 'members',
+  Members: 'members',
+  Values: 'members',
+  Features: 'features',
+  Return: 'returns',
+  Errors: 'skip',
+  Alternatives: 'skip',
+};
+
+/** Roff text as plain text: escapes resolved, bold as `code`, other fonts dropped. */
+export function unroff(line: string): string {
+  return line
+    .replace(/\\fB(.*?)\\f[PR]/g, '`$1`')
+    .replace(/\\f[BIPR]/g, '')
+    .replace(/\\\(dq/g, '"')
+    .replace(/\\\(aq/g, "'")
+    .replace(/\\\((?:lq|rq)/g, '"')
+    .replace(/\\\(em/g, '—')
+    .replace(/\\\(en/g, '–')
+    .replace(/\\\(bu/g, '•')
+    .replace(/\\-/g, '-')
+    .replace(/\\&/g, '')
+    .replace(/\\~/g, ' ')
+    .replace(/\\e/g, '\\')
+    .replace(/``/g, '');
+}
+
+export function parseQmpReference(roff: string): Map<string, ManEntry> {
+  const entries = new Map<string, ManEntry>();
+  let entry: ManEntry | undefined;
+  /** Where text goes: the description, a list item, the return text, or nowhere (examples, errors). */
+  let target: 'text' | 'item' | 'returns' | 'none' = 'none';
+  let list: 'members' | 'features' | 'skip' | undefined;
+  let item: { name: string; lines: string[] } | undefined;
+  let paragraph: string[] = [];
+  let inExample = false;
+
+  const flushParagraph = (): void => {
+    if (entry && paragraph.length) entry.text.push(paragraph.join(' '));
+    paragraph = [];
+  };
+  const flushItem = (): void => {
+    if (entry && item && list && list !== 'skip') entry[list].set(item.name, item.lines.join(' '));
+    item = undefined;
+  };
+
+  for (const line of roff.split('\n')) {
+    if (line.startsWith('.EX')) inExample = true;
+    if (inExample) {
+      if (line.startsWith('.EE')) inExample = false;
+      continue;
+    }
+    const header = HEADER.exec(line);
+    if (header) {
+      flushParagraph();
+      flushItem();
+      entry = {
+        kind: header[1] as ManEntry['kind'],
+        name: unroff(header[2]),
+        since: header[3],
+        text: [],
+        members: new Map(),
+        features: new Map(),
+        inherits: [],
+      };
+      entries.set(`${entry.kind}:${entry.name}`, entry);
+      target = 'text';
+      list = undefined;
+      continue;
+    }
+    if (!entry) continue;
+    const section = /^\.B (\w+)\s*$/.exec(line);
+    if (section && section[1] in LISTS) {
+      flushParagraph();
+      flushItem();
+      const kind = LISTS[section[1]];
+      if (kind === 'returns') {
+        target = 'returns';
+        list = undefined;
+      } else {
+        target = 'none';
+        list = kind;
+      }
+      continue;
+    }
+    if (line.startsWith('.IP \\(bu')) {
+      flushItem();
+      target = list ? 'item' : 'none';
+      continue;
+    }
+    if (line.startsWith('.IP "Example') || line.startsWith('.SH') || line.startsWith('.SS')) {
+      flushParagraph();
+      flushItem();
+      target = 'none';
+      continue;
+    }
+    if (line.startsWith('.sp') || line.startsWith('.UNINDENT') || line.startsWith('.TP')) {
+      flushParagraph();
+      if (target === 'returns' && line.startsWith('.UNINDENT')) target = 'none';
+      continue;
+    }
+    if (line.startsWith('.')) continue;
+    const text = unroff(line).trim();
+    if (!text) continue;
+    if (target === 'text') paragraph.push(text);
+    else if (target === 'returns') entry.returns = entry.returns ? `${entry.returns} ${text}` : text;
+    else if (target === 'item') {
+      const base = /^(?:When `[^`]+` is `[^`]+`: )?The members of `([^`]+)`/.exec(text);
+      if (!item && base) {
+        entry.inherits.push(base[1]);
+        continue;
+      }
+      if (!item) {
+        // `name` (`type`, optional) -- text
+        const m = /^`([^`]+)`(?: \([^)]*\))?(?: -- (.*))?$/.exec(text);
+        item = { name: m ? m[1] : text, lines: m?.[2] ? [m[2]] : [] };
+      } else item.lines.push(text);
+    }
+  }
+  flushParagraph();
+  flushItem();
+  return entries;
+}
