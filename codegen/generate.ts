@@ -7,9 +7,11 @@
  * and each of its three schemas: QMP (`qemu-V`), the guest agent (`qga-V`)
  * and the storage daemon (`qsd-V`, a QMP server).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
 import type { ParseOptions } from './expressions.js';
 import { buildDescriptor } from './emit/descriptor.js';
 import { EmitContext, type EmittedFile, type Protocol, type RuntimeType } from './emit/type-mapping.js';
@@ -23,6 +25,8 @@ import { buildTable } from './emit/table.js';
 import { emitTypes } from './emit/types.js';
 import { QapiError } from './errors.js';
 import { loadSchema } from './frontend.js';
+import { schemaFromIntrospection } from './introspection.js';
+import { parseQmpReference } from './manpage.js';
 import type { Schema } from './schema.js';
 
 export type { Protocol } from './emit/type-mapping.js';
@@ -255,6 +259,42 @@ export interface SupportedRelease {
   from: 'source' | 'binary';
 }
 
+/** Where fetch-qemu.sh keeps a binary release's QMP introspection and reference, in its cache folder. */
+const INTROSPECTION = 'qapi/introspection.json';
+const QMP_REFERENCE = 'qapi/qemu-qmp-ref.7.gz';
+/** The schema written back from them, next to them, which the SDK is generated from (its header names it). */
+const WRITTEN_BACK = 'qapi/introspection-schema.json';
+
+/**
+ * A QMP SDK from a release's introspection (codegen/introspection.ts), named
+ * after a source release where the structure agrees, documented from the
+ * release's own QMP reference man page.
+ */
+export function generateFromIntrospection(options: {
+  dir: string;
+  source: string;
+  outDir: string;
+  label: string;
+  check?: boolean;
+  runtime?: RenderOptions['runtime'];
+}): GenerateResult {
+  const live = JSON.parse(readFileSync(path.join(options.dir, INTROSPECTION), 'utf8')) as SchemaDescriptor;
+  const docs = parseQmpReference(gunzipSync(readFileSync(path.join(options.dir, QMP_REFERENCE))).toString('utf8'));
+  const source = buildDescriptor(loadSchema(options.source, { dialect: 'auto' }));
+  const { text } = schemaFromIntrospection(live, source, { docs });
+  const schemaFile = path.join(options.dir, WRITTEN_BACK);
+  if (!existsSync(schemaFile) || readFileSync(schemaFile, 'utf8') !== text) writeFileSync(schemaFile, text);
+  return generate({
+    schemaFile,
+    outDir: options.outDir,
+    protocol: 'qmp',
+    label: options.label,
+    check: options.check,
+    runtime: options.runtime,
+    parse: { dialect: 'legacy' },
+  });
+}
+
 /** The releases of scripts/qemu-versions, the single list of supported releases. */
 export function supportedReleases(file = path.join(PACKAGE_ROOT, 'scripts/qemu-versions')): SupportedRelease[] {
   return readFileSync(file, 'utf8')
@@ -327,9 +367,20 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
   const known = new Map(supportedReleases().map((r) => [r.version, r.from]));
   const releases = (options.versions ?? [...known.keys()]).map((version) => ({
     version,
+    binary: known.get(version) === 'binary',
     schemas: known.get(version) === 'binary' ? SCHEMAS.filter((x) => x.prefix === 'qga') : SCHEMAS,
   }));
-  const versions = releases.filter((r) => r.schemas === SCHEMAS).map((r) => r.version);
+  const versions = releases.filter((r) => !r.binary).map((r) => r.version);
+  // Binary releases' QMP SDKs come from introspection, named and typed after the newest full release.
+  const introspected = releases.filter((r) => r.binary).map((r) => r.version);
+  for (const version of introspected) {
+    for (const file of [INTROSPECTION, QMP_REFERENCE]) {
+      if (!existsSync(path.join(cacheDir, version, file)))
+        throw new QapiError(
+          `QEMU ${version}'s ${file} is missing from ${path.join(cacheDir, version)}: run npm run fetch`,
+        );
+    }
+  }
   // Every source first: nothing is written (latest.ts included) when one is missing.
   for (const { version, schemas } of releases) {
     for (const s of schemas) {
@@ -363,7 +414,9 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     ' * whose schema is loaded then.',
     ' */',
     `export const connectQmp = bindMatching<QmpCommands, QmpEvents, QmpMethods>({ schema, table, release: '${newest}' }, [`,
-    ...versions.slice(0, -1).map((v) => `  { release: '${v}', load: () => import('./qemu-${v}/index.js') },`),
+    ...[...versions.slice(0, -1), ...introspected].map(
+      (v) => `  { release: '${v}', load: () => import('./qemu-${v}/index.js') },`,
+    ),
     ']);',
     '',
   ].join('\n');
@@ -392,6 +445,21 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
       changed.push(...result.changed.map((f) => `${label}/${f}`));
       options.onResult?.(result);
     }
+  }
+  for (const version of introspected) {
+    const label = `qemu-${version}`;
+    const result = generateFromIntrospection({
+      dir: path.join(cacheDir, version),
+      source: path.join(cacheDir, newest, 'qapi/qapi-schema.json'),
+      outDir: path.join(outDir, label),
+      label,
+      check: options.check,
+      runtime: options.runtime,
+    });
+    results.push(result);
+    for (const f of result.files) expected.add(`${label}/${f.name}`);
+    changed.push(...result.changed.map((f) => `${label}/${f}`));
+    options.onResult?.(result);
   }
   // Only the folders this function manages: anything else in outDir is left alone.
   const managed = new RegExp(`^(${SCHEMAS.map((s) => s.prefix).join('|')})-[^/]+/`);

@@ -16,4 +16,5 @@ export { connectQga, type QgaCommands, type QgaMethods } from './qga-11.1/index.
 export const connectQmp = bindMatching<QmpCommands, QmpEvents, QmpMethods>({ schema, table, release: '10.2' }, [
   { release: '7.2', load: () => import('./qemu-7.2/index.js') },
   { release: '10.0', load: () => import('./qemu-10.0/index.js') },
+  { release: '11.1', load: () => import('./qemu-11.1/index.js') },
 ]);

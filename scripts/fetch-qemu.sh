@@ -36,9 +36,17 @@ fetch_binary() {
   gunzip -c "$doc" > "$work/qga/qapi-schema.json"
   # The upstream version: 1:11.1.3+ds-1 -> 11.1.3.
   echo "$debver" | sed -E 's/^[0-9]+://; s/[+~-].*$//' > "$work/VERSION"
-  echo "$debver bin:$suite" > "$work/.complete"
+  # QMP as the binary reports it (its schema source is in no package), and its reference for docs.
+  local man=$root/usr/share/man/man7/qemu-qmp-ref.7.gz reported
+  [ -f "$man" ] || die "$suite root: no $man (qemu-system-common not installed there?)"
+  mkdir -p "$work/qapi"
+  reported=$(python3 "$here/introspect.py" "$root" "$work/qapi/introspection.json") ||
+    die "$suite root: could not read QEMU's introspection"
+  [ "$reported" = "$(cat "$work/VERSION")" ] || die "$suite root's QEMU says it is $reported, not $(cat "$work/VERSION")"
+  cp "$man" "$work/qapi/qemu-qmp-ref.7.gz"
+  echo "$debver bin:$suite qmp" > "$work/.complete"
   rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work" "$dest"
-  echo "fetch-qemu: $ver (guest agent only, from $suite's binary packages) ready in $dest" >&2
+  echo "fetch-qemu: $ver (guest agent schema, QMP introspection and reference, from $suite's binary packages) ready in $dest" >&2
 }
 
 # Derive deb-src entries from the machine's own Debian entries, so no host is written in our files.
@@ -82,6 +90,8 @@ fetch_one() {
   from=$(from_of "$ver")
   # The stamp says where the files came from: a release that moves from binary to source packages is fetched again.
   stamp=$debver${from:+ $from}
+  # A binary release's cache holds QMP's introspection too (since its stamp says qmp).
+  [ "${from#bin:}" != "$from" ] && stamp="$stamp qmp"
   if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
     return 0
   fi

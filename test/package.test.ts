@@ -59,6 +59,14 @@ describe('package entry points', () => {
     expect(r.out.trim()).toBe('11.1.3 44 function true');
   });
 
+  it("qapi-ts/qemu-11.1 (from 11.1.3's introspection and QMP reference) loads", () => {
+    const r = run(`
+      const m = await import('qapi-ts/qemu-11.1');
+      console.log(m.qemuVersion, Object.keys(m.table.commands).length, typeof m.connectQmp);`);
+    expect(r.err).toBe('');
+    expect(r.out.trim()).toMatch(/^11\.1\.3 2\d\d function$/);
+  });
+
   it.each(VERSIONS)('qapi-ts/qemu-%s, qga-%s and qsd-%s load', (v) => {
     const r = run(`
       for (const p of ['qemu', 'qga', 'qsd']) {

@@ -17,7 +17,7 @@ export interface ReleaseData {
   table: RuntimeTable;
 }
 
-/** A generated release the main entry can switch to, loaded when a QEMU of its version connects. */
+/** A generated release the main entry can switch to (older than the types' release, or newer, from introspection), loaded when a QEMU of its version connects. */
 export interface OlderRelease {
   release: string;
   load(): Promise<ReleaseData>;
@@ -66,18 +66,18 @@ export function bindMatching<C extends CommandMap<C>, E, M>(
     const client = await connect<C, E, M>(target, newest, options);
     const q = client.greeting.version.qemu;
     const version: [number, number, number] = [q.major, q.minor, q.micro];
-    const pick = nearestRelease(version, [newest.release, ...older.map((o) => o.release)]);
-    if (pick === newest.release) {
-      if (newerThan(version, newest.release) && !warned) {
-        warned = true;
-        process.emitWarning(
-          `QEMU ${q.major}.${q.minor}.${q.micro} is newer than every release this qapi-ts knows (the newest is ${newest.release}): ` +
-            `its types and argument checks are ${newest.release}'s; validate: 'live' checks against what this QEMU reports instead`,
-          { code: 'QAPI_TS_NEWER_QEMU' },
-        );
-      }
-      return client;
+    const all = [newest.release, ...older.map((o) => o.release)];
+    const pick = nearestRelease(version, all);
+    const highest = nearestRelease([Infinity, 0], all);
+    if (newerThan(version, highest) && !warned) {
+      warned = true;
+      process.emitWarning(
+        `QEMU ${q.major}.${q.minor}.${q.micro} is newer than every release this qapi-ts knows (the newest is ${highest}): ` +
+          `its argument checks are ${highest}'s; validate: 'live' checks against what this QEMU reports instead`,
+        { code: 'QAPI_TS_NEWER_QEMU' },
+      );
     }
+    if (pick === newest.release) return client;
     try {
       const data = await older.find((o) => o.release === pick)!.load();
       client.useRelease({ schema: data.schema, table: data.table, release: pick });

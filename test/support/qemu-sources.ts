@@ -17,9 +17,12 @@ export const VERSIONS: string[] = LINES.filter((l) => !l[2]?.startsWith('bin:'))
 /** Every release, those with only the guest agent's schema (from binary packages) included. */
 export const ALL_VERSIONS: string[] = LINES.map((l) => l[0]);
 
-/** Every generated SDK folder: qemu-, qga- and qsd- of each full release, qga- of the others. */
+/** Releases from binary packages: the guest agent's schema, and QMP from the binary's introspection. */
+export const BINARY_VERSIONS: string[] = LINES.filter((l) => l[2]?.startsWith('bin:')).map((l) => l[0]);
+
+/** Every generated SDK folder: qemu-, qga- and qsd- of each full release, qga- and qemu- of the others. */
 export const SDKS: string[] = LINES.flatMap((l) =>
-  l[2]?.startsWith('bin:') ? [`qga-${l[0]}`] : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${l[0]}`),
+  l[2]?.startsWith('bin:') ? [`qga-${l[0]}`, `qemu-${l[0]}`] : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${l[0]}`),
 );
 
 export type SchemaKind = 'qmp' | 'qga' | 'qsd';
