@@ -191,6 +191,18 @@ export function schemaFromIntrospection(
     lines.push('##');
     out.push(lines.join('\n'));
   };
+  /** The page's object types by their member names, for a type named here from its place: only unique ones. */
+  const bySignature = new Map<string, ManEntry | null>();
+  for (const entry of options.docs?.values() ?? []) {
+    if (entry.kind !== 'Object' || entry.members.size < 2) continue;
+    const key = [...entry.members.keys()].sort().join('\0');
+    bySignature.set(key, bySignature.has(key) ? null : entry);
+  }
+  const pageFor = (kind: string, name: string, memberNames: readonly string[]): ManEntry | undefined =>
+    options.docs?.get(`${kind}:${name}`) ??
+    (kind === 'Object' && memberNames.length >= 2
+      ? (bySignature.get([...memberNames].sort().join('\0')) ?? undefined)
+      : undefined);
   const allFeatures = (...lists: (readonly string[] | undefined)[]): string[] => [
     ...new Set(lists.flatMap((l) => l ?? [])),
   ];
@@ -235,7 +247,7 @@ export function schemaFromIntrospection(
       const kind = e['meta-type'] === 'enum' ? 'Enum' : e['meta-type'] === 'alternate' ? 'Alternate' : 'Object';
       const users = argUse.get(e.name);
       // A command's or event's arguments type has no page of its own: its members are the command's arguments.
-      const entry = options.docs.get(`${kind}:${name}`);
+      const entry = pageFor(kind, name, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : []);
       const owner = users?.length === 1 ? options.docs.get(users[0]) : undefined;
       if (e['meta-type'] === 'enum') {
         const en = e as SchemaInfoEnum;

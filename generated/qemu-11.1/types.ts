@@ -318,11 +318,15 @@ export interface DEVICETRAYMOVEDData {
   'tray-open': boolean;
 }
 
-/** QAPI struct `PRMANAGERSTATUSCHANGEDData` (undocumented). */
+/**
+ * Information about a persistent reservation manager
+ *
+ * @since 3.0
+ */
 export interface PRMANAGERSTATUSCHANGEDData {
-  /** The id of the PR manager object */
+  /** the identifier of the persistent reservation manager */
   id: string;
-  /** true if the PR manager is connected to a backend */
+  /** true if the persistent reservation manager is connected to the underlying storage or helper */
   connected: boolean;
 }
 
@@ -1518,7 +1522,11 @@ export interface BlockJobChangeOptions$snapshot_delete extends BlockJobChangeOpt
   type: 'snapshot-delete';
 }
 
-/** QAPI union `BlockdevAddArg` (undocumented). */
+/**
+ * Options for creating a block device.  Many options are available for all block devices, independent of the block driver:
+ *
+ * @since 2.9
+ */
 export type BlockdevAddArg =
   | BlockdevAddArg$blkdebug
   | BlockdevAddArg$blklogwrites
@@ -1569,14 +1577,31 @@ export type BlockdevAddArg =
 
 /** The members every `BlockdevAddArg` has, whatever its `driver`. */
 export interface BlockdevAddArgBase {
+  /** block driver name */
   driver: BlockdevDriver;
+  /**
+   * the node name of the new node.  This option is required on the top level of `blockdev-add`.  Valid node names start with an alphabetic character and may contain only alphanumeric characters, '-', '.' and '_'.  Their maximum length is 31 characters.  (Since 2.0)
+   */
   'node-name'?: string;
+  /** discard-related options (default: ignore) */
   discard?: BlockdevDiscardOptions;
+  /** cache-related options */
   cache?: BlockdevCacheOptions;
+  /**
+   * whether the block node should be activated (default: true). Having inactive block nodes is useful primarily for migration because it allows opening an image on the destination while the source is still holding locks for it.  (Since 10.0)
+   */
   active?: boolean;
+  /**
+   * whether the block device should be read-only (default: false).  Note that some block drivers support only read-only access, either generally or in certain configurations.  In this case, the default value does not work and the option must be specified explicitly.
+   */
   'read-only'?: boolean;
+  /**
+   * if true and `read-only` is false, QEMU may automatically decide not to open the image read-write as requested, but fall back to read-only instead (and switch between the modes later), e.g. depending on whether the image file is writable or whether a writing user is attached to the node (default: false, since 3.1)
+   */
   'auto-read-only'?: boolean;
+  /** force share all permission on added nodes.  Requires read-only=true.  (Since 2.10) */
   'force-share'?: boolean;
+  /** detect and optimize zero writes (Since 2.1) (default: off) */
   'detect-zeroes'?: BlockdevDetectZeroesOptions;
 }
 
@@ -2883,11 +2908,15 @@ export interface RxFilterInfo {
   'multicast-table': string[];
 }
 
-/** QAPI struct `NICRXFILTERCHANGEDData` (undocumented). */
+/**
+ * Basic information about a given VirtIODevice
+ *
+ * @since 7.2
+ */
 export interface NICRXFILTERCHANGEDData {
-  /** net client name */
+  /** Name of the VirtIODevice */
   name?: string;
-  /** device path */
+  /** The VirtIODevice's canonical QOM path */
   path: string;
 }
 
@@ -3663,32 +3692,86 @@ export interface ClientMigrateInfoArg {
   'cert-subject'?: string;
 }
 
-/** QAPI struct `QueryMigrateRet` (undocumented). */
+/**
+ * Information about current migration process.
+ *
+ * @since 0.14
+ */
 export interface QueryMigrateRet {
+  /**
+   * `MigrationStatus` describing the current migration status. If this field is not returned, no migration process has been initiated
+   */
   status?: QueryMigrateRetStatus | (string & {});
+  /** Detailed migration RAM statistics, only returned if migration is in progress or completed (since 1.2) */
   ram?: MigrationStats;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * amount of bytes remaining to be migrated system-wide, includes both RAM and all devices (like VFIO).  (Since 11.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   remaining?: Int64;
+  /**
+   * `VfioStats` containing detailed VFIO devices migration statistics, only returned if VFIO device is present, migration is supported by all VFIO devices and status is 'active' or 'completed' (since 5.2)
+   */
   vfio?: VfioStats;
+  /**
+   * `XBZRLECacheStats` containing detailed XBZRLE migration statistics, only returned if XBZRLE feature is on and status is 'active' or 'completed' (since 1.2)
+   */
   'xbzrle-cache'?: XBZRLECacheStats;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * total amount of milliseconds since migration started. If migration has ended, it returns the total migration time. (since 1.2)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'total-time'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * only present while migration is active expected downtime in milliseconds for the guest in last walk of the dirty bitmap.  (since 1.3)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'expected-downtime'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * only present when migration finishes correctly total downtime in milliseconds for the guest.  (since 1.3)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   downtime?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * amount of setup time in milliseconds before the iterations begin but after the QMP command is issued.  This is designed to provide an accounting of any activities (such as RDMA pinning) which may be expensive, but do not actually occur during the iterative migration rounds themselves.  (since 1.6)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'setup-time'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * percentage of time guest cpus are being throttled during auto-converge.  This is only present when auto-converge has started throttling guest cpus.  (Since 2.7)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'cpu-throttle-percentage'?: Int64;
+  /**
+   * the human readable error description string.  Clients should not attempt to parse the error strings.  (Since 2.7)
+   */
   'error-desc'?: string;
+  /**
+   * A list of reasons an outgoing migration is blocked.  Present and non-empty when migration is blocked. (since 6.0)
+   */
   'blocked-reasons'?: string[];
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * total time when all vCPU were blocked during postcopy live migration.  This is only present when the postcopy-blocktime migration capability is enabled.  (Since 3.0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'postcopy-blocktime'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * list of the postcopy blocktime per vCPU. This is only present when the postcopy-blocktime migration capability is enabled.  (Since 3.0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'postcopy-vcpu-blocktime'?: Int64[];
   /**
-   * **Unstable**: This is not a stable interface.
+   * average remote page fault latency (in ns).  Note that this doesn't include all faults, but only the ones that require a remote page request.  So it should be always bigger than the real average page fault latency.  This is only present when the postcopy-blocktime migration capability is enabled. (Since 10.1)
+   *
+   * **Unstable**: Members `postcopy-latency`, `postcopy-vcpu-latency`, `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are experimental.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
@@ -3696,7 +3779,9 @@ export interface QueryMigrateRet {
    */
   'postcopy-latency'?: Int64;
   /**
-   * **Unstable**: This is not a stable interface.
+   * remote page fault latency distributions. Each element of the array is the number of faults that fall into the bucket period.  For the N-th bucket (N>=0), the latency window is [2^Nus, 2^(N+1)us).  For example, the 8th element stores how many remote faults got resolved within [256us, 512us) window.  This is only present when the postcopy-blocktime migration capability is enabled.  (Since 10.1)
+   *
+   * **Unstable**: Members `postcopy-latency`, `postcopy-vcpu-latency`, `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are experimental.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
@@ -3704,7 +3789,9 @@ export interface QueryMigrateRet {
    */
   'postcopy-latency-dist'?: Int64[];
   /**
-   * **Unstable**: This is not a stable interface.
+   * average remote page fault latency per vCPU (in ns).  It has the same definition of `postcopy-latency`, but instead this is the per-vCPU statistics.  This is only present when the postcopy-blocktime migration capability is enabled. (Since 10.1)
+   *
+   * **Unstable**: Members `postcopy-latency`, `postcopy-vcpu-latency`, `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are experimental.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
@@ -3712,17 +3799,28 @@ export interface QueryMigrateRet {
    */
   'postcopy-vcpu-latency'?: Int64[];
   /**
-   * **Unstable**: This is not a stable interface.
+   * average remote page fault latency for all faults happened in non-vCPU threads (in ns).  It has the same definition of `postcopy-latency` but this only provides statistics to non-vCPU faults.  This is only present when the postcopy-blocktime migration capability is enabled. (Since 10.1)
+   *
+   * **Unstable**: Members `postcopy-latency`, `postcopy-vcpu-latency`, `postcopy-latency-dist`, `postcopy-non-vcpu-latency` are experimental.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
    * @experimental
    */
   'postcopy-non-vcpu-latency'?: Int64;
+  /** Only used for tcp, to know what the real port is (Since 4.0) */
   'socket-address'?: SocketAddress[];
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maximum throttle time (in microseconds) of virtual CPUs each dirty ring full round, which shows how `MigrationCapability` dirty-limit affects the guest during live migration.  (Since 8.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'dirty-limit-throttle-time-per-round'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Estimated average dirty ring full time (in microseconds) for each dirty ring full round.  The value equals the dirty ring memory size divided by the average dirty page rate of the virtual CPU, which can be used to observe the average memory load of the virtual CPU indirectly.  Note that zero means guest doesn't dirty memory.  (Since 8.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'dirty-limit-ring-full-time'?: Int64;
 }
 
@@ -4448,7 +4546,11 @@ export interface QomListPropertiesArg {
   typename: string;
 }
 
-/** QAPI union `ObjectAddArg` (undocumented). */
+/**
+ * Describes the options of a user creatable QOM object.
+ *
+ * @since 6.0
+ */
 export type ObjectAddArg =
   | ObjectAddArg$acpi_generic_initiator
   | ObjectAddArg$acpi_generic_port
@@ -4505,7 +4607,9 @@ export type ObjectAddArg =
 
 /** The members every `ObjectAddArg` has, whatever its `qom-type`. */
 export interface ObjectAddArgBase {
+  /** the class name for the object to be created */
   'qom-type': ObjectAddArgQomType;
+  /** the name of the new object */
   id: string;
 }
 
@@ -4831,7 +4935,11 @@ export interface DeviceSyncConfigArg {
   id: string;
 }
 
-/** QAPI union `QueryCpusFastRet` (undocumented). */
+/**
+ * Information about a virtual CPU
+ *
+ * @since 2.12
+ */
 export type QueryCpusFastRet =
   | QueryCpusFastRet$s390x
   | QueryCpusFastRet$aarch64
@@ -4865,13 +4973,25 @@ export type QueryCpusFastRet =
 
 /** The members every `QueryCpusFastRet` has, whatever its `target`. */
 export interface QueryCpusFastRetBase {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * index of the virtual CPU
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'cpu-index': Int64;
+  /** QOM type name of the CPU (since 10.1) */
   'qom-type': string;
+  /** path to the CPU object in the QOM tree */
   'qom-path': string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * ID of the underlying host thread
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'thread-id': Int64;
+  /** properties associated with a virtual CPU, e.g. the socket id */
   props?: CpuInstanceProperties;
+  /** the QEMU system emulation target, which determines which additional fields will be listed (since 3.0) */
   target: QueryTargetRetArch | (string & {});
 }
 
@@ -5685,20 +5805,49 @@ export interface NameInfo {
   name?: string;
 }
 
-/** QAPI struct `QueryIothreadsRet` (undocumented). */
+/**
+ * Information about an iothread
+ *
+ * @since 2.0
+ */
 export interface QueryIothreadsRet {
+  /** the identifier of the iothread */
   id: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * ID of the underlying host thread
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'thread-id': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * maximum polling time in ns, 0 means polling is disabled (since 2.9)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-max-ns': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * how many ns will be added to polling time, 0 means that it's not configured (since 2.9)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-grow': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * how many ns will be removed from polling time, 0 means that it's not configured (since 2.9)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-shrink': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the weight factor for adaptive polling. Determines how much the current event interval contributes to the next polling time calculation.  Valid values are 1 or greater (since 11.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-weight': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * maximum number of requests in a batch for the AIO engine, 0 means that the engine will use its default (since 6.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'aio-max-batch': Int64;
 }
 
@@ -5760,16 +5909,20 @@ export interface AddfdInfo {
   fd: Int64;
 }
 
-/** QAPI struct `RemoveFdArg` (undocumented). */
+/**
+ * Information about a file descriptor that was added to an fd set.
+ *
+ * @since 1.2
+ */
 export interface RemoveFdArg {
   /**
-   * The ID of the fd set that the file descriptor belongs to.
+   * The ID of the fd set that `fd` was added to.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fdset-id': Int64;
   /**
-   * The file descriptor that is to be removed.
+   * The file descriptor that was received via SCM rights and added to the fd set.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -6478,26 +6631,67 @@ export interface XQueryVirtioVhostQueueStatusArg {
   queue: Int64;
 }
 
-/** QAPI struct `XQueryVirtioVhostQueueStatusRet` (undocumented). */
+/**
+ * Information of a vhost device's vhost_virtqueue, including most members of the vhost_dev vhost_virtqueue data structure.
+ *
+ * @since 7.2
+ */
 export interface XQueryVirtioVhostQueueStatusRet {
+  /** Name of the VirtIODevice that uses this vhost_virtqueue */
   name: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue kick
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   kick: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue call
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   call: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue num
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   num: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue desc_phys (descriptor area physical address)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'desc-phys': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue desc_size
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'desc-size': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue avail_phys (driver area physical address)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'avail-phys': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue avail_size
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'avail-size': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue used_phys (device area physical address)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'used-phys': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_virtqueue used_size
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'used-size': Int64;
 }
 
@@ -10494,42 +10688,85 @@ export interface NetLegacyNicOptions {
   vectors?: Int64;
 }
 
-/** QAPI struct `NetDevPasstOptions` (undocumented). */
+/**
+ * Availability: `CONFIG_PASST`
+ *
+ * Unprivileged user-mode network connectivity using passt
+ *
+ * @since 10.1
+ */
 export interface NetDevPasstOptions {
+  /** Filename of the passt program to run (by default 'passt', and use PATH) */
   path?: string;
+  /** don't print informational messages (default, passed as '--quiet') */
   quiet?: boolean;
+  /** enable vhost-user */
   'vhost-user'?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * assign MTU via DHCP/NDP
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   mtu?: Int64;
+  /** IPv4 or IPv6 address */
   address?: string;
+  /** IPv4 mask */
   netmask?: string;
+  /** source MAC address */
   mac?: string;
+  /** IPv4 or IPv6 address as gateway */
   gateway?: string;
+  /** interface for addresses and routes */
   interface?: string;
+  /** bind to address as outbound source */
   outbound?: string;
+  /** bind to outbound interface for IPv4 */
   'outbound-if4'?: string;
+  /** bind to outbound interface for IPv6 */
   'outbound-if6'?: string;
+  /** IPv4 or IPv6 address as DNS */
   dns?: string;
+  /** search domains */
   search?: String[];
+  /** FQDN to configure client with */
   fqdn?: string;
+  /** enable/disable DNS list in DHCP/DHCPv6/NDP */
   'dhcp-dns'?: boolean;
+  /** enable/disable list in DHCP/DHCPv6/NDP */
   'dhcp-search'?: boolean;
+  /** addresse to refer to host */
   'map-host-loopback'?: string;
+  /** addr to translate to guest's address */
   'map-guest-addr'?: string;
+  /** forward DNS queries sent to */
   'dns-forward'?: string;
+  /** host nameserver to direct queries to */
   'dns-host'?: string;
+  /** enable/disable TCP */
   tcp?: boolean;
+  /** enable/disable UDP */
   udp?: boolean;
+  /** enable/disable ICMP */
   icmp?: boolean;
+  /** enable/disable DHCP */
   dhcp?: boolean;
+  /** enable/disable NDP */
   ndp?: boolean;
+  /** enable/disable DHCPv6 */
   dhcpv6?: boolean;
+  /** enable/disable route advertisements */
   ra?: boolean;
+  /** bind to any address for forwarding */
   freebind?: boolean;
+  /** enable/disable IPv4 */
   ipv4?: boolean;
+  /** enable/disable IPv6 */
   ipv6?: boolean;
+  /** TCP ports to forward */
   'tcp-ports'?: NetdevAddArgPasstTcpPorts[];
+  /** UDP ports to forward */
   'udp-ports'?: NetdevAddArgPasstTcpPorts[];
+  /** parameter to pass to passt command */
   param?: NetdevAddArgPasstParam[];
 }
 
@@ -11581,14 +11818,29 @@ export type DisplayGLMode =
   /** Use OpenGL with ES (embedded systems) Context. */
   | 'es';
 
-/** QAPI struct `QueryDisplayOptionsRetGtk` (undocumented). */
+/**
+ * GTK display options.
+ *
+ * @since 2.12
+ */
 export interface QueryDisplayOptionsRetGtk {
+  /** Enable host-guest clipboard sharing.  Defaults to "off". (Since 11.1) */
   clipboard?: boolean;
+  /** Grab keyboard input on mouse hover. */
   'grab-on-hover'?: boolean;
+  /**
+   * Zoom guest display to fit into the host window.  When turned off the host window will be resized instead.  In case the display device can notify the guest on window resizes (virtio-gpu) this will default to "on", assuming the guest will resize the display to match the window size then.  Otherwise it defaults to "off".  (Since 3.1)
+   */
   'zoom-to-fit'?: boolean;
+  /**
+   * Display the tab bar for switching between the various graphical interfaces (e.g. VGA and virtual console character devices) by default.  (Since 7.1)
+   */
   'show-tabs'?: boolean;
+  /** Display the main window menubar.  Defaults to "on". (Since 8.0) */
   'show-menubar'?: boolean;
+  /** Keep width/height aspect ratio of guest content when resizing host window.  Defaults to "on".  (Since 10.1) */
   'keep-aspect-ratio'?: boolean;
+  /** Set preferred scale of the display.  Defaults to 1.0. (Since 10.1) */
   scale?: number;
 }
 
@@ -11698,40 +11950,109 @@ export type QueryMigrateRetStatus =
   | 'device'
   | 'wait-unplug';
 
-/** QAPI struct `MigrationStats` (undocumented). */
+/**
+ * Detailed migration status.
+ *
+ * @since 0.14
+ */
 export interface MigrationStats {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * amount of bytes already transferred to the target VM
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   transferred: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * amount of bytes remaining to be transferred to the target VM
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   remaining: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * total amount of bytes involved in the migration process
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   total: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * number of duplicate (zero) pages (since 1.2)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   duplicate: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * number of normal pages (since 1.2)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   normal: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * number of normal bytes sent (since 1.2)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'normal-bytes': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * number of pages dirtied by second by the guest (since 1.3)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'dirty-pages-rate': Int64;
+  /** throughput in megabits/sec.  (since 1.6) */
   mbps: number;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * number of times that dirty ram was synchronized (since 2.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'dirty-sync-count': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The number of page requests received from the destination (since 2.7)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'postcopy-requests': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The number of bytes per page for the various page-based statistics (since 2.10)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'page-size': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The number of bytes sent through multifd (since 3.0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'multifd-bytes': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the number of memory pages transferred per second (Since 4.0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'pages-per-second': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The number of bytes sent in the pre-copy phase (since 7.0).
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'precopy-bytes': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The number of bytes sent while the guest is paused (since 7.0).
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'downtime-bytes': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The number of bytes sent during the post-copy phase (since 7.0).
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'postcopy-bytes': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Number of times dirty RAM synchronization could not avoid copying dirty pages.  This is between 0 and `dirty-sync-count` * `multifd-channels`. (since 7.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'dirty-sync-missed-zero-copy': Int64;
 }
 
@@ -13378,14 +13699,37 @@ export interface SevSnpGuestProperties {
   'vcek-disabled'?: boolean;
 }
 
-/** Feature `confidential-guest-reset`: */
+/**
+ * Properties for tdx-guest objects.
+ *
+ * Feature `confidential-guest-reset`: If present, the hypervisor supports confidential guest resets (since 11.0).
+ *
+ * @since 10.1
+ */
 export interface ObjectAddArgTdxGuest {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The 'attributes' of a TD guest that is passed to KVM_TDX_INIT_VM
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   attributes?: Int64;
+  /**
+   * toggle bit 28 of TD attributes to control disabling of EPT violation conversion to #VE on guest TD access of PENDING pages.  Some guest OS (e.g., Linux TD guest) may require this to be set, otherwise they refuse to boot.
+   */
   'sept-ve-disable'?: boolean;
+  /**
+   * ID for non-owner-defined configuration of the guest TD, e.g., run-time or OS configuration (base64 encoded SHA384 digest).  Defaults to all zeros.
+   */
   mrconfigid?: string;
+  /** ID for the guest TD’s owner (base64 encoded SHA384 digest).  Defaults to all zeros. */
   mrowner?: string;
+  /**
+   * ID for owner-defined configuration of the guest TD, e.g., specific to the workload rather than the run-time or OS (base64 encoded SHA384 digest).  Defaults to all zeros.
+   */
   mrownerconfig?: string;
+  /**
+   * socket address for Quote Generation Service (QGS).  QGS is a daemon running on the host.  Without it, the guest will not be able to get a TD quote for attestation.
+   */
   'quote-generation-socket'?: SocketAddress;
 }
 
@@ -14723,25 +15067,61 @@ export interface VirtioDeviceStatus {
   'unknown-statuses'?: Int64;
 }
 
-/** QAPI struct `XQueryVirtioStatusRetVhostDev` (undocumented). */
+/**
+ * Information about a vhost device.  This information will only be displayed if the vhost device is active.
+ *
+ * @since 7.2
+ */
 export interface XQueryVirtioStatusRetVhostDev {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev n_mem_sections
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'n-mem-sections': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev n_tmp_sections
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'n-tmp-sections': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev nvqs (number of virtqueues being used)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   nvqs: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev vq_index
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'vq-index': Int64;
+  /** vhost_dev features */
   features: VirtioDeviceFeatures;
+  /** vhost_dev acked_features */
   'acked-features': VirtioDeviceFeatures;
+  /** vhost_dev protocol_features */
   'protocol-features': VhostDeviceProtocols;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev max_queues
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'max-queues': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev backend_cap
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'backend-cap': Int64;
+  /** vhost_dev log_enabled flag */
   'log-enabled': boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * vhost_dev log_size
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'log-size': Int64;
 }
 
@@ -15047,11 +15427,23 @@ export interface GuestPanicInformationTdx {
   gpa?: Int64;
 }
 
-/** QAPI struct `GUESTPANICKEDDataInfoSev` (undocumented). */
+/**
+ * Information for AMD SEV-specific termination request (GHCB MSR contents)
+ *
+ * @since 11.0
+ */
 export interface GUESTPANICKEDDataInfoSev {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The reason code set provided by the guest
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   set: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The reason code provided by the guest
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   code: Int64;
 }
 
@@ -15389,19 +15781,45 @@ export type BlockPermission =
  */
 export type BlockdevRef = BlockdevAddArg | string;
 
-/** QAPI struct `BlockdevAddArgBlkdebugInjectError` (undocumented). */
+/**
+ * Describes a single error injection for blkdebug.
+ *
+ * @since 2.9
+ */
 export interface BlockdevAddArgBlkdebugInjectError {
+  /** trigger event */
   event: BlkdebugEvent;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the state identifier blkdebug needs to be in to actually trigger the event; defaults to "any"
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   state?: Int64;
+  /**
+   * the type of I/O operations on which this error should be injected; defaults to "all read, write, write-zeroes, discard, and flush operations" (since: 4.1)
+   */
   iotype?: BlkdebugIOType;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * error identifier (errno) to be returned; defaults to EIO
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   errno?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * request delay before completion in nanoseconds (default: 0, since: 11.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'delay-ns'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * specifies the sector index which has to be affected in order to actually trigger the event; defaults to "any sector"
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   sector?: Int64;
+  /** disables further events after this one has been triggered; defaults to false */
   once?: boolean;
+  /** fail immediately; defaults to false */
   immediately?: boolean;
 }
 
@@ -17196,15 +17614,33 @@ export interface HvBalloonDeviceInfo {
   memdev?: string;
 }
 
-/** QAPI struct `QueryMemoryDevicesRetSpMemData` (undocumented). */
+/**
+ * sp-mem device state information
+ *
+ * @since 11.1
+ */
 export interface QueryMemoryDevicesRetSpMemData {
+  /** device's ID */
   id?: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * physical address, where device is mapped
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   addr: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * size of memory that the device provides, in bytes
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   size: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * NUMA proximity domain to which the device is assigned
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   node: Int64;
+  /** memory backend linked with device */
   memdev: string;
 }
 
@@ -18423,10 +18859,17 @@ export interface ChardevAddArgBackendPtyData {
   path?: string;
 }
 
-/** QAPI struct `ChardevAddArgBackendNullData` (undocumented). */
+/**
+ * Configuration shared across all chardev backends
+ *
+ * @since 2.6
+ */
 export interface ChardevAddArgBackendNullData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
 }
 
