@@ -193,9 +193,21 @@ export function schemaFromIntrospection(
   };
   /** The page's object types by their member names, for a type named here from its place: only unique ones. */
   const bySignature = new Map<string, ManEntry | null>();
+  /** An entry's members with those of the types it points to ("The members of X"), as introspection flattens them. */
+  const flattened = (entry: ManEntry, depth = 0): string[] => [
+    ...(depth < 8
+      ? entry.inherits.flatMap((b) => {
+          const base = options.docs?.get(`Object:${b}`);
+          return base ? flattened(base, depth + 1) : [];
+        })
+      : []),
+    ...entry.members.keys(),
+  ];
   for (const entry of options.docs?.values() ?? []) {
-    if (entry.kind !== 'Object' || entry.members.size < 2) continue;
-    const key = [...entry.members.keys()].sort().join('\0');
+    if (entry.kind !== 'Object') continue;
+    const names = [...new Set(flattened(entry))];
+    if (names.length < 2) continue;
+    const key = names.sort().join('\0');
     bySignature.set(key, bySignature.has(key) ? null : entry);
   }
   const pageFor = (kind: string, name: string, memberNames: readonly string[]): ManEntry | undefined =>

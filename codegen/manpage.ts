@@ -18,8 +18,10 @@ export interface ManEntry {
   members: Map<string, string>;
   features: Map<string, string>;
   returns?: string;
-  /** Types whose members this one has too ("The members of X"): a base, or a union branch's type. */
+  /** Types whose members this one has too ("The members of X"): its base. */
   inherits: string[];
+  /** A union's branches: the type whose members join when the tag has a value ("When `tag` is `v`: The members of X"). */
+  branches: string[];
 }
 
 const HEADER = /^\.B (Command|Event|Enum|Object|Alternate) (\S+)(?: \(Since: ([^)]*)\))?\s*$/;
@@ -88,6 +90,7 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
         members: new Map(),
         features: new Map(),
         inherits: [],
+        branches: [],
       };
       entries.set(`${entry.kind}:${entry.name}`, entry);
       target = 'text';
@@ -131,9 +134,9 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
     if (target === 'text') paragraph.push(text);
     else if (target === 'returns') entry.returns = entry.returns ? `${entry.returns} ${text}` : text;
     else if (target === 'item') {
-      const base = /^(?:When `[^`]+` is `[^`]+`: )?The members of `([^`]+)`/.exec(text);
+      const base = /^(When `[^`]+` is `[^`]+`: )?The members of `([^`]+)`/.exec(text);
       if (!item && base) {
-        entry.inherits.push(base[1]);
+        (base[1] ? entry.branches : entry.inherits).push(base[2]);
         continue;
       }
       if (!item) {

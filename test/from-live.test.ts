@@ -115,8 +115,9 @@ describe('docs from the QMP reference man page', () => {
     expect(queryBlock.members.get('flat')).toMatch(/^Omit nested data about the backing image/);
     expect(queryBlock.returns).toMatch(/a list describing each virtual block device/);
     expect(docs.get('Command:query-kvm')!.features.get('deprecated')).toMatch(/Use `query-accelerators` instead/);
-    expect(docs.get('Object:SocketAddress')!.inherits).toContain('InetSocketAddress');
-    expect(docs.get('Object:SocketAddressLegacy')!.inherits).toContain('InetSocketAddressWrapper');
+    expect(docs.get('Object:SocketAddress')!.branches).toContain('InetSocketAddress');
+    expect(docs.get('Object:SocketAddressLegacy')!.branches).toContain('InetSocketAddressWrapper');
+    expect(docs.get('Object:DriveBackup')!.inherits).toEqual(['BackupCommon']);
   });
 
   it("gen --from-socket --docs: an 11.1.3 SDK whose commands and arguments carry 11.1's docs", () => {

@@ -6759,129 +6759,363 @@ export interface QCryptodevInfo {
   client: QCryptodevBackendClient[];
 }
 
-/** QAPI struct `CxlInjectGeneralMediaEventArg` (undocumented). */
+/**
+ * Event record for a General Media Event (CXL r3.2 8.2.10.2.1.1).
+ *
+ * @since 8.1
+ */
 export interface CxlInjectGeneralMediaEventArg {
+  /** CXL type 3 device canonical QOM path */
   path: string;
+  /** event log to add the event to */
   log: CxlEventLog;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Event Record Flags.  See CXL r3.2 Table 8-55 Common Event Record Format, Event Record Flags for subfield definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   flags: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maintenance operation class the device requests to initiate.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'maint-op-class'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maintenance operation subclass the device requests to initiate.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'maint-op-subclass'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Logical Device (LD) ID of LD from where the event originated.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'ld-id'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * ID of the device head from where the event originated.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'head-id'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Device Physical Address (relative to `path` device).  Note lower bits include some flags.  See CXL r3.2 Table 8-57 General Media Event Record, Physical Address.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   dpa: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Memory Event Descriptor with additional memory event information.  See CXL r3.2 Table 8-57 General Media Event Record, Memory Event Descriptor for bit definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   descriptor: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Type of memory event that occurred.  See CXL r3.2 Table 8-57 General Media Event Record, Memory Event Type for possible values.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   type: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Type of first transaction that caused the event to occur.  See CXL r3-2 Table 8-57 General Media Event Record, Transaction Type for possible values.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'transaction-type': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The channel of the memory event location.  A channel is an interface that can be independently accessed for a transaction.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   channel?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The rank of the memory event location.  A rank is a set of memory devices on a channel that together execute a transaction.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   rank?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Bitmask that represents all devices in the rank associated with the memory event location.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   device?: Int64;
+  /**
+   * Device specific component identifier for the event. May describe a field replaceable sub-component of the device.
+   */
   'component-id'?: string;
+  /** This flag specifies whether the device-specific component identifier format follows PLDM. */
   'is-comp-id-pldm'?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Advanced programmable corrected memory error threshold event flags.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'cme-ev-flags'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Corrected memory error count at event.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'cme-count'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Memory event sub-type.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'sub-type': Int64;
 }
 
-/** QAPI struct `CxlInjectDramEventArg` (undocumented). */
+/**
+ * Event record for a DRAM Event (CXL r3.2 8.2.10.2.1.2).
+ *
+ * @since 8.1
+ */
 export interface CxlInjectDramEventArg {
+  /** CXL type 3 device canonical QOM path */
   path: string;
+  /** event log to add the event to */
   log: CxlEventLog;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Event Record Flags.  See CXL r3.2 Table 8-55 Common Event Record Format, Event Record Flags for subfield definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   flags: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maintenance operation class the device requests to initiate.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'maint-op-class'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maintenance operation subclass the device requests to initiate.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'maint-op-subclass'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Logical Device (LD) ID of LD from where the event originated.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'ld-id'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * ID of the device head from where the event originated.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'head-id'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Device Physical Address (relative to `path` device).  Note lower bits include some flags.  See CXL r3.2 Table 8-58 DRAM Event Record, Physical Address.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   dpa: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Memory Event Descriptor with additional memory event information.  See CXL r3.2 Table 8-58 DRAM Event Record, Memory Event Descriptor for bit definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   descriptor: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Type of memory event that occurred.  See CXL r3.2 Table 8-58 DRAM Event Record, Memory Event Type for possible values.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   type: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Type of first transaction that caused the event to occur.  See CXL r3.2 Table 8-58 DRAM Event Record, Transaction Type for possible values.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'transaction-type': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The channel of the memory event location.  A channel is an interface that can be independently accessed for a transaction.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   channel?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The rank of the memory event location.  A rank is a set of memory devices on a channel that together execute a transaction.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   rank?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Identifies one or more nibbles that the error affects
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'nibble-mask'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Bank group of the memory event location, incorporating a number of banks.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'bank-group'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Bank of the memory event location.  A single bank is accessed per read or write of the memory.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   bank?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Row address within the DRAM.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   row?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Column address within the DRAM.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   column?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Bits within each nibble.  Used in order of bits set in the nibble-mask.  Up to 4 nibbles may be covered.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'correction-mask'?: Int64[];
+  /**
+   * Device specific component identifier for the event. May describe a field replaceable sub-component of the device.
+   */
   'component-id'?: string;
+  /** This flag specifies whether the device-specific component identifier format follows PLDM. */
   'is-comp-id-pldm'?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * The sub-channel of the memory event location.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'sub-channel'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Advanced programmable corrected memory error threshold event flags.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'cme-ev-flags'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Corrected volatile memory error count at event.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'cvme-count'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Memory event sub-type.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'sub-type': Int64;
 }
 
-/** QAPI struct `CxlInjectMemoryModuleEventArg` (undocumented). */
+/**
+ * Event record for a Memory Module Event (CXL r3.2 8.2.10.2.1.3).
+ *
+ * @since 8.1
+ */
 export interface CxlInjectMemoryModuleEventArg {
+  /** CXL type 3 device canonical QOM path */
   path: string;
+  /** event log to add the event to */
   log: CxlEventLog;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Event Record Flags.  See CXL r3.2 Table 8-55 Common Event Record Format, Event Record Flags for subfield definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   flags: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maintenance operation class the device requests to initiate.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'maint-op-class'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Maintenance operation subclass the device requests to initiate.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'maint-op-subclass'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Logical Device (LD) ID of LD from where the event originated.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'ld-id'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * ID of the device head from where the event originated.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'head-id'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Device Event Type.  See CXL r3.2 Table 8-59 Memory Module Event Record for bit definitions for bit definiions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   type: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Overall health summary bitmap.  See CXL r3.2 Table 8-148 Get Health Info Output Payload, Health Status for bit definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'health-status': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Overall media health summary.  See CXL r3.2 Table 8-148 Get Health Info Output Payload, Media Status for bit definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'media-status': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * See CXL r3.2 Table 8-148 Get Health Info Output Payload, Additional Status for subfield definitions.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'additional-status': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Percentage (0-100) of factory expected life span.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'life-used': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Device temperature in degrees Celsius.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   temperature: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Number of times the device has been unable to determine whether data loss may have occurred.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'dirty-shutdown-count': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Total number of correctable errors in volatile memory.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'corrected-volatile-error-count': Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Total number of correctable errors in persistent memory
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'corrected-persistent-error-count': Int64;
+  /**
+   * Device specific component identifier for the event. May describe a field replaceable sub-component of the device.
+   */
   'component-id'?: string;
+  /** This flag specifies whether the device-specific component identifier format follows PLDM. */
   'is-comp-id-pldm'?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Device event sub-type.
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'sub-type': Int64;
 }
 
@@ -8669,36 +8903,89 @@ export interface BlockdevOptionsCurlFtps {
   sslverify?: boolean;
 }
 
-/** QAPI struct `BlockdevAddArgHttp` (undocumented). */
+/**
+ * Driver specific block device options for HTTP connections over the curl backend.  URLs must start with "\%<http://>".
+ *
+ * @since 2.9
+ */
 export interface BlockdevAddArgHttp {
+  /** URL of the image file */
   url: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Size of the read-ahead cache; must be a multiple of 512 (defaults to 256 kB)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   readahead?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Timeout for connections, in seconds (defaults to 5)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   timeout?: Int64;
+  /** Username for authentication (defaults to none) */
   username?: string;
+  /** ID of a QCryptoSecret object providing a password for authentication (defaults to no password) */
   'password-secret'?: string;
+  /** Username for proxy authentication (defaults to none) */
   'proxy-username'?: string;
+  /** ID of a QCryptoSecret object providing a password for proxy authentication (defaults to no password) */
   'proxy-password-secret'?: string;
+  /**
+   * List of cookies to set; format is "name1=content1; name2=content2;" as explained by CURLOPT_COOKIE(3).  Defaults to no cookies.
+   */
   cookie?: string;
+  /**
+   * ID of a QCryptoSecret object providing the cookie data in a secure way.  See `cookie` for the format.  (since 2.10)
+   */
   'cookie-secret'?: string;
+  /**
+   * Don't issue a HEAD HTTP request to discover if the http server supports range requests and rely only on GET requests.  This is especially useful for S3 presigned URLs where HEAD requests are unauthorized.  (default: false; since 11.0)
+   */
   'force-range'?: boolean;
 }
 
-/** QAPI struct `BlockdevAddArgHttps` (undocumented). */
+/**
+ * Driver specific block device options for HTTPS connections over the curl backend.  URLs must start with "\%<https://>".
+ *
+ * @since 2.9
+ */
 export interface BlockdevAddArgHttps {
+  /** URL of the image file */
   url: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Size of the read-ahead cache; must be a multiple of 512 (defaults to 256 kB)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   readahead?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Timeout for connections, in seconds (defaults to 5)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   timeout?: Int64;
+  /** Username for authentication (defaults to none) */
   username?: string;
+  /** ID of a QCryptoSecret object providing a password for authentication (defaults to no password) */
   'password-secret'?: string;
+  /** Username for proxy authentication (defaults to none) */
   'proxy-username'?: string;
+  /** ID of a QCryptoSecret object providing a password for proxy authentication (defaults to no password) */
   'proxy-password-secret'?: string;
+  /**
+   * List of cookies to set; format is "name1=content1; name2=content2;" as explained by CURLOPT_COOKIE(3).  Defaults to no cookies.
+   */
   cookie?: string;
+  /**
+   * ID of a QCryptoSecret object providing the cookie data in a secure way.  See `cookie` for the format.  (since 2.10)
+   */
   'cookie-secret'?: string;
+  /**
+   * Don't issue a HEAD HTTP request to discover if the http server supports range requests and rely only on GET requests.  This is especially useful for S3 presigned URLs where HEAD requests are unauthorized.  (default: false; since 11.0)
+   */
   'force-range'?: boolean;
+  /** Whether to verify the SSL certificate's validity (defaults to true) */
   sslverify?: boolean;
 }
 
@@ -13462,16 +13749,29 @@ export interface MemoryBackendShmProperties {
   'x-use-canonical-path-for-ramblock-id'?: boolean;
 }
 
-/** QAPI struct `ObjectAddArgMonitorHmp` (undocumented). */
+/**
+ * Properties for the HMP monitor
+ *
+ * @since 11.1
+ */
 export interface ObjectAddArgMonitorHmp {
+  /** ID of the character device providing the monitor transport */
   chardev: string;
+  /** whether to enable readline for line editing (default: true) */
   readline?: boolean;
 }
 
-/** QAPI struct `ObjectAddArgMonitorQmp` (undocumented). */
+/**
+ * Properties for the QMP monitor
+ *
+ * @since 11.1
+ */
 export interface ObjectAddArgMonitorQmp {
+  /** ID of the character device providing the monitor transport */
   chardev: string;
+  /** whether to pretty print JSON responses (default: false) */
   pretty?: boolean;
+  /** action to take when the character device backend is closed (default: none) */
   'close-action'?: ObjectAddArgMonitorQmpCloseAction;
 }
 
@@ -18806,56 +19106,115 @@ export interface QCryptoBlockAmendOptions$qcow extends QCryptoBlockAmendOptionsB
   format: 'qcow';
 }
 
-/** QAPI struct `ChardevAddArgBackendFileData` (undocumented). */
+/**
+ * Configuration info for file chardevs.
+ *
+ * @since 1.4
+ */
 export interface ChardevAddArgBackendFileData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** The name of the input file */
   in?: string;
+  /** The name of the output file */
   out: string;
+  /** Open the file in append mode (default false to truncate) (Since 2.6) */
   append?: boolean;
 }
 
-/** QAPI struct `ChardevAddArgBackendSerialData` (undocumented). */
+/**
+ * Configuration info for device and pipe chardevs.
+ *
+ * @since 1.4
+ */
 export interface ChardevAddArgBackendSerialData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** The name of the special file for the device, i.e. /dev/ttyS0 on Unix or COM1: on Windows */
   device: string;
 }
 
-/** QAPI struct `ChardevAddArgBackendSocketData` (undocumented). */
+/**
+ * Configuration info for (stream) socket chardevs.
+ *
+ * @since 1.4
+ */
 export interface ChardevAddArgBackendSocketData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** socket address to listen on (server=true) or connect to (server=false) */
   addr: SocketAddressLegacy;
+  /** the ID of the TLS credentials object (since 2.6) */
   'tls-creds'?: string;
+  /**
+   * the ID of the QAuthZ authorization object against which the client's x509 distinguished name will be validated.  This object is only resolved at time of use, so can be deleted and recreated on the fly while the chardev server is active.  If missing, it will default to denying access (since 4.0)
+   */
   'tls-authz'?: string;
+  /** create server socket (default: true) */
   server?: boolean;
+  /**
+   * wait for incoming connection on server sockets (default: false).  Silently ignored with server: false.  This use is deprecated.
+   */
   wait?: boolean;
+  /** set TCP_NODELAY socket option (default: false) */
   nodelay?: boolean;
+  /** enable telnet protocol on server sockets (default: false) */
   telnet?: boolean;
+  /** enable tn3270 protocol on server sockets (default: false) (Since: 2.10) */
   tn3270?: boolean;
+  /** enable websocket protocol on server sockets (default: false) (Since: 3.1) */
   websocket?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * For a client socket, if a socket is disconnected, then attempt a reconnect after the given number of milliseconds. Setting this to zero disables this function. (default: 0) (Since: 9.2)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'reconnect-ms'?: Int64;
 }
 
-/** QAPI struct `ChardevAddArgBackendUdpData` (undocumented). */
+/**
+ * Configuration info for datagram socket chardevs.
+ *
+ * @since 1.5
+ */
 export interface ChardevAddArgBackendUdpData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** remote address */
   remote: SocketAddressLegacy;
+  /** local address */
   local?: SocketAddressLegacy;
 }
 
-/** QAPI struct `ChardevAddArgBackendPtyData` (undocumented). */
+/**
+ * Configuration info for pty implementation.
+ *
+ * @since 9.2
+ */
 export interface ChardevAddArgBackendPtyData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** optional path to create a symbolic link that points to the allocated PTY */
   path?: string;
 }
 
@@ -18873,61 +19232,127 @@ export interface ChardevAddArgBackendNullData {
   logtimestamp?: boolean;
 }
 
-/** QAPI struct `ChardevAddArgBackendMuxData` (undocumented). */
+/**
+ * Configuration info for mux chardevs.
+ *
+ * @since 1.5
+ */
 export interface ChardevAddArgBackendMuxData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** name of the base chardev. */
   chardev: string;
 }
 
-/** QAPI struct `ChardevAddArgBackendHubData` (undocumented). */
+/**
+ * Configuration info for hub chardevs.
+ *
+ * @since 10.0
+ */
 export interface ChardevAddArgBackendHubData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** IDs to be added to this hub (maximum 4 devices). */
   chardevs: string[];
 }
 
-/** QAPI struct `ChardevAddArgBackendStdioData` (undocumented). */
+/**
+ * Configuration info for stdio chardevs.
+ *
+ * @since 1.5
+ */
 export interface ChardevAddArgBackendStdioData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** Allow signals (such as SIGINT triggered by ^C) be delivered to QEMU.  Default: true. */
   signal?: boolean;
 }
 
-/** QAPI struct `ChardevAddArgBackendSpicevmcData` (undocumented). */
+/**
+ * Availability: `CONFIG_SPICE`
+ *
+ * Configuration info for spice vm channel chardevs.
+ *
+ * @since 1.5
+ */
 export interface ChardevAddArgBackendSpicevmcData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** kind of channel (for example vdagent). */
   type: string;
 }
 
-/** QAPI struct `ChardevAddArgBackendSpiceportData` (undocumented). */
+/**
+ * Availability: `CONFIG_SPICE`
+ *
+ * Configuration info for spice port chardevs.
+ *
+ * @since 1.5
+ */
 export interface ChardevAddArgBackendSpiceportData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** name of the channel (see docs/spice-port-fqdn.txt) */
   fqdn: string;
 }
 
-/** QAPI struct `ChardevAddArgBackendQemuVdagentData` (undocumented). */
+/**
+ * Availability: `CONFIG_SPICE_PROTOCOL`
+ *
+ * Configuration info for QEMU vdagent implementation.
+ *
+ * @since 6.1
+ */
 export interface ChardevAddArgBackendQemuVdagentData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** enable/disable mouse, default is enabled. */
   mouse?: boolean;
+  /** enable/disable clipboard, default is disabled. */
   clipboard?: boolean;
 }
 
-/** QAPI struct `ChardevAddArgBackendDbusData` (undocumented). */
+/**
+ * Availability: `CONFIG_DBUS_DISPLAY`
+ *
+ * Configuration info for DBus chardevs.
+ *
+ * @since 7.0
+ */
 export interface ChardevAddArgBackendDbusData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
+  /** name of the channel (following docs/spice-port-fqdn.txt) */
   name: string;
+  /** character encoding the guest is expected to use (since 11.1) */
   encoding?: ChardevAddArgBackendDbusDataEncoding;
 }
 
@@ -18947,12 +19372,23 @@ export interface ChardevAddArgBackendVcData {
   encoding?: ChardevAddArgBackendDbusDataEncoding;
 }
 
-/** QAPI struct `ChardevAddArgBackendRingbufData` (undocumented). */
+/**
+ * Configuration info for ring buffer chardevs.
+ *
+ * @since 1.5
+ */
 export interface ChardevAddArgBackendRingbufData {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * ring buffer size, must be power of two, default is 65536
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   size?: Int64;
 }
 
