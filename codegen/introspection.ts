@@ -38,11 +38,14 @@ const INTEGER = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uin
 
 /** 'blockdev-add' → 'BlockdevAdd'. */
 function camel(text: string): string {
-  return text
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((w) => w[0].toUpperCase() + w.slice(1))
-    .join('');
+  return (
+    text
+      .split(/[^A-Za-z0-9]+/)
+      .filter(Boolean)
+      // An event's shouting name reads as words: BLOCK_IO_ERROR → BlockIoError.
+      .map((w) => w[0].toUpperCase() + (/^[A-Z0-9]+$/.test(w) ? w.slice(1).toLowerCase() : w.slice(1)))
+      .join('')
+  );
 }
 
 const q = (s: string): string => `'${s}'`;
@@ -70,6 +73,8 @@ export function schemaFromIntrospection(
   const names = new Map<string, string>();
   const used = new Set<string>(Object.values(BUILTIN_NAMES));
   let derived = 0;
+  /** Live types named from their place (not from the source release). */
+  const fromPlace = new Set<string>();
 
   /** A unique name for a live type, from the source when matched, else from `hint`. */
   const nameOf = (liveName: string, hint: string): string => {
@@ -83,6 +88,7 @@ export function schemaFromIntrospection(
     let name = real && !real.startsWith('q_') && !used.has(real) ? real : undefined;
     if (!name) {
       derived++;
+      fromPlace.add(liveName);
       // QAPI reserves names ending in List or Kind, and a name starts with a letter.
       const base = (camel(hint) || 'Type').replace(/^(?=\d)/, 'T').replace(/(List|Kind)$/, '$1Type');
       name = base;
@@ -210,11 +216,84 @@ export function schemaFromIntrospection(
     const key = names.sort().join('\0');
     bySignature.set(key, bySignature.has(key) ? null : entry);
   }
-  const pageFor = (kind: string, name: string, memberNames: readonly string[]): ManEntry | undefined =>
+  const byNameOrMembers = (kind: string, name: string, memberNames: readonly string[]): ManEntry | undefined =>
     options.docs?.get(`${kind}:${name}`) ??
     (kind === 'Object' && memberNames.length >= 2
       ? (bySignature.get([...memberNames].sort().join('\0')) ?? undefined)
       : undefined);
+  /** Live types the page names through a member of a documented type ("`tcp-ports` (`[PasstPortForward]`)"). */
+  const viaParent = new Map<string, string>();
+  if (options.docs) {
+    const elementOf = (liveName: string): string => {
+      const t = byName.get(liveName);
+      return t?.['meta-type'] === 'array' ? t['element-type'] : liveName;
+    };
+    // A command's arguments and return, an event's data: the command's or event's own page names their types.
+    const pageOfArgs = new Map<string, ManEntry>();
+    for (const e of live) {
+      if (e['meta-type'] !== 'command' && e['meta-type'] !== 'event') continue;
+      const page = options.docs.get(`${e['meta-type'] === 'command' ? 'Command' : 'Event'}:${e.name}`);
+      if (!page) continue;
+      pageOfArgs.set(e['arg-type'], page);
+      if (e['meta-type'] !== 'command') continue;
+      const ret = /^`\[?([A-Za-z][\w-]*)\]?`/.exec(page.returns?.replace(/`\[`|`\]`/g, '') ?? '');
+      if (ret && !viaParent.has(elementOf(e['ret-type']))) viaParent.set(elementOf(e['ret-type']), ret[1]);
+    }
+    for (const e of live) {
+      if (e['meta-type'] !== 'object' || !names.has(e.name)) continue;
+      const page =
+        byNameOrMembers(
+          'Object',
+          names.get(e.name)!,
+          e.members.map((m) => m.name),
+        ) ??
+        pageOfArgs.get(e.name) ??
+        (viaParent.has(e.name) ? options.docs.get(`Object:${viaParent.get(e.name)}`) : undefined);
+      if (!page) continue;
+      for (const v of e.variants ?? []) {
+        const type = page.branches.get(v.case);
+        if (type && !viaParent.has(v.type)) viaParent.set(v.type, type);
+      }
+      for (const m of e.members) {
+        const type = page.memberTypes.get(m.name) ?? inheritedType(page, m.name);
+        const t = byName.get(m.type);
+        const target = t?.['meta-type'] === 'array' ? t['element-type'] : m.type;
+        if (type && !viaParent.has(target)) viaParent.set(target, type);
+      }
+    }
+  }
+  function inheritedType(page: ManEntry, member: string, depth = 0): string | undefined {
+    for (const b of depth < 8 ? page.inherits : []) {
+      const base = options.docs?.get(`Object:${b}`);
+      const t = base?.memberTypes.get(member) ?? (base ? inheritedType(base, member, depth + 1) : undefined);
+      if (t) return t;
+    }
+    return undefined;
+  }
+  const pageFor = (
+    kind: string,
+    name: string,
+    memberNames: readonly string[],
+    liveName?: string,
+  ): ManEntry | undefined => {
+    const found = byNameOrMembers(kind, name, memberNames);
+    if (found || !liveName) return found;
+    const via = viaParent.get(liveName);
+    return via ? options.docs?.get(`${kind}:${via}`) : undefined;
+  };
+  // A type takes the name the QMP reference gives it when the page says which and the name is not the
+  // page's already: named from its place, or renamed since the source release (NetDevPasstOptions in 10.2).
+  for (const [liveName, current] of options.docs ? [...names] : []) {
+    const e = byName.get(liveName)!;
+    const kind = e['meta-type'] === 'enum' ? 'Enum' : e['meta-type'] === 'alternate' ? 'Alternate' : 'Object';
+    if (options.docs!.has(`${kind}:${current}`)) continue;
+    const page = pageFor(kind, current, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], liveName);
+    if (!page || page.kind !== kind || used.has(page.name) || !/^[A-Za-z][A-Za-z0-9-]*$/.test(page.name)) continue;
+    used.delete(current);
+    used.add(page.name);
+    names.set(liveName, page.name);
+    if (fromPlace.delete(liveName)) derived--;
+  }
   const allFeatures = (...lists: (readonly string[] | undefined)[]): string[] => [
     ...new Set(lists.flatMap((l) => l ?? [])),
   ];
@@ -259,7 +338,7 @@ export function schemaFromIntrospection(
       const kind = e['meta-type'] === 'enum' ? 'Enum' : e['meta-type'] === 'alternate' ? 'Alternate' : 'Object';
       const users = argUse.get(e.name);
       // A command's or event's arguments type has no page of its own: its members are the command's arguments.
-      const entry = pageFor(kind, name, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : []);
+      const entry = pageFor(kind, name, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], e.name);
       const owner = users?.length === 1 ? options.docs.get(users[0]) : undefined;
       if (e['meta-type'] === 'enum') {
         const en = e as SchemaInfoEnum;

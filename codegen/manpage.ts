@@ -16,12 +16,14 @@ export interface ManEntry {
   text: string[];
   /** Arguments, members or enum values, by name. */
   members: Map<string, string>;
+  /** A member's type as the page names it (array brackets dropped): the way to an entry for it. */
+  memberTypes: Map<string, string>;
   features: Map<string, string>;
   returns?: string;
   /** Types whose members this one has too ("The members of X"): its base. */
   inherits: string[];
-  /** A union's branches: the type whose members join when the tag has a value ("When `tag` is `v`: The members of X"). */
-  branches: string[];
+  /** A union's branches: by tag value, the type whose members join ("When `tag` is `v`: The members of X"). */
+  branches: Map<string, string>;
 }
 
 const HEADER = /^\.B (Command|Event|Enum|Object|Alternate) (\S+)(?: \(Since: ([^)]*)\))?\s*$/;
@@ -88,9 +90,10 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
         since: header[3],
         text: [],
         members: new Map(),
+        memberTypes: new Map(),
         features: new Map(),
         inherits: [],
-        branches: [],
+        branches: new Map(),
       };
       entries.set(`${entry.kind}:${entry.name}`, entry);
       target = 'text';
@@ -134,15 +137,20 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
     if (target === 'text') paragraph.push(text);
     else if (target === 'returns') entry.returns = entry.returns ? `${entry.returns} ${text}` : text;
     else if (target === 'item') {
-      const base = /^(When `[^`]+` is `[^`]+`: )?The members of `([^`]+)`/.exec(text);
+      const base = /^(?:When `[^`]+` is `([^`]+)`: )?The members of `([^`]+)`/.exec(text);
       if (!item && base) {
-        (base[1] ? entry.branches : entry.inherits).push(base[2]);
+        if (base[1] !== undefined) entry.branches.set(base[1], base[2]);
+        else entry.inherits.push(base[2]);
         continue;
       }
       if (!item) {
         // `name` (`type`, optional) -- text
-        const m = /^`([^`]+)`(?: \([^)]*\))?(?: -- (.*))?$/.exec(text);
-        item = { name: m ? m[1] : text, lines: m?.[2] ? [m[2]] : [] };
+        // The text may start on the next line ("-- " at the end of this one).
+        const m = /^`([^`]+)`(?: \(([^)]*)\))?(?: --(?: (.*))?)?$/.exec(text);
+        item = { name: m ? m[1] : text, lines: m?.[3] ? [m[3]] : [] };
+        // (`[T]`, optional): the type's page name, brackets and qualifiers dropped.
+        const type = m?.[2] ? /`\[?([A-Za-z][\w-]*)\]?`/.exec(m[2].replace(/`\[`|`\]`/g, ''))?.[1] : undefined;
+        if (type && list === 'members') entry.memberTypes.set(item.name, type);
       } else item.lines.push(text);
     }
   }

@@ -6,6 +6,9 @@
  * what changed; and qemu-ga 11.1.3 with the qga-11.1 SDK generated from the
  * schema its package ships.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectQmp } from '../generated/latest.js';
 import { connectQga } from '../generated/qga-11.1/index.js';
@@ -15,6 +18,7 @@ import { QmpValidationError } from '../runtime/index.js';
 import { drift } from '../runtime/schema/drift.js';
 import { startAgent, type AgentProcess } from './support/agent.js';
 import { startQemu, type QemuProcess } from './support/qemu.js';
+import { ROOT } from './support/qemu-sources.js';
 import { qemuRoot, rootQemuVersion } from './support/roots.js';
 
 let qemu: QemuProcess;
@@ -110,6 +114,34 @@ describe('QMP on QEMU 11.1.3', () => {
     } finally {
       await qmp.close();
     }
+  });
+});
+
+describe('qapi-ts/qemu-11.1, from introspection and the QMP reference', () => {
+  it("documents every command, event and member, and uses the reference's names", () => {
+    const undocumented: string[] = [];
+    let members = 0;
+    for (const file of ['types.ts', 'commands.ts', 'events.ts']) {
+      const text = readFileSync(path.join(ROOT, 'generated/qemu-11.1', file), 'utf8');
+      const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+      const visit = (node: ts.Node, owner: string): void => {
+        // A union branch's interface repeats the tag (documented on the base), as every SDK here does.
+        if (ts.isPropertySignature(node) && !owner.includes('$')) {
+          const name = node.name.getText();
+          const isMember = !(file === 'commands.ts' && ['args', 'params', 'returns'].includes(name));
+          if (isMember) members++;
+          if (isMember && !ts.getJSDocCommentsAndTags(node).length) undocumented.push(`${file} ${owner}.${name}`);
+        }
+        const next = ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node) ? node.name.text : owner;
+        ts.forEachChild(node, (c) => visit(c, next));
+      };
+      visit(source, '');
+    }
+    expect(members).toBeGreaterThan(2500);
+    expect(undocumented).toEqual([]);
+    const types = readFileSync(path.join(ROOT, 'generated/qemu-11.1/types.ts'), 'utf8');
+    expect(types).toMatch(/^export type BlockdevOptions =/m);
+    expect(types).toMatch(/^export interface NetdevPasstOptions \{/m);
   });
 });
 

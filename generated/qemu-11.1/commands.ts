@@ -37,7 +37,6 @@ import type {
   BlockSetWriteThresholdArg,
   BlockStats,
   BlockStreamArg,
-  BlockdevAddArg,
   BlockdevBackup,
   BlockdevChangeMediumArg,
   BlockdevCloseTrayArg,
@@ -46,6 +45,7 @@ import type {
   BlockdevInsertMediumArg,
   BlockdevMirrorArg,
   BlockdevOpenTrayArg,
+  BlockdevOptions,
   BlockdevRemoveMediumArg,
   BlockdevReopenArg,
   BlockdevSetActiveArg,
@@ -54,6 +54,9 @@ import type {
   BlockdevSnapshotInternal,
   BlockdevSnapshotSync,
   COLOStatus,
+  CXLDRAMEvent,
+  CXLGeneralMediaEvent,
+  CXLMemModuleEvent,
   CalcDirtyRateArg,
   CancelVcpuDirtyLimitArg,
   ChangeBackingFileArg,
@@ -70,6 +73,7 @@ import type {
   CommandInfo,
   CommandLineOptionInfo,
   CpuDefinitionInfo,
+  CpuInfoFast,
   CpuModelBaselineInfo,
   CpuModelCompareInfo,
   CpuModelExpansionInfo,
@@ -77,9 +81,6 @@ import type {
   CurrentMachineParams,
   CxlAddDynamicCapacityArg,
   CxlInjectCorrectableErrorArg,
-  CxlInjectDramEventArg,
-  CxlInjectGeneralMediaEventArg,
-  CxlInjectMemoryModuleEventArg,
   CxlInjectPoisonArg,
   CxlInjectUncorrectableErrorsArg,
   CxlReleaseDynamicCapacityArg,
@@ -112,6 +113,7 @@ import type {
   HumanMonitorCommandArg,
   HumanReadableText,
   HvBalloonInfo,
+  IOThreadInfo,
   InjectGhesV2ErrorArg,
   InputSendEventArg,
   JobCancelArg,
@@ -124,6 +126,7 @@ import type {
   KvmInfo,
   MachineInfo,
   Memdev,
+  MemoryDeviceInfo,
   MemoryInfo,
   MemsaveArg,
   MigrateArg,
@@ -132,6 +135,7 @@ import type {
   MigrateRecoverArg,
   MigrateSetCapabilitiesArg,
   MigrationCapabilityStatus,
+  MigrationInfo,
   MigrationParameters,
   MouseInfo,
   NameInfo,
@@ -141,8 +145,8 @@ import type {
   Netdev,
   NetdevDelArg,
   NumaOptions,
-  ObjectAddArg,
   ObjectDelArg,
+  ObjectOptions,
   ObjectPropertiesValues,
   ObjectPropertyInfo,
   ObjectTypeInfo,
@@ -164,13 +168,9 @@ import type {
   QueryCpuModelBaselineArg,
   QueryCpuModelComparisonArg,
   QueryCpuModelExpansionArg,
-  QueryCpusFastRet,
   QueryDirtyRateArg,
   QueryFirmwareLogArg,
-  QueryIothreadsRet,
   QueryMachinesArg,
-  QueryMemoryDevicesRet,
-  QueryMigrateRet,
   QueryNamedBlockNodesArg,
   QueryRockerArg,
   QueryRockerOfDpaFlowsArg,
@@ -226,6 +226,7 @@ import type {
   UuidInfo,
   VersionInfo,
   VirtQueueStatus,
+  VirtVhostQueueStatus,
   VirtioInfo,
   VirtioQueueElement,
   VirtioStatus,
@@ -240,7 +241,6 @@ import type {
   XQueryVirtioQueueStatusArg,
   XQueryVirtioStatusArg,
   XQueryVirtioVhostQueueStatusArg,
-  XQueryVirtioVhostQueueStatusRet,
   XenEventInjectArg,
   XenLoadDevicesStateArg,
   XenSaveDevicesStateArg,
@@ -925,8 +925,8 @@ export interface QmpCommands {
    * @since 2.9
    */
   'blockdev-add': {
-    args: BlockdevAddArg;
-    params: [args: BlockdevAddArg];
+    args: BlockdevOptions;
+    params: [args: BlockdevOptions];
     returns: Record<string, never>;
   };
   /**
@@ -1570,7 +1570,7 @@ export interface QmpCommands {
   'query-migrate': {
     args: Record<string, never>;
     params: [];
-    returns: QueryMigrateRet;
+    returns: MigrationInfo;
   };
   /**
    * Enable/Disable the following migration capabilities (like xbzrle)
@@ -2040,8 +2040,8 @@ export interface QmpCommands {
    * @since 2.0
    */
   'object-add': {
-    args: ObjectAddArg;
-    params: [args: ObjectAddArg];
+    args: ObjectOptions;
+    params: [args: ObjectOptions];
     returns: Record<string, never>;
   };
   /**
@@ -2115,7 +2115,7 @@ export interface QmpCommands {
   'query-cpus-fast': {
     args: Record<string, never>;
     params: [];
-    returns: QueryCpusFastRet[];
+    returns: CpuInfoFast[];
   };
   /**
    * Return a list of supported machines
@@ -2320,7 +2320,7 @@ export interface QmpCommands {
   'query-memory-devices': {
     args: Record<string, never>;
     params: [];
-    returns: QueryMemoryDevicesRet[];
+    returns: MemoryDeviceInfo[];
   };
   /**
    * This command is unstable/experimental.
@@ -2648,7 +2648,7 @@ export interface QmpCommands {
   'query-iothreads': {
     args: Record<string, never>;
     params: [];
-    returns: QueryIothreadsRet[];
+    returns: IOThreadInfo[];
   };
   /**
    * Stop guest VM execution.
@@ -3039,7 +3039,7 @@ export interface QmpCommands {
   'x-query-virtio-vhost-queue-status': {
     args: XQueryVirtioVhostQueueStatusArg;
     params: [args: XQueryVirtioVhostQueueStatusArg];
-    returns: XQueryVirtioVhostQueueStatusRet;
+    returns: VirtVhostQueueStatus;
   };
   /**
    * This command is unstable/experimental.
@@ -3074,8 +3074,8 @@ export interface QmpCommands {
    * @since 8.1
    */
   'cxl-inject-general-media-event': {
-    args: CxlInjectGeneralMediaEventArg;
-    params: [args: CxlInjectGeneralMediaEventArg];
+    args: CXLGeneralMediaEvent;
+    params: [args: CXLGeneralMediaEvent];
     returns: Record<string, never>;
   };
   /**
@@ -3084,8 +3084,8 @@ export interface QmpCommands {
    * @since 8.1
    */
   'cxl-inject-dram-event': {
-    args: CxlInjectDramEventArg;
-    params: [args: CxlInjectDramEventArg];
+    args: CXLDRAMEvent;
+    params: [args: CXLDRAMEvent];
     returns: Record<string, never>;
   };
   /**
@@ -3094,8 +3094,8 @@ export interface QmpCommands {
    * @since 8.1
    */
   'cxl-inject-memory-module-event': {
-    args: CxlInjectMemoryModuleEventArg;
-    params: [args: CxlInjectMemoryModuleEventArg];
+    args: CXLMemModuleEvent;
+    params: [args: CXLMemModuleEvent];
     returns: Record<string, never>;
   };
   /**

@@ -2,54 +2,54 @@
 // Regenerate with: npm run gen
 
 import type {
-  ACPIDEVICEOSTData,
-  BALLOONCHANGEData,
-  BLOCKEXPORTDELETEDData,
-  BLOCKIMAGECORRUPTEDData,
-  BLOCKIOERRORData,
-  BLOCKJOBCANCELLEDData,
-  BLOCKJOBCOMPLETEDData,
-  BLOCKJOBERRORData,
-  BLOCKJOBPENDINGData,
-  BLOCKJOBREADYData,
-  BLOCKWRITETHRESHOLDData,
-  COLOEXITData,
-  CPUPOLARIZATIONCHANGEData,
-  DEVICEDELETEDData,
-  DEVICETRAYMOVEDData,
-  DEVICEUNPLUGGUESTERRORData,
-  DUMPCOMPLETEDData,
-  FAILOVERNEGOTIATEDData,
-  GUESTCRASHLOADEDData,
-  GUESTPANICKEDData,
+  AcpiDeviceOstData,
+  BalloonChangeData,
+  BlockExportDeletedData,
+  BlockImageCorruptedData,
+  BlockIoErrorData,
+  BlockJobCancelledData,
+  BlockJobCompletedData,
+  BlockJobErrorData,
+  BlockJobPendingData,
+  BlockJobReadyData,
+  BlockWriteThresholdData,
+  ColoExitData,
+  CpuPolarizationChangeData,
+  DeviceDeletedData,
+  DeviceTrayMovedData,
+  DeviceUnplugGuestErrorData,
+  DumpCompletedData,
+  FailoverNegotiatedData,
+  GuestCrashloadedData,
+  GuestPanickedData,
   HvBalloonInfo,
-  JOBSTATUSCHANGEData,
-  MEMORYDEVICESIZECHANGEData,
-  MEMORYFAILUREData,
-  MIGRATIONData,
-  MIGRATIONPASSData,
-  NETDEVSTREAMCONNECTEDData,
-  NETDEVSTREAMDISCONNECTEDData,
-  NETDEVVHOSTUSERCONNECTEDData,
-  NETDEVVHOSTUSERDISCONNECTEDData,
-  NICRXFILTERCHANGEDData,
-  PRMANAGERSTATUSCHANGEDData,
-  QUORUMFAILUREData,
-  QUORUMREPORTBADData,
-  RESETData,
-  RTCCHANGEData,
-  SHUTDOWNData,
-  SPICECONNECTEDData,
-  SPICEDISCONNECTEDData,
-  SPICEINITIALIZEDData,
-  UNPLUGPRIMARYData,
-  VFIOMIGRATIONData,
-  VFUCLIENTHANGUPData,
-  VNCCONNECTEDData,
-  VNCDISCONNECTEDData,
-  VNCINITIALIZEDData,
-  VSERPORTCHANGEData,
-  WATCHDOGData,
+  JobStatusChangeData,
+  MemoryDeviceSizeChangeData,
+  MemoryFailureData,
+  MigrationData,
+  MigrationPassData,
+  NetdevStreamConnectedData,
+  NetdevStreamDisconnectedData,
+  NetdevVhostUserConnectedData,
+  NetdevVhostUserDisconnectedData,
+  NicRxFilterChangedData,
+  PrManagerStatusChangedData,
+  QuorumFailureData,
+  QuorumReportBadData,
+  ResetData,
+  RtcChangeData,
+  ShutdownData,
+  SpiceConnectedData,
+  SpiceDisconnectedData,
+  SpiceInitializedData,
+  UnplugPrimaryData,
+  VfioMigrationData,
+  VfuClientHangupData,
+  VncConnectedData,
+  VncDisconnectedData,
+  VncInitializedData,
+  VserportChangeData,
+  WatchdogData,
 } from './types.js';
 
 /** The QMP events: for each event name, the type of its `data`. */
@@ -59,7 +59,7 @@ export interface QmpEvents {
    *
    * @since 0.12
    */
-  SHUTDOWN: SHUTDOWNData;
+  SHUTDOWN: ShutdownData;
   /**
    * Emitted when the virtual machine is powered down through the power control system, such as via ACPI.
    *
@@ -71,7 +71,7 @@ export interface QmpEvents {
    *
    * @since 0.12
    */
-  RESET: RESETData;
+  RESET: ResetData;
   /**
    * Emitted when the virtual machine is stopped
    *
@@ -109,19 +109,19 @@ export interface QmpEvents {
    *
    * @since 0.13
    */
-  WATCHDOG: WATCHDOGData;
+  WATCHDOG: WatchdogData;
   /**
    * Emitted when guest OS panic is detected
    *
    * @since 1.5
    */
-  GUEST_PANICKED: GUESTPANICKEDData;
+  GUEST_PANICKED: GuestPanickedData;
   /**
    * Emitted when guest OS crash loaded is detected
    *
    * @since 5.0
    */
-  GUEST_CRASHLOADED: GUESTCRASHLOADEDData;
+  GUEST_CRASHLOADED: GuestCrashloadedData;
   /**
    * Emitted when guest submits a shutdown request via pvpanic interface
    *
@@ -133,139 +133,139 @@ export interface QmpEvents {
    *
    * @since 5.2
    */
-  MEMORY_FAILURE: MEMORYFAILUREData;
+  MEMORY_FAILURE: MemoryFailureData;
   /**
    * Emitted when a job transitions to a different status.
    *
    * @since 3.0
    */
-  JOB_STATUS_CHANGE: JOBSTATUSCHANGEData;
+  JOB_STATUS_CHANGE: JobStatusChangeData;
   /**
    * Emitted whenever the tray of a removable device is moved by the guest or by HMP/QMP commands
    *
    * @since 1.1
    */
-  DEVICE_TRAY_MOVED: DEVICETRAYMOVEDData;
+  DEVICE_TRAY_MOVED: DeviceTrayMovedData;
   /**
    * Emitted whenever the connected status of a persistent reservation manager changes.
    *
    * @since 3.0
    */
-  PR_MANAGER_STATUS_CHANGED: PRMANAGERSTATUSCHANGEDData;
+  PR_MANAGER_STATUS_CHANGED: PrManagerStatusChangedData;
   /**
    * Emitted when a disk image is being marked corrupt.  The image can be identified by its device or node name.  The 'device' field is always present for compatibility reasons, but it can be empty ("") if the image does not have a device name associated.
    *
    * @since 1.7
    */
-  BLOCK_IMAGE_CORRUPTED: BLOCKIMAGECORRUPTEDData;
+  BLOCK_IMAGE_CORRUPTED: BlockImageCorruptedData;
   /**
    * Emitted when a disk I/O error occurs
    *
    * @since 0.13
    */
-  BLOCK_IO_ERROR: BLOCKIOERRORData;
+  BLOCK_IO_ERROR: BlockIoErrorData;
   /**
    * Emitted when a block job has completed
    *
    * @since 1.1
    */
-  BLOCK_JOB_COMPLETED: BLOCKJOBCOMPLETEDData;
+  BLOCK_JOB_COMPLETED: BlockJobCompletedData;
   /**
    * Emitted when a block job has been cancelled
    *
    * @since 1.1
    */
-  BLOCK_JOB_CANCELLED: BLOCKJOBCANCELLEDData;
+  BLOCK_JOB_CANCELLED: BlockJobCancelledData;
   /**
    * Emitted when a block job encounters an error
    *
    * @since 1.3
    */
-  BLOCK_JOB_ERROR: BLOCKJOBERRORData;
+  BLOCK_JOB_ERROR: BlockJobErrorData;
   /**
    * Emitted when a block job is ready to complete
    *
    * @since 1.3
    */
-  BLOCK_JOB_READY: BLOCKJOBREADYData;
+  BLOCK_JOB_READY: BlockJobReadyData;
   /**
    * Emitted when a block job is awaiting explicit authorization to finalize graph changes via `job-finalize`.  If this job is part of a transaction, it will not emit this event until the transaction has converged first.
    *
    * @since 2.12
    */
-  BLOCK_JOB_PENDING: BLOCKJOBPENDINGData;
+  BLOCK_JOB_PENDING: BlockJobPendingData;
   /**
    * Emitted when writes on block device reaches or exceeds the configured write threshold.  For thin-provisioned devices, this means the device should be extended to avoid pausing for disk exhaustion.  The event is one shot.  Once triggered, it needs to be re-registered with another `block-set-write-threshold` command.
    *
    * @since 2.3
    */
-  BLOCK_WRITE_THRESHOLD: BLOCKWRITETHRESHOLDData;
+  BLOCK_WRITE_THRESHOLD: BlockWriteThresholdData;
   /**
    * Emitted by the Quorum block driver if it fails to establish a quorum
    *
    * @since 2.0
    */
-  QUORUM_FAILURE: QUORUMFAILUREData;
+  QUORUM_FAILURE: QuorumFailureData;
   /**
    * Emitted to report a corruption of a Quorum file
    *
    * @since 2.0
    */
-  QUORUM_REPORT_BAD: QUORUMREPORTBADData;
+  QUORUM_REPORT_BAD: QuorumReportBadData;
   /**
    * Emitted when a block export is removed and its id can be reused.
    *
    * @since 5.2
    */
-  BLOCK_EXPORT_DELETED: BLOCKEXPORTDELETEDData;
+  BLOCK_EXPORT_DELETED: BlockExportDeletedData;
   /**
    * Emitted when the guest opens or closes a virtio-serial port.
    *
    * @since 2.1
    */
-  VSERPORT_CHANGE: VSERPORTCHANGEData;
+  VSERPORT_CHANGE: VserportChangeData;
   /**
    * Emitted when background dump has completed
    *
    * @since 2.6
    */
-  DUMP_COMPLETED: DUMPCOMPLETEDData;
+  DUMP_COMPLETED: DumpCompletedData;
   /**
    * Emitted once until the `query-rx-filter` command is executed, the first event will always be emitted
    *
    * @since 1.6
    */
-  NIC_RX_FILTER_CHANGED: NICRXFILTERCHANGEDData;
+  NIC_RX_FILTER_CHANGED: NicRxFilterChangedData;
   /**
    * Emitted when VIRTIO_NET_F_STANDBY was enabled during feature negotiation.  Failover primary devices which were hidden (not hotplugged when requested) before will now be hotplugged by the virtio-net standby device.
    *
    * @since 4.2
    */
-  FAILOVER_NEGOTIATED: FAILOVERNEGOTIATEDData;
+  FAILOVER_NEGOTIATED: FailoverNegotiatedData;
   /**
    * Emitted when the netdev stream backend is connected
    *
    * @since 7.2
    */
-  NETDEV_STREAM_CONNECTED: NETDEVSTREAMCONNECTEDData;
+  NETDEV_STREAM_CONNECTED: NetdevStreamConnectedData;
   /**
    * Emitted when the netdev stream backend is disconnected
    *
    * @since 7.2
    */
-  NETDEV_STREAM_DISCONNECTED: NETDEVSTREAMDISCONNECTEDData;
+  NETDEV_STREAM_DISCONNECTED: NetdevStreamDisconnectedData;
   /**
    * Emitted when the vhost-user chardev is connected
    *
    * @since 10.0
    */
-  NETDEV_VHOST_USER_CONNECTED: NETDEVVHOSTUSERCONNECTEDData;
+  NETDEV_VHOST_USER_CONNECTED: NetdevVhostUserConnectedData;
   /**
    * Emitted when the vhost-user chardev is disconnected
    *
    * @since 10.0
    */
-  NETDEV_VHOST_USER_DISCONNECTED: NETDEVVHOSTUSERDISCONNECTEDData;
+  NETDEV_VHOST_USER_DISCONNECTED: NetdevVhostUserDisconnectedData;
   /**
    * Availability: `CONFIG_SPICE`
    *
@@ -273,7 +273,7 @@ export interface QmpEvents {
    *
    * @since 0.14
    */
-  SPICE_CONNECTED: SPICECONNECTEDData;
+  SPICE_CONNECTED: SpiceConnectedData;
   /**
    * Availability: `CONFIG_SPICE`
    *
@@ -281,7 +281,7 @@ export interface QmpEvents {
    *
    * @since 0.14
    */
-  SPICE_INITIALIZED: SPICEINITIALIZEDData;
+  SPICE_INITIALIZED: SpiceInitializedData;
   /**
    * Availability: `CONFIG_SPICE`
    *
@@ -289,7 +289,7 @@ export interface QmpEvents {
    *
    * @since 0.14
    */
-  SPICE_DISCONNECTED: SPICEDISCONNECTEDData;
+  SPICE_DISCONNECTED: SpiceDisconnectedData;
   /**
    * Availability: `CONFIG_SPICE`
    *
@@ -305,7 +305,7 @@ export interface QmpEvents {
    *
    * @since 0.13
    */
-  VNC_CONNECTED: VNCCONNECTEDData;
+  VNC_CONNECTED: VncConnectedData;
   /**
    * Availability: `CONFIG_VNC`
    *
@@ -313,7 +313,7 @@ export interface QmpEvents {
    *
    * @since 0.13
    */
-  VNC_INITIALIZED: VNCINITIALIZEDData;
+  VNC_INITIALIZED: VncInitializedData;
   /**
    * Availability: `CONFIG_VNC`
    *
@@ -321,49 +321,49 @@ export interface QmpEvents {
    *
    * @since 0.13
    */
-  VNC_DISCONNECTED: VNCDISCONNECTEDData;
+  VNC_DISCONNECTED: VncDisconnectedData;
   /**
    * Emitted when a migration event happens
    *
    * @since 2.4
    */
-  MIGRATION: MIGRATIONData;
+  MIGRATION: MigrationData;
   /**
    * Emitted from the source side of a migration at the start of each pass (when it syncs the dirty bitmap)
    *
    * @since 2.6
    */
-  MIGRATION_PASS: MIGRATIONPASSData;
+  MIGRATION_PASS: MigrationPassData;
   /**
    * Emitted when VM finishes COLO mode due to some errors happening or at the request of users.
    *
    * @since 3.1
    */
-  COLO_EXIT: COLOEXITData;
+  COLO_EXIT: ColoExitData;
   /**
    * Emitted from source side of a migration when migration state is WAIT_UNPLUG.  Device was unplugged by guest operating system. Device resources in QEMU are kept on standby to be able to re-plug it in case of migration failure.
    *
    * @since 4.2
    */
-  UNPLUG_PRIMARY: UNPLUGPRIMARYData;
+  UNPLUG_PRIMARY: UnplugPrimaryData;
   /**
    * Emitted whenever the device removal completion is acknowledged by the guest.  At this point, it's safe to reuse the specified device ID.  Device removal can be initiated by the guest or by HMP/QMP commands.
    *
    * @since 1.5
    */
-  DEVICE_DELETED: DEVICEDELETEDData;
+  DEVICE_DELETED: DeviceDeletedData;
   /**
    * Emitted when a device hot unplug fails due to a guest reported error.
    *
    * @since 6.2
    */
-  DEVICE_UNPLUG_GUEST_ERROR: DEVICEUNPLUGGUESTERRORData;
+  DEVICE_UNPLUG_GUEST_ERROR: DeviceUnplugGuestErrorData;
   /**
    * Emitted when the guest changes the actual BALLOON level.  This value is equivalent to the `actual` field return by the `query-balloon` command
    *
    * @since 1.2
    */
-  BALLOON_CHANGE: BALLOONCHANGEData;
+  BALLOON_CHANGE: BalloonChangeData;
   /**
    * Emitted when the hv-balloon driver receives a "STATUS" message from the guest.
    *
@@ -377,7 +377,7 @@ export interface QmpEvents {
    *
    * @since 5.1
    */
-  MEMORY_DEVICE_SIZE_CHANGE: MEMORYDEVICESIZECHANGEData;
+  MEMORY_DEVICE_SIZE_CHANGE: MemoryDeviceSizeChangeData;
   /**
    * This event is unstable/experimental.
    *
@@ -394,7 +394,7 @@ export interface QmpEvents {
    * @since 8.2
    * @experimental
    */
-  CPU_POLARIZATION_CHANGE: CPUPOLARIZATIONCHANGEData;
+  CPU_POLARIZATION_CHANGE: CpuPolarizationChangeData;
   /**
    * This event is unstable/experimental.
    *
@@ -411,23 +411,23 @@ export interface QmpEvents {
    *
    * @since 0.13
    */
-  RTC_CHANGE: RTCCHANGEData;
+  RTC_CHANGE: RtcChangeData;
   /**
    * Emitted when the client of a TYPE_VFIO_USER_SERVER closes the communication channel
    *
    * @since 7.1
    */
-  VFU_CLIENT_HANGUP: VFUCLIENTHANGUPData;
+  VFU_CLIENT_HANGUP: VfuClientHangupData;
   /**
    * Emitted when guest executes ACPI _OST method.
    *
    * @since 2.1
    */
-  ACPI_DEVICE_OST: ACPIDEVICEOSTData;
+  ACPI_DEVICE_OST: AcpiDeviceOstData;
   /**
    * This event is emitted when a VFIO device migration state is changed.
    *
    * @since 9.1
    */
-  VFIO_MIGRATION: VFIOMIGRATIONData;
+  VFIO_MIGRATION: VfioMigrationData;
 }

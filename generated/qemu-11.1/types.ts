@@ -41,8 +41,8 @@ export interface StatusInfo {
   status: RunState | (string & {});
 }
 
-/** QAPI struct `SHUTDOWNData` (undocumented). */
-export interface SHUTDOWNData {
+/** QAPI struct `ShutdownData` (undocumented). */
+export interface ShutdownData {
   /**
    * If true, the shutdown was triggered by a guest request (such as a guest-initiated ACPI shutdown request or other hardware-specific action) rather than a host request (such as sending QEMU a SIGINT).  (since 2.10)
    */
@@ -53,8 +53,8 @@ export interface SHUTDOWNData {
   reason: ShutdownCause | (string & {});
 }
 
-/** QAPI struct `RESETData` (undocumented). */
-export interface RESETData {
+/** QAPI struct `ResetData` (undocumented). */
+export interface ResetData {
   /**
    * If true, the reset was triggered by a guest request (such as a guest-initiated ACPI reboot request or other hardware-specific action) rather than a host request (such as the QMP command `system_reset`).  (since 2.10)
    */
@@ -63,8 +63,8 @@ export interface RESETData {
   reason: ShutdownCause | (string & {});
 }
 
-/** QAPI struct `WATCHDOGData` (undocumented). */
-export interface WATCHDOGData {
+/** QAPI struct `WatchdogData` (undocumented). */
+export interface WatchdogData {
   /**
    * action that has been taken `Note:` If action is "reset", "shutdown", or "pause" the `WATCHDOG` event is followed respectively by the `RESET`, `SHUTDOWN`, or `STOP` events. `Note:` This event is rate-limited.
    */
@@ -89,24 +89,24 @@ export interface SetActionArg {
   watchdog?: WatchdogAction;
 }
 
-/** QAPI struct `GUESTPANICKEDData` (undocumented). */
-export interface GUESTPANICKEDData {
+/** QAPI struct `GuestPanickedData` (undocumented). */
+export interface GuestPanickedData {
   /** action that has been taken, currently always "pause" */
   action: GuestPanicAction | (string & {});
   /** information about a panic (since 2.9) */
-  info?: GUESTPANICKEDDataInfo;
+  info?: GuestPanicInformation;
 }
 
-/** QAPI struct `GUESTCRASHLOADEDData` (undocumented). */
-export interface GUESTCRASHLOADEDData {
+/** QAPI struct `GuestCrashloadedData` (undocumented). */
+export interface GuestCrashloadedData {
   /** action that has been taken, currently always "run" */
   action: GuestPanicAction | (string & {});
   /** information about a panic */
-  info?: GUESTPANICKEDDataInfo;
+  info?: GuestPanicInformation;
 }
 
-/** QAPI struct `MEMORYFAILUREData` (undocumented). */
-export interface MEMORYFAILUREData {
+/** QAPI struct `MemoryFailureData` (undocumented). */
+export interface MemoryFailureData {
   /** recipient is defined as `MemoryFailureRecipient`. */
   recipient: MemoryFailureRecipient | (string & {});
   /** action that has been taken. */
@@ -115,8 +115,8 @@ export interface MEMORYFAILUREData {
   flags: MemoryFailureFlags;
 }
 
-/** QAPI struct `JOBSTATUSCHANGEData` (undocumented). */
-export interface JOBSTATUSCHANGEData {
+/** QAPI struct `JobStatusChangeData` (undocumented). */
+export interface JobStatusChangeData {
   /** The job identifier */
   id: string;
   /** The new job status */
@@ -183,6 +183,9 @@ export interface JobInfo {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'total-progress': Int64;
+  /**
+   * If this field is present, the job failed; if it is still missing in the CONCLUDED state, this indicates successful completion. The value is a human-readable error message to describe the reason for the job failure.  It should not be parsed by applications.
+   */
   error?: string;
 }
 
@@ -306,8 +309,8 @@ export interface BlockdevChangeMediumArg {
   'read-only-mode'?: BlockdevChangeReadOnlyMode;
 }
 
-/** QAPI struct `DEVICETRAYMOVEDData` (undocumented). */
-export interface DEVICETRAYMOVEDData {
+/** QAPI struct `DeviceTrayMovedData` (undocumented). */
+export interface DeviceTrayMovedData {
   /**
    * Block device name.  This is always present for compatibility reasons, but it can be empty ("") if the image does not have a device name associated.
    */
@@ -323,7 +326,7 @@ export interface DEVICETRAYMOVEDData {
  *
  * @since 3.0
  */
-export interface PRMANAGERSTATUSCHANGEDData {
+export interface PrManagerStatusChangedData {
   /** the identifier of the persistent reservation manager */
   id: string;
   /** true if the persistent reservation manager is connected to the underlying storage or helper */
@@ -555,7 +558,7 @@ export interface BlockStats {
   /** A `BlockDeviceStats` for the device. */
   stats: BlockDeviceStats;
   /** Optional driver-specific stats.  (Since 4.2) */
-  'driver-specific'?: QueryBlockstatsRetDriverSpecific;
+  'driver-specific'?: BlockStatsSpecific;
   /**
    * This describes the file block device if it has one. Contains recursively the statistics of the underlying protocol (e.g. the host file for a qcow2 image).  If there is no underlying protocol, this field is omitted
    */
@@ -787,6 +790,9 @@ export interface BlockCommitArg {
    * @deprecated Feature 'deprecated'.
    */
   top?: string;
+  /**
+   * The backing file string to write into the overlay image of 'top'.  If 'top' does not have an overlay image, or if 'top' is in use by a writer, specifying a backing file string is an error. This filename is not validated.  If a pathname string is such that it cannot be resolved by QEMU, that means that subsequent QMP or HMP commands must use node-names for the image in question, as filename lookup methods will fail. If not specified, QEMU will automatically determine the backing file string to use, or error out if there is no obvious choice. Care should be taken when specifying the string, to specify a valid filename or protocol.  (Since 2.1)
+   */
   'backing-file'?: string;
   /**
    * If true, replace any protocol mentioned in the 'backing file format' with 'raw', rather than storing the protocol name as the backing format.  Can be used even when no image header will be updated (default false; since 9.0).
@@ -1322,6 +1328,9 @@ export interface BlockStreamArg {
   base?: string;
   /** the node name of the backing file.  It cannot be set if `base` or `bottom` is also set.  (Since 2.8) */
   'base-node'?: string;
+  /**
+   * The backing file string to write into the top image. This filename is not validated. If a pathname string is such that it cannot be resolved by QEMU, that means that subsequent QMP or HMP commands must use node-names for the image in question, as filename lookup methods will fail. If not specified, QEMU will automatically determine the backing file string to use, or error out if there is no obvious choice. Care should be taken when specifying the string, to specify a valid filename or protocol.  (Since 2.1)
+   */
   'backing-file'?: string;
   /**
    * If true, replace any protocol mentioned in the 'backing file format' with 'raw', rather than storing the protocol name as the backing format.  Can be used even when no image header will be updated (default false; since 9.0).
@@ -1527,56 +1536,56 @@ export interface BlockJobChangeOptions$snapshot_delete extends BlockJobChangeOpt
  *
  * @since 2.9
  */
-export type BlockdevAddArg =
-  | BlockdevAddArg$blkdebug
-  | BlockdevAddArg$blklogwrites
-  | BlockdevAddArg$blkverify
-  | BlockdevAddArg$blkreplay
-  | BlockdevAddArg$bochs
-  | BlockdevAddArg$cloop
-  | BlockdevAddArg$compress
-  | BlockdevAddArg$copy_before_write
-  | BlockdevAddArg$copy_on_read
-  | BlockdevAddArg$dmg
-  | BlockdevAddArg$file
-  | BlockdevAddArg$ftp
-  | BlockdevAddArg$ftps
-  | BlockdevAddArg$host_cdrom
-  | BlockdevAddArg$host_device
-  | BlockdevAddArg$http
-  | BlockdevAddArg$https
-  | BlockdevAddArg$io_uring
-  | BlockdevAddArg$iscsi
-  | BlockdevAddArg$luks
-  | BlockdevAddArg$nbd
-  | BlockdevAddArg$nfs
-  | BlockdevAddArg$null_aio
-  | BlockdevAddArg$null_co
-  | BlockdevAddArg$nvme
-  | BlockdevAddArg$nvme_io_uring
-  | BlockdevAddArg$parallels
-  | BlockdevAddArg$preallocate
-  | BlockdevAddArg$qcow2
-  | BlockdevAddArg$qcow
-  | BlockdevAddArg$qed
-  | BlockdevAddArg$quorum
-  | BlockdevAddArg$raw
-  | BlockdevAddArg$rbd
-  | BlockdevAddArg$replication
-  | BlockdevAddArg$snapshot_access
-  | BlockdevAddArg$ssh
-  | BlockdevAddArg$throttle
-  | BlockdevAddArg$vdi
-  | BlockdevAddArg$vhdx
-  | BlockdevAddArg$virtio_blk_vfio_pci
-  | BlockdevAddArg$virtio_blk_vhost_user
-  | BlockdevAddArg$virtio_blk_vhost_vdpa
-  | BlockdevAddArg$vmdk
-  | BlockdevAddArg$vpc
-  | BlockdevAddArg$vvfat;
+export type BlockdevOptions =
+  | BlockdevOptions$blkdebug
+  | BlockdevOptions$blklogwrites
+  | BlockdevOptions$blkverify
+  | BlockdevOptions$blkreplay
+  | BlockdevOptions$bochs
+  | BlockdevOptions$cloop
+  | BlockdevOptions$compress
+  | BlockdevOptions$copy_before_write
+  | BlockdevOptions$copy_on_read
+  | BlockdevOptions$dmg
+  | BlockdevOptions$file
+  | BlockdevOptions$ftp
+  | BlockdevOptions$ftps
+  | BlockdevOptions$host_cdrom
+  | BlockdevOptions$host_device
+  | BlockdevOptions$http
+  | BlockdevOptions$https
+  | BlockdevOptions$io_uring
+  | BlockdevOptions$iscsi
+  | BlockdevOptions$luks
+  | BlockdevOptions$nbd
+  | BlockdevOptions$nfs
+  | BlockdevOptions$null_aio
+  | BlockdevOptions$null_co
+  | BlockdevOptions$nvme
+  | BlockdevOptions$nvme_io_uring
+  | BlockdevOptions$parallels
+  | BlockdevOptions$preallocate
+  | BlockdevOptions$qcow2
+  | BlockdevOptions$qcow
+  | BlockdevOptions$qed
+  | BlockdevOptions$quorum
+  | BlockdevOptions$raw
+  | BlockdevOptions$rbd
+  | BlockdevOptions$replication
+  | BlockdevOptions$snapshot_access
+  | BlockdevOptions$ssh
+  | BlockdevOptions$throttle
+  | BlockdevOptions$vdi
+  | BlockdevOptions$vhdx
+  | BlockdevOptions$virtio_blk_vfio_pci
+  | BlockdevOptions$virtio_blk_vhost_user
+  | BlockdevOptions$virtio_blk_vhost_vdpa
+  | BlockdevOptions$vmdk
+  | BlockdevOptions$vpc
+  | BlockdevOptions$vvfat;
 
-/** The members every `BlockdevAddArg` has, whatever its `driver`. */
-export interface BlockdevAddArgBase {
+/** The members every `BlockdevOptions` has, whatever its `driver`. */
+export interface BlockdevOptionsBase {
   /** block driver name */
   driver: BlockdevDriver;
   /**
@@ -1606,423 +1615,423 @@ export interface BlockdevAddArgBase {
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'blkdebug'`.
+ * `BlockdevOptions` when `driver` is `'blkdebug'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$blkdebug extends BlockdevAddArgBase, BlockdevOptionsBlkdebug {
+export interface BlockdevOptions$blkdebug extends BlockdevOptionsBase, BlockdevOptionsBlkdebug {
   driver: 'blkdebug';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'blklogwrites'`.
+ * `BlockdevOptions` when `driver` is `'blklogwrites'`.
  *
  * Since 3.0
  */
-export interface BlockdevAddArg$blklogwrites extends BlockdevAddArgBase, BlockdevOptionsBlklogwrites {
+export interface BlockdevOptions$blklogwrites extends BlockdevOptionsBase, BlockdevOptionsBlklogwrites {
   driver: 'blklogwrites';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'blkverify'`.
+ * `BlockdevOptions` when `driver` is `'blkverify'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$blkverify extends BlockdevAddArgBase, BlockdevOptionsBlkverify {
+export interface BlockdevOptions$blkverify extends BlockdevOptionsBase, BlockdevOptionsBlkverify {
   driver: 'blkverify';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'blkreplay'`.
+ * `BlockdevOptions` when `driver` is `'blkreplay'`.
  *
  * Since 4.2
  */
-export interface BlockdevAddArg$blkreplay extends BlockdevAddArgBase, BlockdevOptionsBlkreplay {
+export interface BlockdevOptions$blkreplay extends BlockdevOptionsBase, BlockdevOptionsBlkreplay {
   driver: 'blkreplay';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'bochs'`.
+ * `BlockdevOptions` when `driver` is `'bochs'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$bochs extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$bochs extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'bochs';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'cloop'`.
+ * `BlockdevOptions` when `driver` is `'cloop'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$cloop extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$cloop extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'cloop';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'compress'`.
+ * `BlockdevOptions` when `driver` is `'compress'`.
  *
  * Since 5.0
  */
-export interface BlockdevAddArg$compress extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$compress extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'compress';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'copy-before-write'`.
+ * `BlockdevOptions` when `driver` is `'copy-before-write'`.
  *
  * Since 6.2
  */
-export interface BlockdevAddArg$copy_before_write extends BlockdevAddArgBase, BlockdevOptionsCbw {
+export interface BlockdevOptions$copy_before_write extends BlockdevOptionsBase, BlockdevOptionsCbw {
   driver: 'copy-before-write';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'copy-on-read'`.
+ * `BlockdevOptions` when `driver` is `'copy-on-read'`.
  *
  * Since 3.0
  */
-export interface BlockdevAddArg$copy_on_read extends BlockdevAddArgBase, BlockdevOptionsCor {
+export interface BlockdevOptions$copy_on_read extends BlockdevOptionsBase, BlockdevOptionsCor {
   driver: 'copy-on-read';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'dmg'`.
+ * `BlockdevOptions` when `driver` is `'dmg'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$dmg extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$dmg extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'dmg';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'file'`.
+ * `BlockdevOptions` when `driver` is `'file'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$file extends BlockdevAddArgBase, BlockdevOptionsFile {
+export interface BlockdevOptions$file extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'file';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'ftp'`.
+ * `BlockdevOptions` when `driver` is `'ftp'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$ftp extends BlockdevAddArgBase, BlockdevOptionsCurlFtp {
+export interface BlockdevOptions$ftp extends BlockdevOptionsBase, BlockdevOptionsCurlFtp {
   driver: 'ftp';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'ftps'`.
+ * `BlockdevOptions` when `driver` is `'ftps'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$ftps extends BlockdevAddArgBase, BlockdevOptionsCurlFtps {
+export interface BlockdevOptions$ftps extends BlockdevOptionsBase, BlockdevOptionsCurlFtps {
   driver: 'ftps';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'host_cdrom'`.
+ * `BlockdevOptions` when `driver` is `'host_cdrom'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$host_cdrom extends BlockdevAddArgBase, BlockdevOptionsFile {
+export interface BlockdevOptions$host_cdrom extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_cdrom';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'host_device'`.
+ * `BlockdevOptions` when `driver` is `'host_device'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$host_device extends BlockdevAddArgBase, BlockdevOptionsFile {
+export interface BlockdevOptions$host_device extends BlockdevOptionsBase, BlockdevOptionsFile {
   driver: 'host_device';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'http'`.
+ * `BlockdevOptions` when `driver` is `'http'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$http extends BlockdevAddArgBase, BlockdevAddArgHttp {
+export interface BlockdevOptions$http extends BlockdevOptionsBase, BlockdevOptionsCurlHttp {
   driver: 'http';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'https'`.
+ * `BlockdevOptions` when `driver` is `'https'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$https extends BlockdevAddArgBase, BlockdevAddArgHttps {
+export interface BlockdevOptions$https extends BlockdevOptionsBase, BlockdevOptionsCurlHttps {
   driver: 'https';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'io_uring'`.
+ * `BlockdevOptions` when `driver` is `'io_uring'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$io_uring extends BlockdevAddArgBase, BlockdevOptionsIoUring {
+export interface BlockdevOptions$io_uring extends BlockdevOptionsBase, BlockdevOptionsIoUring {
   driver: 'io_uring';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'iscsi'`.
+ * `BlockdevOptions` when `driver` is `'iscsi'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$iscsi extends BlockdevAddArgBase, BlockdevOptionsIscsi {
+export interface BlockdevOptions$iscsi extends BlockdevOptionsBase, BlockdevOptionsIscsi {
   driver: 'iscsi';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'luks'`.
+ * `BlockdevOptions` when `driver` is `'luks'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$luks extends BlockdevAddArgBase, BlockdevOptionsLUKS {
+export interface BlockdevOptions$luks extends BlockdevOptionsBase, BlockdevOptionsLUKS {
   driver: 'luks';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'nbd'`.
+ * `BlockdevOptions` when `driver` is `'nbd'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$nbd extends BlockdevAddArgBase, BlockdevOptionsNbd {
+export interface BlockdevOptions$nbd extends BlockdevOptionsBase, BlockdevOptionsNbd {
   driver: 'nbd';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'nfs'`.
+ * `BlockdevOptions` when `driver` is `'nfs'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$nfs extends BlockdevAddArgBase, BlockdevOptionsNfs {
+export interface BlockdevOptions$nfs extends BlockdevOptionsBase, BlockdevOptionsNfs {
   driver: 'nfs';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'null-aio'`.
+ * `BlockdevOptions` when `driver` is `'null-aio'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$null_aio extends BlockdevAddArgBase, BlockdevOptionsNull {
+export interface BlockdevOptions$null_aio extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-aio';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'null-co'`.
+ * `BlockdevOptions` when `driver` is `'null-co'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$null_co extends BlockdevAddArgBase, BlockdevOptionsNull {
+export interface BlockdevOptions$null_co extends BlockdevOptionsBase, BlockdevOptionsNull {
   driver: 'null-co';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'nvme'`.
+ * `BlockdevOptions` when `driver` is `'nvme'`.
  *
  * Since 2.12
  */
-export interface BlockdevAddArg$nvme extends BlockdevAddArgBase, BlockdevOptionsNVMe {
+export interface BlockdevOptions$nvme extends BlockdevOptionsBase, BlockdevOptionsNVMe {
   driver: 'nvme';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'nvme-io_uring'`.
+ * `BlockdevOptions` when `driver` is `'nvme-io_uring'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$nvme_io_uring extends BlockdevAddArgBase, BlockdevOptionsNvmeIoUring {
+export interface BlockdevOptions$nvme_io_uring extends BlockdevOptionsBase, BlockdevOptionsNvmeIoUring {
   driver: 'nvme-io_uring';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'parallels'`.
+ * `BlockdevOptions` when `driver` is `'parallels'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$parallels extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$parallels extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'parallels';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'preallocate'`.
+ * `BlockdevOptions` when `driver` is `'preallocate'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$preallocate extends BlockdevAddArgBase, BlockdevOptionsPreallocate {
+export interface BlockdevOptions$preallocate extends BlockdevOptionsBase, BlockdevOptionsPreallocate {
   driver: 'preallocate';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'qcow2'`.
+ * `BlockdevOptions` when `driver` is `'qcow2'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$qcow2 extends BlockdevAddArgBase, BlockdevOptionsQcow2 {
+export interface BlockdevOptions$qcow2 extends BlockdevOptionsBase, BlockdevOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'qcow'`.
+ * `BlockdevOptions` when `driver` is `'qcow'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$qcow extends BlockdevAddArgBase, BlockdevOptionsQcow {
+export interface BlockdevOptions$qcow extends BlockdevOptionsBase, BlockdevOptionsQcow {
   driver: 'qcow';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'qed'`.
+ * `BlockdevOptions` when `driver` is `'qed'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$qed extends BlockdevAddArgBase, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$qed extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'qed';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'quorum'`.
+ * `BlockdevOptions` when `driver` is `'quorum'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$quorum extends BlockdevAddArgBase, BlockdevOptionsQuorum {
+export interface BlockdevOptions$quorum extends BlockdevOptionsBase, BlockdevOptionsQuorum {
   driver: 'quorum';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'raw'`.
+ * `BlockdevOptions` when `driver` is `'raw'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$raw extends BlockdevAddArgBase, BlockdevOptionsRaw {
+export interface BlockdevOptions$raw extends BlockdevOptionsBase, BlockdevOptionsRaw {
   driver: 'raw';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'rbd'`.
+ * `BlockdevOptions` when `driver` is `'rbd'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$rbd extends BlockdevAddArgBase, BlockdevOptionsRbd {
+export interface BlockdevOptions$rbd extends BlockdevOptionsBase, BlockdevOptionsRbd {
   driver: 'rbd';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'replication'`.
+ * `BlockdevOptions` when `driver` is `'replication'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$replication extends BlockdevAddArgBase, BlockdevOptionsReplication {
+export interface BlockdevOptions$replication extends BlockdevOptionsBase, BlockdevOptionsReplication {
   driver: 'replication';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'snapshot-access'`.
+ * `BlockdevOptions` when `driver` is `'snapshot-access'`.
  *
  * Since 7.0
  */
-export interface BlockdevAddArg$snapshot_access extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$snapshot_access extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'snapshot-access';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'ssh'`.
+ * `BlockdevOptions` when `driver` is `'ssh'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$ssh extends BlockdevAddArgBase, BlockdevOptionsSsh {
+export interface BlockdevOptions$ssh extends BlockdevOptionsBase, BlockdevOptionsSsh {
   driver: 'ssh';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'throttle'`.
+ * `BlockdevOptions` when `driver` is `'throttle'`.
  *
  * Since 2.11
  */
-export interface BlockdevAddArg$throttle extends BlockdevAddArgBase, BlockdevOptionsThrottle {
+export interface BlockdevOptions$throttle extends BlockdevOptionsBase, BlockdevOptionsThrottle {
   driver: 'throttle';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'vdi'`.
+ * `BlockdevOptions` when `driver` is `'vdi'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$vdi extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vdi extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vdi';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'vhdx'`.
+ * `BlockdevOptions` when `driver` is `'vhdx'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$vhdx extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vhdx extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vhdx';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'virtio-blk-vfio-pci'`.
+ * `BlockdevOptions` when `driver` is `'virtio-blk-vfio-pci'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$virtio_blk_vfio_pci extends BlockdevAddArgBase, BlockdevOptionsVirtioBlkVfioPci {
+export interface BlockdevOptions$virtio_blk_vfio_pci extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVfioPci {
   driver: 'virtio-blk-vfio-pci';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'virtio-blk-vhost-user'`.
+ * `BlockdevOptions` when `driver` is `'virtio-blk-vhost-user'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$virtio_blk_vhost_user extends BlockdevAddArgBase, BlockdevOptionsVirtioBlkVhostUser {
+export interface BlockdevOptions$virtio_blk_vhost_user extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostUser {
   driver: 'virtio-blk-vhost-user';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'virtio-blk-vhost-vdpa'`.
+ * `BlockdevOptions` when `driver` is `'virtio-blk-vhost-vdpa'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$virtio_blk_vhost_vdpa extends BlockdevAddArgBase, BlockdevOptionsVirtioBlkVhostVdpa {
+export interface BlockdevOptions$virtio_blk_vhost_vdpa extends BlockdevOptionsBase, BlockdevOptionsVirtioBlkVhostVdpa {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'vmdk'`.
+ * `BlockdevOptions` when `driver` is `'vmdk'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$vmdk extends BlockdevAddArgBase, BlockdevOptionsGenericCOWFormat {
+export interface BlockdevOptions$vmdk extends BlockdevOptionsBase, BlockdevOptionsGenericCOWFormat {
   driver: 'vmdk';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'vpc'`.
+ * `BlockdevOptions` when `driver` is `'vpc'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$vpc extends BlockdevAddArgBase, BlockdevOptionsGenericFormat {
+export interface BlockdevOptions$vpc extends BlockdevOptionsBase, BlockdevOptionsGenericFormat {
   driver: 'vpc';
 }
 
 /**
- * `BlockdevAddArg` when `driver` is `'vvfat'`.
+ * `BlockdevOptions` when `driver` is `'vvfat'`.
  *
  * Not documented
  */
-export interface BlockdevAddArg$vvfat extends BlockdevAddArgBase, BlockdevOptionsVVFAT {
+export interface BlockdevOptions$vvfat extends BlockdevOptionsBase, BlockdevOptionsVVFAT {
   driver: 'vvfat';
 }
 
 /** QAPI struct `BlockdevReopenArg` (undocumented). */
 export interface BlockdevReopenArg {
   /** Not documented */
-  options: BlockdevAddArg[];
+  options: BlockdevOptions[];
 }
 
 /** QAPI struct `BlockdevDelArg` (undocumented). */
@@ -2044,7 +2053,7 @@ export interface BlockdevCreateArg {
   /** Identifier for the newly created job. */
   'job-id': string;
   /** Options for the image creation. */
-  options: BlockdevCreateArgOptions;
+  options: BlockdevCreateOptions;
 }
 
 /** QAPI struct `XBlockdevAmendArg` (undocumented). */
@@ -2054,15 +2063,15 @@ export interface XBlockdevAmendArg {
   /** Name of the block node to work on */
   'node-name': string;
   /** Options (driver specific) */
-  options: XBlockdevAmendArgOptions;
+  options: BlockdevAmendOptions;
   /**
    * Allow unsafe operations, format specific.  For luks that allows erase of the last active keyslot (permanent loss of data), and replacement of an active keyslot (possible loss of data if IO error happens)
    */
   force?: boolean;
 }
 
-/** QAPI struct `BLOCKIMAGECORRUPTEDData` (undocumented). */
-export interface BLOCKIMAGECORRUPTEDData {
+/** QAPI struct `BlockImageCorruptedData` (undocumented). */
+export interface BlockImageCorruptedData {
   /**
    * device name.  This is always present for compatibility reasons, but it can be empty ("") if the image does not have a device name associated.
    */
@@ -2091,8 +2100,8 @@ export interface BLOCKIMAGECORRUPTEDData {
   fatal: boolean;
 }
 
-/** QAPI struct `BLOCKIOERRORData` (undocumented). */
-export interface BLOCKIOERRORData {
+/** QAPI struct `BlockIoErrorData` (undocumented). */
+export interface BlockIoErrorData {
   /** path to the device object in the QOM tree (since 9.2) */
   'qom-path': string;
   /**
@@ -2117,8 +2126,8 @@ export interface BLOCKIOERRORData {
   reason: string;
 }
 
-/** QAPI struct `BLOCKJOBCOMPLETEDData` (undocumented). */
-export interface BLOCKJOBCOMPLETEDData {
+/** QAPI struct `BlockJobCompletedData` (undocumented). */
+export interface BlockJobCompletedData {
   /** job type */
   type: JobType | (string & {});
   /** The job identifier.  Originally the device name but other values are allowed since QEMU 2.7 */
@@ -2147,8 +2156,8 @@ export interface BLOCKJOBCOMPLETEDData {
   error?: string;
 }
 
-/** QAPI struct `BLOCKJOBCANCELLEDData` (undocumented). */
-export interface BLOCKJOBCANCELLEDData {
+/** QAPI struct `BlockJobCancelledData` (undocumented). */
+export interface BlockJobCancelledData {
   /** job type */
   type: JobType | (string & {});
   /** The job identifier.  Originally the device name but other values are allowed since QEMU 2.7 */
@@ -2173,8 +2182,8 @@ export interface BLOCKJOBCANCELLEDData {
   speed: Int64;
 }
 
-/** QAPI struct `BLOCKJOBERRORData` (undocumented). */
-export interface BLOCKJOBERRORData {
+/** QAPI struct `BlockJobErrorData` (undocumented). */
+export interface BlockJobErrorData {
   /** The job identifier.  Originally the device name but other values are allowed since QEMU 2.7 */
   device: string;
   /** I/O operation */
@@ -2183,8 +2192,8 @@ export interface BLOCKJOBERRORData {
   action: BlockErrorAction | (string & {});
 }
 
-/** QAPI struct `BLOCKJOBREADYData` (undocumented). */
-export interface BLOCKJOBREADYData {
+/** QAPI struct `BlockJobReadyData` (undocumented). */
+export interface BlockJobReadyData {
   /** job type */
   type: JobType | (string & {});
   /** The job identifier.  Originally the device name but other values are allowed since QEMU 2.7 */
@@ -2209,16 +2218,16 @@ export interface BLOCKJOBREADYData {
   speed: Int64;
 }
 
-/** QAPI struct `BLOCKJOBPENDINGData` (undocumented). */
-export interface BLOCKJOBPENDINGData {
+/** QAPI struct `BlockJobPendingData` (undocumented). */
+export interface BlockJobPendingData {
   /** job type */
   type: JobType | (string & {});
   /** The job identifier. */
   id: string;
 }
 
-/** QAPI struct `BLOCKWRITETHRESHOLDData` (undocumented). */
-export interface BLOCKWRITETHRESHOLDData {
+/** QAPI struct `BlockWriteThresholdData` (undocumented). */
+export interface BlockWriteThresholdData {
   /** graph node name on which the threshold was exceeded. */
   'node-name': string;
   /**
@@ -2267,8 +2276,8 @@ export interface XBlockdevSetIothreadArg {
   force?: boolean;
 }
 
-/** QAPI struct `QUORUMFAILUREData` (undocumented). */
-export interface QUORUMFAILUREData {
+/** QAPI struct `QuorumFailureData` (undocumented). */
+export interface QuorumFailureData {
   /** device name if defined else node name */
   reference: string;
   /**
@@ -2285,8 +2294,8 @@ export interface QUORUMFAILUREData {
   'sectors-count': Int64;
 }
 
-/** QAPI struct `QUORUMREPORTBADData` (undocumented). */
-export interface QUORUMREPORTBADData {
+/** QAPI struct `QuorumReportBadData` (undocumented). */
+export interface QuorumReportBadData {
   /** quorum operation type (Since 2.6) */
   type: QuorumOpType | (string & {});
   /**
@@ -2446,7 +2455,7 @@ export interface BlockExportOptionsBase {
   /**
    * The name(s) of one or more iothread object(s) where the export will run.  The default is to use the thread currently associated with the block node.  (since: 5.2; multi-threading since 10.1)
    */
-  iothread?: BlockExportAddArgIothread;
+  iothread?: BlockExportIothreads;
   /** The node name of the block node to be exported (since: 5.2) */
   'node-name': string;
   /** True if clients should be able to write to the export (default false) */
@@ -2505,8 +2514,8 @@ export interface BlockExportDelArg {
   mode?: BlockExportRemoveMode;
 }
 
-/** QAPI struct `BLOCKEXPORTDELETEDData` (undocumented). */
-export interface BLOCKEXPORTDELETEDData {
+/** QAPI struct `BlockExportDeletedData` (undocumented). */
+export interface BlockExportDeletedData {
   /** Block export id. */
   id: string;
 }
@@ -2561,6 +2570,7 @@ export interface RingbufWriteArg {
   device: string;
   /** data to write */
   data: string;
+  /** data encoding (default 'utf8'). */
   format?: DataFormat;
 }
 
@@ -2574,6 +2584,7 @@ export interface RingbufReadArg {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
+  /** data encoding (default 'utf8'). */
   format?: DataFormat;
 }
 
@@ -2615,8 +2626,8 @@ export interface ChardevSendBreakArg {
   id: string;
 }
 
-/** QAPI struct `VSERPORTCHANGEData` (undocumented). */
-export interface VSERPORTCHANGEData {
+/** QAPI struct `VserportChangeData` (undocumented). */
+export interface VserportChangeData {
   /** device identifier of the virtio-serial port */
   id: string;
   /** true if the guest has opened the virtio-serial port `Note:` This event is rate-limited. */
@@ -2625,7 +2636,13 @@ export interface VSERPORTCHANGEData {
 
 /** QAPI struct `DumpGuestMemoryArg` (undocumented). */
 export interface DumpGuestMemoryArg {
+  /**
+   * if true, do paging to get guest's memory mapping.  This allows using gdb to process the core file. `Important`: this option can make QEMU allocate several gigabytes of RAM.  This can happen for a large guest, or a malicious guest pretending to be large. Also, paging=true has the following limitations: The guest may be in a catastrophic state or can have corrupted memory, which cannot be trusted The guest can be in real-mode even if paging is enabled.  For example, the guest uses ACPI to sleep, and ACPI sleep state goes in real-mode Currently only supported on i386 and x86_64.
+   */
   paging: boolean;
+  /**
+   * the filename or file descriptor of the vmcore.  The supported protocols are: file: the protocol starts with "file:", and the following string is the file's path. fd: the protocol starts with "fd:", and the following string is the fd's name.
+   */
   protocol: string;
   /**
    * if true, QMP will return immediately rather than waiting for the dump to finish.  The user can track progress using `query-dump`.  (since 2.6).
@@ -2646,7 +2663,7 @@ export interface DumpGuestMemoryArg {
   /**
    * if specified, the format of guest memory dump.  But non-elf format is conflict with paging and filter, ie.  `paging`, `begin` and `length` is not allowed to be specified with non-elf `format` at the same time (since 2.0) `Note:` All boolean arguments default to false.
    */
-  format?: DumpGuestMemoryArgFormat;
+  format?: DumpGuestMemoryFormat;
 }
 
 /**
@@ -2671,8 +2688,8 @@ export interface DumpQueryResult {
   total: Int64;
 }
 
-/** QAPI struct `DUMPCOMPLETEDData` (undocumented). */
-export interface DUMPCOMPLETEDData {
+/** QAPI struct `DumpCompletedData` (undocumented). */
+export interface DumpCompletedData {
   /** final dump status */
   result: DumpQueryResult;
   /**
@@ -2684,7 +2701,7 @@ export interface DUMPCOMPLETEDData {
 /** @since 2.0 */
 export interface DumpGuestMemoryCapability {
   /** the available formats for `dump-guest-memory` */
-  formats: (DumpGuestMemoryArgFormat | (string & {}))[];
+  formats: (DumpGuestMemoryFormat | (string & {}))[];
 }
 
 /** QAPI struct `SetLinkArg` (undocumented). */
@@ -2739,7 +2756,7 @@ export interface Netdev$nic extends NetdevBase, NetLegacyNicOptions {
  *
  * since 10.1
  */
-export interface Netdev$passt extends NetdevBase, NetDevPasstOptions {
+export interface Netdev$passt extends NetdevBase, NetdevPasstOptions {
   type: 'passt';
 }
 
@@ -2913,7 +2930,7 @@ export interface RxFilterInfo {
  *
  * @since 7.2
  */
-export interface NICRXFILTERCHANGEDData {
+export interface NicRxFilterChangedData {
   /** Name of the VirtIODevice */
   name?: string;
   /** The VirtIODevice's canonical QOM path */
@@ -2958,36 +2975,36 @@ export interface AnnounceParameters {
   id?: string;
 }
 
-/** QAPI struct `FAILOVERNEGOTIATEDData` (undocumented). */
-export interface FAILOVERNEGOTIATEDData {
+/** QAPI struct `FailoverNegotiatedData` (undocumented). */
+export interface FailoverNegotiatedData {
   /** QEMU device id of the unplugged device */
   'device-id': string;
 }
 
-/** QAPI struct `NETDEVSTREAMCONNECTEDData` (undocumented). */
-export interface NETDEVSTREAMCONNECTEDData {
+/** QAPI struct `NetdevStreamConnectedData` (undocumented). */
+export interface NetdevStreamConnectedData {
   /** QEMU netdev id that is connected */
   'netdev-id': string;
   /** The destination address */
   addr: SocketAddress;
 }
 
-/** QAPI struct `NETDEVSTREAMDISCONNECTEDData` (undocumented). */
-export interface NETDEVSTREAMDISCONNECTEDData {
+/** QAPI struct `NetdevStreamDisconnectedData` (undocumented). */
+export interface NetdevStreamDisconnectedData {
   /** QEMU netdev id that is disconnected */
   'netdev-id': string;
 }
 
-/** QAPI struct `NETDEVVHOSTUSERCONNECTEDData` (undocumented). */
-export interface NETDEVVHOSTUSERCONNECTEDData {
+/** QAPI struct `NetdevVhostUserConnectedData` (undocumented). */
+export interface NetdevVhostUserConnectedData {
   /** QEMU netdev id that is connected */
   'netdev-id': string;
   /** The character device id used by the QEMU netdev */
   'chardev-id': string;
 }
 
-/** QAPI struct `NETDEVVHOSTUSERDISCONNECTEDData` (undocumented). */
-export interface NETDEVVHOSTUSERDISCONNECTEDData {
+/** QAPI struct `NetdevVhostUserDisconnectedData` (undocumented). */
+export interface NetdevVhostUserDisconnectedData {
   /** QEMU netdev id that is disconnected */
   'netdev-id': string;
 }
@@ -3288,6 +3305,7 @@ export type ExpirePasswordOptions = ExpirePasswordOptions$vnc | ExpirePasswordOp
 export interface ExpirePasswordOptionsBase {
   /** .INDENT 2.0 */
   protocol: DisplayProtocol;
+  /** when to expire the password. */
   time: string;
 }
 
@@ -3357,6 +3375,7 @@ export interface SpiceInfo {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tls-port'?: Int64;
+  /** the current authentication type used by the server */
   auth?: string;
   /** SPICE server version. */
   'compiled-version'?: string;
@@ -3368,24 +3387,24 @@ export interface SpiceInfo {
   channels?: SpiceChannel[];
 }
 
-/** QAPI struct `SPICECONNECTEDData` (undocumented). */
-export interface SPICECONNECTEDData {
+/** QAPI struct `SpiceConnectedData` (undocumented). */
+export interface SpiceConnectedData {
   /** server information */
   server: SpiceBasicInfo;
   /** client information */
   client: SpiceBasicInfo;
 }
 
-/** QAPI struct `SPICEINITIALIZEDData` (undocumented). */
-export interface SPICEINITIALIZEDData {
+/** QAPI struct `SpiceInitializedData` (undocumented). */
+export interface SpiceInitializedData {
   /** server information */
   server: SpiceServerInfo;
   /** client information */
   client: SpiceChannel;
 }
 
-/** QAPI struct `SPICEDISCONNECTEDData` (undocumented). */
-export interface SPICEDISCONNECTEDData {
+/** QAPI struct `SpiceDisconnectedData` (undocumented). */
+export interface SpiceDisconnectedData {
   /** server information */
   server: SpiceBasicInfo;
   /** client information */
@@ -3412,6 +3431,7 @@ export interface VncInfo {
    * The service name of the server's port.  This may depends on the host system's service database so symbolic names should not be relied on.
    */
   service?: string;
+  /** the current authentication type used by the server */
   auth?: string;
   /** a list of `VncClientInfo` of all currently connected clients */
   clients?: VncClientInfo[];
@@ -3449,8 +3469,8 @@ export interface ChangeVncPasswordArg {
   password: string;
 }
 
-/** QAPI struct `VNCCONNECTEDData` (undocumented). */
-export interface VNCCONNECTEDData {
+/** QAPI struct `VncConnectedData` (undocumented). */
+export interface VncConnectedData {
   /** server information */
   server: VncServerInfo;
   /**
@@ -3459,16 +3479,16 @@ export interface VNCCONNECTEDData {
   client: VncBasicInfo;
 }
 
-/** QAPI struct `VNCINITIALIZEDData` (undocumented). */
-export interface VNCINITIALIZEDData {
+/** QAPI struct `VncInitializedData` (undocumented). */
+export interface VncInitializedData {
   /** server information */
   server: VncServerInfo;
   /** client information */
   client: VncClientInfo;
 }
 
-/** QAPI struct `VNCDISCONNECTEDData` (undocumented). */
-export interface VNCDISCONNECTEDData {
+/** QAPI struct `VncDisconnectedData` (undocumented). */
+export interface VncDisconnectedData {
   /** server information */
   server: VncServerInfo;
   /** client information */
@@ -3559,7 +3579,7 @@ export interface DisplayOptionsBase {
  *
  * The GTK user interface.
  */
-export interface DisplayOptions$gtk extends DisplayOptionsBase, QueryDisplayOptionsRetGtk {
+export interface DisplayOptions$gtk extends DisplayOptionsBase, DisplayGTK {
   type: 'gtk';
 }
 
@@ -3697,13 +3717,13 @@ export interface ClientMigrateInfoArg {
  *
  * @since 0.14
  */
-export interface QueryMigrateRet {
+export interface MigrationInfo {
   /**
    * `MigrationStatus` describing the current migration status. If this field is not returned, no migration process has been initiated
    */
-  status?: QueryMigrateRetStatus | (string & {});
+  status?: MigrationStatus | (string & {});
   /** Detailed migration RAM statistics, only returned if migration is in progress or completed (since 1.2) */
-  ram?: MigrationStats;
+  ram?: MigrationRAMStats;
   /**
    * amount of bytes remaining to be migrated system-wide, includes both RAM and all devices (like VFIO).  (Since 11.1)
    *
@@ -3894,6 +3914,9 @@ export interface MigrationParameters {
    * ID of the 'tls-creds' object that provides credentials for establishing a TLS connection over the migration data channel.  On the outgoing side of the migration, the credentials must be for a 'client' endpoint, while for the incoming side the credentials must be for a 'server' endpoint.  Setting this to a non-empty string enables TLS for all migrations.  An empty string means that QEMU will use plain text mode for migration, rather than TLS.  This is the default.  (Since 2.7)
    */
   'tls-creds'?: StrOrNull;
+  /**
+   * migration target's hostname for validating the server's x509 certificate identity.  If empty, QEMU will use the hostname from the migration URI, if any.  A non-empty value is required when using x509 based TLS credentials and the migration URI does not include a hostname, such as fd: or exec: based migration.  (Since 2.7) Note: empty value works only since 2.9.
+   */
   'tls-hostname'?: StrOrNull;
   /**
    * ID of the 'authz' object subclass that provides access control checking of the TLS x509 certificate distinguished name. This object is only resolved at time of use, so can be deleted and recreated on the fly while the migration server is active. If missing, it will default to denying access (Since 4.0)
@@ -4017,14 +4040,14 @@ export interface MigrationParameters {
   'cpr-exec-command'?: string[];
 }
 
-/** QAPI struct `MIGRATIONData` (undocumented). */
-export interface MIGRATIONData {
+/** QAPI struct `MigrationData` (undocumented). */
+export interface MigrationData {
   /** `MigrationStatus` describing the current migration status. */
-  status: QueryMigrateRetStatus | (string & {});
+  status: MigrationStatus | (string & {});
 }
 
-/** QAPI struct `MIGRATIONPASSData` (undocumented). */
-export interface MIGRATIONPASSData {
+/** QAPI struct `MigrationPassData` (undocumented). */
+export interface MigrationPassData {
   /**
    * An incrementing count (starting at 1 on the first pass)
    *
@@ -4033,8 +4056,8 @@ export interface MIGRATIONPASSData {
   pass: Int64;
 }
 
-/** QAPI struct `COLOEXITData` (undocumented). */
-export interface COLOEXITData {
+/** QAPI struct `ColoExitData` (undocumented). */
+export interface ColoExitData {
   /** report COLO mode when COLO exited. */
   mode: COLOMode | (string & {});
   /** describes the reason for the COLO exit. */
@@ -4044,7 +4067,7 @@ export interface COLOEXITData {
 /** QAPI struct `MigrateContinueArg` (undocumented). */
 export interface MigrateContinueArg {
   /** The state the migration is currently expected to be in */
-  state: QueryMigrateRetStatus;
+  state: MigrationStatus;
 }
 
 /** QAPI struct `MigrateArg` (undocumented). */
@@ -4145,8 +4168,8 @@ export interface MigrateRecoverArg {
   uri: string;
 }
 
-/** QAPI struct `UNPLUGPRIMARYData` (undocumented). */
-export interface UNPLUGPRIMARYData {
+/** QAPI struct `UnplugPrimaryData` (undocumented). */
+export interface UnplugPrimaryData {
   /** QEMU device id of the unplugged device */
   'device-id': string;
 }
@@ -4480,6 +4503,9 @@ export interface QomListArg {
 export interface ObjectPropertyInfo {
   /** the name of the property */
   name: string;
+  /**
+   * the type of the property.  This will typically come in one of four forms: A primitive type such as 'u8', 'u16', 'bool', 'str', or 'double'.  These types are mapped to the appropriate JSON type. A child type in the form 'child<subtype>' where subtype is a qdev device type name.  Child properties create the composition tree. A link type in the form 'link<subtype>' where subtype is a qdev device type name.  Link properties form the device model graph.
+   */
   type: string;
   /** if specified, the description of the property. */
   description?: string;
@@ -4489,6 +4515,9 @@ export interface ObjectPropertyInfo {
 
 /** QAPI struct `QomGetArg` (undocumented). */
 export interface QomGetArg {
+  /**
+   * The path within the object model.  There are two forms of supported paths--absolute and partial paths. Absolute paths are derived from the root object and can follow child<> or link<> properties.  Since they can follow link<> properties, they can be arbitrarily long.  Absolute paths look like absolute filenames and are prefixed with a leading slash. Partial paths look like relative filenames.  They do not begin with a prefix.  The matching rules for partial paths are subtle but designed to make specifying objects easy.  At each level of the composition tree, the partial path is matched as an absolute path.  The first match is not returned.  At least two matches are searched for.  A successful result is only returned if only one match is found.  If more than one match is found, a flag is return to indicate that the match was ambiguous.
+   */
   path: string;
   /** The property name to read */
   property: string;
@@ -4551,337 +4580,541 @@ export interface QomListPropertiesArg {
  *
  * @since 6.0
  */
-export type ObjectAddArg =
-  | ObjectAddArg$acpi_generic_initiator
-  | ObjectAddArg$acpi_generic_port
-  | ObjectAddArg$authz_list
-  | ObjectAddArg$authz_listfile
-  | ObjectAddArg$authz_pam
-  | ObjectAddArg$authz_simple
-  | ObjectAddArg$can_host_socketcan
-  | ObjectAddArg$colo_compare
-  | ObjectAddArg$cryptodev_backend
-  | ObjectAddArg$cryptodev_backend_builtin
-  | ObjectAddArg$cryptodev_backend_lkcf
-  | ObjectAddArg$cryptodev_vhost_user
-  | ObjectAddArg$dbus_vmstate
-  | ObjectAddArg$filter_buffer
-  | ObjectAddArg$filter_dump
-  | ObjectAddArg$filter_mirror
-  | ObjectAddArg$filter_redirector
-  | ObjectAddArg$filter_replay
-  | ObjectAddArg$filter_rewriter
-  | ObjectAddArg$input_barrier
-  | ObjectAddArg$input_linux
-  | ObjectAddArg$iommufd
-  | ObjectAddArg$iothread
-  | ObjectAddArg$main_loop
-  | ObjectAddArg$memory_backend_epc
-  | ObjectAddArg$memory_backend_file
-  | ObjectAddArg$memory_backend_memfd
-  | ObjectAddArg$memory_backend_ram
-  | ObjectAddArg$memory_backend_shm
-  | ObjectAddArg$monitor_hmp
-  | ObjectAddArg$monitor_qmp
-  | ObjectAddArg$pr_manager_helper
-  | ObjectAddArg$qtest
-  | ObjectAddArg$rng_builtin
-  | ObjectAddArg$rng_egd
-  | ObjectAddArg$rng_random
-  | ObjectAddArg$secret
-  | ObjectAddArg$secret_keyring
-  | ObjectAddArg$sev_guest
-  | ObjectAddArg$sev_snp_guest
-  | ObjectAddArg$tdx_guest
-  | ObjectAddArg$thread_context
-  | ObjectAddArg$throttle_group
-  | ObjectAddArg$tls_creds_anon
-  | ObjectAddArg$tls_creds_psk
-  | ObjectAddArg$tls_creds_x509
-  | ObjectAddArg$tls_cipher_suites
-  | ObjectAddArg$x_remote_object
-  | ObjectAddArg$x_vfio_user_server
-  | ObjectAddArg$can_bus
-  | ObjectAddArg$pef_guest
-  | ObjectAddArg$s390_pv_guest;
+export type ObjectOptions =
+  | ObjectOptions$acpi_generic_initiator
+  | ObjectOptions$acpi_generic_port
+  | ObjectOptions$authz_list
+  | ObjectOptions$authz_listfile
+  | ObjectOptions$authz_pam
+  | ObjectOptions$authz_simple
+  | ObjectOptions$can_host_socketcan
+  | ObjectOptions$colo_compare
+  | ObjectOptions$cryptodev_backend
+  | ObjectOptions$cryptodev_backend_builtin
+  | ObjectOptions$cryptodev_backend_lkcf
+  | ObjectOptions$cryptodev_vhost_user
+  | ObjectOptions$dbus_vmstate
+  | ObjectOptions$filter_buffer
+  | ObjectOptions$filter_dump
+  | ObjectOptions$filter_mirror
+  | ObjectOptions$filter_redirector
+  | ObjectOptions$filter_replay
+  | ObjectOptions$filter_rewriter
+  | ObjectOptions$input_barrier
+  | ObjectOptions$input_linux
+  | ObjectOptions$iommufd
+  | ObjectOptions$iothread
+  | ObjectOptions$main_loop
+  | ObjectOptions$memory_backend_epc
+  | ObjectOptions$memory_backend_file
+  | ObjectOptions$memory_backend_memfd
+  | ObjectOptions$memory_backend_ram
+  | ObjectOptions$memory_backend_shm
+  | ObjectOptions$monitor_hmp
+  | ObjectOptions$monitor_qmp
+  | ObjectOptions$pr_manager_helper
+  | ObjectOptions$qtest
+  | ObjectOptions$rng_builtin
+  | ObjectOptions$rng_egd
+  | ObjectOptions$rng_random
+  | ObjectOptions$secret
+  | ObjectOptions$secret_keyring
+  | ObjectOptions$sev_guest
+  | ObjectOptions$sev_snp_guest
+  | ObjectOptions$tdx_guest
+  | ObjectOptions$thread_context
+  | ObjectOptions$throttle_group
+  | ObjectOptions$tls_creds_anon
+  | ObjectOptions$tls_creds_psk
+  | ObjectOptions$tls_creds_x509
+  | ObjectOptions$tls_cipher_suites
+  | ObjectOptions$x_remote_object
+  | ObjectOptions$x_vfio_user_server
+  | ObjectOptions$can_bus
+  | ObjectOptions$pef_guest
+  | ObjectOptions$s390_pv_guest;
 
-/** The members every `ObjectAddArg` has, whatever its `qom-type`. */
-export interface ObjectAddArgBase {
+/** The members every `ObjectOptions` has, whatever its `qom-type`. */
+export interface ObjectOptionsBase {
   /** the class name for the object to be created */
-  'qom-type': ObjectAddArgQomType;
+  'qom-type': ObjectType;
   /** the name of the new object */
   id: string;
 }
 
-/** `ObjectAddArg` when `qom-type` is `'acpi-generic-initiator'`. */
-export interface ObjectAddArg$acpi_generic_initiator extends ObjectAddArgBase, AcpiGenericInitiatorProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'acpi-generic-port'`. */
-export interface ObjectAddArg$acpi_generic_port extends ObjectAddArgBase, AcpiGenericPortProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-port'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'authz-list'`. */
-export interface ObjectAddArg$authz_list extends ObjectAddArgBase, AuthZListProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'authz-list'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$authz_list extends ObjectOptionsBase, AuthZListProperties {
   'qom-type': 'authz-list';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'authz-listfile'`. */
-export interface ObjectAddArg$authz_listfile extends ObjectAddArgBase, AuthZListFileProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'authz-listfile'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$authz_listfile extends ObjectOptionsBase, AuthZListFileProperties {
   'qom-type': 'authz-listfile';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'authz-pam'`. */
-export interface ObjectAddArg$authz_pam extends ObjectAddArgBase, AuthZPAMProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'authz-pam'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$authz_pam extends ObjectOptionsBase, AuthZPAMProperties {
   'qom-type': 'authz-pam';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'authz-simple'`. */
-export interface ObjectAddArg$authz_simple extends ObjectAddArgBase, AuthZSimpleProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'authz-simple'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$authz_simple extends ObjectOptionsBase, AuthZSimpleProperties {
   'qom-type': 'authz-simple';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'can-host-socketcan'`. */
-export interface ObjectAddArg$can_host_socketcan extends ObjectAddArgBase, CanHostSocketcanProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'can-host-socketcan'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$can_host_socketcan extends ObjectOptionsBase, CanHostSocketcanProperties {
   'qom-type': 'can-host-socketcan';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'colo-compare'`. */
-export interface ObjectAddArg$colo_compare extends ObjectAddArgBase, ColoCompareProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'colo-compare'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$colo_compare extends ObjectOptionsBase, ColoCompareProperties {
   'qom-type': 'colo-compare';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'cryptodev-backend'`. */
-export interface ObjectAddArg$cryptodev_backend extends ObjectAddArgBase, CryptodevBackendProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'cryptodev-backend'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$cryptodev_backend extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'cryptodev-backend-builtin'`. */
-export interface ObjectAddArg$cryptodev_backend_builtin extends ObjectAddArgBase, CryptodevBackendProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'cryptodev-backend-builtin'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$cryptodev_backend_builtin extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-builtin';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'cryptodev-backend-lkcf'`. */
-export interface ObjectAddArg$cryptodev_backend_lkcf extends ObjectAddArgBase, CryptodevBackendProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'cryptodev-backend-lkcf'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$cryptodev_backend_lkcf extends ObjectOptionsBase, CryptodevBackendProperties {
   'qom-type': 'cryptodev-backend-lkcf';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'cryptodev-vhost-user'`. */
-export interface ObjectAddArg$cryptodev_vhost_user extends ObjectAddArgBase, CryptodevVhostUserProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'cryptodev-vhost-user'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$cryptodev_vhost_user extends ObjectOptionsBase, CryptodevVhostUserProperties {
   'qom-type': 'cryptodev-vhost-user';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'dbus-vmstate'`. */
-export interface ObjectAddArg$dbus_vmstate extends ObjectAddArgBase, DBusVMStateProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'dbus-vmstate'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$dbus_vmstate extends ObjectOptionsBase, DBusVMStateProperties {
   'qom-type': 'dbus-vmstate';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'filter-buffer'`. */
-export interface ObjectAddArg$filter_buffer extends ObjectAddArgBase, FilterBufferProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'filter-buffer'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$filter_buffer extends ObjectOptionsBase, FilterBufferProperties {
   'qom-type': 'filter-buffer';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'filter-dump'`. */
-export interface ObjectAddArg$filter_dump extends ObjectAddArgBase, FilterDumpProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'filter-dump'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$filter_dump extends ObjectOptionsBase, FilterDumpProperties {
   'qom-type': 'filter-dump';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'filter-mirror'`. */
-export interface ObjectAddArg$filter_mirror extends ObjectAddArgBase, FilterMirrorProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'filter-mirror'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$filter_mirror extends ObjectOptionsBase, FilterMirrorProperties {
   'qom-type': 'filter-mirror';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'filter-redirector'`. */
-export interface ObjectAddArg$filter_redirector extends ObjectAddArgBase, FilterRedirectorProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'filter-redirector'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$filter_redirector extends ObjectOptionsBase, FilterRedirectorProperties {
   'qom-type': 'filter-redirector';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'filter-replay'`. */
-export interface ObjectAddArg$filter_replay extends ObjectAddArgBase, NetfilterProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'filter-replay'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$filter_replay extends ObjectOptionsBase, NetfilterProperties {
   'qom-type': 'filter-replay';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'filter-rewriter'`. */
-export interface ObjectAddArg$filter_rewriter extends ObjectAddArgBase, FilterRewriterProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'filter-rewriter'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$filter_rewriter extends ObjectOptionsBase, FilterRewriterProperties {
   'qom-type': 'filter-rewriter';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'input-barrier'`. */
-export interface ObjectAddArg$input_barrier extends ObjectAddArgBase, InputBarrierProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'input-barrier'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$input_barrier extends ObjectOptionsBase, InputBarrierProperties {
   'qom-type': 'input-barrier';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'input-linux'`. */
-export interface ObjectAddArg$input_linux extends ObjectAddArgBase, InputLinuxProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'input-linux'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinuxProperties {
   'qom-type': 'input-linux';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'iommufd'`. */
-export interface ObjectAddArg$iommufd extends ObjectAddArgBase, IOMMUFDProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'iommufd'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'iothread'`. */
-export interface ObjectAddArg$iothread extends ObjectAddArgBase, ObjectAddArgIothread {
+/**
+ * `ObjectOptions` when `qom-type` is `'iothread'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$iothread extends ObjectOptionsBase, IothreadProperties {
   'qom-type': 'iothread';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'main-loop'`. */
-export interface ObjectAddArg$main_loop extends ObjectAddArgBase, MainLoopProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'main-loop'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$main_loop extends ObjectOptionsBase, MainLoopProperties {
   'qom-type': 'main-loop';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'memory-backend-epc'`. */
-export interface ObjectAddArg$memory_backend_epc extends ObjectAddArgBase, MemoryBackendEpcProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'memory-backend-epc'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$memory_backend_epc extends ObjectOptionsBase, MemoryBackendEpcProperties {
   'qom-type': 'memory-backend-epc';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'memory-backend-file'`. */
-export interface ObjectAddArg$memory_backend_file extends ObjectAddArgBase, MemoryBackendFileProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'memory-backend-file'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$memory_backend_file extends ObjectOptionsBase, MemoryBackendFileProperties {
   'qom-type': 'memory-backend-file';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'memory-backend-memfd'`. */
-export interface ObjectAddArg$memory_backend_memfd extends ObjectAddArgBase, MemoryBackendMemfdProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'memory-backend-memfd'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$memory_backend_memfd extends ObjectOptionsBase, MemoryBackendMemfdProperties {
   'qom-type': 'memory-backend-memfd';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'memory-backend-ram'`. */
-export interface ObjectAddArg$memory_backend_ram extends ObjectAddArgBase, MemoryBackendProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'memory-backend-ram'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, MemoryBackendProperties {
   'qom-type': 'memory-backend-ram';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'memory-backend-shm'`. */
-export interface ObjectAddArg$memory_backend_shm extends ObjectAddArgBase, MemoryBackendShmProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'memory-backend-shm'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'monitor-hmp'`. */
-export interface ObjectAddArg$monitor_hmp extends ObjectAddArgBase, ObjectAddArgMonitorHmp {
+/**
+ * `ObjectOptions` when `qom-type` is `'monitor-hmp'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$monitor_hmp extends ObjectOptionsBase, MonitorHMPProperties {
   'qom-type': 'monitor-hmp';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'monitor-qmp'`. */
-export interface ObjectAddArg$monitor_qmp extends ObjectAddArgBase, ObjectAddArgMonitorQmp {
+/**
+ * `ObjectOptions` when `qom-type` is `'monitor-qmp'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$monitor_qmp extends ObjectOptionsBase, MonitorQMPProperties {
   'qom-type': 'monitor-qmp';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'pr-manager-helper'`. */
-export interface ObjectAddArg$pr_manager_helper extends ObjectAddArgBase, PrManagerHelperProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'pr-manager-helper'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$pr_manager_helper extends ObjectOptionsBase, PrManagerHelperProperties {
   'qom-type': 'pr-manager-helper';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'qtest'`. */
-export interface ObjectAddArg$qtest extends ObjectAddArgBase, QtestProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'qtest'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$qtest extends ObjectOptionsBase, QtestProperties {
   'qom-type': 'qtest';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'rng-builtin'`. */
-export interface ObjectAddArg$rng_builtin extends ObjectAddArgBase, RngProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'rng-builtin'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$rng_builtin extends ObjectOptionsBase, RngProperties {
   'qom-type': 'rng-builtin';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'rng-egd'`. */
-export interface ObjectAddArg$rng_egd extends ObjectAddArgBase, RngEgdProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'rng-egd'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$rng_egd extends ObjectOptionsBase, RngEgdProperties {
   'qom-type': 'rng-egd';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'rng-random'`. */
-export interface ObjectAddArg$rng_random extends ObjectAddArgBase, RngRandomProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'rng-random'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$rng_random extends ObjectOptionsBase, RngRandomProperties {
   'qom-type': 'rng-random';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'secret'`. */
-export interface ObjectAddArg$secret extends ObjectAddArgBase, SecretProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'secret'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$secret extends ObjectOptionsBase, SecretProperties {
   'qom-type': 'secret';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'secret_keyring'`. */
-export interface ObjectAddArg$secret_keyring extends ObjectAddArgBase, SecretKeyringProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'secret_keyring'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$secret_keyring extends ObjectOptionsBase, SecretKeyringProperties {
   'qom-type': 'secret_keyring';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'sev-guest'`. */
-export interface ObjectAddArg$sev_guest extends ObjectAddArgBase, SevGuestProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'sev-guest'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProperties {
   'qom-type': 'sev-guest';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'sev-snp-guest'`. */
-export interface ObjectAddArg$sev_snp_guest extends ObjectAddArgBase, SevSnpGuestProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'sev-snp-guest'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'tdx-guest'`. */
-export interface ObjectAddArg$tdx_guest extends ObjectAddArgBase, ObjectAddArgTdxGuest {
+/**
+ * `ObjectOptions` when `qom-type` is `'tdx-guest'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$tdx_guest extends ObjectOptionsBase, TdxGuestProperties {
   'qom-type': 'tdx-guest';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'thread-context'`. */
-export interface ObjectAddArg$thread_context extends ObjectAddArgBase, ThreadContextProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'thread-context'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$thread_context extends ObjectOptionsBase, ThreadContextProperties {
   'qom-type': 'thread-context';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'throttle-group'`. */
-export interface ObjectAddArg$throttle_group extends ObjectAddArgBase, ThrottleGroupProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'throttle-group'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$throttle_group extends ObjectOptionsBase, ThrottleGroupProperties {
   'qom-type': 'throttle-group';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'tls-creds-anon'`. */
-export interface ObjectAddArg$tls_creds_anon extends ObjectAddArgBase, TlsCredsAnonProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'tls-creds-anon'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$tls_creds_anon extends ObjectOptionsBase, TlsCredsAnonProperties {
   'qom-type': 'tls-creds-anon';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'tls-creds-psk'`. */
-export interface ObjectAddArg$tls_creds_psk extends ObjectAddArgBase, TlsCredsPskProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'tls-creds-psk'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$tls_creds_psk extends ObjectOptionsBase, TlsCredsPskProperties {
   'qom-type': 'tls-creds-psk';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'tls-creds-x509'`. */
-export interface ObjectAddArg$tls_creds_x509 extends ObjectAddArgBase, TlsCredsX509Properties {
+/**
+ * `ObjectOptions` when `qom-type` is `'tls-creds-x509'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$tls_creds_x509 extends ObjectOptionsBase, TlsCredsX509Properties {
   'qom-type': 'tls-creds-x509';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'tls-cipher-suites'`. */
-export interface ObjectAddArg$tls_cipher_suites extends ObjectAddArgBase, TlsCredsProperties {
+/**
+ * `ObjectOptions` when `qom-type` is `'tls-cipher-suites'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$tls_cipher_suites extends ObjectOptionsBase, TlsCredsProperties {
   'qom-type': 'tls-cipher-suites';
 }
 
 /**
- * `ObjectAddArg` when `qom-type` is `'x-remote-object'`.
+ * `ObjectOptions` when `qom-type` is `'x-remote-object'`.
  *
- * **Unstable**: This is not a stable interface.
+ * Not documented
+ *
+ * **Unstable**: Members `x-remote-object` and `x-vfio-user-server` are experimental.
  *
  * @experimental
  */
-export interface ObjectAddArg$x_remote_object extends ObjectAddArgBase, RemoteObjectProperties {
+export interface ObjectOptions$x_remote_object extends ObjectOptionsBase, RemoteObjectProperties {
   'qom-type': 'x-remote-object';
 }
 
 /**
- * `ObjectAddArg` when `qom-type` is `'x-vfio-user-server'`.
+ * `ObjectOptions` when `qom-type` is `'x-vfio-user-server'`.
  *
- * **Unstable**: This is not a stable interface.
+ * Not documented
+ *
+ * **Unstable**: Members `x-remote-object` and `x-vfio-user-server` are experimental.
  *
  * @experimental
  */
-export interface ObjectAddArg$x_vfio_user_server extends ObjectAddArgBase, VfioUserServerProperties {
+export interface ObjectOptions$x_vfio_user_server extends ObjectOptionsBase, VfioUserServerProperties {
   'qom-type': 'x-vfio-user-server';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'can-bus'`. */
-export interface ObjectAddArg$can_bus extends ObjectAddArgBase {
+/**
+ * `ObjectOptions` when `qom-type` is `'can-bus'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$can_bus extends ObjectOptionsBase {
   'qom-type': 'can-bus';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'pef-guest'`. */
-export interface ObjectAddArg$pef_guest extends ObjectAddArgBase {
+/**
+ * `ObjectOptions` when `qom-type` is `'pef-guest'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$pef_guest extends ObjectOptionsBase {
   'qom-type': 'pef-guest';
 }
 
-/** `ObjectAddArg` when `qom-type` is `'s390-pv-guest'`. */
-export interface ObjectAddArg$s390_pv_guest extends ObjectAddArgBase {
+/**
+ * `ObjectOptions` when `qom-type` is `'s390-pv-guest'`.
+ *
+ * Not documented
+ */
+export interface ObjectOptions$s390_pv_guest extends ObjectOptionsBase {
   'qom-type': 's390-pv-guest';
 }
 
@@ -4913,16 +5146,16 @@ export interface DeviceDelArg {
   id: string;
 }
 
-/** QAPI struct `DEVICEDELETEDData` (undocumented). */
-export interface DEVICEDELETEDData {
+/** QAPI struct `DeviceDeletedData` (undocumented). */
+export interface DeviceDeletedData {
   /** the device's ID if it has one */
   device?: string;
   /** the device's QOM path */
   path: string;
 }
 
-/** QAPI struct `DEVICEUNPLUGGUESTERRORData` (undocumented). */
-export interface DEVICEUNPLUGGUESTERRORData {
+/** QAPI struct `DeviceUnplugGuestErrorData` (undocumented). */
+export interface DeviceUnplugGuestErrorData {
   /** the device's ID if it has one */
   device?: string;
   /** the device's QOM path */
@@ -4940,39 +5173,39 @@ export interface DeviceSyncConfigArg {
  *
  * @since 2.12
  */
-export type QueryCpusFastRet =
-  | QueryCpusFastRet$s390x
-  | QueryCpusFastRet$aarch64
-  | QueryCpusFastRet$alpha
-  | QueryCpusFastRet$arm
-  | QueryCpusFastRet$avr
-  | QueryCpusFastRet$hexagon
-  | QueryCpusFastRet$hppa
-  | QueryCpusFastRet$i386
-  | QueryCpusFastRet$loongarch64
-  | QueryCpusFastRet$m68k
-  | QueryCpusFastRet$microblaze
-  | QueryCpusFastRet$mips
-  | QueryCpusFastRet$mips64
-  | QueryCpusFastRet$mips64el
-  | QueryCpusFastRet$mipsel
-  | QueryCpusFastRet$or1k
-  | QueryCpusFastRet$ppc
-  | QueryCpusFastRet$ppc64
-  | QueryCpusFastRet$riscv32
-  | QueryCpusFastRet$riscv64
-  | QueryCpusFastRet$rx
-  | QueryCpusFastRet$sh4
-  | QueryCpusFastRet$sh4eb
-  | QueryCpusFastRet$sparc
-  | QueryCpusFastRet$sparc64
-  | QueryCpusFastRet$tricore
-  | QueryCpusFastRet$x86_64
-  | QueryCpusFastRet$xtensa
-  | QueryCpusFastRet$xtensaeb;
+export type CpuInfoFast =
+  | CpuInfoFast$s390x
+  | CpuInfoFast$aarch64
+  | CpuInfoFast$alpha
+  | CpuInfoFast$arm
+  | CpuInfoFast$avr
+  | CpuInfoFast$hexagon
+  | CpuInfoFast$hppa
+  | CpuInfoFast$i386
+  | CpuInfoFast$loongarch64
+  | CpuInfoFast$m68k
+  | CpuInfoFast$microblaze
+  | CpuInfoFast$mips
+  | CpuInfoFast$mips64
+  | CpuInfoFast$mips64el
+  | CpuInfoFast$mipsel
+  | CpuInfoFast$or1k
+  | CpuInfoFast$ppc
+  | CpuInfoFast$ppc64
+  | CpuInfoFast$riscv32
+  | CpuInfoFast$riscv64
+  | CpuInfoFast$rx
+  | CpuInfoFast$sh4
+  | CpuInfoFast$sh4eb
+  | CpuInfoFast$sparc
+  | CpuInfoFast$sparc64
+  | CpuInfoFast$tricore
+  | CpuInfoFast$x86_64
+  | CpuInfoFast$xtensa
+  | CpuInfoFast$xtensaeb;
 
-/** The members every `QueryCpusFastRet` has, whatever its `target`. */
-export interface QueryCpusFastRetBase {
+/** The members every `CpuInfoFast` has, whatever its `target`. */
+export interface CpuInfoFastBase {
   /**
    * index of the virtual CPU
    *
@@ -4992,151 +5225,267 @@ export interface QueryCpusFastRetBase {
   /** properties associated with a virtual CPU, e.g. the socket id */
   props?: CpuInstanceProperties;
   /** the QEMU system emulation target, which determines which additional fields will be listed (since 3.0) */
-  target: QueryTargetRetArch | (string & {});
+  target: SysEmuTarget | (string & {});
 }
 
-/** `QueryCpusFastRet` when `target` is `'s390x'`. */
-export interface QueryCpusFastRet$s390x extends QueryCpusFastRetBase, CpuInfoS390 {
+/**
+ * `CpuInfoFast` when `target` is `'s390x'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$s390x extends CpuInfoFastBase, CpuInfoS390 {
   target: 's390x';
 }
 
-/** `QueryCpusFastRet` when `target` is `'aarch64'`. */
-export interface QueryCpusFastRet$aarch64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'aarch64'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$aarch64 extends CpuInfoFastBase {
   target: 'aarch64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'alpha'`. */
-export interface QueryCpusFastRet$alpha extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'alpha'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$alpha extends CpuInfoFastBase {
   target: 'alpha';
 }
 
-/** `QueryCpusFastRet` when `target` is `'arm'`. */
-export interface QueryCpusFastRet$arm extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'arm'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$arm extends CpuInfoFastBase {
   target: 'arm';
 }
 
-/** `QueryCpusFastRet` when `target` is `'avr'`. */
-export interface QueryCpusFastRet$avr extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'avr'`.
+ *
+ * since 5.1
+ */
+export interface CpuInfoFast$avr extends CpuInfoFastBase {
   target: 'avr';
 }
 
-/** `QueryCpusFastRet` when `target` is `'hexagon'`. */
-export interface QueryCpusFastRet$hexagon extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'hexagon'`.
+ *
+ * since 11.0
+ */
+export interface CpuInfoFast$hexagon extends CpuInfoFastBase {
   target: 'hexagon';
 }
 
-/** `QueryCpusFastRet` when `target` is `'hppa'`. */
-export interface QueryCpusFastRet$hppa extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'hppa'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$hppa extends CpuInfoFastBase {
   target: 'hppa';
 }
 
-/** `QueryCpusFastRet` when `target` is `'i386'`. */
-export interface QueryCpusFastRet$i386 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'i386'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$i386 extends CpuInfoFastBase {
   target: 'i386';
 }
 
-/** `QueryCpusFastRet` when `target` is `'loongarch64'`. */
-export interface QueryCpusFastRet$loongarch64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'loongarch64'`.
+ *
+ * since 7.1
+ */
+export interface CpuInfoFast$loongarch64 extends CpuInfoFastBase {
   target: 'loongarch64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'m68k'`. */
-export interface QueryCpusFastRet$m68k extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'m68k'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$m68k extends CpuInfoFastBase {
   target: 'm68k';
 }
 
-/** `QueryCpusFastRet` when `target` is `'microblaze'`. */
-export interface QueryCpusFastRet$microblaze extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'microblaze'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$microblaze extends CpuInfoFastBase {
   target: 'microblaze';
 }
 
-/** `QueryCpusFastRet` when `target` is `'mips'`. */
-export interface QueryCpusFastRet$mips extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'mips'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$mips extends CpuInfoFastBase {
   target: 'mips';
 }
 
-/** `QueryCpusFastRet` when `target` is `'mips64'`. */
-export interface QueryCpusFastRet$mips64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'mips64'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$mips64 extends CpuInfoFastBase {
   target: 'mips64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'mips64el'`. */
-export interface QueryCpusFastRet$mips64el extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'mips64el'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$mips64el extends CpuInfoFastBase {
   target: 'mips64el';
 }
 
-/** `QueryCpusFastRet` when `target` is `'mipsel'`. */
-export interface QueryCpusFastRet$mipsel extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'mipsel'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$mipsel extends CpuInfoFastBase {
   target: 'mipsel';
 }
 
-/** `QueryCpusFastRet` when `target` is `'or1k'`. */
-export interface QueryCpusFastRet$or1k extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'or1k'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$or1k extends CpuInfoFastBase {
   target: 'or1k';
 }
 
-/** `QueryCpusFastRet` when `target` is `'ppc'`. */
-export interface QueryCpusFastRet$ppc extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'ppc'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$ppc extends CpuInfoFastBase {
   target: 'ppc';
 }
 
-/** `QueryCpusFastRet` when `target` is `'ppc64'`. */
-export interface QueryCpusFastRet$ppc64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'ppc64'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$ppc64 extends CpuInfoFastBase {
   target: 'ppc64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'riscv32'`. */
-export interface QueryCpusFastRet$riscv32 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'riscv32'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$riscv32 extends CpuInfoFastBase {
   target: 'riscv32';
 }
 
-/** `QueryCpusFastRet` when `target` is `'riscv64'`. */
-export interface QueryCpusFastRet$riscv64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'riscv64'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$riscv64 extends CpuInfoFastBase {
   target: 'riscv64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'rx'`. */
-export interface QueryCpusFastRet$rx extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'rx'`.
+ *
+ * since 5.0
+ */
+export interface CpuInfoFast$rx extends CpuInfoFastBase {
   target: 'rx';
 }
 
-/** `QueryCpusFastRet` when `target` is `'sh4'`. */
-export interface QueryCpusFastRet$sh4 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'sh4'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$sh4 extends CpuInfoFastBase {
   target: 'sh4';
 }
 
-/** `QueryCpusFastRet` when `target` is `'sh4eb'`. */
-export interface QueryCpusFastRet$sh4eb extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'sh4eb'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$sh4eb extends CpuInfoFastBase {
   target: 'sh4eb';
 }
 
-/** `QueryCpusFastRet` when `target` is `'sparc'`. */
-export interface QueryCpusFastRet$sparc extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'sparc'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$sparc extends CpuInfoFastBase {
   target: 'sparc';
 }
 
-/** `QueryCpusFastRet` when `target` is `'sparc64'`. */
-export interface QueryCpusFastRet$sparc64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'sparc64'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$sparc64 extends CpuInfoFastBase {
   target: 'sparc64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'tricore'`. */
-export interface QueryCpusFastRet$tricore extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'tricore'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$tricore extends CpuInfoFastBase {
   target: 'tricore';
 }
 
-/** `QueryCpusFastRet` when `target` is `'x86_64'`. */
-export interface QueryCpusFastRet$x86_64 extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'x86_64'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$x86_64 extends CpuInfoFastBase {
   target: 'x86_64';
 }
 
-/** `QueryCpusFastRet` when `target` is `'xtensa'`. */
-export interface QueryCpusFastRet$xtensa extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'xtensa'`.
+ *
+ * Not documented
+ */
+export interface CpuInfoFast$xtensa extends CpuInfoFastBase {
   target: 'xtensa';
 }
 
-/** `QueryCpusFastRet` when `target` is `'xtensaeb'`. */
-export interface QueryCpusFastRet$xtensaeb extends QueryCpusFastRetBase {
+/**
+ * `CpuInfoFast` when `target` is `'xtensaeb'`.
+ *
+ * Not documented `Note:` The resulting QMP strings can be appended to the "qemu-system-" prefix to produce the corresponding QEMU executable name.  This is true even for "qemu-system-x86_64".
+ */
+export interface CpuInfoFast$xtensaeb extends CpuInfoFastBase {
   target: 'xtensaeb';
 }
 
@@ -5211,7 +5560,7 @@ export interface CurrentMachineParams {
  */
 export interface QemuTargetInfo {
   /** the target architecture */
-  arch: QueryTargetRetArch | (string & {});
+  arch: SysEmuTarget | (string & {});
 }
 
 /**
@@ -5391,7 +5740,11 @@ export interface NumaOptions$hmat_cache extends NumaOptionsBase, NumaHmatCacheOp
 
 /** QAPI struct `BalloonArg` (undocumented). */
 export interface BalloonArg {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the target logical size of the VM in bytes.  We can deduce the size of the balloon using this formula: logical_vm_size = vm_ram_size - balloon_size From it we have: balloon_size = vm_ram_size - `value`
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   value: Int64;
 }
 
@@ -5409,8 +5762,8 @@ export interface BalloonInfo {
   actual: Int64;
 }
 
-/** QAPI struct `BALLOONCHANGEData` (undocumented). */
-export interface BALLOONCHANGEData {
+/** QAPI struct `BalloonChangeData` (undocumented). */
+export interface BalloonChangeData {
   /**
    * the logical size of the VM in bytes.  Formula used: logical_vm_size = vm_ram_size - balloon_size `Note:` This event is rate-limited.
    *
@@ -5459,58 +5812,91 @@ export interface MemoryInfo {
   'plugged-memory'?: Int64;
 }
 
-/** QAPI union `QueryMemoryDevicesRet` (undocumented). */
-export type QueryMemoryDevicesRet =
-  | QueryMemoryDevicesRet$dimm
-  | QueryMemoryDevicesRet$nvdimm
-  | QueryMemoryDevicesRet$virtio_pmem
-  | QueryMemoryDevicesRet$virtio_mem
-  | QueryMemoryDevicesRet$sgx_epc
-  | QueryMemoryDevicesRet$hv_balloon
-  | QueryMemoryDevicesRet$sp_mem;
+/**
+ * Union containing information about a memory device
+ *
+ * @since 2.1
+ */
+export type MemoryDeviceInfo =
+  | MemoryDeviceInfo$dimm
+  | MemoryDeviceInfo$nvdimm
+  | MemoryDeviceInfo$virtio_pmem
+  | MemoryDeviceInfo$virtio_mem
+  | MemoryDeviceInfo$sgx_epc
+  | MemoryDeviceInfo$hv_balloon
+  | MemoryDeviceInfo$sp_mem;
 
-/** The members every `QueryMemoryDevicesRet` has, whatever its `type`. */
-export interface QueryMemoryDevicesRetBase {
-  type: QueryMemoryDevicesRetType | (string & {});
+/** The members every `MemoryDeviceInfo` has, whatever its `type`. */
+export interface MemoryDeviceInfoBase {
+  /** memory device type */
+  type: MemoryDeviceInfoKind | (string & {});
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'dimm'`. */
-export interface QueryMemoryDevicesRet$dimm extends QueryMemoryDevicesRetBase, PCDIMMDeviceInfoWrapper {
+/**
+ * `MemoryDeviceInfo` when `type` is `'dimm'`.
+ *
+ * Not documented
+ */
+export interface MemoryDeviceInfo$dimm extends MemoryDeviceInfoBase, PCDIMMDeviceInfoWrapper {
   type: 'dimm';
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'nvdimm'`. */
-export interface QueryMemoryDevicesRet$nvdimm extends QueryMemoryDevicesRetBase, PCDIMMDeviceInfoWrapper {
+/**
+ * `MemoryDeviceInfo` when `type` is `'nvdimm'`.
+ *
+ * since 2.12
+ */
+export interface MemoryDeviceInfo$nvdimm extends MemoryDeviceInfoBase, PCDIMMDeviceInfoWrapper {
   type: 'nvdimm';
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'virtio-pmem'`. */
-export interface QueryMemoryDevicesRet$virtio_pmem extends QueryMemoryDevicesRetBase, VirtioPMEMDeviceInfoWrapper {
+/**
+ * `MemoryDeviceInfo` when `type` is `'virtio-pmem'`.
+ *
+ * since 4.1
+ */
+export interface MemoryDeviceInfo$virtio_pmem extends MemoryDeviceInfoBase, VirtioPMEMDeviceInfoWrapper {
   type: 'virtio-pmem';
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'virtio-mem'`. */
-export interface QueryMemoryDevicesRet$virtio_mem extends QueryMemoryDevicesRetBase, VirtioMEMDeviceInfoWrapper {
+/**
+ * `MemoryDeviceInfo` when `type` is `'virtio-mem'`.
+ *
+ * since 5.1
+ */
+export interface MemoryDeviceInfo$virtio_mem extends MemoryDeviceInfoBase, VirtioMEMDeviceInfoWrapper {
   type: 'virtio-mem';
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'sgx-epc'`. */
-export interface QueryMemoryDevicesRet$sgx_epc extends QueryMemoryDevicesRetBase, SgxEPCDeviceInfoWrapper {
+/**
+ * `MemoryDeviceInfo` when `type` is `'sgx-epc'`.
+ *
+ * since 6.2.
+ */
+export interface MemoryDeviceInfo$sgx_epc extends MemoryDeviceInfoBase, SgxEPCDeviceInfoWrapper {
   type: 'sgx-epc';
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'hv-balloon'`. */
-export interface QueryMemoryDevicesRet$hv_balloon extends QueryMemoryDevicesRetBase, HvBalloonDeviceInfoWrapper {
+/**
+ * `MemoryDeviceInfo` when `type` is `'hv-balloon'`.
+ *
+ * since 8.2.
+ */
+export interface MemoryDeviceInfo$hv_balloon extends MemoryDeviceInfoBase, HvBalloonDeviceInfoWrapper {
   type: 'hv-balloon';
 }
 
-/** `QueryMemoryDevicesRet` when `type` is `'sp-mem'`. */
-export interface QueryMemoryDevicesRet$sp_mem extends QueryMemoryDevicesRetBase, QueryMemoryDevicesRetSpMem {
+/**
+ * `MemoryDeviceInfo` when `type` is `'sp-mem'`.
+ *
+ * since 11.1.
+ */
+export interface MemoryDeviceInfo$sp_mem extends MemoryDeviceInfoBase, SpMemDeviceInfoWrapper {
   type: 'sp-mem';
 }
 
-/** QAPI struct `MEMORYDEVICESIZECHANGEData` (undocumented). */
-export interface MEMORYDEVICESIZECHANGEData {
+/** QAPI struct `MemoryDeviceSizeChangeData` (undocumented). */
+export interface MemoryDeviceSizeChangeData {
   /** device's ID */
   id?: string;
   /**
@@ -5679,8 +6065,8 @@ export interface SetCpuTopologyArg {
   dedicated?: boolean;
 }
 
-/** QAPI struct `CPUPOLARIZATIONCHANGEData` (undocumented). */
-export interface CPUPOLARIZATIONCHANGEData {
+/** QAPI struct `CpuPolarizationChangeData` (undocumented). */
+export interface CpuPolarizationChangeData {
   /** polarization specified by the guest */
   polarization: S390CpuPolarization | (string & {});
 }
@@ -5810,7 +6196,7 @@ export interface NameInfo {
  *
  * @since 2.0
  */
-export interface QueryIothreadsRet {
+export interface IOThreadInfo {
   /** the identifier of the iothread */
   id: string;
   /**
@@ -5963,8 +6349,8 @@ export interface CommandLineOptionInfo {
   parameters: CommandLineParameterInfo[];
 }
 
-/** QAPI struct `RTCCHANGEData` (undocumented). */
-export interface RTCCHANGEData {
+/** QAPI struct `RtcChangeData` (undocumented). */
+export interface RtcChangeData {
   /**
    * offset in seconds between base RTC clock (as specified by -rtc base), and new RTC clock value
    *
@@ -5977,8 +6363,8 @@ export interface RTCCHANGEData {
   'qom-path': string;
 }
 
-/** QAPI struct `VFUCLIENTHANGUPData` (undocumented). */
-export interface VFUCLIENTHANGUPData {
+/** QAPI struct `VfuClientHangupData` (undocumented). */
+export interface VfuClientHangupData {
   /** ID of the TYPE_VFIO_USER_SERVER object.  It is the last component of `vfu-qom-path` referenced below */
   'vfu-id': string;
   /** path to the TYPE_VFIO_USER_SERVER object in the QOM tree */
@@ -6335,8 +6721,8 @@ export interface ACPIOSTInfo {
   status: Int64;
 }
 
-/** QAPI struct `ACPIDEVICEOSTData` (undocumented). */
-export interface ACPIDEVICEOSTData {
+/** QAPI struct `AcpiDeviceOstData` (undocumented). */
+export interface AcpiDeviceOstData {
   /** OSPM Status Indication */
   info: ACPIOSTInfo;
 }
@@ -6520,7 +6906,7 @@ export interface VirtioStatus {
   /**
    * Corresponding vhost device info for a given VirtIODevice.  Present if the given VirtIODevice has an active vhost device.
    */
-  'vhost-dev'?: XQueryVirtioStatusRetVhostDev;
+  'vhost-dev'?: VhostStatus;
 }
 
 /** QAPI struct `XQueryVirtioQueueStatusArg` (undocumented). */
@@ -6636,7 +7022,7 @@ export interface XQueryVirtioVhostQueueStatusArg {
  *
  * @since 7.2
  */
-export interface XQueryVirtioVhostQueueStatusRet {
+export interface VirtVhostQueueStatus {
   /** Name of the VirtIODevice that uses this vhost_virtqueue */
   name: string;
   /**
@@ -6735,14 +7121,14 @@ export interface VirtioQueueElement {
   used: VirtioRingUsed;
 }
 
-/** QAPI struct `VFIOMIGRATIONData` (undocumented). */
-export interface VFIOMIGRATIONData {
+/** QAPI struct `VfioMigrationData` (undocumented). */
+export interface VfioMigrationData {
   /** The device's id, if it has one. */
   'device-id': string;
   /** The device's QOM path. */
   'qom-path': string;
   /** The new changed device migration state. */
-  'device-state': VFIOMIGRATIONDataDeviceState | (string & {});
+  'device-state': QapiVfioMigrationState | (string & {});
 }
 
 /**
@@ -6764,7 +7150,7 @@ export interface QCryptodevInfo {
  *
  * @since 8.1
  */
-export interface CxlInjectGeneralMediaEventArg {
+export interface CXLGeneralMediaEvent {
   /** CXL type 3 device canonical QOM path */
   path: string;
   /** event log to add the event to */
@@ -6872,7 +7258,7 @@ export interface CxlInjectGeneralMediaEventArg {
  *
  * @since 8.1
  */
-export interface CxlInjectDramEventArg {
+export interface CXLDRAMEvent {
   /** CXL type 3 device canonical QOM path */
   path: string;
   /** event log to add the event to */
@@ -7016,7 +7402,7 @@ export interface CxlInjectDramEventArg {
  *
  * @since 8.1
  */
-export interface CxlInjectMemoryModuleEventArg {
+export interface CXLMemModuleEvent {
   /** CXL type 3 device canonical QOM path */
   path: string;
   /** event log to add the event to */
@@ -7346,32 +7732,53 @@ export type GuestPanicAction =
   /** system continues to run (since 5.0) */
   | 'run';
 
-/** QAPI union `GUESTPANICKEDDataInfo` (undocumented). */
-export type GUESTPANICKEDDataInfo =
-  GUESTPANICKEDDataInfo$hyper_v | GUESTPANICKEDDataInfo$s390 | GUESTPANICKEDDataInfo$tdx | GUESTPANICKEDDataInfo$sev;
+/**
+ * Information about a guest panic
+ *
+ * @since 2.9
+ */
+export type GuestPanicInformation =
+  GuestPanicInformation$hyper_v | GuestPanicInformation$s390 | GuestPanicInformation$tdx | GuestPanicInformation$sev;
 
-/** The members every `GUESTPANICKEDDataInfo` has, whatever its `type`. */
-export interface GUESTPANICKEDDataInfoBase {
-  type: GUESTPANICKEDDataInfoType | (string & {});
+/** The members every `GuestPanicInformation` has, whatever its `type`. */
+export interface GuestPanicInformationBase {
+  /** Crash type that defines the hypervisor specific information */
+  type: GuestPanicInformationType | (string & {});
 }
 
-/** `GUESTPANICKEDDataInfo` when `type` is `'hyper-v'`. */
-export interface GUESTPANICKEDDataInfo$hyper_v extends GUESTPANICKEDDataInfoBase, GuestPanicInformationHyperV {
+/**
+ * `GuestPanicInformation` when `type` is `'hyper-v'`.
+ *
+ * hyper-v guest panic information type
+ */
+export interface GuestPanicInformation$hyper_v extends GuestPanicInformationBase, GuestPanicInformationHyperV {
   type: 'hyper-v';
 }
 
-/** `GUESTPANICKEDDataInfo` when `type` is `'s390'`. */
-export interface GUESTPANICKEDDataInfo$s390 extends GUESTPANICKEDDataInfoBase, GuestPanicInformationS390 {
+/**
+ * `GuestPanicInformation` when `type` is `'s390'`.
+ *
+ * s390 guest panic information type (Since: 2.12)
+ */
+export interface GuestPanicInformation$s390 extends GuestPanicInformationBase, GuestPanicInformationS390 {
   type: 's390';
 }
 
-/** `GUESTPANICKEDDataInfo` when `type` is `'tdx'`. */
-export interface GUESTPANICKEDDataInfo$tdx extends GUESTPANICKEDDataInfoBase, GuestPanicInformationTdx {
+/**
+ * `GuestPanicInformation` when `type` is `'tdx'`.
+ *
+ * tdx guest panic information type (Since: 10.1)
+ */
+export interface GuestPanicInformation$tdx extends GuestPanicInformationBase, GuestPanicInformationTdx {
   type: 'tdx';
 }
 
-/** `GUESTPANICKEDDataInfo` when `type` is `'sev'`. */
-export interface GUESTPANICKEDDataInfo$sev extends GUESTPANICKEDDataInfoBase, GUESTPANICKEDDataInfoSev {
+/**
+ * `GuestPanicInformation` when `type` is `'sev'`.
+ *
+ * AMD SEV-ES guest termination information type (Since: 11.0)
+ */
+export interface GuestPanicInformation$sev extends GuestPanicInformationBase, GuestPanicInformationSev {
   type: 'sev';
 }
 
@@ -7736,474 +8143,476 @@ export interface BlockDeviceStats {
   flush_latency_histogram?: BlockLatencyHistogramInfo;
 }
 
-/** QAPI union `QueryBlockstatsRetDriverSpecific` (undocumented). */
-export type QueryBlockstatsRetDriverSpecific =
-  | QueryBlockstatsRetDriverSpecific$file
-  | QueryBlockstatsRetDriverSpecific$host_device
-  | QueryBlockstatsRetDriverSpecific$nvme
-  | QueryBlockstatsRetDriverSpecific$blkdebug
-  | QueryBlockstatsRetDriverSpecific$blklogwrites
-  | QueryBlockstatsRetDriverSpecific$blkreplay
-  | QueryBlockstatsRetDriverSpecific$blkverify
-  | QueryBlockstatsRetDriverSpecific$bochs
-  | QueryBlockstatsRetDriverSpecific$cloop
-  | QueryBlockstatsRetDriverSpecific$compress
-  | QueryBlockstatsRetDriverSpecific$copy_before_write
-  | QueryBlockstatsRetDriverSpecific$copy_on_read
-  | QueryBlockstatsRetDriverSpecific$dmg
-  | QueryBlockstatsRetDriverSpecific$snapshot_access
-  | QueryBlockstatsRetDriverSpecific$ftp
-  | QueryBlockstatsRetDriverSpecific$ftps
-  | QueryBlockstatsRetDriverSpecific$host_cdrom
-  | QueryBlockstatsRetDriverSpecific$http
-  | QueryBlockstatsRetDriverSpecific$https
-  | QueryBlockstatsRetDriverSpecific$io_uring
-  | QueryBlockstatsRetDriverSpecific$iscsi
-  | QueryBlockstatsRetDriverSpecific$luks
-  | QueryBlockstatsRetDriverSpecific$nbd
-  | QueryBlockstatsRetDriverSpecific$nfs
-  | QueryBlockstatsRetDriverSpecific$null_aio
-  | QueryBlockstatsRetDriverSpecific$null_co
-  | QueryBlockstatsRetDriverSpecific$nvme_io_uring
-  | QueryBlockstatsRetDriverSpecific$parallels
-  | QueryBlockstatsRetDriverSpecific$preallocate
-  | QueryBlockstatsRetDriverSpecific$qcow
-  | QueryBlockstatsRetDriverSpecific$qcow2
-  | QueryBlockstatsRetDriverSpecific$qed
-  | QueryBlockstatsRetDriverSpecific$quorum
-  | QueryBlockstatsRetDriverSpecific$raw
-  | QueryBlockstatsRetDriverSpecific$rbd
-  | QueryBlockstatsRetDriverSpecific$replication
-  | QueryBlockstatsRetDriverSpecific$ssh
-  | QueryBlockstatsRetDriverSpecific$throttle
-  | QueryBlockstatsRetDriverSpecific$vdi
-  | QueryBlockstatsRetDriverSpecific$vhdx
-  | QueryBlockstatsRetDriverSpecific$virtio_blk_vfio_pci
-  | QueryBlockstatsRetDriverSpecific$virtio_blk_vhost_user
-  | QueryBlockstatsRetDriverSpecific$virtio_blk_vhost_vdpa
-  | QueryBlockstatsRetDriverSpecific$vmdk
-  | QueryBlockstatsRetDriverSpecific$vpc
-  | QueryBlockstatsRetDriverSpecific$vvfat;
+/**
+ * Block driver specific statistics
+ *
+ * @since 4.2
+ */
+export type BlockStatsSpecific =
+  | BlockStatsSpecific$file
+  | BlockStatsSpecific$host_device
+  | BlockStatsSpecific$nvme
+  | BlockStatsSpecific$blkdebug
+  | BlockStatsSpecific$blklogwrites
+  | BlockStatsSpecific$blkreplay
+  | BlockStatsSpecific$blkverify
+  | BlockStatsSpecific$bochs
+  | BlockStatsSpecific$cloop
+  | BlockStatsSpecific$compress
+  | BlockStatsSpecific$copy_before_write
+  | BlockStatsSpecific$copy_on_read
+  | BlockStatsSpecific$dmg
+  | BlockStatsSpecific$snapshot_access
+  | BlockStatsSpecific$ftp
+  | BlockStatsSpecific$ftps
+  | BlockStatsSpecific$host_cdrom
+  | BlockStatsSpecific$http
+  | BlockStatsSpecific$https
+  | BlockStatsSpecific$io_uring
+  | BlockStatsSpecific$iscsi
+  | BlockStatsSpecific$luks
+  | BlockStatsSpecific$nbd
+  | BlockStatsSpecific$nfs
+  | BlockStatsSpecific$null_aio
+  | BlockStatsSpecific$null_co
+  | BlockStatsSpecific$nvme_io_uring
+  | BlockStatsSpecific$parallels
+  | BlockStatsSpecific$preallocate
+  | BlockStatsSpecific$qcow
+  | BlockStatsSpecific$qcow2
+  | BlockStatsSpecific$qed
+  | BlockStatsSpecific$quorum
+  | BlockStatsSpecific$raw
+  | BlockStatsSpecific$rbd
+  | BlockStatsSpecific$replication
+  | BlockStatsSpecific$ssh
+  | BlockStatsSpecific$throttle
+  | BlockStatsSpecific$vdi
+  | BlockStatsSpecific$vhdx
+  | BlockStatsSpecific$virtio_blk_vfio_pci
+  | BlockStatsSpecific$virtio_blk_vhost_user
+  | BlockStatsSpecific$virtio_blk_vhost_vdpa
+  | BlockStatsSpecific$vmdk
+  | BlockStatsSpecific$vpc
+  | BlockStatsSpecific$vvfat;
 
-/** The members every `QueryBlockstatsRetDriverSpecific` has, whatever its `driver`. */
-export interface QueryBlockstatsRetDriverSpecificBase {
+/** The members every `BlockStatsSpecific` has, whatever its `driver`. */
+export interface BlockStatsSpecificBase {
+  /** block driver name */
   driver: BlockdevDriver | (string & {});
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'file'`.
+ * `BlockStatsSpecific` when `driver` is `'file'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$file
-  extends QueryBlockstatsRetDriverSpecificBase, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$file extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'file';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'host_device'`.
+ * `BlockStatsSpecific` when `driver` is `'host_device'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$host_device
-  extends QueryBlockstatsRetDriverSpecificBase, BlockStatsSpecificFile {
+export interface BlockStatsSpecific$host_device extends BlockStatsSpecificBase, BlockStatsSpecificFile {
   driver: 'host_device';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'nvme'`.
+ * `BlockStatsSpecific` when `driver` is `'nvme'`.
  *
  * Since 2.12
  */
-export interface QueryBlockstatsRetDriverSpecific$nvme
-  extends QueryBlockstatsRetDriverSpecificBase, BlockStatsSpecificNvme {
+export interface BlockStatsSpecific$nvme extends BlockStatsSpecificBase, BlockStatsSpecificNvme {
   driver: 'nvme';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'blkdebug'`.
+ * `BlockStatsSpecific` when `driver` is `'blkdebug'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$blkdebug extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$blkdebug extends BlockStatsSpecificBase {
   driver: 'blkdebug';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'blklogwrites'`.
+ * `BlockStatsSpecific` when `driver` is `'blklogwrites'`.
  *
  * Since 3.0
  */
-export interface QueryBlockstatsRetDriverSpecific$blklogwrites extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$blklogwrites extends BlockStatsSpecificBase {
   driver: 'blklogwrites';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'blkreplay'`.
+ * `BlockStatsSpecific` when `driver` is `'blkreplay'`.
  *
  * Since 4.2
  */
-export interface QueryBlockstatsRetDriverSpecific$blkreplay extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$blkreplay extends BlockStatsSpecificBase {
   driver: 'blkreplay';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'blkverify'`.
+ * `BlockStatsSpecific` when `driver` is `'blkverify'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$blkverify extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$blkverify extends BlockStatsSpecificBase {
   driver: 'blkverify';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'bochs'`.
+ * `BlockStatsSpecific` when `driver` is `'bochs'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$bochs extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$bochs extends BlockStatsSpecificBase {
   driver: 'bochs';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'cloop'`.
+ * `BlockStatsSpecific` when `driver` is `'cloop'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$cloop extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$cloop extends BlockStatsSpecificBase {
   driver: 'cloop';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'compress'`.
+ * `BlockStatsSpecific` when `driver` is `'compress'`.
  *
  * Since 5.0
  */
-export interface QueryBlockstatsRetDriverSpecific$compress extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$compress extends BlockStatsSpecificBase {
   driver: 'compress';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'copy-before-write'`.
+ * `BlockStatsSpecific` when `driver` is `'copy-before-write'`.
  *
  * Since 6.2
  */
-export interface QueryBlockstatsRetDriverSpecific$copy_before_write extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$copy_before_write extends BlockStatsSpecificBase {
   driver: 'copy-before-write';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'copy-on-read'`.
+ * `BlockStatsSpecific` when `driver` is `'copy-on-read'`.
  *
  * Since 3.0
  */
-export interface QueryBlockstatsRetDriverSpecific$copy_on_read extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$copy_on_read extends BlockStatsSpecificBase {
   driver: 'copy-on-read';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'dmg'`.
+ * `BlockStatsSpecific` when `driver` is `'dmg'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$dmg extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$dmg extends BlockStatsSpecificBase {
   driver: 'dmg';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'snapshot-access'`.
+ * `BlockStatsSpecific` when `driver` is `'snapshot-access'`.
  *
  * Since 7.0
  */
-export interface QueryBlockstatsRetDriverSpecific$snapshot_access extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$snapshot_access extends BlockStatsSpecificBase {
   driver: 'snapshot-access';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'ftp'`.
+ * `BlockStatsSpecific` when `driver` is `'ftp'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$ftp extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$ftp extends BlockStatsSpecificBase {
   driver: 'ftp';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'ftps'`.
+ * `BlockStatsSpecific` when `driver` is `'ftps'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$ftps extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$ftps extends BlockStatsSpecificBase {
   driver: 'ftps';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'host_cdrom'`.
+ * `BlockStatsSpecific` when `driver` is `'host_cdrom'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$host_cdrom extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$host_cdrom extends BlockStatsSpecificBase {
   driver: 'host_cdrom';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'http'`.
+ * `BlockStatsSpecific` when `driver` is `'http'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$http extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$http extends BlockStatsSpecificBase {
   driver: 'http';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'https'`.
+ * `BlockStatsSpecific` when `driver` is `'https'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$https extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$https extends BlockStatsSpecificBase {
   driver: 'https';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'io_uring'`.
+ * `BlockStatsSpecific` when `driver` is `'io_uring'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$io_uring extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$io_uring extends BlockStatsSpecificBase {
   driver: 'io_uring';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'iscsi'`.
+ * `BlockStatsSpecific` when `driver` is `'iscsi'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$iscsi extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$iscsi extends BlockStatsSpecificBase {
   driver: 'iscsi';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'luks'`.
+ * `BlockStatsSpecific` when `driver` is `'luks'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$luks extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$luks extends BlockStatsSpecificBase {
   driver: 'luks';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'nbd'`.
+ * `BlockStatsSpecific` when `driver` is `'nbd'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$nbd extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$nbd extends BlockStatsSpecificBase {
   driver: 'nbd';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'nfs'`.
+ * `BlockStatsSpecific` when `driver` is `'nfs'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$nfs extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$nfs extends BlockStatsSpecificBase {
   driver: 'nfs';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'null-aio'`.
+ * `BlockStatsSpecific` when `driver` is `'null-aio'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$null_aio extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$null_aio extends BlockStatsSpecificBase {
   driver: 'null-aio';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'null-co'`.
+ * `BlockStatsSpecific` when `driver` is `'null-co'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$null_co extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$null_co extends BlockStatsSpecificBase {
   driver: 'null-co';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'nvme-io_uring'`.
+ * `BlockStatsSpecific` when `driver` is `'nvme-io_uring'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$nvme_io_uring extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$nvme_io_uring extends BlockStatsSpecificBase {
   driver: 'nvme-io_uring';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'parallels'`.
+ * `BlockStatsSpecific` when `driver` is `'parallels'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$parallels extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$parallels extends BlockStatsSpecificBase {
   driver: 'parallels';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'preallocate'`.
+ * `BlockStatsSpecific` when `driver` is `'preallocate'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$preallocate extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$preallocate extends BlockStatsSpecificBase {
   driver: 'preallocate';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'qcow'`.
+ * `BlockStatsSpecific` when `driver` is `'qcow'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$qcow extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$qcow extends BlockStatsSpecificBase {
   driver: 'qcow';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'qcow2'`.
+ * `BlockStatsSpecific` when `driver` is `'qcow2'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$qcow2 extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$qcow2 extends BlockStatsSpecificBase {
   driver: 'qcow2';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'qed'`.
+ * `BlockStatsSpecific` when `driver` is `'qed'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$qed extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$qed extends BlockStatsSpecificBase {
   driver: 'qed';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'quorum'`.
+ * `BlockStatsSpecific` when `driver` is `'quorum'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$quorum extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$quorum extends BlockStatsSpecificBase {
   driver: 'quorum';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'raw'`.
+ * `BlockStatsSpecific` when `driver` is `'raw'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$raw extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$raw extends BlockStatsSpecificBase {
   driver: 'raw';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'rbd'`.
+ * `BlockStatsSpecific` when `driver` is `'rbd'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$rbd extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$rbd extends BlockStatsSpecificBase {
   driver: 'rbd';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'replication'`.
+ * `BlockStatsSpecific` when `driver` is `'replication'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$replication extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$replication extends BlockStatsSpecificBase {
   driver: 'replication';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'ssh'`.
+ * `BlockStatsSpecific` when `driver` is `'ssh'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$ssh extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$ssh extends BlockStatsSpecificBase {
   driver: 'ssh';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'throttle'`.
+ * `BlockStatsSpecific` when `driver` is `'throttle'`.
  *
  * Since 2.11
  */
-export interface QueryBlockstatsRetDriverSpecific$throttle extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$throttle extends BlockStatsSpecificBase {
   driver: 'throttle';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'vdi'`.
+ * `BlockStatsSpecific` when `driver` is `'vdi'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$vdi extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$vdi extends BlockStatsSpecificBase {
   driver: 'vdi';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'vhdx'`.
+ * `BlockStatsSpecific` when `driver` is `'vhdx'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$vhdx extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$vhdx extends BlockStatsSpecificBase {
   driver: 'vhdx';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'virtio-blk-vfio-pci'`.
+ * `BlockStatsSpecific` when `driver` is `'virtio-blk-vfio-pci'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$virtio_blk_vfio_pci extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$virtio_blk_vfio_pci extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'virtio-blk-vhost-user'`.
+ * `BlockStatsSpecific` when `driver` is `'virtio-blk-vhost-user'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$virtio_blk_vhost_user extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$virtio_blk_vhost_user extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-user';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'virtio-blk-vhost-vdpa'`.
+ * `BlockStatsSpecific` when `driver` is `'virtio-blk-vhost-vdpa'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$virtio_blk_vhost_vdpa extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$virtio_blk_vhost_vdpa extends BlockStatsSpecificBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'vmdk'`.
+ * `BlockStatsSpecific` when `driver` is `'vmdk'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$vmdk extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$vmdk extends BlockStatsSpecificBase {
   driver: 'vmdk';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'vpc'`.
+ * `BlockStatsSpecific` when `driver` is `'vpc'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$vpc extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$vpc extends BlockStatsSpecificBase {
   driver: 'vpc';
 }
 
 /**
- * `QueryBlockstatsRetDriverSpecific` when `driver` is `'vvfat'`.
+ * `BlockStatsSpecific` when `driver` is `'vvfat'`.
  *
  * Not documented
  */
-export interface QueryBlockstatsRetDriverSpecific$vvfat extends QueryBlockstatsRetDriverSpecificBase {
+export interface BlockStatsSpecific$vvfat extends BlockStatsSpecificBase {
   driver: 'vvfat';
 }
 
@@ -8686,7 +9095,7 @@ export interface BlockdevOptionsBlkdebug {
    */
   'max-discard'?: Int64;
   /** array of error injection descriptions */
-  'inject-error'?: BlockdevAddArgBlkdebugInjectError[];
+  'inject-error'?: BlkdebugInjectErrorOptions[];
   /** array of state-change descriptions */
   'set-state'?: BlkdebugSetStateOptions[];
   /**
@@ -8908,7 +9317,7 @@ export interface BlockdevOptionsCurlFtps {
  *
  * @since 2.9
  */
-export interface BlockdevAddArgHttp {
+export interface BlockdevOptionsCurlHttp {
   /** URL of the image file */
   url: string;
   /**
@@ -8950,7 +9359,7 @@ export interface BlockdevAddArgHttp {
  *
  * @since 2.9
  */
-export interface BlockdevAddArgHttps {
+export interface BlockdevOptionsCurlHttps {
   /** URL of the image file */
   url: string;
   /**
@@ -9489,940 +9898,949 @@ export interface BlockdevOptionsVVFAT {
   rw?: boolean;
 }
 
-/** QAPI union `BlockdevCreateArgOptions` (undocumented). */
-export type BlockdevCreateArgOptions =
-  | BlockdevCreateArgOptions$file
-  | BlockdevCreateArgOptions$luks
-  | BlockdevCreateArgOptions$nfs
-  | BlockdevCreateArgOptions$parallels
-  | BlockdevCreateArgOptions$qcow
-  | BlockdevCreateArgOptions$qcow2
-  | BlockdevCreateArgOptions$qed
-  | BlockdevCreateArgOptions$rbd
-  | BlockdevCreateArgOptions$ssh
-  | BlockdevCreateArgOptions$vdi
-  | BlockdevCreateArgOptions$vhdx
-  | BlockdevCreateArgOptions$vmdk
-  | BlockdevCreateArgOptions$vpc
-  | BlockdevCreateArgOptions$blkdebug
-  | BlockdevCreateArgOptions$blklogwrites
-  | BlockdevCreateArgOptions$blkreplay
-  | BlockdevCreateArgOptions$blkverify
-  | BlockdevCreateArgOptions$bochs
-  | BlockdevCreateArgOptions$cloop
-  | BlockdevCreateArgOptions$compress
-  | BlockdevCreateArgOptions$copy_before_write
-  | BlockdevCreateArgOptions$copy_on_read
-  | BlockdevCreateArgOptions$dmg
-  | BlockdevCreateArgOptions$snapshot_access
-  | BlockdevCreateArgOptions$ftp
-  | BlockdevCreateArgOptions$ftps
-  | BlockdevCreateArgOptions$host_cdrom
-  | BlockdevCreateArgOptions$host_device
-  | BlockdevCreateArgOptions$http
-  | BlockdevCreateArgOptions$https
-  | BlockdevCreateArgOptions$io_uring
-  | BlockdevCreateArgOptions$iscsi
-  | BlockdevCreateArgOptions$nbd
-  | BlockdevCreateArgOptions$null_aio
-  | BlockdevCreateArgOptions$null_co
-  | BlockdevCreateArgOptions$nvme
-  | BlockdevCreateArgOptions$nvme_io_uring
-  | BlockdevCreateArgOptions$preallocate
-  | BlockdevCreateArgOptions$quorum
-  | BlockdevCreateArgOptions$raw
-  | BlockdevCreateArgOptions$replication
-  | BlockdevCreateArgOptions$throttle
-  | BlockdevCreateArgOptions$virtio_blk_vfio_pci
-  | BlockdevCreateArgOptions$virtio_blk_vhost_user
-  | BlockdevCreateArgOptions$virtio_blk_vhost_vdpa
-  | BlockdevCreateArgOptions$vvfat;
+/**
+ * Options for creating an image format on a given node.
+ *
+ * @since 2.12
+ */
+export type BlockdevCreateOptions =
+  | BlockdevCreateOptions$file
+  | BlockdevCreateOptions$luks
+  | BlockdevCreateOptions$nfs
+  | BlockdevCreateOptions$parallels
+  | BlockdevCreateOptions$qcow
+  | BlockdevCreateOptions$qcow2
+  | BlockdevCreateOptions$qed
+  | BlockdevCreateOptions$rbd
+  | BlockdevCreateOptions$ssh
+  | BlockdevCreateOptions$vdi
+  | BlockdevCreateOptions$vhdx
+  | BlockdevCreateOptions$vmdk
+  | BlockdevCreateOptions$vpc
+  | BlockdevCreateOptions$blkdebug
+  | BlockdevCreateOptions$blklogwrites
+  | BlockdevCreateOptions$blkreplay
+  | BlockdevCreateOptions$blkverify
+  | BlockdevCreateOptions$bochs
+  | BlockdevCreateOptions$cloop
+  | BlockdevCreateOptions$compress
+  | BlockdevCreateOptions$copy_before_write
+  | BlockdevCreateOptions$copy_on_read
+  | BlockdevCreateOptions$dmg
+  | BlockdevCreateOptions$snapshot_access
+  | BlockdevCreateOptions$ftp
+  | BlockdevCreateOptions$ftps
+  | BlockdevCreateOptions$host_cdrom
+  | BlockdevCreateOptions$host_device
+  | BlockdevCreateOptions$http
+  | BlockdevCreateOptions$https
+  | BlockdevCreateOptions$io_uring
+  | BlockdevCreateOptions$iscsi
+  | BlockdevCreateOptions$nbd
+  | BlockdevCreateOptions$null_aio
+  | BlockdevCreateOptions$null_co
+  | BlockdevCreateOptions$nvme
+  | BlockdevCreateOptions$nvme_io_uring
+  | BlockdevCreateOptions$preallocate
+  | BlockdevCreateOptions$quorum
+  | BlockdevCreateOptions$raw
+  | BlockdevCreateOptions$replication
+  | BlockdevCreateOptions$throttle
+  | BlockdevCreateOptions$virtio_blk_vfio_pci
+  | BlockdevCreateOptions$virtio_blk_vhost_user
+  | BlockdevCreateOptions$virtio_blk_vhost_vdpa
+  | BlockdevCreateOptions$vvfat;
 
-/** The members every `BlockdevCreateArgOptions` has, whatever its `driver`. */
-export interface BlockdevCreateArgOptionsBase {
+/** The members every `BlockdevCreateOptions` has, whatever its `driver`. */
+export interface BlockdevCreateOptionsBase {
+  /** block driver to create the image format */
   driver: BlockdevDriver;
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'file'`.
+ * `BlockdevCreateOptions` when `driver` is `'file'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$file extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsFile {
+export interface BlockdevCreateOptions$file extends BlockdevCreateOptionsBase, BlockdevCreateOptionsFile {
   driver: 'file';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'luks'`.
+ * `BlockdevCreateOptions` when `driver` is `'luks'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$luks extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsLUKS {
+export interface BlockdevCreateOptions$luks extends BlockdevCreateOptionsBase, BlockdevCreateOptionsLUKS {
   driver: 'luks';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'nfs'`.
+ * `BlockdevCreateOptions` when `driver` is `'nfs'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$nfs extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsNfs {
+export interface BlockdevCreateOptions$nfs extends BlockdevCreateOptionsBase, BlockdevCreateOptionsNfs {
   driver: 'nfs';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'parallels'`.
+ * `BlockdevCreateOptions` when `driver` is `'parallels'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$parallels
-  extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsParallels {
+export interface BlockdevCreateOptions$parallels extends BlockdevCreateOptionsBase, BlockdevCreateOptionsParallels {
   driver: 'parallels';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'qcow'`.
+ * `BlockdevCreateOptions` when `driver` is `'qcow'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$qcow extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsQcow {
+export interface BlockdevCreateOptions$qcow extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow {
   driver: 'qcow';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'qcow2'`.
+ * `BlockdevCreateOptions` when `driver` is `'qcow2'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$qcow2 extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsQcow2 {
+export interface BlockdevCreateOptions$qcow2 extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'qed'`.
+ * `BlockdevCreateOptions` when `driver` is `'qed'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$qed extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsQed {
+export interface BlockdevCreateOptions$qed extends BlockdevCreateOptionsBase, BlockdevCreateOptionsQed {
   driver: 'qed';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'rbd'`.
+ * `BlockdevCreateOptions` when `driver` is `'rbd'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$rbd extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsRbd {
+export interface BlockdevCreateOptions$rbd extends BlockdevCreateOptionsBase, BlockdevCreateOptionsRbd {
   driver: 'rbd';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'ssh'`.
+ * `BlockdevCreateOptions` when `driver` is `'ssh'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$ssh extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsSsh {
+export interface BlockdevCreateOptions$ssh extends BlockdevCreateOptionsBase, BlockdevCreateOptionsSsh {
   driver: 'ssh';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'vdi'`.
+ * `BlockdevCreateOptions` when `driver` is `'vdi'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$vdi extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsVdi {
+export interface BlockdevCreateOptions$vdi extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVdi {
   driver: 'vdi';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'vhdx'`.
+ * `BlockdevCreateOptions` when `driver` is `'vhdx'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$vhdx extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsVhdx {
+export interface BlockdevCreateOptions$vhdx extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVhdx {
   driver: 'vhdx';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'vmdk'`.
+ * `BlockdevCreateOptions` when `driver` is `'vmdk'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$vmdk extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsVmdk {
+export interface BlockdevCreateOptions$vmdk extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVmdk {
   driver: 'vmdk';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'vpc'`.
+ * `BlockdevCreateOptions` when `driver` is `'vpc'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$vpc extends BlockdevCreateArgOptionsBase, BlockdevCreateOptionsVpc {
+export interface BlockdevCreateOptions$vpc extends BlockdevCreateOptionsBase, BlockdevCreateOptionsVpc {
   driver: 'vpc';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'blkdebug'`.
+ * `BlockdevCreateOptions` when `driver` is `'blkdebug'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$blkdebug extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$blkdebug extends BlockdevCreateOptionsBase {
   driver: 'blkdebug';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'blklogwrites'`.
+ * `BlockdevCreateOptions` when `driver` is `'blklogwrites'`.
  *
  * Since 3.0
  */
-export interface BlockdevCreateArgOptions$blklogwrites extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$blklogwrites extends BlockdevCreateOptionsBase {
   driver: 'blklogwrites';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'blkreplay'`.
+ * `BlockdevCreateOptions` when `driver` is `'blkreplay'`.
  *
  * Since 4.2
  */
-export interface BlockdevCreateArgOptions$blkreplay extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$blkreplay extends BlockdevCreateOptionsBase {
   driver: 'blkreplay';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'blkverify'`.
+ * `BlockdevCreateOptions` when `driver` is `'blkverify'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$blkverify extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$blkverify extends BlockdevCreateOptionsBase {
   driver: 'blkverify';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'bochs'`.
+ * `BlockdevCreateOptions` when `driver` is `'bochs'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$bochs extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$bochs extends BlockdevCreateOptionsBase {
   driver: 'bochs';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'cloop'`.
+ * `BlockdevCreateOptions` when `driver` is `'cloop'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$cloop extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$cloop extends BlockdevCreateOptionsBase {
   driver: 'cloop';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'compress'`.
+ * `BlockdevCreateOptions` when `driver` is `'compress'`.
  *
  * Since 5.0
  */
-export interface BlockdevCreateArgOptions$compress extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$compress extends BlockdevCreateOptionsBase {
   driver: 'compress';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'copy-before-write'`.
+ * `BlockdevCreateOptions` when `driver` is `'copy-before-write'`.
  *
  * Since 6.2
  */
-export interface BlockdevCreateArgOptions$copy_before_write extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$copy_before_write extends BlockdevCreateOptionsBase {
   driver: 'copy-before-write';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'copy-on-read'`.
+ * `BlockdevCreateOptions` when `driver` is `'copy-on-read'`.
  *
  * Since 3.0
  */
-export interface BlockdevCreateArgOptions$copy_on_read extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$copy_on_read extends BlockdevCreateOptionsBase {
   driver: 'copy-on-read';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'dmg'`.
+ * `BlockdevCreateOptions` when `driver` is `'dmg'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$dmg extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$dmg extends BlockdevCreateOptionsBase {
   driver: 'dmg';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'snapshot-access'`.
+ * `BlockdevCreateOptions` when `driver` is `'snapshot-access'`.
  *
  * Since 7.0
  */
-export interface BlockdevCreateArgOptions$snapshot_access extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$snapshot_access extends BlockdevCreateOptionsBase {
   driver: 'snapshot-access';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'ftp'`.
+ * `BlockdevCreateOptions` when `driver` is `'ftp'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$ftp extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$ftp extends BlockdevCreateOptionsBase {
   driver: 'ftp';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'ftps'`.
+ * `BlockdevCreateOptions` when `driver` is `'ftps'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$ftps extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$ftps extends BlockdevCreateOptionsBase {
   driver: 'ftps';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'host_cdrom'`.
+ * `BlockdevCreateOptions` when `driver` is `'host_cdrom'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$host_cdrom extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$host_cdrom extends BlockdevCreateOptionsBase {
   driver: 'host_cdrom';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'host_device'`.
+ * `BlockdevCreateOptions` when `driver` is `'host_device'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$host_device extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$host_device extends BlockdevCreateOptionsBase {
   driver: 'host_device';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'http'`.
+ * `BlockdevCreateOptions` when `driver` is `'http'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$http extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$http extends BlockdevCreateOptionsBase {
   driver: 'http';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'https'`.
+ * `BlockdevCreateOptions` when `driver` is `'https'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$https extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$https extends BlockdevCreateOptionsBase {
   driver: 'https';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'io_uring'`.
+ * `BlockdevCreateOptions` when `driver` is `'io_uring'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$io_uring extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$io_uring extends BlockdevCreateOptionsBase {
   driver: 'io_uring';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'iscsi'`.
+ * `BlockdevCreateOptions` when `driver` is `'iscsi'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$iscsi extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$iscsi extends BlockdevCreateOptionsBase {
   driver: 'iscsi';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'nbd'`.
+ * `BlockdevCreateOptions` when `driver` is `'nbd'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$nbd extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$nbd extends BlockdevCreateOptionsBase {
   driver: 'nbd';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'null-aio'`.
+ * `BlockdevCreateOptions` when `driver` is `'null-aio'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$null_aio extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$null_aio extends BlockdevCreateOptionsBase {
   driver: 'null-aio';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'null-co'`.
+ * `BlockdevCreateOptions` when `driver` is `'null-co'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$null_co extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$null_co extends BlockdevCreateOptionsBase {
   driver: 'null-co';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'nvme'`.
+ * `BlockdevCreateOptions` when `driver` is `'nvme'`.
  *
  * Since 2.12
  */
-export interface BlockdevCreateArgOptions$nvme extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$nvme extends BlockdevCreateOptionsBase {
   driver: 'nvme';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'nvme-io_uring'`.
+ * `BlockdevCreateOptions` when `driver` is `'nvme-io_uring'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$nvme_io_uring extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$nvme_io_uring extends BlockdevCreateOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'preallocate'`.
+ * `BlockdevCreateOptions` when `driver` is `'preallocate'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$preallocate extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$preallocate extends BlockdevCreateOptionsBase {
   driver: 'preallocate';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'quorum'`.
+ * `BlockdevCreateOptions` when `driver` is `'quorum'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$quorum extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$quorum extends BlockdevCreateOptionsBase {
   driver: 'quorum';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'raw'`.
+ * `BlockdevCreateOptions` when `driver` is `'raw'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$raw extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$raw extends BlockdevCreateOptionsBase {
   driver: 'raw';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'replication'`.
+ * `BlockdevCreateOptions` when `driver` is `'replication'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$replication extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$replication extends BlockdevCreateOptionsBase {
   driver: 'replication';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'throttle'`.
+ * `BlockdevCreateOptions` when `driver` is `'throttle'`.
  *
  * Since 2.11
  */
-export interface BlockdevCreateArgOptions$throttle extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$throttle extends BlockdevCreateOptionsBase {
   driver: 'throttle';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'virtio-blk-vfio-pci'`.
+ * `BlockdevCreateOptions` when `driver` is `'virtio-blk-vfio-pci'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$virtio_blk_vfio_pci extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$virtio_blk_vfio_pci extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'virtio-blk-vhost-user'`.
+ * `BlockdevCreateOptions` when `driver` is `'virtio-blk-vhost-user'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$virtio_blk_vhost_user extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$virtio_blk_vhost_user extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'virtio-blk-vhost-vdpa'`.
+ * `BlockdevCreateOptions` when `driver` is `'virtio-blk-vhost-vdpa'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$virtio_blk_vhost_vdpa extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$virtio_blk_vhost_vdpa extends BlockdevCreateOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /**
- * `BlockdevCreateArgOptions` when `driver` is `'vvfat'`.
+ * `BlockdevCreateOptions` when `driver` is `'vvfat'`.
  *
  * Not documented
  */
-export interface BlockdevCreateArgOptions$vvfat extends BlockdevCreateArgOptionsBase {
+export interface BlockdevCreateOptions$vvfat extends BlockdevCreateOptionsBase {
   driver: 'vvfat';
 }
 
-/** QAPI union `XBlockdevAmendArgOptions` (undocumented). */
-export type XBlockdevAmendArgOptions =
-  | XBlockdevAmendArgOptions$luks
-  | XBlockdevAmendArgOptions$qcow2
-  | XBlockdevAmendArgOptions$blkdebug
-  | XBlockdevAmendArgOptions$blklogwrites
-  | XBlockdevAmendArgOptions$blkreplay
-  | XBlockdevAmendArgOptions$blkverify
-  | XBlockdevAmendArgOptions$bochs
-  | XBlockdevAmendArgOptions$cloop
-  | XBlockdevAmendArgOptions$compress
-  | XBlockdevAmendArgOptions$copy_before_write
-  | XBlockdevAmendArgOptions$copy_on_read
-  | XBlockdevAmendArgOptions$dmg
-  | XBlockdevAmendArgOptions$file
-  | XBlockdevAmendArgOptions$snapshot_access
-  | XBlockdevAmendArgOptions$ftp
-  | XBlockdevAmendArgOptions$ftps
-  | XBlockdevAmendArgOptions$host_cdrom
-  | XBlockdevAmendArgOptions$host_device
-  | XBlockdevAmendArgOptions$http
-  | XBlockdevAmendArgOptions$https
-  | XBlockdevAmendArgOptions$io_uring
-  | XBlockdevAmendArgOptions$iscsi
-  | XBlockdevAmendArgOptions$nbd
-  | XBlockdevAmendArgOptions$nfs
-  | XBlockdevAmendArgOptions$null_aio
-  | XBlockdevAmendArgOptions$null_co
-  | XBlockdevAmendArgOptions$nvme
-  | XBlockdevAmendArgOptions$nvme_io_uring
-  | XBlockdevAmendArgOptions$parallels
-  | XBlockdevAmendArgOptions$preallocate
-  | XBlockdevAmendArgOptions$qcow
-  | XBlockdevAmendArgOptions$qed
-  | XBlockdevAmendArgOptions$quorum
-  | XBlockdevAmendArgOptions$raw
-  | XBlockdevAmendArgOptions$rbd
-  | XBlockdevAmendArgOptions$replication
-  | XBlockdevAmendArgOptions$ssh
-  | XBlockdevAmendArgOptions$throttle
-  | XBlockdevAmendArgOptions$vdi
-  | XBlockdevAmendArgOptions$vhdx
-  | XBlockdevAmendArgOptions$virtio_blk_vfio_pci
-  | XBlockdevAmendArgOptions$virtio_blk_vhost_user
-  | XBlockdevAmendArgOptions$virtio_blk_vhost_vdpa
-  | XBlockdevAmendArgOptions$vmdk
-  | XBlockdevAmendArgOptions$vpc
-  | XBlockdevAmendArgOptions$vvfat;
+/**
+ * Options for amending an image format
+ *
+ * @since 5.1
+ */
+export type BlockdevAmendOptions =
+  | BlockdevAmendOptions$luks
+  | BlockdevAmendOptions$qcow2
+  | BlockdevAmendOptions$blkdebug
+  | BlockdevAmendOptions$blklogwrites
+  | BlockdevAmendOptions$blkreplay
+  | BlockdevAmendOptions$blkverify
+  | BlockdevAmendOptions$bochs
+  | BlockdevAmendOptions$cloop
+  | BlockdevAmendOptions$compress
+  | BlockdevAmendOptions$copy_before_write
+  | BlockdevAmendOptions$copy_on_read
+  | BlockdevAmendOptions$dmg
+  | BlockdevAmendOptions$file
+  | BlockdevAmendOptions$snapshot_access
+  | BlockdevAmendOptions$ftp
+  | BlockdevAmendOptions$ftps
+  | BlockdevAmendOptions$host_cdrom
+  | BlockdevAmendOptions$host_device
+  | BlockdevAmendOptions$http
+  | BlockdevAmendOptions$https
+  | BlockdevAmendOptions$io_uring
+  | BlockdevAmendOptions$iscsi
+  | BlockdevAmendOptions$nbd
+  | BlockdevAmendOptions$nfs
+  | BlockdevAmendOptions$null_aio
+  | BlockdevAmendOptions$null_co
+  | BlockdevAmendOptions$nvme
+  | BlockdevAmendOptions$nvme_io_uring
+  | BlockdevAmendOptions$parallels
+  | BlockdevAmendOptions$preallocate
+  | BlockdevAmendOptions$qcow
+  | BlockdevAmendOptions$qed
+  | BlockdevAmendOptions$quorum
+  | BlockdevAmendOptions$raw
+  | BlockdevAmendOptions$rbd
+  | BlockdevAmendOptions$replication
+  | BlockdevAmendOptions$ssh
+  | BlockdevAmendOptions$throttle
+  | BlockdevAmendOptions$vdi
+  | BlockdevAmendOptions$vhdx
+  | BlockdevAmendOptions$virtio_blk_vfio_pci
+  | BlockdevAmendOptions$virtio_blk_vhost_user
+  | BlockdevAmendOptions$virtio_blk_vhost_vdpa
+  | BlockdevAmendOptions$vmdk
+  | BlockdevAmendOptions$vpc
+  | BlockdevAmendOptions$vvfat;
 
-/** The members every `XBlockdevAmendArgOptions` has, whatever its `driver`. */
-export interface XBlockdevAmendArgOptionsBase {
+/** The members every `BlockdevAmendOptions` has, whatever its `driver`. */
+export interface BlockdevAmendOptionsBase {
+  /** Block driver of the node to amend. */
   driver: BlockdevDriver;
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'luks'`.
+ * `BlockdevAmendOptions` when `driver` is `'luks'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$luks extends XBlockdevAmendArgOptionsBase, BlockdevAmendOptionsLUKS {
+export interface BlockdevAmendOptions$luks extends BlockdevAmendOptionsBase, BlockdevAmendOptionsLUKS {
   driver: 'luks';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'qcow2'`.
+ * `BlockdevAmendOptions` when `driver` is `'qcow2'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$qcow2 extends XBlockdevAmendArgOptionsBase, BlockdevAmendOptionsQcow2 {
+export interface BlockdevAmendOptions$qcow2 extends BlockdevAmendOptionsBase, BlockdevAmendOptionsQcow2 {
   driver: 'qcow2';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'blkdebug'`.
+ * `BlockdevAmendOptions` when `driver` is `'blkdebug'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$blkdebug extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$blkdebug extends BlockdevAmendOptionsBase {
   driver: 'blkdebug';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'blklogwrites'`.
+ * `BlockdevAmendOptions` when `driver` is `'blklogwrites'`.
  *
  * Since 3.0
  */
-export interface XBlockdevAmendArgOptions$blklogwrites extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$blklogwrites extends BlockdevAmendOptionsBase {
   driver: 'blklogwrites';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'blkreplay'`.
+ * `BlockdevAmendOptions` when `driver` is `'blkreplay'`.
  *
  * Since 4.2
  */
-export interface XBlockdevAmendArgOptions$blkreplay extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$blkreplay extends BlockdevAmendOptionsBase {
   driver: 'blkreplay';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'blkverify'`.
+ * `BlockdevAmendOptions` when `driver` is `'blkverify'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$blkverify extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$blkverify extends BlockdevAmendOptionsBase {
   driver: 'blkverify';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'bochs'`.
+ * `BlockdevAmendOptions` when `driver` is `'bochs'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$bochs extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$bochs extends BlockdevAmendOptionsBase {
   driver: 'bochs';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'cloop'`.
+ * `BlockdevAmendOptions` when `driver` is `'cloop'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$cloop extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$cloop extends BlockdevAmendOptionsBase {
   driver: 'cloop';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'compress'`.
+ * `BlockdevAmendOptions` when `driver` is `'compress'`.
  *
  * Since 5.0
  */
-export interface XBlockdevAmendArgOptions$compress extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$compress extends BlockdevAmendOptionsBase {
   driver: 'compress';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'copy-before-write'`.
+ * `BlockdevAmendOptions` when `driver` is `'copy-before-write'`.
  *
  * Since 6.2
  */
-export interface XBlockdevAmendArgOptions$copy_before_write extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$copy_before_write extends BlockdevAmendOptionsBase {
   driver: 'copy-before-write';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'copy-on-read'`.
+ * `BlockdevAmendOptions` when `driver` is `'copy-on-read'`.
  *
  * Since 3.0
  */
-export interface XBlockdevAmendArgOptions$copy_on_read extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$copy_on_read extends BlockdevAmendOptionsBase {
   driver: 'copy-on-read';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'dmg'`.
+ * `BlockdevAmendOptions` when `driver` is `'dmg'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$dmg extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$dmg extends BlockdevAmendOptionsBase {
   driver: 'dmg';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'file'`.
+ * `BlockdevAmendOptions` when `driver` is `'file'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$file extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$file extends BlockdevAmendOptionsBase {
   driver: 'file';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'snapshot-access'`.
+ * `BlockdevAmendOptions` when `driver` is `'snapshot-access'`.
  *
  * Since 7.0
  */
-export interface XBlockdevAmendArgOptions$snapshot_access extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$snapshot_access extends BlockdevAmendOptionsBase {
   driver: 'snapshot-access';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'ftp'`.
+ * `BlockdevAmendOptions` when `driver` is `'ftp'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$ftp extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$ftp extends BlockdevAmendOptionsBase {
   driver: 'ftp';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'ftps'`.
+ * `BlockdevAmendOptions` when `driver` is `'ftps'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$ftps extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$ftps extends BlockdevAmendOptionsBase {
   driver: 'ftps';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'host_cdrom'`.
+ * `BlockdevAmendOptions` when `driver` is `'host_cdrom'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$host_cdrom extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$host_cdrom extends BlockdevAmendOptionsBase {
   driver: 'host_cdrom';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'host_device'`.
+ * `BlockdevAmendOptions` when `driver` is `'host_device'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$host_device extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$host_device extends BlockdevAmendOptionsBase {
   driver: 'host_device';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'http'`.
+ * `BlockdevAmendOptions` when `driver` is `'http'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$http extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$http extends BlockdevAmendOptionsBase {
   driver: 'http';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'https'`.
+ * `BlockdevAmendOptions` when `driver` is `'https'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$https extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$https extends BlockdevAmendOptionsBase {
   driver: 'https';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'io_uring'`.
+ * `BlockdevAmendOptions` when `driver` is `'io_uring'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$io_uring extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$io_uring extends BlockdevAmendOptionsBase {
   driver: 'io_uring';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'iscsi'`.
+ * `BlockdevAmendOptions` when `driver` is `'iscsi'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$iscsi extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$iscsi extends BlockdevAmendOptionsBase {
   driver: 'iscsi';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'nbd'`.
+ * `BlockdevAmendOptions` when `driver` is `'nbd'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$nbd extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$nbd extends BlockdevAmendOptionsBase {
   driver: 'nbd';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'nfs'`.
+ * `BlockdevAmendOptions` when `driver` is `'nfs'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$nfs extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$nfs extends BlockdevAmendOptionsBase {
   driver: 'nfs';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'null-aio'`.
+ * `BlockdevAmendOptions` when `driver` is `'null-aio'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$null_aio extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$null_aio extends BlockdevAmendOptionsBase {
   driver: 'null-aio';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'null-co'`.
+ * `BlockdevAmendOptions` when `driver` is `'null-co'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$null_co extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$null_co extends BlockdevAmendOptionsBase {
   driver: 'null-co';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'nvme'`.
+ * `BlockdevAmendOptions` when `driver` is `'nvme'`.
  *
  * Since 2.12
  */
-export interface XBlockdevAmendArgOptions$nvme extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$nvme extends BlockdevAmendOptionsBase {
   driver: 'nvme';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'nvme-io_uring'`.
+ * `BlockdevAmendOptions` when `driver` is `'nvme-io_uring'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$nvme_io_uring extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$nvme_io_uring extends BlockdevAmendOptionsBase {
   driver: 'nvme-io_uring';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'parallels'`.
+ * `BlockdevAmendOptions` when `driver` is `'parallels'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$parallels extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$parallels extends BlockdevAmendOptionsBase {
   driver: 'parallels';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'preallocate'`.
+ * `BlockdevAmendOptions` when `driver` is `'preallocate'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$preallocate extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$preallocate extends BlockdevAmendOptionsBase {
   driver: 'preallocate';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'qcow'`.
+ * `BlockdevAmendOptions` when `driver` is `'qcow'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$qcow extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$qcow extends BlockdevAmendOptionsBase {
   driver: 'qcow';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'qed'`.
+ * `BlockdevAmendOptions` when `driver` is `'qed'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$qed extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$qed extends BlockdevAmendOptionsBase {
   driver: 'qed';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'quorum'`.
+ * `BlockdevAmendOptions` when `driver` is `'quorum'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$quorum extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$quorum extends BlockdevAmendOptionsBase {
   driver: 'quorum';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'raw'`.
+ * `BlockdevAmendOptions` when `driver` is `'raw'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$raw extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$raw extends BlockdevAmendOptionsBase {
   driver: 'raw';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'rbd'`.
+ * `BlockdevAmendOptions` when `driver` is `'rbd'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$rbd extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$rbd extends BlockdevAmendOptionsBase {
   driver: 'rbd';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'replication'`.
+ * `BlockdevAmendOptions` when `driver` is `'replication'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$replication extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$replication extends BlockdevAmendOptionsBase {
   driver: 'replication';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'ssh'`.
+ * `BlockdevAmendOptions` when `driver` is `'ssh'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$ssh extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$ssh extends BlockdevAmendOptionsBase {
   driver: 'ssh';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'throttle'`.
+ * `BlockdevAmendOptions` when `driver` is `'throttle'`.
  *
  * Since 2.11
  */
-export interface XBlockdevAmendArgOptions$throttle extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$throttle extends BlockdevAmendOptionsBase {
   driver: 'throttle';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'vdi'`.
+ * `BlockdevAmendOptions` when `driver` is `'vdi'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$vdi extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$vdi extends BlockdevAmendOptionsBase {
   driver: 'vdi';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'vhdx'`.
+ * `BlockdevAmendOptions` when `driver` is `'vhdx'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$vhdx extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$vhdx extends BlockdevAmendOptionsBase {
   driver: 'vhdx';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'virtio-blk-vfio-pci'`.
+ * `BlockdevAmendOptions` when `driver` is `'virtio-blk-vfio-pci'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$virtio_blk_vfio_pci extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$virtio_blk_vfio_pci extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vfio-pci';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'virtio-blk-vhost-user'`.
+ * `BlockdevAmendOptions` when `driver` is `'virtio-blk-vhost-user'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$virtio_blk_vhost_user extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$virtio_blk_vhost_user extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-user';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'virtio-blk-vhost-vdpa'`.
+ * `BlockdevAmendOptions` when `driver` is `'virtio-blk-vhost-vdpa'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$virtio_blk_vhost_vdpa extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$virtio_blk_vhost_vdpa extends BlockdevAmendOptionsBase {
   driver: 'virtio-blk-vhost-vdpa';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'vmdk'`.
+ * `BlockdevAmendOptions` when `driver` is `'vmdk'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$vmdk extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$vmdk extends BlockdevAmendOptionsBase {
   driver: 'vmdk';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'vpc'`.
+ * `BlockdevAmendOptions` when `driver` is `'vpc'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$vpc extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$vpc extends BlockdevAmendOptionsBase {
   driver: 'vpc';
 }
 
 /**
- * `XBlockdevAmendArgOptions` when `driver` is `'vvfat'`.
+ * `BlockdevAmendOptions` when `driver` is `'vvfat'`.
  *
  * Not documented
  */
-export interface XBlockdevAmendArgOptions$vvfat extends XBlockdevAmendArgOptionsBase {
+export interface BlockdevAmendOptions$vvfat extends BlockdevAmendOptionsBase {
   driver: 'vvfat';
 }
 
@@ -10546,8 +10964,12 @@ export type BlockExportType =
   /** vduse-blk export (since 7.1) */
   | 'vduse-blk';
 
-/** QAPI alternate `BlockExportAddArgIothread` (undocumented). */
-export type BlockExportAddArgIothread = string | string[];
+/**
+ * Specify a single or multiple I/O threads in which to run a block export's I/O.
+ *
+ * @since 10.1
+ */
+export type BlockExportIothreads = string | string[];
 
 /**
  * An NBD block export (distinct options used in the NBD branch of `block-export-add`).
@@ -10889,16 +11311,31 @@ export interface ChardevBackend$memory extends ChardevBackendBase, ChardevRingbu
   type: 'memory';
 }
 
-/** QAPI enum `DumpGuestMemoryArgFormat` (undocumented). */
-export type DumpGuestMemoryArgFormat =
+/**
+ * An enumeration of guest-memory-dump's format.
+ *
+ * @since 2.0
+ */
+export type DumpGuestMemoryFormat =
+  /** elf format */
   | 'elf'
+  /** makedumpfile flattened, kdump-compressed format with zlib compression */
   | 'kdump-zlib'
+  /** makedumpfile flattened, kdump-compressed format with lzo compression */
   | 'kdump-lzo'
+  /** makedumpfile flattened, kdump-compressed format with snappy compression */
   | 'kdump-snappy'
+  /** raw assembled kdump-compressed format with zlib compression (since 8.2) */
   | 'kdump-raw-zlib'
+  /** raw assembled kdump-compressed format with lzo compression (since 8.2) */
   | 'kdump-raw-lzo'
+  /** raw assembled kdump-compressed format with snappy compression (since 8.2) */
   | 'kdump-raw-snappy'
-  /** Feature `allowed-by-guest`: */
+  /**
+   * Windows full crashdump format, can be used instead of ELF converting (since 2.13)
+   *
+   * Feature `allowed-by-guest`: If present, `win-dmp` is listed by `query-dump-guest-memory-capability`, and accepted by `dump-guest-memory`, only when the guest has published a Windows dump header through the vmcoreinfo device (since 11.1)
+   */
   | 'win-dmp';
 
 /**
@@ -10982,7 +11419,7 @@ export interface NetLegacyNicOptions {
  *
  * @since 10.1
  */
-export interface NetDevPasstOptions {
+export interface NetdevPasstOptions {
   /** Filename of the passt program to run (by default 'passt', and use PATH) */
   path?: string;
   /** don't print informational messages (default, passed as '--quiet') */
@@ -11014,7 +11451,7 @@ export interface NetDevPasstOptions {
   /** IPv4 or IPv6 address as DNS */
   dns?: string;
   /** search domains */
-  search?: String[];
+  search?: PasstSearch[];
   /** FQDN to configure client with */
   fqdn?: string;
   /** enable/disable DNS list in DHCP/DHCPv6/NDP */
@@ -11050,11 +11487,11 @@ export interface NetDevPasstOptions {
   /** enable/disable IPv6 */
   ipv6?: boolean;
   /** TCP ports to forward */
-  'tcp-ports'?: NetdevAddArgPasstTcpPorts[];
+  'tcp-ports'?: PasstPortForward[];
   /** UDP ports to forward */
-  'udp-ports'?: NetdevAddArgPasstTcpPorts[];
+  'udp-ports'?: PasstPortForward[];
   /** parameter to pass to passt command */
-  param?: NetdevAddArgPasstParam[];
+  param?: PasstParameter[];
 }
 
 /**
@@ -11088,7 +11525,7 @@ export interface NetdevUserOptions {
   /** guest-visible address of the virtual nameserver */
   dns?: string;
   /** list of DNS suffixes to search, passed as DHCP option to the guest */
-  dnssearch?: NetdevAddArgUserDnssearch[];
+  dnssearch?: NetdevUserDomainSuffix[];
   /** guest-visible domain name of the virtual nameserver (since 3.0) */
   domainname?: string;
   /**
@@ -11110,9 +11547,9 @@ export interface NetdevUserOptions {
   /** IP address of the built-in SMB server */
   smbserver?: string;
   /** redirect incoming TCP, UDP or UNIX host connections to guest endpoints */
-  hostfwd?: NetdevAddArgUserHostfwd[];
+  hostfwd?: NetdevUserHostForward[];
   /** forward guest TCP connections */
-  guestfwd?: NetdevAddArgUserGuestfwd[];
+  guestfwd?: NetdevUserGuestForward[];
   /** RFC2132 "TFTP server name" string (Since 3.1) */
   'tftp-server-name'?: string;
 }
@@ -12110,7 +12547,7 @@ export type DisplayGLMode =
  *
  * @since 2.12
  */
-export interface QueryDisplayOptionsRetGtk {
+export interface DisplayGTK {
   /** Enable host-guest clipboard sharing.  Defaults to "off". (Since 11.1) */
   clipboard?: boolean;
   /** Grab keyboard input on mouse hover. */
@@ -12217,24 +12654,51 @@ export interface DisplayUpdateOptionsVNC {
   addresses?: SocketAddress[];
 }
 
-/** QAPI enum `QueryMigrateRetStatus` (undocumented). */
-export type QueryMigrateRetStatus =
+/**
+ * An enumeration of migration status.
+ *
+ * @since 2.3
+ */
+export type MigrationStatus =
+  /** no migration has ever happened. */
   | 'none'
+  /** migration process has been initiated. */
   | 'setup'
+  /** in the process of cancelling migration. */
   | 'cancelling'
+  /** cancelling migration is finished. */
   | 'cancelled'
+  /** in the process of doing migration. */
   | 'active'
+  /**
+   * like postcopy-active, but the destination is still loading device state and is not running yet.  If migration fails during this state, the source side will resume.  If there is no return-path from destination to source, this state is skipped. (since 10.2)
+   */
   | 'postcopy-device'
+  /** like active, but now in postcopy mode. (since 2.5) */
   | 'postcopy-active'
+  /** during postcopy but paused.  (since 3.0) */
   | 'postcopy-paused'
+  /** setup phase for a postcopy recovery process, preparing for a recovery phase to start.  (since 9.1) */
   | 'postcopy-recover-setup'
+  /** trying to recover from a paused postcopy. (since 3.0) */
   | 'postcopy-recover'
+  /** migration is finished. */
   | 'completed'
+  /** error occurred during migration, clean-up underway. (since 11.0) */
   | 'failing'
+  /** error occurred during migration, clean-up done. */
   | 'failed'
+  /**
+   * VM is in the process of fault tolerance, VM can not get into this state unless colo capability is enabled for migration. (since 2.8)
+   */
   | 'colo'
+  /** Paused before device serialisation.  (since 2.11) */
   | 'pre-switchover'
+  /**
+   * During device serialisation (also known as switchover phase).  Before 9.2, this is only used when (1) in precopy, and (2) when pre-switchover capability is enabled.  After 10.0, this state will always be present for every migration procedure as the switchover phase.  (since 2.11)
+   */
   | 'device'
+  /** wait for device unplug request by guest OS to be completed.  (since 4.2) */
   | 'wait-unplug';
 
 /**
@@ -12242,7 +12706,7 @@ export type QueryMigrateRetStatus =
  *
  * @since 0.14
  */
-export interface MigrationStats {
+export interface MigrationRAMStats {
   /**
    * amount of bytes already transferred to the target VM
    *
@@ -12512,7 +12976,19 @@ export interface BitmapMigrationNodeAlias {
 /** QAPI enum `MigMode` (undocumented). */
 export type MigMode =
   /** the original form of migration.  (since 8.2) */
-  'normal' | 'cpr-reboot' | 'cpr-transfer' | 'cpr-exec';
+  | 'normal'
+  /**
+   * The `migrate` command stops the VM and saves state to the URI.  After quitting QEMU, the user resumes by running QEMU -incoming. This mode allows the user to quit QEMU, optionally update and reboot the OS, and restart QEMU.  If the user reboots, the URI must persist across the reboot, such as by using a file. Unlike normal mode, the use of certain local storage options does not block the migration, but the user must not modify the contents of guest block devices between the quit and restart. This mode supports VFIO devices provided the user first puts the guest in the suspended runstate, such as by issuing `guest-suspend-ram` \%<#\:command-QGA-qapi-schema\:.guest-suspend-ram> to the QEMU guest agent. Best performance is achieved when the memory backend is shared and the `x-ignore-shared` migration capability is set, but this is not required.  Further, if the user reboots before restarting such a configuration, the shared memory must persist across the reboot, such as by backing it with a dax device. `cpr-reboot` may not be used with postcopy, background-snapshot, or COLO. (since 8.2)
+   */
+  | 'cpr-reboot'
+  /**
+   * This mode allows the user to transfer a guest to a new QEMU instance on the same host with minimal guest pause time by preserving guest RAM in place. Devices and their pinned pages are also preserved for VFIO and IOMMUFD.  (since 10.1) The user starts new QEMU on the same host as old QEMU, with command-line arguments to create the same machine, plus the -incoming option for the main migration channel, like normal live migration.  In addition, the user adds a second -incoming option with channel type "cpr".  This CPR channel must support file descriptor transfer with SCM_RIGHTS, i.e. it must be a UNIX domain socket. To initiate CPR, the user issues a migrate command to old QEMU, adding a second migration channel of type "cpr" in the channels argument.  Old QEMU stops the VM, saves state to the migration channels, and enters the postmigrate state.  Execution resumes in new QEMU. New QEMU reads the CPR channel before opening a monitor, hence the CPR channel cannot be specified in the list of channels for a `migrate-incoming` command.  It may only be specified on the command line. The main channel address cannot be a file type, and for an inet socket, the port cannot be 0 (meaning dynamically choose a port). Memory-backend objects must have the share=on attribute, but memory-backend-epc is not supported.  The VM must be started with the '-machine aux-ram-share=on' option. When using -incoming defer, you must issue the `migrate` command to old QEMU before issuing any monitor commands to new QEMU. However, new QEMU does not open and read the migration stream until you issue the `migrate-incoming` command. (since 10.0)
+   */
+  | 'cpr-transfer'
+  /**
+   * The migrate command stops the VM, saves state to the migration channel, directly exec's a new version of QEMU on the same host, replacing the original process while retaining its PID, and loads state from the channel.  Guest RAM is preserved in place.  Devices and their pinned pages are also preserved for VFIO and IOMMUFD. Old QEMU starts new QEMU by exec'ing the command specified by the `cpr-exec-command` parameter.  The command may be a direct invocation of new QEMU, or may be a wrapper that exec's the new QEMU binary. Because old QEMU terminates when new QEMU starts, one cannot stream data between the two, so the channel must be a type, such as a file, that accepts all data before old QEMU exits. Otherwise, old QEMU may quietly block writing to the channel. Memory-backend objects must have the share=on attribute, but memory-backend-epc is not supported.  The VM must be started with the '-machine aux-ram-share=on' option. (since 10.2)
+   */
+  | 'cpr-exec';
 
 /** @since 9.0 */
 export type ZeroPageDetection =
@@ -12940,66 +13416,120 @@ export interface ObjectPropertyValue {
   value?: JsonValue;
 }
 
-/** QAPI enum `ObjectAddArgQomType` (undocumented). */
-export type ObjectAddArgQomType =
+/** @since 6.0 */
+export type ObjectType =
+  /** Not documented */
   | 'acpi-generic-initiator'
+  /** Not documented */
   | 'acpi-generic-port'
+  /** Not documented */
   | 'authz-list'
+  /** Not documented */
   | 'authz-listfile'
+  /** Not documented */
   | 'authz-pam'
+  /** Not documented */
   | 'authz-simple'
+  /** Not documented */
   | 'can-bus'
+  /** Not documented */
   | 'can-host-socketcan'
+  /** Not documented */
   | 'colo-compare'
+  /** Not documented */
   | 'cryptodev-backend'
+  /** Not documented */
   | 'cryptodev-backend-builtin'
+  /** Not documented */
   | 'cryptodev-backend-lkcf'
+  /** Not documented */
   | 'cryptodev-vhost-user'
+  /** Not documented */
   | 'dbus-vmstate'
+  /** Not documented */
   | 'filter-buffer'
+  /** Not documented */
   | 'filter-dump'
+  /** Not documented */
   | 'filter-mirror'
+  /** Not documented */
   | 'filter-redirector'
+  /** Not documented */
   | 'filter-replay'
+  /** Not documented */
   | 'filter-rewriter'
+  /** Not documented */
   | 'input-barrier'
+  /** Not documented */
   | 'input-linux'
+  /** Not documented */
   | 'iommufd'
+  /** Not documented */
   | 'iothread'
+  /** Not documented */
   | 'main-loop'
+  /** Not documented */
   | 'memory-backend-epc'
+  /** Not documented */
   | 'memory-backend-file'
+  /** Not documented */
   | 'memory-backend-memfd'
+  /** Not documented */
   | 'memory-backend-ram'
+  /** Not documented */
   | 'memory-backend-shm'
+  /** Not documented */
   | 'monitor-hmp'
+  /** Not documented */
   | 'monitor-qmp'
+  /** Not documented */
   | 'pef-guest'
+  /** Not documented */
   | 'pr-manager-helper'
+  /** Not documented */
   | 'qtest'
+  /** Not documented */
   | 'rng-builtin'
+  /** Not documented */
   | 'rng-egd'
+  /** Not documented */
   | 'rng-random'
+  /** Not documented */
   | 'secret'
+  /** Not documented */
   | 'secret_keyring'
+  /** Not documented */
   | 'sev-guest'
+  /** Not documented */
   | 'sev-snp-guest'
+  /** Not documented */
   | 'thread-context'
+  /** Not documented */
   | 's390-pv-guest'
+  /** Not documented */
   | 'tdx-guest'
+  /** Not documented */
   | 'throttle-group'
+  /** Not documented */
   | 'tls-creds-anon'
+  /** Not documented */
   | 'tls-creds-psk'
+  /** Not documented */
   | 'tls-creds-x509'
+  /** Not documented */
   | 'tls-cipher-suites'
   /**
-   * **Unstable**: This is not a stable interface.
+   * Not documented
+   *
+   * **Unstable**: Members `x-remote-object` and `x-vfio-user-server` are experimental.
    *
    * @experimental
    */
   | 'x-remote-object'
   /**
-   * **Unstable**: This is not a stable interface.
+   * Not documented
+   *
+   * **Unstable**: Members `x-remote-object` and `x-vfio-user-server` are experimental.
    *
    * @experimental
    */
@@ -13425,21 +13955,53 @@ export interface IOMMUFDProperties {
   fd?: string;
 }
 
-/** QAPI struct `ObjectAddArgIothread` (undocumented). */
-export interface ObjectAddArgIothread {
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+/**
+ * Properties for iothread objects.
+ *
+ * @since 2.0
+ */
+export interface IothreadProperties {
+  /**
+   * maximum number of requests in a batch for the AIO engine, 0 means that the engine will use its default. (default: 0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'aio-max-batch'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * minimum number of threads reserved in the thread pool (default:0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'thread-pool-min'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * maximum number of threads the thread pool can contain (default:64)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'thread-pool-max'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the maximum number of nanoseconds to busy wait for events.  0 means polling is disabled (default: 32768 on POSIX hosts, 0 otherwise)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-max-ns'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the multiplier used to increase the polling time when the algorithm detects it is missing events due to not polling long enough.  0 selects a default behaviour (default: 0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-grow'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the divisor used to decrease the polling time when the algorithm detects it is spending too long polling without encountering events.  0 selects a default behaviour (default: 0)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-shrink'?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * the weight factor for adaptive polling.  Determines how much the most recent event interval affects the next polling duration calculation.  If set to 0, the system default value of 3 is used.  Typical values: 1 (high weight on recent interval), 2-4 (moderate weight on recent interval). (default: 0) (since 11.1)
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   'poll-weight'?: Int64;
 }
 
@@ -13754,7 +14316,7 @@ export interface MemoryBackendShmProperties {
  *
  * @since 11.1
  */
-export interface ObjectAddArgMonitorHmp {
+export interface MonitorHMPProperties {
   /** ID of the character device providing the monitor transport */
   chardev: string;
   /** whether to enable readline for line editing (default: true) */
@@ -13766,13 +14328,13 @@ export interface ObjectAddArgMonitorHmp {
  *
  * @since 11.1
  */
-export interface ObjectAddArgMonitorQmp {
+export interface MonitorQMPProperties {
   /** ID of the character device providing the monitor transport */
   chardev: string;
   /** whether to pretty print JSON responses (default: false) */
   pretty?: boolean;
   /** action to take when the character device backend is closed (default: none) */
-  'close-action'?: ObjectAddArgMonitorQmpCloseAction;
+  'close-action'?: MonitorQMPCloseAction;
 }
 
 /**
@@ -14006,7 +14568,7 @@ export interface SevSnpGuestProperties {
  *
  * @since 10.1
  */
-export interface ObjectAddArgTdxGuest {
+export interface TdxGuestProperties {
   /**
    * The 'attributes' of a TD guest that is passed to KVM_TDX_INIT_VM
    *
@@ -14443,36 +15005,71 @@ export interface CpuInstanceProperties {
   'thread-id'?: Int64;
 }
 
-/** QAPI enum `QueryTargetRetArch` (undocumented). */
-export type QueryTargetRetArch =
+/**
+ * The comprehensive enumeration of QEMU system emulation ("softmmu") targets.  Run "./configure --help" in the project root directory, and look for the *-softmmu targets near the "--target-list" option. The individual target constants are not documented here, for the time being.
+ *
+ * @since 3.0
+ */
+export type SysEmuTarget =
+  /** Not documented */
   | 'aarch64'
+  /** Not documented */
   | 'alpha'
+  /** Not documented */
   | 'arm'
+  /** since 5.1 */
   | 'avr'
+  /** since 11.0 */
   | 'hexagon'
+  /** Not documented */
   | 'hppa'
+  /** Not documented */
   | 'i386'
+  /** since 7.1 */
   | 'loongarch64'
+  /** Not documented */
   | 'm68k'
+  /** Not documented */
   | 'microblaze'
+  /** Not documented */
   | 'mips'
+  /** Not documented */
   | 'mips64'
+  /** Not documented */
   | 'mips64el'
+  /** Not documented */
   | 'mipsel'
+  /** Not documented */
   | 'or1k'
+  /** Not documented */
   | 'ppc'
+  /** Not documented */
   | 'ppc64'
+  /** Not documented */
   | 'riscv32'
+  /** Not documented */
   | 'riscv64'
+  /** since 5.0 */
   | 'rx'
+  /** Not documented */
   | 's390x'
+  /** Not documented */
   | 'sh4'
+  /** Not documented */
   | 'sh4eb'
+  /** Not documented */
   | 'sparc'
+  /** Not documented */
   | 'sparc64'
+  /** Not documented */
   | 'tricore'
+  /** Not documented */
   | 'x86_64'
+  /** Not documented */
   | 'xtensa'
+  /**
+   * Not documented `Note:` The resulting QMP strings can be appended to the "qemu-system-" prefix to produce the corresponding QEMU executable name.  This is true even for "qemu-system-x86_64".
+   */
   | 'xtensaeb';
 
 /**
@@ -14731,9 +15328,22 @@ export interface NumaHmatCacheOptions {
   line: Int64;
 }
 
-/** QAPI enum `QueryMemoryDevicesRetType` (undocumented). */
-export type QueryMemoryDevicesRetType =
-  'dimm' | 'nvdimm' | 'virtio-pmem' | 'virtio-mem' | 'sgx-epc' | 'hv-balloon' | 'sp-mem';
+/** @since 2.1 */
+export type MemoryDeviceInfoKind =
+  /** Not documented */
+  | 'dimm'
+  /** since 2.12 */
+  | 'nvdimm'
+  /** since 4.1 */
+  | 'virtio-pmem'
+  /** since 5.1 */
+  | 'virtio-mem'
+  /** since 6.2. */
+  | 'sgx-epc'
+  /** since 8.2. */
+  | 'hv-balloon'
+  /** since 11.1. */
+  | 'sp-mem';
 
 /** @since 2.1 */
 export interface PCDIMMDeviceInfoWrapper {
@@ -14765,9 +15375,10 @@ export interface HvBalloonDeviceInfoWrapper {
   data: HvBalloonDeviceInfo;
 }
 
-/** QAPI struct `QueryMemoryDevicesRetSpMem` (undocumented). */
-export interface QueryMemoryDevicesRetSpMem {
-  data: QueryMemoryDevicesRetSpMemData;
+/** @since 11.1 */
+export interface SpMemDeviceInfoWrapper {
+  /** sp-mem device state information */
+  data: SpMemDeviceInfo;
 }
 
 /**
@@ -15372,7 +15983,7 @@ export interface VirtioDeviceStatus {
  *
  * @since 7.2
  */
-export interface XQueryVirtioStatusRetVhostDev {
+export interface VhostStatus {
   /**
    * vhost_dev n_mem_sections
    *
@@ -15493,9 +16104,30 @@ export interface VirtioRingUsed {
   idx: Int64;
 }
 
-/** QAPI enum `VFIOMIGRATIONDataDeviceState` (undocumented). */
-export type VFIOMIGRATIONDataDeviceState =
-  'stop' | 'running' | 'stop-copy' | 'resuming' | 'running-p2p' | 'pre-copy' | 'pre-copy-p2p' | 'pre-copy-p2p-prepare';
+/**
+ * An enumeration of the VFIO device migration states.  In addition to the regular states, there are prepare states (with 'prepare' suffix) which indicate that the device is just about to transition to the corresponding state.  Note that seeing a prepare state for state X doesn't guarantee that the next state will be X, as the state transition can fail and the device may transition to a different state instead.
+ *
+ * @since 9.1
+ */
+export type QapiVfioMigrationState =
+  /** The device is stopped. */
+  | 'stop'
+  /** The device is running. */
+  | 'running'
+  /** The device is stopped and its internal state is available for reading. */
+  | 'stop-copy'
+  /** The device is stopped and its internal state is available for writing. */
+  | 'resuming'
+  /** The device is running in the P2P quiescent state. */
+  | 'running-p2p'
+  /** The device is running, tracking its internal state and its internal state is available for reading. */
+  | 'pre-copy'
+  /**
+   * The device is running in the P2P quiescent state, tracking its internal state and its internal state is available for reading.
+   */
+  | 'pre-copy-p2p'
+  /** The device is just about to move to pre-copy-p2p state.  (since 11.0) */
+  | 'pre-copy-p2p-prepare';
 
 /**
  * The supported service types of a crypto device.
@@ -15636,8 +16268,20 @@ export type CxlExtentRemovalPolicy =
   /** Extent list of capacity to release is included in the request payload. */
   | 'prescriptive';
 
-/** QAPI enum `GUESTPANICKEDDataInfoType` (undocumented). */
-export type GUESTPANICKEDDataInfoType = 'hyper-v' | 's390' | 'tdx' | 'sev';
+/**
+ * An enumeration of the guest panic information types
+ *
+ * @since 2.9
+ */
+export type GuestPanicInformationType =
+  /** hyper-v guest panic information type */
+  | 'hyper-v'
+  /** s390 guest panic information type (Since: 2.12) */
+  | 's390'
+  /** tdx guest panic information type (Since: 10.1) */
+  | 'tdx'
+  /** AMD SEV-ES guest termination information type (Since: 11.0) */
+  | 'sev';
 
 /**
  * Hyper-V specific guest panic information (HV crash MSRs)
@@ -15732,7 +16376,7 @@ export interface GuestPanicInformationTdx {
  *
  * @since 11.0
  */
-export interface GUESTPANICKEDDataInfoSev {
+export interface GuestPanicInformationSev {
   /**
    * The reason code set provided by the guest
    *
@@ -15851,7 +16495,11 @@ export interface BlockLatencyHistogramInfo {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   boundaries: Int64[];
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * list of io request counts corresponding to histogram intervals, one more element than `boundaries` has.  For the example above, `bins` may be something like [3, 1, 5, 2], and corresponding histogram looks like:
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   bins: Int64[];
 }
 
@@ -16079,14 +16727,14 @@ export type BlockPermission =
  *
  * @since 2.9
  */
-export type BlockdevRef = BlockdevAddArg | string;
+export type BlockdevRef = BlockdevOptions | string;
 
 /**
  * Describes a single error injection for blkdebug.
  *
  * @since 2.9
  */
-export interface BlockdevAddArgBlkdebugInjectError {
+export interface BlkdebugInjectErrorOptions {
   /** trigger event */
   event: BlkdebugEvent;
   /**
@@ -16214,7 +16862,7 @@ export interface NFSServer {
  *
  * @since 2.9
  */
-export type BlockdevRefOrNull = BlockdevAddArg | string | null;
+export type BlockdevRefOrNull = BlockdevOptions | string | null;
 
 /**
  * Specifies which metadata structures should be guarded against unintended overwriting.
@@ -16806,7 +17454,11 @@ export interface BlockdevAmendOptionsLUKS {
    * Optional (for deactivation only).  If given will deactivate all keyslots that match password located in QCryptoSecret with this ID
    */
   'old-secret'?: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Optional.  ID of the keyslot to activate/deactivate.  For keyslot activation, keyslot should not be active already (this is unsafe to update an active keyslot), but possible if 'force' parameter is given.  If keyslot is not given, first free keyslot will be written. For keyslot deactivation, this parameter specifies the exact keyslot to deactivate
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   keyslot?: Int64;
   /**
    * Optional (for activation only).  Number of milliseconds to spend in PBKDF passphrase processing for the newly activated keyslot.  Currently defaults to 2000.
@@ -16936,55 +17588,55 @@ export type ChardevBackendKind =
 /** @since 1.4 */
 export interface ChardevFileWrapper {
   /** Configuration info for file chardevs */
-  data: ChardevAddArgBackendFileData;
+  data: ChardevFile;
 }
 
 /** @since 1.4 */
 export interface ChardevHostdevWrapper {
   /** Configuration info for device and pipe chardevs */
-  data: ChardevAddArgBackendSerialData;
+  data: ChardevHostdev;
 }
 
 /** @since 1.4 */
 export interface ChardevSocketWrapper {
   /** Configuration info for (stream) socket chardevs */
-  data: ChardevAddArgBackendSocketData;
+  data: ChardevSocket;
 }
 
 /** @since 1.5 */
 export interface ChardevUdpWrapper {
   /** Configuration info for datagram socket chardevs */
-  data: ChardevAddArgBackendUdpData;
+  data: ChardevUdp;
 }
 
 /** @since 9.2 */
 export interface ChardevPtyWrapper {
   /** Configuration info for pty chardevs */
-  data: ChardevAddArgBackendPtyData;
+  data: ChardevPty;
 }
 
 /** @since 2.6 */
 export interface ChardevCommonWrapper {
   /** Configuration shared across all chardev backends */
-  data: ChardevAddArgBackendNullData;
+  data: ChardevCommon;
 }
 
 /** @since 1.5 */
 export interface ChardevMuxWrapper {
   /** Configuration info for mux chardevs */
-  data: ChardevAddArgBackendMuxData;
+  data: ChardevMux;
 }
 
 /** @since 10.0 */
 export interface ChardevHubWrapper {
   /** Configuration info for hub chardevs */
-  data: ChardevAddArgBackendHubData;
+  data: ChardevHub;
 }
 
 /** @since 1.5 */
 export interface ChardevStdioWrapper {
   /** Configuration info for stdio chardevs */
-  data: ChardevAddArgBackendStdioData;
+  data: ChardevStdio;
 }
 
 /**
@@ -16994,7 +17646,7 @@ export interface ChardevStdioWrapper {
  */
 export interface ChardevSpiceChannelWrapper {
   /** Configuration info for spice vm channel chardevs */
-  data: ChardevAddArgBackendSpicevmcData;
+  data: ChardevSpiceChannel;
 }
 
 /**
@@ -17004,7 +17656,7 @@ export interface ChardevSpiceChannelWrapper {
  */
 export interface ChardevSpicePortWrapper {
   /** Configuration info for spice port chardevs */
-  data: ChardevAddArgBackendSpiceportData;
+  data: ChardevSpicePort;
 }
 
 /**
@@ -17014,7 +17666,7 @@ export interface ChardevSpicePortWrapper {
  */
 export interface ChardevQemuVDAgentWrapper {
   /** Configuration info for QEMU vdagent implementation */
-  data: ChardevAddArgBackendQemuVdagentData;
+  data: ChardevQemuVDAgent;
 }
 
 /**
@@ -17024,48 +17676,54 @@ export interface ChardevQemuVDAgentWrapper {
  */
 export interface ChardevDBusWrapper {
   /** Configuration info for DBus chardevs */
-  data: ChardevAddArgBackendDbusData;
+  data: ChardevDBus;
 }
 
 /** @since 1.5 */
 export interface ChardevVCWrapper {
   /** Configuration info for virtual console chardevs */
-  data: ChardevAddArgBackendVcData;
+  data: ChardevVC;
 }
 
 /** @since 1.5 */
 export interface ChardevRingbufWrapper {
   /** Configuration info for ring buffer chardevs */
-  data: ChardevAddArgBackendRingbufData;
+  data: ChardevRingbuf;
 }
 
-/** QAPI struct `String` (undocumented). */
-export interface String {
+/** @since 10.1 */
+export interface PasstSearch {
+  /** DNS domain name suffix for host name lookup, or "none".  See passt(1) option --search. */
   str: string;
 }
 
-/** QAPI struct `NetdevAddArgPasstTcpPorts` (undocumented). */
-export interface NetdevAddArgPasstTcpPorts {
+/** @since 10.1 */
+export interface PasstPortForward {
+  /** passt port forwarding specification, see passt(1) option --tcp-ports and --udp-ports. */
   str: string;
 }
 
-/** QAPI struct `NetdevAddArgPasstParam` (undocumented). */
-export interface NetdevAddArgPasstParam {
+/** @since 10.1 */
+export interface PasstParameter {
+  /** Additional arguments for the passt executable, see passt(1) */
   str: string;
 }
 
-/** QAPI struct `NetdevAddArgUserDnssearch` (undocumented). */
-export interface NetdevAddArgUserDnssearch {
+/** @since 1.2 */
+export interface NetdevUserDomainSuffix {
+  /** DNS domain name suffix for host name lookup, similar to resolv.conf(5) */
   str: string;
 }
 
-/** QAPI struct `NetdevAddArgUserHostfwd` (undocumented). */
-export interface NetdevAddArgUserHostfwd {
+/** @since 1.2 */
+export interface NetdevUserHostForward {
+  /** Host port forwarding rule */
   str: string;
 }
 
-/** QAPI struct `NetdevAddArgUserGuestfwd` (undocumented). */
-export interface NetdevAddArgUserGuestfwd {
+/** @since 1.2 */
+export interface NetdevUserGuestForward {
+  /** Guest port forwarding rule */
   str: string;
 }
 
@@ -17516,8 +18174,16 @@ export type GrabToggleKeys =
   /** either control key and scroll lock key */
   | 'ctrl-scrolllock';
 
-/** QAPI enum `ObjectAddArgMonitorQmpCloseAction` (undocumented). */
-export type ObjectAddArgMonitorQmpCloseAction = 'none' | 'delete';
+/**
+ * Action to take when the character device backend is closed.
+ *
+ * @since 11.1
+ */
+export type MonitorQMPCloseAction =
+  /** take no action */
+  | 'none'
+  /** delete both the 'monitor-qmp' object and its associated character device backend object */
+  | 'delete';
 
 /**
  * The data format that the secret is provided in
@@ -17919,7 +18585,7 @@ export interface HvBalloonDeviceInfo {
  *
  * @since 11.1
  */
-export interface QueryMemoryDevicesRetSpMemData {
+export interface SpMemDeviceInfo {
   /** device's ID */
   id?: string;
   /**
@@ -19111,7 +19777,7 @@ export interface QCryptoBlockAmendOptions$qcow extends QCryptoBlockAmendOptionsB
  *
  * @since 1.4
  */
-export interface ChardevAddArgBackendFileData {
+export interface ChardevFile {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19131,7 +19797,7 @@ export interface ChardevAddArgBackendFileData {
  *
  * @since 1.4
  */
-export interface ChardevAddArgBackendSerialData {
+export interface ChardevHostdev {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19147,7 +19813,7 @@ export interface ChardevAddArgBackendSerialData {
  *
  * @since 1.4
  */
-export interface ChardevAddArgBackendSocketData {
+export interface ChardevSocket {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19189,7 +19855,7 @@ export interface ChardevAddArgBackendSocketData {
  *
  * @since 1.5
  */
-export interface ChardevAddArgBackendUdpData {
+export interface ChardevUdp {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19207,7 +19873,7 @@ export interface ChardevAddArgBackendUdpData {
  *
  * @since 9.2
  */
-export interface ChardevAddArgBackendPtyData {
+export interface ChardevPty {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19223,7 +19889,7 @@ export interface ChardevAddArgBackendPtyData {
  *
  * @since 2.6
  */
-export interface ChardevAddArgBackendNullData {
+export interface ChardevCommon {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19237,7 +19903,7 @@ export interface ChardevAddArgBackendNullData {
  *
  * @since 1.5
  */
-export interface ChardevAddArgBackendMuxData {
+export interface ChardevMux {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19253,7 +19919,7 @@ export interface ChardevAddArgBackendMuxData {
  *
  * @since 10.0
  */
-export interface ChardevAddArgBackendHubData {
+export interface ChardevHub {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19269,7 +19935,7 @@ export interface ChardevAddArgBackendHubData {
  *
  * @since 1.5
  */
-export interface ChardevAddArgBackendStdioData {
+export interface ChardevStdio {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19287,7 +19953,7 @@ export interface ChardevAddArgBackendStdioData {
  *
  * @since 1.5
  */
-export interface ChardevAddArgBackendSpicevmcData {
+export interface ChardevSpiceChannel {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19305,7 +19971,7 @@ export interface ChardevAddArgBackendSpicevmcData {
  *
  * @since 1.5
  */
-export interface ChardevAddArgBackendSpiceportData {
+export interface ChardevSpicePort {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19323,7 +19989,7 @@ export interface ChardevAddArgBackendSpiceportData {
  *
  * @since 6.1
  */
-export interface ChardevAddArgBackendQemuVdagentData {
+export interface ChardevQemuVDAgent {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19343,7 +20009,7 @@ export interface ChardevAddArgBackendQemuVdagentData {
  *
  * @since 7.0
  */
-export interface ChardevAddArgBackendDbusData {
+export interface ChardevDBus {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -19353,23 +20019,47 @@ export interface ChardevAddArgBackendDbusData {
   /** name of the channel (following docs/spice-port-fqdn.txt) */
   name: string;
   /** character encoding the guest is expected to use (since 11.1) */
-  encoding?: ChardevAddArgBackendDbusDataEncoding;
+  encoding?: ChardevVCEncoding;
 }
 
-/** QAPI struct `ChardevAddArgBackendVcData` (undocumented). */
-export interface ChardevAddArgBackendVcData {
+/**
+ * Configuration info for virtual console chardevs.
+ *
+ * @since 1.5
+ */
+export interface ChardevVC {
+  /** The name of a logfile to save output */
   logfile?: string;
+  /** true to append instead of truncate (default to false to truncate) */
   logappend?: boolean;
+  /** true to insert timestamps into logfile (default false) (since 11.0) */
   logtimestamp?: boolean;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * console width, in pixels
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   width?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * console height, in pixels
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   height?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * console width, in chars
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   cols?: Int64;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * console height, in chars
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   rows?: Int64;
-  encoding?: ChardevAddArgBackendDbusDataEncoding;
+  /** character encoding the guest is expected to use (since 11.1) */
+  encoding?: ChardevVCEncoding;
 }
 
 /**
@@ -19377,7 +20067,7 @@ export interface ChardevAddArgBackendVcData {
  *
  * @since 1.5
  */
-export interface ChardevAddArgBackendRingbufData {
+export interface ChardevRingbuf {
   /** The name of a logfile to save output */
   logfile?: string;
   /** true to append instead of truncate (default to false to truncate) */
@@ -20117,7 +20807,11 @@ export interface QCryptoBlockAmendOptionsLUKS {
    * Optional (for deactivation only).  If given will deactivate all keyslots that match password located in QCryptoSecret with this ID
    */
   'old-secret'?: string;
-  /** A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option. */
+  /**
+   * Optional.  ID of the keyslot to activate/deactivate.  For keyslot activation, keyslot should not be active already (this is unsafe to update an active keyslot), but possible if 'force' parameter is given.  If keyslot is not given, first free keyslot will be written. For keyslot deactivation, this parameter specifies the exact keyslot to deactivate
+   *
+   * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   */
   keyslot?: Int64;
   /**
    * Optional (for activation only).  Number of milliseconds to spend in PBKDF passphrase processing for the newly activated keyslot.  Currently defaults to 2000.
@@ -20131,8 +20825,20 @@ export interface QCryptoBlockAmendOptionsLUKS {
   secret?: string;
 }
 
-/** QAPI enum `ChardevAddArgBackendDbusDataEncoding` (undocumented). */
-export type ChardevAddArgBackendDbusDataEncoding = 'cp437' | 'utf8';
+/**
+ * Character encoding expected from the guest on a virtual console.
+ *
+ * @since 11.1
+ */
+export type ChardevVCEncoding =
+  /**
+   * CP437 (8-bit Extended ASCII / VGA).  Every byte maps directly to a glyph; suitable for DOS or other guests that output raw CP437.
+   */
+  | 'cp437'
+  /**
+   * UTF-8.  Multi-byte sequences are decoded and then mapped back to CP437 glyphs for display; unmappable codepoints are shown as '?'.  Suitable for modern Linux guests.
+   */
+  | 'utf8';
 
 /**
  * Button of a pointer input device (mouse, tablet).
