@@ -234,7 +234,7 @@ export function schemaFromIntrospection(
       if (e['meta-type'] !== 'command' && e['meta-type'] !== 'event') continue;
       const page = options.docs.get(`${e['meta-type'] === 'command' ? 'Command' : 'Event'}:${e.name}`);
       if (!page) continue;
-      pageOfArgs.set(e['arg-type'], page);
+      if (argUse.get(e['arg-type'])?.length === 1) pageOfArgs.set(e['arg-type'], page);
       if (e['meta-type'] !== 'command') continue;
       const ret = /^`\[?([A-Za-z][\w-]*)\]?`/.exec(page.returns?.replace(/`\[`|`\]`/g, '') ?? '');
       if (ret && !viaParent.has(elementOf(e['ret-type']))) viaParent.set(elementOf(e['ret-type']), ret[1]);
@@ -242,12 +242,12 @@ export function schemaFromIntrospection(
     for (const e of live) {
       if (e['meta-type'] !== 'object' || !names.has(e.name)) continue;
       const page =
+        pageOfArgs.get(e.name) ??
         byNameOrMembers(
           'Object',
           names.get(e.name)!,
           e.members.map((m) => m.name),
         ) ??
-        pageOfArgs.get(e.name) ??
         (viaParent.has(e.name) ? options.docs.get(`Object:${viaParent.get(e.name)}`) : undefined);
       if (!page) continue;
       for (const v of e.variants ?? []) {
@@ -281,13 +281,26 @@ export function schemaFromIntrospection(
     const via = viaParent.get(liveName);
     return via ? options.docs?.get(`${kind}:${via}`) : undefined;
   };
+  /** A command or event whose arguments are one named type (boxed, 'The members of X'): that type's page. */
+  const boxedPage = (owner: ManEntry | undefined): ManEntry | undefined =>
+    owner && owner.members.size === 0 && owner.inherits.length === 1
+      ? options.docs?.get(`Object:${owner.inherits[0]}`)
+      : undefined;
+  const ownerOf = (liveName: string): ManEntry | undefined => {
+    const users = argUse.get(liveName);
+    return users?.length === 1 ? options.docs?.get(users[0]) : undefined;
+  };
   // A type takes the name the QMP reference gives it when the page says which and the name is not the
   // page's already: named from its place, or renamed since the source release (NetDevPasstOptions in 10.2).
   for (const [liveName, current] of options.docs ? [...names] : []) {
     const e = byName.get(liveName)!;
     const kind = e['meta-type'] === 'enum' ? 'Enum' : e['meta-type'] === 'alternate' ? 'Alternate' : 'Object';
     if (options.docs!.has(`${kind}:${current}`)) continue;
-    const page = pageFor(kind, current, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], liveName);
+    // A command's or event's arguments keep their place name (their page is the command's), unless boxed.
+    const page =
+      argUse.get(liveName)?.length === 1
+        ? boxedPage(ownerOf(liveName))
+        : pageFor(kind, current, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], liveName);
     if (!page || page.kind !== kind || used.has(page.name) || !/^[A-Za-z][A-Za-z0-9-]*$/.test(page.name)) continue;
     used.delete(current);
     used.add(page.name);
@@ -338,8 +351,13 @@ export function schemaFromIntrospection(
       const kind = e['meta-type'] === 'enum' ? 'Enum' : e['meta-type'] === 'alternate' ? 'Alternate' : 'Object';
       const users = argUse.get(e.name);
       // A command's or event's arguments type has no page of its own: its members are the command's arguments.
-      const entry = pageFor(kind, name, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], e.name);
       const owner = users?.length === 1 ? options.docs.get(users[0]) : undefined;
+      // A command's or event's own arguments are documented by its page, not by one that merely has the same members.
+      const entry =
+        options.docs.get(`${kind}:${name}`) ??
+        (owner
+          ? boxedPage(owner)
+          : pageFor(kind, name, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], e.name));
       if (e['meta-type'] === 'enum') {
         const en = e as SchemaInfoEnum;
         doc(name, entry, enumValues(en), allFeatures(e.features, ...(en.members ?? []).map((m) => m.features)));

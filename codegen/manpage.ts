@@ -64,6 +64,14 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
   let item: { name: string; lines: string[] } | undefined;
   let paragraph: string[] = [];
   let inExample = false;
+  /** .INDENT nesting: a list item or the return text ends where its indentation does. */
+  let depth = 0;
+  let itemDepth = 0;
+  let returnsDepth = 0;
+  /** The next text starts a bullet of the description. */
+  let bullet = false;
+  /** Lists inside a list item or the description, opened by an .INDENT fused at the end of a text line. */
+  let nested = 0;
 
   const flushParagraph = (): void => {
     if (entry && paragraph.length) entry.text.push(paragraph.join(' '));
@@ -100,14 +108,19 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
       list = undefined;
       continue;
     }
+    if (line.startsWith('.INDENT')) depth++;
     if (!entry) continue;
     const section = /^\.B (\w+)\s*$/.exec(line);
     if (section && section[1] in LISTS) {
+      // An .INDENT fused into the line before a section is the section's own, not a nested list.
+      nested = 0;
+      itemDepth = -1;
       flushParagraph();
       flushItem();
       const kind = LISTS[section[1]];
       if (kind === 'returns') {
         target = 'returns';
+        returnsDepth = depth;
         list = undefined;
       } else {
         target = 'none';
@@ -115,27 +128,65 @@ export function parseQmpReference(roff: string): Map<string, ManEntry> {
       }
       continue;
     }
-    if (line.startsWith('.IP \\(bu')) {
-      flushItem();
-      target = list ? 'item' : 'none';
+    if (line.startsWith('.IP \\(bu') && (nested > 0 || (list && itemDepth >= 0 && depth > itemDepth))) {
+      // A bullet of a list inside an item (or the description): part of its text.
+      if (item) item.lines.push('-');
+      else {
+        flushParagraph();
+        bullet = true;
+      }
       continue;
     }
-    if (line.startsWith('.IP "Example') || line.startsWith('.SH') || line.startsWith('.SS')) {
+    if (line.startsWith('.IP \\(bu')) {
+      flushItem();
+      if (list) {
+        target = 'item';
+        if (itemDepth < 0) itemDepth = depth;
+      } else if (target === 'text') {
+        // A bullet list inside the description.
+        flushParagraph();
+        bullet = true;
+      } else target = 'none';
+      continue;
+    }
+    if (line.startsWith('.IP "') || line.startsWith('.SH') || line.startsWith('.SS')) {
       flushParagraph();
       flushItem();
       target = 'none';
       continue;
     }
-    if (line.startsWith('.sp') || line.startsWith('.UNINDENT') || line.startsWith('.TP')) {
+    if (line.startsWith('.UNINDENT')) {
+      depth--;
+      if (nested > 0) {
+        nested--;
+        continue;
+      }
       flushParagraph();
-      if (target === 'returns' && line.startsWith('.UNINDENT')) target = 'none';
+      // A list or the return text is over: what follows (notes) is about the whole definition.
+      if (list && itemDepth >= 0 && depth < itemDepth) {
+        flushItem();
+        list = undefined;
+        target = 'text';
+      } else if (target === 'returns' && depth < returnsDepth) target = 'text';
+      continue;
+    }
+    if (line.startsWith('.sp') || line.startsWith('.TP')) {
+      flushParagraph();
       continue;
     }
     if (line.startsWith('.')) continue;
-    const text = unroff(line).trim();
-    if (!text) continue;
-    if (target === 'text') paragraph.push(text);
-    else if (target === 'returns') entry.returns = entry.returns ? `${entry.returns} ${text}` : text;
+    // Roff requests fused into a text line by the page's generator are not text; an .INDENT opens a nested list.
+    const raw = unroff(line);
+    if (/\.INDENT(?: [\d.]+)?\s*$/.test(raw)) {
+      depth++;
+      nested++;
+    }
+    const text = raw.replace(/\.(?:UN)?INDENT(?: [\d.]+)?\s*$/, '').trim();
+    if (!text || /^\.[A-Z]{2,}\b/.test(text)) continue;
+    if (target === 'text') {
+      paragraph.push(bullet ? `- ${text}` : text);
+      bullet = false;
+    } else if (target === 'returns') entry.returns = entry.returns ? `${entry.returns} ${text}` : text;
     else if (target === 'item') {
       const base = /^(?:When `[^`]+` is `([^`]+)`: )?The members of `([^`]+)`/.exec(text);
       if (!item && base) {

@@ -434,6 +434,8 @@ export interface QmpCommands {
   /**
    * Ejects the medium from a removable drive.
    *
+   * `Note:` Ejecting a device with no media results in success.
+   *
    * @since 0.14
    */
   eject: {
@@ -447,6 +449,12 @@ export interface QmpCommands {
    * If the tray was already open before, this will be a no-op.
    *
    * Once the tray opens, a `DEVICE_TRAY_MOVED` event is emitted.  There are cases in which no such event will be generated, these include:
+   *
+   * - if the guest has locked the tray, `force` is false and the guest does not respond to the eject request
+   *
+   * - if the BlockBackend denoted by `device` does not have a guest device attached to it
+   *
+   * - if the guest device does not have an actual tray
    *
    * @since 2.5
    */
@@ -1043,6 +1051,8 @@ export interface QmpCommands {
   /**
    * Synchronously take an internal snapshot of a block device, when the format of the image used supports it.  If the name is an empty string, or a snapshot with name already exists, the operation will fail.
    *
+   * `Note:` Only some image formats such as qcow2 and rbd support internal snapshots.
+   *
    * @since 1.7
    */
   'blockdev-snapshot-internal-sync': {
@@ -1226,6 +1236,8 @@ export interface QmpCommands {
   /**
    * Dump guest's memory to vmcore.  It is a synchronous operation that can take very long depending on the amount of guest memory.
    *
+   * `Note:` All boolean arguments default to false.
+   *
    * @since 1.2
    */
   'dump-guest-memory': {
@@ -1257,6 +1269,8 @@ export interface QmpCommands {
   };
   /**
    * Sets the link status of a virtual network adapter.
+   *
+   * `Note:` Not all network adapters support setting link status. This command will succeed even if the network adapter does not support link status notification.
    *
    * @since 0.14
    */
@@ -1480,6 +1494,8 @@ export interface QmpCommands {
    *
    * Change the VNC server password.
    *
+   * `Note:` An empty password in this command will set the password to the empty string.  Existing clients are unaffected by executing this command.
+   *
    * @since 1.1
    */
   'change-vnc-password': {
@@ -1512,6 +1528,8 @@ export interface QmpCommands {
    * Send input event(s) to guest.
    *
    * The `device` and `head` parameters can be used to send the input event to specific input devices in case (a) multiple input devices of the same kind are added to the virtual machine and (b) you have configured input routing (see docs/multiseat.txt) for those input devices.  The parameters work exactly like the device and head properties of input devices.  If `device` is missing, only devices that have no input routing config are admissible.  If `device` is specified, both input devices with and without input routing config are admissible, but devices with input routing config take precedence.
+   *
+   * `Note:` The consoles are visible in the qom tree, under `/backend/console[$index]`.  They have a device link and head property, so it is possible to map which console belongs to which device and display.
    *
    * @since 2.6
    */
@@ -1842,6 +1860,14 @@ export interface QmpCommands {
   /**
    * Save a VM snapshot
    *
+   * Applications should not assume that the snapshot save is complete when this command returns.  The job commands / events must be used to determine completion and to fetch details of any errors that arise.
+   *
+   * Note that execution of the guest CPUs may be stopped during the time it takes to save the snapshot.  A future version of QEMU may ensure CPUs are executing continuously.
+   *
+   * It is strongly recommended that `devices` contain all writable block device nodes if a consistent snapshot is required.
+   *
+   * If `tag` already exists, an error will be reported
+   *
    * @since 6.0
    */
   'snapshot-save': {
@@ -1852,6 +1878,12 @@ export interface QmpCommands {
   /**
    * Load a VM snapshot
    *
+   * Applications should not assume that the snapshot load is complete when this command returns.  The job commands / events must be used to determine completion and to fetch details of any errors that arise.
+   *
+   * Note that execution of the guest CPUs will be stopped during the time it takes to load the snapshot.
+   *
+   * It is strongly recommended that `devices` contain all writable block device nodes that can have changed since the original `snapshot-save` command execution.
+   *
    * @since 6.0
    */
   'snapshot-load': {
@@ -1861,6 +1893,8 @@ export interface QmpCommands {
   };
   /**
    * Delete a VM snapshot
+   *
+   * Applications should not assume that the snapshot delete is complete when this command returns.  The job commands / events must be used to determine completion and to fetch details of any errors that arise.
    *
    * @since 6.0
    */
@@ -1881,6 +1915,8 @@ export interface QmpCommands {
    * For internal snapshots, the dictionary contains the device and the snapshot's name.  If an internal snapshot matching name already exists, the request will be rejected.  Only some image formats support it, for example, qcow2, and rbd,
    *
    * On failure, QEMU will try delete the newly created internal snapshot in the transaction.  When an I/O error occurs during deletion, the user needs to fix it later with qemu-img or other command.
+   *
+   * `Note:` The transaction aborts on the first failure.  Therefore, there will be information on only one failed operation returned in an error condition, and subsequent actions will not have been attempted.
    *
    * @since 1.1
    */
@@ -1961,6 +1997,8 @@ export interface QmpCommands {
    *
    * Furthermore, while we strive to keep the QMP wire format backwards-compatible across QEMU versions, the introspection output is not guaranteed to have the same stability.  For example, one version of QEMU may list an object member as an optional non-variant, while another lists the same member only through the object's variants; or the type of a member may change from a generic string into a specific enum or from one specific type into an alternate that includes the original type alongside something else.
    *
+   * `Note:` The QAPI schema is also used to help define internal interfaces, by defining QAPI types.  These are not part of the QMP wire ABI, and therefore not returned by this command.
+   *
    * @returns `[SchemaInfo]` -- an array where each element describes an entity in the ABI: command, event, type, ... The order of the various elements is unspecified; however, all names are guaranteed to be unique (no name will be duplicated with different meta-types).
    * @since 2.5
    */
@@ -2026,6 +2064,8 @@ export interface QmpCommands {
   /**
    * List properties associated with a QOM object.
    *
+   * `Note:` Objects can create properties at runtime, for example to describe links between different devices and/or objects.  These properties are not included in the output of this command.
+   *
    * @returns `[ObjectPropertyInfo]` -- a list describing object properties
    * @since 2.12
    */
@@ -2057,6 +2097,8 @@ export interface QmpCommands {
   /**
    * List properties associated with a device.
    *
+   * `Note:` Objects can create properties at runtime, for example to describe links between different devices and/or objects.  These properties are not included in the output of this command.
+   *
    * @returns `[ObjectPropertyInfo]` -- a list describing a devices properties
    * @since 1.2
    */
@@ -2070,7 +2112,7 @@ export interface QmpCommands {
    *
    * Feature `json-cli`: If present, the "-device" command line option supports JSON syntax with a structure identical to the arguments of this command.
    *
-   * Feature `json-cli-hotplug`: If present, the "-device" command line option supports JSON syntax without the reference counting leak that broke hot-unplug Additional arguments depend on the type. For detailed information about this command, please refer to the 'docs/qdev-device-use.txt' file. It's possible to list device properties by running QEMU with the `-device DEVICE,help` command-line argument, where DEVICE is the device's name.
+   * Feature `json-cli-hotplug`: If present, the "-device" command line option supports JSON syntax without the reference counting leak that broke hot-unplug
    *
    * @since 0.13
    */
@@ -2081,6 +2123,8 @@ export interface QmpCommands {
   };
   /**
    * Remove a device from a guest
+   *
+   * `Note:` When this command completes, the device may not be removed from the guest.  Hot removal is an operation that requires guest cooperation.  This command merely requests that the guest begin the hot removal process.  Completion of the device removal process is signaled with a `DEVICE_DELETED` event.  Guest reset will automatically complete removal for all devices.  If a guest-side error in the hot removal process is detected, the device will not be removed and a `DEVICE_UNPLUG_GUEST_ERROR` event is sent.  Some errors cannot be detected.
    *
    * @since 0.14
    */
@@ -2221,6 +2265,8 @@ export interface QmpCommands {
   /**
    * Save a portion of guest memory to a file.
    *
+   * `Caution:` Errors were not reliably returned until 1.1.
+   *
    * @since 0.14
    */
   memsave: {
@@ -2230,6 +2276,8 @@ export interface QmpCommands {
   };
   /**
    * Save a portion of guest physical memory to a file.
+   *
+   * `Caution:` Errors were not reliably returned until 1.1.
    *
    * @since 0.14
    */
@@ -2270,6 +2318,8 @@ export interface QmpCommands {
   };
   /**
    * Request the balloon driver to change its balloon size.
+   *
+   * `Note:` This command just issues a request to the guest.  When it returns, the balloon size may not have changed.  A guest can change the balloon size independent of this command.
    *
    * @since 0.14
    */
@@ -2474,6 +2524,16 @@ export interface QmpCommands {
    *
    * The result returned by this command may be affected by:
    *
+   * - QEMU version: CPU models may look different depending on the QEMU version.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - machine-type: CPU model may look different depending on the machine-type.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - machine options (including accelerator): in some architectures, CPU models may look different depending on machine and accelerator options.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - "-cpu" arguments and global properties: arguments to the -cpu option and global properties may affect expansion of CPU models. Using `query-cpu-model-expansion` while using these is not advised.
+   *
+   * Some architectures may not support comparing CPU models.  s390x supports comparing CPU models.
+   *
    * @returns `CpuModelCompareInfo` -- a `CpuModelCompareInfo` describing how both CPU models compare
    * @since 2.8
    */
@@ -2489,6 +2549,16 @@ export interface QmpCommands {
    *
    * The result returned by this command may be affected by:
    *
+   * - QEMU version: CPU models may look different depending on the QEMU version.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - machine-type: CPU model may look different depending on the machine-type.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - machine options (including accelerator): in some architectures, CPU models may look different depending on machine and accelerator options.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - "-cpu" arguments and global properties: arguments to the -cpu option and global properties may affect expansion of CPU models. Using `query-cpu-model-expansion` while using these is not advised.
+   *
+   * Some architectures may not support baselining CPU models.  s390x supports baselining CPU models.
+   *
    * @returns `CpuModelBaselineInfo` -- a `CpuModelBaselineInfo` describing the baselined CPU model
    * @since 2.8
    */
@@ -2503,6 +2573,16 @@ export interface QmpCommands {
    * This interface can be used to query the "host" CPU model.
    *
    * The data returned by this command may be affected by:
+   *
+   * - QEMU version: CPU models may look different depending on the QEMU version.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - machine-type: CPU model may look different depending on the machine-type.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - machine options (including accelerator): in some architectures, CPU models may look different depending on machine and accelerator options.  (Except for CPU models reported as "static" in `query-cpu-definitions`.)
+   *
+   * - "-cpu" arguments and global properties: arguments to the -cpu option and global properties may affect expansion of CPU models. Using `query-cpu-model-expansion` while using these is not advised.
+   *
+   * Some architectures may not support all expansion types.  s390x supports "full" and "static".  Arm only supports "full".
    *
    * @returns `CpuModelExpansionInfo` -- a `CpuModelExpansionInfo` describing the expanded CPU model
    * @since 2.8
@@ -2539,7 +2619,7 @@ export interface QmpCommands {
     returns: Record<string, never>;
   };
   /**
-   * This command is unstable/experimental..INDENT 7.0
+   * This command is unstable/experimental.
    *
    * **Unstable**: This command is experimental.
    *
@@ -2698,6 +2778,14 @@ export interface QmpCommands {
   /**
    * Execute a command on the human monitor and return the output.
    *
+   * `Note:` This command only exists as a stop-gap.  Its use is highly discouraged.  The semantics of this command are not guaranteed: this means that command names, arguments and responses can change or be removed at `any` time.  Applications that rely on long term stability guarantees should `not` use this command.
+   *
+   * Known limitations:
+   *
+   * - This command is stateless, this means that commands that depend on state information (such as `getfd`) might not work.
+   *
+   * - Commands that prompt the user for data don't currently work.
+   *
    * Feature `savevm-monitor-nodes`: If present, HMP command savevm only snapshots monitor-owned nodes if they have no parents.  This allows the use of 'savevm' with -blockdev.  (since 4.2)
    *
    * @returns `string` -- the output of the command as a string
@@ -2712,6 +2800,10 @@ export interface QmpCommands {
    * Availability: `CONFIG_POSIX`
    *
    * Receive a file descriptor via SCM rights and assign it a name
+   *
+   * `Note:` If `fdname` already exists, the file descriptor assigned to it will be closed and replaced by the received file descriptor.
+   *
+   * The `closefd` command can be used to explicitly close the file descriptor when it is no longer needed.
    *
    * @since 0.14
    */
@@ -2733,6 +2825,10 @@ export interface QmpCommands {
   /**
    * Add a file descriptor, that was passed via SCM rights, to an fd set.
    *
+   * `Note:` The list of fd sets is shared by all monitor connections.
+   *
+   * `Note:` If `fdset-id` is not specified, a new fd set will be created.
+   *
    * @returns `AddfdInfo`
    * @since 1.2
    */
@@ -2744,6 +2840,10 @@ export interface QmpCommands {
   /**
    * Remove a file descriptor from an fd set.
    *
+   * `Note:` The list of fd sets is shared by all monitor connections.
+   *
+   * `Note:` If `fd` is not specified, all file descriptors in `fdset-id` will be removed.
+   *
    * @since 1.2
    */
   'remove-fd': {
@@ -2753,6 +2853,8 @@ export interface QmpCommands {
   };
   /**
    * Return information describing all fd sets.
+   *
+   * `Note:` The list of fd sets is shared by all monitor connections.
    *
    * @returns `[FdsetInfo]`
    * @since 1.2
@@ -2969,6 +3071,8 @@ export interface QmpCommands {
   /**
    * Return the schema for all available runtime-collected statistics.
    *
+   * `Note:` Runtime-collected statistics and their names fall outside QEMU's usual deprecation policies.  QEMU will try to keep the set of available data stable, together with their names, but will not guarantee stability at all costs; the same is true of providers that source statistics externally, e.g. from Linux.  For example, if the same value is being tracked with different names on different architectures or by different providers, one of them might be renamed.  A statistic might go away if an algorithm is changed or some code is removed; changing a default might cause previously useful statistics to always report 0.  Such changes, however, are expected to be rare.
+   *
    * @returns `[StatsSchema]`
    * @since 7.1
    */
@@ -3013,6 +3117,8 @@ export interface QmpCommands {
    * This command is unstable/experimental.
    *
    * Return the status of a given VirtIODevice's VirtQueue
+   *
+   * `Note:` last_avail_idx will not be displayed in the case where the selected VirtIODevice has a running vhost device and the VirtIODevice VirtQueue index (queue) does not exist for the corresponding vhost device vhost_virtqueue.  Also, shadow_avail_idx will not be displayed in the case where the selected VirtIODevice has a running vhost device.
    *
    * **Unstable**: This command is meant for debugging.
    *

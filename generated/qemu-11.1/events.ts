@@ -57,6 +57,8 @@ export interface QmpEvents {
   /**
    * Emitted when the virtual machine has shut down, indicating that QEMU is about to exit.
    *
+   * `Note:` If the command-line option `-no-shutdown` has been specified, QEMU will not exit, and a `STOP` event will eventually follow the `SHUTDOWN` event.
+   *
    * @since 0.12
    */
   SHUTDOWN: ShutdownData;
@@ -107,6 +109,10 @@ export interface QmpEvents {
   /**
    * Emitted when the watchdog device's timer is expired
    *
+   * `Note:` If action is "reset", "shutdown", or "pause" the `WATCHDOG` event is followed respectively by the `RESET`, `SHUTDOWN`, or `STOP` events.
+   *
+   * `Note:` This event is rate-limited.
+   *
    * @since 0.13
    */
   WATCHDOG: WatchdogData;
@@ -155,11 +161,17 @@ export interface QmpEvents {
   /**
    * Emitted when a disk image is being marked corrupt.  The image can be identified by its device or node name.  The 'device' field is always present for compatibility reasons, but it can be empty ("") if the image does not have a device name associated.
    *
+   * `Note:` If action is "stop", a `STOP` event will eventually follow the `BLOCK_IO_ERROR` event.
+   *
    * @since 1.7
    */
   BLOCK_IMAGE_CORRUPTED: BlockImageCorruptedData;
   /**
    * Emitted when a disk I/O error occurs
+   *
+   * `Note:` If action is "stop", a `STOP` event will eventually follow the `BLOCK_IO_ERROR` event.
+   *
+   * `Note:` This event is rate-limited, except if action is "stop".
    *
    * @since 0.13
    */
@@ -185,6 +197,8 @@ export interface QmpEvents {
   /**
    * Emitted when a block job is ready to complete
    *
+   * `Note:` The "ready to complete" status is always reset by a `BLOCK_JOB_ERROR` event.
+   *
    * @since 1.3
    */
   BLOCK_JOB_READY: BlockJobReadyData;
@@ -203,11 +217,15 @@ export interface QmpEvents {
   /**
    * Emitted by the Quorum block driver if it fails to establish a quorum
    *
+   * `Note:` This event is rate-limited.
+   *
    * @since 2.0
    */
   QUORUM_FAILURE: QuorumFailureData;
   /**
    * Emitted to report a corruption of a Quorum file
+   *
+   * `Note:` This event is rate-limited.
    *
    * @since 2.0
    */
@@ -220,6 +238,8 @@ export interface QmpEvents {
   BLOCK_EXPORT_DELETED: BlockExportDeletedData;
   /**
    * Emitted when the guest opens or closes a virtio-serial port.
+   *
+   * `Note:` This event is rate-limited.
    *
    * @since 2.1
    */
@@ -303,6 +323,8 @@ export interface QmpEvents {
    *
    * Emitted when a VNC client establishes a connection
    *
+   * `Note:` This event is emitted before any authentication takes place, thus the authentication ID is not provided.
+   *
    * @since 0.13
    */
   VNC_CONNECTED: VncConnectedData;
@@ -361,6 +383,8 @@ export interface QmpEvents {
   /**
    * Emitted when the guest changes the actual BALLOON level.  This value is equivalent to the `actual` field return by the `query-balloon` command
    *
+   * `Note:` This event is rate-limited.
+   *
    * @since 1.2
    */
   BALLOON_CHANGE: BalloonChangeData;
@@ -374,6 +398,8 @@ export interface QmpEvents {
   HV_BALLOON_STATUS_REPORT: HvBalloonInfo;
   /**
    * Emitted when the size of a memory device changes.  Only emitted for memory devices that can actually change the size (e.g., virtio-mem due to guest action).
+   *
+   * `Note:` This event is rate-limited.
    *
    * @since 5.1
    */
@@ -408,6 +434,8 @@ export interface QmpEvents {
   SCLP_CPI_INFO_AVAILABLE: Record<string, never>;
   /**
    * Emitted when the guest changes the RTC time.
+   *
+   * `Note:` This event is rate-limited.  It is not guaranteed that the RTC in the system implements this event, or even that the system has an RTC at all.
    *
    * @since 0.13
    */

@@ -47,9 +47,7 @@ export interface ShutdownData {
    * If true, the shutdown was triggered by a guest request (such as a guest-initiated ACPI shutdown request or other hardware-specific action) rather than a host request (such as sending QEMU a SIGINT).  (since 2.10)
    */
   guest: boolean;
-  /**
-   * The `ShutdownCause` which resulted in the `SHUTDOWN`. (since 4.0) `Note:` If the command-line option `-no-shutdown` has been specified, QEMU will not exit, and a `STOP` event will eventually follow the `SHUTDOWN` event.
-   */
+  /** The `ShutdownCause` which resulted in the `SHUTDOWN`. (since 4.0) */
   reason: ShutdownCause | (string & {});
 }
 
@@ -65,9 +63,7 @@ export interface ResetData {
 
 /** QAPI struct `WatchdogData` (undocumented). */
 export interface WatchdogData {
-  /**
-   * action that has been taken `Note:` If action is "reset", "shutdown", or "pause" the `WATCHDOG` event is followed respectively by the `RESET`, `SHUTDOWN`, or `STOP` events. `Note:` This event is rate-limited.
-   */
+  /** action that has been taken */
   action: WatchdogAction | (string & {});
 }
 
@@ -321,15 +317,11 @@ export interface DeviceTrayMovedData {
   'tray-open': boolean;
 }
 
-/**
- * Information about a persistent reservation manager
- *
- * @since 3.0
- */
+/** QAPI struct `PrManagerStatusChangedData` (undocumented). */
 export interface PrManagerStatusChangedData {
-  /** the identifier of the persistent reservation manager */
+  /** The id of the PR manager object */
   id: string;
-  /** true if the persistent reservation manager is connected to the underlying storage or helper */
+  /** true if the PR manager is connected to a backend */
   connected: boolean;
 }
 
@@ -2095,7 +2087,7 @@ export interface BlockImageCorruptedData {
    */
   size?: Int64;
   /**
-   * if set, the image is marked corrupt and therefore unusable after this event and must be repaired (Since 2.2; before, every `BLOCK_IMAGE_CORRUPTED` event was fatal) `Note:` If action is "stop", a `STOP` event will eventually follow the `BLOCK_IO_ERROR` event.
+   * if set, the image is marked corrupt and therefore unusable after this event and must be repaired (Since 2.2; before, every `BLOCK_IMAGE_CORRUPTED` event was fatal)
    */
   fatal: boolean;
 }
@@ -2121,7 +2113,7 @@ export interface BlockIoErrorData {
    */
   nospace?: boolean;
   /**
-   * human readable string describing the error cause.  (This field is a debugging aid for humans, it should not be parsed by applications) (since: 2.2) `Note:` If action is "stop", a `STOP` event will eventually follow the `BLOCK_IO_ERROR` event. `Note:` This event is rate-limited, except if action is "stop".
+   * human readable string describing the error cause.  (This field is a debugging aid for humans, it should not be parsed by applications) (since: 2.2)
    */
   reason: string;
 }
@@ -2211,7 +2203,7 @@ export interface BlockJobReadyData {
    */
   offset: Int64;
   /**
-   * rate limit, bytes per second `Note:` The "ready to complete" status is always reset by a `BLOCK_JOB_ERROR` event.
+   * rate limit, bytes per second
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -2287,7 +2279,7 @@ export interface QuorumFailureData {
    */
   'sector-num': Int64;
   /**
-   * failed read operation sector count `Note:` This event is rate-limited.
+   * failed read operation sector count
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -2311,7 +2303,7 @@ export interface QuorumReportBadData {
    */
   'sector-num': Int64;
   /**
-   * failed read operation sector count `Note:` This event is rate-limited.
+   * failed read operation sector count
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -2541,6 +2533,8 @@ export interface BlockExportInfo {
 /**
  * Information about a character device.
  *
+ * `Note:` `filename` is encoded using the QEMU command line character device encoding.  See the QEMU man page for details.
+ *
  * @since 0.14
  */
 export interface ChardevInfo {
@@ -2549,7 +2543,7 @@ export interface ChardevInfo {
   /** the filename of the character device */
   filename: string;
   /**
-   * shows whether the frontend device attached to this backend (e.g. with the chardev=... option) is in open or closed state (since 2.1) `Note:` `filename` is encoded using the QEMU command line character device encoding.  See the QEMU man page for details.
+   * shows whether the frontend device attached to this backend (e.g. with the chardev=... option) is in open or closed state (since 2.1)
    */
   'frontend-open': boolean;
 }
@@ -2570,7 +2564,9 @@ export interface RingbufWriteArg {
   device: string;
   /** data to write */
   data: string;
-  /** data encoding (default 'utf8'). */
+  /**
+   * data encoding (default 'utf8'). - base64: data must be base64 encoded text.  Its binary decoding gets written. - utf8: data's UTF-8 encoding is written - data itself is always Unicode regardless of format, like any other string.
+   */
   format?: DataFormat;
 }
 
@@ -2584,7 +2580,9 @@ export interface RingbufReadArg {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
-  /** data encoding (default 'utf8'). */
+  /**
+   * data encoding (default 'utf8'). - base64: the data read is returned in base64 encoding. - utf8: the data read is interpreted as UTF-8. Bug: can screw up when the buffer contains invalid UTF-8 sequences, NUL characters, after the ring buffer lost data, and when reading stops because the size limit is reached. - The return value is always Unicode regardless of format, like any other string.
+   */
   format?: DataFormat;
 }
 
@@ -2630,7 +2628,7 @@ export interface ChardevSendBreakArg {
 export interface VserportChangeData {
   /** device identifier of the virtio-serial port */
   id: string;
-  /** true if the guest has opened the virtio-serial port `Note:` This event is rate-limited. */
+  /** true if the guest has opened the virtio-serial port */
   open: boolean;
 }
 
@@ -2661,7 +2659,7 @@ export interface DumpGuestMemoryArg {
    */
   length?: Int64;
   /**
-   * if specified, the format of guest memory dump.  But non-elf format is conflict with paging and filter, ie.  `paging`, `begin` and `length` is not allowed to be specified with non-elf `format` at the same time (since 2.0) `Note:` All boolean arguments default to false.
+   * if specified, the format of guest memory dump.  But non-elf format is conflict with paging and filter, ie.  `paging`, `begin` and `length` is not allowed to be specified with non-elf `format` at the same time (since 2.0)
    */
   format?: DumpGuestMemoryFormat;
 }
@@ -2925,15 +2923,11 @@ export interface RxFilterInfo {
   'multicast-table': string[];
 }
 
-/**
- * Basic information about a given VirtIODevice
- *
- * @since 7.2
- */
+/** QAPI struct `NicRxFilterChangedData` (undocumented). */
 export interface NicRxFilterChangedData {
-  /** Name of the VirtIODevice */
+  /** net client name */
   name?: string;
-  /** The VirtIODevice's canonical QOM path */
+  /** device path */
   path: string;
 }
 
@@ -3138,6 +3132,8 @@ export interface QueryRockerOfDpaGroupsArg {
 /**
  * Rocker switch OF-DPA group
  *
+ * `Note:` Optional members may or may not appear in the group depending if they're relevant to the group type.
+ *
  * @since 2.4
  */
 export interface RockerOfDpaGroup {
@@ -3206,7 +3202,7 @@ export interface RockerOfDpaGroup {
   /** set destination MAC address in Ethernet header */
   'set-eth-dst'?: string;
   /**
-   * perform TTL check `Note:` Optional members may or may not appear in the group depending if they're relevant to the group type.
+   * perform TTL check
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -3266,7 +3262,7 @@ export type SetPasswordOptions = SetPasswordOptions$vnc | SetPasswordOptions$spi
 
 /** The members every `SetPasswordOptions` has, whatever its `protocol`. */
 export interface SetPasswordOptionsBase {
-  /** .INDENT 2.0 */
+  /** - 'vnc' to modify the VNC server password - 'spice' to modify the Spice server password */
   protocol: DisplayProtocol;
   /** the new password */
   password: string;
@@ -3297,15 +3293,19 @@ export interface SetPasswordOptions$spice extends SetPasswordOptionsBase {
 /**
  * General options for `expire_password`.
  *
+ * `Note:` Time is relative to the server and currently there is no way to coordinate server time with client time.  It is not recommended to use the absolute time version of the `time` parameter unless you're sure you are on the same machine as the QEMU instance.
+ *
  * @since 7.0
  */
 export type ExpirePasswordOptions = ExpirePasswordOptions$vnc | ExpirePasswordOptions$spice;
 
 /** The members every `ExpirePasswordOptions` has, whatever its `protocol`. */
 export interface ExpirePasswordOptionsBase {
-  /** .INDENT 2.0 */
+  /** - 'vnc' to modify the VNC server expiration - 'spice' to modify the Spice server expiration */
   protocol: DisplayProtocol;
-  /** when to expire the password. */
+  /**
+   * when to expire the password. - 'now' to expire the password immediately - 'never' to cancel password expiration - '+INT' where INT is the number of seconds from now (integer) - 'INT' where INT is the absolute time in seconds
+   */
   time: string;
 }
 
@@ -3375,7 +3375,9 @@ export interface SpiceInfo {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'tls-port'?: Int64;
-  /** the current authentication type used by the server */
+  /**
+   * the current authentication type used by the server - 'none' if no authentication is being used - 'spice' uses SASL or direct TLS authentication, depending on command line options
+   */
   auth?: string;
   /** SPICE server version. */
   'compiled-version'?: string;
@@ -3425,13 +3427,17 @@ export interface VncInfo {
    * The hostname the VNC server is bound to.  This depends on the name resolution on the host and may be an IP address.
    */
   host?: string;
-  /** .INDENT 2.0 */
+  /**
+   * - 'ipv6' if the host is listening for IPv6 connections - 'ipv4' if the host is listening for IPv4 connections - 'unix' if the host is listening on a unix domain socket - 'unknown' otherwise
+   */
   family?: NetworkAddressFamily | (string & {});
   /**
    * The service name of the server's port.  This may depends on the host system's service database so symbolic names should not be relied on.
    */
   service?: string;
-  /** the current authentication type used by the server */
+  /**
+   * the current authentication type used by the server - 'none' if no authentication is being used - 'vnc' if VNC authentication is being used - 'vencrypt+plain' if VEncrypt is used with plain text authentication - 'vencrypt+tls+none' if VEncrypt is used with TLS and no authentication - 'vencrypt+tls+vnc' if VEncrypt is used with TLS and VNC authentication - 'vencrypt+tls+plain' if VEncrypt is used with TLS and plain text auth - 'vencrypt+x509+none' if VEncrypt is used with x509 and no auth - 'vencrypt+x509+vnc' if VEncrypt is used with x509 and VNC auth - 'vencrypt+x509+plain' if VEncrypt is used with x509 and plain text auth - 'vencrypt+tls+sasl' if VEncrypt is used with TLS and SASL auth - 'vencrypt+x509+sasl' if VEncrypt is used with x509 and SASL auth
+   */
   auth?: string;
   /** a list of `VncClientInfo` of all currently connected clients */
   clients?: VncClientInfo[];
@@ -3463,9 +3469,7 @@ export interface VncInfo2 {
 
 /** QAPI struct `ChangeVncPasswordArg` (undocumented). */
 export interface ChangeVncPasswordArg {
-  /**
-   * the new password to use with VNC authentication `Note:` An empty password in this command will set the password to the empty string.  Existing clients are unaffected by executing this command.
-   */
+  /** the new password to use with VNC authentication */
   password: string;
 }
 
@@ -3473,9 +3477,7 @@ export interface ChangeVncPasswordArg {
 export interface VncConnectedData {
   /** server information */
   server: VncServerInfo;
-  /**
-   * client information `Note:` This event is emitted before any authentication takes place, thus the authentication ID is not provided.
-   */
+  /** client information */
   client: VncBasicInfo;
 }
 
@@ -3539,9 +3541,7 @@ export interface InputSendEventArg {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   head?: Int64;
-  /**
-   * List of `InputEvent` union. `Note:` The consoles are visible in the qom tree, under `/backend/console[$index]`.  They have a device link and head property, so it is possible to map which console belongs to which device and display.
-   */
+  /** List of `InputEvent` union. */
   events: InputEvent[];
 }
 
@@ -4077,7 +4077,7 @@ export interface MigrateArg {
   /** list of migration stream channels with each stream in the list connected to a destination interface endpoint. */
   channels?: MigrationChannel[];
   /**
-   * when set, use the new uri/channels specified to resume paused postcopy migration.  This flag should only be used if the previous postcopy migration was interrupted.  The command will fail unless migration is in "postcopy-paused" state. (default: false, since 3.0) The `query-migrate` command should be used to check migration's progress and final result (this information is provided by the 'status' member). The uri argument should have the Uniform Resource Identifier of default destination VM.  This connection will be bound to default network. For now, number of migration streams is restricted to one, i.e. number of items in 'channels' list is just 1. The 'uri' and 'channels' arguments are mutually exclusive; exactly one of the two should be present.
+   * when set, use the new uri/channels specified to resume paused postcopy migration.  This flag should only be used if the previous postcopy migration was interrupted.  The command will fail unless migration is in "postcopy-paused" state. (default: false, since 3.0)
    */
   resume?: boolean;
 }
@@ -4089,7 +4089,7 @@ export interface MigrateIncomingArg {
   /** list of migration stream channels with each stream in the list connected to a destination interface endpoint. */
   channels?: MigrationChannel[];
   /**
-   * Exit on incoming migration failure.  Default true. When set to false, the failure triggers a `MIGRATION` event, and error details could be retrieved with `query-migrate`.  (since 9.1) It's a bad idea to use a string for the uri, but it needs to stay compatible with -incoming and the format of the uri is already exposed above libvirt. QEMU must be started with -incoming defer to allow `migrate-incoming` to be used. The uri format is the same as for -incoming For now, number of migration streams is restricted to one, i.e. number of items in 'channels' list is just 1. The 'uri' and 'channels' arguments are mutually exclusive; exactly one of the two should be present.
+   * Exit on incoming migration failure.  Default true. When set to false, the failure triggers a `MIGRATION` event, and error details could be retrieved with `query-migrate`.  (since 9.1)
    */
   'exit-on-error'?: boolean;
 }
@@ -4302,9 +4302,7 @@ export interface SnapshotSaveArg {
   tag: string;
   /** block device node name to save vmstate to */
   vmstate: string;
-  /**
-   * list of block device node names to save a snapshot to Applications should not assume that the snapshot save is complete when this command returns.  The job commands / events must be used to determine completion and to fetch details of any errors that arise. Note that execution of the guest CPUs may be stopped during the time it takes to save the snapshot.  A future version of QEMU may ensure CPUs are executing continuously. It is strongly recommended that `devices` contain all writable block device nodes if a consistent snapshot is required. If `tag` already exists, an error will be reported
-   */
+  /** list of block device node names to save a snapshot to */
   devices: string[];
 }
 
@@ -4316,9 +4314,7 @@ export interface SnapshotLoadArg {
   tag: string;
   /** block device node name to load vmstate from */
   vmstate: string;
-  /**
-   * list of block device node names to load a snapshot from Applications should not assume that the snapshot load is complete when this command returns.  The job commands / events must be used to determine completion and to fetch details of any errors that arise. Note that execution of the guest CPUs will be stopped during the time it takes to load the snapshot. It is strongly recommended that `devices` contain all writable block device nodes that can have changed since the original `snapshot-save` command execution.
-   */
+  /** list of block device node names to load a snapshot from */
   devices: string[];
 }
 
@@ -4328,9 +4324,7 @@ export interface SnapshotDeleteArg {
   'job-id': string;
   /** name of the snapshot to delete. */
   tag: string;
-  /**
-   * list of block device node names to delete a snapshot from Applications should not assume that the snapshot delete is complete when this command returns.  The job commands / events must be used to determine completion and to fetch details of any errors that arise.
-   */
+  /** list of block device node names to delete a snapshot from */
   devices: string[];
 }
 
@@ -4569,9 +4563,7 @@ export interface ObjectTypeInfo {
 
 /** QAPI struct `QomListPropertiesArg` (undocumented). */
 export interface QomListPropertiesArg {
-  /**
-   * the type name of an object `Note:` Objects can create properties at runtime, for example to describe links between different devices and/or objects.  These properties are not included in the output of this command.
-   */
+  /** the type name of an object */
   typename: string;
 }
 
@@ -5483,7 +5475,7 @@ export interface CpuInfoFast$xtensa extends CpuInfoFastBase {
 /**
  * `CpuInfoFast` when `target` is `'xtensaeb'`.
  *
- * Not documented `Note:` The resulting QMP strings can be appended to the "qemu-system-" prefix to produce the corresponding QEMU executable name.  This is true even for "qemu-system-x86_64".
+ * Not documented
  */
 export interface CpuInfoFast$xtensaeb extends CpuInfoFastBase {
   target: 'xtensaeb';
@@ -5566,10 +5558,12 @@ export interface QemuTargetInfo {
 /**
  * Guest UUID information (Universally Unique Identifier).
  *
+ * `Note:` If no UUID was specified for the guest, the nil UUID (all zeroes) is returned.
+ *
  * @since 0.14
  */
 export interface UuidInfo {
-  /** the UUID of the guest `Note:` If no UUID was specified for the guest, the nil UUID (all zeroes) is returned. */
+  /** the UUID of the guest */
   UUID: string;
 }
 
@@ -5600,7 +5594,7 @@ export interface MemsaveArg {
   /** the file to save the memory to as binary data */
   filename: string;
   /**
-   * the index of the virtual CPU to use for translating the virtual address (defaults to CPU 0) `Caution:` Errors were not reliably returned until 1.1.
+   * the index of the virtual CPU to use for translating the virtual address (defaults to CPU 0)
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -5621,7 +5615,7 @@ export interface PmemsaveArg {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
-  /** the file to save the memory to as binary data `Caution:` Errors were not reliably returned until 1.1. */
+  /** the file to save the memory to as binary data */
   filename: string;
 }
 
@@ -5661,7 +5655,11 @@ export interface Memdev {
   policy: HostMemPolicy | (string & {});
 }
 
-/** @since 2.7 */
+/**
+ * `Note:` Management should be prepared to pass through additional properties with `device_add`.
+ *
+ * @since 2.7
+ */
 export interface HotpluggableCPU {
   /** CPU object type for usage with `device_add` command */
   type: string;
@@ -5673,9 +5671,7 @@ export interface HotpluggableCPU {
   'vcpus-count': Int64;
   /** list of properties to pass for hotplugging a CPU with `device_add` */
   props: CpuInstanceProperties;
-  /**
-   * link to existing CPU object if CPU is present or omitted if CPU is not present. `Note:` Management should be prepared to pass through additional properties with `device_add`.
-   */
+  /** link to existing CPU object if CPU is present or omitted if CPU is not present. */
   'qom-path'?: string;
 }
 
@@ -5765,7 +5761,7 @@ export interface BalloonInfo {
 /** QAPI struct `BalloonChangeData` (undocumented). */
 export interface BalloonChangeData {
   /**
-   * the logical size of the VM in bytes.  Formula used: logical_vm_size = vm_ram_size - balloon_size `Note:` This event is rate-limited.
+   * the logical size of the VM in bytes.  Formula used: logical_vm_size = vm_ram_size - balloon_size
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -5905,7 +5901,7 @@ export interface MemoryDeviceSizeChangeData {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   size: Int64;
-  /** path to the device object in the QOM tree (since 6.2) `Note:` This event is rate-limited. */
+  /** path to the device object in the QOM tree (since 6.2) */
   'qom-path': string;
 }
 
@@ -5950,14 +5946,14 @@ export interface QueryCpuModelComparisonArg {
 /**
  * The result of a CPU model comparison.
  *
+ * `responsible-properties` is a list of QOM property names that led to both CPUs not being detected as identical.  For identical models, this list is empty.  If a QOM property is read-only, that means there's no known way to make the CPU models identical.  If the special property name "type" is included, the models are by definition not identical and cannot be made identical.
+ *
  * @since 2.8
  */
 export interface CpuModelCompareInfo {
   /** The result of the compare operation. */
   result: CpuModelCompareResult | (string & {});
-  /**
-   * List of properties that led to the comparison result not being identical. `responsible-properties` is a list of QOM property names that led to both CPUs not being detected as identical.  For identical models, this list is empty.  If a QOM property is read-only, that means there's no known way to make the CPU models identical.  If the special property name "type" is included, the models are by definition not identical and cannot be made identical.
-   */
+  /** List of properties that led to the comparison result not being identical. */
   'responsible-properties': string[];
 }
 
@@ -6004,6 +6000,8 @@ export interface CpuModelExpansionInfo {
 /**
  * Virtual CPU definition.
  *
+ * `unavailable-features` is a list of QOM property names that represent CPU model attributes that prevent the CPU from running.  If the QOM property is read-only, that means there's no known way to make the CPU model run in the current host.  Implementations that choose not to provide specific information return the property name "type".  If the property is read-write, it means that it MAY be possible to run the CPU model in the current host if that property is changed. Management software can use it as hints to suggest or choose an alternative for the user, or just to generate meaningful error messages explaining why the CPU model can't be used.  If `unavailable-features` is an empty list, the CPU model is runnable using the current host and machine-type.  If `unavailable-features` is not present, runnability information for the CPU is not available.
+ *
  * @since 1.2
  */
 export interface CpuDefinitionInfo {
@@ -6028,7 +6026,7 @@ export interface CpuDefinitionInfo {
    */
   'alias-of'?: string;
   /**
-   * If true, this CPU model is deprecated and may be removed in some future version of QEMU according to the QEMU deprecation policy.  (since 5.2) `unavailable-features` is a list of QOM property names that represent CPU model attributes that prevent the CPU from running.  If the QOM property is read-only, that means there's no known way to make the CPU model run in the current host.  Implementations that choose not to provide specific information return the property name "type".  If the property is read-write, it means that it MAY be possible to run the CPU model in the current host if that property is changed. Management software can use it as hints to suggest or choose an alternative for the user, or just to generate meaningful error messages explaining why the CPU model can't be used.  If `unavailable-features` is an empty list, the CPU model is runnable using the current host and machine-type.  If `unavailable-features` is not present, runnability information for the CPU is not available.
+   * If true, this CPU model is deprecated and may be removed in some future version of QEMU according to the QEMU deprecation policy.  (since 5.2)
    */
   deprecated: boolean;
 }
@@ -6129,6 +6127,14 @@ export interface YankArg {
 
 /**
  * A yank instance can be yanked with the `yank` qmp command to recover from a hanging QEMU.
+ *
+ * Currently implemented yank instances:
+ *
+ * - nbd block device: Yanking it will shut down the connection to the nbd server without attempting to reconnect.
+ *
+ * - socket chardev: Yanking it will shut down the connected socket.
+ *
+ * - migration: Yanking it will shut down all migration connections. Unlike `migrate_cancel`, it will not notify the migration process, so migration will go into `failed` state, instead of `cancelled` state.  `yank` should be used to recover from hangs.
  *
  * @since 6.0
  */
@@ -6251,9 +6257,7 @@ export interface HumanMonitorCommandArg {
 
 /** QAPI struct `GetfdArg` (undocumented). */
 export interface GetfdArg {
-  /**
-   * file descriptor name `Note:` If `fdname` already exists, the file descriptor assigned to it will be closed and replaced by the received file descriptor. The `closefd` command can be used to explicitly close the file descriptor when it is no longer needed.
-   */
+  /** file descriptor name */
   fdname: string;
 }
 
@@ -6295,20 +6299,16 @@ export interface AddfdInfo {
   fd: Int64;
 }
 
-/**
- * Information about a file descriptor that was added to an fd set.
- *
- * @since 1.2
- */
+/** QAPI struct `RemoveFdArg` (undocumented). */
 export interface RemoveFdArg {
   /**
-   * The ID of the fd set that `fd` was added to.
+   * The ID of the fd set that the file descriptor belongs to.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'fdset-id': Int64;
   /**
-   * The file descriptor that was received via SCM rights and added to the fd set.
+   * The file descriptor that is to be removed.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -6357,9 +6357,7 @@ export interface RtcChangeData {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   offset: Int64;
-  /**
-   * path to the RTC object in the QOM tree `Note:` This event is rate-limited.  It is not guaranteed that the RTC in the system implements this event, or even that the system has an RTC at all.
-   */
+  /** path to the RTC object in the QOM tree */
   'qom-path': string;
 }
 
@@ -9575,13 +9573,15 @@ export interface BlockdevOptionsNull {
 /**
  * Driver specific block device options for the NVMe backend.
  *
+ * Note that the PCI `device` must have been unbound from any host kernel driver before instructing QEMU to add the blockdev.
+ *
  * @since 2.12
  */
 export interface BlockdevOptionsNVMe {
   /** PCI controller address of the NVMe device in format hhhh:bb:ss.f (host:bus:slot.function) */
   device: string;
   /**
-   * namespace number of the device, starting from 1. Note that the PCI `device` must have been unbound from any host kernel driver before instructing QEMU to add the blockdev.
+   * namespace number of the device, starting from 1.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -11683,6 +11683,8 @@ export interface NetdevSocketOptions {
 /**
  * Configuration info for stream socket netdev
  *
+ * Only `SocketAddress` types 'unix', 'inet' and 'fd' are supported.
+ *
  * @since 7.2
  */
 export interface NetdevStreamOptions {
@@ -11691,7 +11693,7 @@ export interface NetdevStreamOptions {
   /** create server socket (default: false) */
   server?: boolean;
   /**
-   * For a client socket, if a socket is disconnected, then attempt a reconnect after the given number of milliseconds. Setting this to zero disables this function. (default: 0) (Since: 9.2) Only `SocketAddress` types 'unix', 'inet' and 'fd' are supported.
+   * For a client socket, if a socket is disconnected, then attempt a reconnect after the given number of milliseconds. Setting this to zero disables this function. (default: 0) (Since: 9.2)
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -11701,12 +11703,14 @@ export interface NetdevStreamOptions {
 /**
  * Configuration info for datagram socket netdev.
  *
+ * Only `SocketAddress` types 'unix', 'inet' and 'fd' are supported.
+ *
+ * If remote address is present and it's a multicast address, local address is optional.  Otherwise local address is required and remote address is optional.
+ *
  * @since 7.2
  */
 export interface NetdevDgramOptions {
-  /**
-   * local address Only `SocketAddress` types 'unix', 'inet' and 'fd' are supported. If remote address is present and it's a multicast address, local address is optional.  Otherwise local address is required and remote address is optional.
-   */
+  /** local address */
   local?: SocketAddress;
   /** remote address */
   remote?: SocketAddress;
@@ -11924,6 +11928,8 @@ export type RockerPortAutoneg =
 /**
  * Rocker switch OF-DPA flow key
  *
+ * `Note:` Optional members may or may not appear in the flow key depending if they're relevant to the flow key.
+ *
  * @since 2.4
  */
 export interface RockerOfDpaFlowKey {
@@ -11979,14 +11985,14 @@ export interface RockerOfDpaFlowKey {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   'ip-tos'?: Int64;
-  /**
-   * IP header destination address `Note:` Optional members may or may not appear in the flow key depending if they're relevant to the flow key.
-   */
+  /** IP header destination address */
   'ip-dst'?: string;
 }
 
 /**
  * Rocker switch OF-DPA flow mask
+ *
+ * `Note:` Optional members may or may not appear in the flow mask depending if they're relevant to the flow mask.
  *
  * @since 2.4
  */
@@ -12020,7 +12026,7 @@ export interface RockerOfDpaFlowMask {
    */
   'ip-proto'?: Int64;
   /**
-   * IP header TOS field `Note:` Optional members may or may not appear in the flow mask depending if they're relevant to the flow mask.
+   * IP header TOS field
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -12029,6 +12035,8 @@ export interface RockerOfDpaFlowMask {
 
 /**
  * Rocker switch OF-DPA flow action
+ *
+ * `Note:` Optional members may or may not appear in the flow action depending if they're relevant to the flow action.
  *
  * @since 2.4
  */
@@ -12064,7 +12072,7 @@ export interface RockerOfDpaFlowAction {
    */
   'new-vlan-id'?: Int64;
   /**
-   * physical output port `Note:` Optional members may or may not appear in the flow action depending if they're relevant to the flow action.
+   * physical output port
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
@@ -12082,7 +12090,9 @@ export type TpmTypeOptions = TpmTypeOptions$passthrough | TpmTypeOptions$emulato
 
 /** The members every `TpmTypeOptions` has, whatever its `type`. */
 export interface TpmTypeOptionsBase {
-  /** .INDENT 2.0 */
+  /**
+   * - 'passthrough' The configuration options for the TPM passthrough type - 'emulator' The configuration options for TPM emulator backend type
+   */
   type: TpmType | (string & {});
 }
 
@@ -13331,6 +13341,8 @@ export interface SchemaInfoBuiltin {
 /**
  * Additional `SchemaInfo` members for meta-type 'enum'.
  *
+ * Values of this type are JSON string on the wire.
+ *
  * @since 2.5
  */
 export interface SchemaInfoEnum {
@@ -13339,7 +13351,7 @@ export interface SchemaInfoEnum {
   /**
    * the enumeration type's member names, in no particular order.  Redundant with `members`.  Just for backward compatibility.
    *
-   * @deprecated Member `values` is deprecated.  Use `members` instead. Values of this type are JSON string on the wire.
+   * @deprecated Member `values` is deprecated.  Use `members` instead.
    */
   values: string[];
 }
@@ -13347,15 +13359,19 @@ export interface SchemaInfoEnum {
 /**
  * Additional `SchemaInfo` members for meta-type 'array'.
  *
+ * Values of this type are JSON array on the wire.
+ *
  * @since 2.5
  */
 export interface SchemaInfoArray {
-  /** the array type's element type. Values of this type are JSON array on the wire. */
+  /** the array type's element type. */
   'element-type': string;
 }
 
 /**
  * Additional `SchemaInfo` members for meta-type 'object'.
+ *
+ * Values of this type are JSON object on the wire.
  *
  * @since 2.5
  */
@@ -13365,7 +13381,7 @@ export interface SchemaInfoObject {
   /** the name of the member serving as type tag.  An element of `members` with this name must exist. */
   tag?: string;
   /**
-   * variant members, i.e. additional members that depend on the type tag's value.  Present exactly when `tag` is present. The variants are in no particular order, and may even differ from the order of the values of the enum type of the `tag`. Values of this type are JSON object on the wire.
+   * variant members, i.e. additional members that depend on the type tag's value.  Present exactly when `tag` is present. The variants are in no particular order, and may even differ from the order of the values of the enum type of the `tag`.
    */
   variants?: SchemaInfoObjectVariant[];
 }
@@ -13373,11 +13389,13 @@ export interface SchemaInfoObject {
 /**
  * Additional `SchemaInfo` members for meta-type 'alternate'.
  *
+ * On the wire, this can be any of the members.
+ *
  * @since 2.5
  */
 export interface SchemaInfoAlternate {
   /**
-   * the alternate type's members, in no particular order.  The members' wire encoding is distinct, see How to use the QAPI code generator \%<> section Alternate types. On the wire, this can be any of the members.
+   * the alternate type's members, in no particular order.  The members' wire encoding is distinct, see How to use the QAPI code generator \%<> section Alternate types.
    */
   members: SchemaInfoAlternateMember[];
 }
@@ -13958,6 +13976,8 @@ export interface IOMMUFDProperties {
 /**
  * Properties for iothread objects.
  *
+ * The `aio-max-batch` option is available since 6.1.
+ *
  * @since 2.0
  */
 export interface IothreadProperties {
@@ -14078,7 +14098,7 @@ export interface MemoryBackendEpcProperties {
    */
   size: Int64;
   /**
-   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0) `Note:` prealloc=true and reserve=false cannot be set at the same time.  With reserve=true, the behavior depends on the operating system: for example, Linux will not reserve swap space for shared file mappings -- "not applicable".  In contrast, reserve=false will bail out if it cannot be configured accordingly.
+   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0)
    */
   'x-use-canonical-path-for-ramblock-id'?: boolean;
 }
@@ -14124,7 +14144,7 @@ export interface MemoryBackendFileProperties {
    */
   size: Int64;
   /**
-   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0) `Note:` prealloc=true and reserve=false cannot be set at the same time.  With reserve=true, the behavior depends on the operating system: for example, Linux will not reserve swap space for shared file mappings -- "not applicable".  In contrast, reserve=false will bail out if it cannot be configured accordingly.
+   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0)
    */
   'x-use-canonical-path-for-ramblock-id'?: boolean;
   /**
@@ -14200,7 +14220,7 @@ export interface MemoryBackendMemfdProperties {
    */
   size: Int64;
   /**
-   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0) `Note:` prealloc=true and reserve=false cannot be set at the same time.  With reserve=true, the behavior depends on the operating system: for example, Linux will not reserve swap space for shared file mappings -- "not applicable".  In contrast, reserve=false will bail out if it cannot be configured accordingly.
+   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0)
    */
   'x-use-canonical-path-for-ramblock-id'?: boolean;
   /** if true, the file to be created resides in the hugetlbfs filesystem (default: false) */
@@ -14217,6 +14237,8 @@ export interface MemoryBackendMemfdProperties {
 
 /**
  * Properties for objects of classes derived from memory-backend.
+ *
+ * `Note:` prealloc=true and reserve=false cannot be set at the same time.  With reserve=true, the behavior depends on the operating system: for example, Linux will not reserve swap space for shared file mappings -- "not applicable".  In contrast, reserve=false will bail out if it cannot be configured accordingly.
  *
  * @since 2.1
  */
@@ -14256,7 +14278,7 @@ export interface MemoryBackendProperties {
    */
   size: Int64;
   /**
-   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0) `Note:` prealloc=true and reserve=false cannot be set at the same time.  With reserve=true, the behavior depends on the operating system: for example, Linux will not reserve swap space for shared file mappings -- "not applicable".  In contrast, reserve=false will bail out if it cannot be configured accordingly.
+   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0)
    */
   'x-use-canonical-path-for-ramblock-id'?: boolean;
 }
@@ -14306,7 +14328,7 @@ export interface MemoryBackendShmProperties {
    */
   size: Int64;
   /**
-   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0) `Note:` prealloc=true and reserve=false cannot be set at the same time.  With reserve=true, the behavior depends on the operating system: for example, Linux will not reserve swap space for shared file mappings -- "not applicable".  In contrast, reserve=false will bail out if it cannot be configured accordingly.
+   * if true, the canonical path is used for ramblock-id.  Disable this for 4.0 machine types or older to allow migration with newer QEMU versions. (default: false generally, but true for machine types <= 4.0)
    */
   'x-use-canonical-path-for-ramblock-id'?: boolean;
 }
@@ -15008,6 +15030,8 @@ export interface CpuInstanceProperties {
 /**
  * The comprehensive enumeration of QEMU system emulation ("softmmu") targets.  Run "./configure --help" in the project root directory, and look for the *-softmmu targets near the "--target-list" option. The individual target constants are not documented here, for the time being.
  *
+ * `Note:` The resulting QMP strings can be appended to the "qemu-system-" prefix to produce the corresponding QEMU executable name.  This is true even for "qemu-system-x86_64".
+ *
  * @since 3.0
  */
 export type SysEmuTarget =
@@ -15067,9 +15091,7 @@ export type SysEmuTarget =
   | 'x86_64'
   /** Not documented */
   | 'xtensa'
-  /**
-   * Not documented `Note:` The resulting QMP strings can be appended to the "qemu-system-" prefix to produce the corresponding QEMU executable name.  This is true even for "qemu-system-x86_64".
-   */
+  /** Not documented */
   | 'xtensaeb';
 
 /**
@@ -15419,6 +15441,8 @@ export type CpuModelCompareResult =
 /**
  * An enumeration of CPU model expansion types.
  *
+ * `Note:` When a non-migration-safe CPU model is expanded in static mode, some features enabled by the CPU model may be omitted, because they can't be implemented by a static CPU model definition (e.g. cache info passthrough and PMU passthrough in x86).  If you need an accurate representation of the features enabled by a non-migration-safe CPU model, use `full`.  If you need a static representation that will keep ABI compatibility even when changing QEMU version or machine-type, use `static` (but keep in mind that some features may be omitted).
+ *
  * @since 2.8
  */
 export type CpuModelExpansionType =
@@ -15427,7 +15451,7 @@ export type CpuModelExpansionType =
    */
   | 'static'
   /**
-   * Expand all properties.  The produced model is not guaranteed to be migration-safe, but allows tooling to get an insight and work with model details. `Note:` When a non-migration-safe CPU model is expanded in static mode, some features enabled by the CPU model may be omitted, because they can't be implemented by a static CPU model definition (e.g. cache info passthrough and PMU passthrough in x86).  If you need an accurate representation of the features enabled by a non-migration-safe CPU model, use `full`.  If you need a static representation that will keep ABI compatibility even when changing QEMU version or machine-type, use `static` (but keep in mind that some features may be omitted).
+   * Expand all properties.  The produced model is not guaranteed to be migration-safe, but allows tooling to get an insight and work with model details.
    */
   | 'full';
 
@@ -17640,7 +17664,7 @@ export interface ChardevStdioWrapper {
 }
 
 /**
- * Availability: `CONFIG_SPICE`.INDENT 7.0
+ * Availability: `CONFIG_SPICE`
  *
  * @since 1.5
  */
@@ -17650,7 +17674,7 @@ export interface ChardevSpiceChannelWrapper {
 }
 
 /**
- * Availability: `CONFIG_SPICE`.INDENT 7.0
+ * Availability: `CONFIG_SPICE`
  *
  * @since 1.5
  */
@@ -17660,7 +17684,7 @@ export interface ChardevSpicePortWrapper {
 }
 
 /**
- * Availability: `CONFIG_SPICE_PROTOCOL`.INDENT 7.0
+ * Availability: `CONFIG_SPICE_PROTOCOL`
  *
  * @since 6.1
  */
@@ -17670,7 +17694,7 @@ export interface ChardevQemuVDAgentWrapper {
 }
 
 /**
- * Availability: `CONFIG_DBUS_DISPLAY`.INDENT 7.0
+ * Availability: `CONFIG_DBUS_DISPLAY`
  *
  * @since 7.0
  */
@@ -17748,12 +17772,14 @@ export interface UnixSocketAddress {
 /**
  * Captures a socket address in the vsock namespace.
  *
+ * `Note:` String types are used to allow for possible future hostname or service resolution support.
+ *
  * @since 2.8
  */
 export interface VsockSocketAddress {
   /** unique host identifier */
   cid: string;
-  /** port `Note:` String types are used to allow for possible future hostname or service resolution support. */
+  /** port */
   port: string;
 }
 
@@ -17770,7 +17796,7 @@ export interface FdSocketAddress {
 }
 
 /**
- * Availability: `CONFIG_TPM`.INDENT 7.0
+ * Availability: `CONFIG_TPM`
  *
  * @since 1.5
  */
@@ -17780,7 +17806,7 @@ export interface TPMPassthroughOptionsWrapper {
 }
 
 /**
- * Availability: `CONFIG_TPM`.INDENT 7.0
+ * Availability: `CONFIG_TPM`
  *
  * @since 2.11
  */
@@ -19055,7 +19081,7 @@ export interface PciMemoryRegion {
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    */
   bar: Int64;
-  /** .INDENT 2.0 */
+  /** - 'io' if the region is a PIO region - 'memory' if the region is a MMIO region */
   type: string;
   /**
    * memory address
@@ -20025,6 +20051,8 @@ export interface ChardevDBus {
 /**
  * Configuration info for virtual console chardevs.
  *
+ * `Note:` The options are only effective when the VNC or SDL graphical display backend is active.  They are ignored with the GTK, Spice, VNC and D-Bus display backends.
+ *
  * @since 1.5
  */
 export interface ChardevVC {
@@ -20112,6 +20140,8 @@ export interface TPMEmulatorOptions {
  * An enumeration of key name.
  *
  * This is used by the `send-key` command.
+ *
+ * 'sysrq' was mistakenly added to hack around the fact that the ps2 driver was not generating correct scancodes sequences when 'alt+print' was pressed.  This flaw is now fixed and the 'sysrq' key serves no further purpose.  Any further use of 'sysrq' will be transparently changed to 'print', so they are effectively synonyms.
  *
  * @since 1.3
  */
@@ -20354,9 +20384,7 @@ export type QKeyCode =
   | 'meta_l'
   /** Not documented */
   | 'meta_r'
-  /**
-   * Not documented 'sysrq' was mistakenly added to hack around the fact that the ps2 driver was not generating correct scancodes sequences when 'alt+print' was pressed.  This flaw is now fixed and the 'sysrq' key serves no further purpose.  Any further use of 'sysrq' will be transparently changed to 'print', so they are effectively synonyms.
-   */
+  /** Not documented */
   | 'compose'
   /** since 2.0 */
   | 'pause'
