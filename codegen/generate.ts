@@ -429,6 +429,12 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     options.check,
   );
   changed.push(...readme.changed);
+  const record = (label: string, result: GenerateResult): void => {
+    results.push(result);
+    for (const f of result.files) expected.add(`${label}/${f.name}`);
+    changed.push(...result.changed.map((f) => `${label}/${f}`));
+    options.onResult?.(result);
+  };
   for (const { version, schemas } of releases) {
     for (const s of schemas) {
       const label = `${s.prefix}-${version}`;
@@ -440,10 +446,7 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
         check: options.check,
         runtime: options.runtime,
       });
-      results.push(result);
-      for (const f of result.files) expected.add(`${label}/${f.name}`);
-      changed.push(...result.changed.map((f) => `${label}/${f}`));
-      options.onResult?.(result);
+      record(label, result);
     }
   }
   for (const version of introspected) {
@@ -456,10 +459,7 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
       check: options.check,
       runtime: options.runtime,
     });
-    results.push(result);
-    for (const f of result.files) expected.add(`${label}/${f.name}`);
-    changed.push(...result.changed.map((f) => `${label}/${f}`));
-    options.onResult?.(result);
+    record(label, result);
   }
   // Only the folders this function manages: anything else in outDir is left alone.
   const managed = new RegExp(`^(${SCHEMAS.map((s) => s.prefix).join('|')})-[^/]+/`);

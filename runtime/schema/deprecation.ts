@@ -6,20 +6,12 @@
  * visitor check the same features), so a client can warn or refuse before
  * sending.
  */
-import type { SchemaDescriptor, SchemaInfo } from './descriptor.js';
+import { entriesByName, type SchemaDescriptor, type SchemaInfo } from './descriptor.js';
 
 export interface DeprecatedUse {
   /** '$' for the command itself, else the JSON path of the member or value. */
   path: string;
   message: string;
-}
-
-const indexes = new WeakMap<SchemaDescriptor, Map<string, SchemaInfo>>();
-
-function lookup(schema: SchemaDescriptor): Map<string, SchemaInfo> {
-  let byName = indexes.get(schema);
-  if (!byName) indexes.set(schema, (byName = new Map(schema.map((e) => [e.name, e]))));
-  return byName;
 }
 
 /** Steps one check may take, whatever the schema and arguments. */
@@ -31,7 +23,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** The deprecated things a call of `command` with `args` uses; none when the command is unknown. */
 export function deprecatedInput(schema: SchemaDescriptor, command: string, args: unknown): DeprecatedUse[] {
-  const byName = lookup(schema);
+  const byName = entriesByName(schema);
   const entry = byName.get(command);
   if (entry?.['meta-type'] !== 'command') return [];
   const uses: DeprecatedUse[] = [];

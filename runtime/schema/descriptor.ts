@@ -176,3 +176,12 @@ export function lazyDescriptor(json: string): SchemaDescriptor {
     deleteProperty: readOnly,
   });
 }
+
+const byNameCache = new WeakMap<SchemaDescriptor, Map<string, SchemaInfo>>();
+
+/** A descriptor's entries by name, made once per descriptor (a live one: masked names). */
+export function entriesByName(schema: SchemaDescriptor): Map<string, SchemaInfo> {
+  let byName = byNameCache.get(schema);
+  if (!byName) byNameCache.set(schema, (byName = new Map(schema.map((e) => [e.name, e]))));
+  return byName;
+}

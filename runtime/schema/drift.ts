@@ -10,6 +10,7 @@
  * deprecated (`-compat deprecated-output=hide` leaves it out).
  */
 import {
+  entriesByName,
   enumValues,
   type SchemaDescriptor,
   type SchemaIfCond,
@@ -47,14 +48,12 @@ export interface DriftReport {
   matched: Map<string, string>;
 }
 
-const byName = (d: SchemaDescriptor): Map<string, SchemaInfo> => new Map(d.map((e) => [e.name, e]));
-
 /** Differences listed at most: a live schema is the peer's, and may be anything. */
 export const MAX_DRIFT_ITEMS = 10_000;
 
 export function drift(generated: SchemaDescriptor, live: SchemaDescriptor): DriftReport {
-  const gen = byName(generated);
-  const run = byName(live);
+  const gen = entriesByName(generated);
+  const run = entriesByName(live);
   const items: DriftItem[] = [];
   let truncated = false;
   /** Items no condition explains, so far: a pair that adds none agrees (see `matched`). */

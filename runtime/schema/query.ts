@@ -18,7 +18,13 @@
  * yes when any of its alternatives does. A name that starts with anything
  * but a letter is written after one space (' __com.redhat_x').
  */
-import { enumValues, type SchemaDescriptor, type SchemaInfo, type SchemaInfoObjectMember } from './descriptor.js';
+import {
+  entriesByName,
+  enumValues,
+  type SchemaDescriptor,
+  type SchemaInfo,
+  type SchemaInfoObjectMember,
+} from './descriptor.js';
 
 /** The typed form of a query: built into a path of the same grammar. Names complete from a release's maps. */
 export type SchemaQuery<CN extends string = string, EN extends string = string> =
@@ -39,18 +45,6 @@ export type SchemaQuery<CN extends string = string, EN extends string = string> 
       value?: string;
       feature?: string;
     };
-
-const indexes = new WeakMap<SchemaDescriptor, Map<string, SchemaInfo>>();
-
-function index(schema: SchemaDescriptor): Map<string, SchemaInfo> {
-  let byName = indexes.get(schema);
-  if (!byName) {
-    byName = new Map();
-    for (const e of schema) byName.set(e.name, e);
-    indexes.set(schema, byName);
-  }
-  return byName;
-}
 
 /** The query as a path: the typed form turned into the path syntax. */
 export function queryPath(query: string | SchemaQuery): string {
@@ -75,7 +69,7 @@ const MAX_VISITS = 100_000;
 /** Whether the descriptor has what the query asks for. Malformed queries answer false. */
 export function supports(schema: SchemaDescriptor, query: string | SchemaQuery): boolean {
   const steps = queryPath(query).split('/');
-  const byName = index(schema);
+  const byName = entriesByName(schema);
   const first = byName.get(name(steps[0]));
   if (!first) return false;
   // Each (type, step) is answered once: look-throughs (arrays, alternates) revisit nothing, and a
