@@ -14,13 +14,16 @@ import type { Target } from '../runtime/wire/transport.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** Where the generated QMP releases are: the bundle of an installed package, or generated/ of a build. */
-export function releaseFiles(): Map<string, string> {
+/**
+ * Where the generated releases of one kind ('qemu', 'qga', 'qsd') are: the
+ * bundle of an installed package, or generated/ of a build; by version.
+ */
+export function releaseFiles(prefix = 'qemu'): Map<string, string> {
   const out = new Map<string, string>();
   for (const dir of [path.join(HERE, '../bundle'), path.join(HERE, '../generated')]) {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir)) {
-      const m = /^qemu-(\d+\.\d+)(\.js)?$/.exec(name);
+      const m = new RegExp(`^${prefix}-(\\d+\\.\\d+)(\\.js)?$`).exec(name);
       if (!m) continue;
       const file = m[2] ? path.join(dir, name) : path.join(dir, name, 'index.js');
       if (existsSync(file) && !out.has(m[1])) out.set(m[1], file);

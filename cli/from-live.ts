@@ -74,26 +74,38 @@ function readManPage(file: string): string {
   return (file.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
 }
 
-export async function genFromLive(options: FromLiveOptions, out: (text: string) => void): Promise<number> {
+/** A QEMU's introspection and version ('11.1.3'): from a socket, or from a binary started for it. */
+export async function introspect(where: { socket?: string; qemu?: string }): Promise<{
+  live: SchemaDescriptor;
+  version: string;
+}> {
   const work = mkdtempSync(path.join(tmpdir(), 'qapi-ts-live-'));
   let stop: (() => void) | undefined;
   try {
-    let where = options.socket;
-    if (options.qemu) {
-      const started = await startBinary(options.qemu, work);
-      where = started.socket;
+    let socket = where.socket;
+    if (where.qemu) {
+      const started = await startBinary(where.qemu, work);
+      socket = started.socket;
       stop = started.stop;
     }
-    const qmp = await connect(targetOf(where!), {}, { validate: false });
-    let live: SchemaDescriptor;
-    let version: string;
+    const qmp = await connect(targetOf(socket!), {}, { validate: false });
     try {
-      live = await qmp.schema();
+      const live = await qmp.schema();
       const q = qmp.greeting.version.qemu;
-      version = `${q.major}.${q.minor}.${q.micro}`;
+      return { live, version: `${q.major}.${q.minor}.${q.micro}` };
     } finally {
       await qmp.close();
     }
+  } finally {
+    stop?.();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export async function genFromLive(options: FromLiveOptions, out: (text: string) => void): Promise<number> {
+  const work = mkdtempSync(path.join(tmpdir(), 'qapi-ts-live-'));
+  try {
+    const { live, version } = await introspect(options);
     const source = options.source ? await sourceDescriptor(options.source) : undefined;
     // Integer widths only from the same release: a width can change between releases, and introspection cannot show it.
     const widths = source?.release !== undefined && version.startsWith(`${source.release}.`);
@@ -126,7 +138,6 @@ export async function genFromLive(options: FromLiveOptions, out: (text: string) 
     );
     return 0;
   } finally {
-    stop?.();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -9,6 +9,10 @@ import { countDefinitions, loadSchema } from '../codegen/frontend.js';
 import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol } from '../codegen/generate.js';
 import { schemaToJson } from '../codegen/model-json.js';
 import type { DocDialect } from '../codegen/expressions.js';
+import type { DiffFormat } from '../codegen/releases/report.js';
+import { addQemu, AddQemuError } from './add-qemu.js';
+import { compatCommand } from './compat.js';
+import { diffCommand, DiffInputError, type DiffProtocol } from './diff.js';
 import { driftCommand } from './drift.js';
 import { genFromLive } from './from-live.js';
 
@@ -45,6 +49,26 @@ commands:
       one side only, or differs, each marked 'not built' where the release's
       build condition explains it. The release is the newest not newer than
       that QEMU unless --release says. Exits 1 when something is unexplained.
+  diff A B [--format text|markdown|json] [--protocol qmp|qga|qsd]
+      What changed between A and B, each a release of this package (7.2, 10.2...)
+      or a file: a QAPI schema source, or a schema descriptor (a saved
+      query-qmp-schema reply). Commands, events, members, enum values, branches
+      and alternatives added or removed, optional/required and type changes,
+      new deprecations; a type's changes once, with the commands that use it.
+      Exits 0 when nothing changed, 1 when something did (like diff).
+  compat [--project tsconfig.json] [--releases 7.2,10.0,...] [--json]
+      Will your code work on another QEMU? Type-checks your TypeScript project
+      (needs ts-morph installed) with its qapi-ts/qemu-X imports retargeted to
+      each release in turn, in memory, and lists per release the places that
+      fail to compile or use something deprecated there, as file:line:col.
+      Exits 1 when there is any.
+  add-qemu VERSION [--from-source DIR | --from-qemu BINARY [--docs MANPAGE]]
+      In a clone of the qapi-ts repository (npm run add-qemu -- ...): add a QEMU
+      release. From Debian by default (its source package, else its binary
+      packages); or from a local QEMU source tree; or from a QEMU binary's
+      introspection (QMP only; --docs: its qemu-qmp-ref.7 man page). Lists it in
+      scripts/qemu-versions and regenerates the SDKs, latest.ts and the release
+      report against the release before it (docs/releases/).
   help                      this text
   version                   the qapi-ts version
 `;
@@ -233,6 +257,64 @@ export function main(argv: string[], io: Io = processIo): number | Promise<numbe
           io.err(`qapi-ts drift: ${e.message}\n`);
           return 2;
         });
+      }
+      case 'diff': {
+        const args = parseArgs(rest, ['format', 'protocol']);
+        for (const f of args.flags.keys())
+          if (f !== 'format' && f !== 'protocol') throw new UsageError(`diff: unknown option --${f}`);
+        if (args.positional.length !== 2) throw new UsageError('diff: give two releases or schema files, A and B');
+        const format = (args.flags.get('format') ?? 'text') as string;
+        if (!['text', 'markdown', 'json'].includes(format))
+          throw new UsageError(`diff: --format is text, markdown or json (not '${format}')`);
+        const protocol = (args.flags.get('protocol') ?? 'qmp') as string;
+        if (!['qmp', 'qga', 'qsd'].includes(protocol))
+          throw new UsageError(`diff: --protocol is qmp, qga or qsd (not '${protocol}')`);
+        const [a, b] = args.positional;
+        return diffCommand(a, b, { format: format as DiffFormat, protocol: protocol as DiffProtocol }, io.out).catch(
+          (e: unknown) => {
+            if (e instanceof QapiSourceError) {
+              io.err(e.format() + '\n');
+              return 2;
+            }
+            if (e instanceof DiffInputError || e instanceof QapiError) {
+              io.err(`qapi-ts diff: ${e.message}\n`);
+              return 2;
+            }
+            throw e;
+          },
+        );
+      }
+      case 'compat':
+        return compatCommand(rest, io);
+      case 'add-qemu': {
+        const args = parseArgs(rest, ['from-source', 'from-qemu', 'docs']);
+        for (const f of args.flags.keys())
+          if (!['from-source', 'from-qemu', 'docs'].includes(f))
+            throw new UsageError(`add-qemu: unknown option --${f}`);
+        if (args.positional.length !== 1) throw new UsageError('add-qemu: give one VERSION, such as 11.1');
+        return addQemu({
+          version: args.positional[0],
+          fromSource: args.flags.get('from-source') as string | undefined,
+          fromQemu: args.flags.get('from-qemu') as string | undefined,
+          docs: args.flags.get('docs') as string | undefined,
+          log: (l) => io.err(l + '\n'),
+        }).then(
+          (r) => {
+            io.out(
+              `added: ${r.written.length} files written` +
+                (r.report ? `; the release report is docs/releases/${r.report}` : '') +
+                '\nnext: npm run build && npm test\n',
+            );
+            return 0;
+          },
+          (e: unknown) => {
+            if (e instanceof AddQemuError || e instanceof QapiError) {
+              io.err(`qapi-ts add-qemu: ${e.message}\n`);
+              return e instanceof AddQemuError ? 2 : 1;
+            }
+            throw e;
+          },
+        );
       }
       case 'version':
       case '--version':

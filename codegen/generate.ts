@@ -28,6 +28,9 @@ import { loadSchema } from './frontend.js';
 import { schemaFromIntrospection } from './introspection.js';
 import { parseQmpReference } from './manpage.js';
 import type { Schema } from './schema.js';
+import { releaseReports, renamesOf } from './releases/docs.js';
+import { ReleaseHistory } from './releases/history.js';
+import type { SinceOracle } from './emit/jsdoc.js';
 
 export type { Protocol } from './emit/type-mapping.js';
 
@@ -66,6 +69,8 @@ export interface RenderOptions {
    * package, relative to the output folder, '/'-separated).
    */
   readonly runtime: 'package' | { readonly relativeDir: string };
+  /** The releases' own record of when each thing appeared, for "since" where QEMU's docs lack or misstate it. */
+  readonly since?: SinceOracle;
 }
 
 /** Time spent per stage of one generation, in milliseconds. */
@@ -118,7 +123,7 @@ const DATA_DOC = 'JSON text parsed on first read: calls that need no validation 
 
 /** The files of one SDK, formatted, in a fixed order. */
 export function renderSdk(schema: Schema, options: RenderOptions): OutputFile[] {
-  const ctx = new EmitContext(schema, options.protocol);
+  const ctx = new EmitContext(schema, options.protocol, options.since);
   const header = headerComment(options.source, options.regenerate);
   const files: OutputFile[] = [];
   const typed = (name: string, emitted: EmittedFile, local: boolean): void => {
@@ -193,6 +198,9 @@ export interface GenerateOptions {
   readonly runtime?: RenderOptions['runtime'];
   /** Passed to the parser (tests read schemas from memory). */
   readonly parse?: ParseOptions;
+  /** The schema, already loaded from schemaFile (generateAll loads every release first). */
+  readonly schema?: Schema;
+  readonly since?: SinceOracle;
 }
 
 export interface GenerateResult {
@@ -217,7 +225,7 @@ export function defaultRuntime(outDir: string): RenderOptions['runtime'] {
 export function generate(options: GenerateOptions): GenerateResult {
   const timings: Timings = { load: 0, emit: 0 };
   const t0 = performance.now();
-  const schema = loadSchema(options.schemaFile, { dialect: 'auto', ...options.parse });
+  const schema = options.schema ?? loadSchema(options.schemaFile, { dialect: 'auto', ...options.parse });
   timings.load = performance.now() - t0;
   const tree = options.parse?.readFile ? undefined : qemuTreeOf(options.schemaFile);
   const relative = tree
@@ -230,6 +238,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     regenerate: options.regenerate ?? 'npm run gen',
     qemuVersion: tree?.version ?? 'unknown',
     runtime: options.runtime ?? defaultRuntime(options.outDir),
+    since: options.since,
   });
   timings.emit = performance.now() - t1;
   const { changed, unchanged } = writeFiles(options.outDir, files, options.check);
@@ -255,13 +264,18 @@ export const SCHEMAS: readonly { readonly prefix: string; readonly path: string;
 export interface SupportedRelease {
   /** Short version, '10.2'. */
   version: string;
-  /** 'source': Debian's source package, every schema; 'binary': only the guest agent's, as qemu-guest-agent ships it. */
-  from: 'source' | 'binary';
+  /**
+   * 'source': every schema (Debian's source package, or a local QEMU tree added
+   * with add-qemu); 'binary': Debian's binary packages, the guest agent's
+   * schema as qemu-guest-agent ships it and QMP from introspection;
+   * 'introspection': QMP only, from a local binary's introspection (add-qemu --from-qemu).
+   */
+  from: 'source' | 'binary' | 'introspection';
 }
 
 /** Where fetch-qemu.sh keeps a binary release's QMP introspection and reference, in its cache folder. */
-const INTROSPECTION = 'qapi/introspection.json';
-const QMP_REFERENCE = 'qapi/qemu-qmp-ref.7.gz';
+export const INTROSPECTION = 'qapi/introspection.json';
+export const QMP_REFERENCE = 'qapi/qemu-qmp-ref.7.gz';
 /** The schema written back from them, next to them, which the SDK is generated from (its header names it). */
 const WRITTEN_BACK = 'qapi/introspection-schema.json';
 
@@ -278,21 +292,33 @@ export function generateFromIntrospection(options: {
   check?: boolean;
   runtime?: RenderOptions['runtime'];
 }): GenerateResult {
-  const live = JSON.parse(readFileSync(path.join(options.dir, INTROSPECTION), 'utf8')) as SchemaDescriptor;
-  const docs = parseQmpReference(gunzipSync(readFileSync(path.join(options.dir, QMP_REFERENCE))).toString('utf8'));
-  const source = buildDescriptor(loadSchema(options.source, { dialect: 'auto' }));
-  const { text } = schemaFromIntrospection(live, source, { docs });
-  const schemaFile = path.join(options.dir, WRITTEN_BACK);
-  if (!existsSync(schemaFile) || readFileSync(schemaFile, 'utf8') !== text) writeFileSync(schemaFile, text);
   return generate({
-    schemaFile,
+    schemaFile: writeBackIntrospection(options.dir, options.source),
     outDir: options.outDir,
     protocol: 'qmp',
     label: options.label,
     check: options.check,
     runtime: options.runtime,
-    parse: { dialect: 'legacy' },
+    parse: INTROSPECTED,
   });
+}
+
+/** How a schema written back from introspection parses. */
+const INTROSPECTED: ParseOptions = { dialect: 'legacy' };
+
+/** Writes (when it changed) the schema of a binary release's introspection, named after `source`; returns its path. */
+function writeBackIntrospection(dir: string, source: string): string {
+  const live = JSON.parse(readFileSync(path.join(dir, INTROSPECTION), 'utf8')) as SchemaDescriptor;
+  // The QMP reference man page is optional (a local binary may come without one): no docs then.
+  const reference = path.join(dir, QMP_REFERENCE);
+  const docs = existsSync(reference)
+    ? parseQmpReference(gunzipSync(readFileSync(reference)).toString('utf8'))
+    : undefined;
+  const named = buildDescriptor(loadSchema(source, { dialect: 'auto' }));
+  const { text } = schemaFromIntrospection(live, named, { docs });
+  const schemaFile = path.join(dir, WRITTEN_BACK);
+  if (!existsSync(schemaFile) || readFileSync(schemaFile, 'utf8') !== text) writeFileSync(schemaFile, text);
+  return schemaFile;
 }
 
 /** The releases of scripts/qemu-versions, the single list of supported releases. */
@@ -301,7 +327,17 @@ export function supportedReleases(file = path.join(PACKAGE_ROOT, 'scripts/qemu-v
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'))
     .map((l) => l.split(/\s+/))
-    .map(([version, , from]) => ({ version, from: from?.startsWith('bin:') ? 'binary' : 'source' }));
+    .map(([version, , from]) => ({ version, from: releaseKind(from) }));
+}
+
+/** The kind of a release from the third column of scripts/qemu-versions. */
+export function releaseKind(column: string | undefined): SupportedRelease['from'] {
+  if (column === undefined || column === '' || column === 'local:source') return 'source';
+  if (column.startsWith('bin:')) return 'binary';
+  if (column === 'local:qemu') return 'introspection';
+  throw new QapiError(
+    `scripts/qemu-versions: unknown source '${column}' (expected bin:SUITE, local:source or local:qemu)`,
+  );
 }
 
 /** Short versions from scripts/qemu-versions. */
@@ -350,7 +386,14 @@ export interface GenerateAllOptions {
   readonly runtime?: RenderOptions['runtime'];
   /** Called after each SDK, for progress output. */
   readonly onResult?: (result: GenerateResult) => void;
+  /** The list of releases; default: scripts/qemu-versions of this package. */
+  readonly versionsFile?: string;
+  /** Where the release reports go (docs/releases/ of this package when outDir is the default; else none). */
+  readonly docsDir?: string;
 }
+
+/** The release reports' folder in this package. */
+export const DOCS = 'docs/releases';
 
 export interface GenerateAllResult {
   readonly results: readonly GenerateResult[];
@@ -364,17 +407,21 @@ export interface GenerateAllResult {
 export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult {
   const outDir = options.outDir ?? path.join(PACKAGE_ROOT, 'generated');
   const cacheDir = options.cacheDir ?? process.env.QAPI_TS_CACHE ?? path.join(PACKAGE_ROOT, '.cache/qemu');
-  const known = new Map(supportedReleases().map((r) => [r.version, r.from]));
-  const releases = (options.versions ?? [...known.keys()]).map((version) => ({
-    version,
-    binary: known.get(version) === 'binary',
-    schemas: known.get(version) === 'binary' ? SCHEMAS.filter((x) => x.prefix === 'qga') : SCHEMAS,
-  }));
+  const known = new Map(supportedReleases(options.versionsFile).map((r) => [r.version, r.from]));
+  const releases = (options.versions ?? [...known.keys()]).map((version) => {
+    const from = known.get(version);
+    return {
+      version,
+      // QMP from introspection: named after the newest release with every schema.
+      binary: from === 'binary' || from === 'introspection',
+      schemas: from === 'binary' ? SCHEMAS.filter((x) => x.prefix === 'qga') : from === 'introspection' ? [] : SCHEMAS,
+    };
+  });
   const versions = releases.filter((r) => !r.binary).map((r) => r.version);
   // Binary releases' QMP SDKs come from introspection, named and typed after the newest full release.
   const introspected = releases.filter((r) => r.binary).map((r) => r.version);
   for (const version of introspected) {
-    for (const file of [INTROSPECTION, QMP_REFERENCE]) {
+    for (const file of [INTROSPECTION]) {
       if (!existsSync(path.join(cacheDir, version, file)))
         throw new QapiError(
           `QEMU ${version}'s ${file} is missing from ${path.join(cacheDir, version)}: run npm run fetch`,
@@ -398,7 +445,7 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
   // The newest release (the last line of scripts/qemu-versions) is what `import ... from 'qapi-ts'` gives:
   // its QMP SDK from the newest with every schema, its guest agent from the newest of all.
   const newest = versions[versions.length - 1];
-  const newestAgent = releases[releases.length - 1].version;
+  const newestAgent = [...releases].reverse().find((r) => r.schemas.some((x) => x.prefix === 'qga'))!.version;
   const latest = [
     headerComment('scripts/qemu-versions', 'npm run gen'),
     `import { bindMatching } from '../runtime/qmp/releases.js';`,
@@ -435,35 +482,104 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     changed.push(...result.changed.map((f) => `${label}/${f}`));
     options.onResult?.(result);
   };
+  // Every schema is loaded before any is rendered: each release's docs say when things first
+  // appeared among all of them (codegen/releases/history.ts), and docs/releases/ compares them.
+  interface Job {
+    label: string;
+    prefix: string;
+    version: string;
+    schemaFile: string;
+    protocol: Protocol;
+    parse?: ParseOptions;
+    schema?: Schema;
+    load: number;
+  }
+  const jobs: Job[] = [];
   for (const { version, schemas } of releases) {
     for (const s of schemas) {
-      const label = `${s.prefix}-${version}`;
-      const result = generate({
-        schemaFile: path.join(cacheDir, version, s.path),
-        outDir: path.join(outDir, label),
+      const schemaFile = path.join(cacheDir, version, s.path);
+      jobs.push({
+        label: `${s.prefix}-${version}`,
+        prefix: s.prefix,
+        version,
+        schemaFile,
         protocol: s.protocol,
-        label,
-        check: options.check,
-        runtime: options.runtime,
+        load: 0,
       });
-      record(label, result);
     }
   }
   for (const version of introspected) {
-    const label = `qemu-${version}`;
-    const result = generateFromIntrospection({
-      dir: path.join(cacheDir, version),
-      source: path.join(cacheDir, newest, 'qapi/qapi-schema.json'),
-      outDir: path.join(outDir, label),
-      label,
+    const schemaFile = writeBackIntrospection(
+      path.join(cacheDir, version),
+      path.join(cacheDir, newest, SCHEMAS[0].path),
+    );
+    jobs.push({
+      label: `qemu-${version}`,
+      prefix: 'qemu',
+      version,
+      schemaFile,
+      protocol: 'qmp',
+      parse: INTROSPECTED,
+      load: 0,
+    });
+  }
+  for (const job of jobs) {
+    const t0 = performance.now();
+    job.schema = loadSchema(job.schemaFile, { dialect: 'auto', ...job.parse });
+    job.load = performance.now() - t0;
+  }
+  const oldestFirst = (x: Job, y: Job): number => {
+    const [a, b] = [x.version, y.version].map((v) => v.split('.').map(Number));
+    return a[0] - b[0] || a[1] - b[1];
+  };
+  const histories = new Map<string, ReleaseHistory>();
+  for (const { prefix } of SCHEMAS) {
+    const mine = jobs
+      .filter((j) => j.prefix === prefix)
+      .sort(oldestFirst)
+      .map((j) => ({ version: j.version, schema: j.schema! }));
+    const renamed = renamesOf(mine);
+    histories.set(prefix, new ReleaseHistory(mine.map((r, i) => ({ ...r, renamed: renamed[i] }))));
+  }
+  for (const job of jobs) {
+    const result = generate({
+      schemaFile: job.schemaFile,
+      schema: job.schema,
+      since: histories.get(job.prefix)!.forSchema(job.schema!),
+      outDir: path.join(outDir, job.label),
+      protocol: job.protocol,
+      label: job.label,
       check: options.check,
       runtime: options.runtime,
     });
-    record(label, result);
+    record(job.label, { ...result, timings: { ...result.timings, load: job.load } });
+  }
+  const docsExtra: string[] = [];
+  const docsDir = options.docsDir ?? (options.outDir === undefined ? path.join(PACKAGE_ROOT, DOCS) : undefined);
+  if (docsDir !== undefined) {
+    const byVersion = [...new Set(jobs.sort(oldestFirst).map((j) => j.version))].map((version) => ({
+      version,
+      qmp: jobs.find((j) => j.version === version && j.prefix === 'qemu')?.schema,
+      qga: jobs.find((j) => j.version === version && j.prefix === 'qga')?.schema,
+    }));
+    const reports = releaseReports(byVersion);
+    const written = writeFiles(docsDir, reports, options.check);
+    changed.push(...written.changed.map((f) => `${DOCS}/${f}`));
+    // Reports of pairs that are no longer consecutive (a release added between them) go.
+    const names = new Set(reports.map((r) => r.name));
+    for (const f of listFiles(docsDir).filter((f) => f.endsWith('.md') && !names.has(f))) {
+      docsExtra.push(`${DOCS}/${f}`);
+      if (!options.check) rmSync(path.join(docsDir, f));
+    }
   }
   // Only the folders this function manages: anything else in outDir is left alone.
   const managed = new RegExp(`^(${SCHEMAS.map((s) => s.prefix).join('|')})-[^/]+/`);
   const extra = listFiles(outDir).filter((f) => managed.test(f) && !expected.has(f));
-  if (!options.check) for (const f of extra) rmSync(path.join(outDir, f));
-  return { results, changed, extra };
+  if (!options.check) {
+    for (const f of extra) rmSync(path.join(outDir, f));
+    // An SDK folder left empty (a release no longer generated, or no longer with that schema) goes too.
+    for (const dir of new Set(extra.map((f) => f.split('/')[0])))
+      if (!listFiles(path.join(outDir, dir)).length) rmSync(path.join(outDir, dir), { recursive: true, force: true });
+  }
+  return { results, changed, extra: [...extra, ...docsExtra] };
 }

@@ -95,6 +95,10 @@ fetch_one() {
   if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
     return 0
   fi
+  # Added from a local QEMU tree or binary (npm run add-qemu): nothing to download it from.
+  if [ "${from#local:}" != "$from" ]; then
+    die "QEMU $ver was added from a local ${from#local:} (scripts/qemu-versions says $from) and $dest is missing or stale: add it again with npm run add-qemu, or from a fetchable source"
+  fi
   if [ "${from#bin:}" != "$from" ]; then
     fetch_binary "$ver" "$debver" "${from#bin:}"
     return 0
@@ -120,6 +124,19 @@ fetch_one() {
   echo "fetch-qemu: $ver ready in $dest" >&2
 }
 
+# --find VERSION: the Debian versions of QEMU VERSION (e.g. 10.1) apt knows, newest first, each
+# with its suite and whether it is a source ('Sources') or binary ('Packages') entry.
+if [ "${1:-}" = --find ]; then
+  [ $# -eq 2 ] || die "usage: fetch-qemu.sh --find VERSION"
+  ensure_deb_src
+  { apt-cache madison qemu; apt-cache madison qemu-system-x86; } 2>/dev/null |
+    awk -F'|' -v v="$2" '{
+      gsub(/ /, "", $2); split($3, where, " "); n = split(where[2], sw, "/"); kind = where[3]
+      up = $2; sub(/^[0-9]+:/, "", up); sub(/[+~-].*$/, "", up)
+      if (index(up ".", v ".") == 1) print $2, sw[1], kind
+    }' | sort -u -k1,1Vr -k3,3
+  exit 0
+fi
 if [ $# -eq 0 ]; then
   set -- $(awk '!/^#/ && NF { print $1 }' "$versions")
 fi

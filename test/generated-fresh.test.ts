@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { loadSchema } from '../codegen/frontend.js';
 import { listFiles } from '../codegen/emit/output.js';
-import { generateAll, SCHEMAS } from '../codegen/generate.js';
+import { DOCS, generateAll, SCHEMAS } from '../codegen/generate.js';
 import { ALL_VERSIONS, BINARY_VERSIONS, CACHE, requireSources, ROOT, SDKS } from './support/qemu-sources.js';
 
 const GENERATED = path.join(ROOT, 'generated');
@@ -35,12 +35,20 @@ describe('generated/', () => {
   it('is up to date: regenerating every version gives the same bytes (else run npm run gen)', () => {
     for (const v of ALL_VERSIONS) requireSources(v);
     const dir = temp();
+    const docs = temp();
     // The same relative runtime imports as in generated/, which sits in the package.
-    generateAll({ outDir: dir, runtime: { relativeDir: '../../runtime' } });
+    generateAll({ outDir: dir, runtime: { relativeDir: '../../runtime' }, docsDir: docs });
     const fresh = listFiles(dir);
     expect(listFiles(GENERATED), 'files in generated/').toEqual(fresh);
     const stale = fresh.filter((f) => !readFileSync(path.join(dir, f)).equals(readFileSync(path.join(GENERATED, f))));
     expect(stale, 'stale files in generated/: run npm run gen').toEqual([]);
+    // The release reports too (docs/releases/), written by the same run.
+    const reports = listFiles(docs);
+    expect(listFiles(path.join(ROOT, DOCS)), `files in ${DOCS}/`).toEqual(reports);
+    const staleDocs = reports.filter(
+      (f) => !readFileSync(path.join(docs, f)).equals(readFileSync(path.join(ROOT, DOCS, f))),
+    );
+    expect(staleDocs, `stale files in ${DOCS}/: run npm run gen`).toEqual([]);
   });
 });
 

@@ -19,11 +19,22 @@
 import type { DocSection, QapiDoc } from '../doc.js';
 import type { Definition } from '../entities.js';
 import { ifcondToText, type IfCond } from '../ifcond.js';
-import type { Feature } from '../members.js';
+import type { Feature, Member } from '../members.js';
+import { memberSince } from '../releases/history.js';
 
-/** Who the conditions are about: "QEMU" or "the guest agent". */
+/**
+ * Where QEMU's hand-written "since" is missing or disagrees with the releases
+ * themselves, what the docs should say instead (codegen/releases/history.ts).
+ */
+export interface SinceOracle {
+  definition(name: string, qemuSince: string | undefined): string | undefined;
+  member(container: string, name: string, qemuSince: string | undefined): string | undefined;
+}
+
 export interface DocContext {
+  /** Who the conditions are about: "QEMU" or "the guest agent". */
   readonly product: string;
+  readonly since?: SinceOracle;
 }
 
 const ADMONITIONS: Record<string, string> = {
@@ -363,6 +374,17 @@ export function definitionDoc(defn: Definition, ctx: DocContext, options: Defini
     }
   }
   for (const p of options.extra ?? []) b.paragraph(p);
+  // QEMU 7.2's docs sometimes say "Since 7.1" in the body rather than in a section.
+  // Commands and events only: a type's name is not on the wire, and types are renamed and split between
+  // releases (QEMU's since is then the older thing's); their members are checked one by one.
+  const wire = defn.meta === 'command' || defn.meta === 'event';
+  const computed = wire ? ctx.since?.definition(defn.name, doc?.since?.text ?? memberSince(doc?.body.text)) : undefined;
+  if (computed) {
+    if (b.isEmpty) b.paragraph(undocumented(defn));
+    const own = tags.find((t) => t[0] === 'since');
+    if (own) own.push('', computed);
+    else tags.push(['since', computed]);
+  }
   // @returns, @throws, @since, then @deprecated / @experimental.
   const order = (t: string[]): number => ['returns', 'throws', 'since'].indexOf(t[0]) + 1 || 4;
   flushTags(
@@ -370,7 +392,11 @@ export function definitionDoc(defn: Definition, ctx: DocContext, options: Defini
     [...tags].sort((x, y) => order(x) - order(y)),
   );
   // Every definition gets a comment, if only to say what it is.
-  return b.text() ?? `QAPI ${defn.meta} \`${defn.name}\` (undocumented).`;
+  return b.text() ?? undocumented(defn);
+}
+
+function undocumented(defn: Definition): string {
+  return `QAPI ${defn.meta} \`${defn.name}\` (undocumented).`;
 }
 
 function prefixFirst(prefix: string, lines: string[]): string[] {
@@ -383,6 +409,8 @@ export interface MemberDocOptions {
   readonly features?: readonly Feature[];
   /** Short notes after the text (the 64-bit integer note). */
   readonly notes?: readonly string[];
+  /** The member or value documented, for its computed "since". */
+  readonly member?: Member;
 }
 
 /** The JSDoc of an object member, enum value or alternative. */
@@ -397,6 +425,9 @@ export function memberDoc(
   b.paragraph(conditionSentence(options.ifcond, ctx));
   addFeatures(b, options.features ?? [], ctx, tags);
   for (const n of options.notes ?? []) b.paragraph(n);
+  const m = options.member;
+  const computed = m && ctx.since?.member(m.definedIn, m.name, memberSince(section?.text));
+  if (computed) tags.unshift(['since', computed]);
   flushTags(b, tags);
   return b.text();
 }

@@ -22,7 +22,7 @@ import {
 } from '../entities.js';
 import type { ObjectMember } from '../members.js';
 import type { Schema } from '../schema.js';
-import { type DocContext, memberDoc } from './jsdoc.js';
+import { type DocContext, memberDoc, type SinceOracle } from './jsdoc.js';
 import { methodNames, propertyKey, stringLiteral, TypeNamer } from './naming.js';
 import { type PropertyNode, ref, type Statement, type TypeNode, union } from './printer.js';
 
@@ -138,10 +138,11 @@ export class EmitContext {
   constructor(
     readonly schema: Schema,
     readonly protocol: Protocol,
+    since?: SinceOracle,
   ) {
     this.directions = computeDirections(schema);
     this.methods = methodNames(schema);
-    this.doc = { product: protocol === 'qga' ? 'the guest agent' : 'QEMU' };
+    this.doc = { product: protocol === 'qga' ? 'the guest agent' : 'QEMU', since };
     this.commandsName = protocol === 'qga' ? 'QgaCommands' : 'QmpCommands';
     this.eventsName = protocol === 'qga' ? 'QgaEvents' : 'QmpEvents';
     for (const d of schema.definitions()) if (isDeclaredType(d)) this.names.declare(d.name);
@@ -248,6 +249,7 @@ export function memberProperties(members: readonly ObjectMember[], mode: Mode, w
     doc: memberDoc(m.doc, writer.ctx.doc, {
       ifcond: m.ifcond,
       features: m.features,
+      member: m,
       notes: [...(is64BitInteger(m.type) ? [INT64_NOTE] : []), ...(m.optional || !m.ifcond ? [] : [CONDITIONAL_NOTE])],
     }),
   }));

@@ -59,7 +59,7 @@ type Returned$IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false :
 function enumDeclaration(type: EnumType, ctx: EmitContext): Statement {
   const values = type.members.map((m) => ({
     type: ref(stringLiteral(m.name)),
-    doc: memberDoc(m.doc, ctx.doc, { ifcond: m.ifcond, features: m.features }),
+    doc: memberDoc(m.doc, ctx.doc, { ifcond: m.ifcond, features: m.features, member: m }),
   }));
   return {
     kind: 'alias',
@@ -117,7 +117,7 @@ function unionDeclarations(type: ObjectType, ctx: EmitContext, writer: TypeWrite
     const summary = `\`${name}\` when \`${tag.name}\` is \`${stringLiteral(v.name)}\`.`;
     // What the discriminator's enum says about the value: its doc, condition and features.
     const value = tagValues.get(v.name);
-    const more = memberDoc(value?.doc, ctx.doc, { ifcond: v.ifcond, features: value?.features });
+    const more = memberDoc(value?.doc, ctx.doc, { ifcond: v.ifcond, features: value?.features, member: value });
     const doc = more ? `${summary}\n\n${more}` : summary;
     const tagProperty: PropertyNode = { key: propertyKey(tag.name), type: ref(stringLiteral(v.name)) };
     const vt = v.type as ObjectType;

@@ -829,6 +829,8 @@ export interface QmpCommands {
        * write latency histogram.
        *
        * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+       *
+       * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
        */
       'boundaries-zap'?: Int64[];
       /**
@@ -4208,6 +4210,8 @@ export interface QmpCommands {
       /**
        * list of migration stream channels with each stream in the
        * list connected to a destination interface endpoint.
+       *
+       * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
        */
       channels?: MigrationChannel[];
       /**
@@ -4287,6 +4291,8 @@ export interface QmpCommands {
       /**
        * list of migration stream channels with each stream in the
        * list connected to a destination interface endpoint.
+       *
+       * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
        */
       channels?: MigrationChannel[];
       /**
@@ -4715,6 +4721,8 @@ export interface QmpCommands {
    *
    * @returns `MigrationThreadInfo`
    * @since 7.2
+   *
+   * qapi-ts finds it first in QEMU 10.0 (not in 7.2), not 7.2 as QEMU's docs say
    * @deprecated This command is deprecated with no replacement yet.
    */
   'query-migrationthreads': {

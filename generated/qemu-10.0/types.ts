@@ -2158,41 +2158,79 @@ export interface ImageInfoSpecific$file extends ImageInfoSpecificBase, ImageInfo
  * @since 8.0
  */
 export interface BlockNodeInfo {
-  /** name of the image file */
+  /**
+   * name of the image file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   filename: string;
-  /** format of the image file */
+  /**
+   * format of the image file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   format: string;
-  /** true if image is not cleanly closed */
+  /**
+   * true if image is not cleanly closed
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'dirty-flag'?: boolean;
   /**
    * actual size on disk in bytes of the image
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cluster-size'?: Int64;
-  /** true if the image is encrypted */
+  /**
+   * true if the image is encrypted
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   encrypted?: boolean;
   /** true if the image is compressed (Since 1.7) */
   compressed?: boolean;
-  /** name of the backing file */
+  /**
+   * name of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'backing-filename'?: string;
-  /** full path of the backing file */
+  /**
+   * full path of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'full-backing-filename'?: string;
-  /** the format of the backing file */
+  /**
+   * the format of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'backing-filename-format'?: string;
-  /** list of VM snapshots */
+  /**
+   * list of VM snapshots
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   snapshots?: SnapshotInfo[];
   /**
    * structure supplying additional format-specific
@@ -3732,11 +3770,17 @@ export type BlockJobInfo =
 
 /** The members every `BlockJobInfo` has, whatever its `type`. */
 export interface BlockJobInfoBase {
-  /** the job type ('stream' for image streaming) */
+  /**
+   * the job type ('stream' for image streaming)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   type: JobType | (string & {});
   /**
    * The job identifier.  Originally the device name but other
    * values are allowed since QEMU 2.7
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   device: string;
   /**
@@ -3745,6 +3789,8 @@ export interface BlockJobInfoBase {
    * directions.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   len: Int64;
   /**
@@ -3753,6 +3799,8 @@ export interface BlockJobInfoBase {
    * `len`.  The value is monotonically increasing.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   offset: Int64;
   /**
@@ -3769,6 +3817,8 @@ export interface BlockJobInfoBase {
    * the rate limit, bytes per second
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -5782,6 +5832,8 @@ export interface BlkdebugInjectErrorOptions {
    * (default: 0, since: 11.1)
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 11.1 as QEMU's docs say
    */
   'delay-ns'?: Int64;
   /**
@@ -11862,7 +11914,11 @@ export type InputEventKind =
   | 'rel'
   /** an absolute pointer motion input event */
   | 'abs'
-  /** a multi-touch input event */
+  /**
+   * a multi-touch input event
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'mtt';
 
 /** @since 2.0 */
@@ -11942,6 +11998,8 @@ export interface InputEvent$abs extends InputEventBase, InputMoveEventWrapper {
  * `InputEvent` when `type` is `'mtt'`.
  *
  * a multi-touch input event
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface InputEvent$mtt extends InputEventBase, InputMultiTouchEventWrapper {
   type: 'mtt';
@@ -11973,6 +12031,8 @@ export interface DisplayGTK {
   /**
    * Display the main window menubar.  Defaults to "on".
    * (Since 8.0)
+   *
+   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
 }
@@ -15902,13 +15962,23 @@ export interface RngRandomProperties extends RngProperties {
  * @since 9.1
  */
 export interface SevCommonProperties {
-  /** SEV device to use (default: "/dev/sev") */
+  /**
+   * SEV device to use (default: "/dev/sev")
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'sev-device'?: string;
-  /** C-bit location in page table entry (default: 0) */
+  /**
+   * C-bit location in page table entry (default: 0)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   cbitpos?: number;
   /**
    * number of bits in physical addresses that become
    * unavailable when SEV is enabled
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'reduced-phys-bits': number;
   /**
@@ -16035,7 +16105,9 @@ export interface ThreadContextProperties {
 
 /** @since 6.0 */
 export type ObjectType =
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'acpi-generic-initiator'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'acpi-generic-port'
   | 'authz-list'
   | 'authz-listfile'
@@ -16060,6 +16132,7 @@ export type ObjectType =
   | 'input-barrier'
   /** Only available when QEMU is built with CONFIG_LINUX. */
   | 'input-linux'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'iommufd'
   | 'iothread'
   | 'main-loop'
@@ -16069,7 +16142,11 @@ export type ObjectType =
   /** Only available when QEMU is built with CONFIG_LINUX. */
   | 'memory-backend-memfd'
   | 'memory-backend-ram'
-  /** Only available when QEMU is built with CONFIG_POSIX. */
+  /**
+   * Only available when QEMU is built with CONFIG_POSIX.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'memory-backend-shm'
   | 'pef-guest'
   /** Only available when QEMU is built with CONFIG_LINUX. */
@@ -16083,6 +16160,7 @@ export type ObjectType =
   /** Only available when QEMU is built with CONFIG_SECRET_KEYRING. */
   | 'secret_keyring'
   | 'sev-guest'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'sev-snp-guest'
   | 'thread-context'
   | 's390-pv-guest'
@@ -16170,12 +16248,20 @@ export interface ObjectOptionsBase {
   id: string;
 }
 
-/** `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
 }
 
-/** `ObjectOptions` when `qom-type` is `'acpi-generic-port'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-port'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
 }
@@ -16287,7 +16373,11 @@ export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinux
   'qom-type': 'input-linux';
 }
 
-/** `ObjectOptions` when `qom-type` is `'iommufd'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'iommufd'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
 }
@@ -16334,6 +16424,8 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, Mem
  * `ObjectOptions` when `qom-type` is `'memory-backend-shm'`.
  *
  * Only available when QEMU is built with CONFIG_POSIX.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
@@ -16391,7 +16483,11 @@ export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProp
   'qom-type': 'sev-guest';
 }
 
-/** `ObjectOptions` when `qom-type` is `'sev-snp-guest'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'sev-snp-guest'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
 }
@@ -18673,15 +18769,35 @@ export type SevInfo = SevInfo$sev | SevInfo$sev_snp;
 
 /** The members every `SevInfo` has, whatever its `sev-type`. */
 export interface SevInfoBase {
-  /** true if SEV is active */
+  /**
+   * true if SEV is active
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   enabled: boolean;
-  /** SEV API major version */
+  /**
+   * SEV API major version
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'api-major': number;
-  /** SEV API minor version */
+  /**
+   * SEV API minor version
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'api-minor': number;
-  /** SEV FW build id */
+  /**
+   * SEV FW build id
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'build-id': number;
-  /** SEV guest state */
+  /**
+   * SEV guest state
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   state: SevState | (string & {});
   /** Type of SEV guest being run */
   'sev-type': SevGuestType | (string & {});
@@ -19283,7 +19399,11 @@ export type AudiodevDriver =
   | 'oss'
   /** Only available when QEMU is built with CONFIG_AUDIO_PA. */
   | 'pa'
-  /** Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE. */
+  /**
+   * Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'pipewire'
   /** Only available when QEMU is built with CONFIG_AUDIO_SDL. */
   | 'sdl'
@@ -19400,6 +19520,8 @@ export interface Audiodev$pa extends AudiodevBase, AudiodevPaOptions {
  * `Audiodev` when `driver` is `'pipewire'`.
  *
  * Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface Audiodev$pipewire extends AudiodevBase, AudiodevPipewireOptions {
   driver: 'pipewire';

@@ -909,6 +909,8 @@ export interface QmpCommands {
        * write latency histogram.
        *
        * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+       *
+       * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
        */
       'boundaries-zap'?: Int64[];
       /**
@@ -4289,6 +4291,8 @@ export interface QmpCommands {
       /**
        * list of migration stream channels with each stream in the
        * list connected to a destination interface endpoint.
+       *
+       * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
        */
       channels?: MigrationChannel[];
       /**
@@ -4376,6 +4380,8 @@ export interface QmpCommands {
       /**
        * list of migration stream channels with each stream in the
        * list connected to a destination interface endpoint.
+       *
+       * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
        */
       channels?: MigrationChannel[];
       /**
@@ -4804,6 +4810,8 @@ export interface QmpCommands {
    * Return information of migration threads
    *
    * @since 7.2
+   *
+   * qapi-ts finds it first in QEMU 10.0 (not in 7.2), not 7.2 as QEMU's docs say
    * @deprecated This command is deprecated with no replacement yet.
    */
   'query-migrationthreads': {
@@ -5373,6 +5381,7 @@ export interface QmpCommands {
    * corresponding element of `paths`.
    * @throws
    * - If any path is not valid or is ambiguous
+   * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'qom-list-get': {
     args: {

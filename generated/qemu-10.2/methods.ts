@@ -3406,6 +3406,8 @@ export interface QmpMethods {
    * Runs `query-migrationthreads`.
    *
    * @since 7.2
+   *
+   * qapi-ts finds it first in QEMU 10.0 (not in 7.2), not 7.2 as QEMU's docs say
    * @deprecated This command is deprecated with no replacement yet.
    */
   queryMigrationthreads: Method<QmpCommands, 'query-migrationthreads'>;
@@ -3864,6 +3866,7 @@ export interface QmpMethods {
    * corresponding element of `paths`.
    * @throws
    * - If any path is not valid or is ambiguous
+   * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   qomListGet: Method<QmpCommands, 'qom-list-get'>;
   /**

@@ -2369,41 +2369,79 @@ export interface BlockLimitsInfo {
  * @since 8.0
  */
 export interface BlockNodeInfo {
-  /** name of the image file */
+  /**
+   * name of the image file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   filename: string;
-  /** format of the image file */
+  /**
+   * format of the image file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   format: string;
-  /** true if image is not cleanly closed */
+  /**
+   * true if image is not cleanly closed
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'dirty-flag'?: boolean;
   /**
    * actual size on disk in bytes of the image
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cluster-size'?: Int64;
-  /** true if the image is encrypted */
+  /**
+   * true if the image is encrypted
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   encrypted?: boolean;
   /** true if the image is compressed (Since 1.7) */
   compressed?: boolean;
-  /** name of the backing file */
+  /**
+   * name of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'backing-filename'?: string;
-  /** full path of the backing file */
+  /**
+   * full path of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'full-backing-filename'?: string;
-  /** the format of the backing file */
+  /**
+   * the format of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'backing-filename-format'?: string;
-  /** list of VM snapshots */
+  /**
+   * list of VM snapshots
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   snapshots?: SnapshotInfo[];
   /** block limits that are used for I/O on the node (Since 10.2) */
   limits?: BlockLimitsInfo;
@@ -3956,11 +3994,17 @@ export type BlockJobInfo =
 
 /** The members every `BlockJobInfo` has, whatever its `type`. */
 export interface BlockJobInfoBase {
-  /** the job type ('stream' for image streaming) */
+  /**
+   * the job type ('stream' for image streaming)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   type: JobType | (string & {});
   /**
    * The job identifier.  Originally the device name but other
    * values are allowed since QEMU 2.7
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   device: string;
   /**
@@ -3969,6 +4013,8 @@ export interface BlockJobInfoBase {
    * directions.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   len: Int64;
   /**
@@ -3977,6 +4023,8 @@ export interface BlockJobInfoBase {
    * `len`.  The value is monotonically increasing.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   offset: Int64;
   /**
@@ -3993,6 +4041,8 @@ export interface BlockJobInfoBase {
    * the rate limit, bytes per second
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -12181,7 +12231,11 @@ export type InputEventKind =
   | 'rel'
   /** an absolute pointer motion input event */
   | 'abs'
-  /** a multi-touch input event */
+  /**
+   * a multi-touch input event
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'mtt';
 
 /** @since 2.0 */
@@ -12261,6 +12315,8 @@ export interface InputEvent$abs extends InputEventBase, InputMoveEventWrapper {
  * `InputEvent` when `type` is `'mtt'`.
  *
  * a multi-touch input event
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface InputEvent$mtt extends InputEventBase, InputMultiTouchEventWrapper {
   type: 'mtt';
@@ -12292,6 +12348,8 @@ export interface DisplayGTK {
   /**
    * Display the main window menubar.  Defaults to "on".
    * (Since 8.0)
+   *
+   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
   /**
@@ -13574,6 +13632,8 @@ export type MigMode =
    * until you issue the `migrate-incoming` command.
    *
    * (since 10.0)
+   *
+   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   | 'cpr-transfer'
   /**
@@ -16389,13 +16449,23 @@ export interface IgvmCfgProperties {
  * @since 9.1
  */
 export interface SevCommonProperties {
-  /** SEV device to use (default: "/dev/sev") */
+  /**
+   * SEV device to use (default: "/dev/sev")
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'sev-device'?: string;
-  /** C-bit location in page table entry (default: 0) */
+  /**
+   * C-bit location in page table entry (default: 0)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   cbitpos?: number;
   /**
    * number of bits in physical addresses that become
    * unavailable when SEV is enabled
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'reduced-phys-bits': number;
   /**
@@ -16567,7 +16637,9 @@ export interface ThreadContextProperties {
 
 /** @since 6.0 */
 export type ObjectType =
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'acpi-generic-initiator'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'acpi-generic-port'
   | 'authz-list'
   | 'authz-listfile'
@@ -16589,11 +16661,16 @@ export type ObjectType =
   | 'filter-redirector'
   | 'filter-replay'
   | 'filter-rewriter'
-  /** Only available when QEMU is built with CONFIG_IGVM. */
+  /**
+   * Only available when QEMU is built with CONFIG_IGVM.
+   *
+   * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'igvm-cfg'
   | 'input-barrier'
   /** Only available when QEMU is built with CONFIG_LINUX. */
   | 'input-linux'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'iommufd'
   | 'iothread'
   | 'main-loop'
@@ -16603,7 +16680,11 @@ export type ObjectType =
   /** Only available when QEMU is built with CONFIG_LINUX. */
   | 'memory-backend-memfd'
   | 'memory-backend-ram'
-  /** Only available when QEMU is built with CONFIG_POSIX. */
+  /**
+   * Only available when QEMU is built with CONFIG_POSIX.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'memory-backend-shm'
   | 'pef-guest'
   /** Only available when QEMU is built with CONFIG_LINUX. */
@@ -16617,9 +16698,11 @@ export type ObjectType =
   /** Only available when QEMU is built with CONFIG_SECRET_KEYRING. */
   | 'secret_keyring'
   | 'sev-guest'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'sev-snp-guest'
   | 'thread-context'
   | 's390-pv-guest'
+  /** @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'tdx-guest'
   | 'throttle-group'
   | 'tls-creds-anon'
@@ -16707,12 +16790,20 @@ export interface ObjectOptionsBase {
   id: string;
 }
 
-/** `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
 }
 
-/** `ObjectOptions` when `qom-type` is `'acpi-generic-port'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-port'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
 }
@@ -16814,6 +16905,8 @@ export interface ObjectOptions$filter_rewriter extends ObjectOptionsBase, Filter
  * `ObjectOptions` when `qom-type` is `'igvm-cfg'`.
  *
  * Only available when QEMU is built with CONFIG_IGVM.
+ *
+ * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$igvm_cfg extends ObjectOptionsBase, IgvmCfgProperties {
   'qom-type': 'igvm-cfg';
@@ -16833,7 +16926,11 @@ export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinux
   'qom-type': 'input-linux';
 }
 
-/** `ObjectOptions` when `qom-type` is `'iommufd'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'iommufd'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
 }
@@ -16880,6 +16977,8 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, Mem
  * `ObjectOptions` when `qom-type` is `'memory-backend-shm'`.
  *
  * Only available when QEMU is built with CONFIG_POSIX.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
@@ -16937,12 +17036,20 @@ export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProp
   'qom-type': 'sev-guest';
 }
 
-/** `ObjectOptions` when `qom-type` is `'sev-snp-guest'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'sev-snp-guest'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
 }
 
-/** `ObjectOptions` when `qom-type` is `'tdx-guest'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'tdx-guest'`.
+ *
+ * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$tdx_guest extends ObjectOptionsBase, TdxGuestProperties {
   'qom-type': 'tdx-guest';
 }
@@ -18759,6 +18866,8 @@ export interface CpuModelExpansionInfo {
    * enabled-properties for the expanded model; "full" properties are
    * a set of properties that are deprecated across all models for
    * the architecture.  (since: 10.1 -- since 9.1 on s390x --).
+   *
+   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   'deprecated-props'?: string[];
 }
@@ -19227,15 +19336,35 @@ export type SevInfo = SevInfo$sev | SevInfo$sev_snp;
 
 /** The members every `SevInfo` has, whatever its `sev-type`. */
 export interface SevInfoBase {
-  /** true if SEV is active */
+  /**
+   * true if SEV is active
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   enabled: boolean;
-  /** SEV API major version */
+  /**
+   * SEV API major version
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'api-major': number;
-  /** SEV API minor version */
+  /**
+   * SEV API minor version
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'api-minor': number;
-  /** SEV FW build id */
+  /**
+   * SEV FW build id
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'build-id': number;
-  /** SEV guest state */
+  /**
+   * SEV guest state
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   state: SevState | (string & {});
   /** Type of SEV guest being run */
   'sev-type': SevGuestType | (string & {});
@@ -19796,7 +19925,11 @@ export type AudiodevDriver =
   | 'oss'
   /** Only available when QEMU is built with CONFIG_AUDIO_PA. */
   | 'pa'
-  /** Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE. */
+  /**
+   * Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'pipewire'
   /** Only available when QEMU is built with CONFIG_AUDIO_SDL. */
   | 'sdl'
@@ -19913,6 +20046,8 @@ export interface Audiodev$pa extends AudiodevBase, AudiodevPaOptions {
  * `Audiodev` when `driver` is `'pipewire'`.
  *
  * Only available when QEMU is built with CONFIG_AUDIO_PIPEWIRE.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface Audiodev$pipewire extends AudiodevBase, AudiodevPipewireOptions {
   driver: 'pipewire';
@@ -20936,6 +21071,7 @@ export interface VirtIOGPUOutput {
  */
 export interface DummyVirtioForceArrays {
   'unused-iothread-vq-mapping': IOThreadVirtQueueMapping[];
+  /** @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   'unused-virtio-gpu-output': VirtIOGPUOutput[];
 }
 

@@ -483,6 +483,8 @@ export interface BlockLatencyHistogramSetArg {
    * list of interval boundary values for zone append write latency histogram.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'boundaries-zap'?: Int64[];
   /**
@@ -577,20 +579,32 @@ export type BlockJobInfo =
 
 /** The members every `BlockJobInfo` has, whatever its `type`. */
 export interface BlockJobInfoBase {
-  /** the job type ('stream' for image streaming) */
+  /**
+   * the job type ('stream' for image streaming)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   type: JobType | (string & {});
-  /** The job identifier.  Originally the device name but other values are allowed since QEMU 2.7 */
+  /**
+   * The job identifier.  Originally the device name but other values are allowed since QEMU 2.7
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   device: string;
   /**
    * Estimated `offset` value at the completion of the job.  This value can arbitrarily change while the job is running, in both directions.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   len: Int64;
   /**
    * Progress made until now.  The unit is arbitrary and the value can only meaningfully be used for the ratio of `offset` to `len`.  The value is monotonically increasing.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   offset: Int64;
   /** false if the job is known to be in a quiescent state, with no pending I/O.  (Since 1.3) */
@@ -601,6 +615,8 @@ export interface BlockJobInfoBase {
    * the rate limit, bytes per second
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -4074,7 +4090,11 @@ export interface MigrateContinueArg {
 export interface MigrateArg {
   /** the Uniform Resource Identifier of the destination VM */
   uri?: string;
-  /** list of migration stream channels with each stream in the list connected to a destination interface endpoint. */
+  /**
+   * list of migration stream channels with each stream in the list connected to a destination interface endpoint.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   channels?: MigrationChannel[];
   /**
    * when set, use the new uri/channels specified to resume paused postcopy migration.  This flag should only be used if the previous postcopy migration was interrupted.  The command will fail unless migration is in "postcopy-paused" state. (default: false, since 3.0)
@@ -4086,7 +4106,11 @@ export interface MigrateArg {
 export interface MigrateIncomingArg {
   /** The Uniform Resource Identifier identifying the source or address to listen on */
   uri?: string;
-  /** list of migration stream channels with each stream in the list connected to a destination interface endpoint. */
+  /**
+   * list of migration stream channels with each stream in the list connected to a destination interface endpoint.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   channels?: MigrationChannel[];
   /**
    * Exit on incoming migration failure.  Default true. When set to false, the failure triggers a `MIGRATION` event, and error details could be retrieved with `query-migrate`.  (since 9.1)
@@ -4638,6 +4662,8 @@ export interface ObjectOptionsBase {
  * `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`.
  *
  * Not documented
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
@@ -4647,6 +4673,8 @@ export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase,
  * `ObjectOptions` when `qom-type` is `'acpi-generic-port'`.
  *
  * Not documented
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
@@ -4827,6 +4855,8 @@ export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinux
  * `ObjectOptions` when `qom-type` is `'iommufd'`.
  *
  * Not documented
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
@@ -4890,6 +4920,8 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, Mem
  * `ObjectOptions` when `qom-type` is `'memory-backend-shm'`.
  *
  * Not documented
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
@@ -4899,6 +4931,8 @@ export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, Mem
  * `ObjectOptions` when `qom-type` is `'monitor-hmp'`.
  *
  * Not documented
+ *
+ * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$monitor_hmp extends ObjectOptionsBase, MonitorHMPProperties {
   'qom-type': 'monitor-hmp';
@@ -4908,6 +4942,8 @@ export interface ObjectOptions$monitor_hmp extends ObjectOptionsBase, MonitorHMP
  * `ObjectOptions` when `qom-type` is `'monitor-qmp'`.
  *
  * Not documented
+ *
+ * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$monitor_qmp extends ObjectOptionsBase, MonitorQMPProperties {
   'qom-type': 'monitor-qmp';
@@ -4989,6 +5025,8 @@ export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProp
  * `ObjectOptions` when `qom-type` is `'sev-snp-guest'`.
  *
  * Not documented
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
@@ -4998,6 +5036,8 @@ export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGu
  * `ObjectOptions` when `qom-type` is `'tdx-guest'`.
  *
  * Not documented
+ *
+ * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$tdx_guest extends ObjectOptionsBase, TdxGuestProperties {
   'qom-type': 'tdx-guest';
@@ -5993,6 +6033,8 @@ export interface CpuModelExpansionInfo {
   model: CpuModelInfo;
   /**
    * an optional list of properties that are flagged as deprecated by the CPU vendor.  The list depends on the `CpuModelExpansionType`: "static" properties are a subset of the enabled-properties for the expanded model; "full" properties are a set of properties that are deprecated across all models for the architecture.  (since: 10.1 -- since 9.1 on s390x --).
+   *
+   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   'deprecated-props'?: string[];
 }
@@ -6400,27 +6442,41 @@ export type SevInfo = SevInfo$sev | SevInfo$sev_snp;
 
 /** The members every `SevInfo` has, whatever its `sev-type`. */
 export interface SevInfoBase {
-  /** true if SEV is active */
+  /**
+   * true if SEV is active
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   enabled: boolean;
   /**
    * SEV API major version
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'api-major': Int64;
   /**
    * SEV API minor version
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'api-minor': Int64;
   /**
    * SEV FW build id
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'build-id': Int64;
-  /** SEV guest state */
+  /**
+   * SEV guest state
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   state: SevState | (string & {});
   /** Type of SEV guest being run */
   'sev-type': SevGuestType | (string & {});
@@ -6661,6 +6717,8 @@ export interface Audiodev$pa extends AudiodevBase, AudiodevPaOptions {
  * `Audiodev` when `driver` is `'pipewire'`.
  *
  * Not documented
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface Audiodev$pipewire extends AudiodevBase, AudiodevPipewireOptions {
   driver: 'pipewire';
@@ -7163,24 +7221,32 @@ export interface CXLGeneralMediaEvent {
    * Maintenance operation class the device requests to initiate.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'maint-op-class'?: Int64;
   /**
    * Maintenance operation subclass the device requests to initiate.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'maint-op-subclass'?: Int64;
   /**
    * Logical Device (LD) ID of LD from where the event originated.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'ld-id'?: Int64;
   /**
    * ID of the device head from where the event originated.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'head-id'?: Int64;
   /**
@@ -7229,24 +7295,34 @@ export interface CXLGeneralMediaEvent {
    * Device specific component identifier for the event. May describe a field replaceable sub-component of the device.
    */
   'component-id'?: string;
-  /** This flag specifies whether the device-specific component identifier format follows PLDM. */
+  /**
+   * This flag specifies whether the device-specific component identifier format follows PLDM.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'is-comp-id-pldm'?: boolean;
   /**
    * Advanced programmable corrected memory error threshold event flags.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cme-ev-flags'?: Int64;
   /**
    * Corrected memory error count at event.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cme-count'?: Int64;
   /**
    * Memory event sub-type.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'sub-type': Int64;
 }
@@ -7271,24 +7347,32 @@ export interface CXLDRAMEvent {
    * Maintenance operation class the device requests to initiate.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'maint-op-class'?: Int64;
   /**
    * Maintenance operation subclass the device requests to initiate.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'maint-op-subclass'?: Int64;
   /**
    * Logical Device (LD) ID of LD from where the event originated.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'ld-id'?: Int64;
   /**
    * ID of the device head from where the event originated.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'head-id'?: Int64;
   /**
@@ -7365,32 +7449,46 @@ export interface CXLDRAMEvent {
   'correction-mask'?: Int64[];
   /**
    * Device specific component identifier for the event. May describe a field replaceable sub-component of the device.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'component-id'?: string;
-  /** This flag specifies whether the device-specific component identifier format follows PLDM. */
+  /**
+   * This flag specifies whether the device-specific component identifier format follows PLDM.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'is-comp-id-pldm'?: boolean;
   /**
    * The sub-channel of the memory event location.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'sub-channel'?: Int64;
   /**
    * Advanced programmable corrected memory error threshold event flags.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cme-ev-flags'?: Int64;
   /**
    * Corrected volatile memory error count at event.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cvme-count'?: Int64;
   /**
    * Memory event sub-type.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'sub-type': Int64;
 }
@@ -7415,24 +7513,32 @@ export interface CXLMemModuleEvent {
    * Maintenance operation class the device requests to initiate.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'maint-op-class'?: Int64;
   /**
    * Maintenance operation subclass the device requests to initiate.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'maint-op-subclass'?: Int64;
   /**
    * Logical Device (LD) ID of LD from where the event originated.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'ld-id'?: Int64;
   /**
    * ID of the device head from where the event originated.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'head-id'?: Int64;
   /**
@@ -7491,14 +7597,22 @@ export interface CXLMemModuleEvent {
   'corrected-persistent-error-count': Int64;
   /**
    * Device specific component identifier for the event. May describe a field replaceable sub-component of the device.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'component-id'?: string;
-  /** This flag specifies whether the device-specific component identifier format follows PLDM. */
+  /**
+   * This flag specifies whether the device-specific component identifier format follows PLDM.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'is-comp-id-pldm'?: boolean;
   /**
    * Device event sub-type.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'sub-type': Int64;
 }
@@ -12499,6 +12613,8 @@ export interface InputEvent$abs extends InputEventBase, InputMoveEventWrapper {
  * `InputEvent` when `type` is `'mtt'`.
  *
  * a multi-touch input event
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface InputEvent$mtt extends InputEventBase, InputMultiTouchEventWrapper {
   type: 'mtt';
@@ -12570,7 +12686,11 @@ export interface DisplayGTK {
    * Display the tab bar for switching between the various graphical interfaces (e.g. VGA and virtual console character devices) by default.  (Since 7.1)
    */
   'show-tabs'?: boolean;
-  /** Display the main window menubar.  Defaults to "on". (Since 8.0) */
+  /**
+   * Display the main window menubar.  Defaults to "on". (Since 8.0)
+   *
+   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
+   */
   'show-menubar'?: boolean;
   /** Keep width/height aspect ratio of guest content when resizing host window.  Defaults to "on".  (Since 10.1) */
   'keep-aspect-ratio'?: boolean;
@@ -12993,6 +13113,8 @@ export type MigMode =
   | 'cpr-reboot'
   /**
    * This mode allows the user to transfer a guest to a new QEMU instance on the same host with minimal guest pause time by preserving guest RAM in place. Devices and their pinned pages are also preserved for VFIO and IOMMUFD.  (since 10.1) The user starts new QEMU on the same host as old QEMU, with command-line arguments to create the same machine, plus the -incoming option for the main migration channel, like normal live migration.  In addition, the user adds a second -incoming option with channel type "cpr".  This CPR channel must support file descriptor transfer with SCM_RIGHTS, i.e. it must be a UNIX domain socket. To initiate CPR, the user issues a migrate command to old QEMU, adding a second migration channel of type "cpr" in the channels argument.  Old QEMU stops the VM, saves state to the migration channels, and enters the postmigrate state.  Execution resumes in new QEMU. New QEMU reads the CPR channel before opening a monitor, hence the CPR channel cannot be specified in the list of channels for a `migrate-incoming` command.  It may only be specified on the command line. The main channel address cannot be a file type, and for an inet socket, the port cannot be 0 (meaning dynamically choose a port). Memory-backend objects must have the share=on attribute, but memory-backend-epc is not supported.  The VM must be started with the '-machine aux-ram-share=on' option. When using -incoming defer, you must issue the `migrate` command to old QEMU before issuing any monitor commands to new QEMU. However, new QEMU does not open and read the migration stream until you issue the `migrate-incoming` command. (since 10.0)
+   *
+   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   | 'cpr-transfer'
   /**
@@ -13436,9 +13558,17 @@ export interface ObjectPropertyValue {
 
 /** @since 6.0 */
 export type ObjectType =
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'acpi-generic-initiator'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'acpi-generic-port'
   /** Not documented */
   | 'authz-list'
@@ -13480,7 +13610,11 @@ export type ObjectType =
   | 'input-barrier'
   /** Not documented */
   | 'input-linux'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'iommufd'
   /** Not documented */
   | 'iothread'
@@ -13494,11 +13628,23 @@ export type ObjectType =
   | 'memory-backend-memfd'
   /** Not documented */
   | 'memory-backend-ram'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'memory-backend-shm'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'monitor-hmp'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 10.2, by 11.1 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'monitor-qmp'
   /** Not documented */
   | 'pef-guest'
@@ -13518,13 +13664,21 @@ export type ObjectType =
   | 'secret_keyring'
   /** Not documented */
   | 'sev-guest'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'sev-snp-guest'
   /** Not documented */
   | 'thread-context'
   /** Not documented */
   | 's390-pv-guest'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'tdx-guest'
   /** Not documented */
   | 'throttle-group'
@@ -15680,7 +15834,11 @@ export type AudiodevDriver =
   | 'oss'
   /** Not documented */
   | 'pa'
-  /** Not documented */
+  /**
+   * Not documented
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'pipewire'
   /** Not documented */
   | 'sdl'
@@ -16781,6 +16939,8 @@ export interface BlkdebugInjectErrorOptions {
    * request delay before completion in nanoseconds (default: 0, since: 11.1)
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 11.1 as QEMU's docs say
    */
   'delay-ns'?: Int64;
   /**
@@ -17848,7 +18008,11 @@ export type InputEventKind =
   | 'rel'
   /** an absolute pointer motion input event */
   | 'abs'
-  /** a multi-touch input event */
+  /**
+   * a multi-touch input event
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'mtt';
 
 /** @since 2.0 */

@@ -10862,6 +10862,8 @@ export interface DisplayGTK {
   /**
    * Display the main window menubar. Defaults to "on".
    * Since 8.0
+   *
+   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
 }

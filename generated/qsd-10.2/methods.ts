@@ -1871,6 +1871,7 @@ export interface QmpMethods {
    * corresponding element of `paths`.
    * @throws
    * - If any path is not valid or is ambiguous
+   * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   qomListGet: Method<QmpCommands, 'qom-list-get'>;
   /**

@@ -1750,41 +1750,79 @@ export interface BlockLimitsInfo {
  * @since 8.0
  */
 export interface BlockNodeInfo {
-  /** name of the image file */
+  /**
+   * name of the image file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   filename: string;
-  /** format of the image file */
+  /**
+   * format of the image file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   format: string;
-  /** true if image is not cleanly closed */
+  /**
+   * true if image is not cleanly closed
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'dirty-flag'?: boolean;
   /**
    * actual size on disk in bytes of the image
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'actual-size'?: Int64;
   /**
    * maximum capacity in bytes of the image
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'virtual-size': Int64;
   /**
    * size of a cluster in bytes
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'cluster-size'?: Int64;
-  /** true if the image is encrypted */
+  /**
+   * true if the image is encrypted
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   encrypted?: boolean;
   /** true if the image is compressed (Since 1.7) */
   compressed?: boolean;
-  /** name of the backing file */
+  /**
+   * name of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'backing-filename'?: string;
-  /** full path of the backing file */
+  /**
+   * full path of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'full-backing-filename'?: string;
-  /** the format of the backing file */
+  /**
+   * the format of the backing file
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'backing-filename-format'?: string;
-  /** list of VM snapshots */
+  /**
+   * list of VM snapshots
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   snapshots?: SnapshotInfo[];
   /** block limits that are used for I/O on the node (Since 10.2) */
   limits?: BlockLimitsInfo;
@@ -3337,11 +3375,17 @@ export type BlockJobInfo =
 
 /** The members every `BlockJobInfo` has, whatever its `type`. */
 export interface BlockJobInfoBase {
-  /** the job type ('stream' for image streaming) */
+  /**
+   * the job type ('stream' for image streaming)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   type: JobType | (string & {});
   /**
    * The job identifier.  Originally the device name but other
    * values are allowed since QEMU 2.7
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   device: string;
   /**
@@ -3350,6 +3394,8 @@ export interface BlockJobInfoBase {
    * directions.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   len: Int64;
   /**
@@ -3358,6 +3404,8 @@ export interface BlockJobInfoBase {
    * `len`.  The value is monotonically increasing.
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   offset: Int64;
   /**
@@ -3374,6 +3422,8 @@ export interface BlockJobInfoBase {
    * the rate limit, bytes per second
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   speed: Int64;
   /** the status of the job (since 1.3) */
@@ -10826,13 +10876,23 @@ export interface IgvmCfgProperties {
  * @since 9.1
  */
 export interface SevCommonProperties {
-  /** SEV device to use (default: "/dev/sev") */
+  /**
+   * SEV device to use (default: "/dev/sev")
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   'sev-device'?: string;
-  /** C-bit location in page table entry (default: 0) */
+  /**
+   * C-bit location in page table entry (default: 0)
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   cbitpos?: number;
   /**
    * number of bits in physical addresses that become
    * unavailable when SEV is enabled
+   *
+   * @since 7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)
    */
   'reduced-phys-bits': number;
   /**
@@ -11004,7 +11064,9 @@ export interface ThreadContextProperties {
 
 /** @since 6.0 */
 export type ObjectType =
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'acpi-generic-initiator'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'acpi-generic-port'
   | 'authz-list'
   | 'authz-listfile'
@@ -11026,11 +11088,16 @@ export type ObjectType =
   | 'filter-redirector'
   | 'filter-replay'
   | 'filter-rewriter'
-  /** Only available when QEMU is built with CONFIG_IGVM. */
+  /**
+   * Only available when QEMU is built with CONFIG_IGVM.
+   *
+   * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'igvm-cfg'
   | 'input-barrier'
   /** Only available when QEMU is built with CONFIG_LINUX. */
   | 'input-linux'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'iommufd'
   | 'iothread'
   | 'main-loop'
@@ -11040,7 +11107,11 @@ export type ObjectType =
   /** Only available when QEMU is built with CONFIG_LINUX. */
   | 'memory-backend-memfd'
   | 'memory-backend-ram'
-  /** Only available when QEMU is built with CONFIG_POSIX. */
+  /**
+   * Only available when QEMU is built with CONFIG_POSIX.
+   *
+   * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+   */
   | 'memory-backend-shm'
   | 'pef-guest'
   /** Only available when QEMU is built with CONFIG_LINUX. */
@@ -11054,9 +11125,11 @@ export type ObjectType =
   /** Only available when QEMU is built with CONFIG_SECRET_KEYRING. */
   | 'secret_keyring'
   | 'sev-guest'
+  /** @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'sev-snp-guest'
   | 'thread-context'
   | 's390-pv-guest'
+  /** @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none) */
   | 'tdx-guest'
   | 'throttle-group'
   | 'tls-creds-anon'
@@ -11144,12 +11217,20 @@ export interface ObjectOptionsBase {
   id: string;
 }
 
-/** `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-initiator'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$acpi_generic_initiator extends ObjectOptionsBase, AcpiGenericInitiatorProperties {
   'qom-type': 'acpi-generic-initiator';
 }
 
-/** `ObjectOptions` when `qom-type` is `'acpi-generic-port'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'acpi-generic-port'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$acpi_generic_port extends ObjectOptionsBase, AcpiGenericPortProperties {
   'qom-type': 'acpi-generic-port';
 }
@@ -11251,6 +11332,8 @@ export interface ObjectOptions$filter_rewriter extends ObjectOptionsBase, Filter
  * `ObjectOptions` when `qom-type` is `'igvm-cfg'`.
  *
  * Only available when QEMU is built with CONFIG_IGVM.
+ *
+ * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$igvm_cfg extends ObjectOptionsBase, IgvmCfgProperties {
   'qom-type': 'igvm-cfg';
@@ -11270,7 +11353,11 @@ export interface ObjectOptions$input_linux extends ObjectOptionsBase, InputLinux
   'qom-type': 'input-linux';
 }
 
-/** `ObjectOptions` when `qom-type` is `'iommufd'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'iommufd'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$iommufd extends ObjectOptionsBase, IOMMUFDProperties {
   'qom-type': 'iommufd';
 }
@@ -11317,6 +11404,8 @@ export interface ObjectOptions$memory_backend_ram extends ObjectOptionsBase, Mem
  * `ObjectOptions` when `qom-type` is `'memory-backend-shm'`.
  *
  * Only available when QEMU is built with CONFIG_POSIX.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
  */
 export interface ObjectOptions$memory_backend_shm extends ObjectOptionsBase, MemoryBackendShmProperties {
   'qom-type': 'memory-backend-shm';
@@ -11374,12 +11463,20 @@ export interface ObjectOptions$sev_guest extends ObjectOptionsBase, SevGuestProp
   'qom-type': 'sev-guest';
 }
 
-/** `ObjectOptions` when `qom-type` is `'sev-snp-guest'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'sev-snp-guest'`.
+ *
+ * @since after 7.2, by 10.0 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$sev_snp_guest extends ObjectOptionsBase, SevSnpGuestProperties {
   'qom-type': 'sev-snp-guest';
 }
 
-/** `ObjectOptions` when `qom-type` is `'tdx-guest'`. */
+/**
+ * `ObjectOptions` when `qom-type` is `'tdx-guest'`.
+ *
+ * @since after 10.0, by 10.2 (computed by qapi-ts from the releases it supports; QEMU's docs give none)
+ */
 export interface ObjectOptions$tdx_guest extends ObjectOptionsBase, TdxGuestProperties {
   'qom-type': 'tdx-guest';
 }

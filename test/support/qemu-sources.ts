@@ -11,18 +11,26 @@ const LINES = readFileSync(path.join(ROOT, 'scripts/qemu-versions'), 'utf8')
   .filter((l) => l.trim() && !l.startsWith('#'))
   .map((l) => l.split(/\s+/));
 
-/** Releases with every schema (from Debian's source package), from scripts/qemu-versions. */
-export const VERSIONS: string[] = LINES.filter((l) => !l[2]?.startsWith('bin:')).map((l) => l[0]);
+/** What a line's third column says (codegen/generate.ts releaseKind): 'source', 'binary' or 'introspection'. */
+const kind = (l: string[]): string =>
+  !l[2] || l[2] === 'local:source' ? 'source' : l[2].startsWith('bin:') ? 'binary' : 'introspection';
 
-/** Every release, those with only the guest agent's schema (from binary packages) included. */
+/** Releases with every schema (Debian's source package, or a local source tree), from scripts/qemu-versions. */
+export const VERSIONS: string[] = LINES.filter((l) => kind(l) === 'source').map((l) => l[0]);
+
+/** Every release, those with only some schemas (from binary packages, or a binary) included. */
 export const ALL_VERSIONS: string[] = LINES.map((l) => l[0]);
 
-/** Releases from binary packages: the guest agent's schema, and QMP from the binary's introspection. */
-export const BINARY_VERSIONS: string[] = LINES.filter((l) => l[2]?.startsWith('bin:')).map((l) => l[0]);
+/** Releases whose QMP SDK comes from a binary's introspection (Debian's binary packages, or a local binary). */
+export const BINARY_VERSIONS: string[] = LINES.filter((l) => kind(l) !== 'source').map((l) => l[0]);
 
-/** Every generated SDK folder: qemu-, qga- and qsd- of each full release, qga- and qemu- of the others. */
+/** Every generated SDK folder: qemu-, qga- and qsd- of each full release, qga- and qemu- of binary ones, qemu- of a local binary. */
 export const SDKS: string[] = LINES.flatMap((l) =>
-  l[2]?.startsWith('bin:') ? [`qga-${l[0]}`, `qemu-${l[0]}`] : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${l[0]}`),
+  kind(l) === 'binary'
+    ? [`qga-${l[0]}`, `qemu-${l[0]}`]
+    : kind(l) === 'introspection'
+      ? [`qemu-${l[0]}`]
+      : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${l[0]}`),
 );
 
 export type SchemaKind = 'qmp' | 'qga' | 'qsd';
