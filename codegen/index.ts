@@ -24,3 +24,13 @@ export * from './members.js';
 export type { IfCond } from './ifcond.js';
 export type { SchemaVisitor } from './modules.js';
 export { SourceInfo, type Pragma } from './source.js';
+export {
+  diffSchemas,
+  isCollapsed,
+  type Change,
+  type DefinitionChanges,
+  type Definitions,
+  type DiffSide,
+  type SchemaDiff,
+} from './releases/diff.js';
+export { formatDiff, type DiffFormat } from './releases/report.js';

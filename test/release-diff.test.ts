@@ -320,3 +320,15 @@ describe('"since" computed from the releases', () => {
     );
   });
 });
+
+describe('the README', () => {
+  it('shows lines qapi-ts diff 7.2 10.0 really prints', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Tracking QEMU releases'));
+    const sample = section.slice(section.indexOf('$ npx qapi-ts diff 7.2 10.0'), section.indexOf('...'));
+    const shown = sample.split('\n').filter((l) => /^[+~-] /.test(l));
+    expect(shown.length).toBeGreaterThan(5);
+    const real = lines(diff(qemu72, qemu100, '7.2', '10.0'));
+    for (const l of shown) expect(real).toContain(l);
+  });
+});
