@@ -15,6 +15,7 @@ export {
   QmpTimeoutError,
   QmpUsageError,
   QmpValidationError,
+  HmpError,
   type ArgumentProblem,
   type ConnectionErrorCode,
   type ProtocolErrorCode,
@@ -38,3 +39,40 @@ export { validate, type ValidationProblem, type ValidationTarget } from './schem
 export { supports, type SchemaQuery } from './schema/query.js';
 export { parseJson, stringifyJson, type Int64, type Int64Mode, type JsonValue, type Register } from './wire/json.js';
 export type { Target } from './wire/transport.js';
+export {
+  JobError,
+  runJob,
+  type JobControl,
+  type JobErrorCode,
+  type JobHost,
+  type JobProgress,
+  type JobResult,
+  type RunJobOptions,
+} from './block/jobs.js';
+export {
+  addBitmap,
+  clearBitmap,
+  fleece,
+  fullBackup,
+  incrementalBackup,
+  listBitmaps,
+  mergeBitmaps,
+  qemuIo,
+  removeBitmap,
+  type BackupHost,
+  type BackupResult,
+  type BitmapInfo,
+  type Fleece,
+  type FleeceOptions,
+  type FullBackupOptions,
+  type IncrementalBackupOptions,
+} from './block/backup.js';
+export {
+  backingFileOf,
+  ImageError,
+  imagesEqual,
+  restoreChain,
+  type ImageErrorCode,
+  type ImageToolOptions,
+} from './block/images.js';
+export { hmpError } from './qmp/hmp.js';

@@ -221,6 +221,24 @@ export class ProtocolError extends QapiError {
   }
 }
 
+/**
+ * An HMP command (human-monitor-command) that QEMU ran but whose text
+ * output is an error: HMP has no error replies, only text. Thrown by
+ * `qmp.hmp(line, { check: true })` and `qemuIo()`.
+ */
+export class HmpError extends QapiError {
+  override name = 'HmpError';
+  readonly code: 'hmp-failed' = 'hmp-failed';
+  constructor(
+    /** The HMP command (its first word, and for qemu-io the node): arguments may hold secrets. */
+    readonly command: string,
+    /** The error line of the output. */
+    readonly error: string,
+  ) {
+    super(`HMP ${command}: ${error}`);
+  }
+}
+
 /** A listener, tap or predicate of the caller's threw; the protocol went on. */
 export class CallbackError extends QapiError {
   override name = 'CallbackError';

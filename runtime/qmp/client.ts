@@ -33,7 +33,8 @@ import {
   checkTimeout,
 } from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
-import { ConnectionError, ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
+import { ConnectionError, HmpError, ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
+import { hmpCommandName, hmpError } from './hmp.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
 import { deprecatedInput } from '../schema/deprecation.js';
@@ -397,12 +398,19 @@ export class QmpClient<
     return supports(await this.schema(), query);
   }
 
-  /** An HMP command line through human-monitor-command; resolves with its output. */
-  async hmp(commandLine: string, options?: CallOptions & { cpuIndex?: number }): Promise<string> {
+  /**
+   * An HMP command line through human-monitor-command; resolves with its
+   * output. HMP answers errors as text in a successful reply: with `check`,
+   * output that says an error (hmpError()) rejects with HmpError instead.
+   */
+  async hmp(commandLine: string, options?: CallOptions & { cpuIndex?: number; check?: boolean }): Promise<string> {
     const args: JsonObject = { 'command-line': commandLine };
     if (options?.cpuIndex !== undefined) args['cpu-index'] = options.cpuIndex;
-    const { cpuIndex: _, ...callOptions } = options ?? {};
-    return (await this.#send('human-monitor-command', args, callOptions, false)) as string;
+    const { cpuIndex: _, check, ...callOptions } = options ?? {};
+    const output = (await this.#send('human-monitor-command', args, callOptions, false)) as string;
+    const error = check ? hmpError(output) : undefined;
+    if (error !== undefined) throw new HmpError(hmpCommandName(commandLine), error);
+    return output;
   }
 
   /** Calls `listener` for each event of that name until disposed. */

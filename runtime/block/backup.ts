@@ -1,0 +1,401 @@
+/**
+ * Full, incremental and differential backups with dirty bitmaps, image
+ * fleecing, and bitmap housekeeping: the workflow of QEMU's "Dirty Bitmaps
+ * and Incremental Backup" (docs/interop/bitmaps.rst), on any release's client.
+ *
+ * - A full backup creates (or clears) the bitmap in the same `transaction`
+ *   as the backup job, so that no write falls between them.
+ * - An incremental backup copies the clusters the bitmap marks into a new
+ *   qcow2 whose backing file is the previous backup, so the newest image of
+ *   a chain reads as the whole disk. `sync: 'incremental'` clears the bitmap
+ *   only when the job succeeds: a failed backup leaves its bits set, and the
+ *   next attempt copies them again. A differential backup (`mode:
+ *   'differential'`, sync 'bitmap' with bitmap-mode 'never') never clears
+ *   it: each one holds everything since the full backup.
+ * - Targets are created through blockdev-create (a file, then the qcow2 on
+ *   it), and every node added is removed again, on failure too; a target
+ *   file left by a failed backup is deleted, so a retry can create it.
+ */
+import { rm } from 'node:fs/promises';
+import nodePath from 'node:path';
+import type { CallOptions } from '../core/calls.js';
+import type { JsonObject } from '../wire/framing.js';
+import type { JsonValue } from '../wire/json.js';
+import { hmpQuote } from '../qmp/hmp.js';
+import { runJob, type JobHost, type JobProgress, type JobResult } from './jobs.js';
+
+/** What backups need of a client: any release's QmpClient has it. */
+export interface BackupHost extends JobHost {
+  hmp(commandLine: string, options?: CallOptions & { check?: boolean }): Promise<string>;
+}
+
+export interface BitmapInfo {
+  node: string;
+  name: string;
+  /** Dirty bytes. */
+  count: number;
+  granularity: number;
+  persistent: boolean;
+  recording: boolean;
+  busy: boolean;
+  /** Stored in the image but not saved cleanly (a crash): not to be trusted for an incremental backup. */
+  inconsistent: boolean;
+}
+
+interface JobOptions {
+  /** The backup job's id (default: qapi-ts-backup-N). */
+  jobId?: string;
+  signal?: AbortSignal;
+  timeout?: number;
+  onProgress?: (progress: JobProgress) => void;
+  /** Bytes per second (0: unlimited). */
+  speed?: number;
+}
+
+export interface FullBackupOptions extends JobOptions {
+  /** The node to back up. */
+  node: string;
+  /** Path of the backup image to create (qcow2). */
+  target: string;
+  /** A dirty bitmap to start (or restart, clearing it) in the same transaction, for later incremental backups. */
+  bitmap?: string;
+  /** Whether a new bitmap is stored in the source image when QEMU closes it (default true; qcow2 sources). */
+  persistent?: boolean;
+}
+
+export interface IncrementalBackupOptions extends JobOptions {
+  node: string;
+  /** The bitmap that tracks writes since the last backup (since the full one, for differential). */
+  bitmap: string;
+  target: string;
+  /** The previous backup of the chain: the new image's backing file. */
+  backingFile: string;
+  /** 'incremental' (default): the bitmap is cleared when the backup succeeds. 'differential': never cleared. */
+  mode?: 'incremental' | 'differential';
+}
+
+export interface BackupResult {
+  target: string;
+  job: JobResult;
+}
+
+let seq = 0;
+const nextName = (what: string): string => `qapi-ts-${what}-${process.pid}-${++seq}`;
+
+const isObject = (v: JsonValue | undefined): v is JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: JsonValue | undefined): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : 0);
+
+async function namedNodes(host: JobHost): Promise<JsonObject[]> {
+  const nodes = await host.executeRaw('query-named-block-nodes', { flat: true });
+  return Array.isArray(nodes) ? nodes.filter(isObject) : [];
+}
+
+/** A node's virtual size in bytes. */
+async function virtualSize(host: JobHost, node: string): Promise<number> {
+  const entry = (await namedNodes(host)).find((n) => n['node-name'] === node);
+  if (!entry) throw new TypeError(`no block node named '${node}'`);
+  const image = entry.image;
+  return isObject(image) ? num(image['virtual-size']) : 0;
+}
+
+/** The dirty bitmaps of every node, or of one. */
+export async function listBitmaps(host: JobHost, node?: string): Promise<BitmapInfo[]> {
+  const out: BitmapInfo[] = [];
+  const seen = new Set<string>();
+  for (const n of await namedNodes(host)) {
+    const name = n['node-name'];
+    if (typeof name !== 'string' || (node !== undefined && name !== node) || seen.has(name)) continue;
+    seen.add(name);
+    for (const b of Array.isArray(n['dirty-bitmaps']) ? n['dirty-bitmaps'].filter(isObject) : []) {
+      out.push({
+        node: name,
+        name: String(b.name),
+        count: num(b.count),
+        granularity: num(b.granularity),
+        persistent: b.persistent === true,
+        recording: b.recording !== false,
+        busy: b.busy === true,
+        inconsistent: b.inconsistent === true,
+      });
+    }
+  }
+  return out;
+}
+
+export async function addBitmap(
+  host: JobHost,
+  node: string,
+  name: string,
+  options: { persistent?: boolean; granularity?: number } = {},
+): Promise<void> {
+  await host.executeRaw('block-dirty-bitmap-add', {
+    node,
+    name,
+    persistent: options.persistent ?? true,
+    ...(options.granularity ? { granularity: options.granularity } : {}),
+  });
+}
+
+export async function clearBitmap(host: JobHost, node: string, name: string): Promise<void> {
+  await host.executeRaw('block-dirty-bitmap-clear', { node, name });
+}
+
+export async function removeBitmap(host: JobHost, node: string, name: string): Promise<void> {
+  await host.executeRaw('block-dirty-bitmap-remove', { node, name });
+}
+
+/** Sets in `target` every bit set in any of `sources` (bitmaps of the same node). */
+export async function mergeBitmaps(
+  host: JobHost,
+  node: string,
+  target: string,
+  sources: readonly string[],
+): Promise<void> {
+  await host.executeRaw('block-dirty-bitmap-merge', { node, target, bitmaps: [...sources] });
+}
+
+/**
+ * `qemu-io NODE "COMMAND"` through HMP, rejecting with HmpError when HMP
+ * reports an error (a missing node, a permission conflict). qemu-io's own
+ * results and failures go to QEMU's stdout, not to the reply: a failed
+ * write or pattern check is not seen here (see runtime/qmp/hmp.ts).
+ */
+export async function qemuIo(host: BackupHost, node: string, command: string, options?: CallOptions): Promise<void> {
+  if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(node)) throw new TypeError(`qemuIo: '${node}' is not a node name`);
+  await host.hmp(`qemu-io ${node} ${hmpQuote(command)}`, { ...options, check: true });
+}
+
+/**
+ * The backing file as the new image should name it: relative to the image's
+ * folder when both are absolute, so that a chain can be moved (or read from
+ * another mount namespace) as a whole; as given otherwise.
+ */
+function relativeBacking(image: string, backing: string): string {
+  if (!nodePath.isAbsolute(image) || !nodePath.isAbsolute(backing)) return backing;
+  return nodePath.relative(nodePath.dirname(image), backing);
+}
+
+/** A new image on `path`, added as nodes; `remove` deletes the nodes (and with `discard`, the file). */
+interface Target {
+  node: string;
+  remove(discard: boolean): Promise<void>;
+}
+
+/** Creates a qcow2 at `path` (backed by `backingFile`) through blockdev-create and adds it. */
+async function createTarget(
+  host: JobHost,
+  path: string,
+  size: number,
+  backingFile: string | undefined,
+): Promise<Target> {
+  const file = nextName('file');
+  const node = nextName('target');
+  const added: string[] = [];
+  let created = false;
+  const remove = async (discard: boolean): Promise<void> => {
+    // Every node goes, even when one removal fails; the first error is the one reported.
+    let first: unknown;
+    for (const n of added.reverse()) {
+      await host.executeRaw('blockdev-del', { 'node-name': n }).catch((e: unknown) => (first ??= e));
+    }
+    added.length = 0;
+    if (discard && created) await rm(path, { force: true });
+    if (first) throw first;
+  };
+  try {
+    const job = (options: JsonObject): Promise<JobResult> => {
+      const id = nextName('create');
+      return runJob(host, () => host.executeRaw('blockdev-create', { 'job-id': id, options }), {
+        id,
+        autoDismiss: false,
+      });
+    };
+    created = true;
+    await job({ driver: 'file', filename: path, size: 0 });
+    await host.executeRaw('blockdev-add', { driver: 'file', 'node-name': file, filename: path });
+    added.push(file);
+    await job({
+      driver: 'qcow2',
+      file,
+      size,
+      ...(backingFile ? { 'backing-file': relativeBacking(path, backingFile), 'backing-fmt': 'qcow2' } : {}),
+    });
+    // Opened without its backing chain: the job writes clusters, and reading through the chain is not needed.
+    await host.executeRaw('blockdev-add', { driver: 'qcow2', 'node-name': node, file, backing: null });
+    added.push(node);
+    return { node, remove };
+  } catch (e) {
+    await remove(true).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Only for 'transaction': a blockdev-backup action with the runner's settings. */
+function backupAction(data: JsonObject): JsonObject {
+  return { type: 'blockdev-backup', data: { ...data, 'auto-dismiss': false } };
+}
+
+/**
+ * A full backup of `node` into a new qcow2 at `target`, with `bitmap`
+ * started in the same transaction (created, or cleared when it exists), so
+ * that the next incremental backup holds exactly what was written after it.
+ */
+export async function fullBackup(host: JobHost, options: FullBackupOptions): Promise<BackupResult> {
+  const { bitmap } = options;
+  const exists = bitmap !== undefined && (await listBitmaps(host, options.node)).some((b) => b.name === bitmap);
+  const bitmapAction: JsonObject[] =
+    bitmap === undefined
+      ? []
+      : exists
+        ? [{ type: 'block-dirty-bitmap-clear', data: { node: options.node, name: bitmap } }]
+        : [
+            {
+              type: 'block-dirty-bitmap-add',
+              data: { node: options.node, name: bitmap, persistent: options.persistent ?? true },
+            },
+          ];
+  // The bitmap joins the backup's transaction: runJob starts them together.
+  return backupWithActions(host, options, undefined, bitmapAction, (target, id) => ({
+    'job-id': id,
+    device: options.node,
+    target,
+    sync: 'full',
+    ...(options.speed ? { speed: options.speed } : {}),
+  }));
+}
+
+/**
+ * An incremental backup (or, with `mode: 'differential'`, a differential
+ * one) from `bitmap` into a new qcow2 at `target` backed by `backingFile`.
+ */
+export async function incrementalBackup(host: JobHost, options: IncrementalBackupOptions): Promise<BackupResult> {
+  const differential = options.mode === 'differential';
+  return backupWithActions(host, options, options.backingFile, [], (target, id) => ({
+    'job-id': id,
+    device: options.node,
+    target,
+    bitmap: options.bitmap,
+    ...(differential ? { sync: 'bitmap', 'bitmap-mode': 'never' } : { sync: 'incremental' }),
+    ...(options.speed ? { speed: options.speed } : {}),
+  }));
+}
+
+async function backupWithActions(
+  host: JobHost,
+  options: JobOptions & { node: string; target: string },
+  backingFile: string | undefined,
+  before: JsonObject[],
+  backup: (target: string, jobId: string) => JsonObject,
+): Promise<BackupResult> {
+  const size = await virtualSize(host, options.node);
+  const target = await createTarget(host, options.target, size, backingFile);
+  const id = options.jobId ?? nextName('backup');
+  const actions = [...before, backupAction(backup(target.node, id))];
+  let job: JobResult;
+  try {
+    job = await runJob(host, () => host.executeRaw('transaction', { actions }), {
+      id,
+      autoDismiss: false,
+      signal: options.signal,
+      timeout: options.timeout,
+      onProgress: options.onProgress,
+    });
+  } catch (e) {
+    // The job's error is the one to report; the clean-up's own failure would hide it.
+    await target.remove(true).catch(() => undefined);
+    throw e;
+  }
+  await target.remove(false);
+  return { target: options.target, job };
+}
+
+export interface FleeceOptions {
+  node: string;
+  /** The temporary qcow2 that receives the old data of clusters the guest overwrites (deleted on release). */
+  scratch: string;
+  /** Export the point-in-time view over NBD on this unix socket (starting QEMU's NBD server there). */
+  nbdSocket?: string;
+  /** The NBD export's name (default: the fleece node's name). */
+  exportName?: string;
+}
+
+export interface Fleece {
+  /** The node that reads as `node` was when fleecing started. */
+  readonly node: string;
+  /** With nbdSocket: the export, as qemu-img and qemu-nbd take it (nbd+unix:///NAME?socket=PATH). */
+  readonly uri?: string;
+  /** Stops it all and removes what it added: export, server, job, nodes, the scratch file. */
+  release(): Promise<void>;
+}
+
+/**
+ * Image fleecing: a consistent point-in-time view of `node` while the guest
+ * keeps writing, for a backup tool to read (over NBD with `nbdSocket`). A
+ * backup job with sync 'none' copies each cluster's old contents into the
+ * scratch image just before the guest overwrites it; the scratch image is
+ * backed by the live node, so it reads as the disk at the start.
+ */
+export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fleece> {
+  const size = await virtualSize(host, options.node);
+  const target = await createTarget(host, options.scratch, size, undefined);
+  // The fleece node must read through to the live disk: add a qcow2 over the same file with the node as backing.
+  const view = nextName('fleece');
+  const id = nextName('fleece-job');
+  const exportId = nextName('export');
+  const steps: (() => Promise<unknown>)[] = [];
+  const release = async (): Promise<void> => {
+    let first: unknown;
+    for (const undo of steps.reverse()) await undo().catch((e: unknown) => (first ??= e));
+    steps.length = 0;
+    if (first) throw first;
+  };
+  try {
+    await target.remove(false);
+    steps.push(() => rm(options.scratch, { force: true }));
+    await host.executeRaw('blockdev-add', {
+      driver: 'qcow2',
+      'node-name': view,
+      file: { driver: 'file', filename: options.scratch },
+      backing: options.node,
+    });
+    steps.push(() => host.executeRaw('blockdev-del', { 'node-name': view }));
+    await host.executeRaw('blockdev-backup', {
+      'job-id': id,
+      device: options.node,
+      target: view,
+      sync: 'none',
+      'auto-dismiss': false,
+    });
+    steps.push(async () => {
+      await host.executeRaw('job-cancel', { id, force: true }).catch(() => undefined);
+      // Wait for the job to be gone before its target node is deleted.
+      for (let i = 0; i < 200; i++) {
+        const jobs = await host.executeRaw('query-jobs');
+        const job = Array.isArray(jobs) ? jobs.filter(isObject).find((j) => j.id === id) : undefined;
+        if (!job) return;
+        if (job.status === 'concluded') await host.executeRaw('job-dismiss', { id });
+        else await new Promise((r) => setTimeout(r, 25));
+      }
+    });
+    let uri: string | undefined;
+    if (options.nbdSocket) {
+      await host.executeRaw('nbd-server-start', { addr: { type: 'unix', data: { path: options.nbdSocket } } });
+      steps.push(() => host.executeRaw('nbd-server-stop'));
+      const name = options.exportName ?? view;
+      await host.executeRaw('block-export-add', {
+        type: 'nbd',
+        id: exportId,
+        'node-name': view,
+        name,
+        writable: false,
+      });
+      steps.push(() => host.executeRaw('block-export-del', { id: exportId }));
+      uri = `nbd+unix:///${name}?socket=${options.nbdSocket}`;
+    }
+    return { node: view, uri, release };
+  } catch (e) {
+    await release().catch(() => undefined);
+    throw e;
+  }
+}
