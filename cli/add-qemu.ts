@@ -75,39 +75,64 @@ function fromSource(dir: string, version: string, dest: string): string {
   const full = readFileSync(versionFile, 'utf8').trim();
   if (!full.startsWith(`${version}.`))
     throw new AddQemuError(`--from-source ${dir}: that tree is QEMU ${full}, not ${version}`);
+  // QEMU numbers its development trees x.y.50 and release candidates x.y.90+: not a release's schema.
+  if (Number(full.split('.')[2]) >= 50)
+    throw new AddQemuError(
+      `--from-source ${dir}: QEMU ${full} is a development tree or a release candidate, not a release`,
+    );
+  for (const s of SCHEMAS)
+    if (!existsSync(path.join(dir, s.path))) throw new AddQemuError(`--from-source ${dir}: no ${s.path}`);
   const work = `${dest}.adding`;
   rmSync(work, { recursive: true, force: true });
-  for (const s of SCHEMAS) {
-    const from = path.join(dir, path.dirname(s.path));
-    if (!existsSync(path.join(dir, s.path))) throw new AddQemuError(`--from-source ${dir}: no ${s.path}`);
-    cpSync(from, path.join(work, path.dirname(s.path)), { recursive: true });
+  try {
+    for (const s of SCHEMAS) {
+      cpSync(path.join(dir, path.dirname(s.path)), path.join(work, path.dirname(s.path)), { recursive: true });
+    }
+    copyFileSync(versionFile, path.join(work, 'VERSION'));
+    // The stamp fetch-qemu.sh checks: the second and third columns of the release's line.
+    writeFileSync(path.join(work, '.complete'), `${full} local:source\n`);
+    install(work, dest);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  copyFileSync(versionFile, path.join(work, 'VERSION'));
-  writeFileSync(path.join(work, '.complete'), 'local:source\n');
-  install(work, dest);
   return full;
 }
 
 async function fromQemu(binary: string, version: string, dest: string, docs: string | undefined): Promise<string> {
-  const { live, version: full } = await introspect({ qemu: binary });
+  if (docs && !existsSync(docs)) throw new AddQemuError(`--docs ${docs}: no such file`);
+  let introspected: Awaited<ReturnType<typeof introspect>>;
+  try {
+    introspected = await introspect({ qemu: binary });
+  } catch (e) {
+    throw new AddQemuError(`--from-qemu ${binary}: ${(e as Error).message}`);
+  }
+  const { live, version: full } = introspected;
   if (!full.startsWith(`${version}.`))
     throw new AddQemuError(`--from-qemu ${binary}: that binary is QEMU ${full}, not ${version}`);
   const work = `${dest}.adding`;
   rmSync(work, { recursive: true, force: true });
-  mkdirSync(path.join(work, 'qapi'), { recursive: true });
-  writeFileSync(path.join(work, INTROSPECTION), JSON.stringify(live));
-  if (docs) {
-    const bytes = readFileSync(docs);
-    writeFileSync(path.join(work, QMP_REFERENCE), docs.endsWith('.gz') ? bytes : gzipSync(bytes));
+  try {
+    mkdirSync(path.join(work, 'qapi'), { recursive: true });
+    writeFileSync(path.join(work, INTROSPECTION), JSON.stringify(live));
+    if (docs) {
+      const bytes = readFileSync(docs);
+      writeFileSync(path.join(work, QMP_REFERENCE), docs.endsWith('.gz') ? bytes : gzipSync(bytes));
+    }
+    writeFileSync(path.join(work, 'VERSION'), `${full}\n`);
+    writeFileSync(path.join(work, '.complete'), `${full} local:qemu\n`);
+    install(work, dest);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  writeFileSync(path.join(work, 'VERSION'), `${full}\n`);
-  writeFileSync(path.join(work, '.complete'), 'local:qemu\n');
-  install(work, dest);
   return full;
 }
 
-/** From Debian: the source package when the mirror serves it, else the binary packages of its suite. */
-function fromDebian(root: string, version: string, versions: string, log: (l: string) => void): string {
+/**
+ * From Debian: the source package when the mirror serves it, else the binary
+ * packages of its suite. `pending` is the list with the line to add; the
+ * fetch reads it (QAPI_TS_VERSIONS), the real list is not touched yet.
+ */
+function fromDebian(root: string, version: string, pending: string, cacheDir: string, log: (l: string) => void): void {
   const fetch = path.join(root, 'scripts/fetch-qemu.sh');
   const found = spawnSync('bash', [fetch, '--find', version], { encoding: 'utf8' });
   if (found.status !== 0) throw new AddQemuError(`could not ask apt for QEMU ${version}: ${found.stderr.trim()}`);
@@ -119,18 +144,26 @@ function fromDebian(root: string, version: string, versions: string, log: (l: st
   if (!candidates.length)
     throw new AddQemuError(`apt knows no QEMU ${version} (apt-cache madison qemu); use --from-source or --from-qemu`);
   const [debver, suite] = candidates[0];
+  const before = readFileSync(pending, 'utf8');
   for (const line of [`${version}\t${debver}`, `${version}\t${debver}\tbin:${suite}`]) {
-    insertLine(versions, version, line);
+    writeFileSync(pending, before);
+    insertLine(pending, version, line);
     log(`add-qemu: trying ${line.replace(/\t/g, ' ')}`);
-    const r = spawnSync('bash', [fetch, version], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status === 0) return debver;
-    // Not served (a source package listed but missing from the mirror): take the line out and try the next way.
-    writeFileSync(versions, readFileSync(versions, 'utf8').replace(`${line}\n`, ''));
+    const r = spawnSync('bash', [fetch, version], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, QAPI_TS_VERSIONS: pending, QAPI_TS_CACHE: cacheDir },
+    });
+    if (r.status === 0) return;
+    // Not served (a source package listed but missing from the mirror): try the next way.
   }
   throw new AddQemuError(`neither the source nor the binary packages of qemu ${debver} could be fetched`);
 }
 
-/** Adds the release; resolves with what was generated, for the caller to report. */
+/**
+ * Adds the release; resolves with what was generated, for the caller to
+ * report. All or nothing: the release is listed only once its SDKs are
+ * generated; on failure its cache folder goes and the list is as it was.
+ */
 export async function addQemu(options: AddQemuOptions): Promise<{ written: string[]; report?: string }> {
   const root = options.root ?? PACKAGE_ROOT;
   const log = options.log ?? ((l: string) => void process.stderr.write(l + '\n'));
@@ -140,31 +173,38 @@ export async function addQemu(options: AddQemuOptions): Promise<{ written: strin
   if (!/^\d+\.\d+$/.test(version)) throw new AddQemuError(`VERSION is major.minor, such as 11.1 (not '${version}')`);
   if (options.fromSource && options.fromQemu) throw new AddQemuError('give --from-source or --from-qemu, not both');
   if (options.docs && !options.fromQemu) throw new AddQemuError('--docs goes with --from-qemu');
-  const known = listed(versions);
-  if (known.some((l) => l[0] === version))
+  if (listed(versions).some((l) => l[0] === version))
     throw new AddQemuError(`QEMU ${version} is already listed in scripts/qemu-versions`);
   const cacheDir = options.cacheDir ?? process.env.QAPI_TS_CACHE ?? path.join(root, '.cache/qemu');
   const dest = path.join(cacheDir, version);
-  if (options.fromSource) {
-    const full = fromSource(path.resolve(options.fromSource), version, dest);
-    insertLine(versions, version, `${version}\t${full}\tlocal:source`);
-  } else if (options.fromQemu) {
-    const full = await fromQemu(options.fromQemu, version, dest, options.docs);
-    insertLine(versions, version, `${version}\t${full}\tlocal:qemu`);
-  } else {
-    fromDebian(root, version, versions, log);
+  const pending = `${versions}.adding`;
+  copyFileSync(versions, pending);
+  try {
+    if (options.fromSource) {
+      const full = fromSource(path.resolve(options.fromSource), version, dest);
+      insertLine(pending, version, `${version}\t${full}\tlocal:source`);
+    } else if (options.fromQemu) {
+      const full = await fromQemu(options.fromQemu, version, dest, options.docs);
+      insertLine(pending, version, `${version}\t${full}\tlocal:qemu`);
+    } else {
+      fromDebian(root, version, pending, cacheDir, log);
+    }
+    log(`add-qemu: QEMU ${version} fetched; generating`);
+    const all = generateAll({
+      outDir: path.join(root, 'generated'),
+      // generated/ sits next to runtime/ in the repository, wherever that is.
+      runtime: { relativeDir: '../../runtime' },
+      cacheDir,
+      versionsFile: pending,
+      docsDir: path.join(root, 'docs/releases'),
+    });
+    renameSync(pending, versions);
+    const order = listed(versions).map((l) => l[0]);
+    const i = order.indexOf(version);
+    return { written: [...all.changed], report: i > 0 ? reportName(order[i - 1], version) : undefined };
+  } catch (e) {
+    rmSync(pending, { force: true });
+    rmSync(dest, { recursive: true, force: true });
+    throw e;
   }
-  log(`add-qemu: QEMU ${version} listed in scripts/qemu-versions; generating`);
-  const all = generateAll({
-    outDir: path.join(root, 'generated'),
-    // generated/ sits next to runtime/ in the repository, wherever that is.
-    runtime: { relativeDir: '../../runtime' },
-    cacheDir,
-    versionsFile: versions,
-    docsDir: path.join(root, 'docs/releases'),
-  });
-  const order = listed(versions).map((l) => l[0]);
-  const i = order.indexOf(version);
-  const report = i > 0 ? reportName(order[i - 1], version) : undefined;
-  return { written: [...all.changed], report };
 }

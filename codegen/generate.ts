@@ -271,6 +271,10 @@ export interface SupportedRelease {
    * 'introspection': QMP only, from a local binary's introspection (add-qemu --from-qemu).
    */
   from: 'source' | 'binary' | 'introspection';
+  /** Debian's package version ('1:10.0.13+ds-0+deb13u1'), or for a local release its QEMU version. */
+  package?: string;
+  /** The third column as written ('bin:sid', 'local:source'), if any. */
+  column?: string;
 }
 
 /** Where fetch-qemu.sh keeps a binary release's QMP introspection and reference, in its cache folder. */
@@ -327,7 +331,7 @@ export function supportedReleases(file = path.join(PACKAGE_ROOT, 'scripts/qemu-v
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'))
     .map((l) => l.split(/\s+/))
-    .map(([version, , from]) => ({ version, from: releaseKind(from) }));
+    .map(([version, pkg, from]) => ({ version, from: releaseKind(from), package: pkg, column: from }));
 }
 
 /** The kind of a release from the third column of scripts/qemu-versions. */
@@ -407,7 +411,13 @@ export interface GenerateAllResult {
 export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult {
   const outDir = options.outDir ?? path.join(PACKAGE_ROOT, 'generated');
   const cacheDir = options.cacheDir ?? process.env.QAPI_TS_CACHE ?? path.join(PACKAGE_ROOT, '.cache/qemu');
-  const known = new Map(supportedReleases(options.versionsFile).map((r) => [r.version, r.from]));
+  const listed = supportedReleases(options.versionsFile);
+  const known = new Map(listed.map((r) => [r.version, r.from]));
+  /** A release's Debian package version, for notes (Debian may backport); none for a local release. */
+  const debian = (version: string): string | undefined => {
+    const r = listed.find((x) => x.version === version);
+    return r && !/^local:/.test(r.column ?? '') ? r.package : undefined;
+  };
   const releases = (options.versions ?? [...known.keys()]).map((version) => {
     const from = known.get(version);
     return {
@@ -537,7 +547,13 @@ export function generateAll(options: GenerateAllOptions = {}): GenerateAllResult
     const mine = jobs
       .filter((j) => j.prefix === prefix)
       .sort(oldestFirst)
-      .map((j) => ({ version: j.version, schema: j.schema! }));
+      .map((j) => ({
+        version: j.version,
+        full: qemuTreeOf(j.schemaFile)?.version,
+        package: debian(j.version),
+        schema: j.schema!,
+        build: j.parse === INTROSPECTED,
+      }));
     const renamed = renamesOf(mine);
     histories.set(prefix, new ReleaseHistory(mine.map((r, i) => ({ ...r, renamed: renamed[i] }))));
   }

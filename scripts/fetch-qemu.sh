@@ -124,17 +124,19 @@ fetch_one() {
   echo "fetch-qemu: $ver ready in $dest" >&2
 }
 
-# --find VERSION: the Debian versions of QEMU VERSION (e.g. 10.1) apt knows, newest first, each
-# with its suite and whether it is a source ('Sources') or binary ('Packages') entry.
+# --find VERSION: the Debian source versions of QEMU VERSION (e.g. 10.1) apt knows, newest first,
+# each with its suite (a binary-only rebuild such as +b3 is not a source version: binaries are
+# found through their suite).
 if [ "${1:-}" = --find ]; then
   [ $# -eq 2 ] || die "usage: fetch-qemu.sh --find VERSION"
   ensure_deb_src
-  { apt-cache madison qemu; apt-cache madison qemu-system-x86; } 2>/dev/null |
+  apt-cache madison qemu 2>/dev/null |
     awk -F'|' -v v="$2" '{
-      gsub(/ /, "", $2); split($3, where, " "); n = split(where[2], sw, "/"); kind = where[3]
+      gsub(/ /, "", $2); n = split($3, where, " "); if (where[n] != "Sources") next
+      split(where[2], sw, "/")
       up = $2; sub(/^[0-9]+:/, "", up); sub(/[+~-].*$/, "", up)
-      if (index(up ".", v ".") == 1) print $2, sw[1], kind
-    }' | sort -u -k1,1Vr -k3,3
+      if (index(up ".", v ".") == 1) print $2, sw[1]
+    }' | sort -u -k1,1Vr
   exit 0
 fi
 if [ $# -eq 0 ]; then

@@ -36,7 +36,13 @@ function scratch(): { root: string; cache: string } {
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
   const cache = path.join(root, '.cache/qemu');
   mkdirSync(cache, { recursive: true });
-  for (const v of ALL_VERSIONS) symlinkSync(requireSources(v), path.join(cache, v));
+  // Links to the real cache, except a release generated from introspection: generation writes its
+  // schema back into its folder, which must not be the real one.
+  for (const v of ALL_VERSIONS) {
+    if (existsSync(path.join(requireSources(v), 'qapi/introspection.json')))
+      cpSync(requireSources(v), path.join(cache, v), { recursive: true, dereference: true });
+    else symlinkSync(requireSources(v), path.join(cache, v));
+  }
   return { root, cache };
 }
 
@@ -62,7 +68,13 @@ describe('add-qemu --from-source', () => {
       .filter((l) => /^\d/.test(l));
     expect(lines.map((l) => l.split('\t')[0])).toEqual(['7.2', '10.0', '10.2', '10.3', '11.1']);
     expect(lines[3]).toBe('10.3\t10.3.0\tlocal:source');
-    expect(readFileSync(path.join(cache, '10.3/.complete'), 'utf8')).toBe('local:source\n');
+    // fetch-qemu.sh (npm run fetch, set-up) takes the cached release as complete: nothing to download.
+    const fetch = spawnSync('bash', [path.join(root, 'scripts/fetch-qemu.sh'), '10.3'], {
+      encoding: 'utf8',
+      env: { ...process.env, QAPI_TS_CACHE: cache },
+    });
+    expect(fetch.stderr).toBe('');
+    expect(fetch.status).toBe(0);
   });
 
   it('generates its SDKs, makes it the newest full release and writes its report', () => {
@@ -88,6 +100,22 @@ describe('add-qemu --from-source', () => {
     expect(r.status).toBe(0);
   }, 120_000);
 
+  it('is all or nothing: a schema that fails to generate leaves the list and the cache as they were', async () => {
+    const versions = path.join(root, 'scripts/qemu-versions');
+    const before = readFileSync(versions, 'utf8');
+    const broken = path.join(root, 'broken');
+    for (const d of ['qapi', 'qga', 'storage-daemon/qapi'])
+      cpSync(path.join(CACHE, '10.2', d), path.join(broken, d), { recursive: true, dereference: true });
+    writeFileSync(path.join(broken, 'VERSION'), '10.4.0\n');
+    writeFileSync(path.join(broken, 'qapi/qapi-schema.json'), "{ 'command': 'x', 'data': { 'y': 'NoSuchType' } }\n");
+    await expect(addQemu({ version: '10.4', fromSource: broken, root, cacheDir: cache, log: quiet })).rejects.toThrow(
+      /NoSuchType/,
+    );
+    expect(readFileSync(versions, 'utf8')).toBe(before);
+    expect(existsSync(path.join(cache, '10.4'))).toBe(false);
+    expect(existsSync(`${versions}.adding`)).toBe(false);
+  });
+
   it('refuses what it cannot do, clearly', async () => {
     const tree = path.join(root, 'tree');
     await expect(addQemu({ version: '10.3', fromSource: tree, root, cacheDir: cache, log: quiet })).rejects.toThrow(
@@ -99,6 +127,20 @@ describe('add-qemu --from-source', () => {
     await expect(addQemu({ version: 'eleven', root, cacheDir: cache, log: quiet })).rejects.toBeInstanceOf(
       AddQemuError,
     );
+    await expect(
+      addQemu({ version: '9.9', fromQemu: '/nonexistent/qemu', root, cacheDir: cache, log: quiet }),
+    ).rejects.toThrow(/--from-qemu \/nonexistent\/qemu: /);
+    await expect(
+      addQemu({
+        version: '9.9',
+        fromQemu: 'qemu-system-x86_64',
+        docs: '/nonexistent.7',
+        root,
+        cacheDir: cache,
+        log: quiet,
+      }),
+    ).rejects.toThrow('--docs /nonexistent.7: no such file');
+    expect(existsSync(path.join(cache, '9.9'))).toBe(false);
   });
 });
 

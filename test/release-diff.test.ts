@@ -5,7 +5,8 @@
  * checked in each, so a diff that lost them fails.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { schema as qemu72 } from '../generated/qemu-7.2/index.js';
@@ -33,13 +34,14 @@ describe('qapi-ts diff on the real releases', () => {
   const d102 = diff(qemu102, qemu111, '10.2', '11.1');
 
   it('7.2 → 10.0: commands and events added and removed', () => {
-    expect(d72.commands.added).toContain('query-audiodevs');
-    expect(d72.commands.added).toContain('blockdev-set-active');
+    const added = d72.commands.added.map((a) => a.name);
+    expect(added).toContain('query-audiodevs');
+    expect(added).toContain('blockdev-set-active');
     expect(d72.commands.removed.map((r) => r.name)).toEqual(['x-query-profile', 'x-query-rdma']);
-    expect(d72.events.added).toContain('VFIO_MIGRATION');
+    expect(d72.events.added).toContainEqual({ name: 'VFIO_MIGRATION' });
     // Nothing reported added is in 7.2, and nothing removed is in 10.0.
     const names = (s: SchemaDescriptor): Set<string> => new Set(s.map((e) => e.name));
-    for (const c of d72.commands.added) expect(names(qemu72).has(c)).toBe(false);
+    for (const c of added) expect(names(qemu72).has(c)).toBe(false);
     for (const c of d72.commands.removed) expect(names(qemu100).has(c.name)).toBe(false);
   });
 
@@ -65,7 +67,7 @@ describe('qapi-ts diff on the real releases', () => {
     expect(featureChangesOf(d100, 'deprecated')).toEqual(
       expect.arrayContaining(['command block-job-complete', 'member migrate.detach']),
     );
-    expect(d100.commands.added).toContain('query-accelerators');
+    expect(d100.commands.added).toContainEqual({ name: 'query-accelerators' });
     expect(d100.commands.removed.map((r) => r.name)).toEqual(['x-query-opcount']);
   });
 
@@ -179,6 +181,95 @@ describe('diff rules, on small descriptors', () => {
     expect(build.commands.changed).toEqual([]);
   });
 
+  it('a built-in is never a renamed type, next to a build', () => {
+    const s = (t: string, collapsed: boolean): SchemaDescriptor => [
+      cmd('q_obj_go-arg'),
+      { name: 'q_obj_go-arg', 'meta-type': 'object', members: [{ name: 'n', type: t }] },
+      ...builtins.filter((b) => !collapsed || b.name !== 'uint8'),
+      ...(collapsed ? [] : [{ name: 'uint32', 'meta-type': 'builtin' as const, 'json-type': 'int' as const }]),
+    ];
+    const d = diffSchemas(
+      { label: 'a', descriptor: s('uint32', false) },
+      { label: 'b', descriptor: s('int', true), build: true },
+    );
+    expect(d.types).toEqual([]);
+    expect(d.commands.changed).toEqual([]);
+  });
+
+  it('a type split into copies under new names is not a rename; unrelated types are not renames', () => {
+    const s = (a: string, b: string, extra: SchemaDescriptor): SchemaDescriptor => [
+      cmd('q_obj_go-arg'),
+      {
+        name: 'q_obj_go-arg',
+        'meta-type': 'object',
+        members: [
+          { name: 'p', type: a },
+          { name: 'q', type: b },
+        ],
+      },
+      ...extra,
+      ...builtins,
+    ];
+    const wrap = (name: string, member = 'str'): SchemaDescriptor[number] => ({
+      name,
+      'meta-type': 'object',
+      members: [{ name: member, type: 'str' }],
+    });
+    const split = diff(s('String', 'String', [wrap('String')]), s('Search', 'Param', [wrap('Search'), wrap('Param')]));
+    expect(split.types.map((t) => [t.name, t.was, t.splitFrom])).toEqual([
+      ['Param', undefined, 'String'],
+      ['Search', undefined, 'String'],
+    ]);
+    // Nothing in common: a type change, not a rename.
+    const other = diff(s('Old', 'str', [wrap('Old', 'x')]), s('New', 'str', [wrap('New', 'y')]));
+    expect(other.types).toEqual([]);
+    expect(lines(other)).toContain('~ command go: member p: type Old → New');
+  });
+
+  it('when the old side is a build, what it lacks for a condition is said so, not reported as new', () => {
+    const s = (withIt: boolean): SchemaDescriptor => [
+      cmd('q_empty'),
+      ...(withIt
+        ? [
+            {
+              name: 'only-vnc',
+              'meta-type': 'command' as const,
+              'arg-type': 'q_empty',
+              'ret-type': 'q_empty',
+              if: 'CONFIG_VNC',
+            },
+          ]
+        : []),
+      ...builtins,
+    ];
+    const d = diffSchemas({ label: 'a', descriptor: s(false), build: true }, { label: 'b', descriptor: s(true) });
+    expect(d.commands.added).toEqual([{ name: 'only-vnc', notBuilt: 'CONFIG_VNC' }]);
+    expect(lines(d)).toContain('+ command only-vnc (not in this build: CONFIG_VNC)');
+  });
+
+  it("next to a build, a command's own argument type is the command's, whatever its made-up name", () => {
+    const s = (argName: string, extra: boolean): SchemaDescriptor => [
+      cmd(argName),
+      {
+        name: argName,
+        'meta-type': 'object',
+        members: [{ name: 'n', type: 'int' }, ...(extra ? [{ name: 'flat', type: 'int', default: null }] : [])],
+      },
+      ...builtins,
+    ];
+    const forward = diffSchemas(
+      { label: 'a', descriptor: s('q_obj_go-arg', false) },
+      { label: 'b', descriptor: s('GoArg', true), build: true },
+    );
+    const backward = diffSchemas(
+      { label: 'b', descriptor: s('GoArg', true), build: true },
+      { label: 'a', descriptor: s('q_obj_go-arg', false) },
+    );
+    expect(lines(forward)).toContain('~ command go: member flat added (optional, int)');
+    expect(lines(backward)).toContain('~ command go: member flat removed');
+    expect(forward.types).toEqual([]);
+  });
+
   it('alternatives pair up by kind', () => {
     const s = (types: string[]): SchemaDescriptor => [
       cmd('q_obj_go-arg'),
@@ -226,6 +317,34 @@ describe('docs/releases/', () => {
 });
 
 describe('qapi-ts diff command', () => {
+  it('refuses what is not a descriptor, with exit 2 and what is wrong', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-diff-'));
+    try {
+      const write = (name: string, value: unknown): string => {
+        const f = path.join(dir, name);
+        writeFileSync(f, JSON.stringify(value));
+        return f;
+      };
+      const bin = path.join(ROOT, 'dist/cli/bin.js');
+      const cases: [string, RegExp][] = [
+        [
+          write('missing.json', [{ name: 'go', 'meta-type': 'command', 'arg-type': 'X', 'ret-type': 'X' }]),
+          /names type 'X', which is not in the file/,
+        ],
+        [write('nomembers.json', [{ name: 'X', 'meta-type': 'object' }]), /'X' \(object\) has no members list/],
+        [write('greeting.json', { QMP: {} }), /JSON, but not a schema descriptor/],
+        [dir, /is a folder, not a schema file/],
+      ];
+      for (const [file, message] of cases) {
+        const r = spawnSync(process.execPath, [bin, 'diff', '10.2', file], { encoding: 'utf8' });
+        expect(r.status, file).toBe(2);
+        expect(r.stderr).toMatch(message);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const bin = path.join(ROOT, 'dist/cli/bin.js');
   const run = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
     spawnSync(process.execPath, [bin, 'diff', ...args], { encoding: 'utf8' });
@@ -247,7 +366,7 @@ describe('qapi-ts diff command', () => {
     const r = run('7.2', '10.0', '--format', 'json');
     const data = JSON.parse(r.stdout) as SchemaDiff;
     expect(data.from).toBe('7.2');
-    expect(data.commands.added).toContain('query-audiodevs');
+    expect(data.commands.added).toContainEqual({ name: 'query-audiodevs' });
   });
 
   it('takes schema files: a QAPI source tree file gives what its release gives', () => {
@@ -273,6 +392,7 @@ describe('"since" computed from the releases', () => {
     expect(memberSince('request delay\n(default: 0, since: 11.1)')).toBe('11.1');
     expect(memberSince('Since 8.0')).toBe('8.0');
     expect(memberSince('deprecated since the VM started')).toBeUndefined();
+    expect(memberSince('VFIO and IOMMUFD (since 10.1).  The transfer mode (since 10.0)')).toBe('10.0');
   });
 
   it('says when QEMU gives none or disagrees, nothing when it agrees', () => {
@@ -291,15 +411,13 @@ describe('"since" computed from the releases', () => {
       "7.2 or earlier (computed by qapi-ts from the releases it supports; QEMU's docs give none)",
     );
     expect(h.definition('b', '9.1')).toBeUndefined(); // after 7.2, by 10.0: agrees
-    expect(h.definition('b', '10.1')).toBe(
-      "qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say",
-    );
+    expect(h.definition('b', '10.1')).toBe("qapi-ts finds it already in QEMU 10.0, not 10.1 as QEMU's docs say");
     expect(h.definition('a', '8.0')).toMatch(/already in QEMU 7.2/);
     // A member that came with its command needs nothing; one added later does.
     expect(h.member('q_obj_a-arg', 'x', undefined)).toBeUndefined();
     expect(h.member('q_obj_a-arg', 'y', undefined)).toMatch(/^after 7\.2, by 10\.0 /);
     expect(h.member('q_obj_a-arg', 'y', '6.0')).toBe(
-      "qapi-ts finds it first in QEMU 10.0 (not in 7.2), not 6.0 as QEMU's docs say",
+      "qapi-ts finds it first in QEMU 10.0 (not in QEMU 7.2), not 6.0 as QEMU's docs say",
     );
     expect(h.member('Color', 'two', undefined)).toMatch(/^after 7\.2, by 10\.0 /);
   });
@@ -308,12 +426,18 @@ describe('"since" computed from the releases', () => {
     const read = (f: string): string => readFileSync(path.join(ROOT, 'generated', f), 'utf8');
     // QEMU says 7.2, but 7.2 lacks the command (Debian's 7.2 and upstream alike).
     expect(read('qemu-10.2/commands.ts')).toMatch(
-      /@since 7\.2\n\s+\*\n\s+\* qapi-ts finds it first in QEMU 10\.0 \(not in 7\.2\), not 7\.2 as QEMU's docs say[\s\S]{0,200}'query-migrationthreads'/,
+      /@since 7\.2\n\s+\*\n\s+\* qapi-ts finds it first in QEMU 10\.0\.13 \(not in QEMU 7\.2\.0\), not 7\.2 as QEMU's docs say[\s\S]{0,200}'query-migrationthreads'/,
     );
     // Debian's 10.0.13 has a member QEMU's docs say is from 11.1.
     expect(read('qemu-10.0/types.ts')).toMatch(
-      /already in QEMU 10\.0: after 7\.2, by 10\.0, not 11\.1[\s\S]{0,40}'delay-ns'/,
+      /already in QEMU 10\.0\.13 as Debian packages it \(1:10\.0\.13\+ds-0\+deb13u1\), not 11\.1[\s\S]{0,40}'delay-ns'/,
     );
+    // 10.2 lacks it and 11.1 has it again: for 11.1 that is where it starts, as QEMU says.
+    expect(read('qemu-11.1/types.ts')).not.toMatch(/not 11\.1 as QEMU's docs say/);
+    // "(since 10.1)" of one sentence, then "(since 10.0)" for the value: the last one counts.
+    expect(read('qemu-10.2/types.ts')).not.toMatch(/not 10\.1 as QEMU's docs say\n\s+\*\/\n\s+\| 'cpr-transfer'/);
+    // Only under TARGET_S390X before 10.1: not a disagreement.
+    expect(read('qemu-10.2/types.ts')).not.toMatch(/not 10\.1 as QEMU's docs say[\s\S]{0,40}'deprecated-props'/);
     // No since at all, added after 7.2.
     expect(read('qemu-10.2/commands.ts')).toMatch(
       /@since after 7\.2, by 10\.0 \(computed by qapi-ts[^\n]*\n\s+\*\/\n\s+'boundaries-zap'/,

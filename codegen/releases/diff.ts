@@ -53,7 +53,10 @@ export interface Change {
   to?: string;
   /** For feature changes: the feature. */
   feature?: string;
-  /** For removals when the other side is one build: the condition the old side had it under. */
+  /**
+   * When the side that lacks it is one build (introspection): the condition
+   * the other side has it under, which that build lacks. Not a change of the release.
+   */
   notBuilt?: string;
 }
 
@@ -62,13 +65,16 @@ export interface DefinitionChanges {
   meta: 'command' | 'event' | 'type';
   /** The name on the old side, when it was another (a renamed type). */
   was?: string;
+  /** The old type this one is one of several copies of (with the same members, under new names). */
+  splitFrom?: string;
   changes: Change[];
   /** For types: the commands and events whose arguments, returns or data reach it (new side). */
   usedBy?: string[];
 }
 
 export interface Definitions {
-  added: string[];
+  /** What only the new side has; `notBuilt` when the old side is one build that lacks it for that condition. */
+  added: { name: string; notBuilt?: string }[];
   removed: { name: string; notBuilt?: string }[];
   changed: DefinitionChanges[];
 }
@@ -121,11 +127,32 @@ function condText(cond: SchemaIfCond | undefined): string | undefined {
 
 class Side {
   readonly byName: Map<string, SchemaInfo>;
+  /**
+   * Types that are only one command's or event's arguments: implicit in a
+   * schema from source, but given made-up names ('MigrateArg') when written
+   * back from introspection.
+   */
+  readonly argumentsOnly = new Set<string>();
   constructor(
     readonly d: SchemaDescriptor,
     readonly collapsed: boolean,
   ) {
     this.byName = new Map(d.map((e) => [e.name, e]));
+    const uses = new Map<string, number>();
+    const use = (t: string, n = 1): void => void uses.set(t, (uses.get(t) ?? 0) + n);
+    const args: string[] = [];
+    for (const e of d) {
+      if (e['meta-type'] === 'command' || e['meta-type'] === 'event') {
+        args.push(e['arg-type']);
+        use(e['arg-type']);
+        if (e['meta-type'] === 'command') use(e['ret-type'], 2);
+      } else if (e['meta-type'] === 'object') {
+        for (const m of e.members ?? []) use(m.type, 2);
+        for (const v of e.variants ?? []) use(v.type, 2);
+      } else if (e['meta-type'] === 'array') use(e['element-type'], 2);
+      else if (e['meta-type'] === 'alternate') for (const m of e.members ?? []) use(m.type, 2);
+    }
+    for (const t of args) if (uses.get(t) === 1) this.argumentsOnly.add(t);
   }
 
   get(name: string): SchemaInfo {
@@ -147,6 +174,24 @@ class Side {
 
 function features(e: { features?: string[] }): Set<string> {
   return new Set(e.features ?? []);
+}
+
+/** The member (or value) names of an object, enum or alternate. */
+function namesOf(e: SchemaInfo): string[] {
+  if (e['meta-type'] === 'object')
+    return [...(e.members ?? []).map((m) => m.name), ...(e.variants ?? []).map((v) => v.case)];
+  if (e['meta-type'] === 'enum') return enumValues(e);
+  if (e['meta-type'] === 'alternate') return (e.members ?? []).map((m) => m.type);
+  return [];
+}
+
+/** Whether two types share at least half of their names (both empty counts as alike). */
+function similar(x: SchemaInfo, y: SchemaInfo): boolean {
+  const nx = new Set(namesOf(x));
+  const ny = namesOf(y);
+  if (!nx.size && !ny.length) return true;
+  const shared = ny.filter((n) => nx.has(n)).length;
+  return shared * 2 >= Math.max(nx.size, ny.length);
 }
 
 function featureChanges(
@@ -172,14 +217,19 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
   const widths = !a.collapsed && !b.collapsed;
   const visited = new Set<string>();
   const types = new Map<string, DefinitionChanges>();
-  /** Removed things are explained by a condition only when the new side is one build. */
+  /** Something missing from one side is explained by a condition of the other only when it is one build. */
   const notBuilt = (cond: SchemaIfCond | undefined): string | undefined => (b.collapsed ? condText(cond) : undefined);
+  const notBuiltBefore = (cond: SchemaIfCond | undefined): string | undefined =>
+    a.collapsed ? condText(cond) : undefined;
+  /** A name no user writes: masked, implicit, or (next to a build) a command's arguments' made-up name. */
+  const anonymous = (side: Side, name: string): boolean =>
+    isAnonymous(name) || ((a.collapsed || b.collapsed) && side.argumentsOnly.has(name));
 
   const typeRecord = (nameA: string, nameB: string): DefinitionChanges => {
     let r = types.get(nameB);
     if (!r) {
       r = { name: nameB, meta: 'type', changes: [] };
-      if (nameA !== nameB && !isAnonymous(nameA)) r.was = nameA;
+      if (nameA !== nameB && !anonymous(a, nameA)) r.was = nameA;
       types.set(nameB, r);
     }
     return r;
@@ -199,9 +249,10 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
     if (ex['meta-type'] !== ey['meta-type']) return false;
     if (ex['meta-type'] === 'builtin') return sameBuiltin(x, y);
     if (ex['meta-type'] === 'array') return counterpart(ex['element-type'], (ey as typeof ex)['element-type']);
-    if (x === y || isAnonymous(x) || isAnonymous(y)) return true;
-    // Renamed: the old name is gone from the new side and the new one was not on the old side.
-    return !b.byName.has(x) && !a.byName.has(y);
+    if (x === y || anonymous(a, x) || anonymous(b, y)) return true;
+    // Renamed: the old name is gone from the new side, the new one was not on the old side, and they
+    // share at least half their member (or value) names.
+    return !b.byName.has(x) && !a.byName.has(y) && similar(ex, ey);
   };
 
   /** Compares a member's (or a return value's) type; `owner` gets a 'type' change when they differ. */
@@ -231,12 +282,14 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
     for (const m of eb.members) {
       const old = ma.get(m.name);
       if (!old) {
+        const nb = notBuiltBefore(m.if);
         rec.changes.push({
           subject: 'member',
           kind: 'added',
           name: at + m.name,
           optional: 'default' in m,
           to: b.show(m.type),
+          ...(nb && { notBuilt: nb }),
         });
         continue;
       }
@@ -263,8 +316,16 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
     const vb = new Map((eb.variants ?? []).map((v) => [v.case, v]));
     for (const v of eb.variants ?? []) {
       const old = va.get(v.case);
-      if (!old) rec.changes.push({ subject: 'branch', kind: 'added', name: at + v.case, to: b.show(v.type) });
-      else compareUse(old.type, v.type, rec, 'branch', at + v.case, `${at.replace(/\.$/, '')}[${eb.tag}=${v.case}].`);
+      if (!old) {
+        const nb = notBuiltBefore(v.if);
+        rec.changes.push({
+          subject: 'branch',
+          kind: 'added',
+          name: at + v.case,
+          to: b.show(v.type),
+          ...(nb && { notBuilt: nb }),
+        });
+      } else compareUse(old.type, v.type, rec, 'branch', at + v.case, `${at.replace(/\.$/, '')}[${eb.tag}=${v.case}].`);
     }
     for (const v of ea.variants ?? []) {
       if (!vb.has(v.case)) {
@@ -282,20 +343,23 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
 
   /** Compares two counterpart types; changes go to the named one, or to `owner` for an anonymous one. */
   function compareTypes(x: string, y: string, owner: DefinitionChanges, intoOwner = false, inside = ''): void {
-    const anonymous = isAnonymous(y) || intoOwner;
+    if (b.get(y)['meta-type'] === 'builtin') return;
+    const unnamed = anonymous(b, y) || intoOwner;
     // An anonymous type is told under each definition that reaches it (once, at the first place).
-    const key = `${x}\0${y}\0${anonymous ? `${owner.meta}:${owner.name}` : ''}`;
+    const key = `${x}\0${y}\0${unnamed ? `${owner.meta}:${owner.name}` : ''}`;
     if (visited.has(key)) {
       // Visited already: only a rename still needs its record.
-      if (!intoOwner && !isAnonymous(y) && x !== y && !isAnonymous(x)) typeRecord(x, y);
+      if (!unnamed && x !== y && !anonymous(a, x)) typeRecord(x, y);
       return;
     }
     visited.add(key);
     const ea = a.get(x);
     const eb = b.get(y);
-    const rec = anonymous ? owner : typeRecord(x, y);
-    const at = anonymous ? inside : '';
+    const rec = unnamed ? owner : typeRecord(x, y);
+    const at = unnamed ? inside : '';
     if (rec !== owner) rec.changes.push(...featureChanges(ea, eb, 'definition', ''));
+    // An unnamed type's own features are told where it is used.
+    else if (inside) rec.changes.push(...featureChanges(ea, eb, 'member', inside.replace(/\.$/, '')));
     switch (eb['meta-type']) {
       case 'array':
         compareTypes((ea as typeof eb)['element-type'], eb['element-type'], owner, false, inside);
@@ -312,8 +376,10 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
         const nowNames = new Set(now.map((m) => m.name));
         for (const m of now) {
           const o = old.get(m.name);
-          if (!o) rec.changes.push({ subject: 'value', kind: 'added', name: at + m.name });
-          else rec.changes.push(...featureChanges(o, m, 'value', at + m.name));
+          if (!o) {
+            const nb = notBuiltBefore(m.if);
+            rec.changes.push({ subject: 'value', kind: 'added', name: at + m.name, ...(nb && { notBuilt: nb }) });
+          } else rec.changes.push(...featureChanges(o, m, 'value', at + m.name));
         }
         for (const [name, m] of old) {
           if (!nowNames.has(name)) {
@@ -354,8 +420,11 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
     const out: Definitions = {
       added: news
         .filter((e) => !oldNames.has(e.name))
-        .map((e) => e.name)
-        .sort(),
+        .map((e) => {
+          const nb = notBuiltBefore(e.if);
+          return { name: e.name, ...(nb && { notBuilt: nb }) };
+        })
+        .sort(byName),
       removed: olds
         .filter((e) => !newNames.has(e.name))
         .map((e) => {
@@ -383,7 +452,16 @@ export function diffSchemas(from: DiffSide, to: DiffSide): SchemaDiff {
 
   const commands = definitions('command');
   const events = definitions('event');
-  const changedTypes = [...types.values()].filter((t) => t.changes.length || t.was).sort(byName);
+  // One old name for several new ones is a type split up (introspection does that to 'String'), not a rename.
+  const olds = new Map<string, number>();
+  for (const t of types.values()) if (t.was) olds.set(t.was, (olds.get(t.was) ?? 0) + 1);
+  for (const t of types.values()) {
+    if (t.was && olds.get(t.was)! > 1) {
+      t.splitFrom = t.was;
+      delete t.was;
+    }
+  }
+  const changedTypes = [...types.values()].filter((t) => t.changes.length || t.was || t.splitFrom).sort(byName);
   const users = usersOf(b, new Set(changedTypes.map((t) => t.name)));
   for (const t of changedTypes) t.usedBy = users.get(t.name) ?? [];
   return { from: from.label, to: to.label, commands, events, types: changedTypes, integerWidths: widths };

@@ -54,20 +54,28 @@ export function releaseReports(releases: readonly ReleaseSchemas[]): OutputFile[
     const [a, b] = [releases[i - 1], releases[i]];
     const parts: string[] = [];
     const summary: string[] = [];
-    for (const [title, x, y] of [
-      ['QMP', a.qmp, b.qmp],
-      ['Guest agent', a.qga, b.qga],
+    for (const [title, key] of [
+      ['QMP', 'qmp'],
+      ['Guest agent', 'qga'],
     ] as const) {
-      if (!x || !y) continue;
+      const y = b[key];
+      // Against the newest earlier release that has this schema (a release may have QMP only).
+      const prev = releases
+        .slice(0, i)
+        .reverse()
+        .find((r) => r[key]);
+      if (!y || !prev) continue;
       const diff = diffSchemas(
-        { label: a.version, descriptor: descriptorOf(x) },
+        { label: prev.version, descriptor: descriptorOf(prev[key]!) },
         { label: b.version, descriptor: descriptorOf(y) },
       );
-      parts.push(markdownSection(diff, title, 2));
+      parts.push(
+        markdownSection(diff, prev === a ? title : `${title} (against ${prev.version}, the last release with it)`, 2),
+      );
       const c = diff.commands;
       summary.push(
         `${title}: ${c.added.length} commands added, ${c.removed.length} removed, ` +
-          `${featureChangesOf(diff, 'deprecated').length} new deprecations`,
+          `${featureChangesOf(diff, 'deprecated').length} new deprecation${featureChangesOf(diff, 'deprecated').length === 1 ? '' : 's'}`,
       );
     }
     const name = reportName(a.version, b.version);

@@ -53,19 +53,23 @@ function usedBy(t: DefinitionChanges, code: Code): string {
   return ` (used by ${shown}${users.length > 4 ? ` and ${users.length - 4} more` : ''})`;
 }
 
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 function counts(d: Definitions): string {
   return `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed`;
 }
 
 function renamed(t: DefinitionChanges, code: Code): string {
-  return t.was ? ` (was ${code(t.was)})` : '';
+  return t.was ? ` (was ${code(t.was)})` : t.splitFrom ? ` (split from ${code(t.splitFrom)})` : '';
 }
 
 /** The diff as lines for a terminal: '+' added, '-' removed, '~' changed. */
 function text(diff: SchemaDiff, title: string): string {
   const out = [`${title}: ${diff.from} → ${diff.to}`];
   const defs = (meta: string, d: Definitions): void => {
-    for (const n of d.added) out.push(`+ ${meta} ${n}`);
+    for (const n of d.added) out.push(`+ ${meta} ${n.name}${notBuilt(n, plain)}`);
     for (const r of d.removed) out.push(`- ${meta} ${r.name}${notBuilt(r, plain)}`);
     for (const c of d.changed) for (const ch of c.changes) out.push(`~ ${meta} ${c.name}: ${describeChange(ch)}`);
   };
@@ -73,6 +77,7 @@ function text(diff: SchemaDiff, title: string): string {
   defs('event', diff.events);
   for (const t of diff.types) {
     if (t.was && !t.changes.length) out.push(`~ type ${t.name}: renamed from ${t.was}`);
+    if (t.splitFrom) out.push(`~ type ${t.name}: split from ${t.splitFrom} (one of several copies)`);
     for (const ch of t.changes) out.push(`~ type ${t.name}${renamed(t, plain)}: ${describeChange(ch)}`);
   }
   if (out.length === 1) out.push('  (no change)');
@@ -87,7 +92,7 @@ export function markdownSection(diff: SchemaDiff, title: string, level = 2): str
   const deprecated = featureChangesOf(diff, 'deprecated');
   out.push(
     `Commands: ${counts(diff.commands)}. Events: ${counts(diff.events)}. ` +
-      `Types changed: ${diff.types.length}. New deprecations: ${deprecated.length}.`,
+      `Types changed: ${diff.types.length}. ${plural(deprecated.length, 'new deprecation')}.`,
     '',
   );
   if (!diff.integerWidths) {
@@ -102,7 +107,10 @@ export function markdownSection(diff: SchemaDiff, title: string, level = 2): str
     out.push(h(1, heading), '', ...items.map((i) => `- ${i}`), '');
   };
   const defs = (Meta: string, d: Definitions): void => {
-    list(`${Meta}s added`, d.added.map(backticks));
+    list(
+      `${Meta}s added`,
+      d.added.map((a) => backticks(a.name) + notBuilt(a, backticks)),
+    );
     list(
       `${Meta}s removed`,
       d.removed.map((r) => backticks(r.name) + notBuilt(r, backticks)),

@@ -3342,7 +3342,7 @@ export interface QmpMethods {
    * @returns `MigrationThreadInfo`
    * @since 7.2
    *
-   * qapi-ts finds it first in QEMU 10.0 (not in 7.2), not 7.2 as QEMU's docs say
+   * qapi-ts finds it first in QEMU 10.0.13 (not in QEMU 7.2.0), not 7.2 as QEMU's docs say
    * @deprecated This command is deprecated with no replacement yet.
    */
   queryMigrationthreads: Method<QmpCommands, 'query-migrationthreads'>;

@@ -5833,7 +5833,7 @@ export interface BlkdebugInjectErrorOptions {
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 11.1 as QEMU's docs say
+   * @since qapi-ts finds it already in QEMU 10.0.13 as Debian packages it (1:10.0.13+ds-0+deb13u1), not 11.1 as QEMU's docs say
    */
   'delay-ns'?: Int64;
   /**
@@ -12032,7 +12032,7 @@ export interface DisplayGTK {
    * Display the main window menubar.  Defaults to "on".
    * (Since 8.0)
    *
-   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
+   * @since qapi-ts finds it already in QEMU 7.2.0 as Debian packages it (1:7.2+dfsg-7+deb12u18), not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
 }

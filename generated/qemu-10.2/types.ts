@@ -12349,7 +12349,7 @@ export interface DisplayGTK {
    * Display the main window menubar.  Defaults to "on".
    * (Since 8.0)
    *
-   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
+   * @since qapi-ts finds it already in QEMU 7.2.0 as Debian packages it (1:7.2+dfsg-7+deb12u18), not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
   /**
@@ -13632,8 +13632,6 @@ export type MigMode =
    * until you issue the `migrate-incoming` command.
    *
    * (since 10.0)
-   *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   | 'cpr-transfer'
   /**
@@ -18866,8 +18864,6 @@ export interface CpuModelExpansionInfo {
    * enabled-properties for the expanded model; "full" properties are
    * a set of properties that are deprecated across all models for
    * the architecture.  (since: 10.1 -- since 9.1 on s390x --).
-   *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   'deprecated-props'?: string[];
 }

@@ -6033,8 +6033,6 @@ export interface CpuModelExpansionInfo {
   model: CpuModelInfo;
   /**
    * an optional list of properties that are flagged as deprecated by the CPU vendor.  The list depends on the `CpuModelExpansionType`: "static" properties are a subset of the enabled-properties for the expanded model; "full" properties are a set of properties that are deprecated across all models for the architecture.  (since: 10.1 -- since 9.1 on s390x --).
-   *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   'deprecated-props'?: string[];
 }
@@ -12689,7 +12687,7 @@ export interface DisplayGTK {
   /**
    * Display the main window menubar.  Defaults to "on". (Since 8.0)
    *
-   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
+   * @since qapi-ts finds it already in QEMU 7.2.0 as Debian packages it (1:7.2+dfsg-7+deb12u18), not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
   /** Keep width/height aspect ratio of guest content when resizing host window.  Defaults to "on".  (Since 10.1) */
@@ -13113,8 +13111,6 @@ export type MigMode =
   | 'cpr-reboot'
   /**
    * This mode allows the user to transfer a guest to a new QEMU instance on the same host with minimal guest pause time by preserving guest RAM in place. Devices and their pinned pages are also preserved for VFIO and IOMMUFD.  (since 10.1) The user starts new QEMU on the same host as old QEMU, with command-line arguments to create the same machine, plus the -incoming option for the main migration channel, like normal live migration.  In addition, the user adds a second -incoming option with channel type "cpr".  This CPR channel must support file descriptor transfer with SCM_RIGHTS, i.e. it must be a UNIX domain socket. To initiate CPR, the user issues a migrate command to old QEMU, adding a second migration channel of type "cpr" in the channels argument.  Old QEMU stops the VM, saves state to the migration channels, and enters the postmigrate state.  Execution resumes in new QEMU. New QEMU reads the CPR channel before opening a monitor, hence the CPR channel cannot be specified in the list of channels for a `migrate-incoming` command.  It may only be specified on the command line. The main channel address cannot be a file type, and for an inet socket, the port cannot be 0 (meaning dynamically choose a port). Memory-backend objects must have the share=on attribute, but memory-backend-epc is not supported.  The VM must be started with the '-machine aux-ram-share=on' option. When using -incoming defer, you must issue the `migrate` command to old QEMU before issuing any monitor commands to new QEMU. However, new QEMU does not open and read the migration stream until you issue the `migrate-incoming` command. (since 10.0)
-   *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 10.1 as QEMU's docs say
    */
   | 'cpr-transfer'
   /**
@@ -16939,8 +16935,6 @@ export interface BlkdebugInjectErrorOptions {
    * request delay before completion in nanoseconds (default: 0, since: 11.1)
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
-   *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 11.1 as QEMU's docs say
    */
   'delay-ns'?: Int64;
   /**

@@ -10863,7 +10863,7 @@ export interface DisplayGTK {
    * Display the main window menubar. Defaults to "on".
    * Since 8.0
    *
-   * @since qapi-ts finds it already in QEMU 7.2: 7.2 or earlier, not 8.0 as QEMU's docs say
+   * @since qapi-ts finds it already in QEMU 7.2.0 as Debian packages it (1:7.2+dfsg-7+deb12u18), not 8.0 as QEMU's docs say
    */
   'show-menubar'?: boolean;
 }

@@ -5305,7 +5305,7 @@ export interface BlkdebugInjectErrorOptions {
    *
    * A 64-bit integer (`Int64`): a `bigint` beyond 2^53 by default; see the `int64` option.
    *
-   * @since qapi-ts finds it already in QEMU 10.0: after 7.2, by 10.0, not 11.1 as QEMU's docs say
+   * @since qapi-ts finds it already in QEMU 10.0.13 as Debian packages it (1:10.0.13+ds-0+deb13u1), not 11.1 as QEMU's docs say
    */
   'delay-ns'?: Int64;
   /**
