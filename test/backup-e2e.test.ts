@@ -6,12 +6,19 @@
  * `qemu-img compare`, byte for byte. No test leaves a QEMU, a node or a file.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as qemu72 from '../generated/qemu-7.2/index.js';
 import * as qemu111 from '../generated/qemu-11.1/index.js';
 import {
+  addBitmap,
+  backingFileOf,
+  clearBitmap,
+  fleece,
+  mergeBitmaps,
+  removeBitmap,
+  type JsonValue,
   fullBackup,
   HmpError,
   imagesEqual,
@@ -239,6 +246,102 @@ describe.each(RELEASES)('$name', (release) => {
     await qmp.executeRaw('blockdev-del', { 'node-name': 'qapi-ts-mirror' });
     expect(await sameAsSource(file('mirror.qcow2'))).toBe(true);
     rmSync(file('mirror.qcow2'));
+  });
+
+  it('differential backups keep the bitmap; bitmaps merge, clear and go', async () => {
+    await fullBackup(host(), { node: 'src', target: file('dfull.qcow2'), bitmap: 'diff', persistent: false });
+    await qemuIo(host(), 'src', 'write -P 0x91 20M 256k');
+    const opts = { node: 'src', bitmap: 'diff', backingFile: file('dfull.qcow2'), mode: 'differential' as const };
+    await incrementalBackup(host(), { ...opts, target: file('d1.qcow2') });
+    const afterFirst = (await listBitmaps(host(), 'src')).find((b) => b.name === 'diff')!;
+    expect(afterFirst.count).toBe(256 * 1024); // not cleared
+    await qemuIo(host(), 'src', 'write -P 0x92 30M 256k');
+    await incrementalBackup(host(), { ...opts, target: file('d2.qcow2') });
+    // Each differential is against the full backup: the second holds both writes.
+    expect(await sameAsSource(file('d2.qcow2'))).toBe(true);
+    expect(await backingFileOf(file('d2.qcow2'))).toBe(file('dfull.qcow2'));
+
+    await addBitmap(host(), 'src', 'tmp', { persistent: false });
+    await mergeBitmaps(host(), 'src', 'tmp', ['diff']);
+    const find = async (name: string) => (await listBitmaps(host(), 'src')).find((b) => b.name === name);
+    expect((await find('tmp'))!.count).toBe(512 * 1024);
+    await clearBitmap(host(), 'src', 'tmp');
+    expect((await find('tmp'))!.count).toBe(0);
+    await removeBitmap(host(), 'src', 'tmp');
+    await removeBitmap(host(), 'src', 'diff');
+    expect((await listBitmaps(host(), 'src')).map((b) => b.name)).toEqual(['b0']);
+    for (const f of ['dfull', 'd1', 'd2']) rmSync(file(`${f}.qcow2`));
+  });
+
+  it('fleecing: a point-in-time view over NBD while the source keeps changing', async () => {
+    await qemuIo(host(), 'src', 'write -P 0xa1 10M 1M');
+    await fullBackup(host(), { node: 'src', target: file('before.qcow2') });
+    const view = await fleece(host(), { node: 'src', scratch: file('fleece.qcow2'), nbdSocket: file('nbd.sock') });
+    try {
+      // Straight to the disk is refused while fleecing; through the filter, as a guest's writes go.
+      await expect(qemuIo(host(), 'src', 'write -P 0xa2 10M 1M')).rejects.toThrow(/Permission conflict/);
+      expect(view.writeNode).not.toBe('src');
+      await qemuIo(host(), view.writeNode, 'write -P 0xa2 10M 1M');
+      execFileSync('qemu-img', ['convert', '-O', 'qcow2', view.uri!, file('fleeced.qcow2')]);
+    } finally {
+      await view.release();
+    }
+    expect(await imagesEqual(file('fleeced.qcow2'), file('before.qcow2'))).toBe(true);
+    expect(await sameAsSource(file('fleeced.qcow2'))).toBe(false);
+    expect(await nodes()).toEqual([]);
+    expect(await qmp.executeRaw('query-jobs')).toEqual([]);
+    expect(existsSync(file('fleece.qcow2'))).toBe(false);
+    for (const f of ['before', 'fleeced']) rmSync(file(`${f}.qcow2`));
+  });
+
+  it('blockdev-create, stream and commit jobs run through runJob too', async () => {
+    const job = (id: string, command: string, args: Record<string, JsonValue>) =>
+      runJob(qmp as unknown as JobHost, () => qmp.executeRaw(command, { 'job-id': id, ...args }), {
+        id,
+        autoDismiss: false,
+      });
+    const created = await job('cr1', 'blockdev-create', {
+      options: { driver: 'file', filename: file('created.raw'), size: 1048576 },
+    });
+    expect(created.type).toBe('create');
+    expect(statSync(file('created.raw')).size).toBe(1048576);
+    rmSync(file('created.raw'));
+
+    // A chain base <- mid <- top made with qemu-img and qemu-io, each layer with its own data.
+    const img = (...args: string[]) => execFileSync('qemu-img', args);
+    img('create', '-q', '-f', 'qcow2', file('base.qcow2'), '8M');
+    execFileSync('qemu-io', ['-c', 'write -P 0xb1 0 2M', file('base.qcow2')]);
+    img('create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', file('mid.qcow2'));
+    execFileSync('qemu-io', ['-c', 'write -P 0xb2 1M 2M', file('mid.qcow2')]);
+    img('create', '-q', '-f', 'qcow2', '-b', 'mid.qcow2', '-F', 'qcow2', file('top.qcow2'));
+    execFileSync('qemu-io', ['-c', 'write -P 0xb3 2M 2M', file('top.qcow2')]);
+    img('convert', '-O', 'qcow2', file('top.qcow2'), file('view.qcow2'));
+    const add = (name: string, f: string, backing: string | null) =>
+      qmp.executeRaw('blockdev-add', {
+        driver: 'qcow2',
+        'node-name': name,
+        file: { driver: 'file', filename: file(f) },
+        backing,
+      });
+    await add('qapi-ts-base', 'base.qcow2', null);
+    await add('qapi-ts-mid', 'mid.qcow2', 'qapi-ts-base');
+    await add('qapi-ts-top', 'top.qcow2', 'qapi-ts-mid');
+
+    const commit = await job('c1', 'block-commit', {
+      device: 'qapi-ts-top',
+      'top-node': 'qapi-ts-mid',
+      'base-node': 'qapi-ts-base',
+    });
+    expect(commit.type).toBe('commit');
+    const stream = await job('s1', 'block-stream', { device: 'qapi-ts-top' });
+    expect(stream.type).toBe('stream');
+    for (const n of ['qapi-ts-top', 'qapi-ts-mid', 'qapi-ts-base'])
+      await qmp.executeRaw('blockdev-del', { 'node-name': n });
+    // top reads as it did, and now on its own: the commit folded mid into base, the stream copied base into top.
+    expect(await backingFileOf(file('top.qcow2'))).toBeUndefined();
+    expect(await imagesEqual(file('top.qcow2'), file('view.qcow2'))).toBe(true);
+    for (const f of ['base', 'mid', 'top', 'view']) rmSync(file(`${f}.qcow2`));
+    expect(await nodes()).toEqual([]);
   });
 
   it('the persistent bitmap survives a QEMU restart and still tracks writes', async () => {

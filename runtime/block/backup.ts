@@ -162,7 +162,8 @@ export async function mergeBitmaps(
  * write or pattern check is not seen here (see runtime/qmp/hmp.ts).
  */
 export async function qemuIo(host: BackupHost, node: string, command: string, options?: CallOptions): Promise<void> {
-  if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(node)) throw new TypeError(`qemuIo: '${node}' is not a node name`);
+  // A node name, or one QEMU generated ('#block123').
+  if (!/^(?:[A-Za-z]|#block)[A-Za-z0-9_.-]*$/.test(node)) throw new TypeError(`qemuIo: '${node}' is not a node name`);
   await host.hmp(`qemu-io ${node} ${hmpQuote(command)}`, { ...options, check: true });
 }
 
@@ -325,6 +326,11 @@ export interface Fleece {
   readonly node: string;
   /** With nbdSocket: the export, as qemu-img and qemu-nbd take it (nbd+unix:///NAME?socket=PATH). */
   readonly uri?: string;
+  /**
+   * The node writes to the disk go through while fleecing: the copy-before-write filter the backup
+   * job put above it (a guest's disk is moved there by QEMU itself). Writes straight to `node` are refused.
+   */
+  readonly writeNode: string;
   /** Stops it all and removes what it added: export, server, job, nodes, the scratch file. */
   release(): Promise<void>;
 }
@@ -368,7 +374,7 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
       'auto-dismiss': false,
     });
     steps.push(async () => {
-      await host.executeRaw('job-cancel', { id, force: true }).catch(() => undefined);
+      await host.executeRaw('block-job-cancel', { device: id, force: true }).catch(() => undefined);
       // Wait for the job to be gone before its target node is deleted.
       for (let i = 0; i < 200; i++) {
         const jobs = await host.executeRaw('query-jobs');
@@ -378,6 +384,16 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
         else await new Promise((r) => setTimeout(r, 25));
       }
     });
+    // The job inserted a filter above the node, which takes over its parents (the guest's disk): writes
+    // that do not come through it are refused while fleecing, so say which node it is.
+    // It reads as the node: the same image file (query-named-block-nodes names no children before QEMU 8).
+    const all = await namedNodes(host);
+    const fileOf = (n: JsonObject | undefined): JsonValue | undefined =>
+      isObject(n?.image) ? n.image.filename : undefined;
+    const source = fileOf(all.find((n) => n['node-name'] === options.node));
+    const filter = all.find(
+      (n) => (n.drv === 'backup-top' || n.drv === 'copy-before-write') && source !== undefined && fileOf(n) === source,
+    )?.['node-name'];
     let uri: string | undefined;
     if (options.nbdSocket) {
       await host.executeRaw('nbd-server-start', { addr: { type: 'unix', data: { path: options.nbdSocket } } });
@@ -393,7 +409,7 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
       steps.push(() => host.executeRaw('block-export-del', { id: exportId }));
       uri = `nbd+unix:///${name}?socket=${options.nbdSocket}`;
     }
-    return { node: view, uri, release };
+    return { node: view, uri, writeNode: typeof filter === 'string' ? filter : options.node, release };
   } catch (e) {
     await release().catch(() => undefined);
     throw e;

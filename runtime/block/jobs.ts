@@ -158,13 +158,14 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
     let poll: ReturnType<typeof setTimeout> | undefined;
     let polling = false;
     let cancelGrace: { dispose(): void } | undefined;
+    let limit: { dispose(): void } | undefined;
     const disposables: Disposable[] = [];
 
     const finish = (error: Error | undefined): void => {
       if (settled) return;
       settled = true;
       for (const d of disposables) d.dispose();
-      limit.dispose();
+      limit?.dispose();
       cancelGrace?.dispose();
       if (poll) clearTimeout(poll);
       if (error) reject(error);
@@ -314,7 +315,7 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
         ),
       );
     };
-    const limit = deadline({ timeout: options.timeout, signal: options.signal }, (why) => {
+    limit = deadline({ timeout: options.timeout, signal: options.signal }, (why) => {
       interrupted =
         why.kind === 'timeout'
           ? new QmpTimeoutError(
