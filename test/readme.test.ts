@@ -3,7 +3,7 @@
  * (-M pc -S -nodefaults), with its paths pointed at a private temp dir.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAgent } from './support/agent.js';
@@ -69,5 +69,38 @@ describe('README example', () => {
     expect(r.stdout).toMatch(/^backed up 16777216 of 16777216 bytes$/m);
     expect(r.stdout).toMatch(/d1: .*d1\.qcow2/);
     expect(r.stdout).toMatch(/^CommandNotFound /m);
+  });
+});
+
+describe('README incremental backup example', () => {
+  let qemu: QemuProcess | undefined;
+  afterAll(async () => void (await qemu?.kill()));
+
+  it('runs as written against QEMU 7.2, and the restored image is the disk', async () => {
+    const dir = tempDir();
+    try {
+      for (const d of ['vm', 'backup', 'restore']) mkdirSync(path.join(dir, d));
+      const disk = path.join(dir, 'vm/disk0.qcow2');
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '32M']);
+      execFileSync('qemu-io', ['-c', 'write -P 0x11 0 4M', disk]);
+      qemu = await startQemu();
+      const code = readmeExample('### Incremental backup in a few lines')
+        .replaceAll('/run/vm.qmp', qemu.qmpPath)
+        .replaceAll('/var/lib/vm/', `${dir}/vm/`)
+        .replaceAll('/backup/', `${dir}/backup/`)
+        .replaceAll('/restore/', `${dir}/restore/`);
+      const r = runExample('readme-backup.mjs', code);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^statuses: created .*running .*concluded/m);
+      expect(r.stdout).toMatch(/^concluded 65536\/65536$/m); // the incremental copied only what changed
+      // The disk (QEMU has closed it) and the restored image read the same, byte for byte.
+      await qemu.kill();
+      qemu = undefined;
+      const same = spawnSync('qemu-img', ['compare', disk, path.join(dir, 'restore/disk0.qcow2')]);
+      expect(same.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -76,3 +76,24 @@ test('a pinned release re-exports the client API; the runtime entry stands alone
   expectTypeOf<ClientOptions72['timeout']>().toEqualTypeOf<number | undefined>();
   expectTypeOf(connectRuntime).toBeFunction();
 });
+
+test('block jobs and backups take a client of any release, from every entry', async () => {
+  const { fullBackup, runJob, qemuIo, JobError } = await import('qapi-ts');
+  const { incrementalBackup: incremental72, runJob: runJob72 } = await import('qapi-ts/qemu-7.2');
+  const q = null as unknown as Client;
+  const q72 = null as unknown as Client72;
+  expectTypeOf(fullBackup).toBeCallableWith(q, { node: 'd', target: '/b/full.qcow2', bitmap: 'b0' });
+  expectTypeOf(fullBackup).toBeCallableWith(q72, { node: 'd', target: '/b/full.qcow2' });
+  expectTypeOf(incremental72).toBeCallableWith(q72, {
+    node: 'd',
+    bitmap: 'b0',
+    target: '/b/i.qcow2',
+    backingFile: '/b/full.qcow2',
+  });
+  expectTypeOf(qemuIo).toBeCallableWith(q, 'd', 'write 0 64k');
+  expectTypeOf(runJob72).toBeCallableWith(q72, () => q72.execute('job-cancel', { id: 'j' }), { id: 'j' });
+  expectTypeOf(runJob).returns.resolves.toHaveProperty('statuses');
+  expectTypeOf<InstanceType<typeof JobError>['code']>().toEqualTypeOf<'job-failed' | 'job-cancelled'>();
+  // @ts-expect-error the incremental needs the previous backup
+  incremental72(q72, { node: 'd', bitmap: 'b0', target: '/b/i.qcow2' });
+});
