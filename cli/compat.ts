@@ -3,14 +3,19 @@
  * (`qapi-ts/qemu-10.2`, `qga-`, `qsd-`) still compile against another one,
  * and what does it use that a release deprecates? Its imports are pointed at
  * each release in memory (never written) and the compiler's new diagnostics
- * reported, against those of the project as it is. ts-morph, and the
- * TypeScript it bundles, is loaded here on demand only.
+ * reported, against those of the project as it is. The project's files are
+ * those of its program (what the tsconfig lists and what they import); a
+ * solution tsconfig (no files, references) stands for the projects it
+ * references. ts-morph, and the TypeScript it bundles, is loaded here on
+ * demand only: the project's own first.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Project, SourceFile, ts } from 'ts-morph';
 
+type TsMorph = typeof import('ts-morph');
 type Ts = typeof ts;
 
 export type CompatFindingKind = 'error' | 'deprecated';
@@ -25,8 +30,16 @@ export interface CompatFinding {
   kind: CompatFindingKind;
   /** One line. */
   message: string;
-  /** TypeScript's error code, for an 'error'. */
+  /** TypeScript's error code, for an error the compiler reports (not for an argument member the release lacks). */
   code?: number;
+}
+
+/** Pinned imports a release was not checked for: their family does not have it. */
+export interface CompatPartial {
+  /** As written: 'qapi-ts/qsd-10.2'. */
+  imports: string[];
+  /** 'qsd-11.1 does not exist'. */
+  reason: string;
 }
 
 export interface CompatReleaseReport {
@@ -34,6 +47,8 @@ export interface CompatReleaseReport {
   release: string;
   /** Sorted by file, line, column. */
   findings: CompatFinding[];
+  /** Imports left as written for this release: it was checked in part. */
+  partial?: CompatPartial[];
 }
 
 export interface CompatSkipped {
@@ -44,10 +59,15 @@ export interface CompatSkipped {
 export interface CompatReport {
   /** The tsconfig, relative to cwd. */
   project: string;
+  /** A solution's referenced projects, the ones checked (relative to cwd). */
+  projects?: string[];
   /** The pinned entry points the project imports: 'qapi-ts/qemu-10.2'. */
   imports: string[];
   releases: CompatReleaseReport[];
+  /** Releases not checked at all. */
   skipped: CompatSkipped[];
+  /** Deprecated uses were not looked for. */
+  errorsOnly?: boolean;
 }
 
 export interface CompatOptions {
@@ -56,9 +76,15 @@ export interface CompatOptions {
   /** Default: every qemu-* release of this package. */
   releases?: string[];
   cwd?: string;
+  /** Report new type errors only, not deprecated uses. */
+  errorsOnly?: boolean;
 }
 
-/** A mistake in what was asked (or ts-morph missing): the CLI exits 2. */
+/**
+ * A mistake in what was asked or in the project's setup (an option, the
+ * tsconfig, a pinned import that does not resolve, ts-morph missing): the CLI
+ * exits 2.
+ */
 export class CompatUsageError extends Error {
   override name = 'CompatUsageError';
 }
@@ -67,6 +93,11 @@ const FAMILIES = ['qemu', 'qga', 'qsd'] as const;
 type Family = (typeof FAMILIES)[number];
 const SPECIFIER = /^qapi-ts\/(qemu|qga|qsd)-(\d+\.\d+)$/;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const NO_IMPORTS = 'the project imports no qapi-ts/qemu-*, qga-* or qsd-* entry point';
+/** A quoted 'qapi-ts' or 'qapi-ts/...': a file worth walking for imports (generated files are big and do not). */
+const MENTIONS_US = /['"`]qapi-ts['"`/]/;
+/** Client methods whose first argument names events (`N extends keyof E`). */
+const EVENT_METHODS = new Set(['on', 'once', 'waitForEvent', 'events']);
 
 function byVersion(a: string, b: string): number {
   const [am, an] = a.split('.').map(Number);
@@ -87,12 +118,23 @@ export function knownReleases(): Record<Family, string[]> {
   return out;
 }
 
-async function loadTsMorph(): Promise<typeof import('ts-morph')> {
+/** The project's ts-morph (its TypeScript is the one it builds with), else the one beside qapi-ts. */
+async function loadTsMorph(cwd: string): Promise<TsMorph> {
+  let own: string | undefined;
   try {
-    return await import('ts-morph');
+    own = createRequire(path.join(cwd, 'package.json')).resolve('ts-morph');
+  } catch {
+    // Not installed in the project: ours, if any.
+  }
+  try {
+    return own ? ((await import(pathToFileURL(own).href)) as TsMorph) : await import('ts-morph');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+    // A module ts-morph needs that is missing is a broken install, not a missing ts-morph.
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      /['"]ts-morph['"]/.test(String((e as Error).message));
+    if (missing) {
       throw new CompatUsageError('the compat check needs ts-morph: install it with `npm install --save-dev ts-morph`');
     }
     throw e;
@@ -102,6 +144,49 @@ async function loadTsMorph(): Promise<typeof import('ts-morph')> {
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 const slash = (p: string): string => p.split(path.sep).join('/');
 
+function diagnosticText(T: Ts, d: ts.Diagnostic, cwd: string): string {
+  const message = `${oneLine(T.flattenDiagnosticMessageText(d.messageText, '\n'))} (TS${d.code})`;
+  if (!d.file || d.start === undefined) return message;
+  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+  return `${slash(path.relative(cwd, d.file.fileName))}:${line + 1}:${character + 1}: ${message}`;
+}
+
+/** A tsconfig as TypeScript reads it; its errors (bad JSON, a missing `extends`, no inputs) are the user's to fix. */
+function readConfig(T: Ts, file: string, cwd: string): ts.ParsedCommandLine {
+  const fatal: ts.Diagnostic[] = [];
+  const host: ts.ParseConfigFileHost = { ...T.sys, onUnRecoverableConfigFileDiagnostic: (d) => void fatal.push(d) };
+  const parsed = T.getParsedCommandLineOfConfigFile(file, undefined, host);
+  const errors = [...fatal, ...(parsed ? T.getConfigFileParsingDiagnostics(parsed) : [])].filter(
+    (d) => d.category === T.DiagnosticCategory.Error,
+  );
+  if (!parsed || errors.length) {
+    const what = errors.map((d) => diagnosticText(T, d, cwd)).join('; ') || 'it cannot be read';
+    throw new CompatUsageError(`${slash(path.relative(cwd, file))}: ${what}`);
+  }
+  return parsed;
+}
+
+/** The projects to check: the tsconfig, or for a solution (no files of its own, references) those it references. */
+function projectsOf(T: Ts, tsconfig: string, cwd: string): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (file: string, from: string | undefined): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    if (!existsSync(file)) {
+      throw new CompatUsageError(
+        `project not found: ${file}${from ? ` (referenced by ${slash(path.relative(cwd, from))})` : ''}`,
+      );
+    }
+    const parsed = readConfig(T, file, cwd);
+    const refs = parsed.projectReferences ?? [];
+    if (!parsed.fileNames.length && refs.length) for (const r of refs) visit(T.resolveProjectReferencePath(r), file);
+    else out.push(file);
+  };
+  visit(tsconfig, undefined);
+  return out;
+}
+
 /** A `qapi-ts/<family>-<release>` string in a user file; start/end delimit the text inside the quotes. */
 interface Specifier {
   start: number;
@@ -109,6 +194,8 @@ interface Specifier {
   family: Family;
   release: string;
   literal: ts.StringLiteralLike;
+  /** `declare module '...'`: not resolved like an import. */
+  ambient: boolean;
 }
 
 /** One retargeted specifier: where it is in the original text and in the edited one. */
@@ -131,6 +218,8 @@ interface UserFile {
   rel: string;
   text: string;
   lineStarts: number[];
+  /** The file in the baseline program, where its specifiers' nodes are. */
+  base: ts.SourceFile;
   specifiers: Specifier[];
   calls: CommandCall[];
   /** Edits of the current release (empty: the file is as written). */
@@ -143,6 +232,8 @@ interface RawFinding {
   kind: CompatFindingKind;
   message: string;
   code?: number;
+  /** An argument member the release lacks: its name, which tells it from others at the same place. */
+  member?: string;
   /** The message already names the command. */
   named?: boolean;
 }
@@ -168,6 +259,11 @@ function lineAndColumn(file: UserFile, pos: number): { line: number; column: num
   return { line: lo + 1, column: pos - file.lineStarts[lo] + 1 };
 }
 
+function where(file: UserFile, pos: number): string {
+  const { line, column } = lineAndColumn(file, pos);
+  return `${file.rel}:${line}:${column}`;
+}
+
 /** A position in the retargeted text, in the text as written. */
 function toOriginal(file: UserFile, pos: number): number {
   let delta = 0;
@@ -179,8 +275,23 @@ function toOriginal(file: UserFile, pos: number): number {
   return pos - delta;
 }
 
+const isJsFile = (sf: ts.SourceFile): boolean => /\.[cm]?jsx?$/i.test(sf.fileName);
+
+/**
+ * The JSDoc comments attached to a node, where a JS file names types
+ * (`@param {import('qapi-ts/qemu-10.2').Client}`, `@typedef`, `@import`):
+ * forEachChild does not visit them. `jsDoc` is internal but stable; ts-morph
+ * reads it too.
+ */
+function jsDocOf(node: ts.Node): readonly ts.JSDoc[] {
+  return (node as ts.Node & { jsDoc?: ts.JSDoc[] }).jsDoc ?? [];
+}
+
 function moduleSpecifierOf(T: Ts, node: ts.Node): ts.StringLiteralLike | undefined {
-  if ((T.isImportDeclaration(node) || T.isExportDeclaration(node)) && node.moduleSpecifier) {
+  if (
+    (T.isImportDeclaration(node) || T.isExportDeclaration(node) || T.isJSDocImportTag(node)) &&
+    node.moduleSpecifier
+  ) {
     return T.isStringLiteral(node.moduleSpecifier) ? node.moduleSpecifier : undefined;
   }
   if (T.isExternalModuleReference(node)) return T.isStringLiteral(node.expression) ? node.expression : undefined;
@@ -199,11 +310,15 @@ function moduleSpecifierOf(T: Ts, node: ts.Node): ts.StringLiteralLike | undefin
   return undefined;
 }
 
-function findSpecifiers(T: Ts, sf: ts.SourceFile): Specifier[] {
+/** The file's pinned imports, and its other imports of qapi-ts (`qapi-ts`, `qapi-ts/runtime`), which must resolve too. */
+function findSpecifiers(T: Ts, sf: ts.SourceFile): { pinned: Specifier[]; other: ts.StringLiteralLike[] } {
   const out: Specifier[] = [];
+  const other: ts.StringLiteralLike[] = [];
+  const js = isJsFile(sf);
   const visit = (node: ts.Node): void => {
     const literal = moduleSpecifierOf(T, node);
     const m = literal && SPECIFIER.exec(literal.text);
+    if (literal && !m && /^qapi-ts(\/|$)/.test(literal.text) && !T.isModuleDeclaration(node)) other.push(literal);
     if (literal && m) {
       out.push({
         start: literal.getStart(sf) + 1,
@@ -211,25 +326,47 @@ function findSpecifiers(T: Ts, sf: ts.SourceFile): Specifier[] {
         family: m[1] as Family,
         release: m[2],
         literal,
+        ambient: T.isModuleDeclaration(node),
       });
     }
+    if (js) for (const doc of jsDocOf(node)) visit(doc);
     T.forEachChild(node, visit);
   };
   visit(sf);
-  return out;
+  return { pinned: out, other };
 }
 
-/** `x.execute('name', ...)` / `x.executeOob('name', ...)`: the name's literal and the client. */
-function executedCommand(
-  T: Ts,
-  call: ts.CallExpression,
-): { literal: ts.StringLiteralLike; receiver: ts.Expression; method: string } | undefined {
-  const callee = call.expression;
-  if (!T.isPropertyAccessExpression(callee)) return undefined;
-  const method = callee.name.text;
-  if (method !== 'execute' && method !== 'executeOob') return undefined;
-  const arg = call.arguments[0];
-  return arg && T.isStringLiteralLike(arg) ? { literal: arg, receiver: callee.expression, method } : undefined;
+/** Where modules resolve, as the program resolves them (cached: the same question comes per release). */
+class Resolver {
+  private readonly cache = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly T: Ts,
+    private readonly options: ts.CompilerOptions,
+  ) {}
+
+  /** The file `specifier`, written at `literal` of `sf`, resolves to. */
+  resolve(sf: ts.SourceFile, literal: ts.StringLiteralLike, specifier: string): string | undefined {
+    const mode = this.T.getModeForUsageLocation(sf, literal, this.options);
+    const key = `${path.posix.dirname(sf.fileName)}\0${mode}\0${specifier}`;
+    if (!this.cache.has(key)) {
+      const r = this.T.resolveModuleName(specifier, sf.fileName, this.options, this.T.sys, undefined, undefined, mode);
+      this.cache.set(key, r.resolvedModule?.resolvedFileName);
+    }
+    return this.cache.get(key);
+  }
+}
+
+/** The resolutions that see a package's "exports" (qapi-ts/qemu-X is one), or the name of the one in use that does not. */
+function exportsBlindResolution(T: Ts, o: ts.CompilerOptions): string | undefined {
+  const K = T.ModuleResolutionKind;
+  // The one in effect when the tsconfig leaves it to `module` (internal, hence optional).
+  const effective = (T as Ts & { getEmitModuleResolutionKind?: (o: ts.CompilerOptions) => ts.ModuleResolutionKind })
+    .getEmitModuleResolutionKind;
+  const kind = effective ? effective(o) : o.moduleResolution;
+  if (kind === K.Node10) return 'node10';
+  if (kind === K.Classic) return 'classic';
+  return undefined;
 }
 
 /** The wire name of a facade method (`Method<QmpCommands, 'block-job-pause'>`), from its type. */
@@ -251,19 +388,148 @@ function deprecatedInComment(comment: string): string | undefined {
   return m ? oneLine(m[1]) || 'deprecated' : undefined;
 }
 
+/** A name in the code: the node that gives it, and the name. */
+interface NameUse {
+  node: ts.Expression;
+  value: string;
+}
+
+/** Calls on a qapi-ts client (its type declared by the package), in one program. */
+class ClientCalls {
+  constructor(
+    readonly T: Ts,
+    readonly checker: ts.TypeChecker,
+    /** A declaration of the qapi-ts package the imports resolve to. */
+    private readonly isOurs: (decl: ts.Node) => boolean,
+  ) {}
+
+  /** The strings a type admits, when it is a string literal or a union of them. */
+  private stringsOfType(type: ts.Type): string[] | undefined {
+    const values: string[] = [];
+    for (const t of type.isUnion() ? type.types : [type]) {
+      if (!t.isStringLiteral()) return undefined;
+      values.push(t.value);
+    }
+    return values;
+  }
+
+  /** The names an expression gives by its type: `'x'`, a const holding it, `'x' as const`. */
+  strings(e: ts.Expression): string[] | undefined {
+    return this.stringsOfType(this.checker.getTypeAtLocation(e));
+  }
+
+  /** The names an argument gives: one, a union of them, or an array of them (literal, or by its element type). */
+  namesIn(e: ts.Expression): NameUse[] {
+    const T = this.T;
+    if (T.isArrayLiteralExpression(e)) {
+      return e.elements.flatMap((el) =>
+        T.isSpreadElement(el) ? [] : (this.strings(el) ?? []).map((value) => ({ node: el, value })),
+      );
+    }
+    const type = this.checker.getTypeAtLocation(e);
+    const element = this.checker.isArrayLikeType(type)
+      ? this.checker.getIndexTypeOfType(type, T.IndexKind.Number)
+      : undefined;
+    return (this.stringsOfType(element ?? type) ?? []).map((value) => ({ node: e, value }));
+  }
+
+  /** Every declaration of the symbol at the node is the package's. */
+  declaredByUs(node: ts.Node): boolean {
+    const decls = this.checker.getSymbolAtLocation(node)?.getDeclarations() ?? [];
+    return decls.length > 0 && decls.every((d) => this.isOurs(d));
+  }
+
+  /** `x.execute(name, args)` / `x.executeOob(...)`: the names its first argument gives, and the client. */
+  executed(
+    call: ts.CallExpression,
+  ):
+    | { name: ts.Expression; names: string[]; receiver: ts.Expression; method: string; args?: ts.Expression }
+    | undefined {
+    const callee = call.expression;
+    if (!this.T.isPropertyAccessExpression(callee)) return undefined;
+    const method = callee.name.text;
+    const name = call.arguments[0];
+    if ((method !== 'execute' && method !== 'executeOob') || !name || !this.declaredByUs(callee.name)) return undefined;
+    const names = this.strings(name);
+    return names && { name, names, receiver: callee.expression, method, args: call.arguments[1] };
+  }
+
+  /** A facade method's call (`x.cmd.migrate(args)`, or the method taken out of `cmd`): its command map and name. */
+  method(call: ts.CallExpression): { map: ts.Type; command: string; args?: ts.Expression } | undefined {
+    const type = this.checker.getTypeAtLocation(call.expression);
+    const alias = type.aliasSymbol;
+    if (alias?.name !== 'Method' || !(alias.getDeclarations() ?? []).every((d) => this.isOurs(d))) return undefined;
+    const [map, name] = type.aliasTypeArguments ?? [];
+    return map && name?.isStringLiteral() ? { map, command: name.value, args: call.arguments[0] } : undefined;
+  }
+
+  /** The client's command map (QmpCommands): the argument of `K extends CommandName<C>`, or of the client type. */
+  commandMap(receiver: ts.Expression, method: string): ts.Type | undefined {
+    const client = this.checker.getTypeAtLocation(receiver);
+    const exec = this.checker.getPropertyOfType(client, method);
+    const sig = exec && this.checker.getTypeOfSymbolAtLocation(exec, receiver).getCallSignatures()[0];
+    const fromConstraint = sig?.getTypeParameters()?.[0]?.getConstraint()?.aliasTypeArguments?.[0];
+    return fromConstraint ?? this.typeArguments(client)[0];
+  }
+
+  private typeArguments(type: ts.Type): readonly ts.Type[] {
+    const isReference =
+      type.flags & this.T.TypeFlags.Object && (type as ts.ObjectType).objectFlags & this.T.ObjectFlags.Reference;
+    return isReference ? this.checker.getTypeArguments(type as ts.TypeReference) : [];
+  }
+
+  /**
+   * `x.on(name, ...)`, `once`, `waitForEvent`, `events(names)`: the event map,
+   * the receiver's type argument for the class's `E` in `N extends keyof E`.
+   */
+  event(call: ts.CallExpression): { map: ts.Type; name: ts.Expression } | undefined {
+    const T = this.T;
+    const callee = call.expression;
+    const name = call.arguments[0];
+    if (!T.isPropertyAccessExpression(callee) || !EVENT_METHODS.has(callee.name.text) || !name) return undefined;
+    const decl = this.checker.getSymbolAtLocation(callee.name)?.valueDeclaration;
+    const cls = decl?.parent;
+    if (!decl || !T.isMethodDeclaration(decl) || !cls || !T.isClassLike(cls) || !this.isOurs(decl)) return undefined;
+    let keyed: string | undefined;
+    const find = (n: ts.Node): void => {
+      const op = T.isTypeOperatorNode(n) && n.operator === T.SyntaxKind.KeyOfKeyword ? n.type : undefined;
+      if (op && T.isTypeReferenceNode(op) && T.isIdentifier(op.typeName)) keyed ??= op.typeName.text;
+      else T.forEachChild(n, find);
+    };
+    const constraint = decl.typeParameters?.[0]?.constraint;
+    if (constraint) find(constraint);
+    const index = cls.typeParameters?.findIndex((p) => p.name.text === keyed) ?? -1;
+    const map = index < 0 ? undefined : this.typeArguments(this.checker.getTypeAtLocation(callee.expression))[index];
+    return map && { map, name };
+  }
+
+  /** A command's argument type in a command map (`C[K]['args']`). */
+  argsType(map: ts.Type, command: string): ts.Type | undefined {
+    const spec = this.checker.getPropertyOfType(map, command);
+    const args = spec && this.checker.getPropertyOfType(this.checker.getTypeOfSymbol(spec), 'args');
+    return args && this.checker.getNonNullableType(this.checker.getTypeOfSymbol(args));
+  }
+}
+
 /** Finds what one release's program says about the user's files: the checker's view of deprecation. */
 class DeprecationScanner {
   private readonly out: RawFinding[] = [];
-  /** Literals already judged as command names. */
-  private readonly commandLiterals = new Set<ts.Node>();
+  /** Literals already judged as command or event names. */
+  private readonly judged = new Set<ts.Node>();
+  private readonly T: Ts;
+  private readonly checker: ts.TypeChecker;
+  private js = false;
 
   constructor(
-    private readonly T: Ts,
-    private readonly checker: ts.TypeChecker,
+    private readonly calls: ClientCalls,
     private readonly isGenerated: (decl: ts.Node) => boolean,
-  ) {}
+  ) {
+    this.T = calls.T;
+    this.checker = calls.checker;
+  }
 
   scan(sf: ts.SourceFile): RawFinding[] {
+    this.js = isJsFile(sf);
     this.visit(sf);
     return this.out;
   }
@@ -275,14 +541,16 @@ class DeprecationScanner {
   private visit = (node: ts.Node): void => {
     const T = this.T;
     // Imports name what the code uses: the uses are reported, not the import.
-    if (T.isImportDeclaration(node) || T.isImportEqualsDeclaration(node)) return;
-    if (T.isCallExpression(node)) this.checkExecute(node);
+    if (T.isImportDeclaration(node) || T.isImportEqualsDeclaration(node) || T.isJSDocImportTag(node)) return;
+    if (T.isCallExpression(node)) this.checkCall(node);
     if (T.isObjectLiteralExpression(node)) this.checkObjectLiteral(node);
-    else if (T.isIdentifier(node) && !this.isLiteralPropertyName(node)) this.checkSymbol(node);
-    else if (T.isStringLiteralLike(node) && !this.commandLiterals.has(node) && !this.isLiteralPropertyName(node)) {
+    else if (T.isIdentifier(node) && !this.isLiteralPropertyName(node)) {
+      if (!this.checkBinding(node)) this.checkSymbol(node);
+    } else if (T.isStringLiteralLike(node) && !this.judged.has(node) && !this.isLiteralPropertyName(node)) {
       if (this.isPropertyKey(node)) this.checkSymbol(node);
       else this.checkEnumValue(node);
     }
+    if (this.js) for (const doc of jsDocOf(node)) this.visit(doc);
     T.forEachChild(node, this.visit);
   };
 
@@ -316,6 +584,10 @@ class DeprecationScanner {
   private checkSymbol(node: ts.Identifier | ts.StringLiteralLike): void {
     let symbol = this.checker.getSymbolAtLocation(node);
     if (symbol && symbol.flags & this.T.SymbolFlags.Alias) symbol = this.checker.getAliasedSymbol(symbol);
+    this.reportSymbol(node, symbol);
+  }
+
+  private reportSymbol(node: ts.Node, symbol: ts.Symbol | undefined): void {
     const text = this.deprecation(symbol);
     if (!symbol || text === undefined) return;
     const command = methodCommand(this.checker, symbol);
@@ -323,37 +595,45 @@ class DeprecationScanner {
     else this.report(node, `'${symbol.name}' is deprecated: ${text}`);
   }
 
-  private checkExecute(call: ts.CallExpression): void {
-    const exec = executedCommand(this.T, call);
-    if (!exec) return;
-    this.commandLiterals.add(exec.literal);
-    const map = this.commandMap(exec.receiver, exec.method);
-    const text = map && this.deprecation(this.checker.getPropertyOfType(map, exec.literal.text));
-    if (text !== undefined) this.report(exec.literal, `${exec.literal.text} is deprecated: ${text}`, true);
+  /**
+   * `const { blockJobPause } = qmp.cmd`: the name is a local variable, the
+   * property it comes from is what may be deprecated. (A renamed binding's
+   * property name resolves to the property already.)
+   */
+  private checkBinding(node: ts.Identifier): boolean {
+    const T = this.T;
+    const el = node.parent;
+    if (!T.isBindingElement(el) || el.propertyName || el.name !== node || !T.isObjectBindingPattern(el.parent)) {
+      return false;
+    }
+    const from = this.checker.getTypeAtLocation(el.parent);
+    this.reportSymbol(node, this.checker.getPropertyOfType(from, node.text));
+    return true;
   }
 
-  /** The client's command map (QmpCommands): the argument of `K extends CommandName<C>`, or of the client type. */
-  private commandMap(receiver: ts.Expression, method: string): ts.Type | undefined {
-    const client = this.checker.getTypeAtLocation(receiver);
-    const exec = this.checker.getPropertyOfType(client, method);
-    const sig = exec && this.checker.getTypeOfSymbolAtLocation(exec, receiver).getCallSignatures()[0];
-    const fromConstraint = sig?.getTypeParameters()?.[0]?.getConstraint()?.aliasTypeArguments?.[0];
-    if (fromConstraint) return fromConstraint;
-    const ref = client as ts.TypeReference;
-    const isReference =
-      client.flags & this.T.TypeFlags.Object &&
-      (client as ts.ObjectType).objectFlags & this.T.ObjectFlags.Reference &&
-      ref.target !== undefined;
-    return isReference ? this.checker.getTypeArguments(ref)[0] : undefined;
+  private checkCall(call: ts.CallExpression): void {
+    const exec = this.calls.executed(call);
+    if (exec) {
+      if (this.T.isStringLiteralLike(exec.name)) this.judged.add(exec.name);
+      const map = this.calls.commandMap(exec.receiver, exec.method);
+      for (const name of exec.names) {
+        const text = map && this.deprecation(this.checker.getPropertyOfType(map, name));
+        if (text !== undefined) this.report(exec.name, `${name} is deprecated: ${text}`, true);
+      }
+    }
+    const event = this.calls.event(call);
+    for (const { node, value } of event ? this.calls.namesIn(event.name) : []) {
+      if (this.T.isStringLiteralLike(node)) this.judged.add(node);
+      const text = this.deprecation(this.checker.getPropertyOfType(event!.map, value));
+      if (text !== undefined) this.report(node, `event ${value} is deprecated: ${text}`, true);
+    }
   }
 
-  /** A literal property's value, when it can select a union branch. */
+  /** A property's value, when its type is a literal (`'gluster'`, `'gluster' as const`, a const): it can select a union branch. */
   private literalValue(e: ts.ObjectLiteralElementLike): string | number | undefined {
     if (!this.T.isPropertyAssignment(e)) return undefined;
-    const init = e.initializer;
-    if (this.T.isStringLiteralLike(init)) return init.text;
-    if (this.T.isNumericLiteral(init)) return Number(init.text);
-    return undefined;
+    const type = this.checker.getTypeAtLocation(e.initializer);
+    return type.isStringLiteral() || type.isNumberLiteral() ? type.value : undefined;
   }
 
   private static propertyName(T: Ts, e: ts.ObjectLiteralElementLike): string | undefined {
@@ -385,9 +665,9 @@ class DeprecationScanner {
     );
     const kept = all.filter((t) =>
       obj.properties.every((e) => {
-        const value = this.literalValue(e);
         const name = DeprecationScanner.propertyName(this.T, e);
-        const prop = value !== undefined && name !== undefined ? this.checker.getPropertyOfType(t, name) : undefined;
+        const value = name === undefined ? undefined : this.literalValue(e);
+        const prop = value !== undefined ? this.checker.getPropertyOfType(t, name!) : undefined;
         const admits = prop && this.literalSet(this.checker.getTypeOfSymbol(prop));
         return !admits || admits.includes(value!);
       }),
@@ -403,8 +683,10 @@ class DeprecationScanner {
       const branch = kept[0].aliasSymbol ?? kept[0].getSymbol();
       const text = this.deprecation(branch);
       const tag = text === undefined ? undefined : obj.properties.find((e) => this.isTag(e, kept[0]));
-      if (tag && this.T.isPropertyAssignment(tag)) {
-        this.report(tag.initializer, `${tag.name.getText()}: ${tag.initializer.getText()} is deprecated: ${text}`);
+      const value = tag && this.literalValue(tag);
+      if (tag && this.T.isPropertyAssignment(tag) && value !== undefined) {
+        const shown = typeof value === 'string' ? `'${value}'` : String(value);
+        this.report(tag.initializer, `${tag.name.getText()}: ${shown} is deprecated: ${text}`);
       }
     }
     for (const e of obj.properties) {
@@ -420,7 +702,7 @@ class DeprecationScanner {
   /** A literal-valued member whose type in `branch` is a literal: the union's tag. */
   private isTag(e: ts.ObjectLiteralElementLike, branch: ts.Type): boolean {
     const name = DeprecationScanner.propertyName(this.T, e);
-    if (this.literalValue(e) === undefined || name === undefined) return false;
+    if (name === undefined || this.literalValue(e) === undefined) return false;
     const prop = this.checker.getPropertyOfType(branch, name);
     return !!prop && (this.literalSet(this.checker.getTypeOfSymbol(prop))?.length ?? 0) > 0;
   }
@@ -431,22 +713,26 @@ class DeprecationScanner {
    * (TypeScript attaches no JSDoc to union members, so the comment is read).
    */
   private checkEnumValue(lit: ts.StringLiteralLike): void {
+    const T = this.T;
     const aliases = new Set<ts.TypeAliasDeclaration>();
     const addSymbol = (s: ts.Symbol | undefined): void => {
-      if (s && s.flags & this.T.SymbolFlags.Alias) s = this.checker.getAliasedSymbol(s);
+      if (s && s.flags & T.SymbolFlags.Alias) s = this.checker.getAliasedSymbol(s);
       for (const d of s?.getDeclarations() ?? [])
-        if (this.T.isTypeAliasDeclaration(d) && this.isGenerated(d)) aliases.add(d);
+        if (T.isTypeAliasDeclaration(d) && this.isGenerated(d)) aliases.add(d);
     };
     const ctx = this.checker.getContextualType(lit);
     addSymbol(ctx?.aliasSymbol);
     // An optional member's type is `Alias | undefined`, which has lost the alias: read its declaration.
     let holder: ts.Node = lit.parent;
-    if (this.T.isArrayLiteralExpression(holder)) holder = holder.parent;
-    if (this.T.isPropertyAssignment(holder) && this.T.isObjectLiteralExpression(holder.parent)) {
-      const name = DeprecationScanner.propertyName(this.T, holder);
+    while (T.isAsExpression(holder) || T.isSatisfiesExpression(holder) || T.isParenthesizedExpression(holder)) {
+      holder = holder.parent;
+    }
+    if (T.isArrayLiteralExpression(holder)) holder = holder.parent;
+    if (T.isPropertyAssignment(holder) && T.isObjectLiteralExpression(holder.parent)) {
+      const name = DeprecationScanner.propertyName(T, holder);
       const branches = name === undefined ? [] : this.branches(holder.parent).kept;
       for (const d of branches.flatMap((t) => this.checker.getPropertyOfType(t, name!)?.getDeclarations() ?? [])) {
-        if (this.T.isPropertySignature(d) && d.type) this.aliasesOf(d.type, addSymbol);
+        if (T.isPropertySignature(d) && d.type) this.aliasesOf(d.type, addSymbol);
       }
     }
     for (const alias of aliases) {
@@ -491,20 +777,72 @@ function isObjectLiteralElement(T: Ts, node: ts.Node): node is ts.ObjectLiteralE
   );
 }
 
-/** Calls that run a command (`execute('x')`, `cmd.x()`), as the project has them, for labels. */
-function commandCalls(T: Ts, checker: ts.TypeChecker, sf: ts.SourceFile): CommandCall[] {
+/**
+ * Members of an argument object given as a variable or expression (not a
+ * literal in place, which the compiler checks for excess properties) that
+ * the command's arguments do not have in this release: QEMU rejects them.
+ */
+function missingMembers(calls: ClientCalls, sf: ts.SourceFile, release: string): RawFinding[] {
+  const { T, checker } = calls;
+  const F = T.TypeFlags;
+  const out: RawFinding[] = [];
+  /** The member names a type allows, or undefined when it allows any. */
+  const allowed = (type: ts.Type): Set<string> | undefined => {
+    const names = new Set<string>();
+    for (const t of type.isUnion() ? type.types : [type]) {
+      if (!(t.flags & (F.Object | F.Intersection)) || checker.getIndexInfosOfType(t).length) return undefined;
+      for (const p of checker.getPropertiesOfType(t)) names.add(p.name);
+    }
+    return names;
+  };
+  const check = (command: string, map: ts.Type | undefined, args: ts.Expression | undefined): void => {
+    let bare = args;
+    while (bare && T.isParenthesizedExpression(bare)) bare = bare.expression;
+    if (!args || !bare || T.isObjectLiteralExpression(bare)) return;
+    const expected = map && calls.argsType(map, command);
+    const names = expected && allowed(expected);
+    const given = checker.getTypeAtLocation(args);
+    if (!names || given.flags & (F.Any | F.Unknown | F.Never)) return;
+    for (const p of checker.getPropertiesOfType(checker.getApparentType(given))) {
+      if (names.has(p.name) || p.name.startsWith('__@')) continue;
+      out.push({
+        pos: args.getStart(),
+        kind: 'error',
+        member: p.name,
+        named: true,
+        message: `member '${p.name}' is not in ${command}'s arguments in ${release}`,
+      });
+    }
+  };
+  const visit = (node: ts.Node): void => {
+    if (T.isCallExpression(node)) {
+      const exec = calls.executed(node);
+      const method = exec ? undefined : calls.method(node);
+      if (exec) for (const name of exec.names) check(name, calls.commandMap(exec.receiver, exec.method), exec.args);
+      else if (method) check(method.command, method.map, method.args);
+    }
+    T.forEachChild(node, visit);
+  };
+  visit(sf);
+  return out;
+}
+
+/** Calls that run a command (`execute('x')`, `cmd.x()`) on a qapi-ts client, as the project has them, for labels. */
+function commandCalls(calls: ClientCalls, sf: ts.SourceFile): CommandCall[] {
+  const T = calls.T;
   const out: CommandCall[] = [];
   const visit = (node: ts.Node): void => {
     if (T.isCallExpression(node)) {
-      const exec = executedCommand(T, node);
-      let command = exec?.literal.text;
+      let command = calls.executed(node)?.names.join('|') || calls.method(node)?.command;
       const callee = node.expression;
-      if (!command && T.isPropertyAccessExpression(callee)) {
-        const symbol = checker.getSymbolAtLocation(callee.name);
-        command = symbol && methodCommand(checker, symbol);
-        if (!command && T.isPropertyAccessExpression(callee.expression) && callee.expression.name.text === 'cmd') {
-          command = `cmd.${callee.name.text}`;
-        }
+      if (
+        !command &&
+        T.isPropertyAccessExpression(callee) &&
+        T.isPropertyAccessExpression(callee.expression) &&
+        callee.expression.name.text === 'cmd' &&
+        calls.declaredByUs(callee.expression.name)
+      ) {
+        command = `cmd.${callee.name.text}`;
       }
       if (command) out.push({ start: node.getStart(sf), end: node.end, command });
     }
@@ -550,6 +888,22 @@ function compareFindings(a: CompatFinding, b: CompatFinding): number {
   );
 }
 
+/** One project's results, per release: checked, or skipped with a reason. */
+interface ProjectCheck {
+  project: string;
+  imports: string[];
+  checked: Map<string, CompatReleaseReport>;
+  skipped: Map<string, string>;
+}
+
+interface CheckContext {
+  morph: TsMorph;
+  cwd: string;
+  releases: string[];
+  known: Record<Family, string[]>;
+  errorsOnly: boolean;
+}
+
 /** Checks a project against each release; see the file's comment. */
 export async function checkCompat(options: CompatOptions = {}): Promise<CompatReport> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
@@ -564,69 +918,153 @@ export async function checkCompat(options: CompatOptions = {}): Promise<CompatRe
     throw new CompatUsageError(`unknown release ${unknown.join(', ')} (known: ${all.join(', ') || 'none'})`);
   }
 
-  const { Project: ProjectClass, ts: T } = await loadTsMorph();
-  // Only the tsconfig's files are the project's: dependencies come and go with the release.
-  const project: Project = new ProjectClass({ tsConfigFilePath: tsconfig, skipFileDependencyResolution: true });
-  const report: CompatReport = { project: slash(path.relative(cwd, tsconfig)), imports: [], releases: [], skipped: [] };
+  const morph = await loadTsMorph(cwd);
+  const configs = projectsOf(morph.ts, tsconfig, cwd);
+  const ctx: CheckContext = { morph, cwd, releases, known, errorsOnly: options.errorsOnly ?? false };
+  const checks = configs.map((c) => checkProject(ctx, c));
+  const report = merge(checks, releases);
+  report.project = slash(path.relative(cwd, tsconfig));
+  if (configs.length !== 1 || configs[0] !== tsconfig) report.projects = checks.map((c) => c.project);
+  if (options.errorsOnly) report.errorsOnly = true;
+  return report;
+}
 
+/** The projects' results as one report: a release is checked if any project checked it. */
+function merge(checks: ProjectCheck[], releases: string[]): CompatReport {
+  const report: CompatReport = { project: '', imports: [], releases: [], skipped: [] };
+  report.imports = [...new Set(checks.flatMap((c) => c.imports))].sort();
+  const importing = checks.filter((c) => c.imports.length);
+  const label = (c: ProjectCheck, reason: string): string => (checks.length > 1 ? `${c.project}: ${reason}` : reason);
+  for (const release of releases) {
+    const done = checks.flatMap((c) => c.checked.get(release) ?? []);
+    const notDone = importing.filter((c) => c.skipped.has(release));
+    if (!done.length) {
+      const reason = importing.length ? notDone.map((c) => label(c, c.skipped.get(release)!)).join('; ') : NO_IMPORTS;
+      report.skipped.push({ release, reason });
+      continue;
+    }
+    const seen = new Set<string>();
+    const findings = done
+      .flatMap((r) => r.findings)
+      .filter((f) => {
+        const key = JSON.stringify(f);
+        return !seen.has(key) && !!seen.add(key);
+      });
+    const partial = [
+      ...done.flatMap((r) => r.partial ?? []),
+      ...notDone.map((c) => ({ imports: c.imports, reason: label(c, c.skipped.get(release)!) })),
+    ];
+    report.releases.push({ release, findings: findings.sort(compareFindings), ...(partial.length ? { partial } : {}) });
+  }
+  return report;
+}
+
+function checkProject(ctx: CheckContext, tsconfig: string): ProjectCheck {
+  const { morph, cwd, known } = ctx;
+  const { Project: ProjectClass, ts: T } = morph;
+  const result: ProjectCheck = {
+    project: slash(path.relative(cwd, tsconfig)),
+    imports: [],
+    checked: new Map(),
+    skipped: new Map(),
+  };
+  // Dependencies come and go with the release: the program finds them.
+  const project: Project = new ProjectClass({ tsConfigFilePath: tsconfig, skipFileDependencyResolution: true });
   const baseline = project.getProgram().compilerObject;
-  const baseChecker = baseline.getTypeChecker();
   const compilerOptions = baseline.getCompilerOptions();
+  const resolver = new Resolver(T, compilerOptions);
+
+  // The program's sources but libraries: the tsconfig's files and the files they import.
+  const sources = baseline
+    .getSourceFiles()
+    .filter(
+      (sf) =>
+        !baseline.isSourceFileDefaultLibrary(sf) &&
+        !baseline.isSourceFileFromExternalLibrary(sf) &&
+        !sf.fileName.includes('/node_modules/') &&
+        !sf.fileName.endsWith('.json'),
+    )
+    .map((sf) => ({ sf, ...(MENTIONS_US.test(sf.text) ? findSpecifiers(T, sf) : { pinned: [], other: [] }) }));
+  // Where the pinned imports resolve (.../generated/qemu-10.2/index.d.ts): that package's files are not the user's.
+  const generated = new Set<string>();
+  const ours = new Set<string>();
+  for (const { sf, pinned } of sources) {
+    for (const s of pinned) {
+      const to = resolver.resolve(sf, s.literal, s.literal.text);
+      if (!to) continue;
+      const dir = path.posix.dirname(path.posix.dirname(to));
+      if (path.posix.basename(dir) !== 'generated') {
+        generated.add(to);
+        ours.add(to);
+        continue;
+      }
+      generated.add(dir + '/');
+      ours.add(dir + '/');
+      ours.add(path.posix.join(path.posix.dirname(dir), 'runtime') + '/');
+    }
+  }
+  const under = (dirs: Set<string>) => (decl: ts.Node | string) => {
+    const name = typeof decl === 'string' ? decl : decl.getSourceFile().fileName;
+    for (const d of dirs) if (name.startsWith(d)) return true;
+    return false;
+  };
+  const isGenerated = under(generated);
+  const isOurs = under(ours);
+
+  const baseCalls = new ClientCalls(T, baseline.getTypeChecker(), isOurs);
   const files: UserFile[] = [];
   const morphFiles = new Map<string, SourceFile>();
-  const generatedRoots = new Set<string>();
-  for (const msf of project.getSourceFiles()) {
-    if (msf.isInNodeModules()) continue;
-    const sf = baseline.getSourceFile(msf.getFilePath());
-    if (!sf) continue;
-    const specifiers = findSpecifiers(T, sf);
-    for (const s of specifiers) {
-      const mode = T.getModeForUsageLocation(sf, s.literal, compilerOptions);
-      const resolved = T.resolveModuleName(
-        s.literal.text,
-        sf.fileName,
-        compilerOptions,
-        T.sys,
-        undefined,
-        undefined,
-        mode,
-      ).resolvedModule?.resolvedFileName;
-      // .../generated/qemu-10.2/index.d.ts: every release's files are under .../generated/.
-      if (resolved) generatedRoots.add(path.posix.dirname(path.posix.dirname(resolved)) + '/');
-    }
+  const unresolved: string[] = [];
+  for (const { sf, pinned, other } of sources) {
+    const msf = project.getSourceFile(sf.fileName);
+    if (isOurs(sf.fileName) || !msf) continue;
     const text = sf.text;
     files.push({
       path: sf.fileName,
       rel: slash(path.relative(cwd, sf.fileName)),
       text,
       lineStarts: lineStartsOf(text),
-      specifiers,
-      calls: commandCalls(T, baseChecker, sf),
+      base: sf,
+      specifiers: pinned,
+      calls: commandCalls(baseCalls, sf),
       edits: [],
     });
     morphFiles.set(sf.fileName, msf);
-  }
-  report.imports = [
-    ...new Set(files.flatMap((f) => f.specifiers.map((s) => `qapi-ts/${s.family}-${s.release}`))),
-  ].sort();
-  const families = [...new Set(files.flatMap((f) => f.specifiers.map((s) => s.family)))];
-  if (!families.length) {
-    for (const r of releases) {
-      report.skipped.push({ release: r, reason: 'the project imports no qapi-ts/qemu-*, qga-* or qsd-* entry point' });
+    // An import of qapi-ts that does not resolve types everything from it as `any`: nothing could be found.
+    const literals = [...pinned.filter((s) => !s.ambient).map((s) => s.literal), ...other];
+    for (const literal of literals.filter((l) => !resolver.resolve(sf, l, l.text))) {
+      unresolved.push(`${where(files[files.length - 1], literal.getStart(sf))}: '${literal.text}'`);
     }
-    return report;
+  }
+  if (unresolved.length) {
+    const blind = exportsBlindResolution(T, compilerOptions);
+    const hints = [
+      'is qapi-ts installed (npm install qapi-ts), and built (npm run build) if it is a clone?',
+      ...(blind ? [`moduleResolution ${blind} ignores package "exports": use node16, nodenext or bundler`] : []),
+    ];
+    throw new CompatUsageError(
+      `${result.project}: import${unresolved.length > 1 ? 's' : ''} of qapi-ts not resolved: ${unresolved.join(', ')}\n` +
+        hints.map((h) => `  ${h}`).join('\n'),
+    );
   }
 
-  const isGenerated = (decl: ts.Node): boolean => {
-    const name = decl.getSourceFile().fileName;
-    for (const root of generatedRoots) if (name.startsWith(root)) return true;
-    return false;
-  };
-  const errorKey = (file: UserFile, f: RawFinding): string => `${file.path}\0${toOriginal(file, f.pos)}\0${f.code}`;
+  result.imports = [
+    ...new Set(files.flatMap((f) => f.specifiers.map((s) => `qapi-ts/${s.family}-${s.release}`))),
+  ].sort();
+  const families = FAMILIES.filter((fam) => files.some((f) => f.specifiers.some((s) => s.family === fam)));
+  if (!families.length) {
+    for (const r of ctx.releases) result.skipped.set(r, NO_IMPORTS);
+    return result;
+  }
+
+  const errorKey = (file: UserFile, f: RawFinding): string =>
+    `${file.path}\0${toOriginal(file, f.pos)}\0${f.code ?? f.member}`;
   const baseErrors = new Set<string>();
   for (const file of files) {
     const sf = baseline.getSourceFile(file.path)!;
-    for (const d of diagnosticsOf(T, baseline, sf)) baseErrors.add(errorKey(file, d));
+    for (const d of [...diagnosticsOf(T, baseline, sf), ...missingMembers(baseCalls, sf, '')]) {
+      baseErrors.add(errorKey(file, d));
+    }
   }
 
   const finding = (file: UserFile, f: RawFinding): CompatFinding => {
@@ -636,47 +1074,69 @@ export async function checkCompat(options: CompatOptions = {}): Promise<CompatRe
     return { file: file.rel, ...lineAndColumn(file, pos), kind: f.kind, message, ...(f.code ? { code: f.code } : {}) };
   };
 
-  for (const release of releases) {
-    const missing = families.filter((f) => !known[f].includes(release)).map((f) => `${f}-${release}`);
-    if (missing.length) {
-      report.skipped.push({ release, reason: `${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist` });
+  for (const release of ctx.releases) {
+    const moving = families.filter((f) => known[f].includes(release));
+    const lacking = families.filter((f) => !known[f].includes(release));
+    if (!moving.length) {
+      const names = lacking.map((f) => `${f}-${release}`);
+      result.skipped.set(release, `${names.join(', ')} ${names.length > 1 ? 'do' : 'does'} not exist`);
       continue;
     }
-    const changed = files.filter((f) => f.specifiers.some((s) => s.release !== release));
+    const moved = (s: Specifier): boolean => moving.includes(s.family) && s.release !== release;
+    // This command knows the release, the qapi-ts the project has may not.
+    const missing = files
+      .flatMap((f) => f.specifiers.filter((s) => moved(s) && !s.ambient).map((s) => ({ f, s })))
+      .find(({ f, s }) => !resolver.resolve(f.base, s.literal, `qapi-ts/${s.family}-${release}`));
+    if (missing) {
+      const spec = `qapi-ts/${missing.s.family}-${release}`;
+      result.skipped.set(
+        release,
+        `${spec} does not resolve (for ${where(missing.f, missing.s.start - 1)}): the installed qapi-ts does not have it`,
+      );
+      continue;
+    }
+    const partial: CompatPartial[] = lacking.map((fam) => ({
+      imports: result.imports.filter((i) => i.startsWith(`qapi-ts/${fam}-`)),
+      reason: `${fam}-${release} does not exist`,
+    }));
+    const changed = files.filter((f) => f.specifiers.some(moved));
     try {
-      for (const file of changed) retarget(file, release, morphFiles.get(file.path)!);
+      for (const file of changed) retarget(file, release, moved, morphFiles.get(file.path)!);
       const program = changed.length ? project.getProgram().compilerObject : baseline;
-      const checker = program.getTypeChecker();
+      const calls = new ClientCalls(T, program.getTypeChecker(), isOurs);
       const findings: CompatFinding[] = [];
       const seen = new Set<string>();
       for (const file of files) {
         const sf = program.getSourceFile(file.path)!;
-        const raw = [
-          ...diagnosticsOf(T, program, sf).filter((d) => !baseErrors.has(errorKey(file, d))),
-          ...new DeprecationScanner(T, checker, isGenerated).scan(sf),
-        ];
+        const raw = [...diagnosticsOf(T, program, sf), ...missingMembers(calls, sf, release)].filter(
+          (d) => !baseErrors.has(errorKey(file, d)),
+        );
+        if (!ctx.errorsOnly) raw.push(...new DeprecationScanner(calls, isGenerated).scan(sf));
         for (const f of raw) {
           const out = finding(file, f);
           // One deprecation per place (a tag value may be both a deprecated branch and enum value).
-          const key = `${out.file}:${out.line}:${out.column}:${out.kind}:${out.code ?? ''}`;
+          const key = `${out.file}:${out.line}:${out.column}:${out.kind}:${out.code ?? ''}:${f.member ?? ''}`;
           if (!seen.has(key)) findings.push(out);
           seen.add(key);
         }
       }
-      report.releases.push({ release, findings: findings.sort(compareFindings) });
+      const report: CompatReleaseReport = { release, findings: findings.sort(compareFindings) };
+      if (partial.length) report.partial = partial;
+      result.checked.set(release, report);
     } finally {
       for (const file of changed) restore(file, morphFiles.get(file.path)!);
     }
   }
-  return report;
+  return result;
 }
 
-/** Points every pinned import of the file at `release`, in memory. */
-function retarget(file: UserFile, release: string, msf: SourceFile): void {
+/** Points the file's pinned imports that `moved` selects at `release`, in memory. */
+function retarget(file: UserFile, release: string, moved: (s: Specifier) => boolean, msf: SourceFile): void {
   let text = '';
   let last = 0;
   file.edits = [];
   for (const s of [...file.specifiers].sort((a, b) => a.start - b.start)) {
+    if (!moved(s)) continue;
     text += file.text.slice(last, s.start);
     const replacement = `qapi-ts/${s.family}-${release}`;
     file.edits.push({
@@ -701,7 +1161,8 @@ function restore(file: UserFile, msf: SourceFile): void {
 export function formatCompat(report: CompatReport, json: boolean): string {
   if (json) return JSON.stringify(report, null, 2) + '\n';
   const lines: string[] = [];
-  lines.push(`${report.project}: ${report.imports.length ? report.imports.join(', ') : 'no pinned qapi-ts import'}`);
+  const project = report.projects ? `${report.project} (${report.projects.join(', ')})` : report.project;
+  lines.push(`${project}: ${report.imports.length ? report.imports.join(', ') : 'no pinned qapi-ts import'}`);
   for (const r of report.releases) {
     const errors = r.findings.filter((f) => f.kind === 'error').length;
     const deprecated = r.findings.length - errors;
@@ -709,9 +1170,12 @@ export function formatCompat(report: CompatReport, json: boolean): string {
       errors ? `${errors} error${errors > 1 ? 's' : ''}` : '',
       deprecated ? `${deprecated} deprecated use${deprecated > 1 ? 's' : ''}` : '',
     ].filter(Boolean);
-    lines.push(`release ${r.release}: ${counts.length ? counts.join(', ') : 'compatible, nothing deprecated'}`);
+    // What type-checks may still fail at run time (a value QEMU refuses): no promise of compatibility.
+    const none = report.errorsOnly ? 'no new type errors' : 'no new type errors, nothing deprecated';
+    lines.push(`release ${r.release}${r.partial ? ' (partial)' : ''}: ${counts.length ? counts.join(', ') : none}`);
+    for (const p of r.partial ?? []) lines.push(`  not checked: ${p.imports.join(', ')}: ${p.reason}`);
     for (const f of r.findings) {
-      const what = f.kind === 'error' ? `error TS${f.code}` : 'deprecated';
+      const what = f.kind === 'error' ? (f.code ? `error TS${f.code}` : 'error') : 'deprecated';
       lines.push(`  ${f.file}:${f.line}:${f.column}: ${what}: ${f.message}`);
     }
   }
@@ -719,9 +1183,24 @@ export function formatCompat(report: CompatReport, json: boolean): string {
   return lines.join('\n') + '\n';
 }
 
-const USAGE = 'usage: qapi-ts compat [--project tsconfig.json] [--releases 7.2,10.0,...] [--json]';
+const USAGE_LINE = 'usage: qapi-ts compat [--project tsconfig.json] [--releases 7.2,10.0,...] [--errors-only] [--json]';
+const HELP = `${USAGE_LINE}
 
-/** `qapi-ts compat ...`: 0 when nothing is found, 1 when something is, 2 on a usage error. */
+Type-checks a TypeScript project with its qapi-ts/qemu-X (qga-X, qsd-X) imports
+pointed at each release in memory, and lists per release the new type errors and
+the uses of something deprecated there, as file:line:col.
+
+  --project FILE   the tsconfig, or its directory (default: ./tsconfig.json); a
+                   solution (no files, references) stands for its references
+  --releases LIST  the releases to check (default: every qemu release)
+  --errors-only    new type errors only, not deprecated uses
+  --json           the report as JSON
+
+exit status: 0 nothing found; 1 something found, or a release given in
+--releases could not be checked; 2 usage error (an option, the tsconfig, a
+pinned import that does not resolve, ts-morph missing); 3 internal error`;
+
+/** `qapi-ts compat ...`: see HELP for the exit status. */
 export async function compatCommand(
   argv: string[],
   io: { out(t: string): void; err(t: string): void },
@@ -729,6 +1208,10 @@ export async function compatCommand(
   const options: CompatOptions = {};
   let json = false;
   try {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      io.out(HELP + '\n');
+      return 0;
+    }
     for (let i = 0; i < argv.length; i++) {
       const arg = argv[i];
       const eq = arg.indexOf('=');
@@ -736,11 +1219,19 @@ export async function compatCommand(
       const value = (): string => {
         const v = eq > 0 && flag !== arg ? arg.slice(eq + 1) : argv[++i];
         if (v === undefined || v === '') throw new CompatUsageError(`${flag} needs a value`);
+        // `--project --json`: an option where the value should be (a path like that is written ./--x).
+        if (v.startsWith('--')) throw new CompatUsageError(`${flag} needs a value (got ${v})`);
         return v;
       };
+      const noValue = (): void => {
+        if (flag !== arg) throw new CompatUsageError(`${flag} takes no value`);
+      };
       if (flag === '--json') {
-        if (flag !== arg) throw new CompatUsageError('--json takes no value');
+        noValue();
         json = true;
+      } else if (flag === '--errors-only') {
+        noValue();
+        options.errorsOnly = true;
       } else if (flag === '--project') options.project = value();
       else if (flag === '--releases') {
         options.releases = [
@@ -757,10 +1248,16 @@ export async function compatCommand(
     }
     const report = await checkCompat(options);
     io.out(formatCompat(report, json));
-    return report.releases.some((r) => r.findings.length) ? 1 : 0;
+    const found = report.releases.some((r) => r.findings.length);
+    // A release asked for by name that could not be checked at all is not a pass.
+    const missed = options.releases !== undefined && report.skipped.length > 0;
+    return found || missed ? 1 : 0;
   } catch (e) {
-    if (!(e instanceof CompatUsageError)) throw e;
-    io.err(`qapi-ts compat: ${e.message}\n${USAGE}\n`);
-    return 2;
+    if (e instanceof CompatUsageError) {
+      io.err(`qapi-ts compat: ${e.message}\n${USAGE_LINE}\n`);
+      return 2;
+    }
+    io.err(`qapi-ts compat: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 3;
   }
 }

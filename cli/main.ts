@@ -56,12 +56,15 @@ commands:
       and alternatives added or removed, optional/required and type changes,
       new deprecations; a type's changes once, with the commands that use it.
       Exits 0 when nothing changed, 1 when something did (like diff).
-  compat [--project tsconfig.json] [--releases 7.2,10.0,...] [--json]
+  compat [--project tsconfig.json] [--releases 7.2,10.0,...] [--errors-only] [--json]
       Will your code work on another QEMU? Type-checks your TypeScript project
       (needs ts-morph installed) with its qapi-ts/qemu-X imports retargeted to
       each release in turn, in memory, and lists per release the places that
       fail to compile or use something deprecated there, as file:line:col.
-      Exits 1 when there is any.
+      --errors-only leaves deprecated uses out. Exits 1 when there is any (or
+      a release given in --releases could not be checked), 2 on a usage error
+      (an option, the tsconfig, a pinned import that does not resolve), 3 on
+      an internal error; compat --help says more.
   add-qemu VERSION [--from-source DIR | --from-qemu BINARY [--docs MANPAGE]]
       In a clone of the qapi-ts repository (npm run add-qemu -- ...): add a QEMU
       release. From Debian by default (its source package, else its binary

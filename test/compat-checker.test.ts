@@ -4,7 +4,8 @@
  * every break it was written to have is found against each release, at its
  * place, and nothing else; 10.2 itself has no error.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ import {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/compat-project');
+const fixture = (name: string): string => path.join(ROOT, 'test/fixtures', name);
 
 beforeAll(() => {
   if (!existsSync(path.join(ROOT, 'dist/generated/qemu-10.2/index.d.ts'))) {
@@ -191,8 +193,10 @@ describe('compatCommand', () => {
   it('exits 0 when nothing is found', async () => {
     const r = await run([...project('tsconfig.plain.json'), '--releases', '7.2,11.1']);
     expect(r).toMatchObject({ code: 0, err: '' });
-    expect(r.out).toContain('release 7.2: compatible, nothing deprecated\n');
-    expect(r.out).toContain('release 11.1: compatible, nothing deprecated\n');
+    // Type-checking promises no more than that: a value QEMU refuses may still type-check.
+    expect(r.out).toContain('release 7.2: no new type errors, nothing deprecated\n');
+    expect(r.out).toContain('release 11.1: no new type errors, nothing deprecated\n');
+    expect(r.out).not.toContain('compatible');
   });
 
   it('exits 1 when something is found, and --json prints the report', async () => {
@@ -215,5 +219,197 @@ describe('compatCommand', () => {
     const missing = await run(project('nope.json'));
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('project not found');
+  });
+
+  it('exits 1 when a release given in --releases is skipped entirely', async () => {
+    const r = await run([...project('tsconfig.qsd.json'), '--releases', '11.1']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('release 11.1: skipped: qsd-11.1 does not exist\n');
+  });
+
+  it('--errors-only leaves deprecated uses out of the report and the exit code', async () => {
+    // baseline/shifted.ts has a deprecated use against 10.0, no new error.
+    const r = await run([...project('tsconfig.baseline.json'), '--releases', '10.0', '--errors-only']);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toContain('release 10.0: no new type errors\n');
+    expect(r.out).not.toContain('deprecated');
+  });
+
+  it('--help prints the usage and exits 0; an option is never taken for a value', async () => {
+    for (const flag of ['--help', '-h']) {
+      const help = await run([flag]);
+      expect(help).toMatchObject({ code: 0, err: '' });
+      expect(help.out).toContain('usage: qapi-ts compat');
+      expect(help.out).toContain('exit status');
+    }
+    const swallowed = await run(['--project', '--json']);
+    expect(swallowed.code).toBe(2);
+    expect(swallowed.err).toContain('--project needs a value (got --json)');
+    expect((await run(['--releases', '--json'])).err).toContain('--releases needs a value');
+  });
+});
+
+describe('checkCompat: imports that do not resolve', () => {
+  it('refuses a pinned import that does not resolve: the import, where, and what to do (exit 2)', async () => {
+    // The fixture has its own package.json: no self-reference, and no node_modules/qapi-ts.
+    const check = checkCompat({ cwd: fixture('compat-unresolved') });
+    await expect(check).rejects.toThrow(CompatUsageError);
+    await expect(check).rejects.toThrow(/src\/main\.ts:3:41: 'qapi-ts\/qemu-10\.2'/);
+    await expect(check).rejects.toThrow(/is qapi-ts installed/);
+    let err = '';
+    const code = await compatCommand(['--project', fixture('compat-unresolved')], {
+      out: () => {},
+      err: (t) => void (err += t),
+    });
+    expect(code).toBe(2);
+    expect(err).toContain("'qapi-ts/qemu-10.2'");
+  });
+
+  it('says that moduleResolution node10 ignores package exports', async () => {
+    const check = checkCompat({ cwd: fixture('compat-node10') });
+    await expect(check).rejects.toThrow(CompatUsageError);
+    await expect(check).rejects.toThrow(
+      /moduleResolution node10 ignores package "exports": use node16, nodenext or bundler/,
+    );
+  });
+
+  it('skips a release the installed qapi-ts lacks (its import does not resolve), a failure when asked for', async () => {
+    // tsconfig.paths.json resolves qapi-ts/qemu-10.2 only.
+    const options = { cwd: fixture('compat-unresolved'), project: 'tsconfig.paths.json', releases: ['7.2', '10.2'] };
+    const report = await checkCompat(options);
+    expect(report.releases).toEqual([{ release: '10.2', findings: [] }]);
+    expect(report.skipped).toHaveLength(1);
+    expect(report.skipped[0].release).toBe('7.2');
+    expect(report.skipped[0].reason).toContain('qapi-ts/qemu-7.2 does not resolve (for src/main.ts:3:41)');
+    const code = await compatCommand(['--project', path.join(options.cwd, options.project), '--releases', '7.2,10.2'], {
+      out: () => {},
+      err: () => {},
+    });
+    expect(code).toBe(1);
+  });
+});
+
+describe('checkCompat: what the project is', () => {
+  it('retargets JSDoc imports in JS files (@param, @typedef, @import) and finds deprecated uses there', async () => {
+    const report = await checkCompat({ cwd: fixture('compat-js'), releases: ['7.2', '10.0'] });
+    expect(report.imports).toEqual(['qapi-ts/qemu-10.2']);
+    const notIn72 = 'query-migrationthreads: Argument of type \'"query-migrationthreads"\'';
+    expectFindings(report.releases[0].findings, [
+      ['src/import.js:5:22', 'error', notIn72],
+      ['src/param.js:3:22', 'error', notIn72],
+      ['src/typedef.js:5:22', 'error', notIn72],
+    ]);
+    expectFindings(report.releases[1].findings, [
+      ['src/import.js:5:22', 'deprecated', 'query-migrationthreads is deprecated'],
+      ['src/import.js:8:12', 'deprecated', "'BlockdevOptions$gluster' is deprecated"],
+      ['src/param.js:3:22', 'deprecated', 'query-migrationthreads is deprecated'],
+      ['src/typedef.js:5:22', 'deprecated', 'query-migrationthreads is deprecated'],
+    ]);
+  });
+
+  it("checks the files the tsconfig's files import, and a solution tsconfig's referenced projects", async () => {
+    const dir = fixture('compat-solution');
+    const lib: Expected[] = [['src/lib.ts:4:53', 'error', 'query-migrationthreads: Argument of type']];
+    // tsconfig.app.json lists src/index.ts only, which imports src/lib.ts.
+    const app = await checkCompat({ cwd: dir, project: 'tsconfig.app.json', releases: ['7.2'] });
+    expect(app.projects).toBeUndefined();
+    expectFindings(app.releases[0].findings, lib);
+    // tsconfig.json: no files, a reference to tsconfig.app.json.
+    const solution = await checkCompat({ cwd: dir, releases: ['7.2'] });
+    expect(solution).toMatchObject({ project: 'tsconfig.json', projects: ['tsconfig.app.json'], skipped: [] });
+    expect(solution.imports).toEqual(['qapi-ts/qemu-10.2']);
+    expectFindings(solution.releases[0].findings, lib);
+    expect(formatCompat(solution, false)).toContain('tsconfig.json (tsconfig.app.json): qapi-ts/qemu-10.2\n');
+  });
+
+  it('checks the families that have a release, and lists the imports of those that do not as not checked', async () => {
+    const report = await checkCompat({ cwd: fixture('compat-mixed'), releases: ['11.1'] });
+    expect(report.imports).toEqual(['qapi-ts/qemu-10.2', 'qapi-ts/qsd-10.2']);
+    expect(report.skipped).toEqual([]);
+    expect(report.releases[0].partial).toEqual([{ imports: ['qapi-ts/qsd-10.2'], reason: 'qsd-11.1 does not exist' }]);
+    expectFindings(report.releases[0].findings, [['src/qemu.ts:4:53', 'error', 'query-migrationthreads: Argument']]);
+    const text = formatCompat(report, false);
+    expect(text).toContain(
+      'release 11.1 (partial): 1 error\n  not checked: qapi-ts/qsd-10.2: qsd-11.1 does not exist\n',
+    );
+  });
+});
+
+describe('checkCompat: what it finds', () => {
+  it('reports argument members a release lacks in an object passed by variable, which the compiler lets through', async () => {
+    const report = await checkCompat({ cwd: fixture('compat-args'), releases: ['7.2', '10.0'] });
+    expect(report.releases[0].findings).toEqual([]);
+    const findings = report.releases[1].findings;
+    expect(findings.map((f) => `${f.file}:${f.line}:${f.column} ${f.kind} ${f.code ?? '-'} ${f.message}`)).toEqual([
+      "src/args.ts:6:32 error - member 'blk' is not in migrate's arguments in 10.0",
+      "src/args.ts:7:25 error - member 'blk' is not in migrate's arguments in 10.0",
+      // Inside a call of something else's `execute`: no command label ('profile: ').
+      "src/args.ts:10:34 error 2339 Property 'xQueryProfile' does not exist on type 'QmpMethods'.",
+    ]);
+    const text = formatCompat(report, false);
+    expect(text).toContain('release 7.2: no new type errors, nothing deprecated\n');
+    expect(text).toContain("  src/args.ts:6:32: error: member 'blk' is not in migrate's arguments in 10.0\n");
+  });
+
+  it('finds deprecated events, methods taken out of cmd, command names held in consts and `as const` tags', async () => {
+    const report = await checkCompat({ cwd: fixture('compat-deprecations'), releases: ['7.2'] });
+    const event = 'event MEM_UNPLUG_ERROR is deprecated: This event is deprecated. Use `DEVICE_UNPLUG_GUEST_ERROR`';
+    expectFindings(report.releases[0].findings, [
+      ['src/uses.ts:4:10', 'deprecated', event],
+      ['src/uses.ts:5:35', 'deprecated', event],
+      ['src/uses.ts:6:30', 'deprecated', event],
+      ['src/uses.ts:8:28', 'deprecated', event],
+      ['src/uses.ts:9:11', 'deprecated', 'nbdServerAdd (nbd-server-add) is deprecated: This command is deprecated.'],
+      ['src/uses.ts:12:21', 'deprecated', 'nbd-server-remove is deprecated: This command is deprecated.'],
+      ['src/uses.ts:14:23', 'deprecated', "transaction: type: 'drive-backup' is deprecated: Member `drive-backup`"],
+    ]);
+  });
+});
+
+describe('checkCompat: the setup', () => {
+  it('reports a tsconfig that is not valid JSON, or extends a missing file, as a usage error', async () => {
+    const dir = fixture('compat-config');
+    await expect(checkCompat({ cwd: dir, project: 'tsconfig.invalid.json' })).rejects.toThrow(
+      /tsconfig\.invalid\.json:4:1: '}' expected/,
+    );
+    await expect(checkCompat({ cwd: dir, project: 'tsconfig.extends.json' })).rejects.toThrow(CompatUsageError);
+    await expect(checkCompat({ cwd: dir, project: 'tsconfig.extends.json' })).rejects.toThrow(
+      /Cannot read file .*tsconfig\.missing\.json/,
+    );
+    let err = '';
+    const code = await compatCommand(['--project', path.join(dir, 'tsconfig.invalid.json')], {
+      out: () => {},
+      err: (t) => void (err += t),
+    });
+    expect(code).toBe(2);
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+
+  it("loads the project's own ts-morph first; a module it lacks is an internal error (exit 3), not a missing ts-morph", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'qapi-ts-compat-'));
+    const cwd = process.cwd();
+    try {
+      writeFileSync(path.join(dir, 'tsconfig.json'), '{ "files": [] }\n');
+      const pkg = path.join(dir, 'node_modules/ts-morph');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(path.join(pkg, 'package.json'), '{ "name": "ts-morph", "version": "0.0.0", "main": "index.js" }\n');
+      writeFileSync(
+        path.join(pkg, 'index.js'),
+        "throw Object.assign(new Error(\"Cannot find module '@ts-morph/common'\"), { code: 'MODULE_NOT_FOUND' });\n",
+      );
+      const check = checkCompat({ cwd: dir });
+      await expect(check).rejects.toThrow("Cannot find module '@ts-morph/common'");
+      await expect(check).rejects.not.toBeInstanceOf(CompatUsageError);
+      // The CLI resolves from the working directory.
+      process.chdir(dir);
+      let err = '';
+      const code = await compatCommand([], { out: () => {}, err: (t) => void (err += t) });
+      expect(code).toBe(3);
+      expect(err).toContain('qapi-ts compat: internal error:');
+      expect(err).not.toContain('npm install');
+    } finally {
+      process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

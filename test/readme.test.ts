@@ -69,6 +69,7 @@ describe('README example', () => {
     expect(r.stdout).toMatch(/^backed up 16777216 of 16777216 bytes$/m);
     expect(r.stdout).toMatch(/d1: .*d1\.qcow2/);
     expect(r.stdout).toMatch(/^CommandNotFound /m);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
