@@ -160,8 +160,9 @@ function readConfig(T: Ts, file: string, cwd: string): ts.ParsedCommandLine {
     (d) => d.category === T.DiagnosticCategory.Error,
   );
   if (!parsed || errors.length) {
-    const what = errors.map((d) => diagnosticText(T, d, cwd)).join('; ') || 'it cannot be read';
-    throw new CompatUsageError(`${slash(path.relative(cwd, file))}: ${what}`);
+    const rel = slash(path.relative(cwd, file));
+    const what = errors.map((d) => (d.file ? '' : `${rel}: `) + diagnosticText(T, d, cwd));
+    throw new CompatUsageError(what.join('; ') || `${rel}: cannot be read`);
   }
   return parsed;
 }
@@ -357,7 +358,7 @@ class Resolver {
   }
 }
 
-/** The resolutions that see a package's "exports" (qapi-ts/qemu-X is one), or the name of the one in use that does not. */
+/** The module resolution in use, when it is one that ignores package "exports" (which qapi-ts/qemu-X needs). */
 function exportsBlindResolution(T: Ts, o: ts.CompilerOptions): string | undefined {
   const K = T.ModuleResolutionKind;
   // The one in effect when the tsconfig leaves it to `module` (internal, hence optional).
@@ -516,6 +517,8 @@ class DeprecationScanner {
   private readonly out: RawFinding[] = [];
   /** Literals already judged as command or event names. */
   private readonly judged = new Set<ts.Node>();
+  /** literalValue() of an initializer, which is asked for each branch of a union. */
+  private readonly values = new Map<ts.Node, string | number | undefined>();
   private readonly T: Ts;
   private readonly checker: ts.TypeChecker;
   private js = false;
@@ -631,9 +634,25 @@ class DeprecationScanner {
 
   /** A property's value, when its type is a literal (`'gluster'`, `'gluster' as const`, a const): it can select a union branch. */
   private literalValue(e: ts.ObjectLiteralElementLike): string | number | undefined {
-    if (!this.T.isPropertyAssignment(e)) return undefined;
-    const type = this.checker.getTypeAtLocation(e.initializer);
-    return type.isStringLiteral() || type.isNumberLiteral() ? type.value : undefined;
+    const T = this.T;
+    if (!T.isPropertyAssignment(e)) return undefined;
+    const init = e.initializer;
+    if (T.isStringLiteralLike(init)) return init.text;
+    if (T.isNumericLiteral(init)) return Number(init.text);
+    // Only what may hold a literal: asking the type of an object or array literal checks it again, every time.
+    const simple =
+      T.isIdentifier(init) ||
+      T.isAsExpression(init) ||
+      T.isSatisfiesExpression(init) ||
+      T.isParenthesizedExpression(init) ||
+      T.isPropertyAccessExpression(init) ||
+      T.isPrefixUnaryExpression(init);
+    if (!simple) return undefined;
+    if (!this.values.has(init)) {
+      const type = this.checker.getTypeAtLocation(init);
+      this.values.set(init, type.isStringLiteral() || type.isNumberLiteral() ? type.value : undefined);
+    }
+    return this.values.get(init);
   }
 
   private static propertyName(T: Ts, e: ts.ObjectLiteralElementLike): string | undefined {
@@ -922,17 +941,23 @@ export async function checkCompat(options: CompatOptions = {}): Promise<CompatRe
   const configs = projectsOf(morph.ts, tsconfig, cwd);
   const ctx: CheckContext = { morph, cwd, releases, known, errorsOnly: options.errorsOnly ?? false };
   const checks = configs.map((c) => checkProject(ctx, c));
-  const report = merge(checks, releases);
-  report.project = slash(path.relative(cwd, tsconfig));
-  if (configs.length !== 1 || configs[0] !== tsconfig) report.projects = checks.map((c) => c.project);
+  const report = merge(slash(path.relative(cwd, tsconfig)), checks, releases);
+  if (configs.length !== 1 || path.resolve(configs[0]) !== tsconfig) report.projects = checks.map((c) => c.project);
   if (options.errorsOnly) report.errorsOnly = true;
   return report;
 }
 
 /** The projects' results as one report: a release is checked if any project checked it. */
-function merge(checks: ProjectCheck[], releases: string[]): CompatReport {
-  const report: CompatReport = { project: '', imports: [], releases: [], skipped: [] };
-  report.imports = [...new Set(checks.flatMap((c) => c.imports))].sort();
+function merge(project: string, checks: ProjectCheck[], releases: string[]): CompatReport {
+  const imports = [...new Set(checks.flatMap((c) => c.imports))].sort();
+  const report: CompatReport = { project, imports, releases: [], skipped: [] };
+  const unique = <T>(items: T[]): T[] => {
+    const seen = new Set<string>();
+    return items.filter((i) => {
+      const key = JSON.stringify(i);
+      return !seen.has(key) && !!seen.add(key);
+    });
+  };
   const importing = checks.filter((c) => c.imports.length);
   const label = (c: ProjectCheck, reason: string): string => (checks.length > 1 ? `${c.project}: ${reason}` : reason);
   for (const release of releases) {
@@ -943,17 +968,12 @@ function merge(checks: ProjectCheck[], releases: string[]): CompatReport {
       report.skipped.push({ release, reason });
       continue;
     }
-    const seen = new Set<string>();
-    const findings = done
-      .flatMap((r) => r.findings)
-      .filter((f) => {
-        const key = JSON.stringify(f);
-        return !seen.has(key) && !!seen.add(key);
-      });
-    const partial = [
+    // A file in two projects is found twice.
+    const findings = unique(done.flatMap((r) => r.findings));
+    const partial = unique([
       ...done.flatMap((r) => r.partial ?? []),
       ...notDone.map((c) => ({ imports: c.imports, reason: label(c, c.skipped.get(release)!) })),
-    ];
+    ]);
     report.releases.push({ release, findings: findings.sort(compareFindings), ...(partial.length ? { partial } : {}) });
   }
   return report;
