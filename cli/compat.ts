@@ -1216,9 +1216,17 @@ the uses of something deprecated there, as file:line:col.
   --errors-only    new type errors only, not deprecated uses
   --json           the report as JSON
 
-exit status: 0 nothing found; 1 something found, or a release given in
+Exit codes: 0 nothing found; 1 something found, or a release given in
 --releases could not be checked; 2 usage error (an option, the tsconfig, a
-pinned import that does not resolve, ts-morph missing); 3 internal error`;
+pinned import that does not resolve, ts-morph missing); 3 internal error.
+
+Examples:
+  npm install --save-dev ts-morph
+  qapi-ts compat --releases 7.2,11.1
+  qapi-ts compat --project packages/vmctl/tsconfig.json --errors-only --json`;
+
+export const COMPAT_HELP = HELP;
+export const COMPAT_SYNOPSIS = USAGE_LINE.replace('usage: qapi-ts ', '');
 
 /** `qapi-ts compat ...`: see HELP for the exit status. */
 export async function compatCommand(

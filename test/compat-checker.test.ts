@@ -240,7 +240,7 @@ describe('compatCommand', () => {
       const help = await run([flag]);
       expect(help).toMatchObject({ code: 0, err: '' });
       expect(help.out).toContain('usage: qapi-ts compat');
-      expect(help.out).toContain('exit status');
+      expect(help.out).toContain('Exit codes');
     }
     const swallowed = await run(['--project', '--json']);
     expect(swallowed.code).toBe(2);

@@ -1,0 +1,102 @@
+/**
+ * How the command line reaches a QEMU or a guest agent: TARGET is a unix
+ * socket path, or `tcp:HOST:PORT` (also `HOST:PORT`). The greeting's version
+ * picks the release whose schema and docs the CLI uses (the newest not newer
+ * than that QEMU), with a warning when the QEMU is newer than every release;
+ * arguments are checked against the QEMU's own schema (query-qmp-schema).
+ */
+import { nearestRelease } from '../runtime/qmp/releases.js';
+import { connect, type CommandSpec, type QmpClient } from '../runtime/qmp/client.js';
+import { connectAgent, type QgaClient } from '../runtime/qga/client.js';
+import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
+import type { RuntimeTable } from '../runtime/schema/table.js';
+import type { JsonValue } from '../runtime/wire/json.js';
+import type { Target } from '../runtime/wire/transport.js';
+import { UsageError } from './command.js';
+import { releaseFiles } from './drift.js';
+
+export type AnyQmp = QmpClient<Record<string, CommandSpec>, Record<string, JsonValue>, Record<string, never>>;
+export type AnyAgent = QgaClient<Record<string, CommandSpec>, Record<string, never>>;
+
+/** A TARGET as the transport takes it. */
+export function parseTarget(where: string): Target {
+  const tcp = /^(?:tcp:)?(\[[^\]]+\]|[^/:]*):(\d+)$/.exec(where);
+  if (tcp) return { host: tcp[1].replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(tcp[2]) };
+  if (where.startsWith('tcp:')) throw new UsageError(`'${where}': a TCP target is tcp:HOST:PORT`);
+  return { path: where };
+}
+
+export interface Release {
+  release: string;
+  schema: SchemaDescriptor;
+  table: RuntimeTable;
+}
+
+const byVersion = (x: string, y: string): number => {
+  const [a, b] = [x, y].map((v) => v.split('.').map(Number));
+  return a[0] - b[0] || a[1] - b[1];
+};
+
+/** The generated releases of one kind, oldest first. */
+export function releases(prefix: 'qemu' | 'qga'): string[] {
+  return [...releaseFiles(prefix).keys()].sort(byVersion);
+}
+
+/** A generated release's schema and table (from the bundle of an installed package, or generated/). */
+export async function loadRelease(prefix: 'qemu' | 'qga', release: string): Promise<Release> {
+  const file = releaseFiles(prefix).get(release);
+  if (!file)
+    throw new UsageError(
+      `no ${prefix === 'qga' ? 'guest-agent' : 'QMP'} release ${release} (have: ${releases(prefix).join(', ')})`,
+    );
+  const m = (await import(file)) as { schema: SchemaDescriptor; table: RuntimeTable };
+  return { release, schema: m.schema, table: m.table };
+}
+
+export interface Connected<T> {
+  client: T;
+  release: Release;
+}
+
+/**
+ * Connects to QMP at `where`; the release is `release` when given, else the
+ * one matching the greeting. `warn` gets a line when the QEMU is newer than
+ * every release (its arguments are still checked against its own schema).
+ */
+export async function connectQmpCli(
+  where: string,
+  options: { release?: string; warn?: (line: string) => void } = {},
+): Promise<Connected<AnyQmp>> {
+  const target = parseTarget(where);
+  const client = (await connect(target, {}, { validate: 'live' })) as unknown as AnyQmp;
+  try {
+    const q = client.greeting.version.qemu;
+    const all = releases('qemu');
+    const pick = options.release ?? nearestRelease([q.major, q.minor, q.micro], all);
+    const newest = all[all.length - 1];
+    if (!options.release && byVersion(`${q.major}.${q.minor}`, newest) > 0)
+      options.warn?.(
+        `QEMU ${q.major}.${q.minor}.${q.micro} is newer than every release this qapi-ts knows (the newest is ${newest}): ` +
+          `its docs and completion are ${newest}'s; arguments are checked against the QEMU's own schema`,
+      );
+    const release = await loadRelease('qemu', pick);
+    client.useRelease(release);
+    return { client, release };
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+}
+
+/** Connects to a guest agent at `where`, with the newest guest-agent release (or `release`). */
+export async function connectQgaCli(
+  where: string,
+  options: { release?: string; timeout?: number } = {},
+): Promise<Connected<AnyAgent>> {
+  const all = releases('qga');
+  const release = await loadRelease('qga', options.release ?? all[all.length - 1]);
+  const client = await connectAgent<Record<string, CommandSpec>, Record<string, never>>(parseTarget(where), release, {
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+  });
+  return { client, release };
+}
