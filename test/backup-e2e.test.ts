@@ -287,6 +287,20 @@ describe.each(RELEASES)('$name', (release) => {
       await view.release();
     }
     expect(await imagesEqual(file('fleeced.qcow2'), file('before.qcow2'))).toBe(true);
+    // Released once, whoever asks twice.
+    await expect(view.release()).resolves.toBeUndefined();
+
+    // A view whose job was ended by someone else is no longer the point in time: check() and release() say so.
+    const broken = await fleece(host(), { node: 'src', scratch: file('fleece2.qcow2') });
+    const jobs = (await qmp.executeRaw('query-jobs')) as { id: string }[];
+    await qmp.executeRaw('block-job-cancel', {
+      device: jobs.find((j) => j.id.startsWith('qapi-ts-fleece-job'))!.id,
+      force: true,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(broken.check()).rejects.toThrow(/no longer the point in time/);
+    await expect(broken.release()).rejects.toThrow(/no longer the point in time/);
+    expect(existsSync(file('fleece2.qcow2'))).toBe(false);
     expect(await sameAsSource(file('fleeced.qcow2'))).toBe(false);
     expect(await nodes()).toEqual([]);
     expect(await qmp.executeRaw('query-jobs')).toEqual([]);
@@ -342,6 +356,85 @@ describe.each(RELEASES)('$name', (release) => {
     expect(await imagesEqual(file('top.qcow2'), file('view.qcow2'))).toBe(true);
     for (const f of ['base', 'mid', 'top', 'view']) rmSync(file(`${f}.qcow2`));
     expect(await nodes()).toEqual([]);
+  });
+
+  it('never overwrites a file: an existing target (the live disk itself) is refused and left as it was', async () => {
+    const before = statSync(file('src.qcow2')).size;
+    await expect(fullBackup(host(), { node: 'src', target: file('src.qcow2') })).rejects.toMatchObject({
+      name: 'BackupError',
+      code: 'target-exists',
+    });
+    expect(statSync(file('src.qcow2')).size).toBe(before);
+    await expect(
+      incrementalBackup(host(), {
+        node: 'src',
+        bitmap: 'b0',
+        target: file('inc1.qcow2'),
+        backingFile: file('full.qcow2'),
+      }),
+    ).rejects.toMatchObject({ code: 'target-exists' });
+    expect(existsSync(file('inc1.qcow2'))).toBe(true);
+    expect(await nodes()).toEqual([]);
+  });
+
+  it('a full backup that fails keeps the existing bitmap (the old chain stays usable); a disabled bitmap is refused', async () => {
+    await qemuIo(host(), 'src', 'write -P 0xc1 40M 256k');
+    const dirty = (await listBitmaps(host(), 'src')).find((b) => b.name === 'b0')!.count;
+    expect(dirty).toBeGreaterThan(0);
+    const ac = new AbortController();
+    const run = fullBackup(host(), {
+      node: 'src',
+      target: file('full2.qcow2'),
+      bitmap: 'b0',
+      speed: 8 * MiB,
+      signal: ac.signal,
+      onProgress: (p) => p.current > 0 && ac.abort(),
+    });
+    await expect(run).rejects.toBeInstanceOf(QmpAbortError);
+    expect((await listBitmaps(host(), 'src')).find((b) => b.name === 'b0')!.count).toBe(dirty);
+    expect(existsSync(file('full2.qcow2'))).toBe(false);
+
+    await qmp.executeRaw('block-dirty-bitmap-disable', { node: 'src', name: 'b0' });
+    await expect(
+      incrementalBackup(host(), {
+        node: 'src',
+        bitmap: 'b0',
+        target: file('nope.qcow2'),
+        backingFile: file('inc3.qcow2'),
+      }),
+    ).rejects.toMatchObject({ code: 'bad-bitmap', message: expect.stringMatching(/disabled/) });
+    expect(existsSync(file('nope.qcow2'))).toBe(false);
+    await qmp.executeRaw('block-dirty-bitmap-enable', { node: 'src', name: 'b0' });
+    // The chain goes on from where it was.
+    await incrementalBackup(host(), {
+      node: 'src',
+      bitmap: 'b0',
+      target: file('inc4.qcow2'),
+      backingFile: file('inc3.qcow2'),
+    });
+    expect(await sameAsSource(file('inc4.qcow2'))).toBe(true);
+  });
+
+  it('relative paths are taken from the current folder and the chain still restores', async () => {
+    // From the folder above (for a chrooted QEMU, /tmp, where the link to its folder is).
+    const cwd = process.cwd();
+    process.chdir(path.dirname(dir));
+    const rel = (f: string): string => path.join(path.basename(dir), f);
+    try {
+      await qemuIo(host(), 'src', 'write -P 0xd1 60M 64k');
+      await incrementalBackup(host(), {
+        node: 'src',
+        bitmap: 'b0',
+        target: rel('inc5.qcow2'),
+        backingFile: rel('inc4.qcow2'),
+      });
+      expect(await backingFileOf(rel('inc5.qcow2'))).toBe(file('inc4.qcow2'));
+    } finally {
+      process.chdir(cwd);
+    }
+    const chain = ['full', 'inc1', 'inc2', 'inc3', 'inc4', 'inc5'].map((f) => file(`${f}.qcow2`));
+    await restoreChain(chain, file('restored2.qcow2'));
+    expect(await sameAsSource(file('restored2.qcow2'))).toBe(true);
   });
 
   it('the persistent bitmap survives a QEMU restart and still tracks writes', async () => {

@@ -104,8 +104,9 @@ describe('runJob', () => {
     await tick();
     host.status('m2', 'ready');
     await tick();
-    expect(host.calls).toContainEqual(['job-cancel', { id: 'm2' }]);
-    host.emit('BLOCK_JOB_CANCELLED', { device: 'm2', type: 'mirror', len: 1, offset: 1, speed: 0 });
+    // Not forced: a ready mirror finishes its last sync, and QEMU calls that completed.
+    expect(host.calls).toContainEqual(['block-job-cancel', { device: 'm2', force: false }]);
+    host.emit('BLOCK_JOB_COMPLETED', { device: 'm2', type: 'mirror', len: 1, offset: 1, speed: 0 });
     host.status('m2', 'concluded', 'null');
     // A cancel asked for is how a ready mirror ends without pivoting: a success.
     await expect(b).resolves.toMatchObject({ cancelled: true });
@@ -171,6 +172,64 @@ describe('runJob', () => {
     await expect(c).rejects.toMatchObject({ code: 'job-cancelled' });
   });
 
+  it('refuses an id a job has already, without starting anything', async () => {
+    const host = new FakeHost();
+    host.jobs = [{ id: 'dup', type: 'backup', status: 'concluded' }];
+    let started = false;
+    await expect(runJob(host, async () => void (started = true), { id: 'dup' })).rejects.toMatchObject({
+      name: 'JobUsageError',
+      code: 'job-exists',
+    });
+    expect(started).toBe(false);
+  });
+
+  it('succeeds when the job concluded without error, even if an abort came too late to stop it', async () => {
+    const host = new FakeHost({
+      'block-job-cancel': () =>
+        Promise.reject(new Error("Job 'late' in state 'concluded' cannot accept command verb 'cancel'")),
+    });
+    const ac = new AbortController();
+    const run = runJob(host, async () => ({}), { id: 'late', signal: ac.signal });
+    await tick();
+    host.status('late', 'running', 'waiting', 'pending');
+    ac.abort();
+    host.jobs = [{ id: 'late', type: 'backup', status: 'concluded' }];
+    host.status('late', 'concluded');
+    await expect(run).resolves.toMatchObject({ id: 'late' });
+  });
+
+  it('a job stopped on an I/O error is cancelled and rejects (on-*-error stop), instead of waiting forever', async () => {
+    const host = new FakeHost();
+    const run = runJob(host, async () => ({}), { id: 'io' });
+    run.catch(() => undefined); // it may reject before the assertion awaits it
+    await tick();
+    host.status('io', 'running');
+    host.emit('BLOCK_JOB_ERROR', { device: 'io', operation: 'write', action: 'stop' });
+    host.status('io', 'paused');
+    await tick();
+    expect(host.calls).toContainEqual(['block-job-cancel', { device: 'io', force: true }]);
+    host.emit('BLOCK_JOB_CANCELLED', { device: 'io', type: 'backup', len: 1, offset: 0, speed: 0 });
+    host.status('io', 'aborting', 'concluded', 'null');
+    await expect(run).rejects.toMatchObject({ name: 'JobError', error: expect.stringMatching(/I\/O error on write/) });
+  });
+
+  it('a failing step of the runner (onReady throws) cancels the job rather than leaving it', async () => {
+    const host = new FakeHost();
+    const run = runJob(host, async () => ({}), {
+      id: 'r',
+      onReady: () => {
+        throw new Error('decision failed');
+      },
+    });
+    run.catch(() => undefined); // it may reject before the assertion awaits it
+    await tick();
+    host.status('r', 'ready');
+    await tick();
+    await tick();
+    expect(host.calls).toContainEqual(['block-job-cancel', { device: 'r', force: true }]);
+    await expect(run).rejects.toThrow('decision failed');
+  });
+
   it("rejects with start's own error, leaving no listener", async () => {
     const host = new FakeHost();
     await expect(runJob(host, () => Promise.reject(new Error('Job ID already in use')), { id: 'x' })).rejects.toThrow(
@@ -193,6 +252,7 @@ describe('runJob', () => {
     void run.catch(() => (settled = true));
     await tick();
     expect(settled).toBe(false); // not before the job has ended
+    host.emit('BLOCK_JOB_CANCELLED', { device: 'a1', type: 'backup', len: 1, offset: 0, speed: 0 });
     host.status('a1', 'aborting', 'concluded', 'null');
     await expect(run).rejects.toBeInstanceOf(QmpAbortError);
 
@@ -239,10 +299,21 @@ describe('runJob', () => {
 
   it('reports monotone progress, and a throwing listener does not stop the job', async () => {
     const values = [10, 40, 30, 80];
+    let first = true;
     const host = new FakeHost({
-      'query-jobs': () => [
-        { id: 'p', type: 'backup', status: 'running', 'current-progress': values.shift() ?? 80, 'total-progress': 100 },
-      ],
+      // The first query is the runner's check that no job has the id yet.
+      'query-jobs': () => {
+        if (first) return ((first = false), []);
+        return [
+          {
+            id: 'p',
+            type: 'backup',
+            status: 'running',
+            'current-progress': values.shift() ?? 80,
+            'total-progress': 100,
+          },
+        ];
+      },
     });
     const seen: JobProgress[] = [];
     const run = runJob(host, async () => ({}), {

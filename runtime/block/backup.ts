@@ -16,13 +16,14 @@
  *   it), and every node added is removed again, on failure too; a target
  *   file left by a failed backup is deleted, so a retry can create it.
  */
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import nodePath from 'node:path';
 import type { CallOptions } from '../core/calls.js';
 import type { JsonObject } from '../wire/framing.js';
 import type { JsonValue } from '../wire/json.js';
-import { hmpQuote } from '../qmp/hmp.js';
-import { runJob, type JobHost, type JobProgress, type JobResult } from './jobs.js';
+import { HMP_MAX_ARGUMENT, hmpQuote } from '../qmp/hmp.js';
+import { ConnectionError, QapiError } from '../errors.js';
+import { JobError, runJob, type JobHost, type JobProgress, type JobResult } from './jobs.js';
 
 /** What backups need of a client: any release's QmpClient has it. */
 export interface BackupHost extends JobHost {
@@ -164,6 +165,8 @@ export async function mergeBitmaps(
 export async function qemuIo(host: BackupHost, node: string, command: string, options?: CallOptions): Promise<void> {
   // A node name, or one QEMU generated ('#block123').
   if (!/^(?:[A-Za-z]|#block)[A-Za-z0-9_.-]*$/.test(node)) throw new TypeError(`qemuIo: '${node}' is not a node name`);
+  if (Buffer.byteLength(command) > HMP_MAX_ARGUMENT)
+    throw new TypeError(`qemuIo: the command is longer than HMP takes (${HMP_MAX_ARGUMENT} bytes): it would be cut`);
   await host.hmp(`qemu-io ${node} ${hmpQuote(command)}`, { ...options, check: true });
 }
 
@@ -183,6 +186,21 @@ interface Target {
   remove(discard: boolean): Promise<void>;
 }
 
+/**
+ * Claims `path` for a new image: created here, empty, exclusively, so that an
+ * existing file (an earlier backup, the live disk itself) is never
+ * overwritten, and only a file this call made is ever deleted.
+ */
+async function claim(path: string): Promise<void> {
+  try {
+    await (await open(path, 'wx')).close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new BackupError('target-exists', `${path} exists already: a backup never overwrites a file`);
+    throw e;
+  }
+}
+
 /** Creates a qcow2 at `path` (backed by `backingFile`) through blockdev-create and adds it. */
 async function createTarget(
   host: JobHost,
@@ -193,15 +211,15 @@ async function createTarget(
   const file = nextName('file');
   const node = nextName('target');
   const added: string[] = [];
-  let created = false;
+  await claim(path);
   const remove = async (discard: boolean): Promise<void> => {
     // Every node goes, even when one removal fails; the first error is the one reported.
     let first: unknown;
-    for (const n of added.reverse()) {
+    for (const n of added.splice(0).reverse()) {
       await host.executeRaw('blockdev-del', { 'node-name': n }).catch((e: unknown) => (first ??= e));
     }
-    added.length = 0;
-    if (discard && created) await rm(path, { force: true });
+    // The file only once its nodes are gone (else QEMU still holds it) and only ours (claim made it).
+    if (discard && first === undefined) await rm(path, { force: true });
     if (first) throw first;
   };
   try {
@@ -212,7 +230,6 @@ async function createTarget(
         autoDismiss: false,
       });
     };
-    created = true;
     await job({ driver: 'file', filename: path, size: 0 });
     await host.executeRaw('blockdev-add', { driver: 'file', 'node-name': file, filename: path });
     added.push(file);
@@ -237,42 +254,85 @@ function backupAction(data: JsonObject): JsonObject {
   return { type: 'blockdev-backup', data: { ...data, 'auto-dismiss': false } };
 }
 
+export type BackupErrorCode = 'target-exists' | 'bad-bitmap';
+
+/** A backup that cannot be made as asked (nothing was changed). */
+export class BackupError extends QapiError {
+  override name = 'BackupError';
+  constructor(
+    readonly code: BackupErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * A full backup of `node` into a new qcow2 at `target`, with `bitmap`
- * started in the same transaction (created, or cleared when it exists), so
- * that the next incremental backup holds exactly what was written after it.
+ * started in the same transaction, so that the next incremental backup holds
+ * exactly what was written after it. A bitmap that exists is synchronised by
+ * the job (bitmap-mode on-success): cleared only when the backup succeeds, so
+ * a failed full backup leaves the old chain usable; a disabled one is enabled,
+ * an inconsistent one (a crash) made anew. A new bitmap is removed again if
+ * the backup fails.
  */
 export async function fullBackup(host: JobHost, options: FullBackupOptions): Promise<BackupResult> {
-  const { bitmap } = options;
-  const exists = bitmap !== undefined && (await listBitmaps(host, options.node)).some((b) => b.name === bitmap);
-  const bitmapAction: JsonObject[] =
-    bitmap === undefined
-      ? []
-      : exists
-        ? [{ type: 'block-dirty-bitmap-clear', data: { node: options.node, name: bitmap } }]
-        : [
-            {
-              type: 'block-dirty-bitmap-add',
-              data: { node: options.node, name: bitmap, persistent: options.persistent ?? true },
-            },
-          ];
-  // The bitmap joins the backup's transaction: runJob starts them together.
-  return backupWithActions(host, options, undefined, bitmapAction, (target, id) => ({
-    'job-id': id,
-    device: options.node,
-    target,
-    sync: 'full',
-    ...(options.speed ? { speed: options.speed } : {}),
-  }));
+  const { bitmap, node } = options;
+  const existing = bitmap === undefined ? undefined : (await listBitmaps(host, node)).find((b) => b.name === bitmap);
+  const before: JsonObject[] = [];
+  let sync: JsonObject = {};
+  let created = false;
+  if (bitmap !== undefined) {
+    if (!existing || existing.inconsistent) {
+      if (existing) before.push({ type: 'block-dirty-bitmap-remove', data: { node, name: bitmap } });
+      before.push({
+        type: 'block-dirty-bitmap-add',
+        data: { node, name: bitmap, persistent: options.persistent ?? existing?.persistent ?? true },
+      });
+      created = !existing;
+    } else {
+      if (!existing.recording) before.push({ type: 'block-dirty-bitmap-enable', data: { node, name: bitmap } });
+      sync = { bitmap, 'bitmap-mode': 'on-success' };
+    }
+  }
+  try {
+    return await backupWithActions(host, options, undefined, before, (target, id) => ({
+      'job-id': id,
+      device: node,
+      target,
+      sync: 'full',
+      ...sync,
+      ...(options.speed ? { speed: options.speed } : {}),
+    }));
+  } catch (e) {
+    // A bitmap made for a backup that failed would stand for a full backup that does not exist.
+    if (created && e instanceof JobError) await removeBitmap(host, node, bitmap!).catch(() => undefined);
+    throw e;
+  }
 }
 
 /**
  * An incremental backup (or, with `mode: 'differential'`, a differential
  * one) from `bitmap` into a new qcow2 at `target` backed by `backingFile`.
+ * The bitmap must be recording and consistent: else the backup would miss
+ * writes (BackupError 'bad-bitmap': take a full backup).
  */
 export async function incrementalBackup(host: JobHost, options: IncrementalBackupOptions): Promise<BackupResult> {
   const differential = options.mode === 'differential';
-  return backupWithActions(host, options, options.backingFile, [], (target, id) => ({
+  const b = (await listBitmaps(host, options.node)).find((x) => x.name === options.bitmap);
+  if (!b)
+    throw new BackupError('bad-bitmap', `node '${options.node}' has no bitmap '${options.bitmap}': take a full backup`);
+  if (b.inconsistent)
+    throw new BackupError(
+      'bad-bitmap',
+      `bitmap '${options.bitmap}' is inconsistent (QEMU did not store it cleanly): take a full backup`,
+    );
+  if (!b.recording)
+    throw new BackupError(
+      'bad-bitmap',
+      `bitmap '${options.bitmap}' is disabled: writes since were not tracked; take a full backup`,
+    );
+  return backupWithActions(host, options, nodePath.resolve(options.backingFile), [], (target, id) => ({
     'job-id': id,
     device: options.node,
     target,
@@ -289,8 +349,9 @@ async function backupWithActions(
   before: JsonObject[],
   backup: (target: string, jobId: string) => JsonObject,
 ): Promise<BackupResult> {
+  const path = nodePath.resolve(options.target);
   const size = await virtualSize(host, options.node);
-  const target = await createTarget(host, options.target, size, backingFile);
+  const target = await createTarget(host, path, size, backingFile);
   const id = options.jobId ?? nextName('backup');
   const actions = [...before, backupAction(backup(target.node, id))];
   let job: JobResult;
@@ -303,12 +364,14 @@ async function backupWithActions(
       onProgress: options.onProgress,
     });
   } catch (e) {
-    // The job's error is the one to report; the clean-up's own failure would hide it.
+    // Lost contact with QEMU: the job may have finished there; the image is left for the caller to judge.
+    if (e instanceof ConnectionError) throw e;
+    // QEMU said the job failed, or it was cancelled, or never started: the image is not a backup.
     await target.remove(true).catch(() => undefined);
     throw e;
   }
   await target.remove(false);
-  return { target: options.target, job };
+  return { target: path, job };
 }
 
 export interface FleeceOptions {
@@ -331,7 +394,15 @@ export interface Fleece {
    * job put above it (a guest's disk is moved there by QEMU itself). Writes straight to `node` are refused.
    */
   readonly writeNode: string;
-  /** Stops it all and removes what it added: export, server, job, nodes, the scratch file. */
+  /**
+   * Rejects (JobError) when the view is no longer the point in time: the job that keeps it ended
+   * early (cancelled by someone, its scratch image out of space). Check it after reading.
+   */
+  check(): Promise<void>;
+  /**
+   * Stops it all and removes what it added: export, server (when it started it), job, nodes, the
+   * scratch file; rejects like check() when the view stopped being the point in time before. Once.
+   */
   release(): Promise<void>;
 }
 
@@ -340,29 +411,44 @@ export interface Fleece {
  * keeps writing, for a backup tool to read (over NBD with `nbdSocket`). A
  * backup job with sync 'none' copies each cluster's old contents into the
  * scratch image just before the guest overwrites it; the scratch image is
- * backed by the live node, so it reads as the disk at the start.
+ * backed by the live node, so it reads as the disk at the start. If that job
+ * ends before release, the view shows today's data: check() says so.
  */
 export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fleece> {
+  const scratch = nodePath.resolve(options.scratch);
   const size = await virtualSize(host, options.node);
-  const target = await createTarget(host, options.scratch, size, undefined);
+  const target = await createTarget(host, scratch, size, undefined);
   // The fleece node must read through to the live disk: add a qcow2 over the same file with the node as backing.
   const view = nextName('fleece');
   const id = nextName('fleece-job');
   const exportId = nextName('export');
   const steps: (() => Promise<unknown>)[] = [];
-  const release = async (): Promise<void> => {
+  let broken: string | undefined;
+  let releasing = false;
+  const watch = host.onAny((e) => {
+    if (releasing || e.event !== 'JOB_STATUS_CHANGE' || !isObject(e.data) || e.data.id !== id) return;
+    if (e.data.status === 'aborting' || e.data.status === 'concluded' || e.data.status === 'null')
+      broken ??= `the fleecing job ended (${String(e.data.status)}) before release: the view is no longer the point in time`;
+  });
+  const check = async (): Promise<void> => {
+    if (broken) throw new JobError('job-failed', id, 'backup', broken, []);
+  };
+  const undo = async (): Promise<void> => {
+    releasing = true;
     let first: unknown;
-    for (const undo of steps.reverse()) await undo().catch((e: unknown) => (first ??= e));
-    steps.length = 0;
+    for (const step of steps.splice(0).reverse()) await step().catch((e: unknown) => (first ??= e));
+    watch.dispose();
     if (first) throw first;
   };
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> => (released ??= undo().then(check));
   try {
     await target.remove(false);
-    steps.push(() => rm(options.scratch, { force: true }));
+    steps.push(() => rm(scratch, { force: true }));
     await host.executeRaw('blockdev-add', {
       driver: 'qcow2',
       'node-name': view,
-      file: { driver: 'file', filename: options.scratch },
+      file: { driver: 'file', filename: scratch },
       backing: options.node,
     });
     steps.push(() => host.executeRaw('blockdev-del', { 'node-name': view }));
@@ -376,7 +462,7 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
     steps.push(async () => {
       await host.executeRaw('block-job-cancel', { device: id, force: true }).catch(() => undefined);
       // Wait for the job to be gone before its target node is deleted.
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 400; i++) {
         const jobs = await host.executeRaw('query-jobs');
         const job = Array.isArray(jobs) ? jobs.filter(isObject).find((j) => j.id === id) : undefined;
         if (!job) return;
@@ -396,8 +482,18 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
     )?.['node-name'];
     let uri: string | undefined;
     if (options.nbdSocket) {
-      await host.executeRaw('nbd-server-start', { addr: { type: 'unix', data: { path: options.nbdSocket } } });
-      steps.push(() => host.executeRaw('nbd-server-stop'));
+      const socket = nodePath.resolve(options.nbdSocket);
+      // QEMU has one NBD server: one already running (someone else's) is used, and left running.
+      const started = await host
+        .executeRaw('nbd-server-start', { addr: { type: 'unix', data: { path: socket } } })
+        .then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof Error && /already running/i.test(e.message)) return false;
+            throw e;
+          },
+        );
+      if (started) steps.push(() => host.executeRaw('nbd-server-stop'));
       const name = options.exportName ?? view;
       await host.executeRaw('block-export-add', {
         type: 'nbd',
@@ -407,11 +503,11 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
         writable: false,
       });
       steps.push(() => host.executeRaw('block-export-del', { id: exportId }));
-      uri = `nbd+unix:///${name}?socket=${options.nbdSocket}`;
+      uri = `nbd+unix:///${encodeURIComponent(name)}?socket=${encodeURIComponent(socket)}`;
     }
-    return { node: view, uri, writeNode: typeof filter === 'string' ? filter : options.node, release };
+    return { node: view, uri, writeNode: typeof filter === 'string' ? filter : options.node, check, release };
   } catch (e) {
-    await release().catch(() => undefined);
+    await undo().catch(() => undefined);
     throw e;
   }
 }

@@ -40,27 +40,37 @@ async function qemuImg(args: string[], options: ImageToolOptions): Promise<strin
   }
 }
 
-/** The backing file an image names, resolved against its folder as qemu-img does, or undefined. */
+/** The backing file a qcow2 image names, resolved against the image's folder (as QEMU does), or undefined. */
 export async function backingFileOf(image: string, options: ImageToolOptions = {}): Promise<string | undefined> {
-  const info = JSON.parse(await qemuImg(['info', '-U', '--output=json', image], options)) as {
-    'full-backing-filename'?: string;
+  // -f: never let the file's contents choose how it is read (a guest can write a qcow2 header into a raw disk).
+  const info = JSON.parse(await qemuImg(['info', '-U', '-f', 'qcow2', '--output=json', image], options)) as {
     'backing-filename'?: string;
   };
-  const b = info['full-backing-filename'] ?? info['backing-filename'];
-  return b === undefined ? undefined : path.resolve(path.dirname(image), b);
+  const b = info['backing-filename'];
+  return b === undefined ? undefined : path.resolve(path.dirname(path.resolve(image)), b);
 }
 
-/**
- * Whether two images read the same, byte for byte (qemu-img compare, which
- * follows backing chains). `forceShare` reads images QEMU has open (-U).
- */
-export async function imagesEqual(
-  a: string,
-  b: string,
-  options: ImageToolOptions & { forceShare?: boolean } = {},
-): Promise<boolean> {
+export interface CompareOptions extends ImageToolOptions {
+  /** Read images QEMU has open (-U). */
+  forceShare?: boolean;
+  /** The images' formats, never guessed from their contents (default qcow2 for both). */
+  formats?: readonly ['qcow2' | 'raw', 'qcow2' | 'raw'];
+}
+
+/** Whether two images read the same, byte for byte (qemu-img compare, which follows backing chains). */
+export async function imagesEqual(a: string, b: string, options: CompareOptions = {}): Promise<boolean> {
+  const [fa, fb] = options.formats ?? ['qcow2', 'qcow2'];
   try {
-    await run(options.qemuImg ?? 'qemu-img', ['compare', ...(options.forceShare ? ['-U'] : []), a, b]);
+    await run(options.qemuImg ?? 'qemu-img', [
+      'compare',
+      ...(options.forceShare ? ['-U'] : []),
+      '-f',
+      fa,
+      '-F',
+      fb,
+      a,
+      b,
+    ]);
     return true;
   } catch (e) {
     const err = e as { code?: number; stderr?: string; message: string };
@@ -70,10 +80,10 @@ export async function imagesEqual(
 }
 
 /**
- * Rebuilds one standalone image at `output` from a backup chain (oldest
- * first: the full backup, then each incremental), after checking that each
- * image is backed by the one before it; then checks the result reads the
- * same as the chain.
+ * Rebuilds one standalone image at `output` from a backup chain of qcow2
+ * images (oldest first: the full backup, then each incremental), after
+ * checking that each image is backed by the one before it; then checks the
+ * result reads the same as the chain.
  */
 export async function restoreChain(
   chain: readonly string[],
@@ -90,7 +100,8 @@ export async function restoreChain(
       throw new ImageError('bad-chain', `${chain[i]} is backed by ${backing ?? 'nothing'}, not by ${chain[i - 1]}`);
   }
   const top = path.resolve(chain[chain.length - 1]);
-  await qemuImg(['convert', '-O', options.format ?? 'qcow2', top, output], options);
-  if (!(await imagesEqual(top, output, options)))
+  const format = options.format ?? 'qcow2';
+  await qemuImg(['convert', '-f', 'qcow2', '-O', format, top, output], options);
+  if (!(await imagesEqual(top, output, { ...options, formats: ['qcow2', format] })))
     throw new ImageError('differs', `${output} does not read the same as the chain it was made from`);
 }

@@ -75,9 +75,10 @@ export interface RunJobOptions {
    */
   autoFinalize?: boolean;
   /**
-   * What `start` asked for ('auto-dismiss', default true as in QEMU). When false (recommended) the
-   * runner reads the job's error from query-jobs, then dismisses it; when true, QEMU forgets the job
-   * as it concludes and its error is known only from BLOCK_JOB_COMPLETED (block jobs only).
+   * What `start` asked for ('auto-dismiss', default true as in QEMU). Either way, a job QEMU still
+   * lists once concluded is read (its error) and dismissed by the runner; with auto-dismiss on, QEMU
+   * forgets a job as it concludes and its error is known only from BLOCK_JOB_COMPLETED (block jobs
+   * only), so false is recommended.
    */
   autoDismiss?: boolean;
   /**
@@ -87,6 +88,11 @@ export interface RunJobOptions {
   onReady?: 'complete' | 'cancel' | ((job: JobControl) => void | Promise<void>);
   /** How long to wait for a cancelled job to end before giving up on it (ms, default 30000). */
   cancelTimeout?: number;
+  /**
+   * A job started with on-source-error / on-target-error 'stop' pauses on an I/O error
+   * (BLOCK_JOB_ERROR): 'cancel' (the default) cancels it and rejects with JobError; 'resume' retries.
+   */
+  onIoError?: 'cancel' | 'resume';
 }
 
 export interface JobResult {
@@ -121,6 +127,12 @@ export class JobError extends QapiError {
         : `job '${id}'${jobType ? ` (${jobType})` : ''} failed: ${error ?? 'QEMU gave no reason (auto-dismiss on: its error is gone with it)'}`,
     );
   }
+}
+
+/** runJob was asked for something it cannot do (nothing was started). */
+export class JobUsageError extends QapiError {
+  override name = 'JobUsageError';
+  readonly code: 'job-exists' = 'job-exists';
 }
 
 const isObject = (v: JsonValue | undefined): v is JsonObject =>
@@ -206,11 +218,18 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
       poll.unref?.();
     };
 
-    const gone = (e: unknown): boolean => e instanceof Error && /not found|no job|not active/i.test(e.message);
+    /** QEMU no longer has the job, or it is past being cancelled: either way, nothing to cancel. */
+    const gone = (e: unknown): boolean =>
+      e instanceof Error && /not found|no job|not active|cannot accept command verb/i.test(e.message);
+    const isBlockJob = (): boolean => type !== 'create' && type !== 'amend' && !type?.startsWith('snapshot');
+    /**
+     * Cancels the job. Forced (on abort, timeout, an error): a ready mirror stops at once, unsynced.
+     * Not forced (a cancel asked for once ready): block-job-cancel lets a mirror finish its last sync,
+     * so that its target is consistent, and QEMU reports that as completed.
+     */
     const cancel = async (force: boolean): Promise<void> => {
-      // Only block jobs take force (a ready mirror then stops without completing); other jobs cancel plainly.
-      if (force && type !== 'create' && type !== 'amend' && !type?.startsWith('snapshot')) {
-        const done = await host.executeRaw('block-job-cancel', { device: id, force: true }).then(
+      if (isBlockJob()) {
+        const done = await host.executeRaw('block-job-cancel', { device: id, force }).then(
           () => true,
           (e: unknown) => {
             if (gone(e)) return false;
@@ -223,6 +242,18 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
         // The job may have ended meanwhile: that is not a failure of the cancel.
         if (!gone(e)) throw e;
       });
+    };
+
+    /** A step of the runner failed: the job must not be left behind in QEMU (cancelled, then dismissed). */
+    const abandon = (e: unknown): void => {
+      if (settled) return;
+      const error = e instanceof Error ? e : new Error(String(e));
+      interrupted ??= error;
+      cancel(true)
+        .then(() => queryJob(host, id))
+        .then((job) => (job?.status === 'concluded' ? host.executeRaw('job-dismiss', { id }) : undefined))
+        .catch(() => undefined)
+        .finally(() => finish(error));
     };
 
     const control: JobControl = {
@@ -251,26 +282,39 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
           const r = options.onReady ?? 'complete';
           if (r === 'complete') await control.complete();
           else if (r === 'cancel') await control.cancel();
-          else await r(control);
+          // The caller's decision may take its time: it must not hold up the statuses that follow.
+          else
+            Promise.resolve()
+              .then(() => r(control))
+              .catch(abandon);
           return;
         }
         case 'pending':
-          if (options.autoFinalize === false) await host.executeRaw('job-finalize', { id });
+          if (options.autoFinalize === false && !interrupted) await host.executeRaw('job-finalize', { id });
           return;
         case 'concluded': {
           const job = await queryJob(host, id);
           progress(status, job);
           const error = (typeof job?.error === 'string' ? job.error : undefined) ?? completedError;
-          if (options.autoDismiss === false && job) await host.executeRaw('job-dismiss', { id });
+          // Still listed once concluded: QEMU waits for a dismiss (auto-dismiss off, and always for
+          // blockdev-create); the runner gives it, so that the id can be used again.
+          if (job)
+            await host
+              .executeRaw('job-dismiss', { id })
+              .catch((e: unknown) => (gone(e) ? undefined : Promise.reject(e)));
+          // Concluded without error and not cancelled: it succeeded, even if an abort came too late to stop it.
+          const succeeded = error === undefined && !cancelledByEvent && !statuses.includes('aborting');
+          if (succeeded || (cancelledOnRequest && cancelledByEvent && error === undefined)) return finish(undefined);
           if (interrupted) return finish(interrupted);
           if (cancelledByEvent && !cancelledOnRequest)
             return finish(new JobError('job-cancelled', id, type, error, statuses));
           if (error !== undefined && !(cancelledOnRequest && /cancel/i.test(error)))
             return finish(new JobError('job-failed', id, type, error, statuses));
-          if (options.autoDismiss === false || !job) return finish(undefined);
-          return; // auto-dismiss: 'null' follows
+          return finish(undefined);
         }
         case 'null':
+          if (completedError === undefined && !cancelledByEvent && !statuses.includes('aborting'))
+            return finish(undefined);
           if (interrupted) return finish(interrupted);
           if (cancelledByEvent && !cancelledOnRequest)
             return finish(new JobError('job-cancelled', id, type, completedError, statuses));
@@ -288,12 +332,21 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
         const data = event.data;
         if (event.event === 'JOB_STATUS_CHANGE' && data.id === id && typeof data.status === 'string') {
           const status = data.status as JobStatus;
-          queue = queue.then(() => onStatus(status)).catch((e: unknown) => finish(e as Error));
+          queue = queue.then(() => onStatus(status)).catch(abandon);
         } else if (data.device === id) {
           // Block jobs say how they ended here too, which is all there is when QEMU auto-dismisses them.
           if (event.event === 'BLOCK_JOB_COMPLETED' && typeof data.error === 'string') completedError = data.error;
           if (event.event === 'BLOCK_JOB_CANCELLED') cancelledByEvent = true;
           if (typeof data.type === 'string') type = data.type;
+          // A job stopped on an I/O error (on-source-error / on-target-error 'stop') would wait forever.
+          if (event.event === 'BLOCK_JOB_ERROR' && data.action === 'stop') {
+            const what = `I/O error on ${typeof data.operation === 'string' ? data.operation : 'an operation'}`;
+            if (options.onIoError === 'resume') void host.executeRaw('job-resume', { id }).catch(abandon);
+            else {
+              completedError ??= `${what} (the job stopped: cancelled)`;
+              abandon(new JobError('job-failed', id, type, completedError, statuses));
+            }
+          }
         }
       }),
       host.onClose((reason) => finish(reason)),
@@ -303,6 +356,7 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
     let started = false;
     // On abort or timeout: cancel (forced, so a ready mirror does not complete), then wait for the end, bounded.
     const interrupt = (): void => {
+      if (settled) return;
       cancel(true).catch((e: unknown) => finish(e as Error));
       cancelGrace = deadline({ timeout: options.cancelTimeout ?? 30_000 }, () =>
         finish(
@@ -329,13 +383,22 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
       if (started) interrupt();
     });
 
-    start().then(
-      () => {
-        started = true;
-        if (interrupted) interrupt();
-        else schedulePoll();
-      },
-      (e: unknown) => finish(e as Error),
-    );
+    // A job with this id already (a leftover, another caller's): its events are not this one's.
+    queryJob(host, id)
+      .then((existing) => {
+        if (settled) return;
+        if (existing)
+          throw new JobUsageError(`a job '${id}' exists already (${String(existing.status)}): give another id`);
+        return start();
+      })
+      .then(
+        () => {
+          if (settled) return;
+          started = true;
+          if (interrupted) interrupt();
+          else schedulePoll();
+        },
+        (e: unknown) => finish(e as Error),
+      );
   });
 }

@@ -8,15 +8,38 @@
  * "Pattern verification failed") go there, in QEMU 7.2 and 11.1 alike.
  */
 
-/** Lines HMP writes for a failure, at the start of a line. */
-const ERROR_LINE =
-  /^(?:Error: .*|unknown command: .*|Parameter '[^']*' (?:is missing|expects .*)|invalid (?:char|parameter|number|size|option).*|Unknown (?:command|option|device|block device).*|Could not .*|Failed to .*|Permission conflict .*|Conflicts with use by .*)$/m;
+/** Lines HMP writes for a failure (its parser, and commands reporting through error_report). */
+const ERROR_LINE = new RegExp(
+  '^(?:' +
+    [
+      'unknown command: .*',
+      "Parameter '[^']*' (?:is missing|expects .*)",
+      'invalid (?:char|parameter|number|size|option|CPU index).*',
+      'Unknown (?:command|option|device|block device|protocol).*',
+      "Device '[^']*' not found",
+      'Could not .*',
+      'Failed to .*',
+      'Permission conflict .*',
+      'Conflicts with use by .*',
+      // A command's own parser: "qemu-io: extraneous characters at the end of line", "X: string expected".
+      '[\\w-]+: (?:extraneous characters.*|string expected|integer expected|unexpected .*)',
+      'Try "help .*',
+    ].join('|') +
+    ')$',
+  'm',
+);
 
 /** The error line of an HMP output, or undefined when it reports none. */
 export function hmpError(output: string): string | undefined {
-  const m = ERROR_LINE.exec(output.replace(/\r\n/g, '\n'));
-  return m?.[0].trim();
+  const text = output.replace(/\r\n/g, '\n');
+  // hmp_handle_error's "Error: ..." is the whole answer; elsewhere (a node named Error in a listing) it is data.
+  const first = /^Error: .*$/.exec(text.split('\n')[0] ?? '');
+  if (first) return first[0].trim();
+  return ERROR_LINE.exec(text)?.[0].trim();
 }
+
+/** HMP cuts a string argument at this many bytes, silently (monitor's get_str buffer). */
+export const HMP_MAX_ARGUMENT = 1023;
 
 /** What an HmpError names: the command word, and for qemu-io the node; never the rest (it may hold a secret). */
 export function hmpCommandName(commandLine: string): string {
