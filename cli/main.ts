@@ -10,7 +10,12 @@ import { QapiError as SchemaError, QapiSourceError } from '../codegen/errors.js'
 import { PACKAGE_ROOT } from '../codegen/generate.js';
 import { ConnectionError, HmpError, QmpError, QmpTimeoutError } from '../runtime/errors.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
+import { backupCommand } from './backup-cmd.js';
+import { completionCommand } from './completion.js';
+import { eventsCommand } from './events-cmd.js';
+import { qgaCommand } from './qga-cmd.js';
 import { qmpCommand } from './qmp-cmd.js';
+import { shellCommand } from './shell.js';
 import { addQemuCmd, compatCmd, diffCmd, driftCmd } from './release-cmds.js';
 import { checkSchemaCommand, genCommand } from './schema-cmds.js';
 
@@ -25,12 +30,17 @@ function version(): string {
 /** Every subcommand, in the order `qapi-ts help` lists them. */
 export const COMMANDS: readonly Command[] = [
   qmpCommand,
+  qgaCommand,
+  eventsCommand,
+  shellCommand,
+  backupCommand,
   checkSchemaCommand,
   genCommand,
   driftCmd,
   diffCmd,
   compatCmd,
   addQemuCmd,
+  completionCommand,
 ];
 
 function usage(): string {

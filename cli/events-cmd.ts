@@ -1,0 +1,102 @@
+/**
+ * `qapi-ts events TARGET`: QMP events as JSON lines, for a terminal or a
+ * script; `--wait NAME --where data.id=j1` waits for one and says by its exit
+ * code whether it came.
+ */
+import { suggest } from '../runtime/suggest.js';
+import type { QmpEvent } from '../runtime/qmp/events.js';
+import type { JsonValue } from '../runtime/wire/json.js';
+import { EXIT, numberOption, parseArgs, UsageError, type Command } from './command.js';
+import { connectQmpCli } from './connect.js';
+import { formatJson } from './output.js';
+
+/** `data.id=j1`: a dotted path into the event and the value it must have (compared as JSON text, or as the string). */
+function condition(where: string): (event: object) => boolean {
+  const m = /^([^=]+)=(.*)$/.exec(where);
+  if (!m) throw new UsageError(`events: --where takes PATH=VALUE, such as data.id=j1 (not '${where}')`);
+  const [, path, expected] = m;
+  const keys = path.split('.');
+  return (event) => {
+    let at: unknown = event;
+    for (const k of keys) {
+      if (typeof at !== 'object' || at === null) return false;
+      at = (at as Record<string, unknown>)[k];
+    }
+    if (at === undefined) return false;
+    return typeof at === 'string' ? at === expected : formatJson(at, true) === expected;
+  };
+}
+
+export const eventsCommand: Command = {
+  name: 'events',
+  synopsis: 'events TARGET [--name NAME...] [--count N] [--timeout MS] [--wait NAME [--where PATH=VALUE...]]',
+  help: `usage: qapi-ts events TARGET [--name NAME...] [--count N] [--timeout MS]
+       qapi-ts events TARGET --wait NAME [--where PATH=VALUE...] [--timeout MS]
+
+Prints QMP events as they come, one JSON object a line ({"event", "data",
+"timestamp"}; 64-bit integers exact).
+
+  --name NAME      only these events (repeatable); names are checked against
+                   the QEMU's schema, with a near miss when one is wrong
+  --count N        stop after N events
+  --timeout MS     stop after MS milliseconds
+  --wait NAME      wait for one event NAME (matching every --where), print it,
+                   and exit 0; exit 1 if --timeout passes first
+  --where P=V      a dotted path into the event and its value: data.id=j1,
+                   data.status=concluded (strings as they are, else JSON)
+
+Exit codes: 0 done (the count reached, the awaited event came, or the timeout
+ended a plain listing); 1 --count or --wait not met before --timeout, or the
+connection was lost; 2 a usage error.
+
+Examples:
+  qapi-ts events /run/vm.qmp
+  qapi-ts events /run/vm.qmp --name BLOCK_JOB_COMPLETED --name JOB_STATUS_CHANGE
+  qapi-ts events /run/vm.qmp --wait JOB_STATUS_CHANGE --where data.id=j1 --where data.status=concluded --timeout 60000 && echo done`,
+  async run(argv, io) {
+    const args = parseArgs('events', argv, {
+      name: 'list',
+      count: 'value',
+      timeout: 'value',
+      wait: 'value',
+      where: 'list',
+    });
+    if (args.positional.length !== 1) throw new UsageError('events: give one TARGET (a socket path, or tcp:HOST:PORT)');
+    const count = numberOption('events', 'count', args.values.get('count'));
+    const timeout = numberOption('events', 'timeout', args.values.get('timeout'));
+    const wait = args.values.get('wait');
+    const names = args.lists.get('name') ?? [];
+    if (wait !== undefined && (names.length || count !== undefined))
+      throw new UsageError('events: --wait takes one event; --name and --count are for listing');
+    if (args.lists.has('where') && wait === undefined) throw new UsageError('events: --where goes with --wait');
+    const wheres = (args.lists.get('where') ?? []).map(condition);
+    const { client } = await connectQmpCli(args.positional[0], { warn: (l) => io.err(`qapi-ts: warning: ${l}\n`) });
+    try {
+      const known = (await client.schema()).filter((e) => e['meta-type'] === 'event').map((e) => e.name);
+      for (const n of wait !== undefined ? [wait] : names)
+        if (!known.includes(n)) throw new UsageError(`events: this QEMU has no event '${n}'${suggest(n, known)}`);
+      const wanted = wait !== undefined ? new Set([wait]) : names.length ? new Set(names) : undefined;
+      return await new Promise<number>((resolve) => {
+        let seen = 0;
+        const timer =
+          timeout !== undefined
+            ? setTimeout(() => resolve(wait !== undefined || count !== undefined ? EXIT.no : EXIT.ok), timeout)
+            : undefined;
+        const done = (code: number): void => {
+          if (timer) clearTimeout(timer);
+          resolve(code);
+        };
+        client.onClose(() => done(EXIT.no));
+        client.onAny((event: QmpEvent<string, JsonValue>) => {
+          if (wanted && !wanted.has(event.event)) return;
+          if (wait !== undefined && !wheres.every((w) => w(event))) return;
+          io.out(formatJson({ event: event.event, data: event.data, timestamp: event.timestamp }, true) + '\n');
+          seen++;
+          if (wait !== undefined || (count !== undefined && seen >= count)) done(EXIT.ok);
+        });
+      });
+    } finally {
+      await client.close();
+    }
+  },
+};
