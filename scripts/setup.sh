@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3; do
+# tmux runs the interactive shell in a real terminal for its tests; zsh tests its completion script.
+for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3 tmux:tmux zsh:zsh; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
