@@ -110,11 +110,20 @@ class Converter {
       const path = where ? `${where}.${name}` : name;
       const member = members.get(name);
       if (!member) {
-        const branch =
-          e.tag && tagValue === undefined
-            ? ` (set '${where ? `${where}.` : ''}${e.tag}' first: members depend on it)`
-            : '';
-        throw new UsageError(`unknown argument '${path}'${suggest(name, members.keys())}${branch}`);
+        // Every branch's members too: the name may be right for a branch not (yet) chosen.
+        const all = new Set(members.keys());
+        for (const v of e.variants ?? []) {
+          const vt = this.get(v.type);
+          if (vt['meta-type'] === 'object') for (const n of this.members(vt, undefined).keys()) all.add(n);
+        }
+        const tagPath = `${where ? `${where}.` : ''}${e.tag}`;
+        if (e.tag && all.has(name))
+          throw new UsageError(
+            tagValue === undefined
+              ? `argument '${path}' depends on '${tagPath}': set it first`
+              : `argument '${path}' is not a member when ${tagPath} is '${tagValue}'`,
+          );
+        throw new UsageError(`unknown argument '${path}'${suggest(name, all)}`);
       }
       const type = this.get(member.type);
       if (raws.length > 1 && type['meta-type'] !== 'array')
