@@ -16,3 +16,4 @@ for v in $(awk '!/^#/ && NF { print $1 }' scripts/qemu-versions); do
 done
 node dist/cli/bin.js gen --all --check
 node scripts/demo-qemu.mjs
+bash scripts/demo-cli.sh

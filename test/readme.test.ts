@@ -105,3 +105,14 @@ describe('README incremental backup example', () => {
     }
   });
 });
+
+describe('README command-line quick start', () => {
+  it('runs as written against a throwaway QEMU (scripts/demo-cli.sh)', () => {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts/demo-cli.sh')], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\{"status":"running","singlestep":false,"running":true\}$/m);
+    expect(r.stdout).toMatch(/^full backup of disk0 into .*full\.qcow2: 67108864 bytes copied$/m);
+    expect(r.stdout).toContain('"name": "daily"');
+    expect(r.stderr).toContain("(did you mean 'qcow'?)");
+  });
+});
