@@ -6,7 +6,16 @@
 import { fullBackup, incrementalBackup, listBitmaps } from '../runtime/block/backup.js';
 import { restoreChain } from '../runtime/block/images.js';
 import type { JobProgress } from '../runtime/block/jobs.js';
-import { EXIT, numberOption, parseArgs, UsageError, type Command, type Io } from './command.js';
+import {
+  EXIT,
+  numberOption,
+  optionNames,
+  parseArgs,
+  UsageError,
+  type Command,
+  type Io,
+  type OptionKind,
+} from './command.js';
 import { connectQmpCli } from './connect.js';
 import { formatJson } from './output.js';
 
@@ -69,19 +78,22 @@ export function progressPrinter(io: Io, label: string): { update(p: JobProgress)
   };
 }
 
+const OPTIONS: Record<string, OptionKind> = {
+  node: 'value',
+  to: 'value',
+  bitmap: 'value',
+  from: 'value',
+  differential: 'flag',
+  speed: 'value',
+};
+
 export const backupCommand: Command = {
   name: 'backup',
   synopsis: 'backup TARGET full|incremental|bitmaps ... | backup restore CHAIN... --to FILE',
   help: HELP,
+  options: optionNames(OPTIONS),
   async run(argv, io) {
-    const args = parseArgs('backup', argv, {
-      node: 'value',
-      to: 'value',
-      bitmap: 'value',
-      from: 'value',
-      differential: 'flag',
-      speed: 'value',
-    });
+    const args = parseArgs('backup', argv, OPTIONS);
     const [first, action, ...more] = args.positional;
     if (first === 'restore') {
       const chain = [action, ...more].filter((x): x is string => x !== undefined);

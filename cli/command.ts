@@ -34,6 +34,8 @@ export interface Command {
   readonly synopsis: string;
   /** `qapi-ts COMMAND --help`: what it does, its options, exit codes and examples. */
   readonly help: string;
+  /** Its options as typed (`--json`), for shell completion (cli/completion.ts). */
+  readonly options?: readonly string[];
   run(argv: string[], io: Io): number | Promise<number>;
 }
 
@@ -82,6 +84,11 @@ export function parseArgs(command: string, argv: readonly string[], spec: Record
     else out.lists.set(name, [...(out.lists.get(name) ?? []), value]);
   }
   return out;
+}
+
+/** The options of parseArgs specs as typed (`--name`): a command's `options`, kept in step with its parser. */
+export function optionNames(...specs: Record<string, OptionKind>[]): string[] {
+  return [...new Set(specs.flatMap((s) => Object.keys(s)))].map((n) => `--${n}`);
 }
 
 /** A whole number option, or a usage error naming it. */

@@ -6,7 +6,7 @@
 import { suggest } from '../runtime/suggest.js';
 import type { QmpEvent } from '../runtime/qmp/events.js';
 import type { JsonValue } from '../runtime/wire/json.js';
-import { EXIT, numberOption, parseArgs, UsageError, type Command } from './command.js';
+import { EXIT, numberOption, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
 import { connectQmpCli } from './connect.js';
 import { formatJson } from './output.js';
 
@@ -27,14 +27,22 @@ function condition(where: string): (event: object) => boolean {
   };
 }
 
+const OPTIONS: Record<string, OptionKind> = {
+  name: 'list',
+  count: 'value',
+  timeout: 'value',
+  wait: 'value',
+  where: 'list',
+};
+
 export const eventsCommand: Command = {
   name: 'events',
   synopsis: 'events TARGET [--name NAME...] [--count N] [--timeout MS] [--wait NAME [--where PATH=VALUE...]]',
   help: `usage: qapi-ts events TARGET [--name NAME...] [--count N] [--timeout MS]
        qapi-ts events TARGET --wait NAME [--where PATH=VALUE...] [--timeout MS]
 
-Prints QMP events as they come, one JSON object a line ({"event", "data",
-"timestamp"}; 64-bit integers exact).
+Prints QMP events as they come, as JSON lines: one object a line ({"event",
+"data", "timestamp"}; 64-bit integers exact).
 
   --name NAME      only these events (repeatable); names are checked against
                    the QEMU's schema, with a near miss when one is wrong
@@ -53,14 +61,9 @@ Examples:
   qapi-ts events /run/vm.qmp
   qapi-ts events /run/vm.qmp --name BLOCK_JOB_COMPLETED --name JOB_STATUS_CHANGE
   qapi-ts events /run/vm.qmp --wait JOB_STATUS_CHANGE --where data.id=j1 --where data.status=concluded --timeout 60000 && echo done`,
+  options: optionNames(OPTIONS),
   async run(argv, io) {
-    const args = parseArgs('events', argv, {
-      name: 'list',
-      count: 'value',
-      timeout: 'value',
-      wait: 'value',
-      where: 'list',
-    });
+    const args = parseArgs('events', argv, OPTIONS);
     if (args.positional.length !== 1) throw new UsageError('events: give one TARGET (a socket path, or tcp:HOST:PORT)');
     const count = numberOption('events', 'count', args.values.get('count'));
     const timeout = numberOption('events', 'timeout', args.values.get('timeout'));

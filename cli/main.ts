@@ -11,7 +11,7 @@ import { PACKAGE_ROOT } from '../codegen/generate.js';
 import { ConnectionError, HmpError, QmpError, QmpTimeoutError } from '../runtime/errors.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
 import { backupCommand } from './backup-cmd.js';
-import { completionCommand } from './completion.js';
+import { completeCommand, completionCommand } from './completion.js';
 import { eventsCommand } from './events-cmd.js';
 import { qgaCommand } from './qga-cmd.js';
 import { qmpCommand } from './qmp-cmd.js';
@@ -113,6 +113,8 @@ export function main(argv: string[], io: Io = processIo): number | Promise<numbe
     io.out(version() + '\n');
     return EXIT.ok;
   }
+  // Hidden (not in COMMANDS, so not in help), and before the --help check: there --help is a word being completed.
+  if (name === completeCommand.name) return completeCommand.run(rest, io);
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) return failed(new UsageError(`unknown command '${name}'`), undefined, io);
   // --help anywhere before `--` (after it, it is a program's argument).

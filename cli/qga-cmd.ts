@@ -4,7 +4,7 @@
  * which runs a program in the guest and passes its output and exit code on.
  */
 import { QmpValidationError } from '../runtime/errors.js';
-import { EXIT, numberOption, parseArgs, UsageError, type Command } from './command.js';
+import { EXIT, numberOption, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
 import { connectQgaCli } from './connect.js';
 import { formatJson } from './output.js';
 import { commandArguments } from './shell-args.js';
@@ -35,12 +35,15 @@ Examples:
   qapi-ts qga /run/vm.qga exec -- ip addr list
   qapi-ts qga /run/vm.qga exec --input 'hello' -- cat`;
 
+const OPTIONS: Record<string, OptionKind> = { compact: 'flag', timeout: 'value', input: 'value' };
+
 export const qgaCommand: Command = {
   name: 'qga',
   synopsis: 'qga TARGET COMMAND [KEY=VALUE...] | exec -- PROGRAM [ARGS...]',
   help: HELP,
+  options: optionNames(OPTIONS),
   async run(argv, io) {
-    const args = parseArgs('qga', argv, { compact: 'flag', timeout: 'value', input: 'value' });
+    const args = parseArgs('qga', argv, OPTIONS);
     const [where, command, ...tokens] = args.positional;
     if (!where) throw new UsageError('qga: give a TARGET (the agent socket, or tcp:HOST:PORT)');
     if (!command) throw new UsageError('qga: give a COMMAND (or exec -- PROGRAM)');

@@ -6,7 +6,16 @@
 import { QmpError, QmpValidationError } from '../runtime/errors.js';
 import { parseJson, type JsonValue } from '../runtime/wire/json.js';
 import type { JsonObject } from '../runtime/wire/framing.js';
-import { EXIT, numberOption, parseArgs, UsageError, type Command, type Io } from './command.js';
+import {
+  EXIT,
+  numberOption,
+  optionNames,
+  parseArgs,
+  UsageError,
+  type Command,
+  type Io,
+  type OptionKind,
+} from './command.js';
 import { connectQmpCli } from './connect.js';
 import { formatJson } from './output.js';
 import { commandArguments } from './shell-args.js';
@@ -43,6 +52,8 @@ Examples:
   qapi-ts qmp /run/vm.qmp --hmp 'info block'
   echo '{"execute": "query-kvm"}' | qapi-ts qmp /run/vm.qmp -`;
 
+const OPTIONS: Record<string, OptionKind> = { compact: 'flag', hmp: 'value', timeout: 'value', release: 'value' };
+
 async function readStdin(io: Io): Promise<string> {
   if (!io.stdin) throw new UsageError('qmp: no standard input to read the request from');
   const chunks: Buffer[] = [];
@@ -73,8 +84,9 @@ export const qmpCommand: Command = {
   name: 'qmp',
   synopsis: 'qmp TARGET COMMAND [KEY=VALUE...] | --hmp LINE | -',
   help: HELP,
+  options: optionNames(OPTIONS),
   async run(argv, io) {
-    const args = parseArgs('qmp', argv, { compact: 'flag', hmp: 'value', timeout: 'value', release: 'value' });
+    const args = parseArgs('qmp', argv, OPTIONS);
     const [where, command, ...tokens] = args.positional;
     if (!where) throw new UsageError('qmp: give a TARGET (a socket path, or tcp:HOST:PORT)');
     const hmp = args.values.get('hmp');

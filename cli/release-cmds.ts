@@ -7,10 +7,12 @@
 import { QapiError, QapiSourceError } from '../codegen/errors.js';
 import type { DiffFormat } from '../codegen/releases/report.js';
 import { addQemu, AddQemuError } from './add-qemu.js';
-import { EXIT, parseArgs, UsageError, type Command } from './command.js';
+import { EXIT, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
 import { COMPAT_HELP, COMPAT_SYNOPSIS, compatCommand } from './compat.js';
 import { diffCommand, DiffInputError, type DiffProtocol } from './diff.js';
 import { driftCommand } from './drift.js';
+
+const DRIFT_OPTIONS: Record<string, OptionKind> = { release: 'value', json: 'flag' };
 
 export const driftCmd: Command = {
   name: 'drift',
@@ -29,8 +31,9 @@ QEMU could not be reached); 2 a usage error.
 Examples:
   qapi-ts drift /run/vm.qmp
   qapi-ts drift tcp:127.0.0.1:4444 --release 10.0 --json`,
+  options: optionNames(DRIFT_OPTIONS),
   run(argv, io) {
-    const args = parseArgs('drift', argv, { release: 'value', json: 'flag' });
+    const args = parseArgs('drift', argv, DRIFT_OPTIONS);
     if (args.positional.length !== 1) throw new UsageError('drift: give one TARGET (a socket path, or tcp:HOST:PORT)');
     return driftCommand(
       args.positional[0],
@@ -39,6 +42,8 @@ Examples:
     );
   },
 };
+
+const DIFF_OPTIONS: Record<string, OptionKind> = { format: 'value', protocol: 'value', json: 'flag' };
 
 export const diffCmd: Command = {
   name: 'diff',
@@ -58,8 +63,9 @@ Examples:
   qapi-ts diff 7.2 10.0
   qapi-ts diff 10.0 10.2 --protocol qga --format markdown
   qapi-ts diff 10.2 saved-query-qmp-schema.json --json | jq '.commands.added'`,
+  options: optionNames(DIFF_OPTIONS),
   run(argv, io) {
-    const args = parseArgs('diff', argv, { format: 'value', protocol: 'value', json: 'flag' });
+    const args = parseArgs('diff', argv, DIFF_OPTIONS);
     if (args.positional.length !== 2) throw new UsageError('diff: give two releases or schema files, A and B');
     const format = args.flags.has('json') ? 'json' : (args.values.get('format') ?? 'text');
     if (!['text', 'markdown', 'json'].includes(format))
@@ -88,8 +94,12 @@ export const compatCmd: Command = {
   name: 'compat',
   synopsis: COMPAT_SYNOPSIS,
   help: COMPAT_HELP,
+  // compat.ts parses its own options: these are the ones it takes.
+  options: ['--project', '--releases', '--errors-only', '--json'],
   run: (argv, io) => compatCommand(argv, io),
 };
+
+const ADD_QEMU_OPTIONS: Record<string, OptionKind> = { 'from-source': 'value', 'from-qemu': 'value', docs: 'value' };
 
 export const addQemuCmd: Command = {
   name: 'add-qemu',
@@ -110,8 +120,9 @@ Examples:
   npm run add-qemu -- 11.2
   npm run add-qemu -- 11.2 --from-source ~/src/qemu
   npm run add-qemu -- 11.2 --from-qemu /usr/bin/qemu-system-x86_64 --docs qemu-qmp-ref.7.gz`,
+  options: optionNames(ADD_QEMU_OPTIONS),
   run(argv, io) {
-    const args = parseArgs('add-qemu', argv, { 'from-source': 'value', 'from-qemu': 'value', docs: 'value' });
+    const args = parseArgs('add-qemu', argv, ADD_QEMU_OPTIONS);
     if (args.positional.length !== 1) throw new UsageError('add-qemu: give one VERSION, such as 11.1');
     return addQemu({
       version: args.positional[0],

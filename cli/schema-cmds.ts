@@ -10,8 +10,10 @@ import type { DocDialect } from '../codegen/expressions.js';
 import { countDefinitions, loadSchema } from '../codegen/frontend.js';
 import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol } from '../codegen/generate.js';
 import { schemaToJson } from '../codegen/model-json.js';
-import { EXIT, parseArgs, UsageError, type Command, type Io } from './command.js';
+import { EXIT, optionNames, parseArgs, UsageError, type Command, type Io, type OptionKind } from './command.js';
 import { genFromLive } from './from-live.js';
+
+const CHECK_OPTIONS: Record<string, OptionKind> = { json: 'flag', dialect: 'value' };
 
 export const checkSchemaCommand: Command = {
   name: 'check-schema',
@@ -31,8 +33,9 @@ file:line:col: message on stderr); 2 a usage error.
 Examples:
   qapi-ts check-schema .cache/qemu/10.2/qapi/qapi-schema.json
   qapi-ts check-schema my-fork/qapi/qapi-schema.json --json | jq '.entities | length'`,
+  options: optionNames(CHECK_OPTIONS),
   run(argv, io) {
-    const args = parseArgs('check-schema', argv, { json: 'flag', dialect: 'value' });
+    const args = parseArgs('check-schema', argv, CHECK_OPTIONS);
     if (args.positional.length !== 1) throw new UsageError('check-schema takes exactly one schema file');
     const dialect = args.values.get('dialect') ?? 'auto';
     if (dialect !== 'auto' && dialect !== 'modern' && dialect !== 'legacy')
@@ -97,21 +100,34 @@ Examples:
   qapi-ts gen --from-socket /run/vm.qmp --out src/qmp --source 10.2
   qapi-ts gen --all --check`;
 
+const GEN_OPTIONS: Record<string, OptionKind> = {
+  schema: 'value',
+  out: 'value',
+  protocol: 'value',
+  label: 'value',
+  all: 'flag',
+  check: 'flag',
+  json: 'flag',
+};
+
+/** gen --from-socket / --from-qemu's. */
+const LIVE_OPTIONS: Record<string, OptionKind> = {
+  'from-socket': 'value',
+  'from-qemu': 'value',
+  out: 'value',
+  source: 'value',
+  label: 'value',
+  docs: 'value',
+};
+
 export const genCommand: Command = {
   name: 'gen',
   synopsis: 'gen --schema FILE --out DIR | --from-socket SOCKET --out DIR | --from-qemu BINARY --out DIR | --all',
   help: GEN_HELP,
+  options: optionNames(GEN_OPTIONS, LIVE_OPTIONS),
   run(argv, io) {
     if (argv.some((a) => a.startsWith('--from-socket') || a.startsWith('--from-qemu'))) return genLive(argv, io);
-    const args = parseArgs('gen', argv, {
-      schema: 'value',
-      out: 'value',
-      protocol: 'value',
-      label: 'value',
-      all: 'flag',
-      check: 'flag',
-      json: 'flag',
-    });
+    const args = parseArgs('gen', argv, GEN_OPTIONS);
     if (args.positional.length) throw new UsageError(`gen takes no positional arguments (got '${args.positional[0]}')`);
     const check = args.flags.has('check');
     const json = args.flags.has('json');
@@ -178,14 +194,7 @@ export const genCommand: Command = {
 };
 
 function genLive(argv: string[], io: Io): Promise<number> {
-  const args = parseArgs('gen', argv, {
-    'from-socket': 'value',
-    'from-qemu': 'value',
-    out: 'value',
-    source: 'value',
-    label: 'value',
-    docs: 'value',
-  });
+  const args = parseArgs('gen', argv, LIVE_OPTIONS);
   if (args.positional.length) throw new UsageError(`gen takes no positional arguments (got '${args.positional[0]}')`);
   const socket = args.values.get('from-socket');
   const qemu = args.values.get('from-qemu');
