@@ -2,6 +2,7 @@
 import { benchCore } from './core.js';
 import { benchFrontend } from './frontend.js';
 import { benchGenerate } from './generate.js';
+import { benchLibvirt } from './libvirt.js';
 import { benchQga } from './qga.js';
 import { benchQmp } from './qmp.js';
 import { benchRoots } from './roots.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   qga: () => benchQga(),
   core: () => benchCore(),
   roots: () => benchRoots(),
+  libvirt: () => benchLibvirt(),
 };
 
 const wanted = process.argv.slice(2);

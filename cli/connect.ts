@@ -1,6 +1,7 @@
 /**
  * How the command line reaches a QEMU or a guest agent: TARGET is a unix
- * socket path, or `tcp:HOST:PORT` (also `HOST:PORT`). The greeting's version
+ * socket path, `tcp:HOST:PORT` (also `HOST:PORT`), or `libvirt:DOMAIN[@URI]`
+ * (through virsh: the domain's monitor, or its guest agent). The greeting's version
  * picks the release whose schema and docs the CLI uses (the newest not newer
  * than that QEMU), with a warning when the QEMU is newer than every release;
  * arguments are checked against the QEMU's own schema (query-qmp-schema).
@@ -20,6 +21,9 @@ export type AnyAgent = QgaClient<Record<string, CommandSpec>, Record<string, nev
 
 /** A TARGET as the transport takes it. */
 export function parseTarget(where: string): Target {
+  // libvirt:DOMAIN or libvirt:DOMAIN@URI (libvirt's connection URI).
+  const lv = /^libvirt:([^@]+)(?:@(.+))?$/.exec(where);
+  if (lv) return { libvirt: { domain: lv[1], ...(lv[2] ? { uri: lv[2] } : {}) } };
   const tcp = /^(?:tcp:)?(\[[^\]]+\]|[^/:]*):(\d+)$/.exec(where);
   if (tcp) return { host: tcp[1].replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(tcp[2]) };
   if (where.startsWith('tcp:')) throw new UsageError(`'${where}': a TCP target is tcp:HOST:PORT`);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { QapiError as SchemaError, QapiSourceError } from '../codegen/errors.js';
 import { PACKAGE_ROOT } from '../codegen/generate.js';
-import { ConnectionError, HmpError, QmpError, QmpTimeoutError } from '../runtime/errors.js';
+import { ConnectionError, HmpError, LibvirtError, QmpError, QmpTimeoutError } from '../runtime/errors.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
 import { backupCommand } from './backup-cmd.js';
 import { completeCommand, completionCommand } from './completion.js';
@@ -52,7 +52,7 @@ function usage(): string {
     "  help [COMMAND]            this text, or a command's help (also: qapi-ts COMMAND --help)",
     '  version                   the qapi-ts version',
     '',
-    'TARGET is a unix socket path or tcp:HOST:PORT.',
+    'TARGET is a unix socket path, tcp:HOST:PORT, or libvirt:DOMAIN[@URI] (through virsh).',
     'Exit codes: 0 done; 1 the answer is no (an error from QEMU, a difference, a timeout);',
     '2 a usage error; 3 a bug of qapi-ts.',
     '',
@@ -80,7 +80,12 @@ function failed(e: unknown, command: string | undefined, io: Io): number {
     io.err(`${prefix}: ${e.errorClass}: ${e.desc}\n`);
     return EXIT.no;
   }
-  if (e instanceof HmpError || e instanceof QmpTimeoutError || e instanceof ConnectionError) {
+  if (
+    e instanceof HmpError ||
+    e instanceof QmpTimeoutError ||
+    e instanceof ConnectionError ||
+    e instanceof LibvirtError
+  ) {
     io.err(`${prefix}: ${e.message}\n`);
     return EXIT.no;
   }

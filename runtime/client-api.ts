@@ -16,6 +16,8 @@ export {
   QmpUsageError,
   QmpValidationError,
   HmpError,
+  LibvirtError,
+  type LibvirtErrorCode,
   type ArgumentProblem,
   type ConnectionErrorCode,
   type ProtocolErrorCode,
@@ -39,6 +41,7 @@ export { validate, type ValidationProblem, type ValidationTarget } from './schem
 export { supports, type SchemaQuery } from './schema/query.js';
 export { parseJson, stringifyJson, type Int64, type Int64Mode, type JsonValue, type Register } from './wire/json.js';
 export type { Target } from './wire/transport.js';
+export type { LibvirtTarget } from './libvirt/virsh.js';
 export {
   JobError,
   runJob,

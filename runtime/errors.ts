@@ -221,6 +221,32 @@ export class ProtocolError extends QapiError {
   }
 }
 
+export type LibvirtErrorCode =
+  | 'domain-not-found'
+  | 'domain-not-running'
+  | 'agent-not-connected'
+  | 'agent-timeout'
+  | 'permission-denied'
+  | 'connection-failed'
+  | 'failed';
+
+/**
+ * A call through libvirt ({ libvirt: { domain } }) that libvirt itself
+ * refused or could not make: not QEMU's (or the agent's) answer, so not a
+ * QmpError.
+ */
+export class LibvirtError extends QapiError {
+  override name = 'LibvirtError';
+  constructor(
+    readonly code: LibvirtErrorCode,
+    /** What virsh said. */
+    readonly detail: string,
+    readonly command: string,
+  ) {
+    super(`${command}: libvirt: ${detail}`);
+  }
+}
+
 /**
  * An HMP command (human-monitor-command) that QEMU ran but whose text
  * output is an error: HMP has no error replies, only text. Thrown by

@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-# tmux runs the interactive shell in a real terminal for its tests; zsh tests its completion script.
-for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3 tmux:tmux zsh:zsh; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+# tmux runs the interactive shell in a real terminal for its tests; zsh tests its completion script;
+# libvirt (daemon, QEMU driver, virsh) runs a domain in session mode for the libvirt transport's tests.
+for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3 tmux:tmux zsh:zsh \
+  libvirtd:libvirt-daemon virsh:libvirt-clients /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so:libvirt-daemon-driver-qemu; do
+  what=${pair%%:*}
+  if [ "${what#/}" != "$what" ]; then [ -e "$what" ] || need+=("${pair#*:}")
+  else command -v "$what" >/dev/null 2>&1 || need+=("${pair#*:}"); fi
 done
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "setup: need root to install: ${need[*]}" >&2; exit 1; }

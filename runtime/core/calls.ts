@@ -7,7 +7,24 @@
  * applied to what comes back, and the `cmd` facade of methods.
  */
 import { inspect } from 'node:util';
-import { ProtocolError, QmpError, QmpUsageError, QmpValidationError } from '../errors.js';
+import {
+  LibvirtError,
+  ProtocolError,
+  QmpError,
+  QmpUsageError,
+  QmpValidationError,
+  type LibvirtErrorCode,
+} from '../errors.js';
+
+const LIBVIRT_CODES: readonly LibvirtErrorCode[] = [
+  'domain-not-found',
+  'domain-not-running',
+  'agent-not-connected',
+  'agent-timeout',
+  'permission-denied',
+  'connection-failed',
+  'failed',
+];
 import { maskUrl, redact, redactArguments, redactRequest } from '../redact.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
@@ -352,10 +369,21 @@ export function tappedRequest(call: {
  * request when the reply has no id ("QEMU", "the agent"): the peer answers
  * a request it could not parse without one.
  */
-export function replyError(msg: JsonObject, command: string, args: JsonObject | undefined, unread?: string): QmpError {
+export function replyError(
+  msg: JsonObject,
+  command: string,
+  args: JsonObject | undefined,
+  unread?: string,
+): QmpError | LibvirtError {
   const err = msg.error;
   const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
   const cls = typeof body.class === 'string' ? body.class : 'GenericError';
+  // The libvirt bridge's own failures (runtime/libvirt/bridge.ts): libvirt's, not QEMU's.
+  if (cls.startsWith('libvirt:') && typeof body.desc === 'string') {
+    const code = cls.slice('libvirt:'.length);
+    const codes: readonly string[] = LIBVIRT_CODES;
+    return new LibvirtError(codes.includes(code) ? (code as LibvirtErrorCode) : 'failed', body.desc, command);
+  }
   // QEMU quotes what it could not open, URL passwords included.
   const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));
   return new QmpError(

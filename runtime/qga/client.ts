@@ -37,7 +37,15 @@ import {
   checkTimeout,
 } from '../core/options.js';
 import type { Call } from '../core/requests.js';
-import { ConnectionError, ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
+import {
+  ConnectionError,
+  LibvirtError,
+  ProtocolError,
+  QmpAbortError,
+  QmpError,
+  QmpTimeoutError,
+  QmpUsageError,
+} from '../errors.js';
 import type { CommandMap, CommandName, CommandSpec, TapEntry, VersionData } from '../qmp/client.js';
 import type { EventWait, QmpEvent, WaitOptions } from '../qmp/events.js';
 import { maskText, redactAgentMessage, redactReturn } from '../redact.js';
@@ -610,7 +618,13 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     if (!('id' in msg)) this.#lastNoReply = undefined;
     const err = replyError(msg, entry.command, undefined);
     if (entry.failed) entry.failed(err);
-    else this.#conn.report(err);
+    // Through libvirt, its own failure: reported as the QmpError-shaped problem onError listeners know.
+    else
+      this.#conn.report(
+        err instanceof LibvirtError
+          ? new QmpError(`libvirt:${err.code}`, err.detail, entry.command, undefined, undefined)
+          : err,
+      );
     return true;
   }
 
@@ -714,7 +728,7 @@ export async function connectAgent<C extends CommandMap<C> = Record<string, Comm
   const { connectTimeout } = checkOptions(options);
   const signal = checkSignal(options?.signal, 'signal');
   const started = Date.now();
-  const stream = await openTransport(checked, { timeout: connectTimeout, signal });
+  const stream = await openTransport(checked, { timeout: connectTimeout, signal, protocol: 'qga' });
   const client = new QgaClient<C, M>(stream, data, options ?? {}, describeTarget(checked));
   const remaining = connectTimeout > 0 ? Math.max(1, connectTimeout - (Date.now() - started)) : 0;
   try {

@@ -8,21 +8,27 @@ import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { deadline, type Deadline } from '../core/deadline.js';
 import { ConnectionError, QmpUsageError } from '../errors.js';
+import { openLibvirt, type LibvirtTarget } from '../libvirt/bridge.js';
 
 export type Target =
   | { path: string }
   | { host: string; port: number }
   | { stream: Duplex }
   /** Server mode: listen on this unix path (or port) and take the first peer that connects. */
-  | { listen: { path: string } | { host?: string; port: number } };
+  | { listen: { path: string } | { host?: string; port: number } }
+  /** A libvirt domain, through virsh (runtime/libvirt/): its QMP monitor, or its guest agent. */
+  | { libvirt: LibvirtTarget };
 
 export interface OpenOptions {
   /** Milliseconds; 0 waits forever. */
   timeout: number;
   signal?: AbortSignal;
+  /** Which peer a libvirt target stands for: the domain's QMP monitor (default) or its guest agent. */
+  protocol?: 'qmp' | 'qga';
 }
 
 export function describeTarget(t: Target): string {
+  if ('libvirt' in t) return `libvirt:${t.libvirt.domain}${t.libvirt.uri ? `@${t.libvirt.uri}` : ''}`;
   if ('path' in t) return `unix:${t.path}`;
   if ('host' in t) return `tcp:${t.host}:${t.port}`;
   if ('listen' in t)
@@ -75,7 +81,7 @@ function bounded<T>(
 }
 
 const TARGET_SHAPES =
-  'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex } or { listen: { path } | { host?, port } }';
+  'target: expected { path }, { host, port } (port 0 to 65535), { stream: Duplex }, { listen: { path } | { host?, port } } or { libvirt: { domain } }';
 
 /** The target as one of its four shapes, nothing else in it; a QmpUsageError otherwise. */
 export function checkTarget(t: unknown): Target {
@@ -86,6 +92,22 @@ export function checkTarget(t: unknown): Target {
   if (typeof o.path === 'string' && o.path.length > 0 && only('path')) return { path: o.path };
   if (typeof o.host === 'string' && port(o.port) && only('host', 'port')) return { host: o.host, port: o.port };
   if (o.stream instanceof Duplex && only('stream')) return { stream: o.stream };
+  const lv = (typeof o.libvirt === 'object' && o.libvirt !== null ? o.libvirt : undefined) as
+    Record<string, unknown> | undefined;
+  if (lv && only('libvirt')) {
+    const ok =
+      typeof lv.domain === 'string' &&
+      lv.domain.length > 0 &&
+      (lv.uri === undefined || typeof lv.uri === 'string') &&
+      (lv.virsh === undefined || (Array.isArray(lv.virsh) && lv.virsh.every((w) => typeof w === 'string'))) &&
+      (lv.agentTimeout === undefined || (Number.isInteger(lv.agentTimeout) && (lv.agentTimeout as number) > 0)) &&
+      Object.keys(lv).every((k) => ['domain', 'uri', 'virsh', 'agentTimeout'].includes(k));
+    if (ok) return { libvirt: lv as unknown as LibvirtTarget };
+    throw new QmpUsageError(
+      'bad-option',
+      'target: { libvirt: { domain, uri?, virsh?: string[], agentTimeout?: seconds } } (domain: a name, id or UUID)',
+    );
+  }
   const l = (typeof o.listen === 'object' && o.listen !== null ? o.listen : undefined) as
     Record<string, unknown> | undefined;
   if (l && only('listen')) {
@@ -100,7 +122,7 @@ export function checkTarget(t: unknown): Target {
       return { listen: l.host === undefined ? { port: l.port } : { host: l.host as string, port: l.port } };
     }
   }
-  const extra = keys.filter((k) => !['path', 'host', 'port', 'stream', 'listen'].includes(k));
+  const extra = keys.filter((k) => !['path', 'host', 'port', 'stream', 'listen', 'libvirt'].includes(k));
   throw new QmpUsageError(
     'bad-option',
     extra.length ? `${TARGET_SHAPES}; got unknown ${extra.map((k) => `'${k}'`).join(', ')}` : TARGET_SHAPES,
@@ -112,6 +134,26 @@ export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex
   const what = describeTarget(target);
   if ('stream' in target) return Promise.resolve(target.stream);
   if ('listen' in target) return listenOnce(target.listen, what, opts);
+  if ('libvirt' in target) {
+    const lv = target.libvirt;
+    // A bridge that opens after the deadline (or the abort) is closed at once, not leaked.
+    let abandoned = false;
+    return bounded<Duplex>(
+      `connecting to ${what}`,
+      opts,
+      (resolve, reject) =>
+        void openLibvirt(lv, opts.protocol ?? 'qmp').then(
+          (stream) => (abandoned ? stream.destroy() : resolve(stream)),
+          (e: Error) =>
+            reject(
+              e instanceof ConnectionError
+                ? e
+                : new ConnectionError('connect-failed', `${what}: ${e.message}`, { cause: e }),
+            ),
+        ),
+      () => void (abandoned = true),
+    );
+  }
   let socket: Socket | undefined;
   return bounded<Duplex>(
     `connecting to ${what}`,
