@@ -8,6 +8,7 @@ import { restoreChain } from '../runtime/block/images.js';
 import type { JobProgress } from '../runtime/block/jobs.js';
 import {
   EXIT,
+  noRest,
   numberOption,
   optionNames,
   parseArgs,
@@ -95,6 +96,7 @@ export const backupCommand: Command = {
   async run(argv, io) {
     const args = parseArgs('backup', argv, OPTIONS);
     const [first, action, ...more] = args.positional;
+    noRest('backup', args.rest);
     if (first === 'restore') {
       const chain = [action, ...more].filter((x): x is string => x !== undefined);
       const to = args.values.get('to');
@@ -109,7 +111,7 @@ export const backupCommand: Command = {
     const speed = numberOption('backup', 'speed', args.values.get('speed'));
     const need = (name: string): string => {
       const v = args.values.get(name);
-      if (v === undefined) throw new UsageError(`backup ${action}: --${name} is needed`);
+      if (v === undefined) throw new UsageError(`${action} needs --${name}`);
       return v;
     };
     if (!['full', 'incremental', 'bitmaps'].includes(action))

@@ -13,8 +13,9 @@ import type { Readable } from 'node:stream';
 
 /** Where a command reads and writes; tests pass their own. */
 export interface Io {
-  out(text: string): void;
-  err(text: string): void;
+  /** Bytes are written as they are (a guest program's binary output). */
+  out(text: string | Uint8Array): void;
+  err(text: string | Uint8Array): void;
   /** Standard input, for commands that read a request from it ('-'). */
   stdin?: Readable;
   /** Whether stdout is a terminal (progress bars, colours). */
@@ -91,10 +92,20 @@ export function optionNames(...specs: Record<string, OptionKind>[]): string[] {
   return [...new Set(specs.flatMap((s) => Object.keys(s)))].map((n) => `--${n}`);
 }
 
-/** A whole number option, or a usage error naming it. */
-export function numberOption(command: string, name: string, value: string | undefined): number | undefined {
+/** setTimeout's limit (about 24.8 days): a longer wait would fire at once. */
+const MAX_MS = 2 ** 31 - 1;
+
+/** A whole number option (digits only), at least `min`, or a usage error naming it. */
+export function numberOption(command: string, name: string, value: string | undefined, min = 0): number | undefined {
   if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${command}: --${name} is a whole number (not '${value}')`);
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${command}: --${name} is a whole number (not '${value}')`);
+  if (n < min) throw new UsageError(`${command}: --${name} is at least ${min}`);
+  if (n > MAX_MS) throw new UsageError(`${command}: --${name} is at most ${MAX_MS}`);
   return n;
+}
+
+/** What comes after `--` is only for commands that take a program: elsewhere it would be lost silently. */
+export function noRest(command: string, rest: readonly string[]): void {
+  if (rest.length) throw new UsageError(`${command}: nothing goes after '--' (got '${rest[0]}')`);
 }

@@ -24,8 +24,14 @@ export function parseTarget(where: string): Target {
   // libvirt:DOMAIN or libvirt:DOMAIN@URI (libvirt's connection URI).
   const lv = /^libvirt:([^@]+)(?:@(.+))?$/.exec(where);
   if (lv) return { libvirt: { domain: lv[1], ...(lv[2] ? { uri: lv[2] } : {}) } };
-  const tcp = /^(?:tcp:)?(\[[^\]]+\]|[^/:]*):(\d+)$/.exec(where);
-  if (tcp) return { host: tcp[1].replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(tcp[2]) };
+  const tcp = where.startsWith('tcp:')
+    ? /^tcp:(\[[^\]]+\]|[^/:]+):(\d+)$/.exec(where)
+    : /^(\[[^\]]+\]|[^/:]+):(\d+)$/.exec(where);
+  if (tcp) {
+    const port = Number(tcp[2]);
+    if (port > 65535) throw new UsageError(`'${where}': port ${port} is beyond 65535`);
+    return { host: tcp[1].replace(/^\[|\]$/g, ''), port };
+  }
   if (where.startsWith('tcp:')) throw new UsageError(`'${where}': a TCP target is tcp:HOST:PORT`);
   return { path: where };
 }
@@ -69,10 +75,14 @@ export interface Connected<T> {
  */
 export async function connectQmpCli(
   where: string,
-  options: { release?: string; warn?: (line: string) => void } = {},
+  options: { release?: string; warn?: (line: string) => void; timeout?: number } = {},
 ): Promise<Connected<AnyQmp>> {
   const target = parseTarget(where);
-  const client = (await connect(target, {}, { validate: 'live' })) as unknown as AnyQmp;
+  const client = (await connect(
+    target,
+    {},
+    { validate: 'live', ...(options.timeout ? { connectTimeout: options.timeout } : {}) },
+  )) as unknown as AnyQmp;
   try {
     const q = client.greeting.version.qemu;
     const all = releases('qemu');
@@ -100,7 +110,7 @@ export async function connectQgaCli(
   const all = releases('qga');
   const release = await loadRelease('qga', options.release ?? all[all.length - 1]);
   const client = await connectAgent<Record<string, CommandSpec>, Record<string, never>>(parseTarget(where), release, {
-    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+    ...(options.timeout ? { timeout: options.timeout, connectTimeout: options.timeout } : {}),
   });
   return { client, release };
 }

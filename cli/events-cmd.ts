@@ -6,7 +6,16 @@
 import { suggest } from '../runtime/suggest.js';
 import type { QmpEvent } from '../runtime/qmp/events.js';
 import type { JsonValue } from '../runtime/wire/json.js';
-import { EXIT, numberOption, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
+import {
+  EXIT,
+  noRest,
+  numberOption,
+  optionNames,
+  parseArgs,
+  UsageError,
+  type Command,
+  type OptionKind,
+} from './command.js';
 import { connectQmpCli } from './connect.js';
 import { formatJson } from './output.js';
 
@@ -42,7 +51,8 @@ export const eventsCommand: Command = {
        qapi-ts events TARGET --wait NAME [--where PATH=VALUE...] [--timeout MS]
 
 Prints QMP events as they come, as JSON lines: one object a line ({"event",
-"data", "timestamp"}; 64-bit integers exact).
+"data" when it has some, "timestamp"}; 64-bit integers exact), listened for from
+the moment the connection is up.
 
   --name NAME      only these events (repeatable); names are checked against
                    the QEMU's schema, with a near miss when one is wrong
@@ -65,15 +75,21 @@ Examples:
   async run(argv, io) {
     const args = parseArgs('events', argv, OPTIONS);
     if (args.positional.length !== 1) throw new UsageError('events: give one TARGET (a socket path, or tcp:HOST:PORT)');
-    const count = numberOption('events', 'count', args.values.get('count'));
-    const timeout = numberOption('events', 'timeout', args.values.get('timeout'));
+    noRest('events', args.rest);
+    const count = numberOption('events', 'count', args.values.get('count'), 1);
+    const timeout = numberOption('events', 'timeout', args.values.get('timeout'), 1);
     const wait = args.values.get('wait');
     const names = args.lists.get('name') ?? [];
     if (wait !== undefined && (names.length || count !== undefined))
       throw new UsageError('events: --wait takes one event; --name and --count are for listing');
     if (args.lists.has('where') && wait === undefined) throw new UsageError('events: --where goes with --wait');
     const wheres = (args.lists.get('where') ?? []).map(condition);
+    const started = Date.now();
     const { client } = await connectQmpCli(args.positional[0], { warn: (l) => io.err(`qapi-ts: warning: ${l}\n`) });
+    // Listening from the first moment: events that come while the names are checked are kept, not lost.
+    const early: QmpEvent<string, JsonValue>[] = [];
+    let handle: ((event: QmpEvent<string, JsonValue>) => void) | undefined;
+    client.onAny((event) => (handle ? handle(event) : early.push(event)));
     try {
       const known = (await client.schema()).filter((e) => e['meta-type'] === 'event').map((e) => e.name);
       for (const n of wait !== undefined ? [wait] : names)
@@ -81,22 +97,38 @@ Examples:
       const wanted = wait !== undefined ? new Set([wait]) : names.length ? new Set(names) : undefined;
       return await new Promise<number>((resolve) => {
         let seen = 0;
+        let finished = false;
+        const left = timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started));
         const timer =
-          timeout !== undefined
-            ? setTimeout(() => resolve(wait !== undefined || count !== undefined ? EXIT.no : EXIT.ok), timeout)
+          left !== undefined
+            ? setTimeout(() => done(wait !== undefined || count !== undefined ? EXIT.no : EXIT.ok), left)
             : undefined;
-        const done = (code: number): void => {
+        function done(code: number): void {
+          if (finished) return;
+          finished = true;
           if (timer) clearTimeout(timer);
           resolve(code);
-        };
-        client.onClose(() => done(EXIT.no));
-        client.onAny((event: QmpEvent<string, JsonValue>) => {
+        }
+        client.onClose((reason) => {
+          if (finished) return;
+          io.err(`qapi-ts events: ${reason.message}\n`);
+          done(EXIT.no);
+        });
+        handle = (event) => {
+          if (finished) return;
           if (wanted && !wanted.has(event.event)) return;
           if (wait !== undefined && !wheres.every((w) => w(event))) return;
-          io.out(formatJson({ event: event.event, data: event.data, timestamp: event.timestamp }, true) + '\n');
+          // "data" only when the event has some, as QEMU sends it.
+          const line = {
+            event: event.event,
+            ...(event.data === undefined ? {} : { data: event.data }),
+            timestamp: event.timestamp,
+          };
+          io.out(formatJson(line, true) + '\n');
           seen++;
           if (wait !== undefined || (count !== undefined && seen >= count)) done(EXIT.ok);
-        });
+        };
+        for (const e of early.splice(0)) handle(e);
       });
     } finally {
       await client.close();

@@ -8,7 +8,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { QapiError as SchemaError, QapiSourceError } from '../codegen/errors.js';
 import { PACKAGE_ROOT } from '../codegen/generate.js';
-import { ConnectionError, HmpError, LibvirtError, QmpError, QmpTimeoutError } from '../runtime/errors.js';
+import {
+  ConnectionError,
+  HmpError,
+  LibvirtError,
+  QmpError,
+  QmpTimeoutError,
+  QmpUsageError,
+} from '../runtime/errors.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
 import { backupCommand } from './backup-cmd.js';
 import { completeCommand, completionCommand } from './completion.js';
@@ -69,10 +76,14 @@ const processIo: Io = {
 /** A failure as its exit code, told on stderr. */
 function failed(e: unknown, command: string | undefined, io: Io): number {
   const prefix = `qapi-ts${command ? ` ${command}` : ''}`;
+  // Nothing was sent or changed: a request the client refused to send, a backup that cannot be made as asked.
+  if (e instanceof QmpUsageError || (e instanceof Error && (e.name === 'BackupError' || e.name === 'JobUsageError')))
+    return failed(new UsageError(e.message), command, io);
   if (e instanceof UsageError) {
     const c = COMMANDS.find((x) => x.name === command);
+    const own = command ? new RegExp(`^${command}(?: [a-z-]+)?: `) : /^$/;
     io.err(
-      `${prefix}: ${e.message.replace(/^[a-z-]+: /, '')}\n${c ? `usage: qapi-ts ${c.synopsis}\n(qapi-ts ${c.name} --help for more)\n` : usage()}`,
+      `${prefix}: ${e.message.replace(own, '')}\n${c ? `usage: qapi-ts ${c.synopsis}\n(qapi-ts ${c.name} --help for more)\n` : usage()}`,
     );
     return EXIT.usage;
   }
@@ -84,7 +95,8 @@ function failed(e: unknown, command: string | undefined, io: Io): number {
     e instanceof HmpError ||
     e instanceof QmpTimeoutError ||
     e instanceof ConnectionError ||
-    e instanceof LibvirtError
+    e instanceof LibvirtError ||
+    (e instanceof Error && (e.name === 'ImageError' || e.name === 'JobError'))
   ) {
     io.err(`${prefix}: ${e.message}\n`);
     return EXIT.no;
@@ -97,6 +109,12 @@ function failed(e: unknown, command: string | undefined, io: Io): number {
     io.err(`${prefix}: ${e.message}\n`);
     return EXIT.no;
   }
+  // The system said no (a missing folder, a permission): the answer, not a bug.
+  const errno = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (e instanceof Error && typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) {
+    io.err(`${prefix}: ${e.message}\n`);
+    return EXIT.no;
+  }
   io.err(`${prefix}: internal error (a bug of qapi-ts): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return EXIT.internal;
 }
@@ -105,7 +123,7 @@ function failed(e: unknown, command: string | undefined, io: Io): number {
 export function main(argv: string[], io: Io = processIo): number | Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
-    io.out(usage());
+    io.err(usage());
     return EXIT.usage;
   }
   if (name === 'help' || name === '--help' || name === '-h') {

@@ -3,7 +3,10 @@
  * as for `qapi-ts qmp`; and `qapi-ts qga TARGET exec -- PROGRAM ARGS...`,
  * which runs a program in the guest and passes its output and exit code on.
  */
-import { QmpValidationError } from '../runtime/errors.js';
+import { QmpError, QmpValidationError } from '../runtime/errors.js';
+
+/** What the agent answers only when it refuses: success is the guest going down. */
+const NO_REPLY = new Set(['guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid']);
 import { EXIT, numberOption, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
 import { connectQgaCli } from './connect.js';
 import { formatJson } from './output.js';
@@ -19,8 +22,9 @@ channel, or qemu-ga -m unix-listen) or tcp:HOST:PORT. Arguments as for
 converted by the newest guest-agent schema.
 
 exec runs PROGRAM in the guest (guest-exec), writes its stdout and stderr here
-as they come back, and exits with its exit code (128+N when a signal N ended
-it). --input gives its stdin.
+(byte for byte, once it has ended: the agent gives them then), and exits with its
+exit code (128+N when a signal N ended it; 1 when the agent cut its output at 16
+MiB). --input gives its stdin.
 
 Options:
   --compact       the reply on one line
@@ -59,13 +63,28 @@ export const qgaCommand: Command = {
       if (exec) {
         const [program, ...programArgs] = args.rest;
         const r = await client.exec(program, programArgs, { timeout, input: args.values.get('input') });
-        if (r.stdout.length) io.out(r.stdout.toString('utf8'));
-        if (r.stderr.length) io.err(r.stderr.toString('utf8'));
-        if (r.stdoutTruncated || r.stderrTruncated) io.err('qapi-ts qga: the agent cut the output at 16 MiB\n');
+        // The bytes as the program wrote them (binary output stays binary).
+        if (r.stdout.length) io.out(r.stdout);
+        if (r.stderr.length) io.err(r.stderr);
+        if (r.stdoutTruncated || r.stderrTruncated) {
+          io.err('qapi-ts qga: the agent cut the output at 16 MiB\n');
+          if (r.exitCode === 0) return EXIT.no;
+        }
         return r.exitCode ?? (r.signal !== undefined ? 128 + r.signal : EXIT.no);
       }
       const params = commandArguments(release.schema, command, tokens);
+      // Commands that never reply when they work (shutdown, suspend): a refusal comes later, as a
+      // problem of the connection; a round trip after them tells.
+      let refused: Error | undefined;
+      const watch = client.onError((p) => {
+        if (p instanceof QmpError && p.command === command) refused = p;
+      });
       const reply = await client.execute(command, ...([params, { timeout }] as never[]));
+      if (NO_REPLY.has(command)) {
+        await client.execute('guest-ping', ...([undefined, { timeout: 5000 }] as never[])).catch(() => undefined);
+        watch.dispose();
+        if (refused) throw refused;
+      } else watch.dispose();
       io.out(formatJson(reply, args.flags.has('compact')) + '\n');
       return EXIT.ok;
     } catch (e) {

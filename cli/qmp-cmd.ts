@@ -8,6 +8,7 @@ import { parseJson, type JsonValue } from '../runtime/wire/json.js';
 import type { JsonObject } from '../runtime/wire/framing.js';
 import {
   EXIT,
+  noRest,
   numberOption,
   optionNames,
   parseArgs,
@@ -92,15 +93,19 @@ export const qmpCommand: Command = {
     const hmp = args.values.get('hmp');
     if (hmp === undefined && !command) throw new UsageError('qmp: give a COMMAND (or --hmp LINE, or - to read JSON)');
     if (hmp !== undefined && command) throw new UsageError('qmp: --hmp takes the whole command line; give no COMMAND');
-    const timeout = numberOption('qmp', 'timeout', args.values.get('timeout')) ?? 30_000;
+    if (hmp !== undefined && args.flags.has('compact'))
+      throw new UsageError('qmp: --compact is for JSON replies, not --hmp');
+    noRest('qmp', args.rest);
+    const timeout = numberOption('qmp', 'timeout', args.values.get('timeout'), 1) ?? 30_000;
     const stdin = command === '-' ? requestOf(await readStdin(io)) : undefined;
-    const { client } = await connectQmpCli(where, {
+    const { client, release } = await connectQmpCli(where, {
       release: args.values.get('release'),
       warn: (l) => io.err(`qapi-ts: warning: ${l}\n`),
+      timeout,
     });
     try {
       if (hmp !== undefined) {
-        io.out(await client.hmp(hmp, { timeout, check: true }));
+        io.out((await client.hmp(hmp, { timeout, check: true })).replace(/\r\n/g, '\n'));
         return EXIT.ok;
       }
       let name: string;
@@ -110,7 +115,9 @@ export const qmpCommand: Command = {
         if (tokens.length) throw new UsageError('qmp: with -, the request comes from stdin: give no arguments');
       } else {
         name = command;
-        params = commandArguments(await client.schema({ timeout }), name, tokens);
+        // Commands that take members their schema does not list (device_add: the device's properties).
+        const open = release.schema.some((e) => e.name === name && e['meta-type'] === 'command' && e.gen === false);
+        params = commandArguments(await client.schema({ timeout }), name, tokens, { open });
       }
       const reply = await client.execute(name, ...([params, { timeout }] as never[]));
       io.out(formatJson(reply, args.flags.has('compact')) + '\n');

@@ -59,6 +59,16 @@ export function parseTokens(tokens: readonly string[]): Map<string, Raw[]> {
   return root;
 }
 
+/** A value the schema says nothing about: text as text, JSON as JSON, nested keys as an object. */
+function rawValue(raw: Raw, path: string): JsonValue {
+  if (raw.kind === 'text') return raw.text;
+  if (raw.kind === 'json') return raw.value;
+  const out: Record<string, JsonValue> = {};
+  for (const [k, rs] of raw.members)
+    out[k] = rs.length === 1 ? rawValue(rs[0], `${path}.${k}`) : rs.map((r) => rawValue(r, `${path}.${k}`));
+  return out;
+}
+
 class Converter {
   private readonly byName: Map<string, SchemaInfo>;
   constructor(schema: SchemaDescriptor) {
@@ -94,7 +104,8 @@ class Converter {
     return out;
   }
 
-  object(typeName: string, group: Map<string, Raw[]>, where: string): JsonValue {
+  /** `open`: members the schema does not list are taken as given (text, or JSON with :=), for 'gen': false commands. */
+  object(typeName: string, group: Map<string, Raw[]>, where: string, open = false): JsonValue {
     const e = this.get(typeName);
     if (e['meta-type'] !== 'object')
       throw new UsageError(`${where || 'arguments'}: expected ${this.show(typeName)}, not members`);
@@ -109,6 +120,10 @@ class Converter {
     for (const [name, raws] of group) {
       const path = where ? `${where}.${name}` : name;
       const member = members.get(name);
+      if (!member && open) {
+        out[name] = raws.length === 1 ? rawValue(raws[0], path) : raws.map((r, i) => rawValue(r, `${path}[${i}]`));
+        continue;
+      }
       if (!member) {
         // Every branch's members too: the name may be right for a branch not (yet) chosen.
         const all = new Set(members.keys());
@@ -238,6 +253,7 @@ export function commandArguments(
   schema: SchemaDescriptor,
   command: string,
   tokens: readonly string[],
+  options: { open?: boolean } = {},
 ): Record<string, JsonValue> | undefined {
   const byName = entriesByName(schema);
   const entry = byName.get(command);
@@ -247,7 +263,7 @@ export function commandArguments(
   }
   if (!tokens.length) return undefined;
   const converter = new Converter(schema);
-  return converter.object(entry['arg-type'], parseTokens(tokens), '') as Record<string, JsonValue>;
+  return converter.object(entry['arg-type'], parseTokens(tokens), '', options.open) as Record<string, JsonValue>;
 }
 
 /** The same for a type (a transaction action's data): for the shell. */

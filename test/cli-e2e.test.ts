@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema as schema111 } from '../generated/qemu-11.1/index.js';
@@ -256,6 +256,66 @@ describe('qapi-ts qmp, events and backup against QEMU 7.2', () => {
     }
   });
 
+  it('review: device properties pass through device_add; nothing after -- is lost; odd numbers and targets refused', () => {
+    // Not an unknown argument: QEMU itself answers (no PCI bus on -machine none).
+    const dev = cli(['qmp', sock, 'device_add', 'driver=virtio-net-pci', 'id=n0', 'mac=52:54:00:12:34:56']);
+    expect(dev.status).toBe(1);
+    expect(dev.stderr).toMatch(/qapi-ts qmp: GenericError: .*bus/i);
+    expect(cli(['qmp', sock, 'query-status', '--', 'x=1']).status).toBe(2);
+    expect(cli(['events', sock, '--timeout', '99999999999']).status).toBe(2);
+    expect(cli(['events', sock, '--count', '0']).status).toBe(2);
+    expect(cli(['qmp', sock, 'query-status', '--timeout', '']).status).toBe(2);
+    const tcp = cli(['qmp', 'tcp:4444', 'query-status']);
+    expect(tcp.status).toBe(2);
+    expect(tcp.stderr).toContain('a TCP target is tcp:HOST:PORT');
+    expect(cli(['qmp', 'tcp:127.0.0.1:99999', 'query-status']).stderr).toContain('beyond 65535');
+    // HMP's \r\n are lines here.
+    expect(cli(['qmp', sock, '--hmp', 'info status']).stdout).not.toContain('\r');
+    const none = spawnSync(process.execPath, [BIN], { encoding: 'utf8' });
+    expect(none.status).toBe(2);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain('usage: qapi-ts');
+  });
+
+  it('review: backup and restore refuse what would lose data or break a chain, with usage errors, not bugs', () => {
+    const dir = tempDir('cli-backup2');
+    try {
+      const precious = path.join(dir, 'precious.txt');
+      writeFileSync(precious, 'precious data\n');
+      const full = path.join(dir, 'full.qcow2');
+      expect(cli(['backup', sock, 'full', '--node', 'src', '--to', full, '--bitmap', 'b2']).status).toBe(0);
+      const r = cli(['backup', 'restore', full, '--to', precious]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('exists already');
+      expect(readFileSync(precious, 'utf8')).toBe('precious data\n');
+      const inc = cli([
+        'backup',
+        sock,
+        'incremental',
+        '--node',
+        'src',
+        '--bitmap',
+        'b2',
+        '--to',
+        path.join(dir, 'i.qcow2'),
+        '--from',
+        path.join(dir, 'nonexist.qcow2'),
+      ]);
+      expect(inc.status).toBe(2);
+      expect(inc.stderr).toContain('no such backup to continue the chain from');
+      const nonode = cli(['backup', sock, 'full', '--node', 'nosuch', '--to', path.join(dir, 'x.qcow2')]);
+      expect(nonode.status).toBe(2);
+      expect(nonode.stderr).toContain("no block node named 'nosuch'");
+      expect(cli(['backup', sock, 'bitmaps', '--node', 'nosuch']).status).toBe(2);
+      const nodir = cli(['backup', sock, 'full', '--node', 'src', '--to', '/nonexistent/dir/f.qcow2']);
+      expect(nodir.status).toBe(1);
+      expect(nodir.stderr).toContain('ENOENT');
+      expect(cli(['backup', sock, 'full', '--node', 'src']).stderr).toContain('qapi-ts backup: full needs --to');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes tcp:HOST:PORT', async () => {
     const probe = createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
@@ -357,6 +417,24 @@ describe('qapi-ts qga against qemu-ga', () => {
       status: 0,
       stdout: 'hello',
     });
+  });
+
+  it('review: exec output stays binary; a refused guest-shutdown exits 1, not 0', () => {
+    const r = spawnSync(process.execPath, [
+      BIN,
+      'qga',
+      agent.path,
+      'exec',
+      '--',
+      '/bin/sh',
+      '-c',
+      'printf "\\377\\376\\000\\001"',
+    ]);
+    expect(r.status).toBe(0);
+    expect([...r.stdout]).toEqual([0xff, 0xfe, 0x00, 0x01]);
+    const shutdown = cli(['qga', agent.path, 'guest-shutdown']);
+    expect(shutdown.status).toBe(1);
+    expect(shutdown.stderr).toMatch(/CommandNotFound: .*disabled/);
   });
 
   it('names a bad command, and says when the agent refuses one', () => {

@@ -16,7 +16,7 @@
  *   it), and every node added is removed again, on failure too; a target
  *   file left by a failed backup is deleted, so a retry can create it.
  */
-import { open, rm } from 'node:fs/promises';
+import { access, open, rm } from 'node:fs/promises';
 import nodePath from 'node:path';
 import type { CallOptions } from '../core/calls.js';
 import type { JsonObject } from '../wire/framing.js';
@@ -95,7 +95,7 @@ async function namedNodes(host: JobHost): Promise<JsonObject[]> {
 /** A node's virtual size in bytes. */
 async function virtualSize(host: JobHost, node: string): Promise<number> {
   const entry = (await namedNodes(host)).find((n) => n['node-name'] === node);
-  if (!entry) throw new TypeError(`no block node named '${node}'`);
+  if (!entry) throw new BackupError('no-node', `no block node named '${node}'`);
   const image = entry.image;
   return isObject(image) ? num(image['virtual-size']) : 0;
 }
@@ -104,7 +104,10 @@ async function virtualSize(host: JobHost, node: string): Promise<number> {
 export async function listBitmaps(host: JobHost, node?: string): Promise<BitmapInfo[]> {
   const out: BitmapInfo[] = [];
   const seen = new Set<string>();
-  for (const n of await namedNodes(host)) {
+  const nodes = await namedNodes(host);
+  if (node !== undefined && !nodes.some((n) => n['node-name'] === node))
+    throw new BackupError('no-node', `no block node named '${node}'`);
+  for (const n of nodes) {
     const name = n['node-name'];
     if (typeof name !== 'string' || (node !== undefined && name !== node) || seen.has(name)) continue;
     seen.add(name);
@@ -254,7 +257,7 @@ function backupAction(data: JsonObject): JsonObject {
   return { type: 'blockdev-backup', data: { ...data, 'auto-dismiss': false } };
 }
 
-export type BackupErrorCode = 'target-exists' | 'bad-bitmap';
+export type BackupErrorCode = 'target-exists' | 'bad-bitmap' | 'no-node' | 'bad-chain';
 
 /** A backup that cannot be made as asked (nothing was changed). */
 export class BackupError extends QapiError {
@@ -332,7 +335,16 @@ export async function incrementalBackup(host: JobHost, options: IncrementalBacku
       'bad-bitmap',
       `bitmap '${options.bitmap}' is disabled: writes since were not tracked; take a full backup`,
     );
-  return backupWithActions(host, options, nodePath.resolve(options.backingFile), [], (target, id) => ({
+  const backing = nodePath.resolve(options.backingFile);
+  // The chain's previous image must be there: else the new one would be backed by nothing.
+  if (
+    !(await access(backing).then(
+      () => true,
+      () => false,
+    ))
+  )
+    throw new BackupError('bad-chain', `${backing}: no such backup to continue the chain from`);
+  return backupWithActions(host, options, backing, [], (target, id) => ({
     'job-id': id,
     device: options.node,
     target,

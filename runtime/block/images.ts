@@ -6,6 +6,7 @@
  * disk, into one standalone image, and checks it reads the same.
  */
 import { execFile } from 'node:child_process';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { QapiError } from '../errors.js';
@@ -17,7 +18,7 @@ export interface ImageToolOptions {
   qemuImg?: string;
 }
 
-export type ImageErrorCode = 'bad-chain' | 'differs' | 'qemu-img-failed';
+export type ImageErrorCode = 'bad-chain' | 'differs' | 'output-exists' | 'qemu-img-failed';
 
 /** Thrown when qemu-img fails, or says an image or a chain is not as it should be. */
 export class ImageError extends QapiError {
@@ -101,7 +102,20 @@ export async function restoreChain(
   }
   const top = path.resolve(chain[chain.length - 1]);
   const format = options.format ?? 'qcow2';
-  await qemuImg(['convert', '-f', 'qcow2', '-O', format, top, output], options);
-  if (!(await imagesEqual(top, output, { ...options, formats: ['qcow2', format] })))
-    throw new ImageError('differs', `${output} does not read the same as the chain it was made from`);
+  // Never over an existing file: the output is created here, exclusively, and removed if the restore fails.
+  try {
+    await (await open(output, 'wx')).close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new ImageError('output-exists', `${output} exists already: a restore never overwrites a file`);
+    throw new ImageError('qemu-img-failed', `${output}: ${(e as Error).message}`);
+  }
+  try {
+    await qemuImg(['convert', '-f', 'qcow2', '-O', format, top, output], options);
+    if (!(await imagesEqual(top, output, { ...options, formats: ['qcow2', format] })))
+      throw new ImageError('differs', `${output} does not read the same as the chain it was made from`);
+  } catch (e) {
+    await rm(output, { force: true });
+    throw e;
+  }
 }
