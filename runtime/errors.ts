@@ -4,6 +4,7 @@
  * QmpError is QEMU's own answer; the others are local: the connection, a
  * deadline, the caller's arguments, or a peer breaking the protocol.
  */
+import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { JsonValue } from './wire/json.js';
 
@@ -220,6 +221,12 @@ export class ProtocolError extends QapiError {
     super(message, options);
   }
 }
+
+/**
+ * The class prefix of the libvirt bridge's own error replies: random per
+ * process, so that no QEMU, guest or other peer can make a LibvirtError.
+ */
+export const LIBVIRT_ERROR_CLASS = `libvirt-${randomUUID()}:`;
 
 export type LibvirtErrorCode =
   | 'domain-not-found'

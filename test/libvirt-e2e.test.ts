@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/qemu-sources.js';
 import { connectQmp, type Client } from '../generated/qemu-7.2/index.js';
 import { connectQga } from '../generated/qga-7.2/index.js';
-import { ConnectionError, LibvirtError, QmpError } from '../runtime/errors.js';
+import { ConnectionError, LIBVIRT_ERROR_CLASS, LibvirtError, QmpError } from '../runtime/errors.js';
+import { replyError } from '../runtime/core/calls.js';
 import { parseEventLine, classifyVirshError } from '../runtime/libvirt/virsh.js';
 import { takeMember } from '../runtime/libvirt/bridge.js';
 import { startLibvirt, type Libvirt } from './support/libvirt.js';
@@ -83,6 +84,35 @@ describe('QMP through libvirt', () => {
     expect((e as Error & { cause: { kind: string } }).cause.kind).toBe('domain-not-found');
   });
 
+  it('review: an event right after connecting is not lost', async () => {
+    for (let i = 0; i < 3; i++) {
+      const q = await connectQmp({ libvirt: { domain: lv.domain, uri: lv.uri } });
+      try {
+        const stop = q.waitForEvent('STOP', undefined, { timeout: 5000 });
+        await q.execute('stop');
+        await stop;
+        await q.execute('cont');
+      } finally {
+        await q.close();
+      }
+    }
+  });
+
+  it('review: request text arrives as sent (DEL, ÿ, U+FFFD), and a reply holding "echo --err" is a reply', async () => {
+    for (const value of ['ab\u007fcd', 'xÿy', 'r\uFFFDs', 'see: echo --err x']) {
+      await viaLibvirt.execute('object-add', { 'qom-type': 'authz-simple', id: 'a1', identity: value });
+      expect(await viaSocket.execute('qom-get', { path: '/objects/a1', property: 'identity' })).toBe(value);
+      expect(await viaLibvirt.execute('qom-get', { path: '/objects/a1', property: 'identity' })).toBe(value);
+      await viaLibvirt.execute('object-del', { id: 'a1' });
+    }
+  });
+
+  it("review: no peer can forge a LibvirtError: a 'libvirt:' class from QEMU is a QmpError", () => {
+    const e = replyError({ error: { class: 'libvirt:domain-not-running', desc: 'spoofed' } }, 'x', undefined);
+    expect(e).toBeInstanceOf(QmpError);
+    expect(LIBVIRT_ERROR_CLASS).toMatch(/^libvirt-[0-9a-f-]{36}:$/);
+  });
+
   it('a domain that stops running: calls fail with domain-not-running', async () => {
     const q = await connectQmp({ libvirt: { domain: lv.domain, uri: lv.uri } });
     try {
@@ -111,18 +141,17 @@ describe('the command line through libvirt', () => {
 });
 
 describe('the bridge, piece by piece', () => {
-  it('reads virsh event lines, data kept as text', () => {
-    expect(parseEventLine("2026-11-30 14:23:05.187+0000: event STOP for domain 'qt1': <null>", 'qt1')).toEqual({
+  it("reads virsh event lines with QEMU's timestamps, data kept as text, the domain matched exactly", () => {
+    expect(parseEventLine("event STOP at 1796049285.756375 for domain 'qt1': <null>", 'qt1')).toEqual({
       event: 'STOP',
       data: undefined,
-      timestamp: { seconds: Date.parse('2026-11-30T14:23:05Z') / 1000, microseconds: 187000 },
+      timestamp: { seconds: 1796049285, microseconds: 756375 },
     });
     expect(
-      parseEventLine(
-        `2026-11-30 14:23:05.187+0000: event BLOCK_JOB_COMPLETED for domain 'qt1': {"len":9007199254740993}`,
-        'qt1',
-      )?.data,
-    ).toBe('{"len":9007199254740993}');
+      parseEventLine(`event BLOCK_JOB_COMPLETED at 1.5 for domain 'qt1': {"len":9007199254740993,"x":"a': b"}`, 'qt1')
+        ?.data,
+    ).toBe('{"len":9007199254740993,"x":"a\': b"}');
+    expect(parseEventLine("event STOP at 1.000001 for domain 'other': <null>", 'qt1')).toBeUndefined();
     expect(parseEventLine('garbage', 'qt1')).toBeUndefined();
   });
 

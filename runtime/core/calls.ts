@@ -8,6 +8,7 @@
  */
 import { inspect } from 'node:util';
 import {
+  LIBVIRT_ERROR_CLASS,
   LibvirtError,
   ProtocolError,
   QmpError,
@@ -379,10 +380,10 @@ export function replyError(
   const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
   const cls = typeof body.class === 'string' ? body.class : 'GenericError';
   // The libvirt bridge's own failures (runtime/libvirt/bridge.ts): libvirt's, not QEMU's.
-  if (cls.startsWith('libvirt:') && typeof body.desc === 'string') {
-    const code = cls.slice('libvirt:'.length);
+  if (cls.startsWith(LIBVIRT_ERROR_CLASS) && typeof body.desc === 'string') {
+    const code = cls.slice(LIBVIRT_ERROR_CLASS.length);
     const codes: readonly string[] = LIBVIRT_CODES;
-    return new LibvirtError(codes.includes(code) ? (code as LibvirtErrorCode) : 'failed', body.desc, command);
+    return new LibvirtError(codes.includes(code) ? (code as LibvirtErrorCode) : 'failed', maskUrl(body.desc), command);
   }
   // QEMU quotes what it could not open, URL passwords included.
   const desc = maskUrl(typeof body.desc === 'string' ? body.desc : excerpt(redact(err)));

@@ -6,19 +6,24 @@
  * to a socket: the same types, validation, errors and timeouts.
  *
  * What libvirt itself refuses (the domain is not running, the agent is not
- * connected, permission denied) comes back as an error reply of class
- * 'libvirt:KIND', which the client turns into a LibvirtError
- * (core/calls.ts), never into a QmpError. Request and reply texts are never
+ * connected, permission denied) comes back as an error reply whose class
+ * starts with LIBVIRT_ERROR_CLASS (a secret of this process: no peer can
+ * forge it), which the client turns into a LibvirtError (core/calls.ts),
+ * never into a QmpError. Request and reply texts are never
  * parsed into numbers: 64-bit integers pass through exact.
  */
 import { Duplex } from 'node:stream';
-import { ConnectionError } from '../errors.js';
-import { classifyVirshError, VirshShell, virshQuote, watchEvents, type LibvirtTarget } from './virsh.js';
+import { ConnectionError, LIBVIRT_ERROR_CLASS } from '../errors.js';
+import {
+  classifyVirshError,
+  VirshShell,
+  virshQuote,
+  watchEvents,
+  type LibvirtTarget,
+  type ParsedEvent,
+} from './virsh.js';
 
 export type { LibvirtTarget } from './virsh.js';
-
-/** The class of an error reply that stands for libvirt's own failure. */
-export const LIBVIRT_CLASS_PREFIX = 'libvirt:';
 
 /** Each complete top-level JSON text in `text`, and what is left over. */
 function splitJson(text: string): { messages: string[]; rest: string } {
@@ -122,62 +127,108 @@ function withId(reply: string, id: string | undefined): string {
   return stripped.replace(/\}$/, `,"id":${id}}`);
 }
 
-function errorReply(kind: string, desc: string, id: string | undefined): string {
-  const body = `{"error":{"class":${JSON.stringify(LIBVIRT_CLASS_PREFIX + kind)},"desc":${JSON.stringify(desc)}}`;
+function errorReply(cls: string, desc: string, id: string | undefined): string {
+  const body = `{"error":{"class":${JSON.stringify(cls)},"desc":${JSON.stringify(desc)}}`;
   return id === undefined ? `${body}}` : `${body},"id":${id}}`;
 }
 
-/** Opens the bridge: the greeting is read from the domain (query-version), so a domain that is not there fails here. */
-export async function openLibvirt(target: LibvirtTarget, protocol: 'qmp' | 'qga'): Promise<Duplex> {
+/** How long the event watcher gets to register before the greeting (libvirt gives no sign it has). */
+const WATCH_SETTLE_MS = 250;
+
+/**
+ * Opens the bridge: the domain is resolved to its UUID once (a name or an id
+ * could later mean another domain), and for QMP the greeting is read from it
+ * (query-version), so a domain that is not there fails here.
+ */
+export async function openLibvirt(
+  target: LibvirtTarget,
+  protocol: 'qmp' | 'qga',
+  signal?: AbortSignal,
+): Promise<Duplex> {
   if (typeof target?.domain !== 'string' || !target.domain)
     throw new TypeError('libvirt: { domain } is required (a name, id or UUID)');
   const shell = new VirshShell(target);
-  const domain = virshQuote(target.domain);
-  type Answer = { reply?: string; error?: { kind: string; text: string } };
-  const qmp = (request: string): Promise<Answer> =>
+  signal?.addEventListener('abort', () => shell.close(), { once: true });
+  const fail = (text: string, kind = classifyVirshError(text)): never => {
+    shell.close();
+    throw new ConnectionError('connect-failed', `libvirt domain '${target.domain}': ${text}`, {
+      cause: new LibvirtFailure(kind, text),
+    });
+  };
+  const one = async (line: string): Promise<string> => {
+    const r = await shell.run(line).catch((e: Error) => fail(e.message, 'connection-failed'));
+    const out = r.stdout.trim().split('\n').pop()?.trim() ?? '';
+    if (!out) fail(r.errors.join('; ') || 'virsh printed nothing');
+    return out;
+  };
+  const uuid = await one(`domuuid --domain ${virshQuote(target.domain)}`);
+  const name = await one(`domname --domain ${virshQuote(uuid)}`);
+  const bound: LibvirtTarget = { ...target, domain: uuid };
+  type Answer = { reply?: string; error?: { cls: string; text: string } };
+  const forward = (request: string): Promise<Answer> =>
     shell
       .run(
         protocol === 'qmp'
-          ? `qemu-monitor-command ${domain} ${virshQuote(request)}`
-          : `qemu-agent-command ${domain} ${virshQuote(request)} --timeout ${target.agentTimeout ?? 60}`,
+          ? `qemu-monitor-command --domain ${virshQuote(uuid)} --cmd ${virshQuote(request, true)}`
+          : `qemu-agent-command --domain ${virshQuote(uuid)} --cmd ${virshQuote(request, true)} --timeout ${target.agentTimeout ?? 60}`,
       )
       .then(({ stdout, errors }) => {
+        // A reply is the answer, whatever virsh also said on stderr (a reconnect, a warning).
         const reply = stdout
           .split('\n')
           .map((l) => l.trim())
           .filter((l) => l.startsWith('{'))
           .pop();
-        if (errors.length || !reply) {
-          const text = errors.join('; ') || 'virsh printed no reply';
-          return { error: { kind: classifyVirshError(text), text } };
-        }
-        return { reply };
+        if (reply) return { reply };
+        const text = errors.join('; ') || 'virsh printed no reply';
+        // The agent's own error, as libvirt words it (its class is lost on the way): still the agent's answer.
+        const agent = /unable to execute QEMU agent command '[^']*': (.*)$/.exec(text);
+        if (agent) return { error: { cls: 'GenericError', text: agent[1] } };
+        return { error: { cls: LIBVIRT_ERROR_CLASS + classifyVirshError(text), text } };
       });
 
   let greeting = '';
+  let events: { close(): void } | undefined;
+  let watcherGone: string | undefined;
+  // The stream, once made: the watcher may end before it exists.
+  let made: Duplex | undefined;
   if (protocol === 'qmp') {
-    const v: Answer = await qmp('{"execute":"query-version"}').catch((e: Error) => ({
-      error: { kind: 'failed', text: e.message },
+    // Listening before the greeting: the caller may act (and expect events) as soon as it has it.
+    events = watchEvents(
+      bound,
+      name,
+      (e) => onEvent(e),
+      (why) => {
+        watcherGone = why;
+        made?.destroy(new ConnectionError('closed', `libvirt: ${why}: events would be lost`));
+      },
+    );
+    const settle = new Promise((r) => setTimeout(r, WATCH_SETTLE_MS));
+    const v = await forward('{"execute":"query-version"}').catch((e: Error) => ({
+      error: { cls: LIBVIRT_ERROR_CLASS + 'failed', text: e.message },
+      reply: undefined,
     }));
-    if (v.error) {
+    if (!v.reply) {
+      events.close();
+      fail(v.error?.text ?? 'no reply');
+    }
+    await settle;
+    if (watcherGone) {
       shell.close();
-      throw new ConnectionError('connect-failed', `libvirt domain '${target.domain}': ${v.error.text}`, {
-        cause: new LibvirtFailure(v.error.kind, v.error.text),
-      });
+      fail(watcherGone, 'connection-failed');
     }
     const version = (JSON.parse(v.reply!) as { return?: unknown }).return;
-    greeting = JSON.stringify({ QMP: { version, capabilities: [] } }) + '\n';
+    greeting = JSON.stringify({ QMP: { version, capabilities: [] } });
   }
 
-  let pending = '';
-  let events: { close(): void } | undefined;
+  let pending = Buffer.alloc(0);
   const stream: Duplex = new Duplex({
     read() {},
     write(chunk: Buffer, _enc, done) {
-      // A guest agent's client sends 0xFF to resync; libvirt does its own syncing.
-      pending += chunk.toString('utf8').replace(/\uFFFD|\u00FF/g, '');
-      const { messages, rest } = splitJson(pending);
-      pending = rest;
+      // A guest agent's client sends 0xFF bytes to resync; libvirt syncs itself. Only those bytes go.
+      pending = Buffer.concat([pending, Buffer.from(chunk).filter((b) => b !== 0xff)]);
+      const { messages, rest } = splitJson(pending.toString('utf8'));
+      pending = Buffer.from(rest, 'utf8');
       for (const m of messages) void answer(m);
       done();
     },
@@ -191,22 +242,26 @@ export async function openLibvirt(target: LibvirtTarget, protocol: 'qmp' | 'qga'
     },
   });
 
+  made = stream;
   const push = (line: string): void => {
     if (!stream.destroyed) stream.push(line + '\n');
   };
+  function onEvent(e: ParsedEvent): void {
+    push(
+      `{"event":${JSON.stringify(e.event)},${e.data === undefined ? '' : `"data":${e.data},`}"timestamp":${JSON.stringify(e.timestamp)}}`,
+    );
+  }
 
   // Replies in request order: the shell runs one command at a time.
   const answer = async (message: string): Promise<void> => {
     const { value: id, rest } = takeMember(message, 'id');
     let execute: unknown;
-    let args: unknown;
     try {
-      ({ execute, arguments: args } = JSON.parse(rest) as { execute?: unknown; arguments?: unknown });
+      ({ execute } = JSON.parse(rest) as { execute?: unknown });
     } catch {
-      push(errorReply('failed', 'not a request', id));
+      push(errorReply('GenericError', 'not a request', id));
       return;
     }
-    void args;
     if (protocol === 'qmp' && execute === 'qmp_capabilities') return push(`{"return":{}${id ? `,"id":${id}` : ''}}`);
     if (protocol === 'qga' && (execute === 'guest-sync-delimited' || execute === 'guest-sync')) {
       const idArg = takeMember(takeMember(rest, 'arguments').value ?? '{}', 'id').value ?? '0';
@@ -214,26 +269,15 @@ export async function openLibvirt(target: LibvirtTarget, protocol: 'qmp' | 'qga'
       if (execute === 'guest-sync-delimited' && !stream.destroyed) stream.push(Buffer.from([0xff]));
       return push(`{"return":${idArg}${id ? `,"id":${id}` : ''}}`);
     }
-    const r = await qmp(rest).catch((e: Error) => ({
-      error: { kind: 'connection-failed', text: e.message },
-      reply: undefined,
+    const r: Answer = await forward(rest).catch((e: Error) => ({
+      error: { cls: LIBVIRT_ERROR_CLASS + 'connection-failed', text: e.message },
     }));
-    if (r.error) push(errorReply(r.error.kind, r.error.text, id));
-    else push(withId(r.reply!, id));
+    if (r.reply) push(withId(r.reply, id));
+    else push(errorReply(r.error!.cls, r.error!.text, id));
   };
 
   shell.onExit((e) => stream.destroy(new ConnectionError('closed', `libvirt: ${e.message}`)));
-  if (protocol === 'qmp') {
-    events = watchEvents(
-      target,
-      (e) =>
-        push(
-          `{"event":${JSON.stringify(e.event)},${e.data === undefined ? '' : `"data":${e.data},`}"timestamp":${JSON.stringify(e.timestamp)}}`,
-        ),
-      () => undefined,
-    );
-    push(greeting.trimEnd());
-  }
+  if (protocol === 'qmp') push(greeting);
   return stream;
 }
 

@@ -136,13 +136,14 @@ export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex
   if ('listen' in target) return listenOnce(target.listen, what, opts);
   if ('libvirt' in target) {
     const lv = target.libvirt;
-    // A bridge that opens after the deadline (or the abort) is closed at once, not leaked.
+    // Given up (the deadline, the abort): the bridge's virsh is ended, and one that opens late is closed.
+    const giveUp = new AbortController();
     let abandoned = false;
     return bounded<Duplex>(
       `connecting to ${what}`,
       opts,
       (resolve, reject) =>
-        void openLibvirt(lv, opts.protocol ?? 'qmp').then(
+        void openLibvirt(lv, opts.protocol ?? 'qmp', giveUp.signal).then(
           (stream) => (abandoned ? stream.destroy() : resolve(stream)),
           (e: Error) =>
             reject(
@@ -151,7 +152,10 @@ export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex
                 : new ConnectionError('connect-failed', `${what}: ${e.message}`, { cause: e }),
             ),
         ),
-      () => void (abandoned = true),
+      () => {
+        abandoned = true;
+        giveUp.abort();
+      },
     );
   }
   let socket: Socket | undefined;
