@@ -12,6 +12,7 @@ import { connectAgent, type QgaClient } from '../runtime/qga/client.js';
 import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
 import type { RuntimeTable } from '../runtime/schema/table.js';
 import type { JsonValue } from '../runtime/wire/json.js';
+import type { QmpEvent } from '../runtime/qmp/events.js';
 import type { Target } from '../runtime/wire/transport.js';
 import { UsageError } from './command.js';
 import { releaseFiles } from './drift.js';
@@ -66,6 +67,11 @@ export async function loadRelease(prefix: 'qemu' | 'qga', release: string): Prom
 export interface Connected<T> {
   client: T;
   release: Release;
+  /**
+   * Events that came while connecting (the handshake, the schema fetch), in
+   * order: subscribe right after the await and handle these first, and none is lost.
+   */
+  early: QmpEvent<string, JsonValue>[];
 }
 
 /**
@@ -78,10 +84,21 @@ export async function connectQmpCli(
   options: { release?: string; warn?: (line: string) => void; timeout?: number } = {},
 ): Promise<Connected<AnyQmp>> {
   const target = parseTarget(where);
+  // The tap sees every event before the client dispatches it: until the caller can listen, keep them.
+  const early: QmpEvent<string, JsonValue>[] = [];
+  let keeping = true;
   const client = (await connect(
     target,
     {},
-    { validate: 'live', ...(options.timeout ? { connectTimeout: options.timeout } : {}) },
+    {
+      validate: 'live',
+      ...(options.timeout ? { connectTimeout: options.timeout } : {}),
+      tap: (t) => {
+        const m = t.message;
+        if (keeping && t.direction === 'in' && typeof m.event === 'string')
+          early.push({ event: m.event, data: m.data, timestamp: m.timestamp } as QmpEvent<string, JsonValue>);
+      },
+    },
   )) as unknown as AnyQmp;
   try {
     const q = client.greeting.version.qemu;
@@ -95,7 +112,9 @@ export async function connectQmpCli(
       );
     const release = await loadRelease('qemu', pick);
     client.useRelease(release);
-    return { client, release };
+    // From the caller's next line on, its own listener takes them (same tick: nothing falls between).
+    queueMicrotask(() => (keeping = false));
+    return { client, release, early };
   } catch (e) {
     await client.close();
     throw e;
@@ -112,5 +131,5 @@ export async function connectQgaCli(
   const client = await connectAgent<Record<string, CommandSpec>, Record<string, never>>(parseTarget(where), release, {
     ...(options.timeout ? { timeout: options.timeout, connectTimeout: options.timeout } : {}),
   });
-  return { client, release };
+  return { client, release, early: [] };
 }

@@ -85,9 +85,10 @@ Examples:
     if (args.lists.has('where') && wait === undefined) throw new UsageError('events: --where goes with --wait');
     const wheres = (args.lists.get('where') ?? []).map(condition);
     const started = Date.now();
-    const { client } = await connectQmpCli(args.positional[0], { warn: (l) => io.err(`qapi-ts: warning: ${l}\n`) });
-    // Listening from the first moment: events that come while the names are checked are kept, not lost.
-    const early: QmpEvent<string, JsonValue>[] = [];
+    const connected = await connectQmpCli(args.positional[0], { warn: (l) => io.err(`qapi-ts: warning: ${l}\n`) });
+    const { client } = connected;
+    // Listening from the first moment (those from the handshake included): none is lost while names are checked.
+    const early: QmpEvent<string, JsonValue>[] = connected.early;
     let handle: ((event: QmpEvent<string, JsonValue>) => void) | undefined;
     client.onAny((event) => (handle ? handle(event) : early.push(event)));
     try {

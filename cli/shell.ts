@@ -26,7 +26,7 @@ import {
 import { suggest } from '../runtime/suggest.js';
 import { parseJson, type JsonValue } from '../runtime/wire/json.js';
 import type { JsonObject } from '../runtime/wire/framing.js';
-import { EXIT, optionNames, parseArgs, UsageError, type Command, type Io, type OptionKind } from './command.js';
+import { EXIT, noRest, optionNames, parseArgs, UsageError, type Command, type Io, type OptionKind } from './command.js';
 import { connectQmpCli, type AnyQmp } from './connect.js';
 import { formatJson } from './output.js';
 import { commandArguments, typeArguments } from './shell-args.js';
@@ -42,26 +42,37 @@ An interactive QMP shell. TARGET is a unix socket path or tcp:HOST:PORT.
                           them (a.b=v nested, key:=JSON raw, quotes group:
                           file.filename='/a b.qcow2'); the reply as JSON
   {"execute": ...}        a raw QMP request
+  !COMMAND key=value ...  runs COMMAND as QMP even when it is a shell word:
+                          !quit sends QMP's quit; in a transaction, !abort
+                          adds QMP's abort action
   help [COMMAND [TAG=V]]  the commands (* deprecated), or one command's
                           documentation and arguments (TAG=V: a union branch's)
   hmp LINE                an HMP command line, its text printed
   transaction(            collects transaction actions, one a line
                           (ACTION key=value ...); ) sends them as one
-                          transaction, abort or Ctrl-C drops them
+                          transaction, abort or Ctrl-C drops them. An action
+                          line that fails spoils the transaction: ) then
+                          sends nothing ("transaction not sent: line N
+                          failed") and drops it
   quit, exit, Ctrl-D      closes the connection
 
 Tab completes command names, argument names (nested paths, following union
 tags already on the line) and enum values. Events print as they come
-("event: {...}"). Errors are printed and the shell goes on. In a terminal,
-history is kept in $QAPI_TS_HISTORY, else ~/.qapi-ts_history (the last
-${HISTORY_SIZE} lines). With stdin not a terminal, lines are read from it
-without a prompt or history.
+("event: {...}"), those that came while the shell started too. Errors are
+printed and the shell goes on. In a terminal, history is kept in
+$QAPI_TS_HISTORY, else ~/.qapi-ts_history (the last ${HISTORY_SIZE} lines),
+except lines that start with a space and lines that may hold a secret: any
+that mentions a password, and object-add/object_add (as a command, a raw
+request or through hmp) that mentions secret or data. With stdin not a
+terminal, lines are read from it without a prompt or history.
 
 Options:
   --release V     the release whose docs \`help\` shows (default: the QEMU's)
 
-Exit codes: 0 quit (or end of input); 1 QEMU could not be reached or went
-away; 2 a usage error.
+Exit codes: 0 quit, exit or end of input (with stdin not a terminal: every
+line succeeded); 1 with stdin not a terminal, a line failed (a QMP error, a
+usage error, a transaction not sent, a transaction( with no ')' at the end),
+or QEMU could not be reached or went away; 2 a usage error.
 
 Examples:
   qapi-ts shell /run/vm.qmp
@@ -70,10 +81,12 @@ Examples:
 const BUILTINS_HELP = `Shell commands:
   COMMAND key=value ...   run a QMP command (Tab completes)
   {"execute": ...}        a raw QMP request
+  !COMMAND key=value ...  run COMMAND as QMP even if a shell word (!quit, !abort)
   help [COMMAND [TAG=V]]  this list, or a command's documentation
   hmp LINE                an HMP command line
   transaction(            collect actions (ACTION key=value ...); ) sends, abort drops
   quit, exit, Ctrl-D      leave
+A line starting with a space, or that may hold a secret, is not kept in the history.
 `;
 
 // -- words ----------------------------------------------------------------
@@ -283,9 +296,16 @@ export function shellCompleter(schema: SchemaDescriptor, inTransaction: () => bo
       on,
     ];
     const transaction = inTransaction();
-    if (!before.length) return pick(transaction ? actionWords : firstWords);
-    const [first, ...args] = before;
-    if (first === 'help') return args.length ? [[], partial] : pick(view.commands);
+    if (!before.length) {
+      // !COMMAND: QMP's own names, never the shell's words.
+      if (partial.startsWith('!'))
+        return pick((transaction ? [...view.actions.keys()] : view.commands).map((c) => `!${c}`));
+      return pick(transaction ? actionWords : firstWords);
+    }
+    const escaped = before[0].startsWith('!');
+    const first = escaped ? before[0].slice(1) : before[0];
+    const args = before.slice(1);
+    if (first === 'help' && !escaped) return args.length ? [[], partial] : pick(view.commands);
     const action = transaction ? view.actions.get(first) : undefined;
     const root = transaction ? action?.dataType : view.argType(first);
     if (root === undefined) return [[], partial];
@@ -570,6 +590,26 @@ function commandList(schema: SchemaDescriptor, width: number): string {
 
 // -- history ---------------------------------------------------------------
 
+/**
+ * Whether a line may hold a secret, so it is never kept in the history: any
+ * that mentions a password (set_password, change-vnc-password, hmp change vnc
+ * password, ...), and an object-add (object_add; as a command, `!object-add`,
+ * a raw request, or through hmp) that mentions secret or data (qom-type=secret,
+ * data=..., props.data=..., "data": ...). Generous on purpose: a line wrongly
+ * dropped from the history costs little.
+ */
+export function isSecretLine(line: string): boolean {
+  if (/passw(?:or)?d/i.test(line)) return true;
+  const objectAdd =
+    /^\s*!?\s*(?:hmp\s+)?object[-_]add(?:\s|$)/.test(line) ||
+    /"execute"\s*:\s*"object[-_]add"/.test(line) ||
+    /"command-line"\s*:\s*"\s*object[-_]add\b/.test(line);
+  return objectAdd && /secret|\bdata\b/i.test(line);
+}
+
+/** A line not to keep in the history: one that starts with a space (bash's ignorespace), or may hold a secret. */
+export const historyIgnores = (line: string): boolean => line.startsWith(' ') || isSecretLine(line);
+
 const historyFile = (): string => process.env.QAPI_TS_HISTORY || path.join(homedir(), '.qapi-ts_history');
 
 /** The saved history, newest first as readline keeps it; none when unreadable. */
@@ -577,7 +617,7 @@ function loadHistory(file: string): string[] {
   try {
     return readFileSync(file, 'utf8')
       .split('\n')
-      .filter((l) => l.trim())
+      .filter((l) => l.trim() && !historyIgnores(l))
       .slice(-HISTORY_SIZE)
       .reverse();
   } catch {
@@ -587,7 +627,11 @@ function loadHistory(file: string): string[] {
 
 function saveHistory(file: string, newestFirst: readonly string[]): void {
   try {
-    const lines = [...newestFirst].reverse().slice(-HISTORY_SIZE);
+    // A history written before these rules may hold such lines: they go now.
+    const lines = [...newestFirst]
+      .reverse()
+      .filter((l) => !historyIgnores(l))
+      .slice(-HISTORY_SIZE);
     writeFileSync(file, lines.length ? lines.join('\n') + '\n' : '', { mode: 0o600 });
   } catch {
     // An unwritable history is not worth failing the session for.
@@ -605,8 +649,16 @@ class Shell {
   /** A line is being run: output goes out plainly (no prompt is shown). */
   private busy = false;
   private actions?: JsonObject[];
+  /** The line (its number) whose action failed in the open transaction: `)` then sends nothing. */
+  private spoiled?: number;
+  /** Lines read so far: the number of the one being run. */
+  private lineNo = 0;
+  /** Lines that failed (QMP errors, usage errors, transactions not sent): with stdin not a terminal, exit 1. */
+  private failures = 0;
   private lost?: ConnectionError;
   private quitting = false;
+  /** QMP's quit was sent: the connection closing is what was asked for. */
+  private qemuQuitting = false;
 
   constructor(
     private readonly client: AnyQmp,
@@ -618,7 +670,8 @@ class Shell {
   }
 
   private get promptText(): string {
-    if (this.actions) return `(transaction ${this.actions.length}) `;
+    if (this.actions)
+      return `(transaction ${this.actions.length}${this.spoiled !== undefined ? `, line ${this.spoiled} failed` : ''}) `;
     const q = this.client.greeting.version.qemu;
     return `(QEMU ${q.major}.${q.minor}.${q.micro}) `;
   }
@@ -656,7 +709,20 @@ class Shell {
     if (shown) this.rl!.prompt(true);
   }
 
-  async run(): Promise<number> {
+  private dropTransaction(): number {
+    const n = this.actions?.length ?? 0;
+    this.actions = undefined;
+    this.spoiled = undefined;
+    return n;
+  }
+
+  /**
+   * Runs the shell until quit or the end of input. `early`: the events that
+   * came since connecting, held by `holding` (a subscription of the
+   * caller's); they print first, and this shell's own subscription takes
+   * over from `holding` with none lost between.
+   */
+  async run(early: QmpEvent<string, JsonValue>[] = [], holding?: { dispose(): void }): Promise<number> {
     const input = this.io.stdin ?? process.stdin;
     this.terminal = this.io.isTTY === true && (input as { isTTY?: boolean }).isTTY === true;
     const file = historyFile();
@@ -674,7 +740,11 @@ class Shell {
           }
         : { terminal: false }),
     }));
-    rl.on('history', (h) => (history = h));
+    rl.on('history', (h: string[]) => {
+      // readline added the line just entered first; dropping it here keeps it out of this session's history too.
+      if (h.length && historyIgnores(h[0])) h.shift();
+      history = h;
+    });
     rl.on('SIGINT', () => {
       if (this.busy) return void this.io.err('\n(waiting for the reply: Ctrl-C does not cancel a QMP command)\n');
       // Like a shell: ^C after the whole line, which is then dropped (readline has no public way: Ctrl-E, Ctrl-U).
@@ -682,17 +752,20 @@ class Shell {
       let note = '';
       if (this.actions) note = `transaction dropped (${count(this.actions.length, 'action')})\n`;
       else if (!rl.line) note = '(quit, exit or Ctrl-D to leave)\n';
-      this.actions = undefined;
+      this.dropTransaction();
       this.io.out(`^C\n${note}`);
       (rl as unknown as { prevRows: number }).prevRows = 0;
       rl.write(null, { ctrl: true, name: 'u' });
       this.prompt();
     });
-    const events = this.client.onAny((e: QmpEvent<string, JsonValue>) =>
-      this.interject(`event: ${formatJson({ event: e.event, data: e.data, timestamp: e.timestamp }, true)}\n`),
-    );
+    const printEvent = (e: QmpEvent<string, JsonValue>): string =>
+      `event: ${formatJson({ event: e.event, data: e.data, timestamp: e.timestamp }, true)}\n`;
+    // Subscribed before `holding` goes, in the same turn: no event is missed or printed twice.
+    const events = this.client.onAny((e) => this.interject(printEvent(e)));
+    holding?.dispose();
+    for (const e of early.splice(0)) this.io.out(printEvent(e));
     const closed = this.client.onClose((reason) => {
-      if (this.quitting) return;
+      if (this.quitting || this.qemuQuitting) return;
       this.lost ??= reason;
       this.clearPrompt();
       rl.close();
@@ -701,6 +774,7 @@ class Shell {
     try {
       this.prompt();
       for await (const line of rl) {
+        this.lineNo++;
         this.busy = true;
         quit = await this.handle(line);
         this.busy = false;
@@ -709,6 +783,10 @@ class Shell {
       }
       // Ctrl-D leaves the cursor after the prompt.
       if (this.terminal && !quit && !this.lost) this.io.out('\n');
+      if (this.actions && !this.lost) {
+        this.failures++;
+        this.io.err(`transaction not sent: no ')' (${count(this.dropTransaction(), 'action')} dropped)\n`);
+      }
     } finally {
       this.quitting = true;
       events.dispose();
@@ -717,18 +795,18 @@ class Shell {
       if (this.terminal) saveHistory(file, history);
     }
     if (this.lost) this.io.err(`QEMU went away: ${this.lost.message}\n`);
-    return this.lost ? EXIT.no : EXIT.ok;
+    // In a terminal the user saw each error; a script learns of them by the exit code.
+    return this.lost || (!this.terminal && this.failures) ? EXIT.no : EXIT.ok;
   }
 
   /** Runs one line; true to quit. Errors are printed, never thrown (but a lost connection ends the loop). */
   private async handle(line: string): Promise<boolean> {
     const text = line.trim();
     if (!text) return false;
+    // The line is (meant as) an action of the open transaction: if it fails, the transaction is spoiled.
+    let action = false;
     try {
-      if (text.startsWith('{')) {
-        await this.raw(text);
-        return false;
-      }
+      if (text.startsWith('{')) return await this.raw(text);
       const hmp = /^hmp(?:\s+([\s\S]*))?$/.exec(text);
       if (hmp) {
         // HMP has its own syntax: the rest of the line goes as it is.
@@ -737,21 +815,62 @@ class Shell {
         this.io.out(output && !output.endsWith('\n') ? `${output}\n` : output);
         return false;
       }
-      const [first, ...rest] = splitWords(text);
-      if (first === 'quit' || first === 'exit') return true;
-      if (first === 'help') this.help(rest);
-      else if (this.actions) await this.transactionLine(first, rest);
-      else if (first === 'transaction(') {
-        this.actions = [];
-        if (rest.length) this.addAction(rest[0], rest.slice(1));
-      } else {
-        const params = commandArguments(this.schema, first, rest);
-        this.reply(await this.client.execute(first, ...([params, {}] as never[])));
+      action = this.actions !== undefined;
+      if (text.startsWith('!')) {
+        // QMP's own command or action, even one named like a shell word (quit, abort).
+        const [first, ...rest] = splitWords(text.slice(1));
+        if (first === undefined)
+          throw new UsageError('!: give a QMP command (or in a transaction, an action), e.g. !quit');
+        if (this.actions) this.addAction(first, rest);
+        else return await this.command(first, rest);
+        return false;
       }
+      let opening = false;
+      if (!this.actions && scanWords(text).words[0]?.text === 'transaction(') {
+        // Opened before the line is split: one that cannot be (an unterminated quote in its first action) spoils
+        // the transaction it starts, rather than leaving the action lines after it to run one by one.
+        this.actions = [];
+        this.spoiled = undefined;
+        opening = action = true;
+      }
+      const [first, ...rest] = splitWords(text);
+      if (opening) {
+        if (rest.length) this.addAction(rest[0], rest.slice(1));
+      } else if (first === 'quit' || first === 'exit') return true;
+      else if (first === 'help') {
+        action = false;
+        this.help(rest);
+      } else if (this.actions) {
+        // `)` that fails (something after it) is no action: the transaction stays as it is.
+        action = first !== ')';
+        await this.transactionLine(first, rest);
+      } else return await this.command(first, rest);
     } catch (e) {
+      if (action && this.actions) this.spoiled ??= this.lineNo;
       this.report(e);
     }
     return false;
+  }
+
+  /** A QMP command, its reply printed; true when it was QMP's quit and QEMU is going away. */
+  private async command(name: string, tokens: string[]): Promise<boolean> {
+    // device_add takes the device's properties, which its schema cannot list ('gen': false).
+    const params = commandArguments(this.schema, name, tokens, { open: name === 'device_add' });
+    return this.send(name, () => this.client.execute(name, ...([params, {}] as never[])));
+  }
+
+  private async send(name: string, call: () => Promise<unknown>): Promise<boolean> {
+    // After quit's reply QEMU closes the connection: that ends the shell, as asked, not as a loss.
+    const quit = name === 'quit';
+    if (quit) this.qemuQuitting = true;
+    try {
+      this.reply(await call());
+      return quit;
+    } catch (e) {
+      if (quit && e instanceof ConnectionError) return true;
+      this.qemuQuitting = false;
+      throw e;
+    }
   }
 
   private reply(value: unknown): void {
@@ -765,12 +884,13 @@ class Shell {
       if (!this.quitting) this.rl?.close();
       return;
     }
+    this.failures++;
     if (e instanceof QmpError) this.io.err(`${e.errorClass}: ${e.desc}\n`);
     else if (e instanceof UsageError || e instanceof QapiError) this.io.err(`${e.message}\n`);
     else this.io.err(`internal error (a bug of qapi-ts): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   }
 
-  private async raw(text: string): Promise<void> {
+  private async raw(text: string): Promise<boolean> {
     let value: JsonValue;
     try {
       value = parseJson(text);
@@ -783,7 +903,8 @@ class Shell {
     const args = req.arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
       throw new UsageError('"arguments" must be an object');
-    this.reply(await this.client.executeRaw(req.execute, args as JsonObject | undefined));
+    const name = req.execute;
+    return this.send(name, () => this.client.executeRaw(name, args as JsonObject | undefined));
   }
 
   private help(args: string[]): void {
@@ -799,19 +920,24 @@ class Shell {
   }
 
   private async transactionLine(first: string, rest: string[]): Promise<void> {
-    const actions = this.actions!;
     if (first === ')') {
       if (rest.length) throw new UsageError(`')' takes nothing after it`);
       // Sent once, whatever QEMU answers: like qmp-shell, the collection ends here.
-      this.actions = undefined;
+      const spoiled = this.spoiled;
+      const actions = this.actions!;
+      this.dropTransaction();
+      // Sending the actions that did convert would not be the transaction asked for: all or nothing.
+      if (spoiled !== undefined)
+        throw new UsageError(
+          `transaction not sent: line ${spoiled} failed (${count(actions.length, 'action')} dropped)`,
+        );
       if (!actions.length) {
         this.io.out('(empty transaction: nothing sent)\n');
         return;
       }
       this.reply(await this.client.execute('transaction', ...([{ actions }, {}] as never[])));
     } else if (first === 'abort' && !rest.length) {
-      this.actions = undefined;
-      this.io.out(`transaction dropped (${count(actions.length, 'action')})\n`);
+      this.io.out(`transaction dropped (${count(this.dropTransaction(), 'action')})\n`);
     } else this.addAction(first, rest);
   }
 
@@ -828,6 +954,28 @@ class Shell {
   }
 }
 
+/**
+ * The shell on a connected client (its release's docs for `help`): events
+ * are held from the start, while the QEMU's schema is fetched, and print
+ * once the shell runs. The exit code as `qapi-ts shell` answers it.
+ */
+export async function runShell(
+  client: AnyQmp,
+  release: string,
+  io: Io,
+  fromConnect: readonly QmpEvent<string, JsonValue>[] = [],
+): Promise<number> {
+  // Those that came while connecting first, then those from here on.
+  const early: QmpEvent<string, JsonValue>[] = [...fromConnect];
+  const holding = client.onAny((e) => void early.push(e));
+  try {
+    const schema = await client.schema();
+    return await new Shell(client, schema, release, io).run(early, holding);
+  } finally {
+    holding.dispose();
+  }
+}
+
 const OPTIONS: Record<string, OptionKind> = { release: 'value' };
 
 export const shellCommand: Command = {
@@ -838,13 +986,14 @@ export const shellCommand: Command = {
   async run(argv, io) {
     const args = parseArgs('shell', argv, OPTIONS);
     if (args.positional.length !== 1) throw new UsageError('shell: give one TARGET (a socket path, or tcp:HOST:PORT)');
-    const { client, release } = await connectQmpCli(args.positional[0], {
+    noRest('shell', args.rest);
+    const { client, release, early } = await connectQmpCli(args.positional[0], {
       release: args.values.get('release'),
       warn: (l) => io.err(`qapi-ts: warning: ${l}\n`),
     });
     try {
-      const schema = await client.schema();
-      return await new Shell(client, schema, release.release, io).run();
+      // Listening from here on: events that come before the shell is ready are held, not lost.
+      return await runShell(client, release.release, io, early);
     } finally {
       await client.close();
     }

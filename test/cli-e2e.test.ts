@@ -394,6 +394,60 @@ describe('qapi-ts qmp against a QEMU newer than every release', () => {
   });
 });
 
+describe('qapi-ts events: an event that comes while connecting', () => {
+  it('is kept: STOP sent right after negotiation, before the schema is answered, is awaited and found', async () => {
+    const dir = tempDir('cli-early');
+    const sock = path.join(dir, 'qmp.sock');
+    const server = createServer((c) => {
+      c.write(
+        JSON.stringify({
+          QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] },
+        }) + '\n',
+      );
+      let buf = '';
+      c.on('data', (d) => {
+        buf += d.toString();
+        const parts = buf.split(/(?<=\})\s*(?=\{)/);
+        buf = '';
+        for (const part of parts) {
+          let req: { execute: string; id?: unknown };
+          try {
+            req = JSON.parse(part) as { execute: string; id?: unknown };
+          } catch {
+            buf = part;
+            continue;
+          }
+          if (req.execute === 'qmp_capabilities') {
+            c.write(JSON.stringify({ return: {}, id: req.id }) + '\n');
+            c.write(JSON.stringify({ event: 'STOP', timestamp: { seconds: 1, microseconds: 2 } }) + '\n');
+          } else if (req.execute === 'query-qmp-schema') {
+            setTimeout(() => c.write(JSON.stringify({ return: schema111, id: req.id }) + '\n'), 100);
+          } else c.write(JSON.stringify({ return: {}, id: req.id }) + '\n');
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(sock, r));
+    try {
+      const r = await new Promise<Run>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'events', sock, '--wait', 'STOP', '--timeout', '3000'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (status) => resolve({ status, stdout, stderr }));
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ event: 'STOP', timestamp: { seconds: 1, microseconds: 2 } });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('qapi-ts qga against qemu-ga', () => {
   let agent: AgentProcess;
   beforeAll(async () => {

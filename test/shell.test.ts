@@ -1,17 +1,31 @@
 /**
  * `qapi-ts shell`: its completion and help on the real 7.2 descriptor and
- * docs (no QEMU), then the built CLI (dist/cli/bin.js) against a real QEMU
- * 7.2: lines on stdin (no terminal), and through a real pseudo-terminal
- * with tmux (typing, Tab, the screen read back). Each QEMU has a second QMP
- * monitor for the test's own checks: QEMU takes one client per monitor.
+ * docs (no QEMU); runShell in-process on a scripted QMP peer (events held
+ * while starting, spoiled transactions, exit codes, the ! escape); then the
+ * built CLI (dist/cli/bin.js) against a real QEMU 7.2: lines on stdin (no
+ * terminal), and through a real pseudo-terminal with tmux (typing, Tab, the
+ * screen read back). Each QEMU has a second QMP monitor for the test's own
+ * checks: QEMU takes one client per monitor.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../cli/command.js';
-import { commandHelp, scanWords, shellCompleter, splitWords } from '../cli/shell.js';
+import { UsageError, type Io } from '../cli/command.js';
+import type { AnyQmp } from '../cli/connect.js';
+import {
+  commandHelp,
+  historyIgnores,
+  isSecretLine,
+  runShell,
+  scanWords,
+  shellCompleter,
+  splitWords,
+} from '../cli/shell.js';
 import { connectQmp, schema as schema72, type Client } from '../generated/qemu-7.2/index.js';
+import type { JsonValue } from '../runtime/wire/json.js';
+import { event, FakeQmp, open, type Request } from './support/fake-qmp.js';
 import { startQemu, type QemuProcess } from './support/qemu.js';
 import { ROOT } from './support/qemu-sources.js';
 
@@ -89,6 +103,48 @@ describe('shell completion and help (the 7.2 descriptor and docs)', () => {
     ]);
   });
 
+  it('!COMMAND completes QMP names only (commands, or in a transaction actions), and their arguments', () => {
+    expect(complete('!qui')).toEqual([['!quit '], '!qui']);
+    expect(complete('!he')[0]).toEqual([]);
+    expect(complete('!block-dirty-bitmap-add ')[0]).toEqual(expect.arrayContaining(['node=', 'name=']));
+    expect(inTransaction('!ab')).toEqual([['!abort '], '!ab']);
+    expect(inTransaction('!')[0]).not.toContain('!) ');
+  });
+
+  it('isSecretLine: password anywhere, object-add of a secret or with data, in any form', () => {
+    for (const secret of [
+      'object-add qom-type=secret id=s0 data=hunter2',
+      'object_add qom-type=secret id=s0 file=/run/pw',
+      'object-add qom-type=tls-creds-x509 id=t0 dir=/etc/pki passwordid=s0',
+      'object-add qom-type=x id=y props.data=z',
+      '!object-add qom-type=secret id=s0 data=x',
+      '{"execute": "object-add", "arguments": {"qom-type": "secret", "id": "s0", "data": "x"}}',
+      'hmp object_add secret,id=s0,data=hunter2',
+      '{"execute": "human-monitor-command", "arguments": {"command-line": "object_add secret,id=s,data=x"}}',
+      'set_password protocol=vnc password=hunter2',
+      'change-vnc-password password=hunter2',
+      'hmp change vnc password hunter2',
+      'hmp set_password vnc hunter2',
+      'hmp block_passwd drive0 hunter2',
+      'block-dirty-bitmap-add node=n0 name=x password=y',
+    ])
+      expect(isSecretLine(secret), secret).toBe(true);
+    for (const plain of [
+      'query-status',
+      'object-add qom-type=memory-backend-ram id=mem0 size=1048576',
+      'object-add qom-type=iothread id=data0',
+      'blockdev-add driver=luks node-name=l0 file=f0 key-secret=s0',
+      'hmp info status',
+      'hmp object_add iothread,id=io0',
+      'query-objects',
+    ])
+      expect(isSecretLine(plain), plain).toBe(false);
+    // bash's ignorespace: a line that starts with a space is not kept either.
+    expect(historyIgnores(' query-status')).toBe(true);
+    expect(historyIgnores('query-status')).toBe(false);
+    expect(historyIgnores('object-add qom-type=secret id=s0 data=x')).toBe(true);
+  });
+
   it('help COMMAND: the docs as text, deprecation first, arguments with their types', () => {
     const status = commandHelp(schema72, '7.2', 'query-status');
     expect(status).toMatch(/^query-status\n\nQuery the run status of all VCPUs\n/);
@@ -111,6 +167,166 @@ describe('shell completion and help (the 7.2 descriptor and docs)', () => {
     expect(qcow2).toMatch(/lazy-refcounts: bool {2}\(optional\)\n {6}whether to enable the lazy refcounts/);
     expect(commandHelp(schema72, '7.2', 'blockdev-add')).toContain("more members depend on 'driver'");
     expect(() => commandHelp(schema72, '7.2', 'query-statu')).toThrow(/^unknown command 'query-statu' \(did you mean/);
+  });
+});
+
+/** A scripted QMP peer for runShell: the 7.2 descriptor as its live schema; `answer` (else an empty return) for the rest. */
+function peer(answer?: (req: Request, server: FakeQmp) => boolean | void): FakeQmp {
+  return new FakeQmp({
+    onRequest: (req, server) => {
+      if (req.command === 'query-qmp-schema') server.reply(req, schema72 as unknown as JsonValue);
+      else if (!answer?.(req, server)) server.reply(req);
+    },
+  });
+}
+
+/** runShell in-process on `server`, `lines` on its stdin (not a terminal). */
+async function shellOn(server: FakeQmp, lines: string[]): Promise<{ code: number; out: string; err: string }> {
+  const client = (await open(server)) as unknown as AnyQmp;
+  let out = '';
+  let err = '';
+  const io: Io = {
+    out: (t: string | Uint8Array) => void (out += typeof t === 'string' ? t : Buffer.from(t).toString()),
+    err: (t: string) => void (err += t),
+    stdin: Readable.from([Buffer.from(lines.map((l) => l + '\n').join(''))]),
+  };
+  const code = await runShell(client, '7.2', io);
+  return { code, out, err };
+}
+
+const sent = (server: FakeQmp, command: string): Request[] => server.calls.filter((r) => r.command === command);
+
+describe('qapi-ts shell on a scripted QMP peer (in-process, stdin not a terminal)', () => {
+  it('prints the events that came after connecting but before it was ready (while the schema was fetched)', async () => {
+    const server = new FakeQmp({
+      onRequest: (req, s) => {
+        if (req.command !== 'query-qmp-schema') return s.reply(req);
+        s.send(event('STOP'));
+        s.send(event('BLOCK_JOB_READY', { device: 'j0' }));
+        s.reply(req, schema72 as unknown as JsonValue);
+      },
+    });
+    const r = await shellOn(server, ['query-status']);
+    expect(r.out).toMatch(
+      /^event: \{"event":"STOP",[^\n]*\nevent: \{"event":"BLOCK_JOB_READY","data":\{"device":"j0"\}/,
+    );
+    // Once each, before the first reply.
+    expect(r.out.match(/"STOP"/g)).toHaveLength(1);
+    expect(r.out.indexOf('BLOCK_JOB_READY')).toBeLessThan(r.out.indexOf('{}'));
+    expect(r.code).toBe(0);
+  });
+
+  it('a failed action line spoils the transaction: ) sends nothing, says which line, and drops it; exit 1', async () => {
+    const server = peer();
+    const r = await shellOn(server, [
+      'transaction(',
+      'block-dirty-bitmap-add node=n0 name=a',
+      'block-dirty-bitmap-add node=n0 name=b granularity=big',
+      'block-dirty-bitmap-add node=n0 name=c',
+      ')',
+      // The transaction is over: this runs as a command.
+      'query-status',
+      "transaction( block-dirty-bitmap-add node=n0 name='d",
+      ')',
+      'transaction(',
+      'no-such-action',
+      ') trailing',
+      'abort',
+      'transaction(',
+      'block-dirty-bitmap-add node=n0 name=e',
+      ')',
+    ]);
+    expect(r.err).toContain("argument 'granularity'");
+    expect(r.err).toContain('transaction not sent: line 3 failed (2 actions dropped)\n');
+    expect(r.err).toContain('unterminated quote');
+    expect(r.err).toContain('transaction not sent: line 7 failed (0 actions dropped)\n');
+    expect(r.err).toContain("')' takes nothing after it");
+    expect(r.out).toContain('transaction dropped (0 actions)');
+    expect(sent(server, 'query-status')).toHaveLength(1);
+    // Only the last, whole, transaction went out.
+    expect(sent(server, 'transaction').map((t) => t.arguments)).toEqual([
+      { actions: [{ type: 'block-dirty-bitmap-add', data: { node: 'n0', name: 'e' } }] },
+    ]);
+    expect(r.code).toBe(1);
+  });
+
+  it("a transaction( with no ')' at the end of input is not sent, says so and exits 1", async () => {
+    const server = peer();
+    const r = await shellOn(server, ['transaction(', 'block-dirty-bitmap-add node=n0 name=a']);
+    expect(r.err).toBe("transaction not sent: no ')' (1 action dropped)\n");
+    expect(sent(server, 'transaction')).toEqual([]);
+    expect(r.code).toBe(1);
+  });
+
+  it('exits 0 when every line succeeded, 1 when any failed (a QMP error, a usage error), quit too', async () => {
+    const ok = await shellOn(peer(), ['query-status', 'transaction(', 'block-dirty-bitmap-add node=n0 name=a', ')']);
+    expect(ok).toMatchObject({ code: 0, err: '' });
+    const failing = peer((req, s) => {
+      if (req.command !== 'stop') return false;
+      s.fail(req, 'GenericError', 'not now');
+      return true;
+    });
+    const qmpError = await shellOn(failing, ['stop', 'query-status']);
+    expect(qmpError.err).toBe('GenericError: not now\n');
+    expect(qmpError.code).toBe(1);
+    const usage = await shellOn(peer(), ['query-statu', 'query-status', 'quit', 'query-status']);
+    expect(usage.err).toContain("unknown command 'query-statu'");
+    expect(usage.code).toBe(1);
+    expect((await shellOn(peer(), ['help no-such-command'])).code).toBe(1);
+  });
+
+  it("! runs QMP's own: !abort adds the abort action, !quit sends quit (QEMU then goes, as asked: exit 0)", async () => {
+    const server = peer((req, s) => {
+      if (req.command !== 'quit') return false;
+      s.reply(req);
+      s.send(event('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' }));
+      s.end();
+      return true;
+    });
+    const r = await shellOn(server, [
+      'transaction(',
+      '!abort',
+      'block-dirty-bitmap-add node=n0 name=a',
+      ')',
+      // The builtins stay: abort drops, quit leaves.
+      'transaction(',
+      'abort',
+      '! query-status',
+      '!quit',
+      'query-name',
+    ]);
+    expect(sent(server, 'transaction').map((t) => t.arguments)).toEqual([
+      {
+        actions: [
+          { type: 'abort', data: {} },
+          { type: 'block-dirty-bitmap-add', data: { node: 'n0', name: 'a' } },
+        ],
+      },
+    ]);
+    expect(r.out).toContain('transaction dropped (0 actions)');
+    expect(sent(server, 'query-status')).toHaveLength(1);
+    expect(sent(server, 'quit')).toHaveLength(1);
+    expect(sent(server, 'query-name')).toEqual([]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+
+    const builtin = peer();
+    expect(await shellOn(builtin, ['quit', 'query-status'])).toMatchObject({ code: 0, err: '' });
+    expect(builtin.calls.map((c) => c.command)).toEqual(['query-qmp-schema']);
+    const bare = await shellOn(peer(), ['!']);
+    expect(bare.err).toContain('!: give a QMP command');
+    expect(bare.code).toBe(1);
+  });
+
+  it('prints HMP output with \\n line ends, not \\r\\n', async () => {
+    const server = peer((req, s) => {
+      if (req.command !== 'human-monitor-command') return false;
+      s.reply(req, 'line one\r\nline two\r\n');
+      return true;
+    });
+    const r = await shellOn(server, ['hmp info something']);
+    expect(r.out).toBe('line one\nline two\n');
+    expect(r.code).toBe(0);
   });
 });
 
@@ -147,7 +363,7 @@ describe('qapi-ts shell, stdin not a terminal, against QEMU 7.2', () => {
     await qemu?.kill();
   });
 
-  it('runs lines, prints replies, events and errors, goes on after errors and exits 0 at EOF', async () => {
+  it('runs lines, prints replies, events and errors, goes on after errors and exits 1 at EOF (lines failed)', async () => {
     const r = shellRun(
       [qemu.qmpPath],
       [
@@ -163,6 +379,10 @@ describe('qapi-ts shell, stdin not a terminal, against QEMU 7.2', () => {
         'transaction(',
         'block-dirty-bitmap-add node=n0 name=t1',
         'block-dirty-bitmap-add node=n0 name=t2 disabled=on',
+        ')',
+        // A failed action line: the transaction is not sent, not even in part.
+        'transaction(',
+        'block-dirty-bitmap-add node=n0 name=t4',
         'no-such-action x=1',
         ')',
         'transaction(',
@@ -179,6 +399,7 @@ describe('qapi-ts shell, stdin not a terminal, against QEMU 7.2', () => {
     // The quoted file name arrives whole.
     expect(r.stderr).toContain(`GenericError: Could not open '/no such/x.qcow2'`);
     expect(r.stderr).toContain("'no-such-action' is not a transaction action");
+    expect(r.stderr).toContain('transaction not sent: line 16 failed (1 action dropped)');
     expect(r.stdout).toContain('"status": "running"');
     expect(r.stdout).toContain('VM status: running');
     expect(r.stdout).toContain("Error: Device 'nothing' not found\n");
@@ -188,15 +409,53 @@ describe('qapi-ts shell, stdin not a terminal, against QEMU 7.2', () => {
     expect(r.stdout).toMatch(/event: \{"event":"STOP","timestamp":\{"seconds":\d+,"microseconds":\d+\}\}\n\{\}\n/);
     expect(r.stdout).toMatch(/^event: \{"event":"RESUME"/m);
     expect(r.stdout).not.toContain('(QEMU');
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(1);
     expect(await bitmapsOf(other, 'n0')).toEqual(expect.arrayContaining(['t1', 't2']));
     expect(await bitmapsOf(other, 'n0')).not.toContain('t3');
+    expect(await bitmapsOf(other, 'n0')).not.toContain('t4');
+  });
+
+  it("exits 0 when every line succeeded; !abort adds QMP's abort action (the transaction fails as one: exit 1)", async () => {
+    const good = shellRun(
+      [qemu.qmpPath],
+      [
+        'query-status',
+        'blockdev-add driver=null-co node-name=n9 size=1048576',
+        'transaction(',
+        'block-dirty-bitmap-add node=n9 name=g1',
+        ')',
+        'hmp info status',
+      ],
+    );
+    expect(good.stderr).toBe('');
+    expect(good.status).toBe(0);
+    const aborted = shellRun(
+      [qemu.qmpPath],
+      ['transaction(', 'block-dirty-bitmap-add node=n9 name=g2', '!abort', ')', 'query-status'],
+    );
+    expect(aborted.stderr).toBe('GenericError: Transaction aborted using Abort action\n');
+    expect(aborted.stdout).toContain('"status": "running"');
+    expect(aborted.status).toBe(1);
+    expect(await bitmapsOf(other, 'n9')).toEqual(['g1']);
   });
 
   it('usage errors exit 2, an unreachable QEMU 1', () => {
     expect(shellRun([], []).status).toBe(2);
     const gone = shellRun([path.join(qemu.dir, 'nothing.sock')], []);
     expect(gone.status).toBe(1);
+  });
+
+  it('!quit sends QMP quit: QEMU exits, and the shell ends with 0 (what was asked for, not "went away")', async () => {
+    const q = await startQemu();
+    try {
+      const r = shellRun([q.qmpPath], ['query-status', '!quit', 'query-name']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/"status": "running"[\s\S]*\}\n\{\}\n/);
+      expect(r.status).toBe(0);
+      expect(await q.exited).toBe(0);
+    } finally {
+      await q.kill();
+    }
   });
 
   it('says so and exits 1 when QEMU goes away', async () => {
@@ -415,11 +674,25 @@ describe('qapi-ts shell in a terminal (tmux) against QEMU 7.2', () => {
     t.keys('Enter');
     await t.untilText(/"status": "running"[\s\S]*\n\(QEMU/);
 
+    // Not kept in the history: a line that starts with a space, and one that may hold a secret.
+    await t.fresh(prompt);
+    t.type(' query-name');
+    t.keys('Enter');
+    await t.untilText(/\) {2}query-name\n\{\}\n\(QEMU/);
+    t.type('object-add qom-type=secret id=sec0 data=hunter2');
+    t.keys('Enter');
+    await t.untilText(/data=hunter2\n\{\}\n\(QEMU/);
+    // Not in this session's history either: Up recalls the line before them.
+    t.keys('Up');
+    await t.until((s) => /\) query-status$/.test(promptLine(s)), 'the line before');
+    t.keys('C-u');
+
     t.type('quit');
     t.keys('Enter');
     await t.untilText('EXIT=0');
     const saved = readFileSync(history, 'utf8').split('\n');
     expect(saved).toEqual(expect.arrayContaining(['query-status', 'help drive-backup', 'transaction(', 'quit']));
+    expect(saved.join('\n')).not.toMatch(/hunter2|^ /m);
     expect(saved.at(-2)).toBe('quit');
 
     // A second session reads it back (Up), and Ctrl-D leaves with 0.
