@@ -4,7 +4,6 @@
  * QmpError is QEMU's own answer; the others are local: the connection, a
  * deadline, the caller's arguments, or a peer breaking the protocol.
  */
-import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { JsonValue } from './wire/json.js';
 
@@ -222,11 +221,26 @@ export class ProtocolError extends QapiError {
   }
 }
 
+let libvirtClass: string | undefined;
+
 /**
  * The class prefix of the libvirt bridge's own error replies: random per
  * process, so that no QEMU, guest or other peer can make a LibvirtError.
+ * Made when the bridge first loads; until then there is none, and no reply
+ * is ever a LibvirtError.
  */
-export const LIBVIRT_ERROR_CLASS = `libvirt-${randomUUID()}:`;
+export function libvirtErrorClass(): string | undefined {
+  return libvirtClass;
+}
+
+/**
+ * The bridge makes it, once, from a random value of its own (node:crypto is
+ * loaded by the bridge only: importing it costs every program about 3 ms).
+ * @internal
+ */
+export function makeLibvirtErrorClass(random: string): string {
+  return (libvirtClass ??= `libvirt-${random}:`);
+}
 
 export type LibvirtErrorCode =
   | 'domain-not-found'

@@ -16,13 +16,21 @@
  *   it), and every node added is removed again, on failure too; a target
  *   file left by a failed backup is deleted, so a retry can create it.
  */
-import { access, open, rm } from 'node:fs/promises';
+import fs from 'node:fs';
+
+// fs.promises loads when first used, not by every import of the runtime.
+const access = (p: string): Promise<void> => fs.promises.access(p);
+const open = (p: string, flags: string): Promise<fs.promises.FileHandle> => fs.promises.open(p, flags);
+const rm = (p: string, o: fs.RmOptions): Promise<void> => fs.promises.rm(p, o);
 import nodePath from 'node:path';
 import type { CallOptions } from '../core/calls.js';
 import type { JsonObject } from '../wire/framing.js';
 import type { JsonValue } from '../wire/json.js';
 import { HMP_MAX_ARGUMENT, hmpQuote } from '../qmp/hmp.js';
-import { ConnectionError, QapiError } from '../errors.js';
+import { ConnectionError } from '../errors.js';
+
+export { BackupError, type BackupErrorCode } from './errors.js';
+import { BackupError } from './errors.js';
 import { JobError, runJob, type JobHost, type JobProgress, type JobResult } from './jobs.js';
 
 /** What backups need of a client: any release's QmpClient has it. */
@@ -255,19 +263,6 @@ async function createTarget(
 /** Only for 'transaction': a blockdev-backup action with the runner's settings. */
 function backupAction(data: JsonObject): JsonObject {
   return { type: 'blockdev-backup', data: { ...data, 'auto-dismiss': false } };
-}
-
-export type BackupErrorCode = 'target-exists' | 'bad-bitmap' | 'no-node' | 'bad-chain';
-
-/** A backup that cannot be made as asked (nothing was changed). */
-export class BackupError extends QapiError {
-  override name = 'BackupError';
-  constructor(
-    readonly code: BackupErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**

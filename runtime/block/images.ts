@@ -5,30 +5,30 @@
  * one before: restoring converts its newest image, which reads as the whole
  * disk, into one standalone image, and checks it reads the same.
  */
-import { execFile } from 'node:child_process';
-import { open, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { QapiError } from '../errors.js';
+import fs from 'node:fs';
 
-const run = promisify(execFile);
+// fs.promises loads when first used, not by every import of the runtime.
+const open = (p: string, flags: string): Promise<fs.promises.FileHandle> => fs.promises.open(p, flags);
+const rm = (p: string, o: fs.RmOptions): Promise<void> => fs.promises.rm(p, o);
+import path from 'node:path';
+
+import { ImageError } from './errors.js';
+
+export { ImageError, type ImageErrorCode } from './errors.js';
+
+/** qemu-img, run when asked for (node:child_process is loaded then, not by every import of the runtime). */
+async function run(program: string, args: string[], options: { maxBuffer?: number } = {}): Promise<{ stdout: string }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve, reject) =>
+    execFile(program, args, { maxBuffer: options.maxBuffer ?? 64 << 20, encoding: 'utf8' }, (error, stdout, stderr) =>
+      error ? reject(Object.assign(error, { stderr })) : resolve({ stdout }),
+    ),
+  );
+}
 
 export interface ImageToolOptions {
   /** The qemu-img program (default 'qemu-img' from PATH). */
   qemuImg?: string;
-}
-
-export type ImageErrorCode = 'bad-chain' | 'differs' | 'output-exists' | 'qemu-img-failed';
-
-/** Thrown when qemu-img fails, or says an image or a chain is not as it should be. */
-export class ImageError extends QapiError {
-  override name = 'ImageError';
-  constructor(
-    readonly code: ImageErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 async function qemuImg(args: string[], options: ImageToolOptions): Promise<string> {

@@ -14,7 +14,10 @@
  */
 import type { CallOptions } from '../core/calls.js';
 import { deadline } from '../core/deadline.js';
-import { QapiError, QmpAbortError, QmpTimeoutError, type ConnectionError } from '../errors.js';
+import { QmpAbortError, QmpTimeoutError, type ConnectionError } from '../errors.js';
+import { JobError, JobUsageError } from './errors.js';
+
+export { JobError, JobUsageError, type JobErrorCode } from './errors.js';
 import type { Disposable, QmpEvent } from '../qmp/events.js';
 import type { JsonObject } from '../wire/framing.js';
 import type { JsonValue } from '../wire/json.js';
@@ -106,33 +109,6 @@ export interface JobResult {
   statuses: JobStatus[];
   /** True when the job ended by a cancel the caller asked for through onReady ('cancel' or JobControl). */
   cancelled: boolean;
-}
-
-export type JobErrorCode = 'job-failed' | 'job-cancelled';
-
-/** A job that ended without success: QEMU's error for it, or a cancel nobody asked the runner for. */
-export class JobError extends QapiError {
-  override name = 'JobError';
-  constructor(
-    readonly code: JobErrorCode,
-    readonly id: string,
-    readonly jobType: string | undefined,
-    /** QEMU's error text (query-jobs' `error`), when it gave one. */
-    readonly error: string | undefined,
-    readonly statuses: readonly JobStatus[],
-  ) {
-    super(
-      code === 'job-cancelled'
-        ? `job '${id}'${jobType ? ` (${jobType})` : ''} was cancelled${error ? `: ${error}` : ''}`
-        : `job '${id}'${jobType ? ` (${jobType})` : ''} failed: ${error ?? 'QEMU gave no reason (auto-dismiss on: its error is gone with it)'}`,
-    );
-  }
-}
-
-/** runJob was asked for something it cannot do (nothing was started). */
-export class JobUsageError extends QapiError {
-  override name = 'JobUsageError';
-  readonly code: 'job-exists' = 'job-exists';
 }
 
 const isObject = (v: JsonValue | undefined): v is JsonObject =>

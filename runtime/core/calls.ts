@@ -8,7 +8,7 @@
  */
 import { inspect } from 'node:util';
 import {
-  LIBVIRT_ERROR_CLASS,
+  libvirtErrorClass,
   LibvirtError,
   ProtocolError,
   QmpError,
@@ -380,8 +380,9 @@ export function replyError(
   const body = typeof err === 'object' && err !== null && !Array.isArray(err) ? err : {};
   const cls = typeof body.class === 'string' ? body.class : 'GenericError';
   // The libvirt bridge's own failures (runtime/libvirt/bridge.ts): libvirt's, not QEMU's.
-  if (cls.startsWith(LIBVIRT_ERROR_CLASS) && typeof body.desc === 'string') {
-    const code = cls.slice(LIBVIRT_ERROR_CLASS.length);
+  const libvirtClass = libvirtErrorClass();
+  if (libvirtClass && cls.startsWith(libvirtClass) && typeof body.desc === 'string') {
+    const code = cls.slice(libvirtClass.length);
     const codes: readonly string[] = LIBVIRT_CODES;
     return new LibvirtError(codes.includes(code) ? (code as LibvirtErrorCode) : 'failed', maskUrl(body.desc), command);
   }

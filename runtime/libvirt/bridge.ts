@@ -13,7 +13,11 @@
  * parsed into numbers: 64-bit integers pass through exact.
  */
 import { Duplex } from 'node:stream';
-import { ConnectionError, LIBVIRT_ERROR_CLASS } from '../errors.js';
+import { randomUUID } from 'node:crypto';
+import { ConnectionError, makeLibvirtErrorClass } from '../errors.js';
+
+/** This process's class for libvirt's own failures (runtime/errors.ts). */
+const LIBVIRT_ERROR_CLASS = makeLibvirtErrorClass(randomUUID());
 import {
   classifyVirshError,
   VirshShell,

@@ -8,7 +8,7 @@ import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { deadline, type Deadline } from '../core/deadline.js';
 import { ConnectionError, QmpUsageError } from '../errors.js';
-import { openLibvirt, type LibvirtTarget } from '../libvirt/bridge.js';
+import type { LibvirtTarget } from '../libvirt/bridge.js';
 
 export type Target =
   | { path: string }
@@ -143,15 +143,18 @@ export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex
       `connecting to ${what}`,
       opts,
       (resolve, reject) =>
-        void openLibvirt(lv, opts.protocol ?? 'qmp', giveUp.signal).then(
-          (stream) => (abandoned ? stream.destroy() : resolve(stream)),
-          (e: Error) =>
-            reject(
-              e instanceof ConnectionError
-                ? e
-                : new ConnectionError('connect-failed', `${what}: ${e.message}`, { cause: e }),
-            ),
-        ),
+        // Loaded when used: it spawns processes, which most connections never do.
+        void import('../libvirt/bridge.js')
+          .then(({ openLibvirt }) => openLibvirt(lv, opts.protocol ?? 'qmp', giveUp.signal))
+          .then(
+            (stream) => (abandoned ? stream.destroy() : resolve(stream)),
+            (e: Error) =>
+              reject(
+                e instanceof ConnectionError
+                  ? e
+                  : new ConnectionError('connect-failed', `${what}: ${e.message}`, { cause: e }),
+              ),
+          ),
       () => {
         abandoned = true;
         giveUp.abort();
