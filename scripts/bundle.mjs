@@ -15,6 +15,7 @@ const out = path.join(dist, 'bundle');
 const input = {
   main: path.join(dist, 'runtime/main.js'),
   runtime: path.join(dist, 'runtime/index.js'),
+  testing: path.join(dist, 'runtime/testing/index.js'),
 };
 for (const dir of readdirSync(path.join(dist, 'generated'), { withFileTypes: true })) {
   if (dir.isDirectory()) input[dir.name] = path.join(dist, 'generated', dir.name, 'index.js');

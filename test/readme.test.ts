@@ -116,3 +116,14 @@ describe('README command-line quick start', () => {
     expect(r.stderr).toContain("(did you mean 'qcow'?)");
   });
 });
+
+describe('README fake QEMU example', () => {
+  it('runs as written, through the package entry point qapi-ts/testing', () => {
+    const code = readmeExample('### A fake QEMU for your tests');
+    const r = runExample('readme-fake.mjs', code);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/status: 'running'/);
+    expect(r.stdout).toMatch(/^paused query-status stop$/m);
+  });
+});
