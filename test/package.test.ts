@@ -4,7 +4,7 @@
  * and the built dist/ (scripts/setup.sh builds it).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -136,6 +136,54 @@ describe('the packed package', () => {
       const all = node([bin, 'gen', '--all', '--check']);
       expect(all.status).toBe(1);
       expect(all.err).toMatch(/works in a clone of the qapi-ts repository/);
+
+      // A user's program type-checks against the installed package under each resolution TypeScript offers
+      // for ESM (node16, nodenext, bundler), and a wrong argument does not.
+      writeFileSync(
+        path.join(dir, 'app.ts'),
+        `import { connectQmp, QmpError, fullBackup, type StatusInfo } from 'qapi-ts';
+import { connectQmp as connect72, type Client } from 'qapi-ts/qemu-7.2';
+import { connectQga } from 'qapi-ts/qga-11.1';
+import { createFakeQemu } from 'qapi-ts/testing';
+import * as q72 from 'qapi-ts/qemu-7.2';
+export async function main(): Promise<StatusInfo> {
+  const fake = createFakeQemu({ release: q72 });
+  const qmp: Client = await connect72({ stream: fake.connectStream() });
+  void connectQmp; void connectQga; void fullBackup; void QmpError;
+  return qmp.execute('query-status');
+}
+`,
+      );
+      writeFileSync(
+        path.join(dir, 'bad.ts'),
+        `import { connectQmp } from 'qapi-ts';\nconst q = await connectQmp({ path: '/x' });\nawait q.execute('blockdev-del', { 'node-name': 1 });\n`,
+      );
+      writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', type: 'module' }));
+      const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+      for (const [module, resolution] of [
+        ['node16', 'node16'],
+        ['nodenext', 'nodenext'],
+        ['esnext', 'bundler'],
+      ]) {
+        const base = [
+          '--noEmit',
+          '--strict',
+          '--target',
+          'es2022',
+          '--module',
+          module,
+          '--moduleResolution',
+          resolution,
+          '--types',
+          'node',
+          '--typeRoots',
+          path.join(ROOT, 'node_modules/@types'),
+        ];
+        const good = spawnSync(process.execPath, [tsc, ...base, 'app.ts'], { cwd: dir, encoding: 'utf8' });
+        expect(good.stdout + good.stderr, `${resolution}`).toBe('');
+        const bad = spawnSync(process.execPath, [tsc, ...base, 'bad.ts'], { cwd: dir, encoding: 'utf8' });
+        expect(bad.stdout, `${resolution}: a wrong argument`).toMatch(/bad\.ts\(3,\d+\): error TS2322/);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
