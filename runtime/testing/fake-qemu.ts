@@ -201,7 +201,7 @@ type AnyHandler = (args: JsonObject, ctx: FakeContext<UntypedEvents>) => unknown
 const fail = (cls: string, desc: string): Outcome => ({ error: { class: cls, desc } });
 
 /** How validation problems read in the fake's own messages. */
-const listProblems = (problems: readonly ValidationProblem[]): string =>
+export const listProblems = (problems: readonly ValidationProblem[]): string =>
   problems
     .slice(0, 3)
     .map((p) => (p.path === '$' ? p.message : `${p.path}: ${p.message}`))

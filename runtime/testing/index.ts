@@ -1,6 +1,7 @@
 /**
- * The `qapi-ts/testing` entry point: a schema-aware fake QEMU for the tests
- * of code that uses the SDK (see fake-qemu.ts).
+ * The `qapi-ts/testing` entry point: a schema-aware fake QEMU and a fake
+ * guest agent for the tests of code that uses the SDK (see fake-qemu.ts
+ * and fake-agent.ts).
  */
 export {
   createFakeQemu,
@@ -18,3 +19,15 @@ export {
   type UntypedCommands,
   type UntypedEvents,
 } from './fake-qemu.js';
+export {
+  createFakeAgent,
+  FakeAgent,
+  type FakeAgentCall,
+  type FakeAgentContext,
+  type FakeAgentHandler,
+  type FakeAgentOptions,
+  type FakeExecCapture,
+  type FakeExecProcess,
+  type FakeExecResult,
+  type FakeExecScript,
+} from './fake-agent.js';
