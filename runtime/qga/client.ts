@@ -614,7 +614,8 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     // qemu-ga answers the 0xFF this client sends to resync with an id-less "JSON parse error, stray '...'":
     // that is the echo of our own byte, never a refusal of the command before it.
     const body = typeof msg.error === 'object' && msg.error !== null && !Array.isArray(msg.error) ? msg.error : {};
-    if (!('id' in msg) && typeof body.desc === 'string' && body.desc.startsWith('JSON parse error, stray')) return false;
+    if (!('id' in msg) && typeof body.desc === 'string' && body.desc.startsWith('JSON parse error, stray'))
+      return false;
     const id = 'id' in msg ? (typeof msg.id === 'number' ? msg.id : undefined) : this.#lastNoReply;
     const entry = id === undefined ? undefined : this.#noReply.get(id);
     if (!entry) return false;
