@@ -10,7 +10,7 @@ import { nearestRelease } from '../runtime/qmp/releases.js';
 import { connect } from '../runtime/qmp/client.js';
 import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
 import { drift, type DriftItem } from '../runtime/schema/drift.js';
-import type { Target } from '../runtime/wire/transport.js';
+import { parseTarget } from './connect.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -33,12 +33,6 @@ export function releaseFiles(prefix = 'qemu'): Map<string, string> {
   return out;
 }
 
-/** 'host:port', or a unix socket path. */
-export function targetOf(where: string): Target {
-  const tcp = /^([^/]*):(\d+)$/.exec(where);
-  return tcp ? { host: tcp[1] || '127.0.0.1', port: Number(tcp[2]) } : { path: where };
-}
-
 export interface DriftOptions {
   release?: string;
   json?: boolean;
@@ -48,7 +42,7 @@ export interface DriftOptions {
 export async function driftCommand(where: string, options: DriftOptions, out: (text: string) => void): Promise<number> {
   const files = releaseFiles();
   if (!files.size) throw new Error('no generated QMP release found next to this qapi-ts');
-  const qmp = await connect(targetOf(where), {}, { validate: false });
+  const qmp = await connect(parseTarget(where), {}, { validate: false });
   try {
     const q = qmp.greeting.version.qemu;
     const release = options.release ?? nearestRelease([q.major, q.minor, q.micro], [...files.keys()]);

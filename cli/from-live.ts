@@ -17,7 +17,8 @@ import { schemaFromIntrospection } from '../codegen/introspection.js';
 import { parseQmpReference } from '../codegen/manpage.js';
 import { connect } from '../runtime/qmp/client.js';
 import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
-import { releaseFiles, targetOf } from './drift.js';
+import { parseTarget } from './connect.js';
+import { releaseFiles } from './drift.js';
 
 export interface FromLiveOptions {
   socket?: string;
@@ -88,7 +89,7 @@ export async function introspect(where: { socket?: string; qemu?: string }): Pro
       socket = started.socket;
       stop = started.stop;
     }
-    const qmp = await connect(targetOf(socket!), {}, { validate: false });
+    const qmp = await connect(parseTarget(socket!), {}, { validate: false });
     try {
       const live = await qmp.schema();
       const q = qmp.greeting.version.qemu;

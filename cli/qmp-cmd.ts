@@ -3,7 +3,7 @@
  * or a script, arguments in qmp-shell style (cli/shell-args.ts), the reply
  * as JSON.
  */
-import { QmpError, QmpValidationError } from '../runtime/errors.js';
+import { QmpValidationError } from '../runtime/errors.js';
 import { parseJson, type JsonValue } from '../runtime/wire/json.js';
 import type { JsonObject } from '../runtime/wire/framing.js';
 import {
@@ -130,12 +130,3 @@ export const qmpCommand: Command = {
     }
   },
 };
-
-/** How a failure of a command that talked to QEMU is told: QEMU's error class and text. */
-export function reportQmpError(e: unknown, io: Io, prefix: string): number | undefined {
-  if (e instanceof QmpError) {
-    io.err(`${prefix}: ${e.errorClass}: ${e.desc}\n`);
-    return EXIT.no;
-  }
-  return undefined;
-}

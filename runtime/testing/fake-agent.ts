@@ -52,7 +52,7 @@
  * 'merged' capture, stdout then stderr); and where the runtime's validator
  * is stricter than QEMU (see fake-qemu.ts).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { entriesByName, type SchemaDescriptor, type SchemaInfoCommand } from '../schema/descriptor.js';
@@ -72,7 +72,7 @@ import {
 import { argumentError, checkRequest } from './qemu-errors.js';
 import { qemuJson } from './qemu-json.js';
 import { inSchemaOrder, minimalValue } from './schema-walk.js';
-import { RequestSplitter, streamPair } from './transport.js';
+import { RequestSplitter, closeServer, listenUnix, streamPair } from './transport.js';
 
 // ------------------------------------------------------------------ API
 
@@ -343,26 +343,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
   async listen(where: { path: string }): Promise<string> {
     this.#open('listen');
     if (this.#server) throw new TypeError(`fake-agent: already listening on ${this.#path}`);
-    if (typeof where?.path !== 'string' || !where.path)
-      throw new TypeError('fake-agent: listen({ path }): a socket path');
-    const server = createServer((socket: Socket) => {
-      socket.setNoDelay(true);
-      this.#accept(socket);
-    });
-    this.#server = server;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(where.path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (e) {
-      this.#server = undefined;
-      throw e;
-    }
-    server.on('error', (e) => this.problems.push(e));
+    this.#server = await listenUnix('fake-agent', where, (socket) => this.#accept(socket), this.problems);
     this.#path = where.path;
     return where.path;
   }
@@ -377,8 +358,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
       this.#queue.length = 0;
       this.#abort.abort(new Error('fake-agent: closed'));
       for (const s of [...this.#sessions]) s.close();
-      const server = this.#server;
-      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(this.#server);
     })();
     return this.#closing;
   }

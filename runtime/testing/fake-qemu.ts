@@ -21,7 +21,7 @@
  * negative uint64 or size, which QEMU 7.2 takes and wraps, is refused
  * with "Parameter 'x' expects uint64").
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { TapEntry } from '../qmp/client.js';
@@ -41,7 +41,7 @@ import { parseJson, stringifyJson, type JsonValue } from '../wire/json.js';
 import { argumentError, checkRequest, looksOob } from './qemu-errors.js';
 import { qemuJson } from './qemu-json.js';
 import { inSchemaOrder, minimalValue } from './schema-walk.js';
-import { RequestSplitter, streamPair } from './transport.js';
+import { RequestSplitter, closeServer, listenUnix, streamPair } from './transport.js';
 
 // ------------------------------------------------------------------ API
 
@@ -335,26 +335,7 @@ export class FakeQemu<
   async listen(where: { path: string }): Promise<string> {
     this.#open('listen');
     if (this.#server) throw new TypeError(`fake-qemu: already listening on ${this.#path}`);
-    if (typeof where?.path !== 'string' || !where.path)
-      throw new TypeError('fake-qemu: listen({ path }): a socket path');
-    const server = createServer((socket: Socket) => {
-      socket.setNoDelay(true);
-      this.#accept(socket);
-    });
-    this.#server = server;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(where.path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (e) {
-      this.#server = undefined;
-      throw e;
-    }
-    server.on('error', (e) => this.problems.push(e));
+    this.#server = await listenUnix('fake-qemu', where, (socket) => this.#accept(socket), this.problems);
     this.#path = where.path;
     return where.path;
   }
@@ -394,8 +375,7 @@ export class FakeQemu<
       for (const s of [...this.#sessions]) s.close();
       this.#armed?.abandon('the fake closed before a client connected');
       this.#armed = undefined;
-      const server = this.#server;
-      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(this.#server);
     })();
     return this.#closing;
   }

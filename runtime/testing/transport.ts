@@ -4,6 +4,7 @@
  * with a newline, and this client does not), and an in-process pair of
  * streams for tests that need no socket.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { QEMU_JSON_LIMITS } from '../wire/limits.js';
@@ -133,4 +134,36 @@ export function streamPair(): { client: Duplex; server: Duplex } {
   client = end(() => server);
   server = end(() => client);
   return { client, server };
+}
+
+/**
+ * A unix-socket server for a fake: listens on `path` (checked first, for the
+ * fake named `who`), hands each connection to `accept`, and reports later
+ * server errors to `problems`. Resolves once it listens.
+ */
+export async function listenUnix(
+  who: string,
+  where: { path: string },
+  accept: (socket: Socket) => void,
+  problems: Error[],
+): Promise<Server> {
+  if (typeof where?.path !== 'string' || !where.path) throw new TypeError(`${who}: listen({ path }): a socket path`);
+  const server = createServer((socket: Socket) => {
+    socket.setNoDelay(true);
+    accept(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where.path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (e) => problems.push(e));
+  return server;
+}
+
+/** Stops a fake's server (if it has one); resolves when it is closed and its socket removed. */
+export function closeServer(server: Server | undefined): Promise<void> {
+  return server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
 }
