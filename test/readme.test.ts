@@ -10,21 +10,40 @@ import { startAgent } from './support/agent.js';
 import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
 import { ROOT } from './support/qemu-sources.js';
 
-function readmeExample(section = '## The SDK'): string {
+function readmeExample(section = '## The SDK', fence = '```ts\n'): string {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const at = readme.indexOf(section);
-  const start = readme.indexOf('```ts\n', at) + 6;
+  expect(at, section).toBeGreaterThanOrEqual(0);
+  const start = readme.indexOf(fence, at) + fence.length;
   return readme.slice(start, readme.indexOf('```\n', start));
 }
 
 /** Runs an example inside the package, so that 'qapi-ts' resolves to this package (its exports and dist/). */
-function runExample(name: string, code: string): { stdout: string; stderr: string; status: number | null } {
+function runExample(
+  name: string,
+  code: string,
+  args: string[] = [],
+): { stdout: string; stderr: string; status: number | null } {
   const scratch = path.join(ROOT, '.cache/examples');
   mkdirSync(scratch, { recursive: true });
   const file = path.join(scratch, name);
   writeFileSync(file, code);
-  return spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [file, ...args], { encoding: 'utf8', timeout: 60_000 });
 }
+
+describe('README first script', () => {
+  it('prints what the README says, against a throwaway QEMU 7.2', async () => {
+    const qemu = await startQemu();
+    try {
+      const r = runExample('readme-first.mjs', readmeExample('### Your first script', '```js\n'), [qemu.qmpPath]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe("QEMU 7.2: running\nGenericError: Failed to find node with node-name='nosuch'\n");
+    } finally {
+      await qemu.kill();
+    }
+  });
+});
 
 describe('README guest-agent example', () => {
   it('runs as written against a real qemu-ga (guest-set-time blocked, as the comment says)', async () => {
