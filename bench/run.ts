@@ -3,6 +3,7 @@ import { benchCore } from './core.js';
 import { benchFrontend } from './frontend.js';
 import { benchGenerate } from './generate.js';
 import { benchLibvirt } from './libvirt.js';
+import { benchPackage } from './package.js';
 import { benchQga } from './qga.js';
 import { benchQmp } from './qmp.js';
 import { benchRoots } from './roots.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => void | Promise<void>> = {
   core: () => benchCore(),
   roots: () => benchRoots(),
   libvirt: () => benchLibvirt(),
+  package: () => benchPackage(),
 };
 
 const wanted = process.argv.slice(2);
