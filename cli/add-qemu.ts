@@ -14,7 +14,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { generateAll, INTROSPECTION, PACKAGE_ROOT, QMP_REFERENCE, SCHEMAS } from '../codegen/generate.js';
+import {
+  generateAll,
+  INTROSPECTION,
+  PACKAGE_ROOT,
+  QMP_REFERENCE,
+  SCHEMAS,
+  supportedVersions,
+} from '../codegen/generate.js';
 import { reportName } from '../codegen/releases/docs.js';
 import { introspect } from './from-live.js';
 
@@ -38,14 +45,6 @@ const older = (a: string, b: string): boolean => {
   const [x, y] = [numbers(a), numbers(b)];
   return x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
 };
-
-/** The releases listed, as [version, rest of the line]. */
-function listed(file: string): string[][] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('#'))
-    .map((l) => l.split(/\s+/));
-}
 
 /** Adds `line` for `version` to scripts/qemu-versions, keeping the list in version order. */
 function insertLine(file: string, version: string, line: string): void {
@@ -173,7 +172,7 @@ export async function addQemu(options: AddQemuOptions): Promise<{ written: strin
   if (!/^\d+\.\d+$/.test(version)) throw new AddQemuError(`VERSION is major.minor, such as 11.1 (not '${version}')`);
   if (options.fromSource && options.fromQemu) throw new AddQemuError('give --from-source or --from-qemu, not both');
   if (options.docs && !options.fromQemu) throw new AddQemuError('--docs goes with --from-qemu');
-  if (listed(versions).some((l) => l[0] === version))
+  if (supportedVersions(versions).includes(version))
     throw new AddQemuError(`QEMU ${version} is already listed in scripts/qemu-versions`);
   const cacheDir = options.cacheDir ?? process.env.QAPI_TS_CACHE ?? path.join(root, '.cache/qemu');
   const dest = path.join(cacheDir, version);
@@ -199,7 +198,7 @@ export async function addQemu(options: AddQemuOptions): Promise<{ written: strin
       docsDir: path.join(root, 'docs/releases'),
     });
     renameSync(pending, versions);
-    const order = listed(versions).map((l) => l[0]);
+    const order = supportedVersions(versions);
     const i = order.indexOf(version);
     return { written: [...all.changed], report: i > 0 ? reportName(order[i - 1], version) : undefined };
   } catch (e) {

@@ -265,9 +265,9 @@ export interface SupportedRelease {
   /** Short version, '10.2'. */
   version: string;
   /**
-   * 'source': every schema (Debian's source package, or a local QEMU tree added
-   * with add-qemu); 'binary': Debian's binary packages, the guest agent's
-   * schema as qemu-guest-agent ships it and QMP from introspection;
+   * 'source': every schema (Debian's source package, QEMU's release tarball
+   * the line pins, or a local QEMU tree); 'binary': Debian's binary packages,
+   * the guest agent's schema as qemu-guest-agent ships it and QMP from introspection;
    * 'introspection': QMP only, from a local binary's introspection (add-qemu --from-qemu).
    */
   from: 'source' | 'binary' | 'introspection';
@@ -275,6 +275,11 @@ export interface SupportedRelease {
   package?: string;
   /** The third column as written ('bin:sid', 'local:source'), if any. */
   column?: string;
+  /**
+   * QEMU's release tarball the line pins (`upstream:X.Y.Z#sha256=HEX`), which
+   * scripts/fetch-qemu.sh takes where Debian's source package cannot be had.
+   */
+  upstream?: { version: string; sha256: string };
 }
 
 /** Where fetch-qemu.sh keeps a binary release's QMP introspection and reference, in its cache folder. */
@@ -325,13 +330,38 @@ function writeBackIntrospection(dir: string, source: string): string {
   return schemaFile;
 }
 
-/** The releases of scripts/qemu-versions, the single list of supported releases. */
+/**
+ * The releases of scripts/qemu-versions, the single list of supported releases.
+ * TypeScript's one reader of its format (the shell's is fetch-qemu.sh's `releases`):
+ * `VERSION PACKAGE [FROM] [upstream:X.Y.Z#sha256=HEX]`.
+ */
 export function supportedReleases(file = path.join(PACKAGE_ROOT, 'scripts/qemu-versions')): SupportedRelease[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'))
-    .map((l) => l.split(/\s+/))
-    .map(([version, pkg, from]) => ({ version, from: releaseKind(from), package: pkg, column: from }));
+    .map((l) => releaseLine(l.trim().split(/\s+/)));
+}
+
+function releaseLine([version, pkg, ...fields]: string[]): SupportedRelease {
+  let column: string | undefined;
+  let upstream: SupportedRelease['upstream'];
+  for (const field of fields) {
+    if (field.startsWith('upstream:')) {
+      const pin = /^upstream:(\d+\.\d+\.\d+)#sha256=([0-9a-f]{64})$/.exec(field);
+      if (!pin || !pin[1].startsWith(`${version}.`))
+        throw new QapiError(
+          `scripts/qemu-versions: QEMU ${version}: bad upstream pin '${field}' (expected upstream:${version}.N#sha256=<64 hex digits>)`,
+        );
+      upstream = { version: pin[1], sha256: pin[2] };
+    } else if (column === undefined) column = field;
+    else throw new QapiError(`scripts/qemu-versions: QEMU ${version}: unexpected '${field}' after '${column}'`);
+  }
+  const from = releaseKind(column);
+  if (upstream && column !== undefined)
+    throw new QapiError(
+      `scripts/qemu-versions: QEMU ${version}: an upstream pin goes with Debian's source package, not with ${column}`,
+    );
+  return { version, from, package: pkg, column, ...(upstream && { upstream }) };
 }
 
 /** The kind of a release from the third column of scripts/qemu-versions. */

@@ -4,16 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${QAPI_TS_CACHE:-.cache/qemu}
-for v in $(awk '!/^#/ && NF { print $1 }' scripts/qemu-versions); do
+# scripts/qemu-versions as fetch-qemu.sh reads it: VERSION PACKAGE FROM UPSTREAM.
+while read -r v _ from _; do
   for s in qapi/qapi-schema.json qga/qapi-schema.json storage-daemon/qapi/qapi-schema.json; do
-    # A release from binary packages (bin:SUITE) has only the guest agent's schema.
-    if awk -v v="$v" '$1 == v && $3 ~ /^bin:/ { found = 1 } END { exit !found }' scripts/qemu-versions; then
-      [ "$s" = qga/qapi-schema.json ] || continue
-    fi
+    # A release from binary packages (bin:SUITE) has only the guest agent's schema; one from a
+    # local binary (local:qemu) has no schema source.
+    case $from in
+      bin:*) [ "$s" = qga/qapi-schema.json ] || continue ;;
+      local:qemu) continue ;;
+    esac
     printf '%-5s %-38s ' "$v" "$s"
-    node dist/cli/bin.js check-schema "$cache/$v/$s"
+    node dist/cli/bin.js check-schema "$cache/$v/$s" </dev/null
   done
-done
+done < <(bash scripts/fetch-qemu.sh --list)
 node dist/cli/bin.js gen --all --check
 node scripts/demo-qemu.mjs
 bash scripts/demo-cli.sh

@@ -1,58 +1,129 @@
 #!/usr/bin/env bash
-# Fetch QEMU's QAPI schema sources from Debian's source packages into .cache/qemu/VERSION.
-# Usage: scripts/fetch-qemu.sh [VERSION...]   (default: every line of scripts/qemu-versions)
-# Idempotent: a version whose cache is complete is skipped instantly.
+# Fetch QEMU's QAPI schema sources into .cache/qemu/VERSION, for every release of scripts/qemu-versions.
+usage() {
+  cat <<'EOF'
+Usage: scripts/fetch-qemu.sh [--source auto|debian|upstream] [VERSION...]
+       scripts/fetch-qemu.sh --from-tree PATH [VERSION]
+       scripts/fetch-qemu.sh --compare [VERSION...]
+       scripts/fetch-qemu.sh --list
+       scripts/fetch-qemu.sh --find VERSION
+
+Fetches the schema sources of each VERSION (default: every line of scripts/qemu-versions) into
+.cache/qemu/VERSION, keeping only what qapi-ts reads (qapi/, qga/, storage-daemon/qapi/,
+tests/qapi-schema/, docs/, scripts/qapi*, VERSION). A release whose cache is complete is skipped
+instantly. A release that cannot be fetched is reported and the others still are (exit 1).
+
+Where a release with every schema comes from (--source, or $QAPI_TS_QEMU_SOURCE):
+  auto      Debian's source package where apt can deliver it (Debian, as root or once its deb-src
+            entry exists), else the upstream release tarball its line pins (default). A cache
+            already filled from any of these is kept.
+  debian    Debian's source package (apt-get source), as the line names it.
+  upstream  QEMU's release tarball, https://download.qemu.org/qemu-X.Y.Z.tar.xz, checked against
+            the sha256 its line pins (upstream:X.Y.Z#sha256=...) before anything is extracted.
+            $QAPI_TS_QEMU_MIRROR replaces https://download.qemu.org: another URL (file:// too)
+            or a local folder holding qemu-X.Y.Z.tar.xz. A line without a pin cannot be.
+--from-tree PATH ($QAPI_TS_QEMU_TREE): a local QEMU source tree, which must be the very release
+  the line names (its VERSION file; default VERSION: the tree's major.minor).
+--compare: fetch each pinned upstream tarball (verified) into a temp folder and list the schema
+  files that differ from the cache (Debian repacks QEMU's tarballs); installs nothing; exit 1
+  when something differs.
+--list: the releases, one line each: VERSION PACKAGE FROM UPSTREAM ('-' for none).
+--find VERSION: the Debian source versions of QEMU VERSION (e.g. 10.1) apt knows, newest first.
+A line marked bin:SUITE comes from that suite's binary packages (apt and debootstrap), and a
+local: line from `npm run add-qemu` (or --from-tree for local:source).
+Other variables: $QAPI_TS_CACHE (default .cache/qemu), $QAPI_TS_VERSIONS (default scripts/qemu-versions).
+EOF
+}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 cache=${QAPI_TS_CACHE:-$root/.cache/qemu}
 versions=${QAPI_TS_VERSIONS:-$here/qemu-versions}
+mirror=${QAPI_TS_QEMU_MIRROR:-https://download.qemu.org}
 src_list=/etc/apt/sources.list.d/qapi-ts-deb-src.sources
 
 die() { echo "fetch-qemu: $*" >&2; exit 1; }
 
-debver_of() {
-  awk -v v="$1" '!/^#/ && $1 == v { print $2 }' "$versions"
+# The one reader of scripts/qemu-versions' format in shell (codegen/generate.ts supportedReleases is
+# TypeScript's): "VERSION PACKAGE FROM UPSTREAM" per release (only VERSION's when given), '-' for a
+# field the line leaves out. FROM: bin:SUITE, local:source or local:qemu ('-': Debian's source
+# package); UPSTREAM: the pinned release tarball, X.Y.Z#sha256=HEX.
+releases() {
+  awk -v want="${1:-}" '
+    /^#/ || NF == 0 { next }
+    want != "" && $1 != want { next }
+    {
+      from = "-"; up = "-"
+      for (i = 3; i <= NF; i++) if ($i ~ /^upstream:/) up = substr($i, 10); else if (from == "-") from = $i
+      print $1, $2, from, up
+    }' "$versions"
 }
 
-# The third column: empty for a source package, bin:SUITE for binary packages only.
-from_of() {
-  awk -v v="$1" '!/^#/ && $1 == v { print $3 }' "$versions"
+# Temp folders of this run (of this release's subshell), removed however it ends.
+temps=()
+cleanup() { rm -rf "${temps[@]+"${temps[@]}"}"; }
+new_temp() { # [DIR]: a fresh folder (in DIR, else $TMPDIR), removed at exit; its path in $made
+  made=$(mktemp -d "${1:-${TMPDIR:-/tmp}}/${2:-qapi-ts-fetch}.XXXXXX")
+  temps+=("$made")
 }
 
-# A release whose source package cannot be had: the guest agent's schema, as qemu-guest-agent
-# ships it, from the Debian root of that suite (scripts/qemu-root.sh), and the version it reports.
-fetch_binary() {
-  local ver=$1 debver=$2 suite=$3 dest=$cache/$1 root work got
-  ensure_deb_src
-  root=$(bash "$here/qemu-root.sh" "$suite")
-  local doc=$root/usr/share/doc/qemu-guest-agent/qapi-schema.json.gz
-  [ -f "$doc" ] || die "$suite root: no $doc (qemu-guest-agent not installed there?)"
-  # The exact package version, read from the root's dpkg database (no chroot: no root needed).
-  got=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' qemu-guest-agent 2>/dev/null || true)
-  [ "$got" = "$debver" ] || die "$suite root has qemu-guest-agent ${got:-(none)}, not $debver: rebuild it (rm -rf $root; bash scripts/qemu-root.sh $suite) or update scripts/qemu-versions"
-  work=$(mktemp -d "${TMPDIR:-/tmp}/qapi-ts-fetch.XXXXXX")
-  mkdir -p "$work/qga"
-  gunzip -c "$doc" > "$work/qga/qapi-schema.json"
-  # The upstream version: 1:11.1.3+ds-1 -> 11.1.3.
-  echo "$debver" | sed -E 's/^[0-9]+://; s/[+~-].*$//' > "$work/VERSION"
-  # QMP as the binary reports it (its schema source is in no package), and its reference for docs.
-  local man=$root/usr/share/man/man7/qemu-qmp-ref.7.gz reported
-  [ -f "$man" ] || die "$suite root: no $man (qemu-system-common not installed there?)"
-  mkdir -p "$work/qapi"
-  reported=$(python3 "$here/introspect.py" "$root" "$work/qapi/introspection.json") ||
-    die "$suite root: could not read QEMU's introspection"
-  [ "$reported" = "$(cat "$work/VERSION")" ] || die "$suite root's QEMU says it is $reported, not $(cat "$work/VERSION")"
-  cp "$man" "$work/qapi/qemu-qmp-ref.7.gz"
-  echo "$debver bin:$suite qmp" > "$work/.complete"
-  rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work" "$dest"
-  echo "fetch-qemu: $ver (guest agent schema, QMP introspection and reference, from $suite's binary packages) ready in $dest" >&2
+# The parts of a QEMU source tree qapi-ts reads, the same whatever the source: the schemas, QEMU's
+# own schema tests and generator, the docs, VERSION. GNU tar's patterns need --wildcards
+# --no-anchored; bsdtar's (macOS) match that way by default.
+extract_schemas() { # TARBALL|- DEST
+  local how=()
+  tar --version 2>/dev/null | grep -q 'GNU tar' && how=(--wildcards --no-anchored)
+  tar -xf "$1" -C "$2" --strip-components=1 "${how[@]}" \
+    '*/qapi/*' '*/qga/*' '*/storage-daemon/qapi/*' '*/tests/qapi-schema/*' '*/docs/*' '*/scripts/qapi*' '*/VERSION' \
+    2>/dev/null || true
 }
 
-# Derive deb-src entries from the machine's own Debian entries, so no host is written in our files.
-ensure_deb_src() {
+# Puts a filled staging folder in place of the release's cache folder, with its stamp (where the
+# files came from: a release whose source changes is fetched again).
+install_cache() { # STAGING DEST STAMP
+  local f
+  for f in qapi/qapi-schema.json qga/qapi-schema.json storage-daemon/qapi/qapi-schema.json VERSION; do
+    [ -f "$1/$f" ] || die "$(basename "$2"): $f missing after extraction (not a QEMU source?)"
+  done
+  echo "$3" > "$1/.complete"
+  chmod "$(umask -S)" "$1" # mktemp's folder is private: the cache's are not
+  rm -rf "$2" && mv "$1" "$2"
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | awk '{ print $1 }'
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1" | awk '{ print $1 }'
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1" | awk '{ print $1 }'
+  else die "need sha256sum, shasum or openssl to check $1"; fi
+}
+
+download() { # URL|PATH FILE
+  case $1 in
+    file://*) cp -- "${1#file://}" "$2" ;;
+    *://*)
+      if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 2 -o "$2" "$1"
+      elif command -v wget >/dev/null 2>&1; then wget -q -O "$2" "$1"
+      else die "need curl or wget to download $1"; fi ;;
+    *) cp -- "$1" "$2" ;;
+  esac
+}
+
+# The QEMU version a line stands for: its upstream pin's, else its package's upstream part
+# (1:10.0.13+ds-0+deb13u1 -> 10.0.13; 1:7.2+dfsg-7 -> 7.2.0, as QEMU numbers a .0 release).
+full_version() { # PACKAGE UPSTREAM
+  local v
+  if [ "$2" != - ]; then v=${2%%#*}; else v=$(echo "$1" | sed -E 's/^[0-9]+://; s/[+~-].*$//'); fi
+  case $v in *.*.*) ;; *) v=$v.0 ;; esac
+  echo "$v"
+}
+
+# Can apt deliver Debian's source packages here? Adds the deb-src entry (derived from the machine's
+# own Debian entries, so no host is written in our files) the first time. Else says why in $why.
+why=""
+debian_ready() {
+  if ! command -v apt-get >/dev/null 2>&1; then why="apt-get is not available here"; return 1; fi
   [ -f "$src_list" ] && return 0
-  [ "$(id -u)" = 0 ] || die "need root to add a deb-src entry ($src_list)"
+  if [ "$(id -u)" != 0 ]; then why="need root to add a deb-src entry ($src_list)"; return 1; fi
   local out="" uris keyring
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
@@ -72,74 +143,242 @@ ensure_deb_src() {
   done
   if [ -z "$out" ] && [ -f /etc/apt/sources.list ]; then
     # One-line format: "deb [opts] URI SUITE COMPONENTS"
-    uris=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
+    uris=$(awk '$1 == "deb" && $0 !~ /security/ && $0 ~ /(bookworm|trixie|sid|forky)/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
     keyring=$(ls /usr/share/keyrings/debian-archive-keyring.gpg 2>/dev/null || true)
     [ -n "$uris" ] && out=$(printf "Types: deb-src\nURIs: %s\nSuites: bookworm trixie sid\nComponents: main\n%s\n" "$uris" "${keyring:+Signed-By: $keyring}")
   fi
-  [ -n "$out" ] || die "found no Debian apt source entry to derive a deb-src entry from"
+  if [ -z "$out" ]; then why="found no Debian apt source entry to derive a deb-src entry from"; return 1; fi
   printf '%s\n' "$out" > "$src_list"
-  apt-get update -qq || die "apt-get update failed after adding $src_list"
+  if ! apt-get update -qq; then rm -f "$src_list"; why="apt-get update failed after adding $src_list"; return 1; fi
 }
+ensure_deb_src() { debian_ready || die "$why"; }
+
+# Debian's source package: its .orig tarball (upstream's, repacked without non-free or bundled files;
+# Debian's own patches are not applied). Returns 1 with $why when apt cannot deliver it here.
+fetch_debian() { # PACKAGE STAGING
+  local debver=$1 orig
+  debian_ready || return 1
+  new_temp
+  echo "fetch-qemu: downloading qemu=$debver source package" >&2
+  if ! (cd "$made" && apt-get source --download-only -qq "qemu=$debver" >"$made/apt.log" 2>&1); then
+    # A version apt lists may still be missing from the mirror: say so plainly.
+    sed 's/^/  /' "$made/apt.log" | tail -n 5 >&2
+    why="apt could not deliver the source of qemu=$debver (is it still on the mirror? try 'apt-cache showsrc qemu')"
+    return 1
+  fi
+  orig=$(ls "$made"/qemu_*.orig.tar.* 2>/dev/null | head -n 1)
+  [ -n "$orig" ] || die "no upstream tarball in the downloaded source of qemu=$debver"
+  extract_schemas "$orig" "$2"
+}
+
+# QEMU's release tarball, checked against its pin before anything is extracted.
+fetch_upstream() { # PIN STAGING
+  local full=${1%%#*} want=${1#*#sha256=} name url got
+  [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+#sha256=[0-9a-f]{64}$ ]] || die "bad upstream pin '$1' in $versions (expected upstream:X.Y.Z#sha256=<64 hex digits>)"
+  name=qemu-$full.tar.xz
+  url=${mirror%/}/$name
+  new_temp
+  echo "fetch-qemu: downloading $url" >&2
+  download "$url" "$made/$name" || die "could not download $url"
+  got=$(sha256_of "$made/$name")
+  [ "$got" = "$want" ] ||
+    die "$name: sha256 mismatch: expected $want (scripts/qemu-versions), got $got (downloaded from $url); nothing was extracted"
+  tar --version 2>/dev/null | grep -q 'GNU tar' && ! command -v xz >/dev/null 2>&1 && die "need xz (xz-utils) to extract $name"
+  extract_schemas "$made/$name" "$2"
+  [ "$(tr -d '[:space:]' < "$2/VERSION" 2>/dev/null)" = "$full" ] ||
+    die "$name: its VERSION file says $(tr -d '[:space:]' < "$2/VERSION" 2>/dev/null || echo nothing), not $full"
+}
+
+# A local QEMU source tree (its build/ folder and .git left out).
+fetch_tree() { # TREE STAGING
+  (cd "$1" && tar -cf - --exclude=.git --exclude=./build .) | extract_schemas - "$2"
+}
+
+# A release whose source package cannot be had: the guest agent's schema, as qemu-guest-agent
+# ships it, from the Debian root of that suite (scripts/qemu-root.sh), and the version it reports.
+fetch_binary() {
+  local ver=$1 debver=$2 suite=$3 dest=$cache/$1 root work got
+  debian_ready || die "QEMU $ver comes from Debian $suite's binary packages only (scripts/qemu-versions: bin:$suite), which need apt and debootstrap: $why"
+  root=$(bash "$here/qemu-root.sh" "$suite")
+  local doc=$root/usr/share/doc/qemu-guest-agent/qapi-schema.json.gz
+  [ -f "$doc" ] || die "$suite root: no $doc (qemu-guest-agent not installed there?)"
+  # The exact package version, read from the root's dpkg database (no chroot: no root needed).
+  got=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' qemu-guest-agent 2>/dev/null || true)
+  [ "$got" = "$debver" ] || die "$suite root has qemu-guest-agent ${got:-(none)}, not $debver: rebuild it (rm -rf $root; bash scripts/qemu-root.sh $suite) or update scripts/qemu-versions"
+  new_temp; work=$made
+  mkdir -p "$work/qga"
+  gunzip -c "$doc" > "$work/qga/qapi-schema.json"
+  # The upstream version: 1:11.1.3+ds-1 -> 11.1.3.
+  echo "$debver" | sed -E 's/^[0-9]+://; s/[+~-].*$//' > "$work/VERSION"
+  # QMP as the binary reports it (its schema source is in no package), and its reference for docs.
+  local man=$root/usr/share/man/man7/qemu-qmp-ref.7.gz reported
+  [ -f "$man" ] || die "$suite root: no $man (qemu-system-common not installed there?)"
+  mkdir -p "$work/qapi"
+  reported=$(python3 "$here/introspect.py" "$root" "$work/qapi/introspection.json") ||
+    die "$suite root: could not read QEMU's introspection"
+  [ "$reported" = "$(cat "$work/VERSION")" ] || die "$suite root's QEMU says it is $reported, not $(cat "$work/VERSION")"
+  cp "$man" "$work/qapi/qemu-qmp-ref.7.gz"
+  echo "$debver bin:$suite qmp" > "$work/.complete"
+  chmod "$(umask -S)" "$work"
+  rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work" "$dest"
+  echo "fetch-qemu: $ver (guest agent schema, QMP introspection and reference, from $suite's binary packages) ready in $dest" >&2
+}
+
+want_source=${QAPI_TS_QEMU_SOURCE:-auto}
+tree=${QAPI_TS_QEMU_TREE:-}
 
 fetch_one() {
-  local ver=$1 debver dest work
-  debver=$(debver_of "$ver")
-  [ -n "$debver" ] || die "unknown QEMU version '$ver' (known: $(awk '!/^#/ && NF {printf "%s ", $1}' "$versions"))"
+  local ver=$1 line debver from pin dest full
+  line=$(releases "$ver")
+  [ -n "$line" ] || die "unknown QEMU version '$ver' (known: $(releases | awk '{ printf "%s ", $1 }'))"
+  read -r _ debver from pin <<<"$line"
   dest=$cache/$ver
-  local from stamp
-  from=$(from_of "$ver")
-  # The stamp says where the files came from: a release that moves from binary to source packages is fetched again.
-  stamp=$debver${from:+ $from}
-  # A binary release's cache holds QMP's introspection too (since its stamp says qmp).
-  [ "${from#bin:}" != "$from" ] && stamp="$stamp qmp"
-  if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
+  full=$(full_version "$debver" "$pin")
+  local have="" stamp
+  [ -f "$dest/.complete" ] && have=$(cat "$dest/.complete")
+  trap cleanup EXIT
+  if [ -n "$tree" ]; then
+    local got
+    case $from in bin:* | local:qemu) die "QEMU $ver is listed as $from (scripts/qemu-versions), not as a source release: --from-tree fills a release with every schema" ;; esac
+    [ -f "$tree/VERSION" ] || die "--from-tree $tree: not a QEMU source tree (no VERSION file)"
+    got=$(tr -d '[:space:]' < "$tree/VERSION")
+    [ "$got" = "$full" ] || die "--from-tree $tree: that tree is QEMU $got, but scripts/qemu-versions has QEMU $ver as $full"
+    mkdir -p "$cache"; new_temp "$cache" ".$ver"
+    local staging=$made
+    fetch_tree "$tree" "$staging"
+    # A local:source line keeps the stamp add-qemu gave it.
+    if [ "$from" = local:source ]; then stamp="$debver local:source"; else stamp="tree:$full"; fi
+    install_cache "$staging" "$dest" "$stamp"
+    echo "fetch-qemu: $ver ready in $dest (from the QEMU $full tree $tree)" >&2
     return 0
   fi
-  # Added from a local QEMU tree or binary (npm run add-qemu): nothing to download it from.
-  if [ "${from#local:}" != "$from" ]; then
-    die "QEMU $ver was added from a local ${from#local:} (scripts/qemu-versions says $from) and $dest is missing or stale: add it again with npm run add-qemu, or from a fetchable source"
+  case $from in
+    bin:*)
+      # A binary release's cache holds QMP's introspection too (since its stamp says qmp).
+      [ "$have" = "$debver $from qmp" ] && return 0
+      [ "$want_source" = upstream ] && die "QEMU $ver comes from Debian ${from#bin:}'s binary packages (scripts/qemu-versions: $from), not from an upstream tarball"
+      fetch_binary "$ver" "$debver" "${from#bin:}"
+      return 0 ;;
+    local:*)
+      [ "$have" = "$debver $from" ] && return 0
+      # Added from a local QEMU tree or binary (npm run add-qemu): nothing to download it from.
+      local hint=""
+      [ "$from" = local:source ] && hint=" (or fetch it from its tree: --from-tree PATH)"
+      die "QEMU $ver was added from a local ${from#local:} (scripts/qemu-versions says $from) and $dest is missing or stale: add it again with npm run add-qemu$hint, or from a fetchable source" ;;
+  esac
+  # The stamps of a cache this --source accepts as it is (auto: any source of this very release).
+  local debian_stamp=$debver upstream_stamp=upstream:$pin s accepted=()
+  case $want_source in
+    auto) accepted=("$debian_stamp" "tree:$full"); [ "$pin" = - ] || accepted+=("$upstream_stamp") ;;
+    debian) accepted=("$debian_stamp") ;;
+    upstream) [ "$pin" = - ] || accepted=("$upstream_stamp") ;;
+  esac
+  for s in "${accepted[@]+"${accepted[@]}"}"; do [ "$have" = "$s" ] && return 0; done
+  if [ "$want_source" = upstream ] && [ "$pin" = - ]; then
+    # Nothing to take instead of the cache this release has.
+    if [ "$have" = "$debian_stamp" ] || [ "$have" = "tree:$full" ]; then
+      echo "fetch-qemu: QEMU $ver: no upstream tarball pinned; its cache stays as it is ($have)" >&2
+      return 0
+    fi
+    die "QEMU $ver: scripts/qemu-versions pins no upstream tarball for it (upstream:$full#sha256=...): fetch it from Debian (--source debian) or from a QEMU $full source tree (--from-tree PATH)"
   fi
-  if [ "${from#bin:}" != "$from" ]; then
-    fetch_binary "$ver" "$debver" "${from#bin:}"
-    return 0
+  mkdir -p "$cache"; new_temp "$cache" ".$ver"
+  local staging=$made
+  if [ "$want_source" != upstream ]; then
+    if fetch_debian "$debver" "$staging"; then
+      install_cache "$staging" "$dest" "$debian_stamp"
+      echo "fetch-qemu: $ver ready in $dest" >&2
+      return 0
+    fi
+    [ "$want_source" = debian ] && die "$why"
+    [ "$pin" = - ] && die "$why; and scripts/qemu-versions pins no upstream tarball for QEMU $ver: fetch it from a QEMU $full source tree (--from-tree PATH)"
+    echo "fetch-qemu: $ver: Debian's source package cannot be had here: $why; using QEMU's release tarball instead" >&2
   fi
-  ensure_deb_src
-  work=$(mktemp -d "${TMPDIR:-/tmp}/qapi-ts-fetch.XXXXXX")
-  trap 'rm -rf "$work"' RETURN
-  echo "fetch-qemu: downloading qemu=$debver source package" >&2
-  if ! (cd "$work" && apt-get source --download-only -qq "qemu=$debver" >"$work/apt.log" 2>&1); then
-    # A version apt lists may still be missing from the mirror: say so plainly.
-    sed 's/^/  /' "$work/apt.log" | tail -n 5 >&2
-    die "apt could not deliver the source of qemu=$debver (is it still on the mirror? try 'apt-cache showsrc qemu')"
-  fi
-  local orig
-  orig=$(ls "$work"/qemu_*.orig.tar.* 2>/dev/null | head -n 1)
-  [ -n "$orig" ] || die "no upstream tarball in the downloaded source of qemu=$debver"
-  rm -rf "$dest" && mkdir -p "$dest"
-  tar -xf "$orig" -C "$dest" --strip-components=1 --wildcards --no-anchored \
-    '*/qapi/*' '*/qga/*' '*/storage-daemon/qapi/*' '*/tests/qapi-schema/*' '*/docs/*' '*/scripts/qapi*' '*/VERSION' \
-    2>/dev/null || true
-  [ -f "$dest/qapi/qapi-schema.json" ] || die "qemu=$debver: qapi/qapi-schema.json missing after extraction"
-  echo "$debver" > "$dest/.complete"
-  echo "fetch-qemu: $ver ready in $dest" >&2
+  fetch_upstream "$pin" "$staging"
+  install_cache "$staging" "$dest" "$upstream_stamp"
+  echo "fetch-qemu: $ver ready in $dest (from qemu-$full.tar.xz, sha256 checked)" >&2
 }
 
-# --find VERSION: the Debian source versions of QEMU VERSION (e.g. 10.1) apt knows, newest first,
-# each with its suite (a binary-only rebuild such as +b3 is not a source version: binaries are
-# found through their suite).
-if [ "${1:-}" = --find ]; then
-  [ $# -eq 2 ] || die "usage: fetch-qemu.sh --find VERSION"
-  ensure_deb_src
-  apt-cache madison qemu 2>/dev/null |
-    awk -F'|' -v v="$2" '{
-      gsub(/ /, "", $2); n = split($3, where, " "); if (where[n] != "Sources") next
-      split(where[2], sw, "/")
-      up = $2; sub(/^[0-9]+:/, "", up); sub(/[+~-].*$/, "", up)
-      if (index(up ".", v ".") == 1) print $2, sw[1]
-    }' | sort -u -k1,1Vr
-  exit 0
+# Each pinned release's upstream tarball, verified, against the cache: the schema files that differ.
+compare_one() {
+  local ver=$1 line debver from pin dest full differ
+  line=$(releases "$ver")
+  [ -n "$line" ] || die "unknown QEMU version '$ver' (known: $(releases | awk '{ printf "%s ", $1 }'))"
+  read -r _ debver from pin <<<"$line"
+  trap cleanup EXIT
+  [ "$pin" != - ] || { echo "fetch-qemu: $ver: no upstream tarball pinned, nothing to compare" >&2; return 0; }
+  dest=$cache/$ver
+  [ -f "$dest/.complete" ] || die "$ver: nothing in $dest to compare with: fetch it first"
+  full=$(full_version "$debver" "$pin")
+  local stage
+  new_temp; stage=$made
+  fetch_upstream "$pin" "$stage"
+  differ=$(cd "$stage" && { diff -rq qapi "$dest/qapi"; diff -rq qga "$dest/qga"; diff -rq storage-daemon/qapi "$dest/storage-daemon/qapi"; diff -q VERSION "$dest/VERSION"; } 2>&1 |
+    sed "s|$dest/||g" || true)
+  if [ -z "$differ" ]; then
+    echo "fetch-qemu: $ver: the schemas in $dest ($(cat "$dest/.complete")) are qemu-$full.tar.xz's, byte for byte"
+  else
+    echo "fetch-qemu: $ver: the schemas in $dest ($(cat "$dest/.complete")) differ from qemu-$full.tar.xz's:"
+    echo "$differ" | sed 's/^/  /'
+    return 1
+  fi
+}
+
+case ${1:-} in
+  -h | --help) usage; exit 0 ;;
+  --list) [ $# -eq 1 ] || die "usage: fetch-qemu.sh --list"; releases; exit 0 ;;
+  --find)
+    # The Debian source versions of QEMU VERSION (e.g. 10.1) apt knows, newest first, each with its
+    # suite (a binary-only rebuild such as +b3 is not a source version: binaries are found through
+    # their suite).
+    [ $# -eq 2 ] || die "usage: fetch-qemu.sh --find VERSION"
+    ensure_deb_src
+    apt-cache madison qemu 2>/dev/null |
+      awk -F'|' -v v="$2" '{
+        gsub(/ /, "", $2); n = split($3, where, " "); if (where[n] != "Sources") next
+        split(where[2], sw, "/")
+        up = $2; sub(/^[0-9]+:/, "", up); sub(/[+~-].*$/, "", up)
+        if (index(up ".", v ".") == 1) print $2, sw[1]
+      }' | sort -u -k1,1Vr
+    exit 0 ;;
+esac
+action=fetch_one
+wanted=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --source) [ $# -ge 2 ] || die "--source needs auto, debian or upstream"; want_source=$2; shift 2 ;;
+    --source=*) want_source=${1#*=}; shift ;;
+    --from-tree) [ $# -ge 2 ] || die "--from-tree needs a QEMU source tree"; tree=$2; shift 2 ;;
+    --from-tree=*) tree=${1#*=}; shift ;;
+    --compare) action=compare_one; shift ;;
+    -h | --help) usage; exit 0 ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) wanted+=("$1"); shift ;;
+  esac
+done
+case $want_source in auto | debian | upstream) ;; *) die "--source $want_source: expected auto, debian or upstream" ;; esac
+if [ -n "$tree" ]; then
+  [ -d "$tree" ] || die "--from-tree $tree: no such folder"
+  tree=$(cd "$tree" && pwd)
+  [ ${#wanted[@]} -le 1 ] || die "--from-tree fills one release (the tree's)"
+  if [ ${#wanted[@]} -eq 0 ]; then
+    [ -f "$tree/VERSION" ] || die "--from-tree $tree: not a QEMU source tree (no VERSION file)"
+    wanted=("$(tr -d '[:space:]' < "$tree/VERSION" | cut -d. -f1,2)")
+    [ -n "$(releases "${wanted[0]}")" ] ||
+      die "--from-tree $tree: QEMU $(tr -d '[:space:]' < "$tree/VERSION") is not in scripts/qemu-versions (add a release with npm run add-qemu -- ${wanted[0]} --from-source PATH)"
+  fi
 fi
-if [ $# -eq 0 ]; then
-  set -- $(awk '!/^#/ && NF { print $1 }' "$versions")
+[ ${#wanted[@]} -gt 0 ] || wanted=($(releases | awk '{ print $1 }'))
+failed=()
+for v in "${wanted[@]}"; do
+  # Each release in its own subshell: one that cannot be fetched (die) does not stop the others.
+  set +e
+  (set -e; "$action" "$v")
+  status=$?
+  set -e
+  [ $status -eq 0 ] || failed+=("$v")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  [ ${#wanted[@]} -gt 1 ] && echo "fetch-qemu: not done: ${failed[*]} (see above)" >&2
+  exit 1
 fi
-for v in "$@"; do fetch_one "$v"; done

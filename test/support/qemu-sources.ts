@@ -1,36 +1,31 @@
 /** Where the fetched QEMU sources live (scripts/fetch-qemu.sh), and the schemas in them. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { supportedReleases } from '../../codegen/generate.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CACHE = process.env.QAPI_TS_CACHE ?? path.join(ROOT, '.cache/qemu');
 
-const LINES = readFileSync(path.join(ROOT, 'scripts/qemu-versions'), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() && !l.startsWith('#'))
-  .map((l) => l.split(/\s+/));
-
-/** What a line's third column says (codegen/generate.ts releaseKind): 'source', 'binary' or 'introspection'. */
-const kind = (l: string[]): string =>
-  !l[2] || l[2] === 'local:source' ? 'source' : l[2].startsWith('bin:') ? 'binary' : 'introspection';
+/** scripts/qemu-versions, as the generator reads it. */
+const RELEASES = supportedReleases(path.join(ROOT, 'scripts/qemu-versions'));
 
 /** Releases with every schema (Debian's source package, or a local source tree), from scripts/qemu-versions. */
-export const VERSIONS: string[] = LINES.filter((l) => kind(l) === 'source').map((l) => l[0]);
+export const VERSIONS: string[] = RELEASES.filter((r) => r.from === 'source').map((r) => r.version);
 
 /** Every release, those with only some schemas (from binary packages, or a binary) included. */
-export const ALL_VERSIONS: string[] = LINES.map((l) => l[0]);
+export const ALL_VERSIONS: string[] = RELEASES.map((r) => r.version);
 
 /** Releases whose QMP SDK comes from a binary's introspection (Debian's binary packages, or a local binary). */
-export const BINARY_VERSIONS: string[] = LINES.filter((l) => kind(l) !== 'source').map((l) => l[0]);
+export const BINARY_VERSIONS: string[] = RELEASES.filter((r) => r.from !== 'source').map((r) => r.version);
 
 /** Every generated SDK folder: qemu-, qga- and qsd- of each full release, qga- and qemu- of binary ones, qemu- of a local binary. */
-export const SDKS: string[] = LINES.flatMap((l) =>
-  kind(l) === 'binary'
-    ? [`qga-${l[0]}`, `qemu-${l[0]}`]
-    : kind(l) === 'introspection'
-      ? [`qemu-${l[0]}`]
-      : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${l[0]}`),
+export const SDKS: string[] = RELEASES.flatMap((r) =>
+  r.from === 'binary'
+    ? [`qga-${r.version}`, `qemu-${r.version}`]
+    : r.from === 'introspection'
+      ? [`qemu-${r.version}`]
+      : ['qemu', 'qga', 'qsd'].map((p) => `${p}-${r.version}`),
 );
 
 export type SchemaKind = 'qmp' | 'qga' | 'qsd';
