@@ -606,6 +606,9 @@ describe('fake agent and qemu-ga 7.2 answer alike', () => {
       '{"exec-oob":"guest-ping","id":23}',
       '{"execute":"guest-ping","arguments":[],"id":24}',
       '{"execute":"guest-ping","id":25}{"execute":"guest-ping","id":26}',
+      // Beyond 64 bits, or with a fraction: a double to qemu-ga (echoed as one; no integer argument).
+      '{"execute":"guest-ping","id":18446744073709551616}',
+      '{"execute":"guest-sync","arguments":{"id":2.0},"id":27}',
       '{"execute":"guest-info","id":"info"}',
     ];
     const programs = [

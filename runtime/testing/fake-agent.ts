@@ -7,7 +7,8 @@
  * text (qemu-json.ts) ended by a bare '\n'. It reuses the fake QEMU's request
  * checks, JSON writer and schema walks (fake-qemu.ts and its helpers).
  *
- * What it models, checked against qemu-ga 7.2 in test/fake-agent.test.ts:
+ * What it models, checked against qemu-ga 7.2 in test/fake-agent.test.ts
+ * and test/scenarios.test.ts:
  * - no greeting. guest-sync echoes its id; guest-sync-delimited does too,
  *   after a 0xFF byte;
  * - one JSON parser for the agent's whole life, as on its virtio-serial
@@ -70,7 +71,7 @@ import {
   type UntypedCommands,
 } from './fake-qemu.js';
 import { argumentError, checkRequest } from './qemu-errors.js';
-import { qemuJson } from './qemu-json.js';
+import { qemuJson, qemuRead, type QemuRead } from './qemu-json.js';
 import { inSchemaOrder, minimalValue } from './schema-walk.js';
 import { RequestSplitter, closeServer, listenUnix, streamPair } from './transport.js';
 
@@ -412,7 +413,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
       if (parseError !== undefined)
         this.#reply(session, undefined, fail('GenericError', `JSON parse error, ${parseError}`));
       else if (!isObject(msg)) this.#reply(session, undefined, fail('GenericError', 'QMP input must be a JSON object'));
-      else await this.#request(session, msg);
+      else await this.#request(session, qemuRead(text));
     });
   }
 
@@ -452,7 +453,9 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
     }
   }
 
-  async #request(session: AgentSession, request: JsonObject): Promise<void> {
+  /** A request object, as qemu-ga read it (see QemuRead: what it holds, and what its arguments are checked as). */
+  async #request(session: AgentSession, read: QemuRead): Promise<void> {
+    const request = read.value as JsonObject;
     const id = Object.hasOwn(request, 'id') ? request.id : undefined;
     // qemu-ga dispatches as QEMU's monitor does, with out-of-band execution never enabled.
     const shape = checkRequest(request, false);
@@ -461,7 +464,8 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
       return;
     }
     const args = (request.arguments ?? {}) as JsonObject;
-    this.#reply(session, id, await this.#execute(session, shape.command, args, id));
+    const checked = ((read.checked as JsonObject).arguments ?? {}) as JsonObject;
+    this.#reply(session, id, await this.#execute(session, shape.command, args, checked, id));
   }
 
   /** A reply as qemu-ga writes it: 'return' or 'error', then the id when the request had one; '\n' after. */
@@ -482,13 +486,14 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
     session: AgentSession,
     command: string,
     args: JsonObject,
+    checked: JsonObject,
     id: JsonValue | undefined,
   ): Promise<Outcome> {
     // qapi/qmp-dispatch.c: unknown, then disabled (before the arguments are looked at), then the arguments.
     const info = this.#commandInfo(command);
     if (!info) return fail('CommandNotFound', `The command ${command} has not been found`);
     if (this.#blocked.has(command)) return fail('CommandNotFound', `Command ${command} has been disabled`);
-    const bad = argumentError(this.#schema, command, args);
+    const bad = argumentError(this.#schema, command, checked);
     if (bad !== undefined) return fail('GenericError', bad);
     this.calls.push({ connection: session.id, command, args, id });
 

@@ -5,9 +5,11 @@
  * checks every request against the release's schema with the runtime's own
  * validator, and answers as QEMU 7.2 answers, byte for byte where it
  * models QEMU: the same error classes and texts, the same JSON text
- * (qemu-json.ts). Replies are scripted per command; a few queries and
- * stop/cont have defaults. It records the conversation and can replay one
- * the client recorded with its `tap` option.
+ * (qemu-json.ts), numbers read as QEMU reads them. Replies are scripted
+ * per command; a few queries and stop/cont have defaults. It records the
+ * conversation and can replay one the client recorded with its `tap`
+ * option. test/scenarios.test.ts runs the SDK's end-to-end scenarios
+ * against it and against QEMU 7.2 and requires the same outcomes.
  *
  * What it does not model: the machine (no devices, block graph or jobs of
  * its own: script them; only the run state, for query-status, stop and
@@ -39,7 +41,7 @@ import { suggest } from '../suggest.js';
 import type { JsonObject } from '../wire/framing.js';
 import { parseJson, stringifyJson, type JsonValue } from '../wire/json.js';
 import { argumentError, checkRequest, looksOob } from './qemu-errors.js';
-import { qemuJson } from './qemu-json.js';
+import { qemuJson, qemuRead, type QemuRead } from './qemu-json.js';
 import { inSchemaOrder, minimalValue } from './schema-walk.js';
 import { RequestSplitter, closeServer, listenUnix, streamPair } from './transport.js';
 
@@ -199,6 +201,12 @@ type Outcome = { return: JsonValue } | { error: { class: string; desc: string } 
 type AnyHandler = (args: JsonObject, ctx: FakeContext<UntypedEvents>) => unknown;
 
 const fail = (cls: string, desc: string): Outcome => ({ error: { class: cls, desc } });
+
+/** A request's arguments as QEMU read them, and as they are checked (qemuRead). */
+interface Arguments {
+  value: JsonObject;
+  checked: JsonObject;
+}
 
 /** How validation problems read in the fake's own messages. */
 export const listProblems = (problems: readonly ValidationProblem[]): string =>
@@ -423,7 +431,7 @@ export class FakeQemu<
     session: Session,
     command: string,
     oob: boolean,
-    args: JsonObject,
+    { value: args, checked }: Arguments,
     id: JsonValue | undefined,
   ): Promise<{ outcome: Outcome; after: (() => void)[] }> {
     const after: (() => void)[] = [];
@@ -435,7 +443,7 @@ export class FakeQemu<
     if (!info) return done(fail('CommandNotFound', `The command ${command} has not been found`));
     if (oob && info['allow-oob'] !== true)
       return done(fail('GenericError', `The command ${command} does not support OOB`));
-    const bad = argumentError(this.#schema, command, args);
+    const bad = argumentError(this.#schema, command, checked);
     if (bad !== undefined) return done(fail('GenericError', bad));
     if (command === 'qmp_capabilities') return done(this.#negotiate(session, args));
     this.calls.push({ connection: session.id, command, args, oob, id });
@@ -609,7 +617,7 @@ interface Host {
     session: Session,
     command: string,
     oob: boolean,
-    args: JsonObject,
+    args: Arguments,
     id: JsonValue | undefined,
   ): Promise<{ outcome: Outcome; after: (() => void)[] }>;
 }
@@ -690,14 +698,14 @@ class Session {
     }
     const request = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg : undefined;
     if (request && looksOob(request)) {
-      void this.#run(request);
+      void this.#run(qemuRead(text));
       return;
     }
     this.#inBand(async () => {
       // No id: QEMU cannot tell whose request it could not read.
       if (parseError !== undefined) this.reply(undefined, fail('GenericError', `JSON parse error, ${parseError}`));
       else if (!request) this.reply(undefined, fail('GenericError', 'QMP input must be a JSON object'));
-      else await this.#run(request);
+      else await this.#run(qemuRead(text));
     });
   }
 
@@ -715,14 +723,19 @@ class Session {
     }
   }
 
-  async #run(request: JsonObject): Promise<void> {
+  /** A request object, as QEMU read it (see QemuRead: what it holds, and what its arguments are checked as). */
+  async #run(read: QemuRead): Promise<void> {
+    const request = read.value as JsonObject;
     const id = Object.hasOwn(request, 'id') ? request.id : undefined;
     const shape = checkRequest(request, this.oob);
     if (typeof shape === 'string') {
       this.reply(id, fail('GenericError', shape));
       return;
     }
-    const args = (request.arguments ?? {}) as JsonObject;
+    const args = {
+      value: (request.arguments ?? {}) as JsonObject,
+      checked: ((read.checked as JsonObject).arguments ?? {}) as JsonObject,
+    };
     const { outcome, after } = await this.host.execute(this, shape.command, shape.oob, args, id);
     if (this.#closed) return;
     this.reply(id, outcome);

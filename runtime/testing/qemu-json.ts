@@ -14,9 +14,92 @@
  *   (uppercase hex, surrogate pairs beyond the BMP); '/' as it is;
  * - numbers with a fraction (or beyond 64 bits) as printf's %.17g.
  *
- * Checked against QEMU 7.2 in test/fake-qemu.test.ts.
+ * And what QEMU's parser makes of a request's numbers (qemuRead). Checked against QEMU 7.2 in
+ * test/fake-qemu.test.ts and test/scenarios.test.ts.
  */
 import type { JsonValue } from '../wire/json.js';
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** What QEMU's parser makes of a request (qemuRead). */
+export interface QemuRead {
+  /**
+   * The value QEMU holds: an integer is an int64, else a uint64, else
+   * (beyond 64 bits) a double; a number written with a fraction or an
+   * exponent is a double. As parseJson gives values: an integer beyond
+   * 2^53 as a bigint.
+   */
+  value: JsonValue;
+  /**
+   * The same for checking it with the runtime's validator: each double
+   * with an integral (or no finite) value is 0.5 here, since QEMU takes no
+   * double for an integer member ("Invalid parameter type for 'size',
+   * expected: integer" for 2.0, 1e3 or 2^64) where the validator would take
+   * an integral one.
+   */
+  checked: JsonValue;
+}
+
+/** A JSON token, after what separates tokens: open, close, string, integer, other number, literal. */
+const TOKEN =
+  /[ \t\n\r,:]*(?:([[{])|([\]}])|("[^"\\]*(?:\\.[^"\\]*)*")|(-?\d+)(?![\d.eE])|(-?[\d.eE+-]+)|(true|false|null))/y;
+
+type Container = JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * `text`, which parseJson has read (it is JSON), as QEMU's JSON parser reads
+ * it (qobject/json-parser.c parse_literal): see QemuRead. Iterative, for any
+ * depth.
+ */
+export function qemuRead(text: string): QemuRead {
+  const stack: { value: Container; checked: Container; key: string | undefined }[] = [];
+  let read: QemuRead | undefined;
+  const put = (value: JsonValue, checked: JsonValue): void => {
+    const top = stack[stack.length - 1];
+    if (!top) read = { value, checked };
+    else if (Array.isArray(top.value)) {
+      top.value.push(value);
+      (top.checked as JsonValue[]).push(checked);
+    } else {
+      setOwn(top.value, top.key!, value);
+      setOwn(top.checked as { [key: string]: JsonValue }, top.key!, checked);
+      top.key = undefined;
+    }
+  };
+  TOKEN.lastIndex = 0;
+  while (read === undefined) {
+    const m = TOKEN.exec(text);
+    if (!m) throw new TypeError('qemuRead: not JSON text');
+    const [, open, close, string, integer, double, literal] = m;
+    if (open) stack.push({ value: open === '[' ? [] : {}, checked: open === '[' ? [] : {}, key: undefined });
+    else if (close) {
+      const done = stack.pop()!;
+      put(done.value, done.checked);
+    } else if (string !== undefined) {
+      const s = JSON.parse(string) as string;
+      const top = stack[stack.length - 1];
+      if (top && !Array.isArray(top.value) && top.key === undefined) top.key = s;
+      else put(s, s);
+    } else if (integer !== undefined) {
+      const n = BigInt(integer);
+      if (n < INT64_MIN || n > UINT64_MAX) put(Number(integer), 0.5);
+      else {
+        const v = Number.isSafeInteger(Number(n)) ? Number(n) : n;
+        put(v, v);
+      }
+    } else if (double !== undefined) {
+      const d = Number(double);
+      put(d, Number.isInteger(d) || !Number.isFinite(d) ? 0.5 : d);
+    } else put(literal === 'null' ? null : literal === 'true', literal === 'null' ? null : literal === 'true');
+  }
+  return read;
+}
+
+/** An own member, '__proto__' included, as JSON.parse makes it. */
+function setOwn(obj: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+}
 
 /** QDICT_BUCKET_MAX in qobject/qdict.c. */
 const BUCKETS = 512;
@@ -121,7 +204,8 @@ export function qemuString(s: string): string {
 
 /** A number as QEMU writes it: integers as integers, others as printf("%.17g"). */
 export function qemuNumber(n: number): string {
-  if (!Number.isFinite(n)) return 'null'; // JSON has no form for them; QEMU never holds one
+  // What %.17g prints, no JSON: QEMU holds one when it reads 1e400, and echoes it so.
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
   // Below 2^63 an integer may have been one of QEMU's integers; beyond, only a double.
   if (Number.isInteger(n) && Math.abs(n) < 2 ** 63) return Object.is(n, -0) ? '-0' : BigInt(n).toString();
   // %.17g: exponent form when the exponent is below -4 or at least 17, trailing zeros dropped.

@@ -101,14 +101,22 @@ export class RequestSplitter {
 /**
  * Two connected in-process streams: what one writes, the other reads, a
  * turn of the event loop later (as from a socket: a peer never re-enters
- * its writer). Destroying either end destroys the other, as closing a
- * socket ends the peer's.
+ * its writer). Ending or destroying either end is, for the other, a socket
+ * its peer closed: the data on its way, then the end of input ('end'),
+ * then its own end and 'close' (no half-open connections, as the fakes'
+ * sockets have none).
  */
 export function streamPair(): { client: Duplex; server: Duplex } {
   let client!: Duplex;
   let server!: Duplex;
+  /** The end of input for `p`, after the writes already on their way. */
+  const eof = (p: Duplex): void =>
+    void setImmediate(() => {
+      if (!p.destroyed) p.push(null);
+    });
   const end = (peer: () => Duplex): Duplex =>
     new Duplex({
+      allowHalfOpen: false,
       read() {},
       write(chunk: Buffer, _encoding, callback) {
         const p = peer();
@@ -118,16 +126,11 @@ export function streamPair(): { client: Duplex; server: Duplex } {
         callback();
       },
       final(callback) {
-        const p = peer();
-        setImmediate(() => {
-          if (!p.destroyed) p.push(null);
-        });
+        eof(peer());
         callback();
       },
       destroy(error, callback) {
-        const p = peer();
-        // After the writes already on their way, as a socket's close follows its data.
-        setImmediate(() => p.destroy());
+        eof(peer());
         callback(error);
       },
     });

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from './qemu.js';
+import { listening, tempDir } from './qemu.js';
 
 /** Every guest-agent RPC that changes the machine it runs on (QEMU 7.2's qemu-ga). */
 export const HOST_CHANGING_RPCS = [
@@ -110,7 +110,8 @@ export async function startAgent(
     },
   };
   const deadline = Date.now() + 10_000;
-  while (!existsSync(socket)) {
+  // The socket file appears when qemu-ga binds it, a moment before it listens: wait until it listens.
+  while (!existsSync(socket) || !listening(inside(socket))) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       await agent.kill();
       throw new Error(`qemu-ga did not start (${command} ${args.join(' ')}):\n${output}`);

@@ -4,7 +4,7 @@
  * even when a test fails or the test process exits early.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 export interface QemuProcess {
@@ -41,6 +41,22 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+
+/**
+ * Whether a process listens on the unix socket bound at `socketPath` (as
+ * that process named it: the path inside its root when chrooted). Read from
+ * /proc/net/unix, without connecting: the socket file appears at bind(), a
+ * moment before listen(), and a connection in between is refused.
+ */
+export function listening(socketPath: string): boolean {
+  // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON, a listening socket.
+  return readFileSync('/proc/net/unix', 'latin1')
+    .split('\n')
+    .some((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields.length >= 8 && fields[3] === '00010000' && fields.slice(7).join(' ') === socketPath;
+    });
+}
 
 export function tempDir(prefix = 'qt'): string {
   return mkdtempSync(path.join('/tmp', `${prefix}-`));
@@ -98,8 +114,10 @@ export async function startQemu(opts: QemuOptions = {}): Promise<QemuProcess> {
     ...(opts.noDefaultMonitor ? [] : [qmpPath]),
     ...(opts.waitFor ?? []).map((p) => p.replaceAll('{dir}', dir)),
   ];
+  // As QEMU names them (inside the root when chrooted), to see that it listens on them.
+  const named = (p: string): string => (opts.root ? `/${path.relative(opts.root, p)}` : p);
   const deadline = Date.now() + 15_000;
-  while (!wanted.every((p) => existsSync(p))) {
+  while (!wanted.every((p) => existsSync(p) && listening(named(p)))) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       await proc.kill();
       throw new Error(`QEMU did not start (${args.join(' ')}):\n${output}`);
