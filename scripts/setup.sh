@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 # tmux runs the interactive shell in a real terminal for its tests; zsh tests its completion script;
-# libvirt (daemon, QEMU driver, virsh) runs a domain in session mode for the libvirt transport's tests.
-for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3 tmux:tmux zsh:zsh \
+# libvirt (daemon, QEMU driver, virsh) runs a domain in session mode for the libvirt transport's tests;
+# Chromium (headless) opens the API pages for their test (test/pages.test.ts).
+for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils qemu-ga:qemu-guest-agent python3:python3 tmux:tmux zsh:zsh chromium:chromium \
   libvirtd:libvirt-daemon virsh:libvirt-clients /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so:libvirt-daemon-driver-qemu; do
   what=${pair%%:*}
   if [ "${what#/}" != "$what" ]; then [ -e "$what" ] || need+=("${pair#*:}")
