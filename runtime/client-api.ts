@@ -39,7 +39,15 @@ export {
 export type { Disposable, EventStream, EventStreamOptions, EventWait, QmpEvent, WaitOptions } from './qmp/events.js';
 export { validate, type ValidationProblem, type ValidationTarget } from './schema/validate.js';
 export { supports, type SchemaQuery } from './schema/query.js';
-export { parseJson, stringifyJson, type Int64, type Int64Mode, type JsonValue, type Register } from './wire/json.js';
+export {
+  parseJson,
+  stringifyJson,
+  type Int64,
+  type Int64Mode,
+  type JsonValue,
+  type Register,
+  type RegisteredInt64Mode,
+} from './wire/json.js';
 export type { Target } from './wire/transport.js';
 export type { LibvirtTarget } from './libvirt/virsh.js';
 export {

@@ -193,7 +193,8 @@ export function createFakeQemu<
 
 // ------------------------------------------------------------------ the fake
 
-type Version = { major: number; minor: number; micro: number };
+/** A QEMU version as the greeting and query-version give it. */
+export type FakeVersion = { major: number; minor: number; micro: number };
 
 /** What a request comes to. */
 type Outcome = { return: JsonValue } | { error: { class: string; desc: string } } | { noReply: true };
@@ -232,7 +233,7 @@ export class FakeQemu<
   /** What query-status says; stop and cont change it (default 'running'). */
   runState = 'running';
   /** The greeting's and query-version's version. */
-  readonly version: Readonly<Version>;
+  readonly version: Readonly<FakeVersion>;
 
   readonly #schema: SchemaDescriptor;
   readonly #table: RuntimeTable | undefined;

@@ -16,6 +16,7 @@ export {
   type FakeQemuOptions,
   type FakeRelease,
   type FakeReplay,
+  type FakeVersion,
   type UntypedCommands,
   type UntypedEvents,
 } from './fake-qemu.js';
