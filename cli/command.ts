@@ -11,11 +11,11 @@
  */
 import type { Readable } from 'node:stream';
 
-/** Where a command reads and writes; tests pass their own. */
+/** Where a command reads and writes; tests pass their own. `out` and `err` are passed on detached. */
 export interface Io {
   /** Bytes are written as they are (a guest program's binary output). */
-  out(text: string | Uint8Array): void;
-  err(text: string | Uint8Array): void;
+  out: (text: string | Uint8Array) => void;
+  err: (text: string | Uint8Array) => void;
   /** Standard input, for commands that read a request from it ('-'). */
   stdin?: Readable;
   /** Whether stdout is a terminal (progress bars, colours). */

@@ -365,7 +365,10 @@ function exportsBlindResolution(T: Ts, o: ts.CompilerOptions): string | undefine
   const effective = (T as Ts & { getEmitModuleResolutionKind?: (o: ts.CompilerOptions) => ts.ModuleResolutionKind })
     .getEmitModuleResolutionKind;
   const kind = effective ? effective(o) : o.moduleResolution;
+  // Deprecated in TypeScript: that is what this looks for.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
   if (kind === K.Node10) return 'node10';
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
   if (kind === K.Classic) return 'classic';
   return undefined;
 }

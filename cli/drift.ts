@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ifcondToText, type IfCond } from '../codegen/ifcond.js';
+import { ifcondToText } from '../codegen/ifcond.js';
 import { nearestRelease } from '../runtime/qmp/releases.js';
 import { connect } from '../runtime/qmp/client.js';
 import type { SchemaDescriptor } from '../runtime/schema/descriptor.js';
@@ -73,7 +73,7 @@ function line(item: DriftItem): string {
     item.side === 'generated' ? 'only in the release' : item.side === 'live' ? 'only in this QEMU' : 'differs';
   const why =
     item.condition !== undefined
-      ? `not built: ${ifcondToText(item.condition as IfCond)}`
+      ? `not built: ${ifcondToText(item.condition)}`
       : item.deprecated
         ? 'hidden: deprecated'
         : 'UNEXPLAINED';

@@ -52,7 +52,7 @@ async function startBinary(binary: string, dir: string): Promise<{ socket: strin
   );
   // What it says when it refuses to start (a storage daemon knows no -machine), kept short.
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (e) => reject(new Error(`${binary}: ${e.message}`)));
     child.once('exit', (code) =>

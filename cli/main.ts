@@ -70,6 +70,8 @@ const processIo: Io = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
   stdin: process.stdin,
+  // @types/node types it boolean, but it is undefined when stdout is not a terminal.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare
   isTTY: process.stdout.isTTY === true,
 };
 

@@ -6,9 +6,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { QapiSourceError } from '../codegen/errors.js';
-import type { DocDialect } from '../codegen/expressions.js';
 import { countDefinitions, loadSchema } from '../codegen/frontend.js';
-import { generate, generateAll, PACKAGE_ROOT, type GenerateResult, type Protocol } from '../codegen/generate.js';
+import { generate, generateAll, PACKAGE_ROOT, type GenerateResult } from '../codegen/generate.js';
 import { schemaToJson } from '../codegen/model-json.js';
 import { EXIT, optionNames, parseArgs, UsageError, type Command, type Io, type OptionKind } from './command.js';
 import { genFromLive } from './from-live.js';
@@ -40,7 +39,7 @@ Examples:
     const dialect = args.values.get('dialect') ?? 'auto';
     if (dialect !== 'auto' && dialect !== 'modern' && dialect !== 'legacy')
       throw new UsageError(`--dialect must be auto, modern or legacy, not '${dialect}'`);
-    const schema = loadSchema(args.positional[0], { dialect: dialect as DocDialect | 'auto' });
+    const schema = loadSchema(args.positional[0], { dialect });
     if (args.flags.has('json')) {
       io.out(JSON.stringify(schemaToJson(schema), null, 2) + '\n');
     } else {
@@ -175,7 +174,7 @@ export const genCommand: Command = {
     const r = generate({
       schemaFile: schema,
       outDir: out,
-      protocol: protocol as Protocol | undefined,
+      protocol,
       label: args.values.get('label'),
       regenerate,
       check,
@@ -212,8 +211,8 @@ function genLive(argv: string[], io: Io): Promise<number> {
       docs: args.values.get('docs'),
     },
     io.out,
-  ).catch((e: Error) => {
-    io.err(`qapi-ts gen: ${e instanceof QapiSourceError ? e.format() : e.message}\n`);
+  ).catch((e: unknown) => {
+    io.err(`qapi-ts gen: ${e instanceof QapiSourceError ? e.format() : e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.no;
   });
 }

@@ -10,7 +10,7 @@
  * members get their real widths too. The rest is named from where it is
  * first used ('BlockdevAddArg', 'QueryBlockRet...').
  */
-import type { SchemaDescriptor, SchemaInfoEnum, SchemaInfoObject } from '../runtime/schema/descriptor.js';
+import type { SchemaDescriptor, SchemaInfoObject } from '../runtime/schema/descriptor.js';
 import { enumValues } from '../runtime/schema/descriptor.js';
 import { drift } from '../runtime/schema/drift.js';
 import type { ManEntry } from './manpage.js';
@@ -359,7 +359,7 @@ export function schemaFromIntrospection(
           ? boxedPage(owner)
           : pageFor(kind, name, e['meta-type'] === 'object' ? e.members.map((m) => m.name) : [], e.name));
       if (e['meta-type'] === 'enum') {
-        const en = e as SchemaInfoEnum;
+        const en = e;
         doc(name, entry, enumValues(en), allFeatures(e.features, ...(en.members ?? []).map((m) => m.features)));
       } else if (e['meta-type'] === 'object') {
         doc(
@@ -374,7 +374,7 @@ export function schemaFromIntrospection(
       }
     }
     if (e['meta-type'] === 'enum') {
-      const en = e as SchemaInfoEnum;
+      const en = e;
       if (enumValues(en).some((v) => /[_A-Z]/.test(v))) nameExceptions.add(name);
       const values = enumValues(en).map((v) => {
         const f = en.members?.find((m) => m.name === v)?.features;

@@ -72,7 +72,7 @@ export class SourceInfo {
   /** Context lines printed before an error: the include chain, then the definition. */
   context(): string[] {
     const lines: string[] = [];
-    for (let p = this.parent; p; p = p.parent) lines.unshift(`In file included from ${`${p.file}:${p.line}`}:`);
+    for (let p = this.parent; p; p = p.parent) lines.unshift(`In file included from ${p.file}:${p.line}:`);
     if (this.defnName !== undefined) lines.push(`${this.file}: In ${this.defnMeta} '${this.defnName}':`);
     return lines;
   }

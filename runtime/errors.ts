@@ -99,7 +99,7 @@ export class ConnectionError extends QapiError {
  */
 export class QmpTimeoutError extends QapiError {
   override name = 'QmpTimeoutError';
-  readonly code: 'timeout' = 'timeout';
+  readonly code = 'timeout' as const;
   constructor(
     /** The command, or 'event NAME' for a wait. */
     readonly command: string,
@@ -115,7 +115,7 @@ export class QmpTimeoutError extends QapiError {
 /** The caller's AbortSignal fired (or the wait was cancelled) before the reply or event came. */
 export class QmpAbortError extends QapiError {
   override name = 'AbortError';
-  readonly code: 'aborted' = 'aborted';
+  readonly code = 'aborted' as const;
   constructor(
     /** The command, or 'event NAME' for a wait. */
     readonly command: string,
@@ -135,7 +135,7 @@ export interface ArgumentProblem {
 /** The arguments do not match the schema; nothing was sent. */
 export class QmpValidationError extends QapiError {
   override name = 'QmpValidationError';
-  readonly code: 'invalid-arguments' = 'invalid-arguments';
+  readonly code = 'invalid-arguments' as const;
   constructor(
     readonly command: string,
     readonly problems: readonly ArgumentProblem[],
@@ -275,7 +275,7 @@ export class LibvirtError extends QapiError {
  */
 export class HmpError extends QapiError {
   override name = 'HmpError';
-  readonly code: 'hmp-failed' = 'hmp-failed';
+  readonly code = 'hmp-failed' as const;
   constructor(
     /** The HMP command (its first word, and for qemu-io the node): arguments may hold secrets. */
     readonly command: string,
@@ -289,7 +289,7 @@ export class HmpError extends QapiError {
 /** A listener, tap or predicate of the caller's threw; the protocol went on. */
 export class CallbackError extends QapiError {
   override name = 'CallbackError';
-  readonly code: 'callback-threw' = 'callback-threw';
+  readonly code = 'callback-threw' as const;
   constructor(
     /** Which callback: 'tap', 'event listener', 'error listener', ... */
     readonly callback: string,
@@ -300,7 +300,7 @@ export class CallbackError extends QapiError {
 }
 
 /** What a callback threw, for a message; whatever it is, this does not throw. */
-function describeThrown(cause: unknown): string {
+export function describeThrown(cause: unknown): string {
   try {
     return cause instanceof Error ? String(cause.message) : inspect(cause, { depth: 0 });
   } catch {

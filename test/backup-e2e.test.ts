@@ -100,7 +100,7 @@ describe.each(RELEASES)('$name', (release) => {
     ((await qmp.executeRaw('query-named-block-nodes', { flat: true })) as { 'node-name': string }[])
       .map((n) => n['node-name'])
       .filter((n) => n.startsWith('qapi-ts'));
-  const host = (): BackupHost => qmp as unknown as BackupHost;
+  const host = (): BackupHost => qmp;
 
   it('qemuIo writes through HMP, and HMP errors throw', async () => {
     await qemuIo(host(), 'src', 'write -P 0x11 0 1M');
@@ -230,7 +230,7 @@ describe.each(RELEASES)('$name', (release) => {
       file: { driver: 'file', filename: file('mirror.qcow2') },
     });
     const r = await runJob(
-      qmp as unknown as JobHost,
+      qmp,
       () =>
         qmp.executeRaw('blockdev-mirror', {
           'job-id': 'm1',
@@ -310,7 +310,7 @@ describe.each(RELEASES)('$name', (release) => {
 
   it('blockdev-create, stream and commit jobs run through runJob too', async () => {
     const job = (id: string, command: string, args: Record<string, JsonValue>) =>
-      runJob(qmp as unknown as JobHost, () => qmp.executeRaw(command, { 'job-id': id, ...args }), {
+      runJob(qmp, () => qmp.executeRaw(command, { 'job-id': id, ...args }), {
         id,
         autoDismiss: false,
       });
@@ -451,9 +451,9 @@ describe.each(RELEASES)('$name', (release) => {
       const q = await release.connect(next.qmpPath);
       try {
         await addSource(q);
-        const [after] = await listBitmaps(q as unknown as JobHost, 'src');
+        const [after] = await listBitmaps(q, 'src');
         expect(after).toMatchObject({ name: 'b0', persistent: true, count: before.count, inconsistent: false });
-        await qemuIo(q as unknown as BackupHost, 'src', 'write -P 0x62 400M 1M');
+        await qemuIo(q, 'src', 'write -P 0x62 400M 1M');
         expect((await listBitmaps(q as unknown as JobHost, 'src'))[0].count).toBeGreaterThan(before.count);
       } finally {
         await q.close();

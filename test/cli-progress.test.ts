@@ -6,7 +6,10 @@ const MiB = 1024 * 1024;
 
 function run(isTTY: boolean): string {
   let err = '';
-  const p = progressPrinter({ out: () => undefined, err: (t) => void (err += t), isTTY }, 'full');
+  const p = progressPrinter(
+    { out: () => undefined, err: (t) => void (err += typeof t === 'string' ? t : Buffer.from(t).toString()), isTTY },
+    'full',
+  );
   for (const current of [0, 5, 12, 13, 40, 64])
     p.update({ id: 'j', status: current === 64 ? 'concluded' : 'running', current: current * MiB, total: 64 * MiB });
   p.done();

@@ -98,8 +98,7 @@ describe('a flood of id-less errors from a real QEMU', () => {
     ]);
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected.length).toBeLessThanOrEqual(1);
-    for (const r of rejected)
-      expect(((r as PromiseRejectedResult).reason as Error).message).toMatch(/could not read the request/);
+    for (const r of rejected) expect((r.reason as Error).message).toMatch(/could not read the request/);
     const values = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     if (values[1] !== undefined) expect(values[1]).toEqual({});
     if (values[2] !== undefined) expect(values[2]).toMatchObject({ enabled: false });

@@ -28,11 +28,11 @@ function service(program: string): { service: ts.LanguageService; file: string }
     getCurrentDirectory: () => dir,
     getCompilationSettings: () => options,
     getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
-    fileExists: ts.sys.fileExists,
-    readFile: ts.sys.readFile,
-    readDirectory: ts.sys.readDirectory,
-    directoryExists: ts.sys.directoryExists,
-    getDirectories: ts.sys.getDirectories,
+    fileExists: (f) => ts.sys.fileExists(f),
+    readFile: (f, encoding) => ts.sys.readFile(f, encoding),
+    readDirectory: (...a) => ts.sys.readDirectory(...a),
+    directoryExists: (d) => ts.sys.directoryExists(d),
+    getDirectories: (d) => ts.sys.getDirectories(d),
   };
   return { service: ts.createLanguageService(host), file };
 }

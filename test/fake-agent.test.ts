@@ -29,7 +29,7 @@ import { tempDir } from './support/qemu.js';
 type Fake = FakeAgent<QgaCommands>;
 
 /** Everything a test made, closed after it whatever happened. */
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

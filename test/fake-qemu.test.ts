@@ -32,7 +32,7 @@ import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
 type Fake = FakeQemu<QmpCommands, QmpEvents>;
 
 /** Everything a test made, closed after it whatever happened. */
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

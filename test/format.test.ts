@@ -32,7 +32,10 @@ describe('formatting', () => {
         'test',
         'bench',
         'scripts',
+        'examples',
         '*.ts',
+        '*.js',
+        '*.mjs',
       ],
       {
         cwd: ROOT,
@@ -40,7 +43,7 @@ describe('formatting', () => {
       },
     )
       .split('\n')
-      .filter((f) => /\.(ts|mjs)$/.test(f) && !f.startsWith('generated/'));
+      .filter((f) => /\.(ts|m?js)$/.test(f) && !f.startsWith('generated/'));
     expect(files.length).toBeGreaterThan(50);
     const unformatted: string[] = [];
     for (const f of files) {

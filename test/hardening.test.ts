@@ -615,8 +615,11 @@ describe('what is sent is what is checked, shown and redacted', () => {
 
 describe('callbacks and the close', () => {
   it('an async tap or listener that rejects is reported, never an unhandled rejection', async () => {
+    // What is tested: a tap and a listener that return a rejecting promise where the types ask for void.
+    /* eslint-disable @typescript-eslint/no-misused-promises */
     const { server, qmp } = await setup({}, { tap: async () => Promise.reject(new Error('async tap')) });
     qmp.on('STOP', async () => Promise.reject(new Error('async listener')));
+    /* eslint-enable @typescript-eslint/no-misused-promises */
     server.send(event('STOP'));
     await until(() => problems(qmp).some((p) => (p.cause as Error)?.message === 'async listener'));
     await settle();
@@ -866,8 +869,7 @@ describe('second review: redaction, numbers, streams, the facade', () => {
     const { connect } = await import('../runtime/qmp/client.js');
     const { Duplex } = await import('node:stream');
     const enc = new TextEncoder();
-    let peer!: InstanceType<typeof Duplex>;
-    peer = new Duplex({
+    const peer: InstanceType<typeof Duplex> = new Duplex({
       objectMode: true,
       read() {},
       write(chunk: Buffer, _enc, done) {
@@ -936,6 +938,7 @@ describe('second review: redaction, numbers, streams, the facade', () => {
         throw new Error('no');
       },
     };
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises, @typescript-eslint/prefer-promise-reject-errors -- what is tested
     qmp.on('STOP', async () => Promise.reject(evil));
     server.send(event('STOP'));
     await until(() => problems(qmp).length === 1);

@@ -112,7 +112,7 @@ describe('runJob', () => {
     await expect(b).resolves.toMatchObject({ cancelled: true });
 
     let later: (() => Promise<void>) | undefined;
-    const c = runJob(host, async () => ({}), { id: 'm3', onReady: (job) => void (later = job.complete) });
+    const c = runJob(host, async () => ({}), { id: 'm3', onReady: (job) => void (later = () => job.complete()) });
     await tick();
     host.status('m3', 'ready');
     await tick();

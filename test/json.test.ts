@@ -35,10 +35,12 @@ describe('parseJson', () => {
       1000,
       1000,
       0.0025,
+      // eslint-disable-next-line no-loss-of-precision -- the double nearest to it is what JSON.parse gives
       12345678901234567890.5,
       Infinity,
     ]);
     expect(Object.is(parseJson('-0'), -0)).toBe(true);
+    // eslint-disable-next-line no-loss-of-precision -- the double nearest to it is what JSON.parse gives
     expect(parseJson('12345678901234567890e0')).toBe(12345678901234567890);
     expect(parseJson('1.0')).toBe(1);
     // Also on the careful path (a long digit run elsewhere in the text).

@@ -789,10 +789,13 @@ async function runScenario(s: Scenario): Promise<void> {
   for (const t of tracked) {
     const o = t.outcome;
     if (o?.ok) coverage.resolved++;
-    else if (o?.error instanceof QmpError)
-      o.error.id === undefined ? coverage.idlessRejections++ : coverage.ownErrors++;
-    else if (o?.error instanceof QmpTimeoutError) o.error.sent ? coverage.timeouts++ : coverage.unsentTimeouts++;
-    else if (o?.error instanceof QmpAbortError) coverage.aborts++;
+    else if (o?.error instanceof QmpError) {
+      if (o.error.id === undefined) coverage.idlessRejections++;
+      else coverage.ownErrors++;
+    } else if (o?.error instanceof QmpTimeoutError) {
+      if (o.error.sent) coverage.timeouts++;
+      else coverage.unsentTimeouts++;
+    } else if (o?.error instanceof QmpAbortError) coverage.aborts++;
   }
   for (const t of tracked) {
     expect(t.settled, `call ${t.n} settled`).toBe(1);

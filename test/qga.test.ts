@@ -287,7 +287,7 @@ describe('the guest-agent client, review regressions', () => {
     });
     const qga = await open(agent.stream);
     await qga.execute('guest-ping');
-    const info = qga.execute('guest-info').catch((e: Error) => e.message);
+    const info = qga.execute('guest-info').catch((e: unknown) => (e as Error).message);
     const ping = qga.execute('guest-ping');
     expect(await info).toMatch(/the agent could not read the request: JSON parse error/);
     expect(await ping).toEqual({});

@@ -187,7 +187,7 @@ async function shellOn(server: FakeQmp, lines: string[]): Promise<{ code: number
   let err = '';
   const io: Io = {
     out: (t: string | Uint8Array) => void (out += typeof t === 'string' ? t : Buffer.from(t).toString()),
-    err: (t: string) => void (err += t),
+    err: (t: string | Uint8Array) => void (err += typeof t === 'string' ? t : Buffer.from(t).toString()),
     stdin: Readable.from([Buffer.from(lines.map((l) => l + '\n').join(''))]),
   };
   const code = await runShell(client, '7.2', io);

@@ -128,7 +128,7 @@ export function buildDescriptor(schema: Schema): SchemaDescriptor {
         type.ifcond,
       );
     }
-    throw new Error(`unexpected type ${(type as Type).describe()}`);
+    throw new Error(`unexpected type ${type.describe()}`);
   };
 
   const empty = schema.emptyObjectType;

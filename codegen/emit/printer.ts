@@ -266,7 +266,7 @@ function makePrinter(width: number): (s: Statement) => string {
       default:
         throw new TypeError(`cannot write ${typeof v} as data`);
     }
-    const o = v as object;
+    const o = v;
     if (memo.has(o)) return memo.get(o);
     let flat: string | undefined;
     if (Array.isArray(o)) {

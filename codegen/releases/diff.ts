@@ -24,7 +24,7 @@ import {
   type SchemaInfoEnumMember,
   type SchemaInfoObject,
 } from '../../runtime/schema/descriptor.js';
-import { ifcondToText, type IfCond } from '../ifcond.js';
+import { ifcondToText } from '../ifcond.js';
 
 /** What a change is about. */
 export type ChangeSubject = 'member' | 'value' | 'branch' | 'alternative' | 'arguments' | 'returns' | 'definition';
@@ -122,7 +122,7 @@ function isAnonymous(name: string): boolean {
 }
 
 function condText(cond: SchemaIfCond | undefined): string | undefined {
-  return cond === undefined ? undefined : ifcondToText(cond as IfCond);
+  return cond === undefined ? undefined : ifcondToText(cond);
 }
 
 class Side {

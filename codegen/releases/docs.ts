@@ -30,7 +30,7 @@ export function descriptorOf(s: Schema): SchemaDescriptor {
 /** For each release after the first: the types renamed since the one before it, new name → old name. */
 export function renamesOf(releases: readonly { version: string; schema: Schema }[]): Map<string, string>[] {
   return releases.map((r, i) => {
-    if (i === 0) return new Map();
+    if (i === 0) return new Map<string, string>();
     const prev = releases[i - 1];
     const diff = diffSchemas(
       { label: prev.version, descriptor: descriptorOf(prev.schema) },

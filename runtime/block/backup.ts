@@ -23,7 +23,7 @@ const access = (p: string): Promise<void> => fs.promises.access(p);
 const open = (p: string, flags: string): Promise<fs.promises.FileHandle> => fs.promises.open(p, flags);
 const rm = (p: string, o: fs.RmOptions): Promise<void> => fs.promises.rm(p, o);
 import nodePath from 'node:path';
-import type { CallOptions } from '../core/calls.js';
+import { excerpt, type CallOptions } from '../core/calls.js';
 import type { JsonObject } from '../wire/framing.js';
 import type { JsonValue } from '../wire/json.js';
 import { HMP_MAX_ARGUMENT, hmpQuote } from '../qmp/hmp.js';
@@ -122,7 +122,7 @@ export async function listBitmaps(host: JobHost, node?: string): Promise<BitmapI
     for (const b of Array.isArray(n['dirty-bitmaps']) ? n['dirty-bitmaps'].filter(isObject) : []) {
       out.push({
         node: name,
-        name: String(b.name),
+        name: typeof b.name === 'string' ? b.name : excerpt(b.name),
         count: num(b.count),
         granularity: num(b.granularity),
         persistent: b.persistent === true,
@@ -225,13 +225,13 @@ async function createTarget(
   await claim(path);
   const remove = async (discard: boolean): Promise<void> => {
     // Every node goes, even when one removal fails; the first error is the one reported.
-    let first: unknown;
+    let first: { error: unknown } | undefined;
     for (const n of added.splice(0).reverse()) {
-      await host.executeRaw('blockdev-del', { 'node-name': n }).catch((e: unknown) => (first ??= e));
+      await host.executeRaw('blockdev-del', { 'node-name': n }).catch((e: unknown) => (first ??= { error: e }));
     }
     // The file only once its nodes are gone (else QEMU still holds it) and only ours (claim made it).
     if (discard && first === undefined) await rm(path, { force: true });
-    if (first) throw first;
+    if (first) throw first.error;
   };
   try {
     const job = (options: JsonObject): Promise<JobResult> => {
@@ -442,10 +442,10 @@ export async function fleece(host: JobHost, options: FleeceOptions): Promise<Fle
   };
   const undo = async (): Promise<void> => {
     releasing = true;
-    let first: unknown;
-    for (const step of steps.splice(0).reverse()) await step().catch((e: unknown) => (first ??= e));
+    let first: { error: unknown } | undefined;
+    for (const step of steps.splice(0).reverse()) await step().catch((e: unknown) => (first ??= { error: e }));
     watch.dispose();
-    if (first) throw first;
+    if (first) throw first.error;
   };
   let released: Promise<void> | undefined;
   const release = (): Promise<void> => (released ??= undo().then(check));

@@ -30,7 +30,7 @@ export class JobError extends QapiError {
 /** runJob was asked for something it cannot do (nothing was started). */
 export class JobUsageError extends QapiError {
   override name = 'JobUsageError';
-  readonly code: 'job-exists' = 'job-exists';
+  readonly code = 'job-exists' as const;
 }
 
 export type BackupErrorCode = 'target-exists' | 'bad-bitmap' | 'no-node' | 'bad-chain';

@@ -21,7 +21,8 @@ async function run(program: string, args: string[], options: { maxBuffer?: numbe
   const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) =>
     execFile(program, args, { maxBuffer: options.maxBuffer ?? 64 << 20, encoding: 'utf8' }, (error, stdout, stderr) =>
-      error ? reject(Object.assign(error, { stderr })) : resolve({ stdout }),
+      // An ExecFileException is an Error (an Omit<> of one, which the lint rule cannot see through).
+      error ? reject(Object.assign(error as Error, { stderr })) : resolve({ stdout }),
     ),
   );
 }

@@ -12,7 +12,7 @@
  * so that QEMU forgets it. Progress comes from query-jobs, polled only when
  * someone listens: QEMU sends no progress events.
  */
-import type { CallOptions } from '../core/calls.js';
+import { excerpt, type CallOptions } from '../core/calls.js';
 import { deadline } from '../core/deadline.js';
 import { QmpAbortError, QmpTimeoutError, type ConnectionError } from '../errors.js';
 import { JobError, JobUsageError } from './errors.js';
@@ -364,7 +364,9 @@ export function runJob(host: JobHost, start: () => Promise<unknown>, options: Ru
       .then((existing) => {
         if (settled) return;
         if (existing)
-          throw new JobUsageError(`a job '${id}' exists already (${String(existing.status)}): give another id`);
+          throw new JobUsageError(
+            `a job '${id}' exists already (${typeof existing.status === 'string' ? existing.status : excerpt(existing.status)}): give another id`,
+          );
         return start();
       })
       .then(

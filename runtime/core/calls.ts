@@ -182,7 +182,7 @@ function withoutArguments(
     // A command the release's table knows to take no required arguments is valid without any, descriptor unread.
     if (!live && entry && !entry.argsRequired) continue;
     let known = noArgumentProblems.get(schema);
-    if (!known) noArgumentProblems.set(schema, (known = new Map()));
+    if (!known) noArgumentProblems.set(schema, (known = new Map<string, ValidationProblem[]>()));
     let problems = known.get(command);
     if (!problems) {
       problems = validate(schema, { command, direction: 'arguments' }, {});
@@ -230,7 +230,7 @@ export function splitParams(
         `${command} takes no arguments, and its only parameter is the call options (${CALL_OPTIONS.join(', ')}); got ${unknown.map((k) => `'${k}'${suggest(k, CALL_OPTIONS)}`).join(', ')}`,
       );
     }
-    return [undefined, only as CallOptions | undefined];
+    return [undefined, only];
   }
   return [params[0] as JsonObject | undefined, undefined];
 }
@@ -337,7 +337,7 @@ export function makeFacade(
   const target = { [inspect.custom]: () => `${label} { ${byMethod.size} methods }` } as unknown as Methods;
   const isMethod = (key: string | symbol): key is string => typeof key === 'string' && byMethod.has(key);
   return new Proxy(target, {
-    get: (t, key, receiver) => (isMethod(key) ? method(key) : Reflect.get(t, key, receiver)),
+    get: (t, key, receiver): unknown => (isMethod(key) ? method(key) : Reflect.get(t, key, receiver)),
     has: (t, key) => isMethod(key) || Reflect.has(t, key),
     ownKeys: (t) => [...byMethod.keys(), ...Reflect.ownKeys(t)],
     getOwnPropertyDescriptor: (t, key) =>

@@ -21,7 +21,7 @@ export function checkCount(value: unknown, what: string, infinite = false, max =
     (infinite && value === Infinity) ||
     (typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max)
   )
-    return value as number;
+    return value;
   throw bad(what, `an integer from 1 to ${max}${infinite ? ' (or Infinity)' : ''}`, value);
 }
 
@@ -52,7 +52,7 @@ export function checkKeys<T extends object>(value: unknown, known: readonly stri
       );
     }
   }
-  return value as Partial<T>;
+  return value;
 }
 
 function bad(what: string, expected: string, value: unknown): QmpUsageError {

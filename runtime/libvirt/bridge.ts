@@ -14,7 +14,7 @@
  */
 import { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { ConnectionError, makeLibvirtErrorClass } from '../errors.js';
+import { ConnectionError, describeThrown, makeLibvirtErrorClass } from '../errors.js';
 
 /** This process's class for libvirt's own failures (runtime/errors.ts). */
 const LIBVIRT_ERROR_CLASS = makeLibvirtErrorClass(randomUUID());
@@ -160,7 +160,7 @@ export async function openLibvirt(
     });
   };
   const one = async (line: string): Promise<string> => {
-    const r = await shell.run(line).catch((e: Error) => fail(e.message, 'connection-failed'));
+    const r = await shell.run(line).catch((e: unknown) => fail(describeThrown(e), 'connection-failed'));
     const out = r.stdout.trim().split('\n').pop()?.trim() ?? '';
     if (!out) fail(r.errors.join('; ') || 'virsh printed nothing');
     return out;
@@ -208,8 +208,8 @@ export async function openLibvirt(
       },
     );
     const settle = new Promise((r) => setTimeout(r, WATCH_SETTLE_MS));
-    const v = await forward('{"execute":"query-version"}').catch((e: Error) => ({
-      error: { cls: LIBVIRT_ERROR_CLASS + 'failed', text: e.message },
+    const v = await forward('{"execute":"query-version"}').catch((e: unknown) => ({
+      error: { cls: LIBVIRT_ERROR_CLASS + 'failed', text: describeThrown(e) },
       reply: undefined,
     }));
     if (!v.reply) {
@@ -273,8 +273,8 @@ export async function openLibvirt(
       if (execute === 'guest-sync-delimited' && !stream.destroyed) stream.push(Buffer.from([0xff]));
       return push(`{"return":${idArg}${id ? `,"id":${id}` : ''}}`);
     }
-    const r: Answer = await forward(rest).catch((e: Error) => ({
-      error: { cls: LIBVIRT_ERROR_CLASS + 'connection-failed', text: e.message },
+    const r: Answer = await forward(rest).catch((e: unknown) => ({
+      error: { cls: LIBVIRT_ERROR_CLASS + 'connection-failed', text: describeThrown(e) },
     }));
     if (r.reply) push(withId(r.reply, id));
     else push(errorReply(r.error!.cls, r.error!.text, id));

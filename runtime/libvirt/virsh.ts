@@ -72,6 +72,7 @@ export function virshQuote(word: string, json = false): string {
   const safe = json
     ? word.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
     : word;
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   if (!json && /[\u0000-\u001f\u007f]/.test(word))
     throw new TypeError('a virsh argument cannot hold control characters');
   return `"${safe.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;

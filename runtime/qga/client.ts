@@ -244,7 +244,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
    * that never replies (guest-shutdown, guest-suspend-*) resolves once written.
    */
   execute<K extends CommandName<C>>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
-    return this.#call(command, params as unknown[]) as Promise<C[K]['returns']>;
+    return this.#call(command, params);
   }
 
   /** Any command by name, unchecked and untyped: for commands this release does not know. */
@@ -258,7 +258,8 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
    * still there. Rejects with QmpTimeoutError when it does not answer in time.
    */
   waitUntilReady(options?: ReadyOptions): Promise<void> {
-    if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
+    const closed = this.#conn.closeReason;
+    if (closed) return Promise.reject(closed);
     let limits: { timeout: number; signal: AbortSignal | undefined };
     try {
       const o = checkKeys<ReadyOptions>(options, ['timeout', 'signal'], 'waitUntilReady options');
@@ -393,7 +394,8 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
     options: CallOptions | undefined,
     failed?: (e: Error) => void,
   ): Promise<JsonValue> {
-    if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
+    const closed = this.#conn.closeReason;
+    if (closed) return Promise.reject(closed);
     let call;
     try {
       call = prepareCall(command, args, options, {
@@ -655,7 +657,7 @@ export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M 
       call,
       'error' in msg
         ? { error: replyError(msg, call.command, call.meta?.args, unread ? 'the agent' : undefined) }
-        : inInt64Mode(this.#opts.int64, this.#data.schema, msg.return as JsonValue, { command: call.command }),
+        : inInt64Mode(this.#opts.int64, this.#data.schema, msg.return, { command: call.command }),
     );
     if (this.#syncDeferred) this.#startSync();
   }

@@ -9,7 +9,7 @@
 import { deadline } from '../core/deadline.js';
 import { checkCount, checkKeys, checkSignal, checkTimeout } from '../core/options.js';
 import { ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
-import type { CallOptions } from '../core/calls.js';
+import { excerpt, type CallOptions } from '../core/calls.js';
 import type { JsonObject } from '../wire/framing.js';
 import type { JsonValue } from '../wire/json.js';
 
@@ -77,7 +77,10 @@ export async function runInGuest(
     return ms === Infinity ? { signal } : { timeout: ms, signal };
   };
   const request: JsonObject = { path, arg: [...args], 'capture-output': o.captureOutput ?? true };
-  if (o.env) request.env = Array.isArray(o.env) ? [...o.env] : Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
+  if (o.env)
+    request.env = Array.isArray(o.env)
+      ? [...(o.env as readonly string[])]
+      : Object.entries(o.env).map(([k, v]) => `${k}=${v}`);
   if (o.input !== undefined) request['input-data'] = toBuffer(o.input).toString('base64');
   const started = reply(await run('guest-exec', request, left()), 'guest-exec');
   const pid = started.pid;
@@ -134,7 +137,7 @@ export async function copyFromGuest(run: Run, path: string, options: FileOptions
       const r = reply(await run('guest-file-read', { handle, count: chunk }, call), 'guest-file-read');
       const data = fromBase64(r['buf-b64'], 'guest-file-read', 'buf-b64');
       if (r.count !== data.length)
-        throw shape('guest-file-read', `a count of ${String(r.count)} with ${data.length} bytes of data`);
+        throw shape('guest-file-read', `a count of ${excerpt(r.count)} with ${data.length} bytes of data`);
       total += data.length;
       if (total > max)
         throw new QmpUsageError('too-large', `readFile: ${path} is larger than maxBytes (${max}); nothing was kept`);
@@ -164,7 +167,7 @@ export async function copyToGuest(
       );
       const written = r.count;
       if (typeof written !== 'number' || written < 0 || written > piece.length)
-        throw shape('guest-file-write', `a count of ${String(written)} for ${piece.length} bytes`);
+        throw shape('guest-file-write', `a count of ${excerpt(written)} for ${piece.length} bytes`);
       // A short write goes on from where it stopped; one that writes nothing, again and again, is an error.
       stuck = written === 0 ? stuck + 1 : 0;
       if (stuck > 3) throw shape('guest-file-write', `no progress at offset ${offset} of ${path}`);

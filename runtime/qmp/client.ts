@@ -33,7 +33,15 @@ import {
   checkTimeout,
 } from '../core/options.js';
 import type { Call, StallInfo } from '../core/requests.js';
-import { ConnectionError, HmpError, ProtocolError, QmpAbortError, QmpTimeoutError, QmpUsageError } from '../errors.js';
+import {
+  ConnectionError,
+  describeThrown,
+  HmpError,
+  ProtocolError,
+  QmpAbortError,
+  QmpTimeoutError,
+  QmpUsageError,
+} from '../errors.js';
 import { hmpCommandName, hmpError } from './hmp.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
 import type { RuntimeTable } from '../schema/table.js';
@@ -94,7 +102,7 @@ export interface ClientOptions {
    * has), 'both' (the release's first, then the running QEMU's), or
    * nothing (`false`).
    */
-  validate?: boolean | ValidateMode;
+  validate?: true | ValidateMode;
   /** Largest message accepted from QEMU, in bytes (default 10 MiB). */
   maxMessageBytes?: number;
   /** Deepest nesting accepted in a message from QEMU (default 4096). */
@@ -251,7 +259,8 @@ export class QmpClient<
     try {
       const greeting = await new Promise<JsonObject>((resolve, reject) => {
         this.#handshake = { resolve, reject };
-        if (!this.#conn.isOpen) reject(this.#conn.closeReason);
+        const closed = this.#conn.closeReason;
+        if (closed) reject(closed);
         armed = deadline({ timeout: limit, signal }, (why) =>
           this.#failHandshake(
             why.kind === 'abort'
@@ -273,14 +282,14 @@ export class QmpClient<
         wanted.length ? { enable: wanted } : undefined,
         { timeout: remaining, signal, validate: false },
         false,
-      ).catch((e: Error) => {
+      ).catch((e: unknown) => {
         if (e instanceof ConnectionError) throw e;
         const why =
           e instanceof QmpTimeoutError
             ? `no reply to qmp_capabilities within ${limit} ms of connecting`
             : e instanceof QmpAbortError
               ? 'aborted'
-              : `qmp_capabilities failed: ${e.message}`;
+              : `qmp_capabilities failed: ${describeThrown(e)}`;
         throw new ConnectionError('handshake-failed', `${this.#peer}: ${why}`, {
           cause: e instanceof QmpAbortError ? signal?.reason : e,
         });
@@ -289,11 +298,11 @@ export class QmpClient<
       this.#hub.start();
       if (this.#opts.validate === 'live' || this.#opts.validate === 'both') {
         const left = limit > 0 ? Math.max(1, limit - (Date.now() - started)) : 0;
-        await this.schema({ timeout: left, signal }).catch((e: Error) => {
+        await this.schema({ timeout: left, signal }).catch((e: unknown) => {
           if (e instanceof ConnectionError) throw e;
           throw new ConnectionError(
             'handshake-failed',
-            `${this.#peer}: validate: '${this.#opts.validate}' needs the running QEMU's schema, and query-qmp-schema failed: ${e.message}`,
+            `${this.#peer}: validate: '${this.#opts.validate}' needs the running QEMU's schema, and query-qmp-schema failed: ${describeThrown(e)}`,
             { cause: e },
           );
         });
@@ -313,7 +322,7 @@ export class QmpClient<
 
   /** Runs a command and resolves with its typed return value; rejects with QmpError when QEMU says no. */
   execute<K extends CommandName<C>>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
-    return this.#call(command, params as unknown[], false) as Promise<C[K]['returns']>;
+    return this.#call(command, params, false);
   }
 
   /**
@@ -323,7 +332,7 @@ export class QmpClient<
    * `migrate-recover`, `migrate-pause`, `yank`).
    */
   executeOob<K extends CommandName<C>>(command: K, ...params: Params<C, K>): Promise<C[K]['returns']> {
-    return this.#call(command, params as unknown[], true) as Promise<C[K]['returns']>;
+    return this.#call(command, params, true);
   }
 
   /** Any command by name, unchecked and untyped: for commands this version does not know. */
@@ -415,7 +424,7 @@ export class QmpClient<
 
   /** Calls `listener` for each event of that name until disposed. */
   on<N extends keyof E & string>(name: N, listener: (event: QmpEvent<N, E[N]>) => void): Disposable {
-    return this.#hub.on(name, listener as (e: QmpEvent) => void);
+    return this.#hub.on(name, listener);
   }
 
   /** Calls `listener` for every event, known to this version or not. */
@@ -446,9 +455,7 @@ export class QmpClient<
     predicate?: (event: QmpEvent<N, E[N]>) => boolean,
     options?: WaitOptions,
   ): EventWait<QmpEvent<N, E[N]>> {
-    return this.#hub.wait(name, predicate as ((e: QmpEvent) => boolean) | undefined, options) as EventWait<
-      QmpEvent<N, E[N]>
-    >;
+    return this.#hub.wait(name, predicate, options) as EventWait<QmpEvent<N, E[N]>>;
   }
 
   /**
@@ -532,7 +539,8 @@ export class QmpClient<
     options: CallOptions | undefined,
     oob: boolean,
   ): Promise<JsonValue> {
-    if (!this.#conn.isOpen) return Promise.reject(this.#conn.closeReason);
+    const closed = this.#conn.closeReason;
+    if (closed) return Promise.reject(closed);
     let call;
     try {
       this.#checkOob(command, oob);
@@ -662,7 +670,7 @@ export class QmpClient<
     if ('error' in msg) {
       outcome = { error: replyError(msg, call.command, call.meta?.args, 'id' in msg ? undefined : 'QEMU') };
     } else {
-      outcome = this.#int64(msg.return as JsonValue, { command: call.command });
+      outcome = this.#int64(msg.return, { command: call.command });
     }
     this.#conn.requests.settle(call, outcome);
   }

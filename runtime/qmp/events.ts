@@ -340,7 +340,7 @@ export class EventHub {
 function checkNames(name: unknown, what: string, one = false): string[] | undefined {
   if (name === undefined && !one) return undefined;
   if (typeof name === 'string') return [name];
-  if (!one && Array.isArray(name) && name.every((n) => typeof n === 'string')) return name as string[];
+  if (!one && Array.isArray(name) && name.every((n) => typeof n === 'string')) return name;
   throw new QmpUsageError(
     'bad-option',
     `${what}: expected an event name${one ? '' : ', a list of them, or nothing for every event'}, got ${Array.isArray(name) ? 'an array' : typeof name}`,

@@ -54,7 +54,7 @@ export function deprecatedInput(schema: SchemaDescriptor, command: string, args:
           typeof value === 'string' && Array.isArray(info.members)
             ? info.members.find((x) => x.name === value)
             : undefined;
-        if (m && deprecated(m.features)) uses.push({ path, message: `the value '${value}' is deprecated` });
+        if (m && deprecated(m.features)) uses.push({ path, message: `the value '${m.name}' is deprecated` });
         break;
       }
       case 'alternate': {

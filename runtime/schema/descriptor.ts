@@ -163,7 +163,7 @@ export function lazyDescriptor(json: string): SchemaDescriptor {
     throw new TypeError('a generated schema descriptor is read-only');
   };
   return new Proxy([] as SchemaInfo[], {
-    get: (_t, key) => Reflect.get(real(), key),
+    get: (_t, key): unknown => Reflect.get(real(), key),
     has: (_t, key) => Reflect.has(real(), key),
     ownKeys: () => Reflect.ownKeys(real()),
     getOwnPropertyDescriptor: (_t, key) => {

@@ -597,6 +597,9 @@ export function widenInt64(
         if (alternative !== undefined) stack.push([alternative, holder, key]);
         break;
       }
+      default:
+        // The other kinds hold no integer of a known range.
+        break;
     }
   }
   return root.value;

@@ -310,7 +310,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
     this.#command(command, 'on');
     if (typeof handler !== 'function')
       throw new TypeError(`fake-agent: on('${command}'): the handler is not a function`);
-    this.#handlers.set(command, handler as unknown as AnyHandler);
+    this.#handlers.set(command, handler);
     return this;
   }
 
@@ -592,7 +592,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
     const proc: Process = { capture: program.capture, state: 'running' };
     let played: unknown;
     try {
-      played = script(String(args.path), argv, input, program);
+      played = script(args.path as string, argv, input, program); // a str: checked against the schema
     } catch (e) {
       throw this.#scriptFailure(e);
     }
@@ -609,7 +609,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
       if (first === pending)
         running.then(
           (r) => this.#exited(proc, r),
-          (e) => {
+          (e: unknown) => {
             proc.state = 'failed';
             proc.error = this.#scriptFailure(e);
           },

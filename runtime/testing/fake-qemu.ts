@@ -362,7 +362,8 @@ export class FakeQemu<
   replay(entries: readonly TapEntry[]): FakeReplay {
     this.#open('replay');
     if (this.#armed) throw new TypeError('fake-qemu: a replay is already waiting for its connection');
-    if (!Array.isArray(entries)) throw new TypeError('fake-qemu: replay(entries): an array of tap entries');
+    const given: unknown = entries; // from JavaScript, anything
+    if (!Array.isArray(given)) throw new TypeError('fake-qemu: replay(entries): an array of tap entries');
     entries.forEach((e, i) => {
       const ok =
         typeof e === 'object' &&
@@ -789,7 +790,7 @@ function show(v: JsonValue | undefined): string {
     const text = stringifyJson(v);
     return text.length > 300 ? `${text.slice(0, 300)}...` : text;
   } catch {
-    return String(v);
+    return 'a value JSON cannot carry';
   }
 }
 

@@ -107,7 +107,6 @@ export class RequestSplitter {
  * sockets have none).
  */
 export function streamPair(): { client: Duplex; server: Duplex } {
-  let client!: Duplex;
   let server!: Duplex;
   /** The end of input for `p`, after the writes already on their way. */
   const eof = (p: Duplex): void =>
@@ -134,7 +133,7 @@ export function streamPair(): { client: Duplex; server: Duplex } {
         callback(error);
       },
     });
-  client = end(() => server);
+  const client = end(() => server);
   server = end(() => client);
   return { client, server };
 }

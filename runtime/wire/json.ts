@@ -34,7 +34,7 @@ export type JsonValue = null | boolean | number | bigint | string | JsonValue[] 
  * const qmp = await connectQmp(target, { int64: 'number' });
  * ```
  */
-export interface Register {}
+export interface Register {} // eslint-disable-line @typescript-eslint/no-empty-object-type -- a user's declaration fills it
 
 /**
  * How 64-bit integers arrive: 'exact' (the default) as a number up to 2^53

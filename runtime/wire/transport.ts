@@ -7,7 +7,7 @@
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { deadline, type Deadline } from '../core/deadline.js';
-import { ConnectionError, QmpUsageError } from '../errors.js';
+import { ConnectionError, describeThrown, QmpUsageError } from '../errors.js';
 import type { LibvirtTarget } from '../libvirt/bridge.js';
 
 export type Target =
@@ -119,7 +119,7 @@ export function checkTarget(t: unknown): Target {
       (l.host === undefined || typeof l.host === 'string') &&
       lkeys.every((k) => k === 'host' || k === 'port')
     ) {
-      return { listen: l.host === undefined ? { port: l.port } : { host: l.host as string, port: l.port } };
+      return { listen: l.host === undefined ? { port: l.port } : { host: l.host, port: l.port } };
     }
   }
   const extra = keys.filter((k) => !['path', 'host', 'port', 'stream', 'listen', 'libvirt'].includes(k));
@@ -148,11 +148,11 @@ export function openTransport(target: Target, opts: OpenOptions): Promise<Duplex
           .then(({ openLibvirt }) => openLibvirt(lv, opts.protocol ?? 'qmp', giveUp.signal))
           .then(
             (stream) => (abandoned ? stream.destroy() : resolve(stream)),
-            (e: Error) =>
+            (e: unknown) =>
               reject(
                 e instanceof ConnectionError
                   ? e
-                  : new ConnectionError('connect-failed', `${what}: ${e.message}`, { cause: e }),
+                  : new ConnectionError('connect-failed', `${what}: ${describeThrown(e)}`, { cause: e }),
               ),
           ),
       () => {

@@ -1,12 +1,13 @@
 /** The CLI in-process for any command (async ones too), and how a command's parser takes an option. */
 import type { Io } from '../../cli/command.js';
 import { COMMANDS, main } from '../../cli/main.js';
+import { text } from './cli.js';
 
 /** The CLI in-process; a command that talks to QEMU answers a promise, even for a usage error. */
 export async function runCliAsync(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t) };
+  const io: Io = { out: (t) => void (out += text(t)), err: (t) => void (err += text(t)) };
   const code = await main(argv, io);
   return { code, out, err };
 }
