@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
 # Fetch QEMU's QAPI schema sources into .cache/qemu/VERSION, for every release of scripts/qemu-versions.
+
+# The parts of a QEMU source tree qapi-ts reads, the same whatever the source (the one list; the
+# help text shows it): the schemas, QEMU's own schema tests and generator, the docs, VERSION, and
+# QEMU's python QMP client (qemu.qmp: pure python, self-contained; bench/qmp.ts's baseline), which
+# not every tree holds (7.2's does). A pattern that a source has nothing for is simply not kept.
+kept=('*/qapi/*' '*/qga/*' '*/storage-daemon/qapi/*' '*/tests/qapi-schema/*' '*/docs/*' '*/scripts/qapi*' '*/VERSION'
+  '*/python/qemu/qmp/*.py')
+
 usage() {
+  local k
   cat <<'EOF'
 Usage: scripts/fetch-qemu.sh [--source auto|debian|upstream] [VERSION...]
        scripts/fetch-qemu.sh --from-tree PATH [VERSION]
@@ -9,9 +18,18 @@ Usage: scripts/fetch-qemu.sh [--source auto|debian|upstream] [VERSION...]
        scripts/fetch-qemu.sh --find VERSION
 
 Fetches the schema sources of each VERSION (default: every line of scripts/qemu-versions) into
-.cache/qemu/VERSION, keeping only what qapi-ts reads (qapi/, qga/, storage-daemon/qapi/,
-tests/qapi-schema/, docs/, scripts/qapi*, VERSION). A release whose cache is complete is skipped
-instantly. A release that cannot be fetched is reported and the others still are (exit 1).
+.cache/qemu/VERSION, keeping only what qapi-ts reads, where the source has it:
+EOF
+  printf ' '
+  for k in "${kept[@]}"; do
+    k=${k#\*/}
+    case $k in */\*) k=${k%\*} ;; esac
+    printf ' %s' "$k"
+  done
+  echo
+  cat <<'EOF'
+A release whose cache is complete is skipped instantly. A release that cannot be fetched is
+reported and the others still are (exit 1).
 
 Where a release with every schema comes from (--source, or $QAPI_TS_QEMU_SOURCE):
   auto      Debian's source package where apt can deliver it (Debian, as root or once its deb-src
@@ -67,15 +85,12 @@ new_temp() { # [DIR]: a fresh folder (in DIR, else $TMPDIR), removed at exit; it
   temps+=("$made")
 }
 
-# The parts of a QEMU source tree qapi-ts reads, the same whatever the source: the schemas, QEMU's
-# own schema tests and generator, the docs, VERSION. GNU tar's patterns need --wildcards
-# --no-anchored; bsdtar's (macOS) match that way by default.
+# Extracts what qapi-ts keeps ($kept, at the top). GNU tar's patterns need --wildcards
+# --no-anchored; bsdtar's (macOS) match that way by default. A pattern nothing matches is no error.
 extract_schemas() { # TARBALL|- DEST
   local how=()
   tar --version 2>/dev/null | grep -q 'GNU tar' && how=(--wildcards --no-anchored)
-  tar -xf "$1" -C "$2" --strip-components=1 "${how[@]}" \
-    '*/qapi/*' '*/qga/*' '*/storage-daemon/qapi/*' '*/tests/qapi-schema/*' '*/docs/*' '*/scripts/qapi*' '*/VERSION' \
-    2>/dev/null || true
+  tar -xf "$1" -C "$2" --strip-components=1 "${how[@]}" "${kept[@]}" 2>/dev/null || true
 }
 
 # Puts a filled staging folder in place of the release's cache folder, with its stamp (where the
