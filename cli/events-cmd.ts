@@ -52,7 +52,9 @@ export const eventsCommand: Command = {
 
 Prints QMP events as they come, as JSON lines: one object a line ({"event",
 "data" when it has some, "timestamp"}; 64-bit integers exact), listened for from
-the moment the connection is up.
+the moment the connection is up. A QMP monitor serves one client at a time: to
+watch while another program drives the same QEMU, give QEMU a second monitor
+(another -qmp unix:PATH,server=on,wait=off) and watch that one.
 
   --name NAME      only these events (repeatable); names are checked against
                    the QEMU's schema, with a near miss when one is wrong
@@ -74,7 +76,8 @@ Examples:
   options: optionNames(OPTIONS),
   async run(argv, io) {
     const args = parseArgs('events', argv, OPTIONS);
-    if (args.positional.length !== 1) throw new UsageError('events: give one TARGET (a socket path, or tcp:HOST:PORT)');
+    if (args.positional.length !== 1)
+      throw new UsageError('events: give one TARGET (a socket path, tcp:HOST:PORT or libvirt:DOMAIN[@URI])');
     noRest('events', args.rest);
     const count = numberOption('events', 'count', args.values.get('count'), 1);
     const timeout = numberOption('events', 'timeout', args.values.get('timeout'), 1);

@@ -26,7 +26,7 @@ const HELP = `usage: qapi-ts qmp TARGET COMMAND [ARGS...] [--compact] [--timeout
        qapi-ts qmp TARGET -          (the request as JSON on stdin)
 
 Runs one QMP command and prints its reply as JSON (64-bit integers exact).
-TARGET is a unix socket path or tcp:HOST:PORT.
+TARGET is a unix socket path, tcp:HOST:PORT or libvirt:DOMAIN[@URI].
 
 Arguments, as qmp-shell takes them, converted by the command's schema (the
 QEMU's own, from query-qmp-schema):

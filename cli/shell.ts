@@ -36,7 +36,8 @@ const HISTORY_SIZE = 1000;
 
 const HELP = `usage: qapi-ts shell TARGET [--release V]
 
-An interactive QMP shell. TARGET is a unix socket path or tcp:HOST:PORT.
+An interactive QMP shell. TARGET is a unix socket path, tcp:HOST:PORT or
+libvirt:DOMAIN[@URI].
 
   COMMAND key=value ...   runs a QMP command; arguments as \`qapi-ts qmp\` takes
                           them (a.b=v nested, key:=JSON raw, quotes group:

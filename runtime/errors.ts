@@ -157,6 +157,8 @@ export class QmpValidationError extends QapiError {
 export type UsageErrorCode =
   /** An option of the client or of a call is not a valid value. */
   | 'bad-option'
+  /** The command name is not a string (from JavaScript, or an `as` cast). */
+  | 'bad-command'
   /** exec-oob without the 'oob' capability, or for a command that does not allow it. */
   | 'oob-unavailable'
   /** Arguments with no JSON form (cycles, a throwing getter or toJSON). */

@@ -41,6 +41,12 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The oldest TypeScript the README names, for the packing test's check of the package's declarations
+# (not a devDependency: its tsc would take the place of the project's own in node_modules/.bin).
+if [ ! -f .cache/typescript-5.0/package/bin/tsc ]; then
+  mkdir -p .cache/typescript-5.0
+  (cd .cache/typescript-5.0 && npm pack --silent typescript@5.0.4 >/dev/null && tar -xzf typescript-5.0.4.tgz && rm typescript-5.0.4.tgz)
+fi
 
 # Off Debian, a release without an upstream tarball (or from Debian's binary packages) cannot be
 # fetched: fetch-qemu.sh names it and how to get it (--from-tree), and the build goes on.

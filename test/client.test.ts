@@ -868,6 +868,42 @@ describe('tap', () => {
       ),
     ).toBe(true);
   });
+
+  it("a callback's error with no onError listener is a process warning, once per connection", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    const ours = (): Error[] =>
+      warnings.filter((w) => (w as Error & { code?: string }).code === 'QAPI_TS_CALLBACK_ERROR');
+    process.on('warning', onWarning);
+    try {
+      // The tap throws during the handshake, before any onError listener: warned, once.
+      const { qmp } = await setup(
+        {},
+        {
+          tap: () => {
+            throw new Error('tap bug');
+          },
+        },
+      );
+      await qmp.execute('query-name');
+      await settle();
+      expect(ours()).toHaveLength(1);
+      expect(ours()[0].message).toMatch(/tap bug.*no onError listener/);
+      expect(qmp.stats.errors).toBeGreaterThanOrEqual(4);
+      // With an onError listener (setup adds one), it gets them and nothing more is printed.
+      const second = await setup();
+      second.qmp.on('STOP', () => {
+        throw new Error('listener bug');
+      });
+      second.server.send(event('STOP'));
+      await second.qmp.execute('query-name');
+      await settle();
+      expect(problems(second.qmp)).toHaveLength(1);
+      expect(ours()).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
 
 // -- the cmd facade and parameters -----------------------------------------------

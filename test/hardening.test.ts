@@ -406,6 +406,23 @@ describe("6. the caller's mistakes", () => {
     expect((w as QmpUsageError).code).toBe('bad-option');
   });
 
+  it('a command name that is not a string is refused before anything is sent, with its own code', async () => {
+    const { server, qmp } = await setup();
+    const before = server.requests.length;
+    for (const bad of [123, undefined, null, {}]) {
+      const untyped = qmp as unknown as Record<'execute' | 'executeRaw', (command: unknown) => Promise<unknown>>;
+      for (const call of [() => untyped.execute(bad), () => untyped.executeRaw(bad)]) {
+        const err = await caught(call());
+        expect(err, String(bad)).toBeInstanceOf(QmpUsageError);
+        expect((err as QmpUsageError).code).toBe('bad-command');
+        expect((err as Error).message).toMatch(
+          /^the command name must be a string, not (number|undefined|null|object)$/,
+        );
+      }
+    }
+    expect(server.requests.length).toBe(before);
+  });
+
   it('arguments to a command that takes none are refused, not read as call options', async () => {
     const { server, qmp } = await setup();
     const err = await caught(qmp.execute('query-status', { verbose: true } as never));

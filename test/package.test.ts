@@ -6,7 +6,7 @@
  * resolution, linted by publint and attw, and bundled by esbuild.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build as esbuild } from 'esbuild';
@@ -166,7 +166,8 @@ describe('the packed package', () => {
     expect(all.err).toMatch(/works in a clone of the qapi-ts repository/);
 
     // A user's program type-checks against the installed package under each resolution TypeScript offers
-    // for ESM (node16, nodenext, bundler), and a wrong argument does not.
+    // for ESM (node16, nodenext, bundler), and with the oldest TypeScript the README names (5.0, declarations
+    // checked too), and a wrong argument does not.
     writeFileSync(
       path.join(dir, 'app.ts'),
       `import { connectQmp, QmpError, fullBackup, type StatusInfo } from 'qapi-ts';
@@ -186,12 +187,19 @@ export async function main(): Promise<StatusInfo> {
       path.join(dir, 'bad.ts'),
       `import { connectQmp } from 'qapi-ts';\nconst q = await connectQmp({ path: '/x' });\nawait q.execute('blockdev-del', { 'node-name': 1 });\n`,
     );
-    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-    for (const [module, resolution] of [
-      ['node16', 'node16'],
-      ['nodenext', 'nodenext'],
-      ['esnext', 'bundler'],
-    ]) {
+    for (const [typescript, module, resolution] of [
+      ['typescript', 'node16', 'node16'],
+      ['typescript', 'nodenext', 'nodenext'],
+      ['typescript', 'esnext', 'bundler'],
+      ['typescript-5.0', 'nodenext', 'nodenext'],
+    ] as const) {
+      // TypeScript 5.0.4 is put in .cache by scripts/setup.sh.
+      const tsc = path.join(
+        ROOT,
+        typescript === 'typescript' ? 'node_modules/typescript' : '.cache/typescript-5.0/package',
+        'bin/tsc',
+      );
+      expect(existsSync(tsc), `${tsc} (run scripts/setup.sh)`).toBe(true);
       const base = [
         '--noEmit',
         '--strict',
@@ -209,12 +217,13 @@ export async function main(): Promise<StatusInfo> {
       // Both files in one program (the package's declarations are read once): every error is bad.ts's.
       const r = spawnSync(process.execPath, [tsc, ...base, 'app.ts', 'bad.ts'], { cwd: dir, encoding: 'utf8' });
       const errors = r.stdout.split('\n').filter((l) => /^\S.*: error TS/.test(l));
-      expect(r.stderr, resolution).toBe('');
+      const what = `${typescript} ${resolution}`;
+      expect(r.stderr, what).toBe('');
       expect(
         errors.filter((l) => !l.startsWith('bad.ts(')),
-        resolution,
+        what,
       ).toEqual([]);
-      expect(errors.join('\n'), `${resolution}: a wrong argument`).toMatch(/^bad\.ts\(3,\d+\): error TS2322/m);
+      expect(errors.join('\n'), `${what}: a wrong argument`).toMatch(/^bad\.ts\(3,\d+\): error TS2322/m);
     }
   });
 

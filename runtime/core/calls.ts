@@ -100,6 +100,12 @@ export function prepareCall(
   options: CallOptions | undefined,
   ctx: CallContext,
 ): PreparedCall {
+  const name: unknown = command; // from JavaScript, anything
+  if (typeof name !== 'string')
+    throw new QmpUsageError(
+      'bad-command',
+      `the command name must be a string, not ${name === null ? 'null' : typeof name}`,
+    );
   try {
     const o = checkKeys<CallOptions>(options, CALL_OPTIONS, `${command}: call options`);
     const limits = {

@@ -60,6 +60,7 @@ export class Connection<M> {
   readonly #decoder: MessageDecoder;
   // Made when first subscribed: an idle connection carries none of them.
   #errorListeners: Set<(e: AgentProblem) => void> | undefined;
+  #warned = false;
   #closeListeners: Set<(e: ConnectionError) => void> | undefined;
   #stallListeners: Set<(s: StallInfo) => void> | undefined;
   readonly #closed: Promise<void>;
@@ -155,7 +156,17 @@ export class Connection<M> {
 
   report(problem: AgentProblem): void {
     this.errors++;
-    if (!this.#errorListeners) return;
+    if (!this.#errorListeners?.size) {
+      // A bug in the caller's own listener must not vanish into a counter: say so once per connection.
+      // (What the peer gets wrong is only counted: a hostile peer could otherwise flood the warnings.)
+      if (problem instanceof CallbackError && !this.#warned) {
+        this.#warned = true;
+        process.emitWarning(`${this.peer}: ${problem.message} (no onError listener; further ones are only counted)`, {
+          code: 'QAPI_TS_CALLBACK_ERROR',
+        });
+      }
+      return;
+    }
     for (const l of [...this.#errorListeners]) {
       try {
         l(problem);

@@ -172,7 +172,7 @@ const AGENT_OPTIONS = [
 
 type CheckedOptions = Required<Omit<AgentOptions, 'tap' | 'signal'>> & Pick<AgentOptions, 'tap'>;
 
-type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], options?: CallOptions];
+type Params<C extends CommandMap<C>, K extends keyof C> = [...params: C[K]['params'], options?: CallOptions];
 
 export class QgaClient<C extends CommandMap<C> = Record<string, CommandSpec>, M = Methods> {
   readonly #conn: Connection<CallMeta>;

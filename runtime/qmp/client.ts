@@ -164,7 +164,7 @@ export interface ClientStats {
 
 export type { ClientProblem };
 
-type Params<C extends CommandMap<C>, K extends keyof C> = [...C[K]['params'], options?: CallOptions];
+type Params<C extends CommandMap<C>, K extends keyof C> = [...params: C[K]['params'], options?: CallOptions];
 
 /** A facade method: the command's parameters, then optional call options. */
 export type Method<C extends CommandMap<C>, K extends keyof C> = (...params: Params<C, K>) => Promise<C[K]['returns']>;
@@ -267,7 +267,7 @@ export class QmpClient<
               ? new ConnectionError('handshake-failed', `${this.#peer}: aborted`, { cause: why.reason })
               : new ConnectionError(
                   'greeting-timeout',
-                  `${this.#peer}: connected, but no QMP greeting within ${limit} ms (is another client using this monitor? A guest agent's socket sends no greeting: use connectQga for it)`,
+                  `${this.#peer}: connected, but no QMP greeting within ${limit} ms (is another client using this monitor? A guest agent's socket sends no greeting: use connectQga, or qapi-ts qga, for it)`,
                 ),
           ),
         );
