@@ -38,7 +38,9 @@ describe('version matching', () => {
       // The types are 10.2's, so this compiles; 7.2 has no such command.
       const e = await qmp.execute('query-accelerators').catch((x: unknown) => x);
       expect(e).toBeInstanceOf(QmpValidationError);
-      expect((e as Error).message).toMatch(/unknown command 'query-accelerators'/);
+      expect((e as Error).message).toMatch(
+        /unknown command 'query-accelerators': not in QEMU 7\.2, the release this QEMU is checked against \(the types are a newer one's\)/,
+      );
       expect(typeof (await qmp.execute('query-status')).running).toBe('boolean');
     } finally {
       await qmp.close();

@@ -70,6 +70,9 @@ export interface CallContext {
   table: RuntimeTable | undefined;
   /** The client's validate option. */
   validate: ValidateMode;
+  /** The release the schema is ('7.2'), and the table of the release the types are, when another (version matching). */
+  release?: string | undefined;
+  typesTable?: RuntimeTable | undefined;
   maxRequestBytes: number;
   /** The timeout when the call gives none. */
   timeout: number;
@@ -122,7 +125,7 @@ export function prepareCall(
     if (schemas.length) {
       // null in the text may stand for a NaN, and 16 digits for a rounded integer: look at what the caller gave.
       const suspect = /null|\d{16}/.test(text) ? numberProblems(args) : [];
-      const problems = suspect.length ? suspect : problemsWith(schemas, command, sent ?? {});
+      const problems = suspect.length ? suspect : problemsWith(schemas, command, sent ?? {}, ctx);
       if (problems.length) throw new QmpValidationError(command, problems);
     }
     return { id, text, sent, limits };
@@ -153,10 +156,28 @@ function checkedAgainst(ctx: CallContext, perCall: boolean | undefined): Against
 }
 
 /** The first descriptor's problems; when it has none, the next one's (the running QEMU's, labelled). */
-function problemsWith(schemas: readonly Against[], command: string, value: JsonObject): ValidationProblem[] {
+function problemsWith(
+  schemas: readonly Against[],
+  command: string,
+  value: JsonObject,
+  ctx: CallContext,
+): ValidationProblem[] {
   for (const { schema, live } of schemas) {
     const problems = validate(schema, { command, direction: 'arguments' }, value);
-    if (problems.length) return live ? problems.map(inThisQemu) : problems;
+    if (!problems.length) continue;
+    if (live) return problems.map(inThisQemu);
+    // With version matching the types are a newer release's: a command they have may not be this QEMU's.
+    const { release, typesTable } = ctx;
+    if (release && typesTable && Object.hasOwn(typesTable.commands, command))
+      return problems.map((p) =>
+        p.path === '$' && p.message.startsWith('unknown command')
+          ? {
+              ...p,
+              message: `${p.message}: not in QEMU ${release}, the release this QEMU is checked against (the types are a newer one's)`,
+            }
+          : p,
+      );
+    return problems;
   }
   return [];
 }

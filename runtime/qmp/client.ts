@@ -549,6 +549,8 @@ export class QmpClient<
         live: this.#live,
         table: this.#data.table,
         validate: this.#opts.validate,
+        release: this.#data.release,
+        typesTable: this.#facadeTable,
         maxRequestBytes: this.#opts.maxRequestBytes,
         timeout: this.#opts.timeout,
         oob,
