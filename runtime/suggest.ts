@@ -2,17 +2,25 @@
 
 /** " (did you mean 'x'?)" for a near miss among `names`, else "". */
 export function suggest(word: string, names: Iterable<string>): string {
+  // Accepted distances are below `cap`; among equals, one of the word's length wins ('qcow3': 'qcow2', not 'qcow').
+  const cap = Math.max(2, Math.floor(word.length / 3)) + 1;
+  const w = word.toLowerCase();
   let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  let bestDistance = cap;
+  let bestSameLength = false;
   for (const name of names) {
-    const d = editDistance(word.toLowerCase(), name.toLowerCase(), bestDistance);
-    if (d < bestDistance) {
+    const d = editDistance(w, name.toLowerCase(), Math.min(cap, bestDistance + 1));
+    if (d >= cap) continue;
+    const sameLength = name.length === word.length;
+    if (d < bestDistance || (d === bestDistance && sameLength && !bestSameLength)) {
       best = name;
       bestDistance = d;
+      bestSameLength = sameLength;
     }
   }
   return best === undefined ? '' : ` (did you mean '${best}'?)`;
 }
+
 /**
  * Edit distance with adjacent transpositions counting one (optimal string
  * alignment: 'stauts' is one edit from 'status'), giving up (returning

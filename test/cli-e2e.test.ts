@@ -124,7 +124,7 @@ describe('qapi-ts qmp, events and backup against QEMU 7.2', () => {
     let r = cli(['qmp', sock, 'blockdev-add', 'driver=qcow3', 'node-name=x']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("argument 'driver': 'qcow3' is not one of blkdebug,");
-    expect(r.stderr).toContain("(did you mean 'qcow'?)");
+    expect(r.stderr).toContain("(did you mean 'qcow2'?)");
     r = cli(['qmp', sock, 'blockdev-add', 'driver=qcow2', 'node-name=x', 'file.filname=/x']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("unknown argument 'file.filname' (did you mean 'filename'?)");

@@ -132,7 +132,7 @@ describe('README command-line quick start', () => {
     expect(r.stdout).toMatch(/^\{"status":"running","singlestep":false,"running":true\}$/m);
     expect(r.stdout).toMatch(/^full backup of disk0 into .*full\.qcow2: 67108864 bytes copied$/m);
     expect(r.stdout).toContain('"name": "daily"');
-    expect(r.stderr).toContain("(did you mean 'qcow'?)");
+    expect(r.stderr).toContain("(did you mean 'qcow2'?)");
   });
 });
 

@@ -394,7 +394,7 @@ describe('qapi-ts shell, stdin not a terminal, against QEMU 7.2', () => {
     );
     expect(r.stderr).toContain("unknown command 'query-stat' (did you mean 'query-stats'?)");
     expect(r.stderr).toMatch(
-      /argument 'driver': 'qcow3' is not one of blkdebug, .*qcow, qcow2, .*\(did you mean 'qcow'\?\)/,
+      /argument 'driver': 'qcow3' is not one of blkdebug, .*qcow, qcow2, .*\(did you mean 'qcow2'\?\)/,
     );
     // The quoted file name arrives whole.
     expect(r.stderr).toContain(`GenericError: Could not open '/no such/x.qcow2'`);
