@@ -19,6 +19,8 @@ export default {
   // Modules are named by import specifier (qapi-ts/qemu-11.1): a flat list, not folders.
   navigation: { includeFolders: false },
   headings: { readme: false },
+  // Doc text is text: QEMU's docs write 'child<subtype>' and "id=<id>", which must not become tags.
+  markdownItOptions: { html: false },
   // typedoc's default languages, and the README's libvirt domain XML.
   highlightLanguages: [
     'bash',

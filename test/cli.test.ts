@@ -1,13 +1,19 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 
 const run = runCli;
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function schema(text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'qapi-ts-cli-'));
+  made.push(dir);
   const file = path.join(dir, 's.json');
   writeFileSync(file, text);
   return file;

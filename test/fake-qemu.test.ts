@@ -233,6 +233,18 @@ describe('fake QEMU: commands', () => {
     });
   });
 
+  it('reads a long string of escapes as QEMU does, without overflowing its own stack', async () => {
+    const fake = fakeQemu();
+    const qmp = await connectTo(fake, { validate: false, maxRequestBytes: 64 * 2 ** 20 });
+    // 8 MB of text, 4 M escapes: one regex over the string overflowed V8's backtracking stack.
+    expect(await errorOf(qmp.executeRaw('query-status', { x: '\n'.repeat(4_000_000) }))).toEqual({
+      class: 'GenericError',
+      desc: "Parameter 'x' is unexpected",
+      code: 'command-failed',
+    });
+    expect(fake.problems).toEqual([]);
+  });
+
   it('refuses bad arguments as QEMU words it, when the client does not check them', async () => {
     const fake = fakeQemu();
     const qmp = await connectTo(fake, { validate: false });

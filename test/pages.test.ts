@@ -191,6 +191,12 @@ describe('API pages', () => {
     expect(dump.problems).toEqual([]);
   });
 
+  it("QEMU's doc text stays text: 'child<subtype>' is shown, not taken for a tag", async () => {
+    const { page, problems } = await open('interfaces/qapi-ts.ObjectPropertyInfo.html', 'ObjectPropertyInfo.png');
+    expect(await text(page)).toContain("A child type in the form 'child<subtype>' where subtype is a");
+    expect(problems).toEqual([]);
+  });
+
   it("a command's build condition ('if') is on its page", async () => {
     const { page, problems } = await open('commands/qapi-ts.screendump.html', 'screendump.png');
     expect(await text(page)).toContain('Only available when QEMU is built with CONFIG_PIXMAN.');

@@ -23,7 +23,7 @@ const access = (p: string): Promise<void> => fs.promises.access(p);
 const open = (p: string, flags: string): Promise<fs.promises.FileHandle> => fs.promises.open(p, flags);
 const rm = (p: string, o: fs.RmOptions): Promise<void> => fs.promises.rm(p, o);
 import nodePath from 'node:path';
-import { excerpt, type CallOptions } from '../core/calls.js';
+import type { CallOptions } from '../core/calls.js';
 import type { JsonObject } from '../wire/framing.js';
 import type { JsonValue } from '../wire/json.js';
 import { HMP_MAX_ARGUMENT, hmpQuote } from '../qmp/hmp.js';
@@ -120,9 +120,10 @@ export async function listBitmaps(host: JobHost, node?: string): Promise<BitmapI
     if (typeof name !== 'string' || (node !== undefined && name !== node) || seen.has(name)) continue;
     seen.add(name);
     for (const b of Array.isArray(n['dirty-bitmaps']) ? n['dirty-bitmaps'].filter(isObject) : []) {
+      if (typeof b.name !== 'string') continue; // QEMU names every bitmap: one without is not one to use
       out.push({
         node: name,
-        name: typeof b.name === 'string' ? b.name : excerpt(b.name),
+        name: b.name,
         count: num(b.count),
         granularity: num(b.granularity),
         persistent: b.persistent === true,

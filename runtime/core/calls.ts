@@ -426,6 +426,7 @@ export function replyError(
 
 /** A short, safe rendering of a value from the peer, for messages. */
 export function excerpt(value: JsonValue | undefined): string {
+  if (value === undefined) return 'nothing'; // a missing member, not JSON's null
   try {
     return (stringifyJson(value ?? null) ?? '').slice(0, EXCERPT);
   } catch {

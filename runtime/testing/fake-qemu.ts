@@ -700,7 +700,7 @@ class Session {
     }
     const request = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg : undefined;
     if (request && looksOob(request)) {
-      void this.#run(qemuRead(text));
+      void this.#guard(() => this.#run(qemuRead(text)));
       return;
     }
     this.#inBand(async () => {
@@ -719,9 +719,23 @@ class Session {
   async #drain(): Promise<void> {
     this.#busy = true;
     try {
-      for (let task = this.#queue.shift(); task && !this.#closed; task = this.#queue.shift()) await task();
+      for (let task = this.#queue.shift(); task && !this.#closed; task = this.#queue.shift()) await this.#guard(task);
     } finally {
       this.#busy = false;
+    }
+  }
+
+  /**
+   * A failure of the fake itself (not a handler's: those are answered) is the test's to see, in
+   * `problems`, and the client gets an error rather than no reply: never a crash of the test process.
+   */
+  async #guard(task: () => Promise<void>): Promise<void> {
+    try {
+      await task();
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.host.problem(error);
+      if (!this.#closed) this.reply(undefined, fail('GenericError', `fake-qemu: internal error: ${error.message}`));
     }
   }
 

@@ -41,9 +41,24 @@ export interface QemuRead {
   checked: JsonValue;
 }
 
-/** A JSON token, after what separates tokens: open, close, string, integer, other number, literal. */
-const TOKEN =
-  /[ \t\n\r,:]*(?:([[{])|([\]}])|("[^"\\]*(?:\\.[^"\\]*)*")|(-?\d+)(?![\d.eE])|(-?[\d.eE+-]+)|(true|false|null))/y;
+/**
+ * A JSON token, after what separates tokens: open, close, a string's opening quote, integer, other
+ * number, literal. A string's end is found by a scan, not by the regex: matching a long string with
+ * many escapes in one regex overflows V8's backtracking stack (a 6.7 MB request is enough).
+ */
+const TOKEN = /[ \t\n\r,:]*(?:([[{])|([\]}])|(")|(-?\d+)(?![\d.eE])|(-?[\d.eE+-]+)|(true|false|null))/y;
+
+/** The index of the quote closing the string whose opening quote is at `start`. */
+function stringEnd(text: string, start: number): number {
+  for (let from = start + 1; ;) {
+    const quote = text.indexOf('"', from);
+    if (quote < 0) throw new TypeError('qemuRead: not JSON text');
+    let slashes = 0;
+    while (text.charCodeAt(quote - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return quote;
+    from = quote + 1;
+  }
+}
 
 type Container = JsonValue[] | { [key: string]: JsonValue };
 
@@ -77,7 +92,10 @@ export function qemuRead(text: string): QemuRead {
       const done = stack.pop()!;
       put(done.value, done.checked);
     } else if (string !== undefined) {
-      const s = JSON.parse(string) as string;
+      const start = TOKEN.lastIndex - 1;
+      const end = stringEnd(text, start);
+      TOKEN.lastIndex = end + 1;
+      const s = JSON.parse(text.slice(start, end + 1)) as string;
       const top = stack[stack.length - 1];
       if (top && !Array.isArray(top.value) && top.key === undefined) top.key = s;
       else put(s, s);
