@@ -272,7 +272,7 @@ export interface SupportedRelease {
    */
   from: 'source' | 'binary' | 'introspection';
   /** Debian's package version ('1:10.0.13+ds-0+deb13u1'), or for a local release its QEMU version. */
-  package?: string;
+  package: string;
   /** The third column as written ('bin:sid', 'local:source'), if any. */
   column?: string;
   /**
@@ -332,36 +332,55 @@ function writeBackIntrospection(dir: string, source: string): string {
 
 /**
  * The releases of scripts/qemu-versions, the single list of supported releases.
- * TypeScript's one reader of its format (the shell's is fetch-qemu.sh's `releases`):
- * `VERSION PACKAGE [FROM] [upstream:X.Y.Z#sha256=HEX]`.
+ * TypeScript's one reader of its format (the shell's is fetch-qemu.sh's `read_releases`, with the
+ * same rules and messages): `VERSION PACKAGE [FROM] [upstream:X.Y.Z#sha256=HEX]` per line, `#`
+ * starting a comment line, a trailing `\r` (CRLF) ignored. A malformed line, or a VERSION
+ * (MAJOR.MINOR, a folder name in the cache) listed twice, is an error naming `file:line`.
  */
 export function supportedReleases(file = path.join(PACKAGE_ROOT, 'scripts/qemu-versions')): SupportedRelease[] {
-  return readFileSync(file, 'utf8')
+  const seen = new Map<string, number>();
+  const releases: SupportedRelease[] = [];
+  readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('#'))
-    .map((l) => releaseLine(l.trim().split(/\s+/)));
+    .forEach((raw, i) => {
+      const line = raw.replace(/\r$/, '');
+      // Fields are separated by blanks and tabs, as awk separates them.
+      if (line.startsWith('#') || !/[^ \t]/.test(line)) return;
+      const fields = line.replace(/^[ \t]+|[ \t]+$/g, '').split(/[ \t]+/);
+      const bad = (message: string): QapiError => new QapiError(`${file}:${i + 1}: ${message}`);
+      const release = releaseLine(fields, (message) => bad(`QEMU ${fields[0]}: ${message}`), bad);
+      const also = seen.get(release.version);
+      if (also !== undefined) throw bad(`QEMU ${release.version}: listed twice (also on line ${also})`);
+      seen.set(release.version, i + 1);
+      releases.push(release);
+    });
+  return releases;
 }
 
-function releaseLine([version, pkg, ...fields]: string[]): SupportedRelease {
+function releaseLine(
+  [version, pkg, ...fields]: string[],
+  bad: (message: string) => QapiError,
+  badLine: (message: string) => QapiError,
+): SupportedRelease {
+  if (!/^\d+\.\d+$/.test(version)) throw badLine(`bad version '${version}' (expected MAJOR.MINOR, such as 10.2)`);
+  if (pkg === undefined || !/^(\d+:)?\d[0-9A-Za-z.+~-]*$/.test(pkg))
+    throw bad(`bad or missing package version '${pkg ?? ''}' (expected a Debian version, such as 1:10.2.2+ds-1)`);
   let column: string | undefined;
   let upstream: SupportedRelease['upstream'];
   for (const field of fields) {
     if (field.startsWith('upstream:')) {
       const pin = /^upstream:(\d+\.\d+\.\d+)#sha256=([0-9a-f]{64})$/.exec(field);
-      if (!pin || !pin[1].startsWith(`${version}.`))
-        throw new QapiError(
-          `scripts/qemu-versions: QEMU ${version}: bad upstream pin '${field}' (expected upstream:${version}.N#sha256=<64 hex digits>)`,
-        );
+      if (upstream || !pin || !pin[1].startsWith(`${version}.`))
+        throw bad(`bad upstream pin '${field}' (expected upstream:${version}.N#sha256=<64 hex digits>, once)`);
       upstream = { version: pin[1], sha256: pin[2] };
-    } else if (column === undefined) column = field;
-    else throw new QapiError(`scripts/qemu-versions: QEMU ${version}: unexpected '${field}' after '${column}'`);
+    } else if (column !== undefined) throw bad(`unexpected '${field}' after '${column}'`);
+    else if (!/^(bin:[0-9A-Za-z.-]+|local:source|local:qemu)$/.test(field))
+      throw bad(`unknown source '${field}' (expected bin:SUITE, local:source or local:qemu)`);
+    else column = field;
   }
-  const from = releaseKind(column);
   if (upstream && column !== undefined)
-    throw new QapiError(
-      `scripts/qemu-versions: QEMU ${version}: an upstream pin goes with Debian's source package, not with ${column}`,
-    );
-  return { version, from, package: pkg, column, ...(upstream && { upstream }) };
+    throw bad(`an upstream pin goes with Debian's source package, not with ${column}`);
+  return { version, from: releaseKind(column), package: pkg, column, ...(upstream && { upstream }) };
 }
 
 /** The kind of a release from the third column of scripts/qemu-versions. */

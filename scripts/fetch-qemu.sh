@@ -63,46 +63,139 @@ src_list=/etc/apt/sources.list.d/qapi-ts-deb-src.sources
 die() { echo "fetch-qemu: $*" >&2; exit 1; }
 
 # The one reader of scripts/qemu-versions' format in shell (codegen/generate.ts supportedReleases is
-# TypeScript's): "VERSION PACKAGE FROM UPSTREAM" per release (only VERSION's when given), '-' for a
-# field the line leaves out. FROM: bin:SUITE, local:source or local:qemu ('-': Debian's source
-# package); UPSTREAM: the pinned release tarball, X.Y.Z#sha256=HEX.
-releases() {
-  awk -v want="${1:-}" '
+# TypeScript's, with the same rules and messages): "VERSION PACKAGE FROM UPSTREAM" per release, '-'
+# for a field the line leaves out. FROM: bin:SUITE, local:source or local:qemu ('-': Debian's source
+# package); UPSTREAM: the pinned release tarball, X.Y.Z#sha256=HEX. A line's trailing \r (CRLF) is
+# ignored; '#' starts a comment line. A malformed line is an error naming FILE:LINE, and so is a
+# VERSION (MAJOR.MINOR: a folder name in the cache) listed twice.
+read_releases() {
+  [ -f "$versions" ] || die "$versions: no such file"
+  awk '
+    function bad(msg) { printf "fetch-qemu: %s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"; failed = 1; exit 1 }
+    function qemu(msg) { bad("QEMU " v ": " msg) }
+    { sub(/\r$/, "") }
     /^#/ || NF == 0 { next }
-    want != "" && $1 != want { next }
     {
+      v = $1
+      if (v !~ /^[0-9]+\.[0-9]+$/) bad("bad version \047" v "\047 (expected MAJOR.MINOR, such as 10.2)")
+      if (v in seen) qemu("listed twice (also on line " seen[v] ")")
+      seen[v] = FNR
+      if (NF < 2 || $2 !~ /^([0-9]+:)?[0-9][0-9A-Za-z.+~-]*$/)
+        qemu("bad or missing package version \047" $2 "\047 (expected a Debian version, such as 1:10.2.2+ds-1)")
       from = "-"; up = "-"
-      for (i = 3; i <= NF; i++) if ($i ~ /^upstream:/) up = substr($i, 10); else if (from == "-") from = $i
-      print $1, $2, from, up
+      for (i = 3; i <= NF; i++) {
+        f = $i
+        if (f ~ /^upstream:/) {
+          p = substr(f, 10); n = index(p, "#sha256="); full = substr(p, 1, n - 1); hex = substr(p, n + 8)
+          if (up != "-" || n == 0 || full !~ /^[0-9]+\.[0-9]+\.[0-9]+$/ || index(full, v ".") != 1 || length(hex) != 64 || hex ~ /[^0-9a-f]/)
+            qemu("bad upstream pin \047" f "\047 (expected upstream:" v ".N#sha256=<64 hex digits>, once)")
+          up = p
+        } else if (from != "-") qemu("unexpected \047" f "\047 after \047" from "\047")
+        else if (f !~ /^bin:[0-9A-Za-z.-]+$/ && f != "local:source" && f != "local:qemu")
+          qemu("unknown source \047" f "\047 (expected bin:SUITE, local:source or local:qemu)")
+        else from = f
+      }
+      if (up != "-" && from != "-") qemu("an upstream pin goes with Debian\047s source package, not with " from)
+      print v, $2, from, up
     }' "$versions"
+}
+# The releases (only VERSION's when given), as read_releases read them at the start.
+releases() { # [VERSION]
+  [ -n "$all_releases" ] || return 0
+  if [ -n "${1:-}" ]; then printf '%s\n' "$all_releases" | awk -v want="$1" '$1 == want'
+  else printf '%s\n' "$all_releases"; fi
 }
 
 # Temp folders of this run (of this release's subshell), removed however it ends.
 temps=()
 cleanup() { rm -rf "${temps[@]+"${temps[@]}"}"; }
-new_temp() { # [DIR]: a fresh folder (in DIR, else $TMPDIR), removed at exit; its path in $made
-  made=$(mktemp -d "${1:-${TMPDIR:-/tmp}}/${2:-qapi-ts-fetch}.XXXXXX")
+new_temp() { # [DIR [PREFIX]]: a fresh folder (in DIR, else $TMPDIR), removed at exit; its path in $made
+  # Checked here: a caller may run with set -e off (inside an if), where an empty $made would be the
+  # root folder or the current one.
+  local where=${1:-${TMPDIR:-/tmp}} what="the cache"
+  [ -n "${1:-}" ] || what="\$TMPDIR"
+  made=$(mktemp -d "$where/${2:-qapi-ts-fetch}.XXXXXX") && [ -d "$made" ] ||
+    die "could not create a temp folder in $where ($what)"
   temps+=("$made")
 }
 
-# Extracts what qapi-ts keeps ($kept, at the top). GNU tar's patterns need --wildcards
-# --no-anchored; bsdtar's (macOS) match that way by default. A pattern nothing matches is no error.
-extract_schemas() { # TARBALL|- DEST
-  local how=()
-  tar --version 2>/dev/null | grep -q 'GNU tar' && how=(--wildcards --no-anchored)
-  tar -xf "$1" -C "$2" --strip-components=1 "${how[@]}" "${kept[@]}" 2>/dev/null || true
+# One fetch at a time into a cache: the lock (on the cache folder itself, so nothing is added to it)
+# is held until the release's subshell ends. Without flock (not Linux): a lock folder in the cache.
+lock_cache() {
+  mkdir -p "$cache" || die "could not create $cache"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9<"$cache" || die "could not open $cache to lock it"
+    flock -n 9 && return 0
+    echo "fetch-qemu: waiting for another fetch into $cache" >&2
+    flock 9 || die "could not lock $cache"
+  else
+    [ -w "$cache" ] || die "$cache is not writable"
+    local said=""
+    until mkdir "$cache/.lock" 2>/dev/null; do
+      [ -n "$said" ] || echo "fetch-qemu: waiting for another fetch into $cache (remove $cache/.lock if none runs)" >&2
+      said=1
+      sleep 1
+    done
+    temps+=("$cache/.lock")
+  fi
 }
 
-# Puts a filled staging folder in place of the release's cache folder, with its stamp (where the
-# files came from: a release whose source changes is fetched again).
+gnu_tar() { case $(tar --version 2>/dev/null) in *'GNU tar'*) return 0 ;; *) return 1 ;; esac; }
+
+# Extracts what qapi-ts keeps ($kept, at the top). GNU tar's patterns need --wildcards
+# --no-anchored; bsdtar's (macOS) match that way by default. A pattern nothing matches is no error;
+# any other complaint of tar's is (a write error, such as a full disk, would leave a truncated
+# file), and so is anything extracted that is neither a file nor a folder (a symbolic link could
+# point anywhere). Owners and modes (setuid) are not taken from the archive. Every failure exits:
+# a caller may run with set -e off.
+extract_schemas() { # TARBALL|- DEST
+  local how=(--no-same-owner --no-same-permissions) errs status=0 line bad="" k ok odd name=${1##*/}
+  [ "$1" != - ] || name="the tree"
+  if gnu_tar; then how+=(--wildcards --no-anchored); fi
+  errs=$(LC_ALL=C tar -xf "$1" -C "$2" --strip-components=1 "${how[@]}" "${kept[@]}" 2>&1 >/dev/null) || status=$?
+  if [ "$status" != 0 ]; then
+    while IFS= read -r line; do
+      ok=""
+      case $line in
+        *": Exiting with failure status due to previous errors" | *": Error exit delayed from previous errors.") ok=1 ;;
+        *": Not found in archive")
+          for k in "${kept[@]}"; do
+            if [ "$line" = "${line%%: *}: $k: Not found in archive" ]; then ok=1; fi
+          done ;;
+      esac
+      [ -n "$ok" ] || bad+="  $line"$'\n'
+    done <<<"$errs"
+    [ -z "$bad" ] || die "could not extract ${name}:"$'\n'"${bad%$'\n'}"$'\n'"nothing was installed"
+  elif [ -n "$errs" ]; then
+    printf '%s\n' "$errs" >&2
+  fi
+  odd=$(cd "$2" && find . ! -type f ! -type d) || die "could not read what was extracted into $2"
+  if [ -n "$odd" ]; then
+    bad=""
+    while IFS= read -r line; do
+      line=${line#./}
+      if [ -L "$2/$line" ]; then bad+="  $line -> $(readlink "$2/$line")"$'\n'; else bad+="  $line"$'\n'; fi
+    done <<<"$odd"
+    die "${name} holds what is neither a file nor a folder (symbolic links are not taken):"$'\n'"${bad%$'\n'}"$'\n'"nothing was installed"
+  fi
+}
+
+# Puts a filled staging folder (in the cache folder: the rename is atomic) in place of the release's
+# cache folder, with its stamp (where the files came from: a release whose source changes is fetched
+# again). The caller holds the cache's lock (lock_cache).
 install_cache() { # STAGING DEST STAMP
   local f
   for f in qapi/qapi-schema.json qga/qapi-schema.json storage-daemon/qapi/qapi-schema.json VERSION; do
     [ -f "$1/$f" ] || die "$(basename "$2"): $f missing after extraction (not a QEMU source?)"
   done
-  echo "$3" > "$1/.complete"
-  chmod "$(umask -S)" "$1" # mktemp's folder is private: the cache's are not
-  rm -rf "$2" && mv "$1" "$2"
+  place_cache "$@"
+}
+place_cache() { # STAGING DEST STAMP
+  echo "$3" > "$1/.complete" || die "could not write $1/.complete"
+  chmod "$(umask -S)" "$1" || die "could not chmod $1" # mktemp's folder is private: the cache's are not
+  rm -rf "$2" || die "could not remove the old $2"
+  [ ! -e "$2" ] || die "could not remove the old $2"
+  mv "$1" "$2" || die "could not move $1 to $2"
 }
 
 sha256_of() {
@@ -163,7 +256,7 @@ debian_ready() {
     [ -n "$uris" ] && out=$(printf "Types: deb-src\nURIs: %s\nSuites: bookworm trixie sid\nComponents: main\n%s\n" "$uris" "${keyring:+Signed-By: $keyring}")
   fi
   if [ -z "$out" ]; then why="found no Debian apt source entry to derive a deb-src entry from"; return 1; fi
-  printf '%s\n' "$out" > "$src_list"
+  if ! printf '%s\n' "$out" > "$src_list"; then why="could not write $src_list"; return 1; fi
   if ! apt-get update -qq; then rm -f "$src_list"; why="apt-get update failed after adding $src_list"; return 1; fi
 }
 ensure_deb_src() { debian_ready || die "$why"; }
@@ -198,10 +291,11 @@ fetch_upstream() { # PIN STAGING
   got=$(sha256_of "$made/$name")
   [ "$got" = "$want" ] ||
     die "$name: sha256 mismatch: expected $want (scripts/qemu-versions), got $got (downloaded from $url); nothing was extracted"
-  tar --version 2>/dev/null | grep -q 'GNU tar' && ! command -v xz >/dev/null 2>&1 && die "need xz (xz-utils) to extract $name"
+  if gnu_tar && ! command -v xz >/dev/null 2>&1; then die "need xz (xz-utils) to extract $name"; fi
   extract_schemas "$made/$name" "$2"
-  [ "$(tr -d '[:space:]' < "$2/VERSION" 2>/dev/null)" = "$full" ] ||
-    die "$name: its VERSION file says $(tr -d '[:space:]' < "$2/VERSION" 2>/dev/null || echo nothing), not $full"
+  local says=nothing
+  [ ! -f "$2/VERSION" ] || says=$(tr -d '[:space:]' < "$2/VERSION")
+  [ "$says" = "$full" ] || die "$name: its VERSION file says ${says:-nothing}, not $full"
 }
 
 # A local QEMU source tree (its build/ folder and .git left out).
@@ -214,13 +308,14 @@ fetch_tree() { # TREE STAGING
 fetch_binary() {
   local ver=$1 debver=$2 suite=$3 dest=$cache/$1 root work got
   debian_ready || die "QEMU $ver comes from Debian $suite's binary packages only (scripts/qemu-versions: bin:$suite), which need apt and debootstrap: $why"
-  root=$(bash "$here/qemu-root.sh" "$suite")
+  root=$(bash "$here/qemu-root.sh" "$suite" 9<&-)
   local doc=$root/usr/share/doc/qemu-guest-agent/qapi-schema.json.gz
   [ -f "$doc" ] || die "$suite root: no $doc (qemu-guest-agent not installed there?)"
   # The exact package version, read from the root's dpkg database (no chroot: no root needed).
   got=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' qemu-guest-agent 2>/dev/null || true)
   [ "$got" = "$debver" ] || die "$suite root has qemu-guest-agent ${got:-(none)}, not $debver: rebuild it (rm -rf $root; bash scripts/qemu-root.sh $suite) or update scripts/qemu-versions"
-  new_temp; work=$made
+  # Staged in the cache folder: the final rename is atomic.
+  new_temp "$cache" ".$ver"; work=$made
   mkdir -p "$work/qga"
   gunzip -c "$doc" > "$work/qga/qapi-schema.json"
   # The upstream version: 1:11.1.3+ds-1 -> 11.1.3.
@@ -229,13 +324,11 @@ fetch_binary() {
   local man=$root/usr/share/man/man7/qemu-qmp-ref.7.gz reported
   [ -f "$man" ] || die "$suite root: no $man (qemu-system-common not installed there?)"
   mkdir -p "$work/qapi"
-  reported=$(python3 "$here/introspect.py" "$root" "$work/qapi/introspection.json") ||
+  reported=$(python3 "$here/introspect.py" "$root" "$work/qapi/introspection.json" 9<&-) ||
     die "$suite root: could not read QEMU's introspection"
   [ "$reported" = "$(cat "$work/VERSION")" ] || die "$suite root's QEMU says it is $reported, not $(cat "$work/VERSION")"
   cp "$man" "$work/qapi/qemu-qmp-ref.7.gz"
-  echo "$debver bin:$suite qmp" > "$work/.complete"
-  chmod "$(umask -S)" "$work"
-  rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$work" "$dest"
+  place_cache "$work" "$dest" "$debver bin:$suite qmp"
   echo "fetch-qemu: $ver (guest agent schema, QMP introspection and reference, from $suite's binary packages) ready in $dest" >&2
 }
 
@@ -250,15 +343,17 @@ fetch_one() {
   dest=$cache/$ver
   full=$(full_version "$debver" "$pin")
   local have="" stamp
-  [ -f "$dest/.complete" ] && have=$(cat "$dest/.complete")
   trap cleanup EXIT
+  # Another fetch into this cache may be filling this very release: its result is read once it is done.
+  lock_cache
+  [ ! -f "$dest/.complete" ] || have=$(cat "$dest/.complete")
   if [ -n "$tree" ]; then
     local got
     case $from in bin:* | local:qemu) die "QEMU $ver is listed as $from (scripts/qemu-versions), not as a source release: --from-tree fills a release with every schema" ;; esac
     [ -f "$tree/VERSION" ] || die "--from-tree $tree: not a QEMU source tree (no VERSION file)"
     got=$(tr -d '[:space:]' < "$tree/VERSION")
     [ "$got" = "$full" ] || die "--from-tree $tree: that tree is QEMU $got, but scripts/qemu-versions has QEMU $ver as $full"
-    mkdir -p "$cache"; new_temp "$cache" ".$ver"
+    new_temp "$cache" ".$ver"
     local staging=$made
     fetch_tree "$tree" "$staging"
     # A local:source line keeps the stamp add-qemu gave it.
@@ -297,7 +392,7 @@ fetch_one() {
     fi
     die "QEMU $ver: scripts/qemu-versions pins no upstream tarball for it (upstream:$full#sha256=...): fetch it from Debian (--source debian) or from a QEMU $full source tree (--from-tree PATH)"
   fi
-  mkdir -p "$cache"; new_temp "$cache" ".$ver"
+  new_temp "$cache" ".$ver"
   local staging=$made
   if [ "$want_source" != upstream ]; then
     if fetch_debian "$debver" "$staging"; then
@@ -314,6 +409,35 @@ fetch_one() {
   echo "fetch-qemu: $ver ready in $dest (from qemu-$full.tar.xz, sha256 checked)" >&2
 }
 
+# The schema files that differ between folder A and folder B (the cache), into OUT/differ, one a
+# line, by their path relative to both (no folder's path is interpreted: either may hold any
+# character). Anything that cannot be listed or compared is an error, not a difference.
+schema_differences() { # A B A_NAME OUT
+  local side f status n=0
+  for side in "$1" "$2"; do
+    n=$((n + 1))
+    (cd "$side" && for f in qapi qga storage-daemon/qapi VERSION; do [ ! -e "$f" ] || find "$f" -type f; done) >"$4/list$n" ||
+      die "could not list the schema files in $side"
+    LC_ALL=C sort "$4/list$n" >"$4/sorted$n" || die "could not sort $4/list$n"
+  done
+  : >"$4/lines"
+  LC_ALL=C comm -23 "$4/sorted1" "$4/sorted2" >"$4/only1" || die "comm failed"
+  LC_ALL=C comm -13 "$4/sorted1" "$4/sorted2" >"$4/only2" || die "comm failed"
+  LC_ALL=C comm -12 "$4/sorted1" "$4/sorted2" >"$4/both" || die "comm failed"
+  while IFS= read -r f; do printf '%s: only in %s\n' "$f" "$3"; done <"$4/only1" >>"$4/lines"
+  while IFS= read -r f; do printf '%s: only in the cache\n' "$f"; done <"$4/only2" >>"$4/lines"
+  while IFS= read -r f; do
+    status=0
+    cmp -s "$1/$f" "$2/$f" || status=$?
+    case $status in
+      0) ;;
+      1) printf '%s differs\n' "$f" >>"$4/lines" ;;
+      *) die "could not compare $f of $1 and $2 (cmp: status $status)" ;;
+    esac
+  done <"$4/both"
+  LC_ALL=C sort "$4/lines" >"$4/differ" || die "could not sort $4/lines"
+}
+
 # Each pinned release's upstream tarball, verified, against the cache: the schema files that differ.
 compare_one() {
   local ver=$1 line debver from pin dest full differ
@@ -325,11 +449,12 @@ compare_one() {
   dest=$cache/$ver
   [ -f "$dest/.complete" ] || die "$ver: nothing in $dest to compare with: fetch it first"
   full=$(full_version "$debver" "$pin")
-  local stage
+  local stage lists
   new_temp; stage=$made
+  new_temp; lists=$made
   fetch_upstream "$pin" "$stage"
-  differ=$(cd "$stage" && { diff -rq qapi "$dest/qapi"; diff -rq qga "$dest/qga"; diff -rq storage-daemon/qapi "$dest/storage-daemon/qapi"; diff -q VERSION "$dest/VERSION"; } 2>&1 |
-    sed "s|$dest/||g" || true)
+  schema_differences "$stage" "$dest" "qemu-$full.tar.xz" "$lists"
+  differ=$(cat "$lists/differ")
   if [ -z "$differ" ]; then
     echo "fetch-qemu: $ver: the schemas in $dest ($(cat "$dest/.complete")) are qemu-$full.tar.xz's, byte for byte"
   else
@@ -339,8 +464,10 @@ compare_one() {
   fi
 }
 
+case ${1:-} in -h | --help) usage; exit 0 ;; esac
+# scripts/qemu-versions, read (and checked) once.
+all_releases=$(read_releases) || exit 1
 case ${1:-} in
-  -h | --help) usage; exit 0 ;;
   --list) [ $# -eq 1 ] || die "usage: fetch-qemu.sh --list"; releases; exit 0 ;;
   --find)
     # The Debian source versions of QEMU VERSION (e.g. 10.1) apt knows, newest first, each with its
