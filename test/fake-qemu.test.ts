@@ -28,6 +28,7 @@ import { qemuJson, qemuNumber } from '../runtime/testing/qemu-json.js';
 import { inSchemaOrder } from '../runtime/testing/schema-walk.js';
 import { parseJson, type JsonValue } from '../runtime/wire/json.js';
 import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
+import { nullCoNode } from './support/scenarios.js';
 
 type Fake = FakeQemu<QmpCommands, QmpEvents>;
 
@@ -467,33 +468,7 @@ describe('fake QEMU: recording and replay', () => {
     fake.on('blockdev-create', (args, ctx) => {
       ctx.emit('JOB_STATUS_CHANGE', { id: args['job-id'], status: 'created' });
     });
-    fake.on('query-named-block-nodes', () => [
-      {
-        'node-name': 'big',
-        file: 'null-co://',
-        ro: false,
-        drv: 'null-co',
-        encrypted: false,
-        detect_zeroes: 'off',
-        bps: 0,
-        bps_rd: 0,
-        bps_wr: 0,
-        iops: 0,
-        iops_rd: 0,
-        iops_wr: 0,
-        bps_max: 0,
-        bps_rd_max: 0,
-        bps_wr_max: 0,
-        iops_max: 0,
-        iops_rd_max: 0,
-        iops_wr_max: 0,
-        iops_size: 0,
-        write_threshold: 0,
-        cache: { writeback: true, direct: false, 'no-flush': false },
-        image: { filename: 'null-co://', format: 'null-co', 'virtual-size': 2n ** 62n + 512n },
-        backing_file_depth: 0,
-      },
-    ]);
+    fake.on('query-named-block-nodes', () => [nullCoNode('big', 2n ** 62n + 512n)]);
     return fake;
   }
 

@@ -292,7 +292,7 @@ export function scriptFakeMachine(fake: FakeQemu<QmpCommands, QmpEvents>): void 
 }
 
 /** query-named-block-nodes' entry for a null-co node, as QEMU 7.2 gives it. */
-function nullCoNode(name: string, size: bigint): QmpCommands['query-named-block-nodes']['returns'][number] {
+export function nullCoNode(name: string, size: bigint): QmpCommands['query-named-block-nodes']['returns'][number] {
   return {
     'node-name': name,
     file: 'null-co://',
