@@ -29,7 +29,8 @@ EOF
   echo
   cat <<'EOF'
 A release whose cache is complete is skipped instantly. A release that cannot be fetched is
-reported and the others still are (exit 1).
+reported and the others still are (exit 1); nothing of it is installed. Two fetches into one
+cache take turns (a lock on the cache folder, flock where there is one).
 
 Where a release with every schema comes from (--source, or $QAPI_TS_QEMU_SOURCE):
   auto      Debian's source package where apt can deliver it (Debian, as root or once its deb-src
@@ -121,8 +122,11 @@ new_temp() { # [DIR [PREFIX]]: a fresh folder (in DIR, else $TMPDIR), removed at
 
 # One fetch at a time into a cache: the lock (on the cache folder itself, so nothing is added to it)
 # is held until the release's subshell ends. Without flock (not Linux): a lock folder in the cache.
+# A fetch run by this one (scripts/qemu-root.sh may run one) is covered by its lock.
 lock_cache() {
   mkdir -p "$cache" || die "could not create $cache"
+  [ "${QAPI_TS_FETCH_LOCKED:-}" != "$cache" ] || return 0
+  export QAPI_TS_FETCH_LOCKED=$cache
   if command -v flock >/dev/null 2>&1; then
     exec 9<"$cache" || die "could not open $cache to lock it"
     flock -n 9 && return 0
@@ -165,6 +169,7 @@ extract_schemas() { # TARBALL|- DEST
       esac
       [ -n "$ok" ] || bad+="  $line"$'\n'
     done <<<"$errs"
+    [ -n "$errs" ] || bad="  tar: exit status $status"$'\n'
     [ -z "$bad" ] || die "could not extract ${name}:"$'\n'"${bad%$'\n'}"$'\n'"nothing was installed"
   elif [ -n "$errs" ]; then
     printf '%s\n' "$errs" >&2
