@@ -10,6 +10,7 @@ export {
   connectAgent,
   QgaClient,
   type AgentOptions,
+  type ConnectQga,
   type AgentStats,
   type ExecOptions,
   type ExecResult,

@@ -31,6 +31,7 @@ export {
   type CallOptions,
   type ClientOptions,
   type ClientProblem,
+  type ConnectQmp,
   type ClientStats,
   type QmpGreeting,
   type TapEntry,
@@ -47,6 +48,7 @@ export {
   type JsonValue,
   type Register,
   type RegisteredInt64Mode,
+  type ConnectOptions,
 } from './wire/json.js';
 export type { Target } from './wire/transport.js';
 export type { LibvirtTarget } from './libvirt/virsh.js';

@@ -149,6 +149,30 @@ void b;
     expect(out).toBe('');
   });
 
+  it("a program that declares int64 'number' must say so at run time too: the option is required", () => {
+    const out = compile(
+      'number-required',
+      `import { connectQmp } from 'qapi-ts/qemu-7.2';
+import { connectQmp as connectAny, connectQga } from 'qapi-ts';
+import type {} from 'qapi-ts/runtime';
+declare module 'qapi-ts/runtime' {
+  interface Register { int64: 'number' }
+}
+// @ts-expect-error the values would be number | bigint while typed number
+await connectQmp({ path: '/run/vm.qmp' });
+// @ts-expect-error another mode than the declared one
+await connectQmp({ path: '/run/vm.qmp' }, { int64: 'bigint' });
+// @ts-expect-error the same for the main entry's version-matching connectQmp
+await connectAny({ path: '/run/vm.qmp' }, { timeout: 5 });
+// @ts-expect-error and for the guest agent
+await connectQga({ path: '/run/vm.qga' });
+await connectAny({ path: '/run/vm.qmp' }, { int64: 'number', timeout: 5 });
+await connectQga({ path: '/run/vm.qga' }, { int64: 'number' });
+`,
+    );
+    expect(out).toBe('');
+  });
+
   it('without a declaration, 64-bit integers are number | bigint, and arithmetic needs a choice', () => {
     const out = compile(
       'exact',

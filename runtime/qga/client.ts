@@ -50,7 +50,7 @@ import type { CommandMap, CommandName, CommandSpec, TapEntry, VersionData } from
 import type { EventWait, QmpEvent, WaitOptions } from '../qmp/events.js';
 import { maskText, redactAgentMessage, redactReturn } from '../redact.js';
 import { DEFAULT_MAX_DEPTH, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
-import { stringifyJson, type Int64Mode, type JsonValue } from '../wire/json.js';
+import { stringifyJson, type ConnectOptions, type Int64Mode, type JsonValue } from '../wire/json.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
 import {
   copyFromGuest,
@@ -753,8 +753,12 @@ export async function connectAgent<C extends CommandMap<C> = Record<string, Comm
 }
 
 /** A release's connectQga: the client typed with its maps and checking with its descriptor. */
-export function bindConnectAgent<C extends CommandMap<C>, M>(
-  data: VersionData,
-): (target: Target, options?: AgentOptions) => Promise<QgaClient<C, M>> {
-  return (target, options) => connectAgent<C, M>(target, data, options);
+export function bindConnectAgent<C extends CommandMap<C>, M>(data: VersionData): ConnectQga<C, M> {
+  return (target, ...options) => connectAgent<C, M>(target, data, options[0]);
 }
+
+/** A release's connectQga (a named type, as ConnectQmp is). */
+export type ConnectQga<C extends CommandMap<C>, M> = (
+  target: Target,
+  ...options: ConnectOptions<AgentOptions>
+) => Promise<QgaClient<C, M>>;

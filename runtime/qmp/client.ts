@@ -49,7 +49,7 @@ import { deprecatedInput } from '../schema/deprecation.js';
 import { supports, type SchemaQuery } from '../schema/query.js';
 import { allowsOob } from '../schema/validate.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES, type JsonObject } from '../wire/framing.js';
-import type { Int64Mode, JsonValue } from '../wire/json.js';
+import type { ConnectOptions, Int64Mode, JsonValue } from '../wire/json.js';
 import { checkTarget, describeTarget, openTransport, type Target } from '../wire/transport.js';
 import {
   EventHub,
@@ -869,8 +869,15 @@ export async function connect<
 }
 
 /** A version's connectQmp: the client typed with its maps and checking with its descriptor. */
-export function bindConnect<C extends CommandMap<C>, E, M>(
-  data: VersionData,
-): (target: Target, options?: ClientOptions) => Promise<QmpClient<C, E, M>> {
-  return (target, options) => connect<C, E, M>(target, data, options);
+export function bindConnect<C extends CommandMap<C>, E, M>(data: VersionData): ConnectQmp<C, E, M> {
+  return (target, ...options) => connect<C, E, M>(target, data, options[0]);
 }
+
+/**
+ * A release's connectQmp. A named type, so that declarations keep `ConnectOptions` unresolved:
+ * it depends on the program's own `Register`.
+ */
+export type ConnectQmp<C extends CommandMap<C>, E, M> = (
+  target: Target,
+  ...options: ConnectOptions<ClientOptions>
+) => Promise<QmpClient<C, E, M>>;

@@ -9,8 +9,7 @@
  */
 import type { RuntimeTable } from '../schema/table.js';
 import type { SchemaDescriptor } from '../schema/descriptor.js';
-import type { Target } from '../wire/transport.js';
-import { connect, type ClientOptions, type CommandMap, type QmpClient, type VersionData } from './client.js';
+import { connect, type CommandMap, type ConnectQmp, type VersionData } from './client.js';
 
 export interface ReleaseData {
   schema: SchemaDescriptor;
@@ -61,8 +60,9 @@ function newerThan(version: readonly [number, number, number], release: string):
 export function bindMatching<C extends CommandMap<C>, E, M>(
   newest: VersionData & { release: string },
   older: readonly OlderRelease[],
-): (target: Target, options?: ClientOptions) => Promise<QmpClient<C, E, M>> {
-  return async (target, options) => {
+): ConnectQmp<C, E, M> {
+  return async (target, ...rest) => {
+    const [options] = rest;
     const client = await connect<C, E, M>(target, newest, options);
     const q = client.greeting.version.qemu;
     const version: [number, number, number] = [q.major, q.minor, q.micro];

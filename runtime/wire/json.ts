@@ -47,6 +47,14 @@ export type Int64Mode = 'exact' | 'number' | 'bigint';
 export type RegisteredInt64Mode = Register extends { int64: infer M extends Int64Mode } ? M : 'exact';
 
 /**
+ * A connect function's options: once a program declares `Register { int64 }`, the same `int64`
+ * option is required, so the types and the values a client delivers cannot disagree.
+ */
+export type ConnectOptions<O extends { int64?: Int64Mode }> = RegisteredInt64Mode extends 'exact'
+  ? [options?: O]
+  : [options: O & { int64: RegisteredInt64Mode }];
+
+/**
  * A QAPI 64-bit integer (int, int64, uint64, size), as the program declared
  * in {@link Register}: by default `number | bigint` (a bigint when beyond
  * 2^53 in magnitude).
