@@ -9,7 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as qga72 from '../generated/qga-7.2/index.js';
 import { ConnectionError, QmpError, connectQga, type Client, type QgaCommands } from '../generated/qga-7.2/index.js';
 import { connectQmp, type QmpCommands, type QmpEvents } from '../generated/qemu-7.2/index.js';
@@ -23,39 +23,27 @@ import {
   type FakeExecResult,
   type FakeExecScript,
 } from '../runtime/testing/index.js';
+import { cleanupAfterEach, errorOf } from './support/cleanup.js';
 import { HOST_CHANGING_RPCS, startAgent, type AgentProcess } from './support/agent.js';
 import { tempDir } from './support/qemu.js';
 
 type Fake = FakeAgent<QgaCommands>;
 
 /** Everything a test made, closed after it whatever happened. */
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanup = cleanupAfterEach();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function fakeAgent(options: Partial<Parameters<typeof createFakeAgent>[0]> = {}): Fake {
   const fake = createFakeAgent<QgaCommands>({ release: qga72, ...options });
-  cleanups.push(() => fake.close());
+  cleanup(() => fake.close());
   return fake;
 }
 
 async function connectTo(fake: Fake, options?: Parameters<typeof connectQga>[1]): Promise<Client> {
   const qga = await connectQga({ stream: fake.connectStream() }, options);
-  cleanups.push(() => qga.close());
+  cleanup(() => qga.close());
   return qga;
-}
-
-/** A rejection's agent error as class, desc and the SDK's code, to compare. */
-async function errorOf(p: Promise<unknown>): Promise<{ class: string; desc: string; code: string }> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  if (!(e instanceof QmpError)) throw new Error(`expected a QmpError, got ${String(e)}`);
-  return { class: e.class, desc: e.desc, code: e.code };
 }
 
 /** The bytes of `text`: each U+00FF as the byte 0xFF (a resync), the rest in UTF-8. */
@@ -83,7 +71,7 @@ class Raw {
       }
     });
     stream.on('error', () => undefined);
-    cleanups.push(() => stream.destroy());
+    cleanup(() => stream.destroy());
   }
 
   static async at(socketPath: string): Promise<Raw> {
@@ -246,9 +234,9 @@ describe('fake agent: through connectQga', () => {
 
   it('shutdown({ qmp }) with a fake QEMU: resolves with SHUTDOWN, rejects when the agent refuses', async () => {
     const qemu = createFakeQemu<QmpCommands, QmpEvents>({ release: qemu72 });
-    cleanups.push(() => qemu.close());
+    cleanup(() => qemu.close());
     const qmp = await connectQmp({ stream: qemu.connectStream() });
-    cleanups.push(() => qmp.close());
+    cleanup(() => qmp.close());
     const fake = fakeAgent();
     // The guest goes down: QEMU says so, the agent says nothing.
     fake.on('guest-shutdown', () => void qemu.emit('SHUTDOWN', { guest: true, reason: 'guest-shutdown' }));
@@ -445,7 +433,7 @@ describe('fake agent: through connectQga', () => {
     let bReady = false;
     const b = connectQga({ stream: fake.connectStream() }).then((c) => {
       bReady = true;
-      cleanups.push(() => c.close());
+      cleanup(() => c.close());
       return c;
     });
     expect(await a.execute('guest-ping')).toEqual({});
@@ -470,7 +458,7 @@ describe('fake agent: through connectQga', () => {
     await new Promise((r) => setImmediate(r));
     const before = count();
     const dir = tempDir('fga');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanup(() => rmSync(dir, { recursive: true, force: true }));
     const fake = createFakeAgent<QgaCommands>({ release: qga72 });
     const where = await fake.listen({ path: path.join(dir, 'ga.sock') });
     expect(fake.path).toBe(where);

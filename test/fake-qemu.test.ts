@@ -3,12 +3,9 @@
  * scenarios run against a real QEMU 7.2 to show that where the fake models
  * QEMU it answers the same, to the byte.
  */
-import { once } from 'node:events';
 import { existsSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as qemu100 from '../generated/qemu-10.0/index.js';
 import * as qemu102 from '../generated/qemu-10.2/index.js';
 import * as qemu111 from '../generated/qemu-11.1/index.js';
@@ -16,104 +13,50 @@ import * as qemu72 from '../generated/qemu-7.2/index.js';
 import * as qsd102 from '../generated/qsd-10.2/index.js';
 import {
   ConnectionError,
-  QmpError,
   connectQmp,
   type Client,
   type QmpCommands,
   type QmpEvents,
+  type Target,
   type TapEntry,
 } from '../generated/qemu-7.2/index.js';
 import { createFakeQemu, FakeError, ReplayMismatchError, type FakeQemu } from '../runtime/testing/index.js';
 import { qemuJson, qemuNumber } from '../runtime/testing/qemu-json.js';
 import { inSchemaOrder } from '../runtime/testing/schema-walk.js';
-import { parseJson, type JsonValue } from '../runtime/wire/json.js';
+import type { JsonValue } from '../runtime/wire/json.js';
 import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
-import { nullCoNode } from './support/scenarios.js';
+import { cleanupAfterEach, errorOf } from './support/cleanup.js';
+import { nullCoNode, RawQmp } from './support/scenarios.js';
 
 type Fake = FakeQemu<QmpCommands, QmpEvents>;
 
 /** Everything a test made, closed after it whatever happened. */
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanup = cleanupAfterEach();
 
 /** A private temp dir, removed after the test. */
 function scratch(): string {
   const dir = tempDir();
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
 function fakeQemu(options: Partial<Parameters<typeof createFakeQemu>[0]> = {}): Fake {
   const fake = createFakeQemu<QmpCommands, QmpEvents>({ release: qemu72, ...options });
-  cleanups.push(() => fake.close());
+  cleanup(() => fake.close());
   return fake;
 }
 
 async function connectTo(fake: Fake, options?: Parameters<typeof connectQmp>[1]): Promise<Client> {
   const qmp = await connectQmp({ stream: fake.connectStream() }, options);
-  cleanups.push(() => qmp.close());
+  cleanup(() => qmp.close());
   return qmp;
 }
 
-/** A rejection's QMP error as class and desc, to compare. */
-async function errorOf(p: Promise<unknown>): Promise<{ class: string; desc: string; code: string }> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  if (!(e instanceof QmpError)) throw new Error(`expected a QmpError, got ${String(e)}`);
-  return { class: e.class, desc: e.desc, code: e.code };
-}
-
-/** A peer that writes raw text and reads QMP's CRLF-terminated lines. */
-class Raw {
-  readonly lines: string[] = [];
-  #text = '';
-  #wake: (() => void) | undefined;
-
-  constructor(readonly stream: Duplex) {
-    stream.on('data', (d: Buffer) => {
-      this.#text += d.toString('utf8');
-      for (let i = this.#text.indexOf('\r\n'); i >= 0; i = this.#text.indexOf('\r\n')) {
-        this.lines.push(this.#text.slice(0, i));
-        this.#text = this.#text.slice(i + 2);
-      }
-      this.#wake?.();
-    });
-    cleanups.push(() => stream.destroy());
-  }
-
-  static async at(socketPath: string): Promise<Raw> {
-    const socket = netConnect(socketPath);
-    await once(socket, 'connect');
-    return new Raw(socket);
-  }
-
-  /** Waits for line `n` (0: the greeting). */
-  async line(n: number): Promise<string> {
-    const deadline = Date.now() + 5000;
-    while (this.lines.length <= n) {
-      if (Date.now() > deadline) throw new Error(`no line ${n}; got ${this.lines.join('\n')}`);
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-    return this.lines[n];
-  }
-
-  /** Sends `text`; resolves with the lines up to its reply (events QEMU sent before it included). */
-  async exchange(text: string): Promise<string[]> {
-    const from = this.lines.length;
-    this.stream.write(text);
-    for (let n = from; ; n++) {
-      const line = await this.line(n);
-      const msg = parseJson(line) as { [k: string]: JsonValue };
-      if (!('event' in msg)) return this.lines.slice(from, n + 1);
-    }
-  }
+/** A raw connection (the scenarios' RawQmp), closed after the test. */
+async function rawPeer(target: Target): Promise<RawQmp> {
+  const r = await RawQmp.open(target);
+  cleanup(() => r.close());
+  return r;
 }
 
 describe('fake QEMU: the protocol', () => {
@@ -161,7 +104,7 @@ describe('fake QEMU: the protocol', () => {
 
   it('answers as QEMU does before and after negotiation, ids echoed', async () => {
     const fake = fakeQemu();
-    const raw = new Raw(fake.connectStream());
+    const raw = await rawPeer({ stream: fake.connectStream() });
     await raw.line(0);
     expect(await raw.exchange('{"execute":"query-status","id":{"any":["json"]}}')).toEqual([
       `{"id": {"any": ["json"]}, "error": {"class": "CommandNotFound", "desc": "Expecting capabilities negotiation with 'qmp_capabilities'"}}`,
@@ -192,7 +135,7 @@ describe('fake QEMU: the protocol', () => {
 
   it('refuses a capability it did not offer', async () => {
     const fake = fakeQemu({ capabilities: [] });
-    const raw = new Raw(fake.connectStream());
+    const raw = await rawPeer({ stream: fake.connectStream() });
     expect(await raw.line(0)).toContain('"capabilities": []');
     expect(await raw.exchange('{"execute":"qmp_capabilities","arguments":{"enable":["oob"]},"id":1}')).toEqual([
       '{"id": 1, "error": {"class": "GenericError", "desc": "Capability oob not available"}}',
@@ -211,9 +154,9 @@ describe('fake QEMU: any release', () => {
     ['qsd-10.2', qsd102],
   ] as const)('%s: its version and its schema', async (label, release) => {
     const fake = createFakeQemu({ release });
-    cleanups.push(() => fake.close());
+    cleanup(() => fake.close());
     const qmp = await release.connectQmp({ stream: fake.connectStream() });
-    cleanups.push(() => qmp.close());
+    cleanup(() => qmp.close());
     const [major, minor, micro] = release.qemuVersion.split('.').map(Number);
     expect(qmp.greeting.version.qemu).toEqual({ major, minor, micro });
     expect(await qmp.executeRaw('query-version')).toEqual({ qemu: { major, minor, micro }, package: '' });
@@ -355,7 +298,7 @@ describe('fake QEMU: commands', () => {
 describe('fake QEMU: events and oob', () => {
   it('emits events with QEMU timestamps, checked against the schema, only after negotiation', async () => {
     const fake = fakeQemu();
-    const raw = new Raw(fake.connectStream());
+    const raw = await rawPeer({ stream: fake.connectStream() });
     await raw.line(0);
     expect(fake.emit('RESUME')).toBe(0); // QEMU sends no event to a monitor still negotiating
     const qmp = await connectTo(fake);
@@ -433,7 +376,7 @@ describe('fake QEMU: events and oob', () => {
     await Promise.all([slow, behind]);
     expect(order).toEqual(['oob', 'in-band slow', 'in-band query-status']);
     // A command that does not allow oob, as QEMU refuses it (the client would refuse it first).
-    const raw = new Raw(fake.connectStream());
+    const raw = await rawPeer({ stream: fake.connectStream() });
     await raw.line(0);
     await raw.exchange('{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}');
     expect(await raw.exchange('{"exec-oob":"query-status","id":1}')).toEqual([
@@ -687,7 +630,7 @@ describe('fake QEMU and QEMU 7.2 answer alike', () => {
       '{"execute":"query-status"}',
     ];
     const run = async (socketPath: string): Promise<string[]> => {
-      const raw = await Raw.at(socketPath);
+      const raw = await rawPeer({ path: socketPath });
       const lines = [await raw.line(0)];
       for (const r of requests) lines.push(...(await raw.exchange(r)));
       raw.stream.destroy();
