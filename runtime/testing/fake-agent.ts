@@ -53,7 +53,6 @@
  * 'merged' capture, stdout then stderr); and where the runtime's validator
  * is stricter than QEMU (see fake-qemu.ts).
  */
-import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { entriesByName, type SchemaDescriptor, type SchemaInfoCommand } from '../schema/descriptor.js';
@@ -73,7 +72,7 @@ import {
 import { argumentError, checkRequest } from './qemu-errors.js';
 import { qemuJson, qemuRead, type QemuRead } from './qemu-json.js';
 import { inSchemaOrder, minimalValue } from './schema-walk.js';
-import { RequestSplitter, closeServer, listenUnix, streamPair } from './transport.js';
+import { Endpoint, RequestSplitter } from './transport.js';
 
 // ------------------------------------------------------------------ API
 
@@ -245,8 +244,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
   #script: FakeExecScript | undefined;
   #nextPid = FIRST_PID;
   #nextConnection = 1;
-  #server: Server | undefined;
-  #path: string | undefined;
+  readonly #endpoint = new Endpoint('fake-agent', (stream) => this.#accept(stream), this.problems);
   #closing: Promise<void> | undefined;
 
   constructor(options: FakeAgentOptions) {
@@ -292,7 +290,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
 
   /** The socket path `listen()` bound, if any. */
   get path(): string | undefined {
-    return this.#path;
+    return this.#endpoint.path;
   }
 
   /** Connections open now: the one served and those waiting their turn. */
@@ -335,18 +333,13 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
   /** A new connection, in process: a stream to give `connectQga({ stream })`. */
   connectStream(): Duplex {
     this.#open('connectStream');
-    const { client, server } = streamPair();
-    this.#accept(server);
-    return client;
+    return this.#endpoint.connectStream();
   }
 
   /** Listens on a unix socket; connections are accepted until `close()`, which removes the socket. */
   async listen(where: { path: string }): Promise<string> {
     this.#open('listen');
-    if (this.#server) throw new TypeError(`fake-agent: already listening on ${this.#path}`);
-    this.#server = await listenUnix('fake-agent', where, (socket) => this.#accept(socket), this.problems);
-    this.#path = where.path;
-    return where.path;
+    return this.#endpoint.listen(where);
   }
 
   /**
@@ -359,7 +352,7 @@ export class FakeAgent<C extends FakeCommandMap<C> = UntypedCommands> {
       this.#queue.length = 0;
       this.#abort.abort(new Error('fake-agent: closed'));
       for (const s of [...this.#sessions]) s.close();
-      await closeServer(this.#server);
+      await this.#endpoint.close();
     })();
     return this.#closing;
   }

@@ -23,7 +23,6 @@
  * negative uint64 or size, which QEMU 7.2 takes and wraps, is refused
  * with "Parameter 'x' expects uint64").
  */
-import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { TapEntry } from '../qmp/client.js';
@@ -43,7 +42,7 @@ import { parseJson, stringifyJson, type JsonValue } from '../wire/json.js';
 import { argumentError, checkRequest, looksOob } from './qemu-errors.js';
 import { qemuJson, qemuRead, type QemuRead } from './qemu-json.js';
 import { inSchemaOrder, minimalValue } from './schema-walk.js';
-import { RequestSplitter, closeServer, listenUnix, streamPair } from './transport.js';
+import { Endpoint, RequestSplitter } from './transport.js';
 
 // ------------------------------------------------------------------ API
 
@@ -244,8 +243,7 @@ export class FakeQemu<
   readonly #handlers = new Map<string, AnyHandler>();
   readonly #sessions = new Set<Session>();
   #nextConnection = 1;
-  #server: Server | undefined;
-  #path: string | undefined;
+  readonly #endpoint = new Endpoint('fake-qemu', (stream) => this.#accept(stream), this.problems);
   #armed: Replay | undefined;
   #closing: Promise<void> | undefined;
 
@@ -272,7 +270,7 @@ export class FakeQemu<
 
   /** The socket path `listen()` bound, if any. */
   get path(): string | undefined {
-    return this.#path;
+    return this.#endpoint.path;
   }
 
   /** Connections open now. */
@@ -335,18 +333,13 @@ export class FakeQemu<
   /** A new connection, in process: a stream to give `connectQmp({ stream })`. */
   connectStream(): Duplex {
     this.#open('connectStream');
-    const { client, server } = streamPair();
-    this.#accept(server);
-    return client;
+    return this.#endpoint.connectStream();
   }
 
   /** Listens on a unix socket; connections are accepted until `close()`, which removes the socket. */
   async listen(where: { path: string }): Promise<string> {
     this.#open('listen');
-    if (this.#server) throw new TypeError(`fake-qemu: already listening on ${this.#path}`);
-    this.#server = await listenUnix('fake-qemu', where, (socket) => this.#accept(socket), this.problems);
-    this.#path = where.path;
-    return where.path;
+    return this.#endpoint.listen(where);
   }
 
   /**
@@ -385,7 +378,7 @@ export class FakeQemu<
       for (const s of [...this.#sessions]) s.close();
       this.#armed?.abandon('the fake closed before a client connected');
       this.#armed = undefined;
-      await closeServer(this.#server);
+      await this.#endpoint.close();
     })();
     return this.#closing;
   }

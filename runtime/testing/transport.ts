@@ -139,33 +139,56 @@ export function streamPair(): { client: Duplex; server: Duplex } {
 }
 
 /**
- * A unix-socket server for a fake: listens on `path` (checked first, for the
- * fake named `who`), hands each connection to `accept`, and reports later
- * server errors to `problems`. Resolves once it listens.
+ * Where a fake takes its connections: in process (`connectStream`) or on a
+ * unix socket (`listen`), each handed to `accept`, which decides what a
+ * connection is. Server errors after listening go to `problems`.
  */
-export async function listenUnix(
-  who: string,
-  where: { path: string },
-  accept: (socket: Socket) => void,
-  problems: Error[],
-): Promise<Server> {
-  if (typeof where?.path !== 'string' || !where.path) throw new TypeError(`${who}: listen({ path }): a socket path`);
-  const server = createServer((socket: Socket) => {
-    socket.setNoDelay(true);
-    accept(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(where.path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', (e) => problems.push(e));
-  return server;
-}
+export class Endpoint {
+  #server: Server | undefined;
+  #path: string | undefined;
 
-/** Stops a fake's server (if it has one); resolves when it is closed and its socket removed. */
-export function closeServer(server: Server | undefined): Promise<void> {
-  return server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+  constructor(
+    private readonly who: string,
+    private readonly accept: (stream: Duplex) => void,
+    private readonly problems: Error[],
+  ) {}
+
+  /** The socket path, once listening. */
+  get path(): string | undefined {
+    return this.#path;
+  }
+
+  connectStream(): Duplex {
+    const { client, server } = streamPair();
+    this.accept(server);
+    return client;
+  }
+
+  /** Resolves once it listens on `where.path` (checked first). */
+  async listen(where: { path: string }): Promise<string> {
+    if (this.#server) throw new TypeError(`${this.who}: already listening on ${this.#path}`);
+    if (typeof where?.path !== 'string' || !where.path)
+      throw new TypeError(`${this.who}: listen({ path }): a socket path`);
+    const server = createServer((socket: Socket) => {
+      socket.setNoDelay(true);
+      this.accept(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(where.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (e) => this.problems.push(e));
+    this.#server = server;
+    this.#path = where.path;
+    return where.path;
+  }
+
+  /** Stops the server (if any); resolves when it is closed and its socket removed. */
+  close(): Promise<void> {
+    const server = this.#server;
+    return server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+  }
 }
