@@ -21,6 +21,9 @@ export type AnyQmp = QmpClient<Record<string, CommandSpec>, Record<string, JsonV
 export type AnyAgent = QgaClient<Record<string, CommandSpec>, Record<string, never>>;
 
 /** A TARGET as the transport takes it. */
+/** What a TARGET may be, as help and usage errors say it. */
+export const TARGET_FORMS = 'a unix socket path, tcp:HOST:PORT or libvirt:DOMAIN[@URI]';
+
 export function parseTarget(where: string): Target {
   // libvirt:DOMAIN or libvirt:DOMAIN@URI (libvirt's connection URI).
   const lv = /^libvirt:([^@]+)(?:@(.+))?$/.exec(where);

@@ -16,7 +16,7 @@ import {
   type Command,
   type OptionKind,
 } from './command.js';
-import { connectQmpCli } from './connect.js';
+import { connectQmpCli, TARGET_FORMS } from './connect.js';
 import { formatJson } from './output.js';
 
 /** `data.id=j1`: a dotted path into the event and the value it must have (compared as JSON text, or as the string). */
@@ -76,8 +76,7 @@ Examples:
   options: optionNames(OPTIONS),
   async run(argv, io) {
     const args = parseArgs('events', argv, OPTIONS);
-    if (args.positional.length !== 1)
-      throw new UsageError('events: give one TARGET (a socket path, tcp:HOST:PORT or libvirt:DOMAIN[@URI])');
+    if (args.positional.length !== 1) throw new UsageError(`events: give one TARGET (${TARGET_FORMS})`);
     noRest('events', args.rest);
     const count = numberOption('events', 'count', args.values.get('count'), 1);
     const timeout = numberOption('events', 'timeout', args.values.get('timeout'), 1);

@@ -8,7 +8,7 @@ import { QmpError, QmpValidationError } from '../runtime/errors.js';
 /** What the agent answers only when it refuses: success is the guest going down. */
 const NO_REPLY = new Set(['guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid']);
 import { EXIT, numberOption, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
-import { connectQgaCli } from './connect.js';
+import { connectQgaCli, TARGET_FORMS } from './connect.js';
 import { formatJson } from './output.js';
 import { commandArguments } from './shell-args.js';
 
@@ -16,10 +16,10 @@ const HELP = `usage: qapi-ts qga TARGET COMMAND [KEY=VALUE...] [--compact] [--ti
        qapi-ts qga TARGET exec [--timeout MS] [--input TEXT] -- PROGRAM [ARGS...]
 
 Runs one guest-agent (qemu-ga) command and prints its reply as JSON. TARGET is
-the agent's socket: a unix socket path (the host end of the virtio-serial
-channel, or qemu-ga -m unix-listen) or tcp:HOST:PORT. Arguments as for
-'qapi-ts qmp' (key=value, a.b=value, key:=JSON, repeated keys for lists),
-converted by the newest guest-agent schema.
+the agent's: ${TARGET_FORMS}
+(a socket is the host end of the virtio-serial channel, or qemu-ga -m
+unix-listen). Arguments as for 'qapi-ts qmp' (key=value, a.b=value,
+key:=JSON, repeated keys for lists), converted by the newest guest-agent schema.
 
 exec runs PROGRAM in the guest (guest-exec), writes its stdout and stderr here
 (byte for byte, once it has ended: the agent gives them then), and exits with its
@@ -49,7 +49,7 @@ export const qgaCommand: Command = {
   async run(argv, io) {
     const args = parseArgs('qga', argv, OPTIONS);
     const [where, command, ...tokens] = args.positional;
-    if (!where) throw new UsageError('qga: give a TARGET (the agent socket, or tcp:HOST:PORT)');
+    if (!where) throw new UsageError(`qga: give a TARGET (the agent's: ${TARGET_FORMS})`);
     if (!command) throw new UsageError('qga: give a COMMAND (or exec -- PROGRAM)');
     const timeout = numberOption('qga', 'timeout', args.values.get('timeout')) ?? 30_000;
     const exec = command === 'exec';

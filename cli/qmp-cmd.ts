@@ -17,7 +17,7 @@ import {
   type Io,
   type OptionKind,
 } from './command.js';
-import { connectQmpCli } from './connect.js';
+import { connectQmpCli, TARGET_FORMS } from './connect.js';
 import { formatJson } from './output.js';
 import { commandArguments } from './shell-args.js';
 
@@ -26,7 +26,7 @@ const HELP = `usage: qapi-ts qmp TARGET COMMAND [ARGS...] [--compact] [--timeout
        qapi-ts qmp TARGET -          (the request as JSON on stdin)
 
 Runs one QMP command and prints its reply as JSON (64-bit integers exact).
-TARGET is a unix socket path, tcp:HOST:PORT or libvirt:DOMAIN[@URI].
+TARGET is ${TARGET_FORMS}.
 
 Arguments, as qmp-shell takes them, converted by the command's schema (the
 QEMU's own, from query-qmp-schema):
@@ -89,7 +89,7 @@ export const qmpCommand: Command = {
   async run(argv, io) {
     const args = parseArgs('qmp', argv, OPTIONS);
     const [where, command, ...tokens] = args.positional;
-    if (!where) throw new UsageError('qmp: give a TARGET (a socket path, or tcp:HOST:PORT)');
+    if (!where) throw new UsageError(`qmp: give a TARGET (${TARGET_FORMS})`);
     const hmp = args.values.get('hmp');
     if (hmp === undefined && !command) throw new UsageError('qmp: give a COMMAND (or --hmp LINE, or - to read JSON)');
     if (hmp !== undefined && command) throw new UsageError('qmp: --hmp takes the whole command line; give no COMMAND');

@@ -10,6 +10,7 @@ import { addQemu, AddQemuError } from './add-qemu.js';
 import { EXIT, optionNames, parseArgs, UsageError, type Command, type OptionKind } from './command.js';
 import { COMPAT_HELP, COMPAT_SYNOPSIS, compatCommand } from './compat.js';
 import { diffCommand, DiffInputError, type DiffProtocol } from './diff.js';
+import { TARGET_FORMS } from './connect.js';
 import { driftCommand } from './drift.js';
 
 const DRIFT_OPTIONS: Record<string, OptionKind> = { release: 'value', json: 'flag' };
@@ -19,11 +20,11 @@ export const driftCmd: Command = {
   synopsis: 'drift TARGET [--release V] [--json]',
   help: `usage: qapi-ts drift TARGET [--release V] [--json]
 
-Compares a generated QMP release with the QEMU answering on TARGET (a unix
-socket path, or tcp:HOST:PORT), through its query-qmp-schema: what exists on one
-side only, or differs, each marked 'not built' where the release's build
-condition explains it. The release is the newest not newer than that QEMU
-unless --release says. --json prints the report as JSON.
+Compares a generated QMP release with the QEMU answering on TARGET
+(${TARGET_FORMS}), through its
+query-qmp-schema: what exists on one side only, or differs, each marked
+'not built' where the release's build condition explains it. The release is
+the newest not newer than that QEMU unless --release says. --json prints the report as JSON.
 
 Exit codes: 0 every difference is explained; 1 something is unexplained (or the
 QEMU could not be reached); 2 a usage error.
@@ -34,7 +35,7 @@ Examples:
   options: optionNames(DRIFT_OPTIONS),
   run(argv, io) {
     const args = parseArgs('drift', argv, DRIFT_OPTIONS);
-    if (args.positional.length !== 1) throw new UsageError('drift: give one TARGET (a socket path, or tcp:HOST:PORT)');
+    if (args.positional.length !== 1) throw new UsageError(`drift: give one TARGET (${TARGET_FORMS})`);
     return driftCommand(
       args.positional[0],
       { release: args.values.get('release'), json: args.flags.has('json') },

@@ -27,7 +27,7 @@ import { suggest } from '../runtime/suggest.js';
 import { parseJson, type JsonValue } from '../runtime/wire/json.js';
 import type { JsonObject } from '../runtime/wire/framing.js';
 import { EXIT, noRest, optionNames, parseArgs, UsageError, type Command, type Io, type OptionKind } from './command.js';
-import { connectQmpCli, type AnyQmp } from './connect.js';
+import { connectQmpCli, TARGET_FORMS, type AnyQmp } from './connect.js';
 import { formatJson } from './output.js';
 import { commandArguments, typeArguments } from './shell-args.js';
 
@@ -36,8 +36,8 @@ const HISTORY_SIZE = 1000;
 
 const HELP = `usage: qapi-ts shell TARGET [--release V]
 
-An interactive QMP shell. TARGET is a unix socket path, tcp:HOST:PORT or
-libvirt:DOMAIN[@URI].
+An interactive QMP shell. TARGET is
+${TARGET_FORMS}.
 
   COMMAND key=value ...   runs a QMP command; arguments as \`qapi-ts qmp\` takes
                           them (a.b=v nested, key:=JSON raw, quotes group:
@@ -986,7 +986,7 @@ export const shellCommand: Command = {
   options: optionNames(OPTIONS),
   async run(argv, io) {
     const args = parseArgs('shell', argv, OPTIONS);
-    if (args.positional.length !== 1) throw new UsageError('shell: give one TARGET (a socket path, or tcp:HOST:PORT)');
+    if (args.positional.length !== 1) throw new UsageError(`shell: give one TARGET (${TARGET_FORMS})`);
     noRest('shell', args.rest);
     const { client, release, early } = await connectQmpCli(args.positional[0], {
       release: args.values.get('release'),
