@@ -9,7 +9,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schema as schema111 } from '../generated/qemu-11.1/index.js';
+import * as qemu111 from '../generated/qemu-11.1/index.js';
+import { createFakeQemu } from '../runtime/testing/index.js';
 import { connectQmp as connect72, type Client as Client72 } from '../generated/qemu-7.2/index.js';
 import { startAgent, type AgentProcess } from './support/agent.js';
 import { startQemu, tempDir, type QemuProcess } from './support/qemu.js';
@@ -340,55 +341,20 @@ describe('qapi-ts qmp, events and backup against QEMU 7.2', () => {
 
 describe('qapi-ts qmp against a QEMU newer than every release', () => {
   it("warns, and still checks arguments against the QEMU's own schema", async () => {
-    // A scripted QMP server that says it is QEMU 99.1 and answers with 11.1's schema.
+    // A fake QEMU that says it is 99.1 and answers with 11.1's schema.
     const dir = tempDir('cli-new');
     const sock = path.join(dir, 'qmp.sock');
-    const server = createServer((c) => {
-      c.write(
-        JSON.stringify({
-          QMP: { version: { qemu: { major: 99, minor: 1, micro: 0 }, package: '' }, capabilities: [] },
-        }) + '\n',
-      );
-      let buf = '';
-      c.on('data', (d) => {
-        buf += d.toString();
-        let i: number;
-        while ((i = buf.indexOf('}')) >= 0) {
-          const text = buf.slice(0, buf.lastIndexOf('}') + 1);
-          buf = '';
-          for (const part of text.split(/(?<=\})\s*(?=\{)/)) {
-            const req = JSON.parse(part) as { execute: string; id?: unknown };
-            const ret =
-              req.execute === 'query-qmp-schema'
-                ? schema111
-                : req.execute === 'query-status'
-                  ? { status: 'running', running: true }
-                  : {};
-            c.write(JSON.stringify({ return: ret, id: req.id }) + '\n');
-          }
-          void i;
-        }
-      });
-    });
-    await new Promise<void>((r) => server.listen(sock, r));
+    const fake = createFakeQemu({ release: qemu111, version: '99.1.0' });
+    await fake.listen({ path: sock });
     try {
-      const r = await new Promise<Run>((resolve) => {
-        const child = spawn(process.execPath, [BIN, 'qmp', sock, 'query-status'], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('exit', (status) => resolve({ status, stdout, stderr }));
-      });
+      const r = await cliAsync(['qmp', sock, 'query-status']).done;
       expect(r.status).toBe(0);
       expect(r.stderr).toMatch(
         /warning: QEMU 99\.1\.0 is newer than every release this qapi-ts knows \(the newest is 11\.1\)/,
       );
       expect(JSON.parse(r.stdout)).toMatchObject({ running: true });
     } finally {
-      server.close();
+      await fake.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -421,23 +387,14 @@ describe('qapi-ts events: an event that comes while connecting', () => {
             c.write(JSON.stringify({ return: {}, id: req.id }) + '\n');
             c.write(JSON.stringify({ event: 'STOP', timestamp: { seconds: 1, microseconds: 2 } }) + '\n');
           } else if (req.execute === 'query-qmp-schema') {
-            setTimeout(() => c.write(JSON.stringify({ return: schema111, id: req.id }) + '\n'), 100);
+            setTimeout(() => c.write(JSON.stringify({ return: qemu111.schema, id: req.id }) + '\n'), 100);
           } else c.write(JSON.stringify({ return: {}, id: req.id }) + '\n');
         }
       });
     });
     await new Promise<void>((r) => server.listen(sock, r));
     try {
-      const r = await new Promise<Run>((resolve) => {
-        const child = spawn(process.execPath, [BIN, 'events', sock, '--wait', 'STOP', '--timeout', '3000'], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('exit', (status) => resolve({ status, stdout, stderr }));
-      });
+      const r = await cliAsync(['events', sock, '--wait', 'STOP', '--timeout', '3000']).done;
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ event: 'STOP', timestamp: { seconds: 1, microseconds: 2 } });
